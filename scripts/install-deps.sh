@@ -1,0 +1,56 @@
+#!/bin/sh
+# Install the Debian 12 packages EmailNG needs to build, run and test.
+# Idempotent: installs only what is missing. Packaged services that a fresh
+# install would start (postfix, dovecot, slapd) are kept from starting, because
+# emailng runs each daemon itself with its own configuration and state
+# directory; see docs/admin-manual.md "Packaged services".
+set -eu
+
+RUNTIME="postfix postfix-ldap dovecot-core dovecot-imapd dovecot-pop3d
+ dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved
+ slapd ldap-utils openssl ca-certificates iproute2 procps"
+BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
+ libcrypt-dev libcmocka-dev"
+TEST="python3 python3-pytest swaks"
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: must run as root (it installs Debian packages)" >&2
+    exit 1
+fi
+
+missing=""
+for p in $RUNTIME $BUILD $TEST; do
+    if ! dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "install-deps: all packages present"
+else
+    echo "install-deps: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    # Postfix asks how it should be configured; emailng writes its own config.
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    # Keep newly installed services from starting with the package defaults
+    # (they would hold ports 25/143/389 that emailng's daemons need).
+    own_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        own_policy=1
+    fi
+    cleanup() { [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d; return 0; }
+    trap cleanup EXIT
+
+    if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' 2>/dev/null | head -n 1)" ]; then
+        apt-get update
+    fi
+    # shellcheck disable=SC2086
+    apt-get install -y --no-install-recommends $missing
+fi
+
+# Dovecot stores all mail as this one system user (mail_uid/mail_gid), never
+# as the login user; Debian has no such user by default.
+id vmail >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group vmail
+echo "install-deps: done"

@@ -1,0 +1,554 @@
+/* emailng: render, start, stop and check an EmailNG site, and manage its
+ * users. Every daemon runs with its configuration and state under the state
+ * directory (default /var/lib/emailng); see docs/admin-manual.md. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "buf.h"
+#include "cmd_user.h"
+#include "directory.h"
+#include "fsutil.h"
+#include "password.h"
+#include "process.h"
+#include "render.h"
+#include "services.h"
+#include "site.h"
+#include "tls.h"
+
+#ifndef EMAILNG_DATADIR
+#define EMAILNG_DATADIR "/usr/local/share/emailng"
+#endif
+#define DEFAULT_STATE "/var/lib/emailng"
+#define READY_TIMEOUT_MS 30000
+
+struct options {
+    const char *state_dir;
+    const char *site_file;
+    const char *out_dir;
+    int json;
+};
+
+static const char *datadir(void)
+{
+    const char *d = getenv("EMAILNG_DATADIR");
+    return d && *d ? d : EMAILNG_DATADIR;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: emailng [--state DIR] COMMAND [ARGS]\n"
+          "  up [--site FILE]             render, start every daemon, create demo users\n"
+          "  down                         stop every daemon\n"
+          "  status [--json]              every service: state, pid, ports, memory, queue\n"
+          "  check --site FILE            validate a site file\n"
+          "  render --site FILE --out DIR write every daemon's configuration\n"
+          "  user add ADDRESS [--quota SIZE] [--password-stdin]\n"
+          "  user del|show ADDRESS   user passwd ADDRESS [--password-stdin]\n"
+          "  user quota ADDRESS SIZE|default   user list\n"
+          "  alias add ALIAS DEST...   alias del ALIAS   alias list\n"
+          "The state directory is /var/lib/emailng unless --state or EMAILNG_STATE says otherwise.\n",
+          f);
+}
+
+static void fail(const char *what, buf *err)
+{
+    fprintf(stderr, "emailng: %s: %s\n", what, buf_cstr(err));
+}
+
+/* The site a state directory was started with, or the built-in small site. */
+static int load_site(const struct options *o, struct site *site, int from_state)
+{
+    buf err = BUF_INIT;
+    const char *file = o->site_file;
+    char *saved = xasprintf("%s/site.yaml", o->state_dir);
+    if (file == NULL && from_state && fs_exists(saved))
+        file = saved;
+    int rc = 0;
+    if (file == NULL) {
+        site_default(site);
+    } else if (site_load(file, site, &err) != 0) {
+        fputs(buf_cstr(&err), stderr);
+        fprintf(stderr, "emailng: the site file %s has errors (listed above)\n", file);
+        rc = -1;
+    }
+    buf_free(&err);
+    free(saved);
+    return rc;
+}
+
+static int cmd_check(const struct options *o)
+{
+    if (o->site_file == NULL) {
+        fputs("emailng: check: --site FILE is required\n", stderr);
+        return 2;
+    }
+    struct site site;
+    buf err = BUF_INIT;
+    int rc = site_load(o->site_file, &site, &err);
+    if (rc != 0) {
+        fputs(buf_cstr(&err), stderr);
+    } else {
+        printf("%s: ok (site %s, %zu domain(s), %zu host(s))\n", o->site_file, site.name,
+               site.n_domains, site.n_hosts);
+    }
+    buf_free(&err);
+    site_free(&site);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_render(const struct options *o)
+{
+    if (o->site_file == NULL || o->out_dir == NULL) {
+        fputs("emailng: render: --site FILE and --out DIR are required\n", stderr);
+        return 2;
+    }
+    struct site site;
+    if (load_site(o, &site, 0) != 0)
+        return 1;
+    buf err = BUF_INIT;
+    char *templates = xasprintf("%s/templates", datadir());
+    int rc = render_site(&site, templates, o->state_dir, o->out_dir, &err);
+    if (rc != 0)
+        fail("render", &err);
+    else
+        printf("rendered %zu host(s) of site %s into %s\n", site.n_hosts, site.name, o->out_dir);
+    free(templates);
+    buf_free(&err);
+    site_free(&site);
+    return rc == 0 ? 0 : 1;
+}
+
+/* Renders into STATE/etc.new, then replaces each component folder of
+ * STATE/etc that differs. changed[i] is set for services whose config changed. */
+static int render_into_state(const struct site *site, const char *state, int *any_changed, buf *err)
+{
+    char *templates = xasprintf("%s/templates", datadir());
+    char *next = xasprintf("%s/etc.new", state);
+    char *etc = xasprintf("%s/etc", state);
+    int rc = fs_remove_tree(next, err);
+    if (rc == 0)
+        rc = render_site(site, templates, state, next, err);
+    if (rc == 0) {
+        *any_changed = !fs_same_tree(next, etc);
+        if (*any_changed) {
+            char *old = xasprintf("%s/etc.old", state);
+            rc = fs_remove_tree(old, err);
+            if (rc == 0 && fs_exists(etc) && rename(etc, old) != 0) {
+                buf_printf(err, "cannot move %s aside: %s", etc, strerror(errno));
+                rc = -1;
+            }
+            if (rc == 0 && rename(next, etc) != 0) {
+                buf_printf(err, "cannot install %s: %s", etc, strerror(errno));
+                rc = -1;
+            }
+            if (rc == 0)
+                rc = fs_remove_tree(old, err);
+            free(old);
+        } else {
+            rc = fs_remove_tree(next, err);
+        }
+    }
+    free(templates);
+    free(next);
+    free(etc);
+    return rc;
+}
+
+static int wait_ready(const struct service *svc, const struct service_env *env, buf *detail)
+{
+    long long deadline = clock_ms() + READY_TIMEOUT_MS;
+    for (;;) {
+        buf_reset(detail);
+        if (svc->ready(env, detail) == 0)
+            return 0;
+        if (clock_ms() > deadline)
+            return -1;
+        usleep(100 * 1000);
+    }
+}
+
+static const char *const demo_users[] = {"alice", "bob"};
+
+/* Creates the demo users that do not exist yet; prints their passwords once
+ * and appends them to STATE/secrets/demo-passwords (root only). */
+static int ensure_demo_users(const struct site *site, const struct service_env *env, const char *state, buf *err)
+{
+    struct directory *d = NULL;
+    if (directory_open(&d, render_context_get(&env->ctx, "ldap_uri"), site->ldap_base, err) != 0)
+        return -1;
+    int rc = directory_init_base(d, (const char *const *)site->domains, site->n_domains, err);
+    char *secrets = xasprintf("%s/secrets", state);
+    char *file = xasprintf("%s/demo-passwords", secrets);
+    if (rc == 0 && site->demo_users)
+        rc = fs_ensure_dir(secrets, NULL, NULL, 0700, err);
+    for (size_t i = 0; rc == 0 && site->demo_users && i < sizeof demo_users / sizeof demo_users[0]; i++) {
+        buf address = BUF_INIT, password = BUF_INIT, hash = BUF_INIT, lookup = BUF_INIT;
+        rc = address_normalize(demo_users[i], site->domains[0], &address, err);
+        struct directory_user user;
+        int exists = rc == 0 && directory_user_get(d, buf_cstr(&address), &user, &lookup) == 0;
+        if (exists)
+            directory_user_clear(&user);
+        if (rc == 0 && !exists) {
+            if (password_generate(&password) != 0) {
+                buf_append_str(err, "no randomness for a demo password");
+                rc = -1;
+            }
+            if (rc == 0)
+                rc = password_hash(buf_cstr(&password), &hash, err);
+            if (rc == 0)
+                rc = directory_user_add(d, buf_cstr(&address), buf_cstr(&hash), 0,
+                                        env->host->store_pair ? env->host->store_pair : "pair1", err);
+            if (rc == 0) {
+                buf line = BUF_INIT, old = BUF_INIT, ignored = BUF_INIT;
+                fs_read_file(file, 1 << 20, &old, &ignored);
+                buf_printf(&line, "%s%s %s\n", buf_cstr(&old), buf_cstr(&address), buf_cstr(&password));
+                rc = fs_write_file(file, buf_cstr(&line), line.len, 0600, err);
+                printf("  demo user %-24s password %s\n", buf_cstr(&address), buf_cstr(&password));
+                password_wipe(&line);
+                buf_free(&old);
+                buf_free(&ignored);
+            }
+        }
+        buf_free(&address);
+        password_wipe(&password);
+        buf_free(&hash);
+        buf_free(&lookup);
+    }
+    free(secrets);
+    free(file);
+    directory_close(d);
+    return rc;
+}
+
+static int cmd_up(const struct options *o)
+{
+    if (geteuid() != 0) {
+        fputs("emailng: up: must run as root (the daemons bind to ports below 1024 and drop privileges)\n", stderr);
+        return 1;
+    }
+    struct site site;
+    if (load_site(o, &site, 1) != 0)
+        return 1;
+    buf err = BUF_INIT;
+    int rc = 0;
+    long long started = clock_ms();
+    const char *state = o->state_dir;
+
+    printf("emailng: site %s (%s), state %s\n", site.name, site.source, state);
+    rc = fs_ensure_dir(state, NULL, NULL, 0755, &err);
+    if (rc == 0 && o->site_file) {
+        char *copy = xasprintf("%s/site.yaml", state);
+        rc = fs_copy_file(o->site_file, copy, 0644, &err);
+        free(copy);
+    }
+    char *tls_dir = xasprintf("%s/tls", state);
+    if (rc == 0)
+        rc = tls_ensure(tls_dir, (const char *const *)site.tls_names, site.n_tls_names, &err);
+    free(tls_dir);
+    int changed = 0;
+    if (rc == 0)
+        rc = render_into_state(&site, state, &changed, &err);
+    if (rc != 0) {
+        fail("up", &err);
+        buf_free(&err);
+        site_free(&site);
+        return 1;
+    }
+    printf("  configuration %s\n", changed ? "rendered (changed)" : "unchanged");
+
+    int started_any = 0;
+    for (size_t h = 0; rc == 0 && h < site.n_hosts; h++) {
+        struct service_env env;
+        if (service_env_init(&env, &site, &site.hosts[h], state, &err) != 0) {
+            rc = -1;
+            service_env_free(&env);
+            break;
+        }
+        for (size_t s = 0; rc == 0 && s < n_services; s++) {
+            const struct service *svc = &services[s];
+            if (!(svc->roles & env.host->roles))
+                continue;
+            pid_t pid = svc->pid(&env);
+            if (pid && changed) {
+                /* New configuration: restart so it takes effect. */
+                printf("  %-8s restarting for the new configuration\n", svc->name);
+                rc = svc->stop(&env, &err);
+                pid = 0;
+            }
+            if (pid) {
+                printf("  %-8s already up (pid %ld)\n", svc->name, (long)pid);
+            } else if (rc == 0) {
+                long long t0 = clock_ms();
+                printf("  %-8s starting ... ", svc->name);
+                fflush(stdout);
+                buf detail = BUF_INIT;
+                rc = svc->prepare(&env, &err);
+                if (rc == 0)
+                    rc = service_check_ports(svc, &env, &err);
+                if (rc == 0)
+                    rc = svc->start(&env, &err);
+                if (rc == 0 && wait_ready(svc, &env, &detail) != 0) {
+                    buf_printf(&err, "%s started but did not answer within %d s (%s); see %s/log/%s/",
+                               svc->name, READY_TIMEOUT_MS / 1000, buf_cstr(&detail), state, env.host->name);
+                    rc = -1;
+                }
+                if (rc == 0)
+                    printf("up (pid %ld, %.1f s)\n", (long)svc->pid(&env), (double)(clock_ms() - t0) / 1000);
+                else
+                    printf("failed\n");
+                buf_free(&detail);
+                started_any = 1;
+            }
+            if (rc == 0 && strcmp(svc->name, "slapd") == 0)
+                rc = ensure_demo_users(&site, &env, state, &err);
+        }
+        service_env_free(&env);
+    }
+    if (rc != 0) {
+        fail("up", &err);
+    } else if (!started_any && !changed) {
+        printf("emailng: everything was already up; nothing changed\n");
+    } else {
+        const struct site_host *front = site_host_with_role(&site, ROLE_PROXY);
+        printf("emailng: up in %.1f s. Connect to %s (%s):\n", (double)(clock_ms() - started) / 1000,
+               site.tls_names[0], front->address);
+        printf("  IMAP %d (STARTTLS), %d (TLS)   POP3 %d (STLS), %d (TLS)   ManageSieve %d (STARTTLS)\n",
+               site.ports.imap, site.ports.imaps, site.ports.pop3, site.ports.pop3s, site.ports.managesieve);
+        printf("  SMTP %d (MX)   submission %d (STARTTLS), %d (TLS)\n", site.ports.smtp,
+               site.ports.submission, site.ports.submissions);
+        printf("  Trust the CA in %s/tls/ca.crt; the server name is %s.\n", state, site.tls_names[0]);
+        if (site.demo_users)
+            printf("  Demo users and passwords: %s/secrets/demo-passwords (root only).\n", state);
+    }
+    buf_free(&err);
+    site_free(&site);
+    return rc == 0 ? 0 : 1;
+}
+
+static int cmd_down(const struct options *o)
+{
+    struct site site;
+    if (load_site(o, &site, 1) != 0)
+        return 1;
+    buf err = BUF_INIT;
+    int rc = 0;
+    for (size_t h = 0; h < site.n_hosts; h++) {
+        struct service_env env;
+        if (service_env_init(&env, &site, &site.hosts[h], o->state_dir, &err) != 0) {
+            service_env_free(&env);
+            rc = -1;
+            break;
+        }
+        /* Stop in reverse order: mail first, the directory last. */
+        for (size_t s = n_services; s-- > 0;) {
+            const struct service *svc = &services[s];
+            if (!(svc->roles & env.host->roles))
+                continue;
+            pid_t pid = svc->pid(&env);
+            if (pid == 0) {
+                printf("  %-8s not running\n", svc->name);
+                continue;
+            }
+            if (svc->stop(&env, &err) != 0) {
+                rc = -1;
+                printf("  %-8s did not stop\n", svc->name);
+            } else {
+                printf("  %-8s stopped (was pid %ld)\n", svc->name, (long)pid);
+            }
+        }
+        service_env_free(&env);
+    }
+    if (rc != 0)
+        fail("down", &err);
+    buf_free(&err);
+    site_free(&site);
+    return rc == 0 ? 0 : 1;
+}
+
+static void json_string(buf *out, const char *s)
+{
+    buf_append_char(out, '"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_printf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            buf_printf(out, "\\u%04x", *p);
+        else
+            buf_append_char(out, (char)*p);
+    }
+    buf_append_char(out, '"');
+}
+
+static int cmd_status(const struct options *o)
+{
+    struct site site;
+    if (load_site(o, &site, 1) != 0)
+        return 1;
+    buf err = BUF_INIT, json = BUF_INIT;
+    int all_up = 1;
+    long total_kb = 0;
+    buf_append_str(&json, "{\"site\":");
+    json_string(&json, site.name);
+    buf_append_str(&json, ",\"hosts\":[");
+    if (!o->json)
+        printf("%-8s %-8s %-5s %-8s %-10s %-6s %s\n", "HOST", "SERVICE", "STATE", "PID", "MEMORY", "QUEUE", "PORTS");
+    for (size_t h = 0; h < site.n_hosts; h++) {
+        struct service_env env;
+        if (service_env_init(&env, &site, &site.hosts[h], o->state_dir, &err) != 0) {
+            fail("status", &err);
+            service_env_free(&env);
+            site_free(&site);
+            buf_free(&err);
+            buf_free(&json);
+            return 1;
+        }
+        buf_printf(&json, "%s{\"name\":", h ? "," : "");
+        json_string(&json, env.host->name);
+        buf_append_str(&json, ",\"services\":[");
+        int first = 1;
+        for (size_t s = 0; s < n_services; s++) {
+            const struct service *svc = &services[s];
+            if (!(svc->roles & env.host->roles))
+                continue;
+            pid_t pid = svc->pid(&env);
+            long rss = pid ? process_tree_rss_kb(pid) : 0;
+            long queue = strcmp(svc->name, "postfix") == 0 ? postfix_queue_size(&env) : -1;
+            buf ports = BUF_INIT, ports_json = BUF_INIT;
+            for (const char *const *p = svc->ports; *p; p++) {
+                buf_printf(&ports, "%s%d", ports.len ? " " : "", service_port(&env, *p));
+                buf_printf(&ports_json, "%s%d", ports_json.len ? "," : "", service_port(&env, *p));
+            }
+            if (strcmp(svc->name, "slapd") == 0)
+                buf_append_str(&ports, "ldapi");
+            total_kb += rss;
+            if (!pid)
+                all_up = 0;
+            buf_printf(&json, "%s{\"name\":\"%s\",\"state\":\"%s\",\"pid\":%ld,\"rss_kb\":%ld,\"ports\":[%s]",
+                       first ? "" : ",", svc->name, pid ? "up" : "down", (long)pid, rss, buf_cstr(&ports_json));
+            if (queue >= 0)
+                buf_printf(&json, ",\"queue\":%ld", queue);
+            buf_append_char(&json, '}');
+            first = 0;
+            if (!o->json) {
+                char mem[32] = "-", q[32] = "-", pidtext[32] = "-";
+                if (pid) {
+                    snprintf(pidtext, sizeof pidtext, "%ld", (long)pid);
+                    snprintf(mem, sizeof mem, "%.1f MiB", (double)rss / 1024);
+                }
+                if (queue >= 0)
+                    snprintf(q, sizeof q, "%ld", queue);
+                printf("%-8s %-8s %-5s %-8s %-10s %-6s %s\n", env.host->name, svc->name, pid ? "up" : "down",
+                       pidtext, mem, q, buf_cstr(&ports));
+            }
+            buf_free(&ports);
+            buf_free(&ports_json);
+        }
+        buf_append_str(&json, "]}");
+        service_env_free(&env);
+    }
+    buf_printf(&json, "],\"rss_kb_total\":%ld,\"all_up\":%s}", total_kb, all_up ? "true" : "false");
+    if (o->json)
+        puts(buf_cstr(&json));
+    else
+        printf("total resident memory: %.1f MiB; %s\n", (double)total_kb / 1024,
+               all_up ? "all services up" : "some services are down");
+    buf_free(&json);
+    buf_free(&err);
+    site_free(&site);
+    return all_up ? 0 : 3;
+}
+
+static int cmd_directory(const struct options *o, int argc, char **argv, int is_user)
+{
+    struct site site;
+    if (load_site(o, &site, 1) != 0)
+        return 1;
+    buf err = BUF_INIT;
+    const struct site_host *dir_host = site_host_with_role(&site, ROLE_DIRECTORY);
+    const struct site_host *store = site_host_with_role(&site, ROLE_STORE);
+    struct render_context ctx = {0};
+    int rc;
+    if (render_context_for_host(&site, dir_host, o->state_dir, &ctx, &err) != 0) {
+        fail(is_user ? "user" : "alias", &err);
+        rc = 1;
+    } else {
+        struct directory_target t = {
+            .ldap_uri = render_context_get(&ctx, "ldap_uri"),
+            .base = site.ldap_base,
+            .primary_domain = site.domains[0],
+            .default_mail_host = store && store->store_pair ? store->store_pair : "pair1",
+        };
+        rc = is_user ? cmd_user(argc, argv, &t) : cmd_alias(argc, argv, &t);
+    }
+    render_context_free(&ctx);
+    buf_free(&err);
+    site_free(&site);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    const char *env_state = getenv("EMAILNG_STATE");
+    o.state_dir = env_state && *env_state ? env_state : DEFAULT_STATE;
+
+    /* Global options may stand anywhere; the rest is the command and its words. */
+    char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--state") == 0)
+            slot = &o.state_dir;
+        else if (strcmp(a, "--site") == 0)
+            slot = &o.site_file;
+        else if (strcmp(a, "--out") == 0)
+            slot = &o.out_dir;
+        if (slot) {
+            if (i + 1 >= argc || argv[i + 1][0] == '\0') {
+                fprintf(stderr, "emailng: %s needs a value\n", a);
+                free(rest);
+                return 2;
+            }
+            *slot = argv[++i];
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            free(rest);
+            return 0;
+        } else {
+            rest[n++] = argv[i];
+        }
+    }
+    int rc = 2;
+    if (n == 0) {
+        usage(stderr);
+    } else if (o.state_dir[0] != '/') {
+        fprintf(stderr, "emailng: --state %s: expected an absolute path\n", o.state_dir);
+    } else if (strcmp(rest[0], "up") == 0 && n == 1) {
+        rc = cmd_up(&o);
+    } else if (strcmp(rest[0], "down") == 0 && n == 1) {
+        rc = cmd_down(&o);
+    } else if (strcmp(rest[0], "status") == 0 && n == 1) {
+        rc = cmd_status(&o);
+    } else if (strcmp(rest[0], "check") == 0 && n == 1) {
+        rc = cmd_check(&o);
+    } else if (strcmp(rest[0], "render") == 0 && n == 1) {
+        rc = cmd_render(&o);
+    } else if (strcmp(rest[0], "user") == 0) {
+        rc = cmd_directory(&o, n - 1, rest + 1, 1);
+    } else if (strcmp(rest[0], "alias") == 0) {
+        rc = cmd_directory(&o, n - 1, rest + 1, 0);
+    } else {
+        fprintf(stderr, "emailng: unknown command \"%s\"\n", rest[0]);
+        usage(stderr);
+    }
+    free(rest);
+    return rc;
+}

@@ -1,0 +1,315 @@
+/* services: prepare, start, check and stop slapd, Dovecot and Postfix; see
+ * services.h. The commands are the daemons' own (docs/internals.md). */
+#include "services.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "directory.h"
+#include "fsutil.h"
+#include "process.h"
+
+static const char *var(const struct service_env *env, const char *name)
+{
+    const char *v = render_context_get(&env->ctx, name);
+    return v ? v : "";
+}
+
+int service_port(const struct service_env *env, const char *name)
+{
+    return atoi(var(env, name));
+}
+
+int service_env_init(struct service_env *env, const struct site *site,
+                     const struct site_host *host, const char *state_dir, buf *err)
+{
+    memset(env, 0, sizeof *env);
+    env->site = site;
+    env->host = host;
+    env->state_dir = state_dir;
+    return render_context_for_host(site, host, state_dir, &env->ctx, err);
+}
+
+void service_env_free(struct service_env *env)
+{
+    render_context_free(&env->ctx);
+}
+
+static char *path_in(const struct service_env *env, const char *dir_var, const char *rest)
+{
+    return xasprintf("%s/%s", var(env, dir_var), rest);
+}
+
+/* Runs a command; on failure err gets the command's own output. */
+static int run(const char *const argv[], buf *err)
+{
+    buf output = BUF_INIT;
+    int rc = process_run(argv, NULL, &output, err);
+    if (rc != 0 && rc != -1) {
+        buf_printf(err, "%s exited with status %d", argv[0], rc);
+        if (output.len)
+            buf_printf(err, ":\n%s", buf_cstr(&output));
+    }
+    buf_free(&output);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---- slapd --------------------------------------------------------------- */
+
+static int slapd_prepare(const struct service_env *env, buf *err)
+{
+    char *db = path_in(env, "data_dir", "ldap");
+    int rc = fs_ensure_dir(var(env, "run_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(db, "openldap", "openldap", 0700, err);
+    free(db);
+    return rc;
+}
+
+static int slapd_start(const struct service_env *env, buf *err)
+{
+    char *conf = path_in(env, "etc_dir", "slapd/slapd.conf");
+    char *listen = xasprintf("%s/", var(env, "ldap_uri"));
+    const char *argv[] = {"/usr/sbin/slapd", "-f", conf, "-h", listen,
+                          "-u", "openldap", "-g", "openldap", NULL};
+    /* A stale socket from a killed slapd would make the bind fail. */
+    if (pidfile_read(var(env, "ldap_socket")) == 0)
+        unlink(var(env, "ldap_socket"));
+    int rc = run(argv, err);
+    free(conf);
+    free(listen);
+    return rc;
+}
+
+static int slapd_ready(const struct service_env *env, buf *detail)
+{
+    struct directory *d = NULL;
+    if (directory_open(&d, var(env, "ldap_uri"), var(env, "ldap_base"), detail) != 0)
+        return -1;
+    directory_close(d);
+    return 0;
+}
+
+static pid_t slapd_pid(const struct service_env *env)
+{
+    char *pidfile = path_in(env, "run_dir", "slapd.pid");
+    pid_t pid = pidfile_read(pidfile);
+    free(pidfile);
+    return pid;
+}
+
+static int stop_by_pid(pid_t pid, const char *name, buf *err)
+{
+    if (pid == 0)
+        return 0;
+    if (process_stop(pid, 20) != 0) {
+        buf_printf(err, "%s (pid %ld) did not stop", name, (long)pid);
+        return -1;
+    }
+    return 0;
+}
+
+static int slapd_stop(const struct service_env *env, buf *err)
+{
+    return stop_by_pid(slapd_pid(env), "slapd", err);
+}
+
+/* ---- Dovecot ------------------------------------------------------------- */
+
+static int dovecot_prepare(const struct service_env *env, buf *err)
+{
+    char *mail = path_in(env, "data_dir", "mail");
+    char *base = path_in(env, "run_dir", "dovecot");
+    int rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(base, NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
+    free(mail);
+    free(base);
+    return rc;
+}
+
+static int dovecot_start(const struct service_env *env, buf *err)
+{
+    char *conf = path_in(env, "etc_dir", "dovecot/dovecot.conf");
+    const char *argv[] = {"/usr/sbin/dovecot", "-c", conf, NULL};
+    int rc = run(argv, err);
+    free(conf);
+    return rc;
+}
+
+static int dovecot_ready(const struct service_env *env, buf *detail)
+{
+    return tcp_greeting(var(env, "host_address"), service_port(env, "port_imap"), "* OK", 1000, detail);
+}
+
+static pid_t dovecot_pid(const struct service_env *env)
+{
+    char *pidfile = path_in(env, "run_dir", "dovecot/master.pid");
+    pid_t pid = pidfile_read(pidfile);
+    free(pidfile);
+    return pid;
+}
+
+static int dovecot_stop(const struct service_env *env, buf *err)
+{
+    return stop_by_pid(dovecot_pid(env), "dovecot", err);
+}
+
+/* ---- Postfix ------------------------------------------------------------- */
+
+static int postfix_prepare(const struct service_env *env, buf *err)
+{
+    char *queue = path_in(env, "data_dir", "postfix/queue");
+    char *lib = path_in(env, "data_dir", "postfix/lib");
+    char *conf = path_in(env, "etc_dir", "postfix");
+    int rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(queue, NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(lib, "postfix", "postfix", 0700, err);
+    if (rc == 0) {
+        /* Creates the queue folders with Postfix's own owners and modes. */
+        const char *argv[] = {"/usr/sbin/postfix", "-c", conf, "set-permissions", NULL};
+        rc = run(argv, err);
+    }
+    free(queue);
+    free(lib);
+    free(conf);
+    return rc;
+}
+
+static int postfix_start(const struct service_env *env, buf *err)
+{
+    char *conf = path_in(env, "etc_dir", "postfix");
+    const char *argv[] = {"/usr/sbin/postfix", "-c", conf, "start", NULL};
+    int rc = run(argv, err);
+    free(conf);
+    return rc;
+}
+
+static int postfix_ready(const struct service_env *env, buf *detail)
+{
+    return tcp_greeting(var(env, "host_address"), service_port(env, "port_smtp"), "220", 1000, detail);
+}
+
+static pid_t postfix_pid(const struct service_env *env)
+{
+    char *pidfile = path_in(env, "data_dir", "postfix/queue/pid/master.pid");
+    pid_t pid = pidfile_read(pidfile);
+    free(pidfile);
+    return pid;
+}
+
+static int postfix_stop(const struct service_env *env, buf *err)
+{
+    pid_t pid = postfix_pid(env);
+    if (pid == 0)
+        return 0;
+    char *conf = path_in(env, "etc_dir", "postfix");
+    const char *argv[] = {"/usr/sbin/postfix", "-c", conf, "stop", NULL};
+    buf ignored = BUF_INIT;
+    run(argv, &ignored);     /* falls back to the pid below if this fails */
+    buf_free(&ignored);
+    free(conf);
+    return stop_by_pid(pid, "postfix", err);
+}
+
+static long count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    long n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *path = xasprintf("%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0)
+            n += S_ISDIR(st.st_mode) ? count_files(path) : 1;
+        free(path);
+    }
+    closedir(d);
+    return n;
+}
+
+long postfix_queue_size(const struct service_env *env)
+{
+    static const char *const queues[] = {"maildrop", "incoming", "active", "deferred", "hold"};
+    char *root = path_in(env, "data_dir", "postfix/queue");
+    if (!fs_exists(root)) {
+        free(root);
+        return -1;
+    }
+    long total = 0;
+    for (size_t i = 0; i < sizeof queues / sizeof queues[0]; i++) {
+        char *q = xasprintf("%s/%s", root, queues[i]);
+        total += count_files(q);
+        free(q);
+    }
+    free(root);
+    return total;
+}
+
+/* ---- the table ----------------------------------------------------------- */
+
+static const char *const slapd_ports[] = {NULL};
+static const char *const dovecot_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
+                                            "port_managesieve", "port_lmtp", "port_quota_status", NULL};
+static const char *const postfix_ports[] = {"port_smtp", "port_submission", "port_submissions", NULL};
+
+const struct service services[] = {
+    {"slapd", ROLE_DIRECTORY, slapd_prepare, slapd_start, slapd_ready, slapd_pid, slapd_stop, slapd_ports},
+    {"dovecot", ROLE_STORE | ROLE_PROXY, dovecot_prepare, dovecot_start, dovecot_ready, dovecot_pid,
+     dovecot_stop, dovecot_ports},
+    {"postfix", ROLE_RELAY | ROLE_STORE, postfix_prepare, postfix_start, postfix_ready, postfix_pid,
+     postfix_stop, postfix_ports},
+};
+const size_t n_services = sizeof services / sizeof services[0];
+
+/* What to tell an administrator whose port is taken by a packaged daemon. */
+static const char *packaged_service(const char *comm)
+{
+    if (strcmp(comm, "master") == 0)
+        return "postfix";
+    if (strcmp(comm, "dovecot") == 0)
+        return "dovecot";
+    if (strcmp(comm, "slapd") == 0)
+        return "slapd";
+    return NULL;
+}
+
+int service_check_ports(const struct service *svc, const struct service_env *env, buf *err)
+{
+    for (const char *const *p = svc->ports; *p; p++) {
+        int port = service_port(env, *p);
+        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") ? "127.0.0.1" : var(env, "host_address");
+        if (!tcp_listening(address, port))
+            continue;
+        buf comm = BUF_INIT;
+        pid_t owner = port_owner(port, &comm);
+        const char *pkg = packaged_service(buf_cstr(&comm));
+        buf_printf(err, "port %d on %s (%s for %s) is already in use", port, address, *p + 5, svc->name);
+        if (owner)
+            buf_printf(err, " by pid %ld (%s)", (long)owner, buf_cstr(&comm));
+        if (pkg)
+            buf_printf(err, ".\nThis looks like Debian's packaged %s service. EmailNG runs its own %s with its own "
+                       "configuration, so stop the packaged one and keep it from starting at boot:\n"
+                       "    systemctl disable --now %s      (or, without systemd: service %s stop)\n"
+                       "then run `emailng up` again.", pkg, svc->name, pkg, pkg);
+        else
+            buf_printf(err, ".\nStop that program, or give EmailNG other ports in the site file (ports:), "
+                       "then run `emailng up` again.");
+        buf_free(&comm);
+        return -1;
+    }
+    return 0;
+}

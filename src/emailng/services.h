@@ -1,0 +1,49 @@
+/* services: the daemons a host runs, and how emailng prepares, starts,
+ * checks and stops each one with its own configuration and state (no init
+ * system). One table entry per daemon; the order is the start order. */
+#ifndef EMAILNG_SERVICES_H
+#define EMAILNG_SERVICES_H
+
+#include <sys/types.h>
+
+#include "buf.h"
+#include "render.h"
+#include "site.h"
+
+struct service_env {
+    const struct site *site;
+    const struct site_host *host;
+    const char *state_dir;
+    struct render_context ctx;     /* paths and ports of this host */
+};
+
+struct service {
+    const char *name;              /* slapd, dovecot, postfix */
+    unsigned roles;                /* run on hosts with any of these roles */
+    int (*prepare)(const struct service_env *env, buf *err);
+    int (*start)(const struct service_env *env, buf *err);
+    int (*ready)(const struct service_env *env, buf *detail);  /* 0 when it answers */
+    pid_t (*pid)(const struct service_env *env);
+    int (*stop)(const struct service_env *env, buf *err);
+    /* Public TCP ports (a NULL-terminated list of placeholder names). */
+    const char *const *ports;
+};
+
+extern const struct service services[];
+extern const size_t n_services;
+
+int service_env_init(struct service_env *env, const struct site *site,
+                     const struct site_host *host, const char *state_dir, buf *err);
+void service_env_free(struct service_env *env);
+
+/* A port number from the env (by placeholder name, e.g. "port_smtp"). */
+int service_port(const struct service_env *env, const char *name);
+
+/* Checks that no foreign process holds one of the service's ports; if one
+ * does, err says which and what to do. */
+int service_check_ports(const struct service *svc, const struct service_env *env, buf *err);
+
+/* Number of messages in a Postfix queue (-1 if there is no queue). */
+long postfix_queue_size(const struct service_env *env);
+
+#endif

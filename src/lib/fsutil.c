@@ -1,0 +1,226 @@
+/* fsutil: see fsutil.h. */
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <unistd.h>
+
+int fs_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int fs_read_file(const char *path, size_t max, buf *out, buf *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        buf_printf(err, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char chunk[8192];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            buf_printf(err, "cannot read %s: %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        if (n == 0)
+            break;
+        buf_append(out, chunk, (size_t)n);
+        if (out->len > max) {
+            buf_printf(err, "%s is larger than %zu bytes", path, max);
+            close(fd);
+            return -1;
+        }
+    }
+    close(fd);
+    if (memchr(buf_cstr(out), '\0', out->len) != NULL) {
+        buf_printf(err, "%s contains a NUL byte; expected a text file", path);
+        return -1;
+    }
+    return 0;
+}
+
+int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, buf *err)
+{
+    char *tmp = xasprintf("%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        buf_printf(err, "cannot create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            free(tmp);
+            return -1;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fchmod(fd, mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
+        buf_printf(err, "cannot finish %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        buf_printf(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+int fs_mkdirs(const char *path, mode_t mode, buf *err)
+{
+    char *copy = xstrdup(path);
+    for (char *p = copy + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char saved = *p;
+            *p = '\0';
+            if (mkdir(copy, mode) != 0 && errno != EEXIST) {
+                buf_printf(err, "cannot create folder %s: %s", copy, strerror(errno));
+                free(copy);
+                return -1;
+            }
+            *p = saved;
+            if (saved == '\0')
+                break;
+        }
+    }
+    free(copy);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        buf_printf(err, "%s exists and is not a folder", path);
+        return -1;
+    }
+    return 0;
+}
+
+int fs_ensure_dir(const char *path, const char *user, const char *group, mode_t mode, buf *err)
+{
+    if (fs_mkdirs(path, mode, err) != 0)
+        return -1;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    if (user) {
+        struct passwd *pw = getpwnam(user);
+        if (pw == NULL) {
+            buf_printf(err, "the system user \"%s\" does not exist; run scripts/install-deps.sh first", user);
+            return -1;
+        }
+        uid = pw->pw_uid;
+        gid = pw->pw_gid;
+    }
+    if (group) {
+        struct group *gr = getgrnam(group);
+        if (gr == NULL) {
+            buf_printf(err, "the system group \"%s\" does not exist; run scripts/install-deps.sh first", group);
+            return -1;
+        }
+        gid = gr->gr_gid;
+    }
+    if (chown(path, uid, gid) != 0 || chmod(path, mode) != 0) {
+        buf_printf(err, "cannot set owner/mode of %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int fs_remove_tree(const char *path, buf *err)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+        buf_printf(err, "cannot remove %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    buf x = BUF_INIT, y = BUF_INIT, err = BUF_INIT;
+    int same = fs_read_file(a, 64 * 1024 * 1024, &x, &err) == 0 &&
+               fs_read_file(b, 64 * 1024 * 1024, &y, &err) == 0 &&
+               x.len == y.len && memcmp(buf_cstr(&x), buf_cstr(&y), x.len) == 0;
+    buf_free(&x);
+    buf_free(&y);
+    buf_free(&err);
+    return same;
+}
+
+/* Every entry of a exists in b with the same content (one direction). */
+static int tree_covered(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (lstat(a, &sa) != 0 || lstat(b, &sb) != 0)
+        return 0;
+    if (S_ISDIR(sa.st_mode) != S_ISDIR(sb.st_mode))
+        return 0;
+    if (!S_ISDIR(sa.st_mode))
+        return (sa.st_mode & 07777) == (sb.st_mode & 07777) && same_file(a, b);
+    DIR *d = opendir(a);
+    if (d == NULL)
+        return 0;
+    int same = 1;
+    struct dirent *de;
+    while (same && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *x = xasprintf("%s/%s", a, de->d_name);
+        char *y = xasprintf("%s/%s", b, de->d_name);
+        same = tree_covered(x, y);
+        free(x);
+        free(y);
+    }
+    closedir(d);
+    return same;
+}
+
+int fs_same_tree(const char *a, const char *b)
+{
+    return tree_covered(a, b) && tree_covered(b, a);
+}
+
+int fs_copy_file(const char *from, const char *to, mode_t mode, buf *err)
+{
+    buf data = BUF_INIT;
+    int rc = fs_read_file(from, 16 * 1024 * 1024, &data, err);
+    if (rc == 0)
+        rc = fs_write_file(to, buf_cstr(&data), data.len, mode, err);
+    buf_free(&data);
+    return rc;
+}

@@ -1,0 +1,26 @@
+/* fsutil: the few file-system operations EmailNG needs, with errors that
+ * name the path: read a bounded file, replace a file atomically, create a
+ * folder and its parents, set an owner by user name. */
+#ifndef EMAILNG_FSUTIL_H
+#define EMAILNG_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+int fs_read_file(const char *path, size_t max, buf *out, buf *err);
+/* Writes to path.tmp, fsyncs, renames over path. */
+int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, buf *err);
+int fs_mkdirs(const char *path, mode_t mode, buf *err);
+/* mkdir -p, then chown to user:group (by name; NULL group = user's group) and chmod. */
+int fs_ensure_dir(const char *path, const char *user, const char *group, mode_t mode, buf *err);
+int fs_exists(const char *path);
+/* rm -rf; a missing path is not an error. */
+int fs_remove_tree(const char *path, buf *err);
+/* 1 if two files or folder trees have the same names and bytes. */
+int fs_same_tree(const char *a, const char *b);
+/* Copies a file (bytes and mode). */
+int fs_copy_file(const char *from, const char *to, mode_t mode, buf *err);
+
+#endif

@@ -1,0 +1,383 @@
+/* process: see process.h. */
+#include "process.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OUTPUT_MAX (1024 * 1024)
+
+long long clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int process_run(const char *const argv[], const char *input, buf *output, buf *err)
+{
+    int out_pipe[2], in_pipe[2] = {-1, -1};
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || (input && pipe2(in_pipe, O_CLOEXEC) != 0)) {
+        buf_printf(err, "cannot create a pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        buf_printf(err, "cannot fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        int in = input ? in_pipe[0] : open("/dev/null", O_RDONLY);
+        if (in < 0 || dup2(in, 0) < 0 || dup2(out_pipe[1], 1) < 0 || dup2(out_pipe[1], 2) < 0)
+            _exit(126);
+        execvp(argv[0], (char *const *)argv);
+        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(out_pipe[1]);
+    if (input) {
+        close(in_pipe[0]);
+        size_t left = strlen(input);
+        const char *p = input;
+        signal(SIGPIPE, SIG_IGN);
+        while (left > 0) {
+            ssize_t n = write(in_pipe[1], p, left);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            p += n;
+            left -= (size_t)n;
+        }
+        close(in_pipe[1]);
+    }
+    char chunk[4096];
+    for (;;) {
+        ssize_t n = read(out_pipe[0], chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (output && output->len < OUTPUT_MAX)
+            buf_append(output, chunk, (size_t)n);
+    }
+    close(out_pipe[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            buf_printf(err, "waitpid: %s", strerror(errno));
+            return -1;
+        }
+    }
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
+int process_alive(pid_t pid)
+{
+    if (pid <= 0)
+        return 0;
+    if (kill(pid, 0) != 0 && errno != EPERM)
+        return 0;
+    /* A zombie is not alive for our purposes. */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    char line[512];
+    int alive = 1;
+    if (fgets(line, sizeof line, f)) {
+        char *paren = strrchr(line, ')');
+        if (paren && paren[1] == ' ' && paren[2] == 'Z')
+            alive = 0;
+    }
+    fclose(f);
+    return alive;
+}
+
+pid_t pidfile_read(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    long pid = 0;
+    if (fscanf(f, " %ld", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    if (pid <= 0 || !process_alive((pid_t)pid))
+        return 0;
+    return (pid_t)pid;
+}
+
+int process_stop(pid_t pid, int seconds)
+{
+    if (!process_alive(pid))
+        return 0;
+    kill(pid, SIGTERM);
+    long long deadline = clock_ms() + (long long)seconds * 1000;
+    while (clock_ms() < deadline) {
+        /* Reap it if it is our own child. */
+        waitpid(pid, NULL, WNOHANG);
+        if (!process_alive(pid))
+            return 0;
+        usleep(50 * 1000);
+    }
+    kill(pid, SIGKILL);
+    for (int i = 0; i < 40; i++) {
+        waitpid(pid, NULL, WNOHANG);
+        if (!process_alive(pid))
+            return 0;
+        usleep(50 * 1000);
+    }
+    return -1;
+}
+
+static long read_rss_kb(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+static long read_ppid(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    char line[1024];
+    long ppid = -1;
+    if (fgets(line, sizeof line, f)) {
+        char *paren = strrchr(line, ')');
+        char state;
+        if (paren == NULL || sscanf(paren + 1, " %c %ld", &state, &ppid) != 2)
+            ppid = -1;
+    }
+    fclose(f);
+    return ppid;
+}
+
+long process_tree_rss_kb(pid_t root)
+{
+    if (!process_alive(root))
+        return 0;
+    /* Collect (pid, ppid) once, then sum the tree below root. */
+    long *pids = NULL, *ppids = NULL;
+    size_t n = 0;
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return read_rss_kb(root);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        pids = xrealloc(pids, (n + 1) * sizeof *pids);
+        ppids = xrealloc(ppids, (n + 1) * sizeof *ppids);
+        pids[n] = strtol(de->d_name, NULL, 10);
+        ppids[n] = read_ppid(pids[n]);
+        n++;
+    }
+    closedir(d);
+    long total = 0;
+    long *queue = xmalloc((n + 1) * sizeof *queue);
+    size_t head = 0, tail = 0;
+    queue[tail++] = root;
+    while (head < tail) {
+        long p = queue[head++];
+        total += read_rss_kb(p);
+        for (size_t i = 0; i < n && tail <= n; i++)
+            if (ppids[i] == p)
+                queue[tail++] = pids[i];
+    }
+    free(queue);
+    free(pids);
+    free(ppids);
+    return total;
+}
+
+static int tcp_connect(const char *host, int port, int timeout_ms)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    if (getaddrinfo(host, service, &hints, &res) != 0)
+        return -1;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        return -1;
+    }
+    int rc = connect(fd, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (rc != 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    if (poll(&pfd, 1, timeout_ms) != 1) {
+        close(fd);
+        return -1;
+    }
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int tcp_listening(const char *host, int port)
+{
+    int fd = tcp_connect(host, port, 500);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
+}
+
+int tcp_greeting(const char *host, int port, const char *expect, int timeout_ms, buf *line)
+{
+    int fd = tcp_connect(host, port, timeout_ms);
+    if (fd < 0)
+        return -1;
+    long long deadline = clock_ms() + timeout_ms;
+    buf got = BUF_INIT;
+    int rc = -1;
+    while (clock_ms() < deadline && got.len < 4096) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int left = (int)(deadline - clock_ms());
+        if (left <= 0 || poll(&pfd, 1, left) != 1)
+            break;
+        char chunk[512];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n <= 0)
+            break;
+        buf_append(&got, chunk, (size_t)n);
+        if (memchr(got.data, '\n', got.len))
+            break;
+    }
+    close(fd);
+    if (got.len && strncmp(buf_cstr(&got), expect, strlen(expect)) == 0)
+        rc = 0;
+    if (line) {
+        char *nl = got.len ? strchr(got.data, '\r') : NULL;
+        if (nl)
+            *nl = '\0';
+        buf_append_str(line, buf_cstr(&got));
+    }
+    buf_free(&got);
+    return rc;
+}
+
+/* Socket inodes listening on port, from /proc/net/tcp and tcp6. */
+static size_t listening_inodes(int port, unsigned long *inodes, size_t max)
+{
+    static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    size_t n = 0;
+    for (size_t f = 0; f < 2; f++) {
+        FILE *fp = fopen(files[f], "r");
+        if (fp == NULL)
+            continue;
+        char line[512];
+        if (!fgets(line, sizeof line, fp)) {     /* header */
+            fclose(fp);
+            continue;
+        }
+        while (fgets(line, sizeof line, fp) && n < max) {
+            char local[128];
+            unsigned state;
+            unsigned long inode;
+            /* sl local rem st tx:rx tr:when retr uid timeout inode */
+            if (sscanf(line, " %*s %127s %*s %x %*s %*s %*s %*s %*s %lu", local, &state, &inode) != 3)
+                continue;
+            char *colon = strrchr(local, ':');
+            if (colon == NULL || state != 0x0A)   /* TCP_LISTEN */
+                continue;
+            if ((int)strtol(colon + 1, NULL, 16) == port)
+                inodes[n++] = inode;
+        }
+        fclose(fp);
+    }
+    return n;
+}
+
+pid_t port_owner(int port, buf *name)
+{
+    unsigned long inodes[16];
+    size_t n = listening_inodes(port, inodes, 16);
+    if (n == 0)
+        return 0;
+    DIR *proc = opendir("/proc");
+    if (proc == NULL)
+        return 0;
+    pid_t found = 0;
+    struct dirent *de;
+    while (!found && (de = readdir(proc)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        char fddir[300];
+        snprintf(fddir, sizeof fddir, "/proc/%s/fd", de->d_name);
+        DIR *fds = opendir(fddir);
+        if (fds == NULL)
+            continue;
+        struct dirent *fe;
+        while (!found && (fe = readdir(fds)) != NULL) {
+            char link[600], target[128];
+            snprintf(link, sizeof link, "%s/%s", fddir, fe->d_name);
+            ssize_t len = readlink(link, target, sizeof target - 1);
+            if (len <= 0)
+                continue;
+            target[len] = '\0';
+            unsigned long inode;
+            if (sscanf(target, "socket:[%lu]", &inode) != 1)
+                continue;
+            for (size_t i = 0; i < n; i++)
+                if (inodes[i] == inode)
+                    found = (pid_t)strtol(de->d_name, NULL, 10);
+        }
+        closedir(fds);
+    }
+    closedir(proc);
+    if (found && name) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/comm", (long)found);
+        FILE *f = fopen(path, "r");
+        char comm[64] = "";
+        if (f) {
+            if (fgets(comm, sizeof comm, f))
+                comm[strcspn(comm, "\n")] = '\0';
+            fclose(f);
+        }
+        buf_append_str(name, comm);
+    }
+    return found;
+}

@@ -1,0 +1,42 @@
+/* process: run programs without a shell, read pid files, stop daemons by
+ * pid, measure their memory, and find which process holds a TCP port.
+ * emailng starts each daemon itself (there is no init system), so this is
+ * the whole of its process control. */
+#ifndef EMAILNG_PROCESS_H
+#define EMAILNG_PROCESS_H
+
+#include <sys/types.h>
+
+#include "buf.h"
+
+/* Runs argv[0] (PATH searched) with stdin from /dev/null, or from `input`
+ * when given; stdout and stderr are appended to output (bounded to 1 MiB).
+ * Returns the exit status, 128+signal, or -1 (err says why). */
+int process_run(const char *const argv[], const char *input, buf *output, buf *err);
+
+/* The pid in a pid file if that process is alive, else 0. */
+pid_t pidfile_read(const char *path);
+
+int process_alive(pid_t pid);
+
+/* SIGTERM, wait up to `seconds`, then SIGKILL. Returns 0 once it is gone. */
+int process_stop(pid_t pid, int seconds);
+
+/* Resident memory of pid and all its descendants, in KiB. */
+long process_tree_rss_kb(pid_t pid);
+
+/* Connects to host:port and reads the first line within timeout_ms.
+ * Returns 0 if a line starting with `expect` arrived. */
+int tcp_greeting(const char *host, int port, const char *expect, int timeout_ms, buf *line);
+
+/* Returns 1 if something accepts TCP connections on host:port. */
+int tcp_listening(const char *host, int port);
+
+/* The pid of a process with a socket listening on TCP `port` (any
+ * address), 0 if none is found. name receives its command name. */
+pid_t port_owner(int port, buf *name);
+
+/* Milliseconds from a monotonic clock. */
+long long clock_ms(void);
+
+#endif

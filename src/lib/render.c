@@ -1,0 +1,311 @@
+/* render: templates + site model -> configuration files; see render.h. */
+#include "render.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fsutil.h"
+
+#define TEMPLATE_MAX (4 * 1024 * 1024)
+
+void render_context_set(struct render_context *ctx, const char *name, const char *value)
+{
+    for (size_t i = 0; i < ctx->n_vars; i++)
+        if (strcmp(ctx->vars[i].name, name) == 0) {
+            free(ctx->vars[i].value);
+            ctx->vars[i].value = xstrdup(value);
+            return;
+        }
+    ctx->vars = xrealloc(ctx->vars, (ctx->n_vars + 1) * sizeof *ctx->vars);
+    ctx->vars[ctx->n_vars].name = xstrdup(name);
+    ctx->vars[ctx->n_vars].value = xstrdup(value);
+    ctx->n_vars++;
+}
+
+const char *render_context_get(const struct render_context *ctx, const char *name)
+{
+    for (size_t i = 0; i < ctx->n_vars; i++)
+        if (strcmp(ctx->vars[i].name, name) == 0)
+            return ctx->vars[i].value;
+    return NULL;
+}
+
+void render_context_free(struct render_context *ctx)
+{
+    for (size_t i = 0; i < ctx->n_vars; i++) {
+        free(ctx->vars[i].name);
+        free(ctx->vars[i].value);
+    }
+    free(ctx->vars);
+    ctx->vars = NULL;
+    ctx->n_vars = 0;
+}
+
+static void set_printf(struct render_context *ctx, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_printf(struct render_context *ctx, const char *name, const char *fmt, ...)
+{
+    buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    render_context_set(ctx, name, buf_cstr(&b));
+    buf_free(&b);
+}
+
+/* ldapi:// URIs carry the socket path percent-encoded (RFC 3986). */
+static void ldapi_uri(const char *path, buf *out)
+{
+    buf_append_str(out, "ldapi://");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~')
+            buf_append_char(out, (char)*p);
+        else
+            buf_printf(out, "%%%02X", *p);
+    }
+}
+
+/* Dovecot's quota_rule size syntax: the largest exact unit. */
+static void quota_text(unsigned long long bytes, buf *out)
+{
+    static const char units[] = "KMGT";
+    if (bytes == 0) {
+        buf_append_str(out, "0");   /* 0 = unlimited for Dovecot's storage rule */
+        return;
+    }
+    int unit = -1;
+    while (unit < 3 && bytes % 1024 == 0) {
+        bytes /= 1024;
+        unit++;
+    }
+    if (unit < 0)
+        buf_printf(out, "%lluB", bytes);
+    else
+        buf_printf(out, "%llu%c", bytes, units[unit]);
+}
+
+static int system_ids(struct render_context *ctx, const char *user, buf *err)
+{
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        buf_printf(err, "the system user \"%s\" does not exist; run scripts/install-deps.sh (as root) first", user);
+        return -1;
+    }
+    buf name = BUF_INIT;
+    buf_printf(&name, "%s_uid", user);
+    set_printf(ctx, buf_cstr(&name), "%lu", (unsigned long)pw->pw_uid);
+    buf_reset(&name);
+    buf_printf(&name, "%s_gid", user);
+    set_printf(ctx, buf_cstr(&name), "%lu", (unsigned long)pw->pw_gid);
+    buf_free(&name);
+    return 0;
+}
+
+int render_context_for_host(const struct site *site, const struct site_host *host,
+                            const char *state_dir, struct render_context *ctx, buf *err)
+{
+    const struct site_host *dir_host = site_host_with_role(site, ROLE_DIRECTORY);
+    buf b = BUF_INIT;
+
+    render_context_set(ctx, "site_name", site->name);
+    render_context_set(ctx, "host_name", host->name);
+    render_context_set(ctx, "host_address", host->address);
+    render_context_set(ctx, "public_hostname", site->tls_names[0]);
+    render_context_set(ctx, "primary_domain", site->domains[0]);
+    for (size_t i = 0; i < site->n_domains; i++)
+        buf_printf(&b, "%s%s", i ? ", " : "", site->domains[i]);
+    render_context_set(ctx, "domains", buf_cstr(&b));
+    render_context_set(ctx, "ldap_base", site->ldap_base);
+    render_context_set(ctx, "state_dir", state_dir);
+    set_printf(ctx, "etc_dir", "%s/etc/%s", state_dir, host->name);
+    set_printf(ctx, "run_dir", "%s/run/%s", state_dir, host->name);
+    set_printf(ctx, "data_dir", "%s/data/%s", state_dir, host->name);
+    set_printf(ctx, "log_dir", "%s/log/%s", state_dir, host->name);
+    set_printf(ctx, "tls_ca", "%s/tls/ca.crt", state_dir);
+    set_printf(ctx, "tls_cert", "%s/tls/server.crt", state_dir);
+    set_printf(ctx, "tls_key", "%s/tls/server.key", state_dir);
+
+    buf_reset(&b);
+    buf_printf(&b, "%s/run/%s/ldapi", state_dir, dir_host ? dir_host->name : host->name);
+    render_context_set(ctx, "ldap_socket", buf_cstr(&b));
+    buf uri = BUF_INIT;
+    ldapi_uri(buf_cstr(&b), &uri);
+    render_context_set(ctx, "ldap_uri", buf_cstr(&uri));
+    buf_free(&uri);
+
+    buf_reset(&b);
+    quota_text(site->quota_default, &b);
+    render_context_set(ctx, "quota_default", buf_cstr(&b));
+    set_printf(ctx, "quota_grace", "%u%%", site->quota_grace_percent);
+    set_printf(ctx, "message_size_limit", "%llu", site->message_size);
+    set_printf(ctx, "line_length_limit", "%llu", site->line_length);
+    set_printf(ctx, "port_smtp", "%d", site->ports.smtp);
+    set_printf(ctx, "port_submission", "%d", site->ports.submission);
+    set_printf(ctx, "port_submissions", "%d", site->ports.submissions);
+    set_printf(ctx, "port_imap", "%d", site->ports.imap);
+    set_printf(ctx, "port_imaps", "%d", site->ports.imaps);
+    set_printf(ctx, "port_pop3", "%d", site->ports.pop3);
+    set_printf(ctx, "port_pop3s", "%d", site->ports.pop3s);
+    set_printf(ctx, "port_managesieve", "%d", site->ports.managesieve);
+    set_printf(ctx, "port_lmtp", "%d", site->ports.lmtp);
+    set_printf(ctx, "port_quota_status", "%d", site->ports.quota_status);
+    buf_free(&b);
+
+    static const char *const users[] = {"postfix", "dovecot", "vmail", "openldap"};
+    for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)
+        if (system_ids(ctx, users[i], err) != 0)
+            return -1;
+    return 0;
+}
+
+int render_text(const struct render_context *ctx, const char *text, const char *where,
+                buf *out, buf *err)
+{
+    size_t line = 1;
+    const char *p = text;
+    while (*p) {
+        const char *open = strstr(p, "{{");
+        if (open == NULL) {
+            buf_append_str(out, p);
+            break;
+        }
+        for (const char *q = p; q < open; q++)
+            if (*q == '\n')
+                line++;
+        buf_append(out, p, (size_t)(open - p));
+        const char *close = strstr(open + 2, "}}");
+        const char *newline = strchr(open + 2, '\n');
+        if (close == NULL || (newline && newline < close)) {
+            buf_printf(err, "%s:%zu: \"{{\" without a closing \"}}\" on the same line", where, line);
+            return -1;
+        }
+        buf name = BUF_INIT;
+        buf_append(&name, open + 2, (size_t)(close - open - 2));
+        const char *value = render_context_get(ctx, buf_cstr(&name));
+        if (value == NULL) {
+            buf_printf(err, "%s:%zu: unknown placeholder {{%s}}", where, line, buf_cstr(&name));
+            buf_free(&name);
+            return -1;
+        }
+        buf_free(&name);
+        buf_append_str(out, value);
+        p = close + 2;
+    }
+    return 0;
+}
+
+const char *const *render_components(unsigned roles)
+{
+    /* The small-site host runs one of each daemon; the roles that share a
+     * daemon share its configuration. */
+    static const char *names[4];
+    size_t n = 0;
+    if (roles & ROLE_DIRECTORY)
+        names[n++] = "slapd";
+    if (roles & (ROLE_STORE | ROLE_PROXY))
+        names[n++] = "dovecot";
+    if (roles & (ROLE_STORE | ROLE_RELAY))
+        names[n++] = "postfix";
+    names[n] = NULL;
+    return names;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Renders src (a file or folder) to dst, recursively, in sorted order. */
+static int render_tree(const struct render_context *ctx, const char *src, const char *dst, buf *err)
+{
+    struct stat st;
+    if (stat(src, &st) != 0) {
+        buf_printf(err, "%s: %s", src, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (fs_mkdirs(dst, 0755, err) != 0)
+            return -1;
+        DIR *d = opendir(src);
+        if (d == NULL) {
+            buf_printf(err, "%s: %s", src, strerror(errno));
+            return -1;
+        }
+        char **names = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.')
+                continue;
+            names = xrealloc(names, (n + 1) * sizeof *names);
+            names[n++] = xstrdup(de->d_name);
+        }
+        closedir(d);
+        qsort(names, n, sizeof *names, compare_names);
+        int rc = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (rc == 0) {
+                char *s = xasprintf("%s/%s", src, names[i]);
+                char *t = xasprintf("%s/%s", dst, names[i]);
+                rc = render_tree(ctx, s, t, err);
+                free(s);
+                free(t);
+            }
+            free(names[i]);
+        }
+        free(names);
+        return rc;
+    }
+    buf text = BUF_INIT, out = BUF_INIT;
+    int rc = fs_read_file(src, TEMPLATE_MAX, &text, err);
+    if (rc == 0)
+        rc = render_text(ctx, buf_cstr(&text), src, &out, err);
+    if (rc == 0)
+        rc = fs_write_file(dst, out.data ? out.data : "", out.len, 0644, err);
+    buf_free(&text);
+    buf_free(&out);
+    return rc;
+}
+
+int render_site(const struct site *site, const char *templates_dir, const char *state_dir,
+                const char *out_dir, buf *err)
+{
+    for (size_t h = 0; h < site->n_hosts; h++) {
+        const struct site_host *host = &site->hosts[h];
+        if (host->roles != ROLE_ALL) {
+            buf roles = BUF_INIT;
+            site_roles_text(host->roles, &roles);
+            buf_printf(err, "%s: host \"%s\" has the roles %s; this version renders the small-site "
+                       "profile only (one host with relay, proxy, store and directory)",
+                       site->source, host->name, buf_cstr(&roles));
+            buf_free(&roles);
+            return -1;
+        }
+        struct render_context ctx = {0};
+        if (render_context_for_host(site, host, state_dir, &ctx, err) != 0) {
+            render_context_free(&ctx);
+            return -1;
+        }
+        int rc = 0;
+        for (const char *const *c = render_components(host->roles); rc == 0 && *c; c++) {
+            char *src = xasprintf("%s/%s", templates_dir, *c);
+            char *dst = xasprintf("%s/%s/%s", out_dir, host->name, *c);
+            rc = render_tree(&ctx, src, dst, err);
+            free(src);
+            free(dst);
+        }
+        render_context_free(&ctx);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,699 @@
+/* site: load and validate the declarative site file; see site.h.
+ * libyaml builds the document tree (with line/column marks); this file only
+ * walks it against the schema below and converts values. */
+#include "site.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "address.h"
+
+#define SITE_FILE_MAX (1024 * 1024)     /* a site file is small; refuse huge input */
+
+static const struct site_ports default_ports = {
+    .smtp = 25, .submission = 587, .submissions = 465,
+    .imap = 143, .imaps = 993, .pop3 = 110, .pop3s = 995, .managesieve = 4190,
+    .lmtp = 24, .quota_status = 12340,
+};
+
+static char **strv_one(const char *s)
+{
+    char **v = xcalloc(1, sizeof *v);
+    v[0] = xstrdup(s);
+    return v;
+}
+
+void site_default(struct site *site)
+{
+    memset(site, 0, sizeof *site);
+    site->source = xstrdup("(built-in small site)");
+    site->name = xstrdup("small-site");
+    site->domains = strv_one("example.test");
+    site->n_domains = 1;
+    site->ldap_base = xstrdup("dc=example,dc=test");
+    site->hosts = xcalloc(1, sizeof *site->hosts);
+    site->hosts[0].name = xstrdup("mail");
+    site->hosts[0].address = xstrdup("127.0.0.1");
+    site->hosts[0].roles = ROLE_ALL;
+    site->hosts[0].store_pair = xstrdup("pair1");
+    site->n_hosts = 1;
+    site->tls_names = xcalloc(3, sizeof *site->tls_names);
+    site->tls_names[0] = xstrdup("mail.example.test");
+    site->tls_names[1] = xstrdup("localhost");
+    site->tls_names[2] = xstrdup("127.0.0.1");
+    site->n_tls_names = 3;
+    site->quota_default = 1024ULL * 1024 * 1024;
+    site->quota_grace_percent = 10;
+    site->message_size = 25ULL * 1024 * 1024;
+    site->line_length = 2048;
+    site->demo_users = 1;
+    site->ports = default_ports;
+}
+
+static void strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void site_free(struct site *site)
+{
+    free(site->source);
+    free(site->name);
+    strv_free(site->domains, site->n_domains);
+    free(site->ldap_base);
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        free(site->hosts[i].name);
+        free(site->hosts[i].address);
+        free(site->hosts[i].store_pair);
+    }
+    free(site->hosts);
+    strv_free(site->tls_names, site->n_tls_names);
+    memset(site, 0, sizeof *site);
+}
+
+const struct site_host *site_host_with_role(const struct site *site, unsigned role)
+{
+    for (size_t i = 0; i < site->n_hosts; i++)
+        if (site->hosts[i].roles & role)
+            return &site->hosts[i];
+    return NULL;
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} role_names[] = {
+    {"relay", ROLE_RELAY},
+    {"proxy", ROLE_PROXY},
+    {"store", ROLE_STORE},
+    {"directory", ROLE_DIRECTORY},
+};
+
+void site_roles_text(unsigned roles, buf *out)
+{
+    int first = 1;
+    for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
+        if (!(roles & role_names[i].bit))
+            continue;
+        buf_printf(out, "%s%s", first ? "" : ", ", role_names[i].name);
+        first = 0;
+    }
+}
+
+/* ---- the walker ---------------------------------------------------------- */
+
+struct loader {
+    const char *name;
+    yaml_document_t *doc;
+    buf *errors;
+    int failed;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void report(struct loader *l, const yaml_node_t *node, const char *fmt, ...)
+{
+    va_list ap;
+    buf_printf(l->errors, "%s:%zu:%zu: ", l->name,
+               node ? node->start_mark.line + 1 : 1,
+               node ? node->start_mark.column + 1 : 1);
+    va_start(ap, fmt);
+    buf_vprintf(l->errors, fmt, ap);
+    va_end(ap);
+    buf_append_char(l->errors, '\n');
+    l->failed = 1;
+}
+
+static const char *node_kind(const yaml_node_t *node)
+{
+    switch (node->type) {
+    case YAML_SCALAR_NODE: return "a single value";
+    case YAML_SEQUENCE_NODE: return "a list";
+    case YAML_MAPPING_NODE: return "a mapping of keys";
+    default: return "nothing";
+    }
+}
+
+/* The scalar text of a node, or NULL (with an error) if it is not a scalar. */
+static const char *scalar(struct loader *l, const yaml_node_t *node, const char *field)
+{
+    if (node->type != YAML_SCALAR_NODE) {
+        report(l, node, "%s: expected a single value, found %s", field, node_kind(node));
+        return NULL;
+    }
+    const char *s = (const char *)node->data.scalar.value;
+    if (strlen(s) != node->data.scalar.length) {
+        report(l, node, "%s: the value contains a NUL byte", field);
+        return NULL;
+    }
+    return s;
+}
+
+static int is_mapping(struct loader *l, const yaml_node_t *node, const char *field)
+{
+    if (node->type == YAML_MAPPING_NODE)
+        return 1;
+    report(l, node, "%s: expected a mapping of keys, found %s", field, node_kind(node));
+    return 0;
+}
+
+static int is_sequence(struct loader *l, const yaml_node_t *node, const char *field)
+{
+    if (node->type == YAML_SEQUENCE_NODE)
+        return 1;
+    report(l, node, "%s: expected a list, found %s", field, node_kind(node));
+    return 0;
+}
+
+/* Looks a key up among the allowed ones; reports unknown keys. Returns the
+ * index in `allowed` or -1. */
+static int key_index(struct loader *l, const yaml_node_t *key, const char *section,
+                     const char *const *allowed)
+{
+    const char *k = scalar(l, key, section);
+    if (k == NULL)
+        return -1;
+    for (int i = 0; allowed[i]; i++)
+        if (strcmp(k, allowed[i]) == 0)
+            return i;
+    buf expected = BUF_INIT;
+    for (int i = 0; allowed[i]; i++)
+        buf_printf(&expected, "%s%s", i ? ", " : "", allowed[i]);
+    report(l, key, "%s: unknown key \"%s\"; expected one of: %s", section, k, buf_cstr(&expected));
+    buf_free(&expected);
+    return -1;
+}
+
+static int valid_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+static int valid_ip(const char *s)
+{
+    unsigned char addr[16];
+    return inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
+}
+
+/* A mail domain: the address module's rules, and at least two labels. */
+static int valid_domain(const char *s)
+{
+    buf out = BUF_INIT, err = BUF_INIT;
+    int ok = domain_normalize(s, &out, &err) == 0 && strchr(s, '.') != NULL;
+    buf_free(&out);
+    buf_free(&err);
+    return ok;
+}
+
+static char *take_string(struct loader *l, const yaml_node_t *node, const char *field)
+{
+    const char *s = scalar(l, node, field);
+    if (s == NULL)
+        return NULL;
+    if (*s == '\0') {
+        report(l, node, "%s: must not be empty", field);
+        return NULL;
+    }
+    for (const char *p = s; *p; p++)
+        if (iscntrl((unsigned char)*p)) {
+            report(l, node, "%s: control characters are not allowed", field);
+            return NULL;
+        }
+    return xstrdup(s);
+}
+
+static void take_domains(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    if (!is_sequence(l, node, "domains"))
+        return;
+    yaml_node_item_t *it = node->data.sequence.items.start;
+    yaml_node_item_t *end = node->data.sequence.items.top;
+    if (it == end) {
+        report(l, node, "domains: the list is empty; expected at least one mail domain");
+        return;
+    }
+    strv_free(site->domains, site->n_domains);
+    site->n_domains = 0;
+    site->domains = xcalloc((size_t)(end - it), sizeof *site->domains);
+    for (; it < end; it++) {
+        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+        const char *s = scalar(l, item, "domains");
+        if (s == NULL)
+            continue;
+        if (!valid_domain(s)) {
+            report(l, item, "domains: \"%s\" is not a domain name; expected e.g. example.org", s);
+            continue;
+        }
+        for (size_t i = 0; i < site->n_domains; i++)
+            if (strcasecmp(site->domains[i], s) == 0)
+                report(l, item, "domains: \"%s\" is listed twice", s);
+        buf lower = BUF_INIT;
+        for (const char *p = s; *p; p++)
+            buf_append_char(&lower, (char)tolower((unsigned char)*p));
+        site->domains[site->n_domains++] = buf_steal(&lower);
+    }
+}
+
+static void take_names(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    if (!is_sequence(l, node, "tls.names"))
+        return;
+    yaml_node_item_t *it = node->data.sequence.items.start;
+    yaml_node_item_t *end = node->data.sequence.items.top;
+    if (it == end) {
+        report(l, node, "tls.names: the list is empty; expected the public host name first");
+        return;
+    }
+    strv_free(site->tls_names, site->n_tls_names);
+    site->n_tls_names = 0;
+    site->tls_names = xcalloc((size_t)(end - it), sizeof *site->tls_names);
+    for (; it < end; it++) {
+        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+        const char *s = scalar(l, item, "tls.names");
+        if (s == NULL)
+            continue;
+        if (!valid_domain(s) && !valid_ip(s) && strcmp(s, "localhost") != 0) {
+            report(l, item, "tls.names: \"%s\" is not a host name or IP address", s);
+            continue;
+        }
+        if (site->n_tls_names == 0 && valid_ip(s)) {
+            report(l, item, "tls.names: the first name is the public host name and must be a DNS name, not \"%s\"", s);
+            continue;
+        }
+        site->tls_names[site->n_tls_names++] = xstrdup(s);
+    }
+}
+
+static unsigned take_roles(struct loader *l, const yaml_node_t *node)
+{
+    if (!is_sequence(l, node, "hosts.roles"))
+        return 0;
+    unsigned roles = 0;
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+        const char *s = scalar(l, item, "hosts.roles");
+        if (s == NULL)
+            continue;
+        unsigned bit = 0;
+        for (size_t i = 0; i < sizeof role_names / sizeof role_names[0]; i++)
+            if (strcmp(s, role_names[i].name) == 0)
+                bit = role_names[i].bit;
+        if (bit == 0)
+            report(l, item, "hosts.roles: unknown role \"%s\"; expected relay, proxy, store or directory", s);
+        else if (roles & bit)
+            report(l, item, "hosts.roles: role \"%s\" is listed twice", s);
+        roles |= bit;
+    }
+    if (roles == 0 && !l->failed)
+        report(l, node, "hosts.roles: no role given; expected one or more of relay, proxy, store, directory");
+    return roles;
+}
+
+static void take_hosts(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"name", "address", "roles", "store_pair", NULL};
+    if (!is_sequence(l, node, "hosts"))
+        return;
+    yaml_node_item_t *it = node->data.sequence.items.start;
+    yaml_node_item_t *end = node->data.sequence.items.top;
+    if (it == end) {
+        report(l, node, "hosts: the list is empty; expected at least one host");
+        return;
+    }
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        free(site->hosts[i].name);
+        free(site->hosts[i].address);
+        free(site->hosts[i].store_pair);
+    }
+    free(site->hosts);
+    site->n_hosts = 0;
+    site->hosts = xcalloc((size_t)(end - it), sizeof *site->hosts);
+    for (; it < end; it++) {
+        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+        if (!is_mapping(l, item, "hosts"))
+            continue;
+        struct site_host *h = &site->hosts[site->n_hosts++];
+        yaml_node_t *roles_node = NULL;
+        for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+            yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+            switch (key_index(l, k, "hosts", keys)) {
+            case 0:
+                free(h->name);
+                h->name = take_string(l, v, "hosts.name");
+                if (h->name && !valid_name(h->name)) {
+                    report(l, v, "hosts.name: \"%s\" is not a host name; expected lower-case letters, digits and '-', at most 63", h->name);
+                } else if (h->name) {
+                    for (struct site_host *o = site->hosts; o < h; o++)
+                        if (o->name && strcmp(o->name, h->name) == 0)
+                            report(l, v, "hosts.name: host \"%s\" is defined twice", h->name);
+                }
+                break;
+            case 1:
+                free(h->address);
+                h->address = take_string(l, v, "hosts.address");
+                if (h->address && !valid_ip(h->address))
+                    report(l, v, "hosts.address: \"%s\" is not an IP address; expected e.g. 127.0.0.1 or 2001:db8::25", h->address);
+                break;
+            case 2:
+                roles_node = v;
+                h->roles = take_roles(l, v);
+                break;
+            case 3:
+                free(h->store_pair);
+                h->store_pair = take_string(l, v, "hosts.store_pair");
+                if (h->store_pair && !valid_name(h->store_pair))
+                    report(l, v, "hosts.store_pair: \"%s\" is not a name; expected lower-case letters, digits and '-'", h->store_pair);
+                break;
+            default:
+                break;
+            }
+        }
+        if (h->name == NULL)
+            report(l, item, "hosts: this host has no \"name\"");
+        if (h->address == NULL)
+            report(l, item, "hosts: this host has no \"address\"");
+        if (roles_node == NULL)
+            report(l, item, "hosts: this host has no \"roles\"");
+        if (h->store_pair && !(h->roles & ROLE_STORE))
+            report(l, item, "hosts.store_pair: only a host with the store role has a store pair");
+        if ((h->roles & ROLE_STORE) && h->store_pair == NULL)
+            h->store_pair = xstrdup("pair1");
+    }
+}
+
+static unsigned long long take_size(struct loader *l, const yaml_node_t *node, const char *field,
+                                    unsigned long long fallback)
+{
+    const char *s = scalar(l, node, field);
+    if (s == NULL)
+        return fallback;
+    unsigned long long bytes = 0;
+    buf err = BUF_INIT;
+    if (size_parse(s, &bytes, &err) != 0) {
+        report(l, node, "%s: %s", field, buf_cstr(&err));
+        bytes = fallback;
+    }
+    buf_free(&err);
+    return bytes;
+}
+
+static long take_integer(struct loader *l, const yaml_node_t *node, const char *field, long min, long max)
+{
+    const char *s = scalar(l, node, field);
+    if (s == NULL)
+        return min;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < min || v > max) {
+        report(l, node, "%s: \"%s\" is not a whole number from %ld to %ld", field, s, min, max);
+        return min;
+    }
+    return v;
+}
+
+static void take_quota(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"default", "grace", NULL};
+    if (!is_mapping(l, node, "quota"))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        switch (key_index(l, k, "quota", keys)) {
+        case 0:
+            site->quota_default = take_size(l, v, "quota.default", site->quota_default);
+            break;
+        case 1: {
+            const char *s = scalar(l, v, "quota.grace");
+            if (s == NULL)
+                break;
+            char *end = NULL;
+            errno = 0;
+            long pct = strtol(s, &end, 10);
+            if (errno || end == s || strcmp(end, "%") != 0 || pct < 0 || pct > 100)
+                report(l, v, "quota.grace: \"%s\" is not a percentage; expected e.g. 10%%", s);
+            else
+                site->quota_grace_percent = (unsigned)pct;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+static void take_limits(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"message_size", "line_length", NULL};
+    if (!is_mapping(l, node, "limits"))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        switch (key_index(l, k, "limits", keys)) {
+        case 0:
+            site->message_size = take_size(l, v, "limits.message_size", site->message_size);
+            if (site->message_size < 64 * 1024)
+                report(l, v, "limits.message_size: at least 64K is needed for ordinary mail");
+            break;
+        case 1:
+            site->line_length = (unsigned long long)take_integer(l, v, "limits.line_length", 998, 1 << 20);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void take_ports(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"smtp", "submission", "submissions", "imap", "imaps",
+                                       "pop3", "pop3s", "managesieve", "lmtp", "quota_status", NULL};
+    int *slots[] = {&site->ports.smtp, &site->ports.submission, &site->ports.submissions,
+                    &site->ports.imap, &site->ports.imaps, &site->ports.pop3, &site->ports.pop3s,
+                    &site->ports.managesieve, &site->ports.lmtp, &site->ports.quota_status};
+    if (!is_mapping(l, node, "ports"))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        int i = key_index(l, k, "ports", keys);
+        if (i < 0)
+            continue;
+        buf field = BUF_INIT;
+        buf_printf(&field, "ports.%s", keys[i]);
+        *slots[i] = (int)take_integer(l, v, buf_cstr(&field), 1, 65535);
+        buf_free(&field);
+    }
+    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
+        for (size_t j = i + 1; j < sizeof slots / sizeof slots[0]; j++)
+            if (*slots[i] == *slots[j])
+                report(l, node, "ports: %s and %s both use port %d", keys[i], keys[j], *slots[i]);
+}
+
+static void take_site_section(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"name", NULL};
+    if (!is_mapping(l, node, "site"))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        if (key_index(l, k, "site", keys) == 0) {
+            char *name = take_string(l, v, "site.name");
+            if (name && !valid_name(name)) {
+                report(l, v, "site.name: \"%s\" is not a name; expected lower-case letters, digits and '-'", name);
+            }
+            if (name) {
+                free(site->name);
+                site->name = name;
+            }
+        }
+    }
+}
+
+static void take_directory(struct loader *l, const yaml_node_t *node, struct site *site, int *base_given)
+{
+    static const char *const keys[] = {"base", NULL};
+    if (!is_mapping(l, node, "directory"))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        if (key_index(l, k, "directory", keys) != 0)
+            continue;
+        char *base = take_string(l, v, "directory.base");
+        if (base == NULL)
+            continue;
+        /* Only dc= components: the base is written into several configs. */
+        int ok = strncmp(base, "dc=", 3) == 0;
+        for (char *c = base; ok && *c; c++)
+            if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '=' || *c == ','))
+                ok = 0;
+        if (!ok) {
+            report(l, v, "directory.base: \"%s\" is not a base DN of dc= parts; expected e.g. dc=example,dc=org", base);
+            free(base);
+            continue;
+        }
+        free(site->ldap_base);
+        site->ldap_base = base;
+        *base_given = 1;
+    }
+}
+
+static void base_from_domain(const char *domain, buf *out)
+{
+    buf_reset(out);
+    const char *p = domain;
+    while (*p) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        buf_printf(out, "%sdc=%.*s", out->len ? "," : "", (int)len, p);
+        if (!dot)
+            break;
+        p = dot + 1;
+    }
+}
+
+int site_parse(const char *text, size_t len, const char *name, struct site *site, buf *errors)
+{
+    static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
+                                       "limits", "ports", "demo_users", NULL};
+    struct loader l = {.name = name, .errors = errors};
+    yaml_parser_t parser;
+    yaml_document_t doc;
+
+    site_default(site);
+    free(site->source);
+    site->source = xstrdup(name);
+
+    if (!yaml_parser_initialize(&parser)) {
+        buf_printf(errors, "%s:1:1: cannot initialise the YAML parser\n", name);
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        buf_printf(errors, "%s:%zu:%zu: not valid YAML: %s%s%s\n", name,
+                   parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                   parser.problem ? parser.problem : "syntax error",
+                   parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    l.doc = &doc;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    int base_given = 0, names_given = 0;
+    if (root == NULL) {
+        report(&l, NULL, "the site file is empty; expected a mapping with domains and hosts");
+    } else if (is_mapping(&l, root, "site file")) {
+        for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+            yaml_node_t *v = yaml_document_get_node(&doc, p->value);
+            switch (key_index(&l, k, "site file", keys)) {
+            case 0: take_site_section(&l, v, site); break;
+            case 1: take_domains(&l, v, site); break;
+            case 2: take_directory(&l, v, site, &base_given); break;
+            case 3: take_hosts(&l, v, site); break;
+            case 4: {
+                static const char *const tls_keys[] = {"names", NULL};
+                if (!is_mapping(&l, v, "tls"))
+                    break;
+                for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++)
+                    if (key_index(&l, yaml_document_get_node(&doc, q->key), "tls", tls_keys) == 0) {
+                        take_names(&l, yaml_document_get_node(&doc, q->value), site);
+                        names_given = 1;
+                    }
+                break;
+            }
+            case 5: take_quota(&l, v, site); break;
+            case 6: take_limits(&l, v, site); break;
+            case 7: take_ports(&l, v, site); break;
+            case 8: {
+                const char *s = scalar(&l, v, "demo_users");
+                if (s && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0))
+                    site->demo_users = 1;
+                else if (s && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0))
+                    site->demo_users = 0;
+                else if (s)
+                    report(&l, v, "demo_users: \"%s\" is not true or false", s);
+                break;
+            }
+            default: break;
+            }
+        }
+        /* Whole-site rules. */
+        unsigned covered = 0;
+        for (size_t i = 0; i < site->n_hosts; i++)
+            covered |= site->hosts[i].roles;
+        if (!l.failed && covered != ROLE_ALL) {
+            buf missing = BUF_INIT;
+            site_roles_text(ROLE_ALL & ~covered, &missing);
+            report(&l, root, "hosts: no host has the role(s) %s; every role needs a host", buf_cstr(&missing));
+            buf_free(&missing);
+        }
+        if (!names_given && site->n_domains > 0 && site->n_hosts > 0) {
+            /* mail.<primary domain>, localhost, and each host's address. */
+            strv_free(site->tls_names, site->n_tls_names);
+            site->tls_names = xcalloc(site->n_hosts + 2, sizeof *site->tls_names);
+            site->n_tls_names = 0;
+            site->tls_names[site->n_tls_names++] = xasprintf("mail.%s", site->domains[0]);
+            site->tls_names[site->n_tls_names++] = xstrdup("localhost");
+            for (size_t i = 0; i < site->n_hosts; i++)
+                if (site->hosts[i].address)
+                    site->tls_names[site->n_tls_names++] = xstrdup(site->hosts[i].address);
+        }
+        if (!base_given && site->n_domains > 0) {
+            buf base = BUF_INIT;
+            base_from_domain(site->domains[0], &base);
+            free(site->ldap_base);
+            site->ldap_base = buf_steal(&base);
+        }
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return l.failed ? -1 : 0;
+}
+
+int site_load(const char *path, struct site *site, buf *errors)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        buf_printf(errors, "%s:1:1: cannot open the site file: %s\n", path, strerror(errno));
+        site_default(site);
+        return -1;
+    }
+    buf text = BUF_INIT;
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        buf_append(&text, chunk, n);
+        if (text.len > SITE_FILE_MAX)
+            break;
+    }
+    int read_error = ferror(f);
+    fclose(f);
+    if (read_error || text.len > SITE_FILE_MAX) {
+        buf_printf(errors, "%s:1:1: %s\n", path,
+                   read_error ? "cannot read the site file" : "the site file is larger than 1 MiB");
+        buf_free(&text);
+        site_default(site);
+        return -1;
+    }
+    int rc = site_parse(buf_cstr(&text), text.len, path, site, errors);
+    buf_free(&text);
+    return rc;
+}

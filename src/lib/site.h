@@ -1,0 +1,72 @@
+/* site: the declarative site model and its loader.
+ * A site file (YAML, parsed with libyaml) names the domains, the hosts and
+ * their roles, the directory base, TLS names, quota and limits. site_load
+ * checks every key and value and reports every problem as
+ * "FILE:LINE:COL: what is wrong; what was expected", one per line.
+ * With no file, site_default() gives the small-site profile. */
+#ifndef EMAILNG_SITE_H
+#define EMAILNG_SITE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+enum site_role {
+    ROLE_RELAY = 1 << 0,
+    ROLE_PROXY = 1 << 1,
+    ROLE_STORE = 1 << 2,
+    ROLE_DIRECTORY = 1 << 3,
+};
+#define ROLE_ALL (ROLE_RELAY | ROLE_PROXY | ROLE_STORE | ROLE_DIRECTORY)
+
+struct site_host {
+    char *name;          /* [a-z0-9-], unique */
+    char *address;       /* IPv4 or IPv6 literal where its public services listen */
+    unsigned roles;      /* ROLE_* bits */
+    char *store_pair;    /* stores only: the pair holding its mailboxes */
+};
+
+struct site_ports {
+    int smtp, submission, submissions;
+    int imap, imaps, pop3, pop3s, managesieve;
+    int lmtp, quota_status;
+};
+
+struct site {
+    char *source;                   /* file name, or "(built-in small site)" */
+    char *name;
+    char **domains;                 /* domains[0] is the primary domain */
+    size_t n_domains;
+    char *ldap_base;
+    struct site_host *hosts;
+    size_t n_hosts;
+    char **tls_names;               /* server certificate names; [0] is the public host name */
+    size_t n_tls_names;
+    unsigned long long quota_default;   /* bytes; 0 = unlimited */
+    unsigned quota_grace_percent;
+    unsigned long long message_size;    /* bytes */
+    unsigned long long line_length;     /* bytes */
+    int demo_users;
+    struct site_ports ports;
+};
+
+/* The small-site profile: example.test, one host "mail" on 127.0.0.1 with
+ * every role. This is what `emailng up` starts with no --site. */
+void site_default(struct site *site);
+
+/* Load and validate a site file. Returns 0, or -1 with every error appended
+ * to errors (one "FILE:LINE:COL: ..." line each). */
+int site_load(const char *path, struct site *site, buf *errors);
+
+/* The same from text in memory (name is used in error messages). */
+int site_parse(const char *text, size_t len, const char *name, struct site *site, buf *errors);
+
+void site_free(struct site *site);
+
+/* The host carrying a role (the first one), or NULL. */
+const struct site_host *site_host_with_role(const struct site *site, unsigned role);
+
+/* "relay, proxy, store, directory" for a role set. */
+void site_roles_text(unsigned roles, buf *out);
+
+#endif
