@@ -20,9 +20,13 @@ CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 ASAN_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/%)
 
+# Other daemons add their programs and tests in mk/*.mk through
+# EXTRA_BINS, EXTRA_UNIT_BIN, EXTRA_ASAN_BIN and EXTRA_TESTS (run by `make test`).
+-include mk/*.mk
+
 .PHONY: all deps install up down test unit unit-asan e2e clean
 
-all: $(BUILD)/emailng
+all: $(BUILD)/emailng $(EXTRA_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard src/lib/*.h src/emailng/*.h)
 	@mkdir -p $(dir $@)
@@ -57,11 +61,11 @@ up: deps
 down:
 	$(PREFIX)/sbin/emailng down
 
-unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; EMAILNG_DATADIR=$(CURDIR) $$t; done
+unit: $(UNIT_BIN) $(EXTRA_UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN) $(EXTRA_UNIT_BIN); do echo "== $$t"; EMAILNG_DATADIR=$(CURDIR) $$t; done
 
-unit-asan: $(ASAN_BIN)
-	@set -e; for t in $(ASAN_BIN); do echo "== $$t (ASan/UBSan)"; EMAILNG_DATADIR=$(CURDIR) $$t; done
+unit-asan: $(ASAN_BIN) $(EXTRA_ASAN_BIN)
+	@set -e; for t in $(ASAN_BIN) $(EXTRA_ASAN_BIN); do echo "== $$t (ASan/UBSan)"; EMAILNG_DATADIR=$(CURDIR) $$t; done
 
 e2e: $(BUILD)/emailng
 	EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
@@ -73,6 +77,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) unit-asan
 	$(MAKE) e2e
+	$(if $(EXTRA_TESTS),$(MAKE) $(EXTRA_TESTS))
 
 clean:
 	rm -rf $(BUILD)

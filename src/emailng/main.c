@@ -2,6 +2,7 @@
  * users. Every daemon runs with its configuration and state under the state
  * directory (default /var/lib/emailng); see docs/admin-manual.md. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,7 @@ static int cmd_up(const struct options *o)
                     printf("up (pid %ld, %.1f s)\n", (long)svc->pid(&env), (double)(clock_ms() - t0) / 1000);
                 else
                     printf("failed\n");
+                fflush(stdout);
                 buf_free(&detail);
                 started_any = 1;
             }
@@ -494,6 +496,9 @@ static int cmd_directory(const struct options *o, int argc, char **argv, int is_
 int main(int argc, char **argv)
 {
     struct options o = {0};
+    /* libldap writes to its socket without MSG_NOSIGNAL; a vanished slapd
+     * must give an error, not kill the tool. */
+    signal(SIGPIPE, SIG_IGN);
     const char *env_state = getenv("EMAILNG_STATE");
     o.state_dir = env_state && *env_state ? env_state : DEFAULT_STATE;
 

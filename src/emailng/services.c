@@ -64,10 +64,17 @@ static int run(const char *const argv[], buf *err)
 static int slapd_prepare(const struct service_env *env, buf *err)
 {
     char *db = path_in(env, "data_dir", "ldap");
+    char *run_slapd = path_in(env, "run_dir", "slapd");
     int rc = fs_ensure_dir(var(env, "run_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
+        rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
         rc = fs_ensure_dir(db, "openldap", "openldap", 0700, err);
+    /* slapd writes and removes its pid file after dropping to openldap. */
+    if (rc == 0)
+        rc = fs_ensure_dir(run_slapd, "openldap", "openldap", 0755, err);
     free(db);
+    free(run_slapd);
     return rc;
 }
 
@@ -75,14 +82,17 @@ static int slapd_start(const struct service_env *env, buf *err)
 {
     char *conf = path_in(env, "etc_dir", "slapd/slapd.conf");
     char *listen = xasprintf("%s/", var(env, "ldap_uri"));
+    char *log = path_in(env, "log_dir", "slapd.log");
+    /* slapd 2.5 logs only to syslog or, with -d, to stderr: run it in the
+     * foreground with "-d stats" and its stderr appended to slapd.log. */
     const char *argv[] = {"/usr/sbin/slapd", "-f", conf, "-h", listen,
-                          "-u", "openldap", "-g", "openldap", NULL};
+                          "-u", "openldap", "-g", "openldap", "-d", "stats", NULL};
     /* A stale socket from a killed slapd would make the bind fail. */
-    if (pidfile_read(var(env, "ldap_socket")) == 0)
-        unlink(var(env, "ldap_socket"));
-    int rc = run(argv, err);
+    unlink(var(env, "ldap_socket"));
+    int rc = process_spawn_daemon(argv, log, err);
     free(conf);
     free(listen);
+    free(log);
     return rc;
 }
 
@@ -97,7 +107,7 @@ static int slapd_ready(const struct service_env *env, buf *detail)
 
 static pid_t slapd_pid(const struct service_env *env)
 {
-    char *pidfile = path_in(env, "run_dir", "slapd.pid");
+    char *pidfile = path_in(env, "run_dir", "slapd/slapd.pid");
     pid_t pid = pidfile_read(pidfile);
     free(pidfile);
     return pid;
@@ -124,14 +134,14 @@ static int slapd_stop(const struct service_env *env, buf *err)
 static int dovecot_prepare(const struct service_env *env, buf *err)
 {
     char *mail = path_in(env, "data_dir", "mail");
-    char *base = path_in(env, "run_dir", "dovecot");
+    char *sieve = path_in(env, "data_dir", "sieve");
     int rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
-        rc = fs_ensure_dir(base, NULL, NULL, 0755, err);
-    if (rc == 0)
         rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
+    if (rc == 0)   /* compiled global Sieve scripts */
+        rc = fs_ensure_dir(sieve, "vmail", "vmail", 0700, err);
     free(mail);
-    free(base);
+    free(sieve);
     return rc;
 }
 
@@ -166,22 +176,13 @@ static int dovecot_stop(const struct service_env *env, buf *err)
 
 static int postfix_prepare(const struct service_env *env, buf *err)
 {
+    /* queue_directory must be root-owned; `postfix start` creates the
+     * queue folders and data_directory with Postfix's own owners. */
     char *queue = path_in(env, "data_dir", "postfix/queue");
-    char *lib = path_in(env, "data_dir", "postfix/lib");
-    char *conf = path_in(env, "etc_dir", "postfix");
     int rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
         rc = fs_ensure_dir(queue, NULL, NULL, 0755, err);
-    if (rc == 0)
-        rc = fs_ensure_dir(lib, "postfix", "postfix", 0700, err);
-    if (rc == 0) {
-        /* Creates the queue folders with Postfix's own owners and modes. */
-        const char *argv[] = {"/usr/sbin/postfix", "-c", conf, "set-permissions", NULL};
-        rc = run(argv, err);
-    }
     free(queue);
-    free(lib);
-    free(conf);
     return rc;
 }
 

@@ -101,7 +101,8 @@ int fs_mkdirs(const char *path, mode_t mode, buf *err)
         if (*p == '/' || *p == '\0') {
             char saved = *p;
             *p = '\0';
-            if (mkdir(copy, mode) != 0 && errno != EEXIST) {
+            /* Parents are traversable by the daemons' users; the leaf gets `mode`. */
+            if (mkdir(copy, saved == '\0' ? mode : 0755) != 0 && errno != EEXIST) {
                 buf_printf(err, "cannot create folder %s: %s", copy, strerror(errno));
                 free(copy);
                 return -1;

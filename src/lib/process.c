@@ -29,25 +29,36 @@ long long clock_ms(void)
 
 int process_run(const char *const argv[], const char *input, buf *output, buf *err)
 {
-    int out_pipe[2], in_pipe[2] = {-1, -1};
-    if (pipe2(out_pipe, O_CLOEXEC) != 0 || (input && pipe2(in_pipe, O_CLOEXEC) != 0)) {
+    /* Output goes to an unlinked temporary file, not a pipe: a daemon that
+     * forks into the background keeps its stderr open, and waiting for a
+     * pipe's end would wait for the daemon's end. */
+    char tmpl[] = "/tmp/emailng-run-XXXXXX";
+    int out = mkostemp(tmpl, O_CLOEXEC);
+    if (out < 0) {
+        buf_printf(err, "cannot create a temporary file: %s", strerror(errno));
+        return -1;
+    }
+    unlink(tmpl);
+    int in_pipe[2] = {-1, -1};
+    if (input && pipe2(in_pipe, O_CLOEXEC) != 0) {
         buf_printf(err, "cannot create a pipe: %s", strerror(errno));
+        close(out);
         return -1;
     }
     pid_t pid = fork();
     if (pid < 0) {
         buf_printf(err, "cannot fork: %s", strerror(errno));
+        close(out);
         return -1;
     }
     if (pid == 0) {
         int in = input ? in_pipe[0] : open("/dev/null", O_RDONLY);
-        if (in < 0 || dup2(in, 0) < 0 || dup2(out_pipe[1], 1) < 0 || dup2(out_pipe[1], 2) < 0)
+        if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
             _exit(126);
         execvp(argv[0], (char *const *)argv);
         dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    close(out_pipe[1]);
     if (input) {
         close(in_pipe[0]);
         size_t left = strlen(input);
@@ -64,27 +75,63 @@ int process_run(const char *const argv[], const char *input, buf *output, buf *e
         }
         close(in_pipe[1]);
     }
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = read(out_pipe[0], chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (output && output->len < OUTPUT_MAX)
-            buf_append(output, chunk, (size_t)n);
-    }
-    close(out_pipe[0]);
     int status;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
             buf_printf(err, "waitpid: %s", strerror(errno));
+            close(out);
             return -1;
         }
     }
+    if (output && lseek(out, 0, SEEK_SET) == 0) {
+        char chunk[4096];
+        ssize_t n;
+        while (output->len < OUTPUT_MAX && (n = read(out, chunk, sizeof chunk)) > 0)
+            buf_append(output, chunk, (size_t)n);
+    }
+    close(out);
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
+}
+
+int process_spawn_daemon(const char *const argv[], const char *log_path, buf *err)
+{
+    int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (log < 0) {
+        buf_printf(err, "cannot open %s: %s", log_path, strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        buf_printf(err, "cannot fork: %s", strerror(errno));
+        close(log);
+        return -1;
+    }
+    if (pid == 0) {
+        /* The middle child exits at once, so the daemon is not ours to reap. */
+        if (setsid() < 0)
+            _exit(126);
+        pid_t daemon = fork();
+        if (daemon != 0)
+            _exit(daemon < 0 ? 126 : 0);
+        int in = open("/dev/null", O_RDONLY);
+        if (in < 0 || dup2(in, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
+            _exit(126);
+        execv(argv[0], (char *const *)argv);
+        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(log);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            break;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        buf_printf(err, "cannot start %s in the background", argv[0]);
+        return -1;
+    }
+    return 0;
 }
 
 int process_alive(pid_t pid)

@@ -14,6 +14,12 @@
  * Returns the exit status, 128+signal, or -1 (err says why). */
 int process_run(const char *const argv[], const char *input, buf *output, buf *err);
 
+/* Starts argv as a detached daemon (double fork, new session) with stdin
+ * from /dev/null and stdout/stderr appended to log_path. For daemons that
+ * log to stderr in the foreground (slapd -d). Returns 0 once it is exec'd
+ * (or -1 with err set; an exec failure lands in the log). */
+int process_spawn_daemon(const char *const argv[], const char *log_path, buf *err);
+
 /* The pid in a pid file if that process is alive, else 0. */
 pid_t pidfile_read(const char *path);
 

@@ -1,0 +1,94 @@
+/* directory: EmailNG's users and aliases in the local slapd.
+ *
+ * A struct directory is one libldap connection, bound with SASL EXTERNAL
+ * over ldapi (the peer's uid/gid is the identity; no password anywhere).
+ * Entries follow docs/internals.md:
+ *   BASE                          dcObject+organization (or o=/ou= base)
+ *   mail=ADDR,ou=users,BASE       inetOrgPerson + emailngMailUser
+ *   mail=ADDR,ou=aliases,BASE     emailngMailAlias
+ * Addresses are expected already normalised (address_normalize()); every
+ * value placed in a DN or filter is escaped here anyway (ldap_escape.h).
+ * An address is used once: as a user, a user's alternate address, or an
+ * alias.
+ *
+ * Every operation returns 0, or -1 with a one-line reason in err written
+ * for an administrator ("user alice@example.test already exists", "the
+ * directory at URI is not answering: Can't contact LDAP server").
+ * libldap writes to the socket without MSG_NOSIGNAL: a program using this
+ * module must ignore SIGPIPE, or a slapd that goes away kills it.
+ * Links with -lldap -llber. */
+#ifndef EMAILNG_DIRECTORY_H
+#define EMAILNG_DIRECTORY_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct directory;
+
+struct directory_user {
+    char *mail;
+    unsigned long long quota_bytes;     /* 0: no own quota, site default */
+    char *status;                       /* "active", "disabled"; "" if absent */
+    char **services;                    /* "smtp" "imap" ... */
+    size_t n_services;
+    char *mail_host;                    /* "" if absent */
+    char **alternate_addresses;
+    size_t n_alternate_addresses;
+};
+
+struct directory_alias {
+    char *mail;
+    char **destinations;
+    size_t n_destinations;
+    char *status;                       /* "" if absent */
+};
+
+int directory_open(struct directory **d, const char *uri, const char *base,
+                   buf *err);
+void directory_close(struct directory *d);          /* NULL is fine */
+
+/* Create BASE, ou=users and ou=aliases if missing (idempotent).  For a
+ * dc= base the organization name (o) is domains[0], else the dc value. */
+int directory_init_base(struct directory *d, const char *const *domains,
+                        size_t n_domains, buf *err);
+
+/* New user: cn and sn are the local part, uid is the address, status
+ * active, services smtp imap pop3 sieve lmtp.  quota_bytes 0 leaves
+ * emailngQuota absent (site default); mail_host NULL or "" leaves
+ * emailngMailHost absent.  Refused if the address is in use already. */
+int directory_user_add(struct directory *d, const char *address,
+                       const char *password_hash,
+                       unsigned long long quota_bytes, const char *mail_host,
+                       buf *err);
+int directory_user_del(struct directory *d, const char *address, buf *err);
+int directory_user_set_password(struct directory *d, const char *address,
+                                const char *password_hash, buf *err);
+/* quota_bytes 0 removes emailngQuota: back to the site default. */
+int directory_user_set_quota(struct directory *d, const char *address,
+                             unsigned long long quota_bytes, buf *err);
+
+/* Fill *out (cleared first; free with directory_user_clear()). */
+int directory_user_get(struct directory *d, const char *address,
+                       struct directory_user *out, buf *err);
+void directory_user_clear(struct directory_user *u);
+
+/* All users sorted by address; free with directory_user_list_free(). */
+int directory_user_list(struct directory *d, struct directory_user **users,
+                        size_t *n_users, buf *err);
+void directory_user_list_free(struct directory_user *users, size_t n_users);
+
+/* Create ALIAS forwarding to dests, or add the dests not yet there to an
+ * existing alias.  Refused if ALIAS is a user's address or a destination
+ * is the alias itself.  n_dests must be at least 1. */
+int directory_alias_add(struct directory *d, const char *alias,
+                        const char *const *dests, size_t n_dests, buf *err);
+int directory_alias_del(struct directory *d, const char *alias, buf *err);
+
+/* All aliases sorted by address; free with directory_alias_list_free(). */
+int directory_alias_list(struct directory *d, struct directory_alias **aliases,
+                         size_t *n_aliases, buf *err);
+void directory_alias_list_free(struct directory_alias *aliases,
+                               size_t n_aliases);
+
+#endif

@@ -1,0 +1,455 @@
+/* tls: local CA and server certificate with the OpenSSL 3 API; see tls.h. */
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#define RENEW_BEFORE_DAYS 30    /* reissue a server cert this close to expiry */
+#define CN_MAX 64               /* RFC 5280 ub-common-name */
+
+/* Replace err with "WHAT: <OpenSSL's reason>" and clear OpenSSL's queue. */
+static void openssl_error(buf *err, const char *what)
+{
+    unsigned long code = ERR_peek_last_error();
+    const char *reason = code ? ERR_reason_error_string(code) : NULL;
+
+    buf_reset(err);
+    if (reason)
+        buf_printf(err, "%s: %s", what, reason);
+    else if (code)
+        buf_printf(err, "%s: OpenSSL error %lu", what, code);
+    else
+        buf_printf(err, "%s: unknown OpenSSL error", what);
+    ERR_clear_error();
+}
+
+static int name_is_ip(const char *name)
+{
+    unsigned char addr[16];
+    return inet_pton(AF_INET, name, addr) == 1
+        || inet_pton(AF_INET6, name, addr) == 1;
+}
+
+/* A DNS name: LDH labels, an optional "*." first label, 253 at most. */
+static int check_dns_name(const char *name, buf *err)
+{
+    size_t len = strlen(name);
+    const char *p = name;
+
+    if (len > 2 && name[0] == '*' && name[1] == '.')
+        p += 2;
+    int ok = len > 0 && len <= 253;
+    for (const char *q = p; ok && *q; q++) {
+        char c = *q;
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    }
+    if (ok)
+        ok = p[0] != '.' && p[0] != '\0' && name[len - 1] != '.'
+            && strstr(p, "..") == NULL;
+    if (!ok) {
+        buf_reset(err);
+        buf_append_str(err, "TLS name \"");
+        for (const unsigned char *q = (const unsigned char *)name; *q; q++) {
+            if (*q < 0x20 || *q >= 0x7f || *q == '"' || *q == '\\')
+                buf_printf(err, "\\x%02x", *q);
+            else
+                buf_append_char(err, (char)*q);
+        }
+        buf_append_str(err, "\" is neither a host name nor an IP address");
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 if path exists, 0 if not, -1 (err set) if it cannot be checked. */
+static int file_exists(const char *path, buf *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return 1;
+    if (errno == ENOENT)
+        return 0;
+    buf_reset(err);
+    buf_printf(err, "cannot check %s: %s", path, strerror(errno));
+    return -1;
+}
+
+static X509 *load_cert(const char *path, buf *err)
+{
+    FILE *fp = fopen(path, "re");
+    if (fp == NULL) {
+        buf_reset(err);
+        buf_printf(err, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    X509 *cert = PEM_read_X509(fp, NULL, NULL, NULL);
+    fclose(fp);
+    if (cert == NULL) {
+        char *what = xasprintf("cannot read the certificate in %s", path);
+        openssl_error(err, what);
+        free(what);
+    }
+    return cert;
+}
+
+static EVP_PKEY *load_key(const char *path, buf *err)
+{
+    FILE *fp = fopen(path, "re");
+    if (fp == NULL) {
+        buf_reset(err);
+        buf_printf(err, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    EVP_PKEY *key = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+    fclose(fp);
+    if (key == NULL) {
+        char *what = xasprintf("cannot read the private key in %s", path);
+        openssl_error(err, what);
+        free(what);
+    }
+    return key;
+}
+
+/* Write a certificate or a key (exactly one non-NULL) to path with mode,
+ * through a temporary file in the same directory and rename(2). */
+static int write_pem(const char *path, mode_t mode, X509 *cert,
+                     EVP_PKEY *key, buf *err)
+{
+    char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);                      /* created 0600 */
+    if (fd < 0) {
+        buf_reset(err);
+        buf_printf(err, "cannot create a file next to %s: %s", path,
+                   strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    FILE *fp = NULL;
+    if (fchmod(fd, mode) < 0 || (fp = fdopen(fd, "w")) == NULL) {
+        buf_reset(err);
+        buf_printf(err, "cannot prepare %s: %s", tmp, strerror(errno));
+        close(fd);
+        goto fail;
+    }
+    int written = cert ? PEM_write_X509(fp, cert)
+                       : PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL);
+    if (!written) {
+        char *what = xasprintf("cannot write %s", tmp);
+        openssl_error(err, what);
+        free(what);
+        fclose(fp);
+        goto fail;
+    }
+    if (fflush(fp) != 0 || fsync(fileno(fp)) < 0) {
+        buf_reset(err);
+        buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+        fclose(fp);
+        goto fail;
+    }
+    if (fclose(fp) != 0) {
+        buf_reset(err);
+        buf_printf(err, "cannot write %s: %s", tmp, strerror(errno));
+        goto fail;
+    }
+    if (rename(tmp, path) < 0) {
+        buf_reset(err);
+        buf_printf(err, "cannot rename %s to %s: %s", tmp, path,
+                   strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    return 0;
+
+fail:
+    unlink(tmp);
+    free(tmp);
+    return -1;
+}
+
+static int set_random_serial(X509 *cert)
+{
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1)
+        return -1;
+    bytes[0] &= 0x7f;                           /* positive */
+    bytes[0] |= 0x40;                           /* never zero, full length */
+    BIGNUM *bn = BN_bin2bn(bytes, sizeof bytes, NULL);
+    if (bn == NULL)
+        return -1;
+    ASN1_INTEGER *serial = X509_get_serialNumber(cert);
+    int ok = BN_to_ASN1_INTEGER(bn, serial) != NULL;
+    BN_free(bn);
+    return ok ? 0 : -1;
+}
+
+static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+    if (ext == NULL)
+        return -1;
+    int ok = X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok ? 0 : -1;
+}
+
+/* A certificate with version 3, random serial, validity, subject CN and
+ * public key set; issuer and extensions are the caller's. */
+static X509 *new_cert(EVP_PKEY *key, const char *common_name, long days)
+{
+    X509 *cert = X509_new();
+    if (cert == NULL)
+        return NULL;
+    X509_NAME *subject = X509_get_subject_name(cert);
+    if (!X509_set_version(cert, 2) || set_random_serial(cert) < 0
+        || X509_gmtime_adj(X509_getm_notBefore(cert), -300) == NULL
+        || X509_time_adj_ex(X509_getm_notAfter(cert), (int)days, 0, NULL)
+               == NULL
+        || !X509_set_pubkey(cert, key)) {
+        X509_free(cert);
+        return NULL;
+    }
+    if (common_name && strlen(common_name) <= CN_MAX
+        && !X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                       (const unsigned char *)common_name,
+                                       -1, -1, 0)) {
+        X509_free(cert);
+        return NULL;
+    }
+    return cert;
+}
+
+static int make_ca(const char *first_name, X509 **ca_cert, EVP_PKEY **ca_key,
+                   buf *err)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    if (key == NULL) {
+        openssl_error(err, "cannot generate the CA key");
+        return -1;
+    }
+    buf cn = BUF_INIT;
+    buf_printf(&cn, "EmailNG local CA %.40s", first_name);
+    X509 *cert = new_cert(key, buf_cstr(&cn), TLS_CA_DAYS);
+    buf_free(&cn);
+    if (cert == NULL
+        || !X509_set_issuer_name(cert, X509_get_subject_name(cert))
+        || add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE") < 0
+        || add_ext(cert, cert, NID_key_usage,
+                   "critical,keyCertSign,cRLSign") < 0
+        || add_ext(cert, cert, NID_subject_key_identifier, "hash") < 0
+        || !X509_sign(cert, key, EVP_sha256())) {
+        openssl_error(err, "cannot build the CA certificate");
+        X509_free(cert);
+        EVP_PKEY_free(key);
+        return -1;
+    }
+    *ca_cert = cert;
+    *ca_key = key;
+    return 0;
+}
+
+static int add_subject_alt_names(X509 *cert, const char *const *names,
+                                 size_t n_names)
+{
+    GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+    int ok = gens != NULL;
+
+    for (size_t i = 0; ok && i < n_names; i++) {
+        GENERAL_NAME *gen = GENERAL_NAME_new();
+        if (gen == NULL) {
+            ok = 0;
+            break;
+        }
+        if (name_is_ip(names[i])) {
+            ASN1_OCTET_STRING *ip = a2i_IPADDRESS(names[i]);
+            ok = ip != NULL;
+            if (ok)
+                GENERAL_NAME_set0_value(gen, GEN_IPADD, ip);
+        } else {
+            ASN1_IA5STRING *dns = ASN1_IA5STRING_new();
+            ok = dns != NULL && ASN1_STRING_set(dns, names[i], -1);
+            if (ok)
+                GENERAL_NAME_set0_value(gen, GEN_DNS, dns);
+            else
+                ASN1_IA5STRING_free(dns);
+        }
+        if (!ok || !sk_GENERAL_NAME_push(gens, gen)) {
+            GENERAL_NAME_free(gen);
+            ok = 0;
+        }
+    }
+    if (ok)
+        ok = X509_add1_ext_i2d(cert, NID_subject_alt_name, gens, 0,
+                               X509V3_ADD_DEFAULT) == 1;
+    GENERAL_NAMES_free(gens);
+    return ok ? 0 : -1;
+}
+
+static int make_server(X509 *ca_cert, EVP_PKEY *ca_key,
+                       const char *const *names, size_t n_names,
+                       X509 **server_cert, EVP_PKEY **server_key, buf *err)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    if (key == NULL) {
+        openssl_error(err, "cannot generate the server key");
+        return -1;
+    }
+    X509 *cert = new_cert(key, names[0], TLS_SERVER_DAYS);
+    if (cert == NULL
+        || !X509_set_issuer_name(cert, X509_get_subject_name(ca_cert))
+        || add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") < 0
+        || add_ext(cert, ca_cert, NID_key_usage,
+                   "critical,digitalSignature") < 0
+        || add_ext(cert, ca_cert, NID_ext_key_usage, "serverAuth") < 0
+        || add_ext(cert, ca_cert, NID_subject_key_identifier, "hash") < 0
+        || add_ext(cert, ca_cert, NID_authority_key_identifier,
+                   "keyid:always") < 0
+        || add_subject_alt_names(cert, names, n_names) < 0
+        || !X509_sign(cert, ca_key, EVP_sha256())) {
+        openssl_error(err, "cannot build the server certificate");
+        X509_free(cert);
+        EVP_PKEY_free(key);
+        return -1;
+    }
+    *server_cert = cert;
+    *server_key = key;
+    return 0;
+}
+
+/* Does the existing server certificate still serve: issued and signed by
+ * this CA, matching its key, covering every name, not about to expire? */
+static int server_cert_usable(X509 *cert, EVP_PKEY *key, X509 *ca_cert,
+                              const char *const *names, size_t n_names)
+{
+    EVP_PKEY *ca_public = X509_get0_pubkey(ca_cert);
+    if (ca_public == NULL || X509_check_issued(ca_cert, cert) != X509_V_OK
+        || X509_verify(cert, ca_public) != 1
+        || X509_check_private_key(cert, key) != 1)
+        return 0;
+    for (size_t i = 0; i < n_names; i++) {
+        int covered = name_is_ip(names[i])
+            ? X509_check_ip_asc(cert, names[i], 0)
+            : X509_check_host(cert, names[i], 0,
+                              X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL);
+        if (covered != 1)
+            return 0;
+    }
+    int days = 0, seconds = 0;
+    if (!ASN1_TIME_diff(&days, &seconds, NULL, X509_get0_notAfter(cert))
+        || days < RENEW_BEFORE_DAYS)
+        return 0;
+    return 1;
+}
+
+int tls_ensure(const char *dir, const char *const *names, size_t n_names,
+               buf *err)
+{
+    char *ca_crt_path = xasprintf("%s/ca.crt", dir);
+    char *ca_key_path = xasprintf("%s/ca.key", dir);
+    char *server_crt_path = xasprintf("%s/server.crt", dir);
+    char *server_key_path = xasprintf("%s/server.key", dir);
+    X509 *ca_cert = NULL, *server_cert = NULL;
+    EVP_PKEY *ca_key = NULL, *server_key = NULL;
+    int rc = -1;
+
+    if (n_names == 0) {
+        buf_reset(err);
+        buf_append_str(err, "no TLS names given for the server certificate");
+        goto out;
+    }
+    for (size_t i = 0; i < n_names; i++)
+        if (!name_is_ip(names[i]) && check_dns_name(names[i], err) < 0)
+            goto out;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        buf_reset(err);
+        buf_printf(err, "cannot create %s: %s", dir, strerror(errno));
+        goto out;
+    }
+
+    int have_ca_crt = file_exists(ca_crt_path, err);
+    int have_ca_key = have_ca_crt < 0 ? -1 : file_exists(ca_key_path, err);
+    if (have_ca_crt < 0 || have_ca_key < 0)
+        goto out;
+    int ca_created = 0;
+    if (!have_ca_crt && !have_ca_key) {
+        if (make_ca(names[0], &ca_cert, &ca_key, err) < 0
+            || write_pem(ca_key_path, 0600, NULL, ca_key, err) < 0
+            || write_pem(ca_crt_path, 0644, ca_cert, NULL, err) < 0)
+            goto out;
+        ca_created = 1;
+    } else if (have_ca_crt != have_ca_key) {
+        buf_reset(err);
+        buf_printf(err, "%s exists but %s does not; remove the other one "
+                   "too to create a new CA (clients must then trust it anew)",
+                   have_ca_crt ? ca_crt_path : ca_key_path,
+                   have_ca_crt ? ca_key_path : ca_crt_path);
+        goto out;
+    } else {
+        if ((ca_cert = load_cert(ca_crt_path, err)) == NULL
+            || (ca_key = load_key(ca_key_path, err)) == NULL)
+            goto out;
+        if (X509_check_private_key(ca_cert, ca_key) != 1) {
+            ERR_clear_error();
+            buf_reset(err);
+            buf_printf(err, "%s does not belong to %s", ca_key_path,
+                       ca_crt_path);
+            goto out;
+        }
+    }
+
+    int have_server_crt = file_exists(server_crt_path, err);
+    int have_server_key = have_server_crt < 0
+        ? -1 : file_exists(server_key_path, err);
+    if (have_server_crt < 0 || have_server_key < 0)
+        goto out;
+    if (!ca_created && have_server_crt && have_server_key) {
+        buf ignored = BUF_INIT;
+        server_cert = load_cert(server_crt_path, &ignored);
+        server_key = server_cert ? load_key(server_key_path, &ignored) : NULL;
+        buf_free(&ignored);
+        int usable = server_cert && server_key
+            && server_cert_usable(server_cert, server_key, ca_cert, names,
+                                  n_names);
+        ERR_clear_error();
+        if (usable) {
+            rc = 0;
+            goto out;
+        }
+        X509_free(server_cert);
+        EVP_PKEY_free(server_key);
+        server_cert = NULL;
+        server_key = NULL;
+    }
+    if (make_server(ca_cert, ca_key, names, n_names, &server_cert,
+                    &server_key, err) < 0
+        || write_pem(server_key_path, 0600, NULL, server_key, err) < 0
+        || write_pem(server_crt_path, 0644, server_cert, NULL, err) < 0)
+        goto out;
+    rc = 0;
+
+out:
+    X509_free(ca_cert);
+    X509_free(server_cert);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(server_key);
+    free(ca_crt_path);
+    free(ca_key_path);
+    free(server_crt_path);
+    free(server_key_path);
+    return rc;
+}

@@ -1,0 +1,33 @@
+/* tls: the site's local certificate authority and server certificate.
+ *
+ * tls_ensure() makes sure DIR holds ca.crt, ca.key, server.crt and
+ * server.key, creating only what is missing:
+ *   - a CA (EC P-256, 10 years, CA:TRUE critical, keyCertSign+cRLSign,
+ *     subjectKeyIdentifier) when neither ca.crt nor ca.key exists; if only
+ *     one of the pair exists it stops with an error rather than guess;
+ *   - a server key and certificate (EC P-256, 825 days, CN = first name,
+ *     SAN DNS:name for each name, IP:addr for names that parse as IPv4 or
+ *     IPv6 addresses, serverAuth, authorityKeyIdentifier) when either file
+ *     is missing, when the certificate was not issued by the CA in DIR, or
+ *     when its SANs do not cover every name.
+ * Existing files that pass these checks are left untouched (not rewritten).
+ * Serials are 128-bit random.  Files are written to a temporary name and
+ * renamed into place.  Keys are 0600 and owned by whoever runs this
+ * (root): slapd, Dovecot and Postfix all read their keys as root before
+ * dropping privileges.  Certificates are 0644.  DIR itself is created
+ * (0755) if missing, its parent must exist.
+ * Returns 0, or -1 with a one-line reason in err.  Links with -lcrypto. */
+#ifndef EMAILNG_TLS_H
+#define EMAILNG_TLS_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define TLS_CA_DAYS 3650
+#define TLS_SERVER_DAYS 825
+
+int tls_ensure(const char *dir, const char *const *names, size_t n_names,
+               buf *err);
+
+#endif

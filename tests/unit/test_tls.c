@@ -1,0 +1,246 @@
+/* Unit tests for src/lib/tls.c (cmocka): a real CA and server certificate
+ * in a temporary directory, verified with OpenSSL's own chain check. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "tls.h"
+
+static const char *const names[] = {"mail.example.test", "imap.example.test",
+                                    "127.0.0.1", "::1"};
+#define N_NAMES (sizeof names / sizeof names[0])
+
+struct tls_dir {
+    char root[64];
+    char *dir;                                  /* root/tls, made by tls_ensure */
+};
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+                        struct FTW *ftw)
+{
+    (void)st; (void)flag; (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct tls_dir *t = calloc(1, sizeof *t);
+    strcpy(t->root, "/tmp/emailng-test-tls-XXXXXX");
+    if (mkdtemp(t->root) == NULL)
+        return -1;
+    t->dir = xasprintf("%s/tls", t->root);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct tls_dir *t = *state;
+    nftw(t->root, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(t->dir);
+    free(t);
+    return 0;
+}
+
+static char *path_in(const struct tls_dir *t, const char *file)
+{
+    return xasprintf("%s/%s", t->dir, file);
+}
+
+static X509 *read_cert(const struct tls_dir *t, const char *file)
+{
+    char *path = path_in(t, file);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    X509 *cert = PEM_read_X509(fp, NULL, NULL, NULL);
+    fclose(fp);
+    free(path);
+    assert_non_null(cert);
+    return cert;
+}
+
+static void read_file(const struct tls_dir *t, const char *file, buf *out,
+                      struct stat *st)
+{
+    char *path = path_in(t, file);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_int_equal(fstat(fileno(fp), st), 0);
+    buf_reset(out);
+    int c;
+    while ((c = getc(fp)) != EOF)
+        buf_append_char(out, (char)c);
+    fclose(fp);
+    free(path);
+}
+
+static void ensure_ok(const struct tls_dir *t, const char *const *n, size_t count)
+{
+    buf err = BUF_INIT;
+    if (tls_ensure(t->dir, n, count, &err) != 0)
+        fail_msg("tls_ensure: %s", buf_cstr(&err));
+    buf_free(&err);
+}
+
+static void verify_chain(const struct tls_dir *t)
+{
+    X509 *ca = read_cert(t, "ca.crt");
+    X509 *server = read_cert(t, "server.crt");
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    assert_int_equal(X509_STORE_add_cert(store, ca), 1);
+    assert_int_equal(X509_STORE_CTX_init(ctx, store, server, NULL), 1);
+    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+    int ok = X509_verify_cert(ctx);
+    if (ok != 1)
+        fail_msg("chain does not verify: %s",
+                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+
+    /* CA properties */
+    assert_int_equal(X509_check_ca(ca), 1);
+    assert_true(X509_get_key_usage(ca) & KU_KEY_CERT_SIGN);
+    assert_non_null(X509_get0_subject_key_id(ca));
+    /* server properties */
+    assert_int_equal(X509_check_ca(server), 0);
+    assert_true(X509_get_extended_key_usage(server) & XKU_SSL_SERVER);
+    assert_non_null(X509_get0_authority_key_id(server));
+    assert_int_equal(X509_check_host(server, "mail.example.test", 0,
+                                     X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL), 1);
+    assert_int_equal(X509_check_host(server, "imap.example.test", 0,
+                                     X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL), 1);
+    assert_int_equal(X509_check_host(server, "other.example.test", 0, 0, NULL), 0);
+    assert_int_equal(X509_check_ip_asc(server, "127.0.0.1", 0), 1);
+    assert_int_equal(X509_check_ip_asc(server, "::1", 0), 1);
+    char cn[128];
+    assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(server),
+                                          NID_commonName, cn, sizeof cn) > 0);
+    assert_string_equal(cn, "mail.example.test");
+    /* 825 days, 128-bit serial */
+    int days, secs;
+    assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(server),
+                                    X509_get0_notAfter(server)), 1);
+    assert_int_equal(days, 825);
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(server);
+    assert_int_equal(ASN1_STRING_length(serial), 16);
+    X509_free(ca);
+    X509_free(server);
+}
+
+static void check_mode(const struct tls_dir *t, const char *file, mode_t want)
+{
+    char *path = path_in(t, file);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, want);
+    free(path);
+}
+
+static void test_create_and_keep(void **state)
+{
+    struct tls_dir *t = *state;
+    static const char *const files[] = {"ca.crt", "ca.key", "server.crt", "server.key"};
+    buf before[4], after = BUF_INIT;
+    struct stat st_before[4], st_after;
+
+    ensure_ok(t, names, N_NAMES);
+    verify_chain(t);
+    check_mode(t, "ca.key", 0600);
+    check_mode(t, "server.key", 0600);
+    check_mode(t, "ca.crt", 0644);
+    check_mode(t, "server.crt", 0644);
+
+    for (int i = 0; i < 4; i++) {
+        buf_init(&before[i]);
+        read_file(t, files[i], &before[i], &st_before[i]);
+    }
+    sleep(1);                                   /* mtime would move */
+    ensure_ok(t, names, N_NAMES);
+    ensure_ok(t, names, 1);                     /* a subset is covered too */
+    for (int i = 0; i < 4; i++) {
+        read_file(t, files[i], &after, &st_after);
+        assert_string_equal(buf_cstr(&after), buf_cstr(&before[i]));
+        assert_int_equal(st_after.st_ino, st_before[i].st_ino);
+        assert_true(st_after.st_mtim.tv_sec == st_before[i].st_mtim.tv_sec
+                    && st_after.st_mtim.tv_nsec == st_before[i].st_mtim.tv_nsec);
+        buf_free(&before[i]);
+    }
+    buf_free(&after);
+}
+
+static void test_reissue_server(void **state)
+{
+    struct tls_dir *t = *state;
+    buf ca_before = BUF_INIT, ca_after = BUF_INIT, srv_before = BUF_INIT,
+        srv_after = BUF_INIT;
+    struct stat st;
+
+    ensure_ok(t, names, 2);
+    read_file(t, "ca.crt", &ca_before, &st);
+    read_file(t, "server.crt", &srv_before, &st);
+
+    /* a new name: server cert reissued by the same CA */
+    ensure_ok(t, names, N_NAMES);
+    read_file(t, "ca.crt", &ca_after, &st);
+    read_file(t, "server.crt", &srv_after, &st);
+    assert_string_equal(buf_cstr(&ca_after), buf_cstr(&ca_before));
+    assert_string_not_equal(buf_cstr(&srv_after), buf_cstr(&srv_before));
+    verify_chain(t);
+
+    /* server key lost: both server files are made anew */
+    char *key = path_in(t, "server.key");
+    assert_int_equal(unlink(key), 0);
+    ensure_ok(t, names, N_NAMES);
+    check_mode(t, "server.key", 0600);
+    verify_chain(t);
+    free(key);
+
+    buf_free(&ca_before);
+    buf_free(&ca_after);
+    buf_free(&srv_before);
+    buf_free(&srv_after);
+}
+
+static void test_refusals(void **state)
+{
+    struct tls_dir *t = *state;
+    buf err = BUF_INIT;
+
+    assert_int_equal(tls_ensure(t->dir, names, 0, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "no TLS names"));
+    static const char *const bad[] = {"mail.example.test", "bad name,DNS:evil"};
+    assert_int_equal(tls_ensure(t->dir, bad, 2, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "is neither a host name nor an IP"));
+
+    ensure_ok(t, names, N_NAMES);
+    char *ca_key = path_in(t, "ca.key");
+    assert_int_equal(unlink(ca_key), 0);
+    assert_int_equal(tls_ensure(t->dir, names, N_NAMES, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "ca.key does not"));
+    free(ca_key);
+    buf_free(&err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_and_keep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reissue_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
