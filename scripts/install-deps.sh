@@ -8,10 +8,14 @@ set -eu
 
 RUNTIME="postfix postfix-ldap dovecot-core dovecot-imapd dovecot-pop3d
  dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved
- slapd ldap-utils openssl ca-certificates iproute2 procps"
+ slapd ldap-utils openssl ca-certificates iproute2 procps libevent-2.1-7
+ liblmdb0 libspf2-2
+ amavisd-new clamav clamav-daemon clamav-milter spamassassin"
 BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
- libcrypt-dev libcmocka-dev"
-TEST="python3 python3-pytest swaks"
+ libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev clang
+ lmdb-utils"
+TEST="python3 python3-pytest swaks postfix-policyd-spf-python postfwd nsd
+ python3-dnspython"
 
 if [ "$(id -u)" != 0 ]; then
     echo "install-deps: must run as root (it installs Debian packages)" >&2
@@ -46,11 +50,16 @@ else
     if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' 2>/dev/null | head -n 1)" ]; then
         apt-get update
     fi
+    # A stale package list gives 404s: refresh it once and try again.
     # shellcheck disable=SC2086
-    apt-get install -y --no-install-recommends $missing
+    apt-get install -y --no-install-recommends $missing ||
+        { apt-get update && apt-get install -y --no-install-recommends $missing; }
 fi
 
 # Dovecot stores all mail as this one system user (mail_uid/mail_gid), never
 # as the login user; Debian has no such user by default.
 id vmail >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group vmail
+# emailng-policyd drops to its own user after binding (its SPF checks run
+# as nobody, so a compromised libspf2 cannot touch the daemon's state).
+id emailng-policyd >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-policyd
 echo "install-deps: done"

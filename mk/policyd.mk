@@ -1,0 +1,73 @@
+# emailng-policyd: the border policy server (docs/policyd.md).
+# Included by the top Makefile; only appends to its variables.
+ifeq ($(.DEFAULT_GOAL),)
+.DEFAULT_GOAL := all
+endif
+
+POLICYD_LIBS     = -levent -llmdb -lspf2
+POLICYD_CFLAGS   = -Isrc/policyd
+POLICYD_ALL_SRC  = $(sort $(wildcard src/policyd/*.c))
+POLICYD_SRC      = $(filter-out src/policyd/main.c,$(POLICYD_ALL_SRC))
+POLICYD_LIB_SRC  = src/lib/buf.c src/lib/address.c src/lib/fsutil.c
+POLICYD_HDR      = $(wildcard src/policyd/*.h src/lib/*.h)
+POLICYD_OBJ      = $(POLICYD_ALL_SRC:%.c=$(BUILD)/%.o) $(POLICYD_LIB_SRC:%.c=$(BUILD)/%.o)
+POLICYD_UNIT_SRC = $(sort $(wildcard tests/unit/policyd/test_*.c))
+POLICYD_UNIT_BIN = $(POLICYD_UNIT_SRC:tests/unit/policyd/%.c=$(BUILD)/tests/policyd/%)
+POLICYD_ASAN_BIN = $(POLICYD_UNIT_SRC:tests/unit/policyd/%.c=$(BUILD)/asan/policyd/%)
+POLICYD_FUZZ     = request spfwire table spf
+POLICYD_FUZZ_TIME ?= 30
+
+EXTRA_BINS     += $(BUILD)/emailng-policyd
+EXTRA_UNIT_BIN += $(POLICYD_UNIT_BIN)
+EXTRA_ASAN_BIN += $(POLICYD_ASAN_BIN)
+EXTRA_TESTS    += policyd-fuzz policyd-protocol
+
+.PHONY: policyd policyd-fuzz policyd-protocol policyd-bench
+
+policyd: $(BUILD)/emailng-policyd
+
+$(BUILD)/src/policyd/%.o: src/policyd/%.c $(POLICYD_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(POLICYD_CFLAGS) -c -o $@ $<
+
+$(BUILD)/emailng-policyd: $(POLICYD_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(POLICYD_LIBS) $(shell pkg-config --libs yaml-0.1)
+
+$(BUILD)/tests/policyd/%: tests/unit/policyd/%.c $(POLICYD_SRC) $(POLICYD_LIB_SRC) $(POLICYD_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(POLICYD_CFLAGS) -o $@ $< $(POLICYD_SRC) $(POLICYD_LIB_SRC) \
+	  $(POLICYD_LIBS) $(shell pkg-config --libs yaml-0.1 cmocka)
+
+$(BUILD)/asan/policyd/%: tests/unit/policyd/%.c $(POLICYD_SRC) $(POLICYD_LIB_SRC) $(POLICYD_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SANITIZE) $(POLICYD_CFLAGS) -o $@ $< $(POLICYD_SRC) $(POLICYD_LIB_SRC) \
+	  $(POLICYD_LIBS) $(shell pkg-config --libs yaml-0.1 cmocka)
+
+# libFuzzer harnesses (tests/fuzz/policyd/fuzz_*.c), each run for a bounded time.
+$(BUILD)/fuzz/policyd/fuzz_%: tests/fuzz/policyd/fuzz_%.c $(POLICYD_SRC) $(POLICYD_LIB_SRC) $(POLICYD_HDR)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -Isrc/lib $(POLICYD_CFLAGS) -o $@ $< $(POLICYD_SRC) $(POLICYD_LIB_SRC) \
+	  $(POLICYD_LIBS) $(shell pkg-config --libs yaml-0.1)
+
+policyd-fuzz: $(POLICYD_FUZZ:%=$(BUILD)/fuzz/policyd/fuzz_%)
+	@set -e; for f in $(POLICYD_FUZZ); do \
+	  echo "== fuzz_$$f ($(POLICYD_FUZZ_TIME) s)"; \
+	  mkdir -p $(BUILD)/fuzz/policyd/corpus-$$f; \
+	  rc=0; $(BUILD)/fuzz/policyd/fuzz_$$f -max_total_time=$(POLICYD_FUZZ_TIME) -max_len=20000 \
+	    -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=$(BUILD)/fuzz/policyd/crash-$$f- \
+	    $(BUILD)/fuzz/policyd/corpus-$$f tests/fuzz/policyd/seeds-$$f \
+	    > $(BUILD)/fuzz/policyd/fuzz_$$f.log 2>&1 || rc=$$?; \
+	  grep -E '^(stat::number_of_executed_units|stat::new_units_added|==[0-9]+==ERROR|SUMMARY)' \
+	    $(BUILD)/fuzz/policyd/fuzz_$$f.log || true; \
+	  if [ $$rc != 0 ]; then tail -n 40 $(BUILD)/fuzz/policyd/fuzz_$$f.log; \
+	    echo "fuzz_$$f FAILED (see $(BUILD)/fuzz/policyd/fuzz_$$f.log)"; exit 1; fi; \
+	done; echo "policyd-fuzz: all harnesses ran clean"
+
+# Raw policy protocol over TCP against a daemon the tests start themselves.
+policyd-protocol: $(BUILD)/emailng-policyd
+	POLICYD=$(CURDIR)/$(BUILD)/emailng-policyd /usr/bin/python3 -m pytest -v tests/policyd
+
+policyd-bench: $(BUILD)/emailng-policyd
+	sh bench/policyd/run.sh

@@ -1,0 +1,331 @@
+/* emailng-policyd: EmailNG's border policy server (Postfix SMTP access
+ * policy delegation). Usage: emailng-policyd -c CONFIG [-f] [-t]
+ *   -c CONFIG  the YAML configuration (rendered by emailng)
+ *   -f         stay in the foreground
+ *   -t         check the configuration and the table, then exit
+ * See docs/policyd.md. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "engine.h"
+#include "fsutil.h"
+#include "log.h"
+#include "quotaclient.h"
+#include "server.h"
+#include "spfhelper.h"
+#include "store.h"
+#include "table.h"
+
+static struct {
+    config cfg;
+    struct event_base *base;
+    engine eng;
+    table *table;
+    store *store;
+    server *srv;
+    quota_client *qc;
+    spf_client *spf;
+    pid_t spf_pid;
+    struct stat table_st;
+    int have_table_st;
+} G;
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: emailng-policyd -c CONFIG [-f] [-t]\n");
+    exit(2);
+}
+
+static int load_table(int force)
+{
+    const char *path = G.cfg.table;
+    if (!path || !*path)
+        return 0;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (force || G.have_table_st)
+            log_msg("table %s: %s; keeping the table in use (%zu mailboxes)", path, strerror(errno),
+                    G.table ? G.table->mailboxes.count : 0);
+        G.have_table_st = 0;
+        return -1;
+    }
+    if (!force && G.have_table_st && st.st_mtim.tv_sec == G.table_st.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == G.table_st.st_mtim.tv_nsec && st.st_ino == G.table_st.st_ino &&
+        st.st_size == G.table_st.st_size)
+        return 0;
+    G.table_st = st;
+    G.have_table_st = 1;
+    table *t = xcalloc(1, sizeof(*t));
+    table_init(t);
+    buf err = BUF_INIT;
+    if (table_load(t, path, &err) != 0) {
+        log_msg("table not loaded, keeping the one in use: %s", err.data);
+        buf_free(&err);
+        table_free(t);
+        free(t);
+        return -1;
+    }
+    buf_free(&err);
+    table *old = G.table;
+    G.table = t;
+    G.eng.table = t;
+    log_msg("table %s loaded: %zu mailboxes, %zu alternates, %zu aliases, %zu limits", path,
+            t->mailboxes.count, t->alternates.count, t->aliases.count, t->limits.count);
+    if (old) {
+        table_free(old);
+        free(old);
+    }
+    return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    if (sig == SIGHUP) {
+        log_reopen();
+        log_msg("SIGHUP: reopened the log, reloading the table");
+        load_table(1);
+        return;
+    }
+    log_msg("stopping on signal %d (%ld connections open)", (int)sig, server_connections(G.srv));
+    event_base_loopbreak(G.base);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    static long ticks;
+    ticks++;
+    store_sync(G.store);
+    if (ticks % G.cfg.table_check_interval == 0)
+        load_table(0);
+    if (ticks % 60 == 0) {
+        long n = store_expire(G.store, (int64_t)time(NULL), 10000);
+        if (n > 0)
+            log_msg("expired %ld old records", n);
+    }
+}
+
+static int drop_privileges(const char *user, buf *err)
+{
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        buf_printf(err, "the system user \"%s\" does not exist", user);
+        return -1;
+    }
+    if (getuid() != 0)
+        return 0;       /* not root: run as whoever we are (tests) */
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        buf_printf(err, "cannot switch to user %s: %s", user, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+        buf_printf(err, "could regain root after switching to %s", user);
+        return -1;
+    }
+    prctl(PR_SET_DUMPABLE, 0);
+    return 0;
+}
+
+static void quota_log(const char *msg)
+{
+    log_line(msg);
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = NULL;
+    int foreground = 0, check_only = 0, opt;
+    while ((opt = getopt(argc, argv, "c:ft")) != -1) {
+        switch (opt) {
+        case 'c': conf = optarg; break;
+        case 'f': foreground = 1; break;
+        case 't': check_only = 1; break;
+        default: usage();
+        }
+    }
+    if (!conf || optind != argc)
+        usage();
+    buf err = BUF_INIT;
+    config_defaults(&G.cfg);
+    if (config_load(&G.cfg, conf, &err) != 0) {
+        fprintf(stderr, "emailng-policyd: %s\n", err.data);
+        return 1;
+    }
+    if (check_only) {
+        if (G.cfg.table[0]) {
+            table t;
+            table_init(&t);
+            if (table_load(&t, G.cfg.table, &err) != 0) {
+                fprintf(stderr, "emailng-policyd: %s\n", err.data);
+                return 1;
+            }
+            table_free(&t);
+        }
+        printf("emailng-policyd: %s is valid\n", conf);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (log_open(G.cfg.log_file) != 0) {
+        fprintf(stderr, "emailng-policyd: cannot open the log %s: %s\n", G.cfg.log_file, strerror(errno));
+        return 1;
+    }
+    struct passwd *pw = getpwnam(G.cfg.user);
+    if (!pw) {
+        fprintf(stderr, "emailng-policyd: the system user \"%s\" does not exist\n", G.cfg.user);
+        return 1;
+    }
+    if (getuid() == 0 && strcmp(G.cfg.log_file, "-") != 0 && fchown(log_fd(), pw->pw_uid, pw->pw_gid) != 0) {
+        fprintf(stderr, "emailng-policyd: cannot hand the log to %s: %s\n", G.cfg.user, strerror(errno));
+        return 1;
+    }
+    /* room for max_connections connections */
+    struct rlimit rl;
+    rlim_t want = (rlim_t)G.cfg.max_connections + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        if (rl.rlim_max < want)
+            rl.rlim_max = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            getrlimit(RLIMIT_NOFILE, &rl);
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            if ((long)rl.rlim_cur - 256 < G.cfg.max_connections) {
+                G.cfg.max_connections = (long)rl.rlim_cur - 256;
+                fprintf(stderr, "emailng-policyd: the file limit is %lu; max_connections lowered to %ld\n",
+                        (unsigned long)rl.rlim_cur, G.cfg.max_connections);
+            }
+        }
+    }
+    int *fds = xcalloc(G.cfg.listen.n, sizeof(int));
+    for (size_t i = 0; i < G.cfg.listen.n; i++) {
+        fds[i] = listen_on(G.cfg.listen.items[i], &err);
+        if (fds[i] < 0) {
+            fprintf(stderr, "emailng-policyd: %s\n", err.data);
+            return 1;
+        }
+    }
+    if (getuid() == 0 && fs_ensure_dir(G.cfg.state_dir, G.cfg.user, NULL, 0700, &err) != 0) {
+        fprintf(stderr, "emailng-policyd: %s\n", err.data);
+        return 1;
+    }
+    int ready[2] = {-1, -1};
+    if (!foreground) {
+        if (pipe(ready) != 0)
+            return 1;
+        pid_t p = fork();
+        if (p < 0)
+            return 1;
+        if (p > 0) {
+            close(ready[1]);
+            char c;
+            ssize_t n = read(ready[0], &c, 1);
+            if (n == 1 && c == 'R')
+                return 0;
+            fprintf(stderr, "emailng-policyd: did not start; see %s\n",
+                    strcmp(G.cfg.log_file, "-") ? G.cfg.log_file : "the messages above");
+            return 1;
+        }
+        close(ready[0]);
+        setsid();
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            dup2(devnull, 1);
+            if (strcmp(G.cfg.log_file, "-") != 0)
+                dup2(log_fd(), 2);
+            close(devnull);
+        }
+    }
+    if (G.cfg.pid_file[0]) {
+        buf pid = BUF_INIT;
+        buf_printf(&pid, "%ld\n", (long)getpid());
+        if (fs_write_file(G.cfg.pid_file, pid.data, pid.len, 0644, &err) != 0) {
+            log_msg("%s", err.data);
+            return 1;
+        }
+        buf_free(&pid);
+    }
+    int spf_fd = -1;
+    if (G.cfg.spf.enabled) {
+        spf_fd = spf_helper_start(&G.cfg, &G.spf_pid, &err);
+        if (spf_fd < 0) {
+            log_msg("cannot start the SPF helper: %s", err.data);
+            return 1;
+        }
+    }
+    if (drop_privileges(G.cfg.user, &err) != 0) {
+        log_msg("%s", err.data);
+        return 1;
+    }
+    if (store_open(&G.store, G.cfg.state_dir, (size_t)G.cfg.lmdb_map_mb, &err) != 0) {
+        log_msg("%s", err.data);
+        return 1;
+    }
+    G.table = xcalloc(1, sizeof(*G.table));
+    table_init(G.table);
+    G.base = event_base_new();
+    G.qc = quota_client_new(G.base, &G.cfg, quota_log);
+    engine_init(&G.eng, &G.cfg, G.table, G.store, quota_client_lookup, G.qc);
+    load_table(1);
+    if (spf_fd >= 0) {
+        G.spf = spf_client_new(G.base, spf_fd, G.cfg.spf.timeout_ms, quota_log);
+        G.eng.spf = G.spf;
+    }
+    G.srv = server_new(G.base, &G.cfg, &G.eng, fds, G.cfg.listen.n);
+    struct event *sigs[4];
+    int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+    for (int i = 0; i < 4; i++) {
+        sigs[i] = evsignal_new(G.base, signums[i], on_signal, NULL);
+        evsignal_add(sigs[i], NULL);
+    }
+    struct event *tick = event_new(G.base, -1, EV_PERSIST, on_tick, NULL);
+    struct timeval one = {1, 0};
+    event_add(tick, &one);
+    log_msg("started: listening on %s%s, user %s, quota %s, send limits %s, SPF %s, greylisting %s",
+            G.cfg.listen.items[0], G.cfg.listen.n > 1 ? " and more" : "", G.cfg.user,
+            G.cfg.quota.enabled ? "on" : "off", G.cfg.ratelimit.enabled ? "on" : "off",
+            G.cfg.spf.enabled ? (G.cfg.spf.reject_fail ? "on (fail refused)" : "on (headers only)") : "off",
+            G.cfg.greylist.enabled ? "on" : (G.cfg.greylist.domains.n ? "on for some domains" : "off"));
+    if (ready[1] >= 0) {
+        (void)!write(ready[1], "R", 1);
+        close(ready[1]);
+    }
+    event_base_dispatch(G.base);
+    event_free(tick);
+    for (int i = 0; i < 4; i++)
+        event_free(sigs[i]);
+    server_free(G.srv);
+    spf_client_free(G.spf);
+    engine_free(&G.eng);
+    quota_client_free(G.qc);
+    store_close(G.store);
+    if (G.spf_pid > 0)
+        waitpid(G.spf_pid, NULL, 0);
+    event_base_free(G.base);
+    table_free(G.table);
+    free(G.table);
+    config_free(&G.cfg);
+    free(fds);
+    buf_free(&err);
+    log_msg("stopped");
+    return 0;
+}

@@ -1,0 +1,324 @@
+/* server: see server.h. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define OUTPUT_MAX 65536
+#define BAD_REQUESTS_MAX 3
+
+struct server {
+    struct event_base *base;
+    const config *cfg;
+    engine *eng;
+    struct evconnlistener **listeners;
+    size_t nlisteners;
+    long nconn;
+    time_t last_full_log;
+    unsigned long refused;
+};
+
+typedef struct conn {
+    server *srv;
+    struct bufferevent *bev;
+    request req;
+    session sess;
+    eval *ev;
+    int waiting;            /* a request is being evaluated */
+    int closing;            /* answer written, close when flushed */
+    int bad;
+    struct timespec t0;
+    char peer[INET6_ADDRSTRLEN + 8];
+} conn;
+
+static void process(conn *c);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+static void server_resume(conn *c);
+static void relisten(evutil_socket_t fd, short what, void *arg);
+
+static void conn_free(conn *c)
+{
+    if (c->ev)
+        eval_cancel(c->ev);
+    bufferevent_free(c->bev);
+    request_free(&c->req);
+    session_free(&c->sess);
+    c->srv->nconn--;
+    free(c);
+}
+
+static void set_timeouts(conn *c)
+{
+    long secs = c->req.started ? c->srv->cfg->request_timeout : c->srv->cfg->idle_timeout;
+    if (c->waiting)
+        secs = c->srv->cfg->idle_timeout;
+    struct timeval r = {secs, 0}, w = {c->srv->cfg->request_timeout, 0};
+    bufferevent_set_timeouts(c->bev, &r, &w);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1000.0 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void answer(conn *c, const char *action)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_add(out, "action=", 7);
+    evbuffer_add(out, action, strlen(action));
+    evbuffer_add(out, "\n\n", 2);
+}
+
+static void on_done(void *arg, const decision *d)
+{
+    conn *c = arg;
+    c->ev = NULL;
+    log_decision(&c->req, buf_cstr((buf *)&d->action), buf_cstr((buf *)&d->reason), ms_since(&c->t0));
+    answer(c, buf_cstr((buf *)&d->action));
+    request_reset(&c->req);
+    c->waiting = 0;
+}
+
+static void on_done_async(void *arg, const decision *d)
+{
+    conn *c = arg;
+    on_done(arg, d);
+    set_timeouts(c);
+    process(c);         /* requests that came in meanwhile */
+}
+
+static void on_written(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    conn *c = arg;
+    if (c->closing) {
+        conn_free(c);
+        return;
+    }
+    /* output drained below the watermark: serve what is waiting */
+    bufferevent_setcb(c->bev, NULL, NULL, NULL, c);
+    server_resume(c);
+}
+
+static void server_resume(conn *c)
+{
+    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+    bufferevent_enable(c->bev, EV_READ);
+    process(c);
+}
+
+static void close_after_answer(conn *c)
+{
+    c->closing = 1;
+    bufferevent_disable(c->bev, EV_READ);
+    bufferevent_setcb(c->bev, NULL, on_written, on_event, c);
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        conn_free(c);
+}
+
+/* Parses and serves requests while there is input and nothing waits.
+ * May free c (returns then). */
+static void process(conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    while (!c->waiting && !c->closing) {
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) > OUTPUT_MAX) {
+            /* the client does not read its answers: wait for it */
+            bufferevent_setcb(c->bev, NULL, on_written, on_event, c);
+            bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+            bufferevent_disable(c->bev, EV_READ);
+            return;
+        }
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+            break;
+        size_t used = 0;
+        if (!c->req.started)
+            clock_gettime(CLOCK_MONOTONIC, &c->t0);
+        int rc = request_feed(&c->req, v.iov_base, v.iov_len, &used);
+        evbuffer_drain(in, used);
+        if (rc == REQ_FATAL) {
+            log_msg("closing connection from %s: request larger than %zu bytes without an end",
+                    c->peer, c->srv->cfg->req.max_request);
+            conn_free(c);
+            return;
+        }
+        if (rc == REQ_MORE)
+            continue;
+        if (c->req.bad) {
+            buf reason = BUF_INIT;
+            buf_printf(&reason, "bad request from %s: %s", c->peer, c->req.bad);
+            log_decision(&c->req, c->srv->cfg->on_error, reason.data, ms_since(&c->t0));
+            buf_free(&reason);
+            answer(c, c->srv->cfg->on_error);
+            request_reset(&c->req);
+            if (++c->bad >= BAD_REQUESTS_MAX) {
+                log_msg("closing connection from %s: %d bad requests", c->peer, c->bad);
+                close_after_answer(c);
+                return;
+            }
+            continue;
+        }
+        c->waiting = 1;
+        c->ev = engine_eval(c->srv->eng, &c->sess, &c->req, on_done, c);
+        if (c->ev) {
+            /* waiting for a store or the SPF helper; finish later */
+            c->waiting = 1;
+            eval_set_done(c->ev, on_done_async);
+            set_timeouts(c);
+            return;
+        }
+    }
+    set_timeouts(c);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    process(arg);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    conn *c = arg;
+    if (what & BEV_EVENT_TIMEOUT) {
+        if (c->req.started && !c->waiting)
+            log_msg("closing connection from %s: request not finished in %ld s", c->peer,
+                    c->srv->cfg->request_timeout);
+        else if (what & BEV_EVENT_WRITING)
+            log_msg("closing connection from %s: it does not read its answers", c->peer);
+        else if (c->waiting) {
+            /* the evaluation bounds its own time; keep waiting */
+            set_timeouts(c);
+            bufferevent_enable(c->bev, EV_READ);
+            return;
+        } else
+            log_msg("closing idle connection from %s after %ld s", c->peer, c->srv->cfg->idle_timeout);
+    } else if ((what & BEV_EVENT_EOF) && c->req.started && !c->closing) {
+        log_msg("connection from %s closed in the middle of a request", c->peer);
+    } else if (what & BEV_EVENT_ERROR) {
+        if (errno != ECONNRESET && errno != EPIPE)
+            log_msg("connection from %s: %s", c->peer, strerror(errno));
+    }
+    conn_free(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
+{
+    (void)l;
+    (void)salen;
+    server *s = arg;
+    if (s->nconn >= s->cfg->max_connections) {
+        s->refused++;
+        time_t now = time(NULL);
+        if (now != s->last_full_log) {
+            log_msg("refusing connections: %ld open, the most allowed (max_connections); %lu refused so far",
+                    s->nconn, s->refused);
+            s->last_full_log = now;
+        }
+        evutil_closesocket(fd);
+        return;
+    }
+    conn *c = xcalloc(1, sizeof(*c));
+    c->srv = s;
+    s->nconn++;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof(c->peer));
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->peer, sizeof(c->peer));
+    else
+        snprintf(c->peer, sizeof(c->peer), "local");
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    request_init(&c->req, &s->cfg->req);
+    session_init(&c->sess);
+    c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, s->cfg->req.max_request + 4096);
+    set_timeouts(c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void on_listen_error(struct evconnlistener *l, void *arg)
+{
+    (void)arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    log_msg("accept: %s; pausing new connections for a second", evutil_socket_error_to_string(err));
+    evconnlistener_disable(l);
+    struct timeval tv = {1, 0};
+    event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT, relisten, l, &tv);
+}
+
+static void relisten(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(arg);
+}
+
+int listen_on(const char *hostport, buf *err)
+{
+    struct sockaddr_storage sa;
+    socklen_t len;
+    if (parse_hostport(hostport, &sa, &len) != 0) {
+        buf_printf(err, "listen: \"%s\" is not a numeric host:port", hostport);
+        return -1;
+    }
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, 4096) != 0) {
+        buf_printf(err, "cannot listen on %s: %s", hostport, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+server *server_new(struct event_base *base, const config *cfg, engine *eng,
+                   const int *fds, size_t nfds)
+{
+    server *s = xcalloc(1, sizeof(*s));
+    s->base = base;
+    s->cfg = cfg;
+    s->eng = eng;
+    s->listeners = xcalloc(nfds, sizeof(*s->listeners));
+    for (size_t i = 0; i < nfds; i++) {
+        s->listeners[i] = evconnlistener_new(base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
+        evconnlistener_set_error_cb(s->listeners[i], on_listen_error);
+    }
+    s->nlisteners = nfds;
+    return s;
+}
+
+void server_free(server *s)
+{
+    for (size_t i = 0; i < s->nlisteners; i++)
+        evconnlistener_free(s->listeners[i]);
+    free(s->listeners);
+    free(s);
+}
+
+long server_connections(const server *s)
+{
+    return s->nconn;
+}

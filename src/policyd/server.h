@@ -1,0 +1,27 @@
+/* server: the listening sockets and Postfix's connections, on libevent.
+ * Each connection reads requests with request.c's hard bounds, runs one
+ * at a time through the engine and writes "action=...\n\n". Bounded per
+ * connection: input (max_request, then libevent stops reading), output
+ * (a client that does not read its answers is not served further),
+ * time (idle_timeout between requests, request_timeout to finish one);
+ * and overall: max_connections (further ones are closed at once with a
+ * log line, at most one per second). */
+#ifndef POLICYD_SERVER_H
+#define POLICYD_SERVER_H
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "engine.h"
+
+typedef struct server server;
+
+server *server_new(struct event_base *base, const config *cfg, engine *eng,
+                   const int *fds, size_t nfds);
+void server_free(server *s);
+long server_connections(const server *s);
+
+/* Binds and listens (before dropping privileges). Returns the fd or -1. */
+int listen_on(const char *hostport, buf *err);
+
+#endif

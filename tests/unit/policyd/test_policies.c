@@ -1,0 +1,801 @@
+/* Unit tests for emailng-policyd's policies (cmocka): the exported table,
+ * the configuration, send limits, greylisting, quota with alias
+ * expansion and its cache (through an injected lookup), SPF decisions
+ * and the helper's wire format, and the engine that combines them. The
+ * LMDB store is real, in a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "engine.h"
+#include "fsutil.h"
+#include "greylist.h"
+#include "quota.h"
+#include "quotaclient.h"
+#include "ratelimit.h"
+#include "spf.h"
+#include "store.h"
+#include "table.h"
+
+static const char TABLE[] =
+    "# exported by emailng\n"
+    "emailng-policyd-table 1\n"
+    "mailbox alice@example.test pair1\n"
+    "mailbox bob@example.test pair1\n"
+    "mailbox carol@example.test pair2\n"
+    "alternate alice.smith@example.test alice@example.test\n"
+    "alias team@example.test alice@example.test bob@example.test\n"
+    "alias team@example.test outside@example.org\n"
+    "alias all@example.test team@example.test carol@example.test all@example.test\n"
+    "alias loop1@example.test loop2@example.test\n"
+    "alias loop2@example.test loop1@example.test\n"
+    "limit alice@example.test msgs_per_hour=10 rcpts_per_day=0\n";
+
+/* ---- fixtures ---- */
+
+static char tmpdir[64];
+static store *st;
+static config cfg;
+static table tab;
+static int64_t fake_now = 1700000000;
+
+static int64_t now_fn(void)
+{
+    return fake_now;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/policyd-unit-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    buf err = BUF_INIT;
+    if (store_open(&st, tmpdir, 16, &err) != 0)
+        fail_msg("%s", err.data);
+    buf_free(&err);
+    config_defaults(&cfg);
+    table_init(&tab);
+    err = (buf)BUF_INIT;
+    if (table_parse(&tab, TABLE, strlen(TABLE), "table", &err) != 0)
+        fail_msg("%s", err.data);
+    buf_free(&err);
+    fake_now = 1700000000;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    store_close(st);
+    table_free(&tab);
+    config_free(&cfg);
+    buf err = BUF_INIT;
+    fs_remove_tree(tmpdir, &err);
+    buf_free(&err);
+    return 0;
+}
+
+static request *mkreq(const char *attrs)
+{
+    request *r = malloc(sizeof(*r));
+    request_init(r, NULL);
+    buf b = BUF_INIT;
+    buf_printf(&b, "request=smtpd_access_policy\n%s\n\n", attrs);
+    size_t used;
+    assert_int_equal(request_feed(r, b.data, b.len, &used), REQ_DONE);
+    if (r->bad)
+        fail_msg("test request is bad: %s", r->bad);
+    buf_free(&b);
+    return r;
+}
+
+static void freereq(request *r)
+{
+    request_free(r);
+    free(r);
+}
+
+/* ---- table ---- */
+
+static void test_table_expand(void **state)
+{
+    (void)state;
+    str_list l = {0};
+    int trunc;
+    assert_int_equal(table_expand(&tab, "All@Example.TEST", 100, &l, &trunc), 3);
+    assert_string_equal(l.items[0], "carol@example.test");     /* breadth first */
+    for (size_t i = 0; i < l.n; i++)
+        free(l.items[i]);
+    free(l.items);
+    l = (str_list){0};
+    assert_int_equal(table_expand(&tab, "alice.smith+news@example.test", 100, &l, &trunc), 1);
+    assert_string_equal(l.items[0], "alice@example.test");
+    free(l.items[0]);
+    free(l.items);
+    l = (str_list){0};
+    assert_int_equal(table_expand(&tab, "loop1@example.test", 100, &l, &trunc), 0);
+    assert_int_equal(table_expand(&tab, "nobody@example.org", 100, &l, &trunc), 0);
+    assert_int_equal(table_expand(&tab, "all@example.test", 2, &l, &trunc), 2);
+    assert_true(trunc);
+    for (size_t i = 0; i < l.n; i++)
+        free(l.items[i]);
+    free(l.items);
+    assert_string_equal(table_pair(&tab, "carol@example.test"), "pair2");
+}
+
+static void expect_table_error(const char *text, const char *want)
+{
+    table t;
+    table_init(&t);
+    buf err = BUF_INIT;
+    assert_int_equal(table_parse(&t, text, strlen(text), "t", &err), -1);
+    if (!strstr(buf_cstr(&err), want))
+        fail_msg("error \"%s\" does not contain \"%s\"", buf_cstr(&err), want);
+    buf_free(&err);
+    table_free(&t);
+}
+
+static void test_table_errors(void **state)
+{
+    (void)state;
+    expect_table_error("", "empty table");
+    expect_table_error("mailbox a@b.c p\n", "t:1: expected the header");
+    expect_table_error("emailng-policyd-table 1\nmailbox a@b.c\n", "t:2: mailbox needs");
+    expect_table_error("emailng-policyd-table 1\nmailbox a\"b@b.c p\n", "t:2:");
+    expect_table_error("emailng-policyd-table 1\nmailbox a@b.c p/q\n", "bad store pair");
+    expect_table_error("emailng-policyd-table 1\nmailbox a@b.c p\nmailbox a@b.c p\n", "t:3: a@b.c is listed twice");
+    expect_table_error("emailng-policyd-table 1\nalternate x@b.c a@b.c\n", "not a mailbox");
+    expect_table_error("emailng-policyd-table 1\nlimit a@b.c msgs_per_hour=-1\n", "t:2: expected");
+    expect_table_error("emailng-policyd-table 1\nlimit a@b.c speed=3\n", "t:2: expected");
+    expect_table_error("emailng-policyd-table 1\nfrobnicate a@b.c\n", "unknown record type");
+    table t;
+    table_init(&t);
+    buf err = BUF_INIT;
+    const char nul[] = "emailng-policyd-table 1\nmailbox a@b.c p\0\n";
+    assert_int_equal(table_parse(&t, nul, sizeof(nul) - 1, "t", &err), -1);
+    assert_non_null(strstr(err.data, "t:2: NUL byte"));
+    buf_free(&err);
+    table_free(&t);
+}
+
+static void test_table_limits(void **state)
+{
+    (void)state;
+    send_limits out;
+    table_limits(&tab, "ALICE@example.test", &cfg.ratelimit.authenticated, &out);
+    assert_int_equal(out.msgs_per_hour, 10);
+    assert_int_equal(out.rcpts_per_day, 0);
+    assert_int_equal(out.rcpts_per_msg, cfg.ratelimit.authenticated.rcpts_per_msg);
+    table_limits(&tab, "bob@example.test", &cfg.ratelimit.authenticated, &out);
+    assert_int_equal(out.msgs_per_hour, cfg.ratelimit.authenticated.msgs_per_hour);
+}
+
+/* ---- config ---- */
+
+static const char CONF[] =
+    "listen: [127.0.0.1:10040, '[::1]:10040']\n"
+    "user: nobody\n"
+    "quota:\n"
+    "  timeout_ms: 300\n"
+    "  stores:\n"
+    "    pair1: [127.0.0.1:12340, 127.0.0.2:12340]\n"
+    "ratelimit:\n"
+    "  authenticated: {msgs_per_hour: 10, rcpts_per_msg: 20, rcpts_per_day: 30}\n"
+    "spf:\n"
+    "  enabled: true\n"
+    "  reject_fail: false\n"
+    "  trusted_forwarders: [192.0.2.0/24]\n"
+    "greylist:\n"
+    "  domains: [Example.TEST]\n"
+    "  delay: 60\n";
+
+static void test_config(void **state)
+{
+    (void)state;
+    config c;
+    config_defaults(&c);
+    buf err = BUF_INIT;
+    if (config_parse(&c, CONF, strlen(CONF), "c.yaml", &err) != 0)
+        fail_msg("%s", err.data);
+    assert_int_equal(c.listen.n, 2);
+    assert_int_equal(c.quota.npairs, 1);
+    assert_int_equal(c.quota.pairs[0].n, 2);
+    assert_int_equal(c.quota.timeout_ms, 300);
+    assert_int_equal(c.ratelimit.authenticated.rcpts_per_day, 30);
+    assert_true(c.spf.enabled);
+    assert_false(c.spf.reject_fail);
+    assert_true(cidr_list_match(&c.spf.trusted_forwarders, "192.0.2.77"));
+    assert_false(cidr_list_match(&c.spf.trusted_forwarders, "192.0.3.1"));
+    assert_string_equal(c.greylist.domains.items[0], "example.test");
+    assert_int_equal(c.greylist.delay, 60);
+    config_free(&c);
+    buf_free(&err);
+}
+
+static void expect_config_error(const char *text, const char *want)
+{
+    config c;
+    config_defaults(&c);
+    buf err = BUF_INIT;
+    assert_int_equal(config_parse(&c, text, strlen(text), "c.yaml", &err), -1);
+    if (!strstr(buf_cstr(&err), want))
+        fail_msg("error \"%s\" does not contain \"%s\"", buf_cstr(&err), want);
+    buf_free(&err);
+    config_free(&c);
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    expect_config_error("user: nobody\n", "listen");
+    expect_config_error("listen: 127.0.0.1:10040\nlisten_typo: 1\n", "unknown key \"listen_typo\"");
+    expect_config_error("listen: 127.0.0.1:10040\nspf: {enabeld: true}\n", "unknown key \"spf.enabeld\"");
+    expect_config_error("listen: localhost:10040\n", "numeric host:port");
+    expect_config_error("listen: 127.0.0.1:10040\nquota: {timeout_ms: fast}\n", "timeout_ms: must be a");
+    expect_config_error("listen: 127.0.0.1:10040\nquota: {stores: {p: [nowhere]}}\n", "quota.stores.p");
+    expect_config_error("listen: 127.0.0.1:10040\ngreylist: {allow_clients: [300.1.1.1]}\n", "not an address");
+    expect_config_error("listen: [127.0.0.1:10040\n", "c.yaml:");
+    expect_config_error("listen: 127.0.0.1:10040\nspf: {enabled: maybe}\n", "true or false");
+}
+
+/* ---- send limits ---- */
+
+static void send_message(const char *user, const char *inst, int rcpts, int expect_deferred_at)
+{
+    (void)expect_deferred_at;
+    char a[512];
+    snprintf(a, sizeof(a), "protocol_state=END-OF-MESSAGE\nsasl_username=%s\nclient_address=192.0.2.9\n"
+             "instance=%s\nrecipient_count=%d", user, inst, rcpts);
+    request *r = mkreq(a);
+    assert_int_equal(ratelimit_record(&cfg, st, r, fake_now), 0);
+    freereq(r);
+}
+
+static int check(const char *attrs, long rcpts_in_msg, decision *d)
+{
+    request *r = mkreq(attrs);
+    int rc = ratelimit_check(&cfg, &tab, st, r, fake_now, rcpts_in_msg, d);
+    freereq(r);
+    return rc;
+}
+
+static void test_ratelimit_messages_per_hour(void **state)
+{
+    (void)state;
+    decision d;
+    decision_init(&d);
+    const char *alice = "protocol_state=RCPT\nsasl_username=alice@example.test\nclient_address=192.0.2.9";
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(check(alice, 0, &d), 0);
+        send_message("alice@example.test", "x", 1, 0);
+        fake_now += 10;
+    }
+    /* the 11th message in the hour is deferred, with a 4.7.x code a user understands */
+    assert_int_equal(check(alice, 0, &d), 1);
+    assert_true(strncmp(d.action.data, "450 4.7.1 ", 10) == 0);
+    assert_non_null(strstr(d.action.data, "10 messages in the last hour"));
+    assert_non_null(strstr(d.action.data, "you can send again in"));
+    /* a different user is not affected (default limit 100) */
+    assert_int_equal(check("protocol_state=RCPT\nsasl_username=bob@example.test\nclient_address=192.0.2.9", 0, &d), 0);
+    /* after the hour the window reopens */
+    fake_now += 3600;
+    assert_int_equal(check(alice, 0, &d), 0);
+    decision_free(&d);
+}
+
+static void test_ratelimit_survives_reopen(void **state)
+{
+    (void)state;
+    cfg.ratelimit.authenticated.msgs_per_hour = 2;
+    send_message("bob@example.test", "a", 1, 0);
+    send_message("bob@example.test", "b", 1, 0);
+    store_close(st);
+    buf err = BUF_INIT;
+    assert_int_equal(store_open(&st, tmpdir, 16, &err), 0);
+    buf_free(&err);
+    decision d;
+    decision_init(&d);
+    assert_int_equal(check("protocol_state=RCPT\nsasl_username=bob@example.test\nclient_address=192.0.2.9", 0, &d), 1);
+    decision_free(&d);
+}
+
+static void test_ratelimit_recipients(void **state)
+{
+    (void)state;
+    cfg.ratelimit.authenticated = (send_limits){0, 3, 5};
+    decision d;
+    decision_init(&d);
+    const char *bob = "protocol_state=RCPT\nsasl_username=bob@example.test\nclient_address=192.0.2.9";
+    assert_int_equal(check(bob, 2, &d), 0);
+    assert_int_equal(check(bob, 3, &d), 1);
+    assert_true(strncmp(d.action.data, "452 4.7.1 Too many recipients", 29) == 0);
+    send_message("bob@example.test", "m1", 3, 0);
+    assert_int_equal(check(bob, 1, &d), 0);     /* 3 today + 1 in this message < 5 */
+    assert_int_equal(check(bob, 2, &d), 1);     /* 3 + 2 reaches 5 */
+    assert_non_null(strstr(d.action.data, "recipients today"));
+    /* alice: rcpts_per_day=0 in the table = no daily limit */
+    cfg.ratelimit.authenticated.rcpts_per_msg = 0;
+    send_message("alice@example.test", "m2", 50, 0);
+    assert_int_equal(check("protocol_state=RCPT\nsasl_username=alice@example.test\nclient_address=192.0.2.9", 0, &d), 0);
+    decision_free(&d);
+}
+
+static void test_ratelimit_unauthenticated_by_network(void **state)
+{
+    (void)state;
+    cfg.ratelimit.unauthenticated = (send_limits){1, 0, 0};
+    decision d;
+    decision_init(&d);
+    request *r = mkreq("protocol_state=END-OF-MESSAGE\nclient_address=2001:db8:1:2::5\nrecipient_count=1");
+    assert_int_equal(ratelimit_record(&cfg, st, r, fake_now), 0);
+    freereq(r);
+    /* same /64: limited */
+    assert_int_equal(check("protocol_state=RCPT\nclient_address=2001:db8:1:2::99", 0, &d), 1);
+    assert_non_null(strstr(d.action.data, "Too many messages from your address"));
+    assert_int_equal(check("protocol_state=RCPT\nclient_address=2001:db8:1:3::5", 0, &d), 0);
+    decision_free(&d);
+}
+
+/* ---- greylisting ---- */
+
+static int grey(const char *attrs, decision *d)
+{
+    request *r = mkreq(attrs);
+    int rc = greylist_check(&cfg, st, r, fake_now, d);
+    freereq(r);
+    return rc;
+}
+
+static void test_greylist(void **state)
+{
+    (void)state;
+    decision d;
+    decision_init(&d);
+    const char *t1 = "protocol_state=RCPT\nclient_address=198.51.100.7\nsender=x@example.org\nrecipient=alice@example.test";
+    /* off by default */
+    assert_int_equal(grey(t1, &d), 0);
+    cfg.greylist.enabled = 1;
+    cfg.greylist.delay = 300;
+    assert_int_equal(grey(t1, &d), 1);
+    assert_true(strncmp(d.action.data, "DEFER_IF_PERMIT 4.7.1 Greylisted", 32) == 0);
+    fake_now += 100;
+    assert_int_equal(grey(t1, &d), 1);          /* too early */
+    fake_now += 250;
+    assert_int_equal(grey(t1, &d), 0);          /* retry after the delay */
+    /* the client network is now known good: another triplet passes */
+    assert_int_equal(grey("protocol_state=RCPT\nclient_address=198.51.100.200\nsender=y@example.org\nrecipient=bob@example.test", &d), 0);
+    assert_non_null(strstr(d.reason.data, "known-good"));
+    /* exemptions */
+    const char *t2 = "protocol_state=RCPT\nclient_address=203.0.113.5\nsender=z@example.net\nrecipient=bob@example.test";
+    assert_int_equal(grey(t2, &d), 1);
+    assert_int_equal(grey("protocol_state=RCPT\nclient_address=203.0.113.5\nsasl_username=bob@example.test\nsender=z@example.net\nrecipient=bob@example.test", &d), 0);
+    str_list_has(&cfg.greylist.allow_senders, "");
+    cfg.greylist.allow_senders.items = malloc(sizeof(char *));
+    cfg.greylist.allow_senders.items[0] = strdup("example.net");
+    cfg.greylist.allow_senders.n = 1;
+    assert_int_equal(grey(t2, &d), 0);
+    cidr_list_add(&cfg.greylist.allow_clients, "203.0.113.0/24");
+    assert_int_equal(grey("protocol_state=RCPT\nclient_address=203.0.113.9\nsender=q@example.com\nrecipient=bob@example.test", &d), 0);
+    /* per domain only */
+    cfg.greylist.enabled = 0;
+    cfg.greylist.domains.items = malloc(sizeof(char *));
+    cfg.greylist.domains.items[0] = strdup("other.test");
+    cfg.greylist.domains.n = 1;
+    assert_int_equal(grey("protocol_state=RCPT\nclient_address=192.0.2.50\nsender=q@example.com\nrecipient=bob@example.test", &d), 0);
+    assert_int_equal(grey("protocol_state=RCPT\nclient_address=192.0.2.50\nsender=q@example.com\nrecipient=bob@other.test", &d), 1);
+    /* triplets survive a restart */
+    store_close(st);
+    buf err = BUF_INIT;
+    assert_int_equal(store_open(&st, tmpdir, 16, &err), 0);
+    buf_free(&err);
+    fake_now += 400;
+    assert_int_equal(grey("protocol_state=RCPT\nclient_address=192.0.2.50\nsender=q@example.com\nrecipient=bob@other.test", &d), 0);
+    decision_free(&d);
+}
+
+/* ---- quota with an injected lookup ---- */
+
+typedef struct pending_lookup {
+    char mailbox[64];
+    char pair[16];
+    unsigned long long size;
+    quota_done_fn done;
+    void *arg;
+} pending_lookup;
+
+static pending_lookup pend[32];
+static int npend;
+static int lookups;
+static int deferred_mode;
+
+static quota_status status_of(const char *mailbox)
+{
+    if (strcmp(mailbox, "bob@example.test") == 0)
+        return QS_OVER;
+    if (strcmp(mailbox, "carol@example.test") == 0)
+        return QS_UNKNOWN;
+    return QS_OK;
+}
+
+static void fake_lookup(void *ctx, const char *mailbox, const char *pair,
+                        unsigned long long size, quota_done_fn done, void *arg)
+{
+    (void)ctx;
+    lookups++;
+    if (!deferred_mode) {
+        done(arg, status_of(mailbox), "");
+        return;
+    }
+    pending_lookup *p = &pend[npend++];
+    snprintf(p->mailbox, sizeof(p->mailbox), "%s", mailbox);
+    snprintf(p->pair, sizeof(p->pair), "%s", pair);
+    p->size = size;
+    p->done = done;
+    p->arg = arg;
+}
+
+static buf last_action, last_reason;
+static int results;
+
+static void on_quota(void *arg, const decision *d)
+{
+    (void)arg;
+    results++;
+    buf_reset(&last_action);
+    buf_append_str(&last_action, buf_cstr((buf *)&d->action));
+    buf_reset(&last_reason);
+    buf_append_str(&last_reason, buf_cstr((buf *)&d->reason));
+}
+
+static void test_quota_alias_expansion(void **state)
+{
+    (void)state;
+    quota_checker qc;
+    quota_checker_init(&qc, &cfg, fake_lookup, NULL);
+    qc.now = now_fn;
+    lookups = results = 0;
+    deferred_mode = 0;
+    /* alice has room */
+    assert_null(quota_check(&qc, &tab, "alice@example.test", 1000, on_quota, NULL));
+    assert_string_equal(last_action.data, "DUNNO");
+    /* team = alice + bob (over) + an outside address: refused for the alias */
+    quota_check(&qc, &tab, "team@example.test", 1000, on_quota, NULL);
+    assert_string_equal(last_action.data,
+                        "552 5.2.2 <team@example.test>: the mailbox of a member of this list is full");
+    assert_non_null(strstr(last_reason.data, "bob@example.test over quota"));
+    /* bob directly */
+    quota_check(&qc, &tab, "Bob@Example.test", 1000, on_quota, NULL);
+    assert_string_equal(last_action.data, "552 5.2.2 <bob@example.test>: Mailbox full");
+    /* carol: no store answers -> default action, reason says so */
+    quota_check(&qc, &tab, "carol@example.test", 1000, on_quota, NULL);
+    assert_string_equal(last_action.data, "DUNNO");
+    assert_non_null(strstr(last_reason.data, "no store answered for carol@example.test"));
+    /* not ours */
+    quota_check(&qc, &tab, "someone@example.org", 1000, on_quota, NULL);
+    assert_string_equal(last_action.data, "DUNNO");
+    assert_non_null(strstr(last_reason.data, "not a local mailbox"));
+    assert_int_equal(results, 5);
+    quota_checker_free(&qc);
+}
+
+static void test_quota_cache(void **state)
+{
+    (void)state;
+    cfg.quota.cache_ttl = 30;
+    quota_checker qc;
+    quota_checker_init(&qc, &cfg, fake_lookup, NULL);
+    qc.now = now_fn;
+    lookups = 0;
+    deferred_mode = 0;
+    quota_check(&qc, &tab, "team@example.test", 1000, on_quota, NULL);
+    assert_int_equal(lookups, 2);
+    quota_check(&qc, &tab, "team@example.test", 1000, on_quota, NULL);
+    assert_int_equal(lookups, 2);               /* both cached */
+    assert_string_equal(last_action.data,
+                        "552 5.2.2 <team@example.test>: the mailbox of a member of this list is full");
+    quota_check(&qc, &tab, "carol@example.test", 1000, on_quota, NULL);
+    quota_check(&qc, &tab, "carol@example.test", 1000, on_quota, NULL);
+    assert_int_equal(lookups, 4);               /* unknown is never cached */
+    quota_check(&qc, &tab, "alice@example.test", 50u << 20, on_quota, NULL);
+    assert_int_equal(lookups, 5);               /* another size class asks again */
+    fake_now += 31;
+    quota_check(&qc, &tab, "alice@example.test", 1000, on_quota, NULL);
+    assert_int_equal(lookups, 6);               /* expired */
+    assert_int_equal(qc.hits, 2);
+    /* the cache is bounded */
+    cfg.quota.cache_max = 2;
+    quota_check(&qc, &tab, "all@example.test", 1000, on_quota, NULL);
+    assert_true(qc.cache.count <= 3);
+    quota_checker_free(&qc);
+}
+
+static void test_quota_async_and_cancel(void **state)
+{
+    (void)state;
+    cfg.quota.cache_ttl = 0;
+    quota_checker qc;
+    quota_checker_init(&qc, &cfg, fake_lookup, NULL);
+    qc.now = now_fn;
+    deferred_mode = 1;
+    npend = results = 0;
+    quota_job *j = quota_check(&qc, &tab, "all@example.test", 10, on_quota, NULL);
+    assert_non_null(j);
+    assert_int_equal(npend, 3);
+    assert_string_equal(pend[0].pair, "pair2");
+    assert_int_equal(pend[0].size, 10);
+    for (int i = 0; i < npend; i++) {
+        assert_int_equal(results, 0);
+        pend[i].done(pend[i].arg, status_of(pend[i].mailbox), "");
+    }
+    assert_int_equal(results, 1);
+    assert_non_null(strstr(last_action.data, "552 5.2.2"));
+    /* cancelled: the lookups finish, the callback never comes */
+    npend = results = 0;
+    j = quota_check(&qc, &tab, "team@example.test", 10, on_quota, NULL);
+    quota_job_cancel(j);
+    for (int i = 0; i < npend; i++)
+        pend[i].done(pend[i].arg, QS_OK, "");
+    assert_int_equal(results, 0);
+    deferred_mode = 0;
+    quota_checker_free(&qc);
+}
+
+static void test_quota_answers(void **state)
+{
+    (void)state;
+    assert_int_equal(quota_parse_answer("DUNNO"), QS_OK);
+    assert_int_equal(quota_parse_answer("OK"), QS_OK);
+    assert_int_equal(quota_parse_answer("552 5.2.2 Mailbox is full"), QS_OVER);
+    assert_int_equal(quota_parse_answer("REJECT 5.2.2 over quota"), QS_OVER);
+    assert_int_equal(quota_parse_answer("REJECT Unknown user"), QS_UNKNOWN);
+    assert_int_equal(quota_parse_answer("451 4.3.0 Temporary"), QS_UNKNOWN);
+}
+
+/* ---- SPF ---- */
+
+static void test_spf_decisions(void **state)
+{
+    (void)state;
+    cfg.spf.enabled = 1;
+    spf_answer a;
+    spf_answer_init(&a);
+    decision d;
+    decision_init(&d);
+    spf_answer_set(&a, "fail", "fail (example.org: 192.0.2.1 is not allowed)\n injected", "Please see http://x");
+    spf_decide(&cfg, &a, &d);
+    assert_string_equal(d.action.data, "550 5.7.23 Please see http://x");
+    cfg.spf.reject_fail = 0;
+    spf_decide(&cfg, &a, &d);
+    assert_true(strncmp(d.action.data, "PREPEND Received-SPF: fail", 26) == 0);
+    assert_null(strchr(d.action.data, '\n'));  /* never a second line */
+    spf_answer_set(&a, "softfail", "softfail (x)", "");
+    spf_decide(&cfg, &a, &d);
+    assert_string_equal(d.action.data, "PREPEND Received-SPF: softfail (x)");
+    spf_answer_set(&a, "temperror", "temperror (dns)", "");
+    spf_decide(&cfg, &a, &d);
+    assert_true(strncmp(d.action.data, "PREPEND", 7) == 0);
+    cfg.spf.temperror_defer = 1;
+    spf_decide(&cfg, &a, &d);
+    assert_true(strncmp(d.action.data, "451 4.7.24", 10) == 0);
+    spf_answer_set(&a, "bogus", "", "");
+    assert_string_equal(a.result, "permerror");
+    spf_answer_free(&a);
+    decision_free(&d);
+}
+
+static void test_spf_skip(void **state)
+{
+    (void)state;
+    cfg.spf.enabled = 1;
+    cidr_list_add(&cfg.spf.trusted_forwarders, "192.0.2.0/24");
+    struct { const char *attrs; const char *skip; } cases[] = {
+        {"protocol_state=RCPT\nclient_address=198.51.100.1", NULL},
+        {"protocol_state=RCPT\nclient_address=198.51.100.1\nsasl_username=a@b.c", "spf: authenticated"},
+        {"protocol_state=RCPT\nclient_address=192.0.2.44", "spf: trusted forwarder"},
+        {"protocol_state=MAIL\nclient_address=198.51.100.1", "spf: not at RCPT"},
+        {"protocol_state=RCPT\nclient_address=unknown", "spf: no client address"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        request *r = mkreq(cases[i].attrs);
+        const char *s = spf_skip_reason(&cfg, r);
+        if (cases[i].skip)
+            assert_string_equal(s, cases[i].skip);
+        else
+            assert_null(s);
+        freereq(r);
+    }
+    cfg.spf.enabled = 0;
+    request *r = mkreq("protocol_state=RCPT\nclient_address=198.51.100.1");
+    assert_string_equal(spf_skip_reason(&cfg, r), "spf: off");
+    freereq(r);
+}
+
+static void test_spf_wire(void **state)
+{
+    (void)state;
+    buf b = BUF_INIT;
+    spf_wire_request(&b, 42, "192.0.2.1", "helo\tevil\nx", "a@b.c");
+    assert_string_equal(b.data, "42\t192.0.2.1\thelo?evil?x\ta@b.c\n");
+    b.data[--b.len] = '\0';
+    unsigned long id;
+    const char *ip, *helo, *sender;
+    assert_int_equal(spf_wire_parse_request(b.data, &id, &ip, &helo, &sender), 0);
+    assert_int_equal(id, 42);
+    assert_string_equal(helo, "helo?evil?x");
+    buf_reset(&b);
+    spf_wire_answer(&b, 7, "pass", "pass (ok)", "");
+    b.data[--b.len] = '\0';
+    spf_answer a;
+    spf_answer_init(&a);
+    assert_int_equal(spf_wire_parse_answer(b.data, &id, &a), 0);
+    assert_int_equal(id, 7);
+    assert_string_equal(a.result, "pass");
+    char bad1[] = "x\tpass\t\t";
+    char bad2[] = "1\twhatever\t\t";
+    char bad3[] = "1\tpass\t";
+    assert_int_equal(spf_wire_parse_answer(bad1, &id, &a), -1);
+    assert_int_equal(spf_wire_parse_answer(bad2, &id, &a), -1);
+    assert_int_equal(spf_wire_parse_answer(bad3, &id, &a), -1);
+    spf_answer_free(&a);
+    buf_free(&b);
+}
+
+/* libspf2 in a child process with a static zone, as the fuzzer runs it */
+static void test_spf_isolated_check(void **state)
+{
+    (void)state;
+    spf_answer a;
+    spf_answer_init(&a);
+    spf_check_isolated("198.51.100.1", "mx.example.org", "x@example.org", "example.org",
+                       "v=spf1 ip4:198.51.100.0/24 -all", 3000, &a);
+    assert_string_equal(a.result, "pass");
+    assert_non_null(strstr(a.value.data, "pass"));
+    spf_check_isolated("203.0.113.1", "mx.example.org", "x@example.org", "example.org",
+                       "v=spf1 ip4:198.51.100.0/24 -all", 3000, &a);
+    assert_string_equal(a.result, "fail");
+    spf_check_isolated("203.0.113.1", "mx.example.org", "x@example.org", "example.org",
+                       "v=spf1 ?all", 3000, &a);
+    assert_string_equal(a.result, "neutral");
+    spf_answer_free(&a);
+}
+
+/* ---- engine: policies combined ---- */
+
+static buf eng_action;
+static int eng_results;
+
+static void on_engine(void *arg, const decision *d)
+{
+    (void)arg;
+    eng_results++;
+    buf_reset(&eng_action);
+    buf_append_str(&eng_action, buf_cstr((buf *)&d->action));
+}
+
+static const char *fake_spf_result = "pass";
+static int spf_checks;
+
+static void fake_spf(engine *e, const char *ip, const char *helo, const char *sender,
+                     spf_result_fn cb, void *arg, void **job)
+{
+    (void)e; (void)ip; (void)helo; (void)sender;
+    spf_checks++;
+    *job = NULL;
+    spf_answer a;
+    spf_answer_init(&a);
+    char value[128];
+    snprintf(value, sizeof(value), "%s (test) client-ip=%s;", fake_spf_result, ip);
+    spf_answer_set(&a, fake_spf_result, value, "SPF says no");
+    cb(arg, &a);
+    spf_answer_free(&a);
+}
+
+static const char *run_engine(engine *e, session *s, const char *attrs)
+{
+    request *r = mkreq(attrs);
+    eval *v = engine_eval(e, s, r, on_engine, NULL);
+    assert_null(v);             /* everything here is synchronous */
+    freereq(r);
+    return eng_action.data;
+}
+
+static void test_engine(void **state)
+{
+    (void)state;
+    cfg.spf.enabled = 1;
+    cfg.spf.reject_fail = 1;
+    cfg.quota.cache_ttl = 0;
+    deferred_mode = 0;
+    engine e;
+    engine_init(&e, &cfg, &tab, st, fake_lookup, NULL);
+    e.now = now_fn;
+    e.spf_check = fake_spf;
+    session s;
+    session_init(&s);
+    spf_checks = 0;
+    fake_spf_result = "pass";
+    /* inbound, two recipients of one message: one header, one SPF check */
+    const char *in1 = "protocol_state=RCPT\nclient_address=198.51.100.1\nhelo_name=mx.example.org\n"
+                      "sender=x@example.org\nrecipient=alice@example.test\ninstance=i1";
+    assert_true(strncmp(run_engine(&e, &s, in1), "PREPEND Received-SPF: pass (test)", 33) == 0);
+    const char *in2 = "protocol_state=RCPT\nclient_address=198.51.100.1\nhelo_name=mx.example.org\n"
+                      "sender=x@example.org\nrecipient=carol@example.test\ninstance=i1";
+    assert_string_equal(run_engine(&e, &s, in2), "DUNNO");
+    assert_int_equal(spf_checks, 1);
+    /* over-quota member of an alias: 552 even though SPF passed */
+    const char *in3 = "protocol_state=RCPT\nclient_address=198.51.100.1\nhelo_name=mx.example.org\n"
+                      "sender=x@example.org\nrecipient=team@example.test\ninstance=i1";
+    assert_true(strncmp(run_engine(&e, &s, in3), "552 5.2.2", 9) == 0);
+    /* SPF fail: 550 5.7.23 */
+    fake_spf_result = "fail";
+    const char *in4 = "protocol_state=RCPT\nclient_address=203.0.113.1\nhelo_name=h.example.net\n"
+                      "sender=x@example.net\nrecipient=alice@example.test\ninstance=i2";
+    assert_string_equal(run_engine(&e, &s, in4), "550 5.7.23 SPF says no");
+    /* authenticated submission: no SPF at all */
+    spf_checks = 0;
+    const char *sub = "protocol_state=RCPT\nclient_address=203.0.113.1\nsasl_username=alice@example.test\n"
+                      "sender=alice@example.test\nrecipient=someone@example.org\ninstance=i3";
+    assert_string_equal(run_engine(&e, &s, sub), "DUNNO");
+    assert_int_equal(spf_checks, 0);
+    /* other states */
+    assert_string_equal(run_engine(&e, &s, "protocol_state=DATA\nclient_address=203.0.113.1"), "DUNNO");
+    /* greylisting after everything else passes */
+    cfg.greylist.enabled = 1;
+    fake_spf_result = "neutral";
+    const char *in5 = "protocol_state=RCPT\nclient_address=192.0.2.99\nhelo_name=h.example.net\n"
+                      "sender=x@example.net\nrecipient=alice@example.test\ninstance=i4";
+    assert_true(strncmp(run_engine(&e, &s, in5), "DEFER_IF_PERMIT 4.7.1 Greylisted", 32) == 0);
+    /* the limit of 10 messages an hour for alice, counted at END-OF-MESSAGE */
+    cfg.greylist.enabled = 0;
+    for (int i = 0; i < 10; i++) {
+        char a[256];
+        snprintf(a, sizeof(a), "protocol_state=RCPT\nclient_address=203.0.113.1\nsasl_username=alice@example.test\n"
+                 "sender=alice@example.test\nrecipient=x@example.org\ninstance=m%d", i);
+        assert_string_equal(run_engine(&e, &s, a), "DUNNO");
+        snprintf(a, sizeof(a), "protocol_state=END-OF-MESSAGE\nclient_address=203.0.113.1\nsasl_username=alice@example.test\n"
+                 "sender=alice@example.test\nrecipient_count=1\ninstance=m%d", i);
+        run_engine(&e, &s, a);
+    }
+    assert_true(strncmp(run_engine(&e, &s, "protocol_state=RCPT\nclient_address=203.0.113.1\nsasl_username=alice@example.test\n"
+                                          "sender=alice@example.test\nrecipient=x@example.org\ninstance=m11"),
+                        "450 4.7.1", 9) == 0);
+    session_free(&s);
+    engine_free(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_table_expand, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratelimit_messages_per_hour, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratelimit_survives_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratelimit_recipients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ratelimit_unauthenticated_by_network, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_greylist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quota_alias_expansion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quota_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quota_async_and_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quota_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spf_decisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spf_skip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spf_wire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spf_isolated_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine, setup, teardown),
+    };
+    int rc = cmocka_run_group_tests_name("policyd policies", tests, NULL, NULL);
+    buf_free(&last_action);
+    buf_free(&last_reason);
+    buf_free(&eng_action);
+    return rc;
+}
