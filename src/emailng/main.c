@@ -242,11 +242,18 @@ static int cmd_up(const struct options *o)
 
     printf("emailng: site %s (%s), state %s\n", site.name, site.source, state);
     rc = fs_ensure_dir(state, NULL, NULL, 0755, &err);
-    if (rc == 0 && o->site_file) {
-        char *copy = xasprintf("%s/site.yaml", state);
+    /* Keep the site this state directory runs, so that later commands
+     * (down, status, user ...) and a later `up` use the same one. With no
+     * --site that is the small-site example, which equals the built-in
+     * default (a unit test holds them together). */
+    char *copy = xasprintf("%s/site.yaml", state);
+    char *example = xasprintf("%s/examples/small-site.yaml", datadir());
+    if (rc == 0 && o->site_file)
         rc = fs_copy_file(o->site_file, copy, 0644, &err);
-        free(copy);
-    }
+    else if (rc == 0 && !fs_exists(copy) && fs_exists(example))
+        rc = fs_copy_file(example, copy, 0644, &err);
+    free(copy);
+    free(example);
     char *tls_dir = xasprintf("%s/tls", state);
     if (rc == 0)
         rc = tls_ensure(tls_dir, (const char *const *)site.tls_names, site.n_tls_names, &err);
