@@ -1,0 +1,82 @@
+/* catchup: see catchup.h. */
+#include "catchup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int catchup_start(catchup_job *j, char *const argv[], const char *pair, const char *store,
+                  const char *partner, long timeout_ms, long long now_ms, buf *err)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        buf_printf(err, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        int fd = open("/dev/null", O_RDWR);
+        if (fd >= 0) {
+            dup2(fd, 0);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            if (fd > 2)
+                close(fd);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setpgid(0, 0);
+        setenv("HEALTHD_PAIR", pair, 1);
+        setenv("HEALTHD_STORE", store, 1);
+        setenv("HEALTHD_PARTNER", partner, 1);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    j->pid = pid;
+    j->deadline_ms = now_ms + timeout_ms;
+    return 0;
+}
+
+int catchup_poll(catchup_job *j, long long now_ms, buf *detail)
+{
+    if (j->pid == 0) {
+        buf_printf(detail, "catch-up check not running");
+        return 0;
+    }
+    int status;
+    pid_t r = waitpid(j->pid, &status, WNOHANG);
+    if (r == 0) {
+        if (now_ms < j->deadline_ms)
+            return -1;
+        catchup_cancel(j);
+        buf_printf(detail, "catch-up check timed out");
+        return 0;
+    }
+    j->pid = 0;
+    if (r < 0) {
+        buf_printf(detail, "catch-up check: waitpid: %s", strerror(errno));
+        return 0;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 1;
+    if (WIFEXITED(status))
+        buf_printf(detail, "catch-up check: not yet (exit %d)", WEXITSTATUS(status));
+    else
+        buf_printf(detail, "catch-up check: killed by signal %d", WTERMSIG(status));
+    return 0;
+}
+
+void catchup_cancel(catchup_job *j)
+{
+    if (j->pid > 0) {
+        kill(-j->pid, SIGKILL);
+        kill(j->pid, SIGKILL);
+        while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    j->pid = 0;
+}

@@ -1,0 +1,69 @@
+/* monitor: the two state machines of emailng-healthd, pure functions of
+ * their inputs (probe results, a caught-up answer, the time in ms), so
+ * the unit tests drive them with injected results and an injected clock.
+ *
+ * One store:
+ *   starting --good--> up            starting --bad--> suspect
+ *   up --bad--> suspect              suspect --good--> up
+ *   suspect --bad, fail_grace since the first bad probe--> down
+ *   down --good--> recovering        recovering --bad--> down
+ *   recovering --good, >= recover_probes in a row, >= recover_grace since
+ *     the first good one, and caught up--> up
+ * "Caught up" is the answer of the pluggable catch-up check (docs/healthd.md);
+ * with no check configured it is always yes.
+ *
+ * One pair (primary, secondary; active = the store proxies send users to):
+ *   a store "serves" while up or suspect (or starting: not yet known).
+ *   - active serves: stay, except go back to the primary once it is up
+ *     (up = healthy and caught up) while the secondary is active;
+ *   - active does not serve: move to the partner if it serves, or if the
+ *     active is down and the partner is at least recovering (answers, but
+ *     is not caught up: a live store beats a dead one; dsync merges later);
+ *   - otherwise (both down) keep the last active. */
+#ifndef HEALTHD_MONITOR_H
+#define HEALTHD_MONITOR_H
+
+#include "buf.h"
+
+typedef enum store_state {
+    ST_STARTING,
+    ST_UP,
+    ST_SUSPECT,
+    ST_DOWN,
+    ST_RECOVERING,
+} store_state;
+
+typedef struct store_policy {
+    long long fail_grace_ms;    /* bad probes for this long: suspect -> down */
+    long long recover_grace_ms; /* good probes for this long: recovering -> up */
+    int recover_probes;         /* and at least this many good probes in a row */
+} store_policy;
+
+typedef struct store_sm {
+    store_state state;
+    long long since_ms;         /* when the current state began */
+    long long first_bad_ms;     /* first bad probe of the current failure */
+    long long first_good_ms;    /* first good probe of the current recovery */
+    int good;                   /* good probes in a row while recovering */
+} store_sm;
+
+const char *store_state_name(store_state s);
+void store_sm_init(store_sm *s, store_state initial, long long now_ms);
+
+/* Feeds one probe result (ok = every probe of the round passed) and the
+ * latest caught-up answer (1 yes, 0 not yet). Returns 1 if the state
+ * changed, with `why` set to the reason (e.g. "bad for 3000 ms"). */
+int store_sm_feed(store_sm *s, const store_policy *p, int ok, int caught_up,
+                  long long now_ms, buf *why);
+
+/* 1 while recovering with enough good probes and time: the moment the
+ * caller should ask the catch-up check (its answer goes to the next feed). */
+int store_sm_wants_catchup(const store_sm *s, const store_policy *p, long long now_ms);
+
+int store_serves(store_state s);
+
+/* Index (0 primary, 1 secondary) of the store the pair should use now,
+ * given the current one; `why` says why when it changes. */
+int pair_decide(store_state primary, store_state secondary, int active, buf *why);
+
+#endif

@@ -1,0 +1,24 @@
+/* table: the files emailng-healthd writes for the proxies, each replaced
+ * atomically (write a temporary file, fsync, rename) so a reader sees the
+ * old table or the new one, never half of one.
+ *   table:       "PAIR ADDRESS" lines, one per pair, in configuration order.
+ *   passwd_file: the same as a Dovecot passwd-file keyed by pair name,
+ *                "PAIR:::::::host=ADDRESS nopassword", for the proxies'
+ *                second passdb (docs/healthd.md, "Dovecot mapping"). */
+#ifndef HEALTHD_TABLE_H
+#define HEALTHD_TABLE_H
+
+#include "buf.h"
+#include "config.h"
+
+/* active[i] is 0 (primary) or 1 (secondary) for c->pairs[i]. */
+void table_format_plain(const hd_config *c, const int *active, buf *out);
+void table_format_passwd(const hd_config *c, const int *active, buf *out);
+/* Writes every configured output. */
+int table_write(const hd_config *c, const int *active, buf *err);
+/* Reads a previous plain table: for every pair whose line names one of
+ * its two hosts sets active[i]; other lines are ignored. Returns how many
+ * pairs were found. */
+int table_parse_active(const hd_config *c, const char *text, int *active);
+
+#endif

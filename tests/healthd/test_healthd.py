@@ -1,0 +1,161 @@
+"""emailng-healthd against real Dovecot stores on the test fabric: the
+table starts on the primaries, a store killed with SIGKILL (the whole host)
+moves its pair to the partner within the grace, a partitioned store (link
+cut) too, a returning store takes its pair back only once healthy and
+caught up, and both stores down keeps the last active. Tests run in order
+and share one monitor (its log tells the whole story)."""
+import os
+import re
+import time
+
+from conftest import (FAIL_GRACE, HOSTS, imap_list_via, INTERVAL, RECOVER_GRACE, RECOVER_PROBES, TIMEOUT,
+                      FABRIC, run)
+
+S1, S2 = HOSTS["store1"], HOSTS["store2"]
+# kill -> switch: the grace, plus up to one interval until the first failed
+# probe, plus scheduling slack.
+SWITCH_LIMIT = (FAIL_GRACE + INTERVAL) / 1000 + 1.0
+# A partition is seen by probes timing out, so add a probe deadline.
+CUT_LIMIT = SWITCH_LIMIT + TIMEOUT / 1000
+# Back: RECOVER_PROBES good probes over RECOVER_GRACE, plus the check.
+BACK_LIMIT = max(RECOVER_GRACE, RECOVER_PROBES * INTERVAL) / 1000 + 2 * INTERVAL / 1000 + 2.0
+MEASURED = {}
+
+
+def test_starts_on_primaries(site):
+    hd = site["healthd"]
+    hd.wait_active("pair1", S1, 5)
+    hd.wait_active("pair2", S2, 5)
+    # Both stores probed good (LMTP + IMAP login of the probe account).
+    deadline = time.time() + 5
+    while time.time() < deadline and hd.log_text().count("starting -> up") < 4:
+        time.sleep(0.05)
+    log = hd.log_text()
+    assert f"store {S1} (pair1 primary): starting -> up" in log, log
+    assert f"store {S2} (pair1 secondary): starting -> up" in log, log
+    assert "lmtp ok in" in log and "imap ok in" in log
+    with open(hd.passwd) as f:
+        assert f.read() == (f"pair1:::::::host={S1} nopassword\n"
+                            f"pair2:::::::host={S2} nopassword\n")
+    # The password file's password never reaches the log.
+    assert "secret" not in log
+    assert hd.proc.poll() is None
+
+
+def test_kill9_store_fails_over_within_grace(site):
+    hd, s1 = site["healthd"], site["stores"]["store1"]
+    t0 = time.monotonic()
+    s1.kill9()
+    took = hd.wait_active("pair1", S2, SWITCH_LIMIT + 2)
+    MEASURED["kill"] = took
+    print(f"\nkill -9 -> table switch: {took:.2f} s (grace {FAIL_GRACE} ms, interval {INTERVAL} ms)")
+    assert took <= SWITCH_LIMIT, f"switch took {took:.2f}s"
+    assert took >= FAIL_GRACE / 1000 - 0.1, "switched before the grace: one bad probe is not enough"
+    assert hd.active("pair2") == S2, "the other pair keeps its active store"
+    log = hd.log_text()
+    assert re.search(rf"store {S1} \(pair1 primary\): up -> suspect: .*lmtp connect: Connection refused", log), log
+    assert re.search(rf"store {S1} \(pair1 primary\): suspect -> down: probes failed for \d+ ms", log), log
+    assert f"pair pair1: active {S1} (primary) -> {S2} (secondary): primary is down, secondary is up" in log
+    assert time.monotonic() - t0 < 10
+
+
+def test_returns_only_when_healthy_and_caught_up(site):
+    hd, s1, flag = site["healthd"], site["stores"]["store1"], site["flag"]
+    os.unlink(f"{flag}-{S1}")           # replication not caught up yet
+    s1.start()
+    t0 = time.monotonic()
+    # Healthy again, but the catch-up check says no: the pair stays.
+    time.sleep(BACK_LIMIT)
+    assert hd.active("pair1") == S2, hd.log_text()
+    log = hd.log_text()
+    assert f"store {S1} (pair1 primary): down -> recovering" in log, log
+    assert "catch-up check: not yet (exit 1)" in log, log
+    # Caught up: back to the primary.
+    open(f"{flag}-{S1}", "w").close()
+    took = hd.wait_active("pair1", S1, 2 * INTERVAL / 1000 + 2)
+    assert time.monotonic() - t0 >= RECOVER_GRACE / 1000
+    log = hd.log_text()
+    assert re.search(rf"store {S1} \(pair1 primary\): recovering -> up: \d+ good probes over \d+ ms and caught up", log)
+    assert f"pair pair1: active {S2} (secondary) -> {S1} (primary): primary is up and caught up again" in log
+    print(f"\ncaught up -> table back: {took:.2f} s")
+
+
+def test_partition_fails_over_and_back(site):
+    hd = site["healthd"]
+    t0 = time.monotonic()
+    run("sh", FABRIC, "cut", site_prefix(), "store2")
+    try:
+        took = hd.wait_active("pair2", S1, CUT_LIMIT + 2)
+        MEASURED["cut"] = took
+        print(f"\nlink cut -> table switch: {took:.2f} s")
+        assert took <= CUT_LIMIT
+        assert re.search(rf"store {S2} \(pair2 primary\): up -> suspect: .*timed out", hd.log_text())
+        assert hd.active("pair1") == S1
+    finally:
+        run("sh", FABRIC, "heal", site_prefix(), "store2")
+    hd.wait_active("pair2", S2, BACK_LIMIT + CUT_LIMIT)
+    assert time.monotonic() - t0 < 30
+
+
+def test_both_down_keeps_last_active(site):
+    hd, stores = site["healthd"], site["stores"]
+    stores["store2"].kill9()
+    hd.wait_active("pair2", S1, SWITCH_LIMIT + 2)
+    stores["store1"].kill9()
+    time.sleep(SWITCH_LIMIT + 1)
+    # Nothing serves pair2: it keeps its last active (store1), as does pair1.
+    assert hd.active("pair1") == S1
+    assert hd.active("pair2") == S1
+    log = hd.log_text()
+    assert f"store {S1} (pair1 primary): suspect -> down" in log
+    # Back in service for the next tests, and the monitor survived it all.
+    for s in stores.values():
+        s.start()
+    hd.wait_active("pair2", S2, BACK_LIMIT + 3)
+    assert hd.proc.poll() is None
+
+
+def test_restart_keeps_the_table(site):
+    """A restarted monitor starts from the table on disk, not from scratch."""
+    hd, s1 = site["healthd"], site["stores"]["store1"]
+    s1.kill9()
+    hd.wait_active("pair1", S2, SWITCH_LIMIT + 2)
+    hd.stop()
+    s1.start()
+    hd.start()
+    time.sleep(1.0)
+    # store1 answers at once, but it was not active: it must recover first.
+    assert hd.active("pair1") == S2
+    hd.wait_active("pair1", S1, BACK_LIMIT + 2)
+    assert "pair pair1: active 198.18.0.32 (secondary)" in hd.log_text()
+
+
+def test_dovecot_proxy_follows_the_table(site):
+    """A real Dovecot 2.3 proxy with the two-passdb mapping (docs/healthd.md)
+    sends the user to whichever store the table names, re-reading it."""
+    hd, s1 = site["healthd"], site["stores"]["store1"]
+    proxy = HOSTS["proxy"]
+    hd.wait_active("pair1", S1, BACK_LIMIT + 2)
+    out = imap_list_via("mon", proxy)
+    assert "on-store1" in out and "on-store2" not in out, out + site["proxy"].log()
+    # The pair passdb never authenticates anyone by itself.
+    assert "AUTHENTICATIONFAILED" in imap_list_via("mon", proxy, password="wrong")
+    assert "AUTHENTICATIONFAILED" in imap_list_via("mon", proxy, user="pair1", password="x")
+    s1.kill9()
+    hd.wait_active("pair1", S2, SWITCH_LIMIT + 2)
+    out = imap_list_via("mon", proxy)
+    assert "on-store2" in out and "on-store1" not in out, out + site["proxy"].log()
+    s1.start()
+    hd.wait_active("pair1", S1, BACK_LIMIT + 2)
+    out = imap_list_via("mon", proxy)
+    assert "on-store1" in out, out + site["proxy"].log()
+
+
+def site_prefix():
+    from conftest import PREFIX
+    return PREFIX
+
+
+def test_report_timings():
+    print(f"\nmeasured: {MEASURED} (interval {INTERVAL} ms, probe deadline {TIMEOUT} ms, "
+          f"fail grace {FAIL_GRACE} ms; Dovecot poolmon: 30 s interval)")

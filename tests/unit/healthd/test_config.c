@@ -1,0 +1,250 @@
+/* Unit tests for src/healthd/config.c and table.c: configuration errors
+ * name file:line and the key; the table and passwd-file writers (cmocka). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "fsutil.h"
+#include "table.h"
+
+static const char GOOD[] =
+    "pairs:\n"
+    "  pair1: {primary: 198.18.0.31, secondary: 198.18.0.32}\n"
+    "  pair2:\n"
+    "    primary: 198.18.0.33\n"
+    "    secondary: \"2001:db8::34\"\n"
+    "lmtp_port: 2424\n"
+    "imap_port: 1143\n"
+    "probe_user: probe@example.test\n"
+    "probe_password_file: /nonexistent/pw\n"
+    "interval_ms: 500\n"
+    "fail_grace_ms: 1500\n"
+    "table: /tmp/t\n"
+    "catchup_command: [/bin/true, --quiet]\n";
+
+static int parse(const char *text, hd_config *c, buf *err)
+{
+    config_defaults(c);
+    return config_parse(c, text, strlen(text), "h.yaml", err);
+}
+
+static void test_good(void **state)
+{
+    (void)state;
+    hd_config c;
+    buf err = BUF_INIT;
+    assert_int_equal(parse(GOOD, &c, &err), 0);
+    assert_int_equal(c.npairs, 2);
+    assert_string_equal(c.pairs[0].name, "pair1");
+    assert_string_equal(c.pairs[0].host[0], "198.18.0.31");
+    assert_string_equal(c.pairs[1].host[1], "2001:db8::34");
+    assert_int_equal(c.lmtp_port, 2424);
+    assert_int_equal(c.imap_port, 1143);
+    assert_int_equal(c.interval_ms, 500);
+    assert_int_equal(c.fail_grace_ms, 1500);
+    assert_int_equal(c.recover_grace_ms, 5000);            /* default */
+    assert_int_equal(c.recover_probes, 3);
+    assert_string_equal(c.catchup_command[0], "/bin/true");
+    assert_string_equal(c.catchup_command[1], "--quiet");
+    assert_null(c.catchup_command[2]);
+    assert_string_equal(c.passwd_file, "");
+    config_free(&c);
+    buf_free(&err);
+}
+
+/* Replaces the line starting with `key` in GOOD by `line`. */
+static void expect_error(const char *key, const char *line, const char *msg)
+{
+    buf text = BUF_INIT;
+    const char *p = GOOD;
+    int replaced = 0;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = (size_t)(nl - p) + 1;
+        if (!replaced && strncmp(p, key, strlen(key)) == 0) {
+            buf_append_str(&text, line);
+            replaced = 1;
+        } else {
+            buf_append(&text, p, n);
+        }
+        p += n;
+    }
+    if (!replaced)
+        buf_append_str(&text, line);
+    hd_config c;
+    buf err = BUF_INIT;
+    int rc = parse(buf_cstr(&text), &c, &err);
+    if (rc == 0 || strstr(buf_cstr(&err), msg) == NULL)
+        fail_msg("for %s: expected an error containing \"%s\", got rc %d \"%s\"", line, msg, rc,
+                 buf_cstr(&err));
+    config_free(&c);
+    buf_free(&err);
+    buf_free(&text);
+}
+
+static void test_errors_name_file_line_and_key(void **state)
+{
+    (void)state;
+    expect_error("lmtp_port", "lmtp_port: 0\n", "h.yaml:6: lmtp_port: must be between 1 and 65535");
+    expect_error("imap_port", "imap_port: 143x\n", "h.yaml:7: imap_port: must be a whole number");
+    expect_error("interval_ms", "intervall_ms: 500\n", "h.yaml:10: unknown key \"intervall_ms\"");
+    expect_error("  pair1", "  pair1: {primary: 198.18.0.31, secondary: mail.example.test}\n",
+                 "h.yaml:2: pairs.pair1.secondary: \"mail.example.test\" is not a numeric IP address");
+    expect_error("  pair1", "  pair1: {primary: 198.18.0.31}\n", "h.yaml:2: pairs.pair1: needs both");
+    expect_error("  pair1", "  pair1: {primary: 198.18.0.31, secondary: 198.18.0.31}\n", "the same address");
+    expect_error("  pair1", "  pair1: {primary: 198.18.0.31, secondary: 198.18.0.32, tertiary: 1.2.3.4}\n",
+                 "h.yaml:2: unknown key \"pairs.pair1.tertiary\"");
+    expect_error("  pair1", "  \"pair:1\": {primary: 198.18.0.31, secondary: 198.18.0.32}\n",
+                 "h.yaml:2: pairs.pair:1: a pair name is");
+    expect_error("  pair1", "  pair2: {primary: 198.18.0.31, secondary: 198.18.0.32}\n", "pair given twice");
+    expect_error("catchup_command", "catchup_command: /bin/true\n", "h.yaml:13: catchup_command: must be a list");
+    expect_error("catchup_command", "catchup_command: [true]\n", "must be an absolute path");
+    expect_error("catchup_command", "catchup_command: []\n", "must name a program");
+    expect_error("probe_user", "probe_user: \"a\\\"b\"\n", "probe_user: must not contain quotes");
+    expect_error("probe_user", "x: 1\n", "unknown key");
+    expect_error("table", "table: [a, b]\n", "h.yaml:12: table: must be a string");
+    expect_error("interval_ms", "interval_ms: 50\n", "interval_ms: must be between 100");
+    expect_error("fail_grace_ms", "fail_grace_ms: -1\n", "fail_grace_ms: must be between 0");
+    expect_error("lmtp_port", "lmtp_port: [\n", "h.yaml:");     /* YAML syntax error */
+}
+
+static void test_missing_required(void **state)
+{
+    (void)state;
+    hd_config c;
+    buf err = BUF_INIT;
+    assert_int_not_equal(parse("lmtp_port: 24\n", &c, &err), 0);
+    assert_non_null(strstr(buf_cstr(&err), "pairs: at least one store pair"));
+    config_free(&c);
+    buf_reset(&err);
+    assert_int_not_equal(parse("pairs: {p: {primary: 10.0.0.1, secondary: 10.0.0.2}}\nprobe_user: u\n"
+                               "probe_password_file: /x\n", &c, &err), 0);
+    assert_non_null(strstr(buf_cstr(&err), "table or passwd_file"));
+    config_free(&c);
+    buf_reset(&err);
+    assert_int_not_equal(parse("", &c, &err), 0);
+    config_free(&c);
+    buf_reset(&err);
+    assert_int_not_equal(parse("- a\n- b\n", &c, &err), 0);
+    assert_non_null(strstr(buf_cstr(&err), "must be a mapping"));
+    config_free(&c);
+    buf_free(&err);
+}
+
+static char *tmpdir(void)
+{
+    char tmpl[] = "/tmp/healthd-unit-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return xstrdup(d);
+}
+
+static void test_password_file(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    char *pw = xasprintf("%s/pw", dir);
+    hd_config c;
+    buf err = BUF_INIT;
+    assert_int_equal(parse(GOOD, &c, &err), 0);
+    free(c.probe_password_file);
+    c.probe_password_file = xstrdup(pw);
+
+    assert_int_equal(fs_write_file(pw, "s3cr\"et\\x\n", 10, 0600, &err), 0);
+    assert_int_equal(config_read_password(&c, &err), 0);
+    assert_string_equal(c.probe_password, "s3cr\"et\\x");
+
+    assert_int_equal(fs_write_file(pw, "two\nlines\n", 10, 0600, &err), 0);
+    assert_int_not_equal(config_read_password(&c, &err), 0);
+    assert_non_null(strstr(buf_cstr(&err), "must be one line"));
+    buf_reset(&err);
+    assert_int_equal(fs_write_file(pw, "\n", 1, 0600, &err), 0);
+    assert_int_not_equal(config_read_password(&c, &err), 0);
+    assert_non_null(strstr(buf_cstr(&err), "empty"));
+    buf_reset(&err);
+    unlink(pw);
+    assert_int_not_equal(config_read_password(&c, &err), 0);
+    assert_non_null(strstr(buf_cstr(&err), pw));                /* names the file */
+    config_free(&c);
+    buf_free(&err);
+    rmdir(dir);
+    free(pw);
+    free(dir);
+}
+
+static void test_table_writer(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    hd_config c;
+    buf err = BUF_INIT, got = BUF_INIT;
+    assert_int_equal(parse(GOOD, &c, &err), 0);
+    free(c.table);
+    free(c.passwd_file);
+    c.table = xasprintf("%s/pairs", dir);
+    c.passwd_file = xasprintf("%s/pairs.passwd", dir);
+    int active[2] = {0, 1};
+    assert_int_equal(table_write(&c, active, &err), 0);
+    assert_int_equal(fs_read_file(c.table, 4096, &got, &err), 0);
+    assert_string_equal(buf_cstr(&got), "pair1 198.18.0.31\npair2 2001:db8::34\n");
+    buf_reset(&got);
+    assert_int_equal(fs_read_file(c.passwd_file, 4096, &got, &err), 0);
+    assert_string_equal(buf_cstr(&got), "pair1:::::::host=198.18.0.31 nopassword\n"
+                                        "pair2:::::::host=2001:db8::34 nopassword\n");
+    struct stat st;
+    assert_int_equal(stat(c.table, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    char *tmp = xasprintf("%s.tmp", c.table);
+    assert_false(fs_exists(tmp));                               /* renamed into place */
+    free(tmp);
+
+    /* Read back: a restart starts from the table on disk. */
+    int back[2] = {0, 0};
+    assert_int_equal(table_parse_active(&c, "pair1 198.18.0.32\npair2 2001:db8::34\n", back), 2);
+    assert_int_equal(back[0], 1);
+    assert_int_equal(back[1], 1);
+    /* Unknown pairs, foreign hosts and junk are ignored. */
+    int junk[2] = {0, 0};
+    assert_int_equal(table_parse_active(&c, "pair9 1.2.3.4\npair1 10.9.9.9\ngarbage\n\npair2", junk), 0);
+    assert_int_equal(junk[0], 0);
+    assert_int_equal(junk[1], 0);
+
+    /* A folder that cannot be written: an error naming the path. */
+    free(c.table);
+    c.table = xstrdup("/nonexistent/dir/pairs");
+    buf_reset(&err);
+    assert_int_not_equal(table_write(&c, active, &err), 0);
+    assert_non_null(strstr(buf_cstr(&err), "/nonexistent/dir/pairs"));
+
+    unlink(c.passwd_file);
+    {
+        char *t = xasprintf("%s/pairs", dir);
+        unlink(t);
+        free(t);
+    }
+    rmdir(dir);
+    config_free(&c);
+    buf_free(&err);
+    buf_free(&got);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_errors_name_file_line_and_key),
+        cmocka_unit_test(test_missing_required),
+        cmocka_unit_test(test_password_file),
+        cmocka_unit_test(test_table_writer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
