@@ -9,8 +9,10 @@ HEALTHD_CFLAGS   = -Isrc/healthd
 HEALTHD_LIBS     = $(shell pkg-config --libs yaml-0.1)
 HEALTHD_ALL_SRC  = $(sort $(wildcard src/healthd/*.c))
 HEALTHD_SRC      = $(filter-out src/healthd/main.c,$(HEALTHD_ALL_SRC))
-HEALTHD_LIB_SRC  = src/lib/buf.c src/lib/fsutil.c
-HEALTHD_HDR      = $(wildcard src/healthd/*.h) src/lib/buf.h src/lib/fsutil.h
+HEALTHD_LIB_SRC  = src/lib/buf.c src/lib/address.c src/lib/fsutil.c src/lib/yaml_config.c \
+                   src/lib/daemon_log.c
+HEALTHD_HDR      = $(wildcard src/healthd/*.h) src/lib/buf.h src/lib/address.h src/lib/fsutil.h \
+                   src/lib/yaml_config.h src/lib/daemon_log.h
 HEALTHD_UNIT_SRC = $(sort $(wildcard tests/unit/healthd/test_*.c))
 HEALTHD_UNIT_BIN = $(HEALTHD_UNIT_SRC:tests/unit/healthd/%.c=$(BUILD)/tests/healthd/%)
 HEALTHD_ASAN_BIN = $(HEALTHD_UNIT_SRC:tests/unit/healthd/%.c=$(BUILD)/asan/healthd/%)

@@ -8,13 +8,14 @@ POLICYD_LIBS     = -levent -llmdb -lspf2
 POLICYD_CFLAGS   = -Isrc/policyd
 POLICYD_ALL_SRC  = $(sort $(wildcard src/policyd/*.c))
 POLICYD_SRC      = $(filter-out src/policyd/main.c,$(POLICYD_ALL_SRC))
-POLICYD_LIB_SRC  = src/lib/buf.c src/lib/address.c src/lib/fsutil.c
+POLICYD_LIB_SRC  = src/lib/buf.c src/lib/address.c src/lib/fsutil.c src/lib/yaml_config.c \
+                   src/lib/daemon_log.c
 POLICYD_HDR      = $(wildcard src/policyd/*.h src/lib/*.h)
 POLICYD_OBJ      = $(POLICYD_ALL_SRC:%.c=$(BUILD)/%.o) $(POLICYD_LIB_SRC:%.c=$(BUILD)/%.o)
 POLICYD_UNIT_SRC = $(sort $(wildcard tests/unit/policyd/test_*.c))
 POLICYD_UNIT_BIN = $(POLICYD_UNIT_SRC:tests/unit/policyd/%.c=$(BUILD)/tests/policyd/%)
 POLICYD_ASAN_BIN = $(POLICYD_UNIT_SRC:tests/unit/policyd/%.c=$(BUILD)/asan/policyd/%)
-POLICYD_FUZZ     = request spfwire table spf
+POLICYD_FUZZ     = request spfwire table spf config
 POLICYD_FUZZ_TIME ?= 30
 
 EXTRA_BINS     += $(BUILD)/emailng-policyd
@@ -71,3 +72,13 @@ policyd-protocol: $(BUILD)/emailng-policyd
 
 policyd-bench: $(BUILD)/emailng-policyd
 	sh bench/policyd/run.sh
+
+# emailng starts emailng-policyd (found next to the emailng binary, then on
+# PATH): install it with emailng, and build it before the end-to-end tests.
+.PHONY: install-policyd
+install: install-policyd
+e2e: $(BUILD)/emailng-policyd
+
+install-policyd: $(BUILD)/emailng-policyd
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/emailng-policyd $(DESTDIR)$(PREFIX)/sbin/emailng-policyd

@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "fsutil.h"
+#include "yaml_config.h"
 
 void config_defaults(hd_config *c)
 {
@@ -75,103 +75,29 @@ int config_sockaddr(const char *host, int port, struct sockaddr_storage *sa, soc
     return -1;
 }
 
-/* ---- YAML walking ---- */
+/* ---- YAML walking (src/lib/yaml_config.h) ---- */
 
-typedef struct walker {
-    yaml_document_t *doc;
-    const char *file;
-    buf *err;
-} walker;
-
-static int fail(walker *w, yaml_node_t *n, const char *key, const char *msg)
+/* A program and its arguments, no shell: an absolute path first. */
+static int get_argv(ycfg *y, yaml_node_t *n, const char *key, char ***out)
 {
-    buf_printf(w->err, "%s:%lu: %s: %s", w->file,
-               n ? (unsigned long)n->start_mark.line + 1 : 0UL, key, msg);
-    return -1;
-}
-
-static const char *scalar(yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static int get_str(walker *w, yaml_node_t *n, const char *key, char **out)
-{
-    const char *s = scalar(n);
-    if (!s)
-        return fail(w, n, key, "must be a string");
-    free(*out);
-    *out = xstrdup(s);
-    return 0;
-}
-
-static int get_long(walker *w, yaml_node_t *n, const char *key, long min, long max, long *out)
-{
-    const char *s = scalar(n);
-    char *end;
-    if (!s || !*s)
-        return fail(w, n, key, "must be a number");
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (*end || errno)
-        return fail(w, n, key, "must be a whole number");
-    if (v < min || v > max) {
-        buf_printf(w->err, "%s:%lu: %s: must be between %ld and %ld", w->file,
-                   (unsigned long)n->start_mark.line + 1, key, min, max);
+    if (n->type != YAML_SEQUENCE_NODE)
+        return ycfg_report(y, n, "%s: expected a list (program and arguments; no shell), found %s", key,
+                           ycfg_kind(n));
+    ycfg_list l = {0};
+    if (ycfg_strings(y, n, key, 0, &l))
         return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int get_port(walker *w, yaml_node_t *n, const char *key, int *out)
-{
-    long v;
-    if (get_long(w, n, key, 1, 65535, &v))
+    int rc = 0;
+    if (l.n == 0)
+        rc = ycfg_report(y, n, "%s: the list is empty; it must name a program", key);
+    else if (l.items[0][0] != '/')
+        rc = ycfg_report(y, n, "%s: \"%s\" is not an absolute path; the program must be an absolute path", key,
+                         l.items[0]);
+    if (rc) {
+        ycfg_list_free(&l);
         return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int get_argv(walker *w, yaml_node_t *n, const char *key, char ***out)
-{
-    if (!n || n->type != YAML_SEQUENCE_NODE)
-        return fail(w, n, key, "must be a list (program and arguments; no shell)");
-    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (count == 0)
-        return fail(w, n, key, "must name a program");
-    char **v = xcalloc(count + 1, sizeof(char *));
-    size_t i = 0;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-        const char *s = scalar(yaml_document_get_node(w->doc, *it));
-        if (!s || (i == 0 && s[0] != '/')) {
-            free_argv(v);
-            return fail(w, n, key, s ? "the program must be an absolute path"
-                                     : "must be a list of strings");
-        }
-        v[i++] = xstrdup(s);
     }
     free_argv(*out);
-    *out = v;
-    return 0;
-}
-
-static int unknown(walker *w, yaml_node_t *n, const char *section, const char *k)
-{
-    buf_printf(w->err, "%s:%lu: unknown key \"%s%s%s\"", w->file,
-               (unsigned long)n->start_mark.line + 1, section, *section ? "." : "", k);
-    return -1;
-}
-
-#define FOR_PAIRS(w, map, kvar, vnode)                                                   \
-    for (yaml_node_pair_t *p_ = (map)->data.mapping.pairs.start; p_ < (map)->data.mapping.pairs.top; p_++) \
-        for (const char *kvar = scalar(yaml_document_get_node((w)->doc, p_->key)); kvar; kvar = NULL) \
-            for (yaml_node_t *vnode = yaml_document_get_node((w)->doc, p_->value); vnode; vnode = NULL)
-
-static int need_map(walker *w, yaml_node_t *n, const char *key)
-{
-    if (!n || n->type != YAML_MAPPING_NODE)
-        return fail(w, n, key, "must be a mapping");
+    *out = l.items;
     return 0;
 }
 
@@ -187,143 +113,112 @@ static int valid_pair_name(const char *s)
     return 1;
 }
 
-static int load_pair(walker *w, hd_config *c, const char *name, yaml_node_t *m)
+/* pairs.NAME: {primary: IP, secondary: IP} */
+static int load_pair(ycfg *y, hd_config *c, const ycfg_map *pm)
 {
-    buf key = BUF_INIT;
-    buf_printf(&key, "pairs.%s", name);
-    int rc = -1;
-    if (!valid_pair_name(name)) {
-        fail(w, m, buf_cstr(&key), "a pair name is 1-64 of A-Z a-z 0-9 . _ -");
-        goto out;
-    }
+    static const char *const keys[] = {"primary", "secondary", NULL};
+    const char *name = pm->key, *path = pm->path;
+    if (!valid_pair_name(name))
+        return ycfg_report(y, pm->key_node, "%s: a pair name is 1-64 of A-Z a-z 0-9 . _ -", path);
     for (size_t i = 0; i < c->npairs; i++)
-        if (strcmp(c->pairs[i].name, name) == 0) {
-            fail(w, m, buf_cstr(&key), "pair given twice");
-            goto out;
+        if (strcmp(c->pairs[i].name, name) == 0)
+            return ycfg_report(y, pm->key_node, "%s: pair given twice", path);
+    ycfg_map m;
+    int rc = ycfg_map_begin(y, pm->value, path, keys, &m);
+    if (rc == 0) {
+        c->pairs = xrealloc(c->pairs, (c->npairs + 1) * sizeof(hd_pair));
+        hd_pair *p = &c->pairs[c->npairs++];
+        memset(p, 0, sizeof(*p));
+        p->name = xstrdup(name);
+        while (rc == 0 && (rc = ycfg_map_next(&m)) > 0) {
+            char **host = &p->host[m.index];
+            struct sockaddr_storage sa;
+            socklen_t len;
+            rc = ycfg_str(y, m.value, m.path, host);
+            if (rc == 0 && config_sockaddr(*host, 1, &sa, &len) != 0)
+                rc = ycfg_report(y, m.value, "%s: \"%s\" is not a numeric IP address", m.path, *host);
         }
-    if (need_map(w, m, buf_cstr(&key)))
-        goto out;
-    c->pairs = xrealloc(c->pairs, (c->npairs + 1) * sizeof(hd_pair));
-    hd_pair *p = &c->pairs[c->npairs++];
-    memset(p, 0, sizeof(*p));
-    p->name = xstrdup(name);
-    FOR_PAIRS(w, m, k, v) {
-        int i;
-        if (!strcmp(k, "primary"))
-            i = 0;
-        else if (!strcmp(k, "secondary"))
-            i = 1;
-        else {
-            unknown(w, v, buf_cstr(&key), k);
-            goto out;
-        }
-        if (get_str(w, v, k, &p->host[i]))
-            goto out;
-        struct sockaddr_storage sa;
-        socklen_t len;
-        if (config_sockaddr(p->host[i], 1, &sa, &len) != 0) {
-            buf_printf(w->err, "%s:%lu: %s.%s: \"%s\" is not a numeric IP address", w->file,
-                       (unsigned long)v->start_mark.line + 1, buf_cstr(&key), k, p->host[i]);
-            goto out;
-        }
+        if (rc == 0 && (!p->host[0] || !p->host[1]))
+            rc = ycfg_report(y, pm->value, "%s: needs both primary and secondary", path);
+        else if (rc == 0 && strcmp(p->host[0], p->host[1]) == 0)
+            rc = ycfg_report(y, pm->value, "%s: primary and secondary are the same address", path);
     }
-    if (!p->host[0] || !p->host[1]) {
-        fail(w, m, buf_cstr(&key), "needs both primary and secondary");
-        goto out;
-    }
-    if (strcmp(p->host[0], p->host[1]) == 0) {
-        fail(w, m, buf_cstr(&key), "primary and secondary are the same address");
-        goto out;
-    }
-    rc = 0;
-out:
-    buf_free(&key);
+    ycfg_map_end(&m);
     return rc;
 }
 
-static int load_top(walker *w, hd_config *c, yaml_node_t *root)
+/* After the keys: what they say together. */
+static int check(ycfg *y, hd_config *c)
 {
-    if (need_map(w, root, "(top level)"))
-        return -1;
-    FOR_PAIRS(w, root, k, v) {
-        int rc;
-        if (!strcmp(k, "pairs")) {
-            rc = need_map(w, v, k);
-            FOR_PAIRS(w, v, name, pv) {
-                if (rc == 0)
-                    rc = load_pair(w, c, name, pv);
-            }
-        }
-        else if (!strcmp(k, "lmtp_port")) rc = get_port(w, v, k, &c->lmtp_port);
-        else if (!strcmp(k, "imap_port")) rc = get_port(w, v, k, &c->imap_port);
-        else if (!strcmp(k, "probe_user")) rc = get_str(w, v, k, &c->probe_user);
-        else if (!strcmp(k, "probe_password_file")) rc = get_str(w, v, k, &c->probe_password_file);
-        else if (!strcmp(k, "interval_ms")) rc = get_long(w, v, k, 100, 600000, &c->interval_ms);
-        else if (!strcmp(k, "timeout_ms")) rc = get_long(w, v, k, 50, 60000, &c->timeout_ms);
-        else if (!strcmp(k, "fail_grace_ms")) rc = get_long(w, v, k, 0, 3600000, &c->fail_grace_ms);
-        else if (!strcmp(k, "recover_grace_ms")) rc = get_long(w, v, k, 0, 3600000, &c->recover_grace_ms);
-        else if (!strcmp(k, "recover_probes")) rc = get_long(w, v, k, 1, 1000, &c->recover_probes);
-        else if (!strcmp(k, "table")) rc = get_str(w, v, k, &c->table);
-        else if (!strcmp(k, "passwd_file")) rc = get_str(w, v, k, &c->passwd_file);
-        else if (!strcmp(k, "log_file")) rc = get_str(w, v, k, &c->log_file);
-        else if (!strcmp(k, "pid_file")) rc = get_str(w, v, k, &c->pid_file);
-        else if (!strcmp(k, "catchup_command")) rc = get_argv(w, v, k, &c->catchup_command);
-        else if (!strcmp(k, "catchup_timeout_ms")) rc = get_long(w, v, k, 100, 600000, &c->catchup_timeout_ms);
-        else rc = unknown(w, v, "", k);
-        if (rc)
-            return -1;
-    }
+    const yaml_node_t *r = y->root;
+    if (c->npairs == 0)
+        return ycfg_report(y, r, "pairs: at least one store pair is needed");
+    if (!c->probe_user || !*c->probe_user)
+        return ycfg_report(y, r, "probe_user: missing (the IMAP probe logs in as this account)");
+    if (strpbrk(c->probe_user, "\"\\\r\n") || strlen(c->probe_user) > 256)
+        return ycfg_report(y, r, "probe_user: must not contain quotes, backslashes or line breaks");
+    if (!c->probe_password_file || !*c->probe_password_file)
+        return ycfg_report(y, r, "probe_password_file: missing "
+                                 "(the password is never given on the command line)");
+    if (!*c->table && !*c->passwd_file)
+        return ycfg_report(y, r, "table or passwd_file: at least one output file is needed");
+    if (c->timeout_ms >= c->interval_ms * 10)
+        return ycfg_report(y, r, "timeout_ms: must be under ten intervals");
     return 0;
 }
 
-static int check(hd_config *c, const char *name, buf *err)
+static int load_top(ycfg *y, hd_config *c)
 {
-    if (c->npairs == 0)
-        buf_printf(err, "%s: pairs: at least one store pair is needed", name);
-    else if (!c->probe_user || !*c->probe_user)
-        buf_printf(err, "%s: probe_user: missing (the IMAP probe logs in as this account)", name);
-    else if (strpbrk(c->probe_user, "\"\\\r\n") || strlen(c->probe_user) > 256)
-        buf_printf(err, "%s: probe_user: must not contain quotes, backslashes or line breaks", name);
-    else if (!c->probe_password_file || !*c->probe_password_file)
-        buf_printf(err, "%s: probe_password_file: missing (the password is never given on the command line)", name);
-    else if (!*c->table && !*c->passwd_file)
-        buf_printf(err, "%s: table or passwd_file: at least one output file is needed", name);
-    else if (c->timeout_ms >= c->interval_ms * 10)
-        buf_printf(err, "%s: timeout_ms: must be under ten intervals", name);
-    else
-        return 0;
-    return -1;
+    static const char *const keys[] = {
+        "pairs", "lmtp_port", "imap_port", "probe_user", "probe_password_file", "interval_ms",
+        "timeout_ms", "fail_grace_ms", "recover_grace_ms", "recover_probes", "table", "passwd_file",
+        "log_file", "pid_file", "catchup_command", "catchup_timeout_ms", NULL};
+    ycfg_map m, pairs;
+    int rc = ycfg_map_begin(y, y->root, "", keys, &m);
+    while (rc == 0 && (rc = ycfg_map_next(&m)) > 0) {
+        yaml_node_t *v = m.value;
+        const char *k = m.path;
+        switch (m.index) {
+        case 0:
+            rc = ycfg_map_begin(y, v, k, NULL, &pairs);
+            while (rc == 0 && (rc = ycfg_map_next(&pairs)) > 0)
+                rc = load_pair(y, c, &pairs);
+            ycfg_map_end(&pairs);
+            break;
+        case 1: rc = ycfg_port(y, v, k, &c->lmtp_port); break;
+        case 2: rc = ycfg_port(y, v, k, &c->imap_port); break;
+        case 3: rc = ycfg_str(y, v, k, &c->probe_user); break;
+        case 4: rc = ycfg_str(y, v, k, &c->probe_password_file); break;
+        case 5: rc = ycfg_long(y, v, k, 100, 600000, &c->interval_ms); break;
+        case 6: rc = ycfg_long(y, v, k, 50, 60000, &c->timeout_ms); break;
+        case 7: rc = ycfg_long(y, v, k, 0, 3600000, &c->fail_grace_ms); break;
+        case 8: rc = ycfg_long(y, v, k, 0, 3600000, &c->recover_grace_ms); break;
+        case 9: rc = ycfg_long(y, v, k, 1, 1000, &c->recover_probes); break;
+        case 10: rc = ycfg_str(y, v, k, &c->table); break;
+        case 11: rc = ycfg_str(y, v, k, &c->passwd_file); break;
+        case 12: rc = ycfg_str(y, v, k, &c->log_file); break;
+        case 13: rc = ycfg_str(y, v, k, &c->pid_file); break;
+        case 14: rc = get_argv(y, v, k, &c->catchup_command); break;
+        case 15: rc = ycfg_long(y, v, k, 100, 600000, &c->catchup_timeout_ms); break;
+        }
+    }
+    ycfg_map_end(&m);
+    return rc ? -1 : check(y, c);
+}
+
+static int load(ycfg *y, hd_config *c, int rc)
+{
+    if (rc == 0)
+        rc = y->root ? load_top(y, c)
+                     : ycfg_report(y, NULL, "the configuration is empty; expected a mapping of keys");
+    ycfg_free(y);
+    return rc;
 }
 
 int config_parse(hd_config *c, const char *text, size_t len, const char *name, buf *err)
 {
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    if (!yaml_parser_initialize(&parser)) {
-        buf_printf(err, "%s: cannot start the YAML parser", name);
-        return -1;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        buf_printf(err, "%s:%lu: %s", name, (unsigned long)parser.problem_mark.line + 1,
-                   parser.problem ? parser.problem : "YAML syntax error");
-        yaml_parser_delete(&parser);
-        return -1;
-    }
-    walker w = {&doc, name, err};
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    int rc;
-    if (!root) {
-        buf_printf(err, "%s: empty configuration", name);
-        rc = -1;
-    } else {
-        rc = load_top(&w, c, root);
-    }
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
-    if (rc == 0)
-        rc = check(c, name, err);
-    return rc;
+    ycfg y;
+    return load(&y, c, ycfg_parse(&y, text, len, name, 0, err));
 }
 
 int config_read_password(hd_config *c, buf *err)
@@ -357,12 +252,9 @@ int config_read_password(hd_config *c, buf *err)
 
 int config_load(hd_config *c, const char *path, buf *err)
 {
-    buf text = BUF_INIT;
-    int rc = fs_read_file(path, 1024 * 1024, &text, err);
-    if (rc == 0)
-        rc = config_parse(c, buf_cstr(&text), text.len, path, err);
+    ycfg y;
+    int rc = load(&y, c, ycfg_load(&y, path, 1024 * 1024, 0, err));
     if (rc == 0)
         rc = config_read_password(c, err);
-    buf_free(&text);
     return rc;
 }

@@ -4,7 +4,12 @@
  * proxies read whenever a pair changes. Runs in the foreground (emailng
  * starts it as a daemon). Usage: emailng-healthd -c CONFIG [-t]
  *   -t  check the configuration and the password file, then exit.
- * See docs/healthd.md. */
+ * See docs/healthd.md.
+ *
+ * Its log (src/lib/daemon_log.h) has one line per event: every store
+ * state change (store, pair, old -> new, reason, probe detail), every
+ * change of a pair's active store, table writes that failed, start and
+ * stop; appended to log_file (reopened on SIGHUP) or stderr for "-". */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,8 +20,8 @@
 
 #include "catchup.h"
 #include "config.h"
+#include "daemon_log.h"
 #include "fsutil.h"
-#include "log.h"
 #include "monitor.h"
 #include "probe.h"
 #include "table.h"
@@ -84,7 +89,7 @@ int main(int argc, char **argv)
         buf_free(&err);
         return 0;
     }
-    if (log_open(cfg.log_file) != 0) {
+    if (daemon_log_open("emailng-healthd", cfg.log_file) != 0) {
         fprintf(stderr, "emailng-healthd: cannot open log %s: %s\n", cfg.log_file, strerror(errno));
         return 1;
     }
@@ -129,17 +134,17 @@ int main(int argc, char **argv)
         char pid[32];
         int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
         if (fs_write_file(cfg.pid_file, pid, (size_t)n, 0644, &err) != 0) {
-            log_msg("cannot write pid file: %s", buf_cstr(&err));
+            daemon_log("cannot write pid file: %s", buf_cstr(&err));
             buf_reset(&err);
         }
     }
     store_policy pol = {cfg.fail_grace_ms, cfg.recover_grace_ms, (int)cfg.recover_probes};
-    log_msg("started: %zu pairs, probes every %ld ms (deadline %ld ms), down after %ld ms, "
+    daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms), down after %ld ms, "
             "up after %ld good probes over %ld ms%s",
             cfg.npairs, cfg.interval_ms, cfg.timeout_ms, cfg.fail_grace_ms, cfg.recover_probes,
             cfg.recover_grace_ms, cfg.catchup_command ? " and the catch-up check" : "");
     for (size_t i = 0; i < cfg.npairs; i++)
-        log_msg("pair %s: active %s (%s)", cfg.pairs[i].name, cfg.pairs[i].host[active[i]],
+        daemon_log("pair %s: active %s (%s)", cfg.pairs[i].name, cfg.pairs[i].host[active[i]],
                 role_name(active[i]));
     int dirty = 1;
 
@@ -149,8 +154,8 @@ int main(int argc, char **argv)
         long long round = monotonic_ms();
         if (hup) {
             hup = 0;
-            if (log_reopen() != 0)
-                log_msg("cannot reopen the log: %s", strerror(errno));
+            if (daemon_log_reopen() != 0)
+                daemon_log("cannot reopen the log: %s", strerror(errno));
         }
         for (size_t i = 0; i < nstores; i++) {
             probe_init(&pr[2 * i], PROBE_LMTP, &st[i].lmtp, st[i].lmtp_len, NULL, NULL);
@@ -174,7 +179,7 @@ int main(int argc, char **argv)
                 if (r >= 0)
                     s->caught_up = r;
                 if (r == 0 && strcmp(buf_cstr(&why), buf_cstr(&s->last_catchup)) != 0) {
-                    log_msg("store %s (%s %s): %s", s->addr, cfg.pairs[s->pair].name,
+                    daemon_log("store %s (%s %s): %s", s->addr, cfg.pairs[s->pair].name,
                             role_name(s->role), buf_cstr(&why));
                     buf_reset(&s->last_catchup);
                     buf_append_str(&s->last_catchup, buf_cstr(&why));
@@ -183,7 +188,7 @@ int main(int argc, char **argv)
             store_state old = s->sm.state;
             buf_reset(&why);
             if (store_sm_feed(&s->sm, &pol, ok, s->caught_up, now, &why)) {
-                log_msg("store %s (%s %s): %s -> %s: %s; %s", s->addr, cfg.pairs[s->pair].name,
+                daemon_log("store %s (%s %s): %s -> %s: %s; %s", s->addr, cfg.pairs[s->pair].name,
                         role_name(s->role), store_state_name(old), store_state_name(s->sm.state),
                         buf_cstr(&why), buf_cstr(&detail));
                 if (cfg.catchup_command && s->sm.state != ST_RECOVERING) {
@@ -197,14 +202,14 @@ int main(int argc, char **argv)
                 buf_reset(&err);
                 if (catchup_start(&s->job, cfg.catchup_command, cfg.pairs[s->pair].name, s->addr,
                                   s->partner, cfg.catchup_timeout_ms, now, &err) != 0)
-                    log_msg("store %s: cannot start the catch-up check: %s", s->addr, buf_cstr(&err));
+                    daemon_log("store %s: cannot start the catch-up check: %s", s->addr, buf_cstr(&err));
             }
         }
         for (size_t i = 0; i < cfg.npairs; i++) {
             buf_reset(&why);
             int next = pair_decide(st[2 * i].sm.state, st[2 * i + 1].sm.state, active[i], &why);
             if (next != active[i]) {
-                log_msg("pair %s: active %s (%s) -> %s (%s): %s", cfg.pairs[i].name,
+                daemon_log("pair %s: active %s (%s) -> %s (%s): %s", cfg.pairs[i].name,
                         cfg.pairs[i].host[active[i]], role_name(active[i]), cfg.pairs[i].host[next],
                         role_name(next), buf_cstr(&why));
                 active[i] = next;
@@ -216,7 +221,7 @@ int main(int argc, char **argv)
             if (table_write(&cfg, active, &err) == 0)
                 dirty = 0;
             else
-                log_msg("cannot write the table (will retry): %s", buf_cstr(&err));
+                daemon_log("cannot write the table (will retry): %s", buf_cstr(&err));
         }
         for (size_t i = 0; i < nstores * 2; i++)
             probe_free(&pr[i]);
@@ -227,7 +232,7 @@ int main(int argc, char **argv)
             nanosleep(&ts, NULL);
         }
     }
-    log_msg("stopping (signal %d)", (int)stop_sig);
+    daemon_log("stopping (signal %d)", (int)stop_sig);
     for (size_t i = 0; i < nstores; i++) {
         catchup_cancel(&st[i].job);
         buf_free(&st[i].last_catchup);

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "cidr.h"
 #include "request.h"
+#include "yaml_config.h"
 
 #define STORE_PAIR_MAX 4
 
@@ -33,10 +34,7 @@ typedef struct store_pair {
     store_addr addr[STORE_PAIR_MAX];
 } store_pair;
 
-typedef struct str_list {
-    char **items;
-    size_t n;
-} str_list;
+typedef ycfg_list str_list;
 
 typedef struct config {
     str_list listen;                    /* "127.0.0.1:10040" ... */

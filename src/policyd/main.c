@@ -59,7 +59,7 @@ static int load_table(int force)
     struct stat st;
     if (stat(path, &st) != 0) {
         if (force || G.have_table_st)
-            log_msg("table %s: %s; keeping the table in use (%zu mailboxes)", path, strerror(errno),
+            daemon_log("table %s: %s; keeping the table in use (%zu mailboxes)", path, strerror(errno),
                     G.table ? G.table->mailboxes.count : 0);
         G.have_table_st = 0;
         return -1;
@@ -74,7 +74,7 @@ static int load_table(int force)
     table_init(t);
     buf err = BUF_INIT;
     if (table_load(t, path, &err) != 0) {
-        log_msg("table not loaded, keeping the one in use: %s", err.data);
+        daemon_log("table not loaded, keeping the one in use: %s", err.data);
         buf_free(&err);
         table_free(t);
         free(t);
@@ -84,7 +84,7 @@ static int load_table(int force)
     table *old = G.table;
     G.table = t;
     G.eng.table = t;
-    log_msg("table %s loaded: %zu mailboxes, %zu alternates, %zu aliases, %zu limits", path,
+    daemon_log("table %s loaded: %zu mailboxes, %zu alternates, %zu aliases, %zu limits", path,
             t->mailboxes.count, t->alternates.count, t->aliases.count, t->limits.count);
     if (old) {
         table_free(old);
@@ -98,12 +98,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     (void)arg;
     if (sig == SIGHUP) {
-        log_reopen();
-        log_msg("SIGHUP: reopened the log, reloading the table");
+        if (daemon_log_reopen() != 0)
+            daemon_log("SIGHUP: cannot reopen the log (%s), reloading the table", strerror(errno));
+        else
+            daemon_log("SIGHUP: reopened the log, reloading the table");
         load_table(1);
         return;
     }
-    log_msg("stopping on signal %d (%ld connections open)", (int)sig, server_connections(G.srv));
+    daemon_log("stopping on signal %d (%ld connections open)", (int)sig, server_connections(G.srv));
     event_base_loopbreak(G.base);
 }
 
@@ -120,7 +122,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     if (ticks % 60 == 0) {
         long n = store_expire(G.store, (int64_t)time(NULL), 10000);
         if (n > 0)
-            log_msg("expired %ld old records", n);
+            daemon_log("expired %ld old records", n);
     }
 }
 
@@ -143,11 +145,6 @@ static int drop_privileges(const char *user, buf *err)
     }
     prctl(PR_SET_DUMPABLE, 0);
     return 0;
-}
-
-static void quota_log(const char *msg)
-{
-    log_line(msg);
 }
 
 int main(int argc, char **argv)
@@ -184,7 +181,7 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (log_open(G.cfg.log_file) != 0) {
+    if (daemon_log_open("emailng-policyd", G.cfg.log_file) != 0) {
         fprintf(stderr, "emailng-policyd: cannot open the log %s: %s\n", G.cfg.log_file, strerror(errno));
         return 1;
     }
@@ -193,7 +190,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "emailng-policyd: the system user \"%s\" does not exist\n", G.cfg.user);
         return 1;
     }
-    if (getuid() == 0 && strcmp(G.cfg.log_file, "-") != 0 && fchown(log_fd(), pw->pw_uid, pw->pw_gid) != 0) {
+    if (getuid() == 0 && strcmp(G.cfg.log_file, "-") != 0 && fchown(daemon_log_fd(), pw->pw_uid, pw->pw_gid) != 0) {
         fprintf(stderr, "emailng-policyd: cannot hand the log to %s: %s\n", G.cfg.user, strerror(errno));
         return 1;
     }
@@ -251,7 +248,7 @@ int main(int argc, char **argv)
             dup2(devnull, 0);
             dup2(devnull, 1);
             if (strcmp(G.cfg.log_file, "-") != 0)
-                dup2(log_fd(), 2);
+                dup2(daemon_log_fd(), 2);
             close(devnull);
         }
     }
@@ -259,7 +256,7 @@ int main(int argc, char **argv)
         buf pid = BUF_INIT;
         buf_printf(&pid, "%ld\n", (long)getpid());
         if (fs_write_file(G.cfg.pid_file, pid.data, pid.len, 0644, &err) != 0) {
-            log_msg("%s", err.data);
+            daemon_log("%s", err.data);
             return 1;
         }
         buf_free(&pid);
@@ -268,26 +265,26 @@ int main(int argc, char **argv)
     if (G.cfg.spf.enabled) {
         spf_fd = spf_helper_start(&G.cfg, &G.spf_pid, &err);
         if (spf_fd < 0) {
-            log_msg("cannot start the SPF helper: %s", err.data);
+            daemon_log("cannot start the SPF helper: %s", err.data);
             return 1;
         }
     }
     if (drop_privileges(G.cfg.user, &err) != 0) {
-        log_msg("%s", err.data);
+        daemon_log("%s", err.data);
         return 1;
     }
     if (store_open(&G.store, G.cfg.state_dir, (size_t)G.cfg.lmdb_map_mb, &err) != 0) {
-        log_msg("%s", err.data);
+        daemon_log("%s", err.data);
         return 1;
     }
     G.table = xcalloc(1, sizeof(*G.table));
     table_init(G.table);
     G.base = event_base_new();
-    G.qc = quota_client_new(G.base, &G.cfg, quota_log);
+    G.qc = quota_client_new(G.base, &G.cfg, daemon_log_str);
     engine_init(&G.eng, &G.cfg, G.table, G.store, quota_client_lookup, G.qc);
     load_table(1);
     if (spf_fd >= 0) {
-        G.spf = spf_client_new(G.base, spf_fd, G.cfg.spf.timeout_ms, quota_log);
+        G.spf = spf_client_new(G.base, spf_fd, G.cfg.spf.timeout_ms, daemon_log_str);
         G.eng.spf = G.spf;
     }
     G.srv = server_new(G.base, &G.cfg, &G.eng, fds, G.cfg.listen.n);
@@ -300,7 +297,7 @@ int main(int argc, char **argv)
     struct event *tick = event_new(G.base, -1, EV_PERSIST, on_tick, NULL);
     struct timeval one = {1, 0};
     event_add(tick, &one);
-    log_msg("started: listening on %s%s, user %s, quota %s, send limits %s, SPF %s, greylisting %s",
+    daemon_log("started: listening on %s%s, user %s, quota %s, send limits %s, SPF %s, greylisting %s",
             G.cfg.listen.items[0], G.cfg.listen.n > 1 ? " and more" : "", G.cfg.user,
             G.cfg.quota.enabled ? "on" : "off", G.cfg.ratelimit.enabled ? "on" : "off",
             G.cfg.spf.enabled ? (G.cfg.spf.reject_fail ? "on (fail refused)" : "on (headers only)") : "off",
@@ -326,6 +323,6 @@ int main(int argc, char **argv)
     config_free(&G.cfg);
     free(fds);
     buf_free(&err);
-    log_msg("stopped");
+    daemon_log("stopped");
     return 0;
 }

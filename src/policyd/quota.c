@@ -103,7 +103,7 @@ static void record(quota_job *j, const char *mailbox, quota_status st)
 
 static void cache_put(quota_checker *qc, const char *key, quota_status st)
 {
-    if (qc->cfg->quota.cache_ttl <= 0 || st == QS_UNKNOWN)
+    if (key == NULL || qc->cfg->quota.cache_ttl <= 0 || st == QS_UNKNOWN)
         return;
     if ((long)qc->cache.count >= qc->cfg->quota.cache_max) {
         /* drop what has expired; if that frees nothing, start afresh */
@@ -156,7 +156,10 @@ quota_job *quota_check(quota_checker *qc, const table *t, const char *recipient,
     for (size_t i = 0; i < boxes.n; i++) {
         buf_reset(&key);
         buf_printf(&key, "%s|%d", boxes.items[i], size_class(size));
-        cache_entry *e = strmap_get(&qc->cache, key.data);
+        /* The cache is for list expansions (many lookups per RCPT); a
+         * mailbox recipient costs one lookup and is always asked afresh,
+         * so a mailbox that just filled up is refused at once. */
+        cache_entry *e = j->is_alias ? strmap_get(&qc->cache, key.data) : NULL;
         if (e && e->expires > now) {
             qc->hits++;
             record(j, boxes.items[i], (quota_status)e->status);
@@ -167,7 +170,7 @@ quota_job *quota_check(quota_checker *qc, const table *t, const char *recipient,
         lookup_arg *la = xmalloc(sizeof(*la));
         la->job = j;
         la->mailbox = xstrdup(boxes.items[i]);
-        la->cache_key = xstrdup(key.data);
+        la->cache_key = j->is_alias ? xstrdup(key.data) : NULL;
         j->pending++;
         qc->lookup(qc->lookup_ctx, boxes.items[i], pair ? pair : "", size, lookup_done, la);
     }

@@ -154,7 +154,7 @@ static void process(conn *c)
         int rc = request_feed(&c->req, v.iov_base, v.iov_len, &used);
         evbuffer_drain(in, used);
         if (rc == REQ_FATAL) {
-            log_msg("closing connection from %s: request larger than %zu bytes without an end",
+            daemon_log("closing connection from %s: request larger than %zu bytes without an end",
                     c->peer, c->srv->cfg->req.max_request);
             conn_free(c);
             return;
@@ -169,7 +169,7 @@ static void process(conn *c)
             answer(c, c->srv->cfg->on_error);
             request_reset(&c->req);
             if (++c->bad >= BAD_REQUESTS_MAX) {
-                log_msg("closing connection from %s: %d bad requests", c->peer, c->bad);
+                daemon_log("closing connection from %s: %d bad requests", c->peer, c->bad);
                 close_after_answer(c);
                 return;
             }
@@ -200,22 +200,22 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     conn *c = arg;
     if (what & BEV_EVENT_TIMEOUT) {
         if (c->req.started && !c->waiting)
-            log_msg("closing connection from %s: request not finished in %ld s", c->peer,
+            daemon_log("closing connection from %s: request not finished in %ld s", c->peer,
                     c->srv->cfg->request_timeout);
         else if (what & BEV_EVENT_WRITING)
-            log_msg("closing connection from %s: it does not read its answers", c->peer);
+            daemon_log("closing connection from %s: it does not read its answers", c->peer);
         else if (c->waiting) {
             /* the evaluation bounds its own time; keep waiting */
             set_timeouts(c);
             bufferevent_enable(c->bev, EV_READ);
             return;
         } else
-            log_msg("closing idle connection from %s after %ld s", c->peer, c->srv->cfg->idle_timeout);
+            daemon_log("closing idle connection from %s after %ld s", c->peer, c->srv->cfg->idle_timeout);
     } else if ((what & BEV_EVENT_EOF) && c->req.started && !c->closing) {
-        log_msg("connection from %s closed in the middle of a request", c->peer);
+        daemon_log("connection from %s closed in the middle of a request", c->peer);
     } else if (what & BEV_EVENT_ERROR) {
         if (errno != ECONNRESET && errno != EPIPE)
-            log_msg("connection from %s: %s", c->peer, strerror(errno));
+            daemon_log("connection from %s: %s", c->peer, strerror(errno));
     }
     conn_free(c);
 }
@@ -230,7 +230,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         s->refused++;
         time_t now = time(NULL);
         if (now != s->last_full_log) {
-            log_msg("refusing connections: %ld open, the most allowed (max_connections); %lu refused so far",
+            daemon_log("refusing connections: %ld open, the most allowed (max_connections); %lu refused so far",
                     s->nconn, s->refused);
             s->last_full_log = now;
         }
@@ -261,7 +261,7 @@ static void on_listen_error(struct evconnlistener *l, void *arg)
 {
     (void)arg;
     int err = EVUTIL_SOCKET_ERROR();
-    log_msg("accept: %s; pausing new connections for a second", evutil_socket_error_to_string(err));
+    daemon_log("accept: %s; pausing new connections for a second", evutil_socket_error_to_string(err));
     evconnlistener_disable(l);
     struct timeval tv = {1, 0};
     event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT, relisten, l, &tv);

@@ -93,27 +93,31 @@ static void expect_error(const char *key, const char *line, const char *msg)
 static void test_errors_name_file_line_and_key(void **state)
 {
     (void)state;
-    expect_error("lmtp_port", "lmtp_port: 0\n", "h.yaml:6: lmtp_port: must be between 1 and 65535");
-    expect_error("imap_port", "imap_port: 143x\n", "h.yaml:7: imap_port: must be a whole number");
-    expect_error("interval_ms", "intervall_ms: 500\n", "h.yaml:10: unknown key \"intervall_ms\"");
+    expect_error("lmtp_port", "lmtp_port: 0\n", "h.yaml:6:12: lmtp_port: \"0\" is not a whole number from 1 to 65535");
+    expect_error("imap_port", "imap_port: 143x\n", "h.yaml:7:12: imap_port: \"143x\" is not a whole number");
+    expect_error("interval_ms", "intervall_ms: 500\n",
+                 "h.yaml:10:1: (top level): unknown key \"intervall_ms\"; expected one of: pairs, ");
     expect_error("  pair1", "  pair1: {primary: 198.18.0.31, secondary: mail.example.test}\n",
-                 "h.yaml:2: pairs.pair1.secondary: \"mail.example.test\" is not a numeric IP address");
-    expect_error("  pair1", "  pair1: {primary: 198.18.0.31}\n", "h.yaml:2: pairs.pair1: needs both");
+                 "h.yaml:2:44: pairs.pair1.secondary: \"mail.example.test\" is not a numeric IP address");
+    expect_error("  pair1", "  pair1: {primary: 198.18.0.31}\n", "h.yaml:2:10: pairs.pair1: needs both");
     expect_error("  pair1", "  pair1: {primary: 198.18.0.31, secondary: 198.18.0.31}\n", "the same address");
     expect_error("  pair1", "  pair1: {primary: 198.18.0.31, secondary: 198.18.0.32, tertiary: 1.2.3.4}\n",
-                 "h.yaml:2: unknown key \"pairs.pair1.tertiary\"");
+                 "h.yaml:2:57: pairs.pair1: unknown key \"tertiary\"; expected one of: primary, secondary");
     expect_error("  pair1", "  \"pair:1\": {primary: 198.18.0.31, secondary: 198.18.0.32}\n",
-                 "h.yaml:2: pairs.pair:1: a pair name is");
+                 "h.yaml:2:3: pairs.pair:1: a pair name is");
     expect_error("  pair1", "  pair2: {primary: 198.18.0.31, secondary: 198.18.0.32}\n", "pair given twice");
-    expect_error("catchup_command", "catchup_command: /bin/true\n", "h.yaml:13: catchup_command: must be a list");
+    expect_error("catchup_command", "catchup_command: /bin/true\n", "h.yaml:13:18: catchup_command: expected a list");
     expect_error("catchup_command", "catchup_command: [true]\n", "must be an absolute path");
     expect_error("catchup_command", "catchup_command: []\n", "must name a program");
     expect_error("probe_user", "probe_user: \"a\\\"b\"\n", "probe_user: must not contain quotes");
     expect_error("probe_user", "x: 1\n", "unknown key");
-    expect_error("table", "table: [a, b]\n", "h.yaml:12: table: must be a string");
-    expect_error("interval_ms", "interval_ms: 50\n", "interval_ms: must be between 100");
-    expect_error("fail_grace_ms", "fail_grace_ms: -1\n", "fail_grace_ms: must be between 0");
-    expect_error("lmtp_port", "lmtp_port: [\n", "h.yaml:");     /* YAML syntax error */
+    expect_error("table", "table: [a, b]\n", "h.yaml:12:8: table: expected a single value, found a list");
+    expect_error("interval_ms", "interval_ms: 50\n", "interval_ms: \"50\" is not a whole number from 100");
+    expect_error("fail_grace_ms", "fail_grace_ms: -1\n", "fail_grace_ms: \"-1\" is not a whole number from 0");
+    expect_error("lmtp_port", "lmtp_port: [\n", "h.yaml:8:11: not valid YAML");     /* YAML syntax error */
+    expect_error("catchup_command", "catchup_command: [/bin/x, {a: b}]\n",
+                 "h.yaml:13:27: catchup_command: expected a single value, found a mapping");
+    expect_error("probe_user", "probe_user: \"a\\0b\"\n", "h.yaml:8:13: probe_user: the value contains a NUL byte");
 }
 
 static void test_missing_required(void **state)
@@ -134,7 +138,16 @@ static void test_missing_required(void **state)
     config_free(&c);
     buf_reset(&err);
     assert_int_not_equal(parse("- a\n- b\n", &c, &err), 0);
-    assert_non_null(strstr(buf_cstr(&err), "must be a mapping"));
+    assert_non_null(strstr(buf_cstr(&err), "h.yaml:1:1: (top level): expected a mapping of keys, found a list"));
+    config_free(&c);
+    buf_reset(&err);
+    /* pairs that is not a mapping is refused, not walked */
+    assert_int_not_equal(parse("pairs: [a, b]\n", &c, &err), 0);
+    assert_non_null(strstr(buf_cstr(&err), "h.yaml:1:8: pairs: expected a mapping of keys, found a list"));
+    config_free(&c);
+    buf_reset(&err);
+    assert_int_not_equal(parse("pairs: x\n", &c, &err), 0);
+    assert_non_null(strstr(buf_cstr(&err), "pairs: expected a mapping of keys, found a single value"));
     config_free(&c);
     buf_free(&err);
 }

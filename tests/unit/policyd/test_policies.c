@@ -236,13 +236,18 @@ static void test_config_errors(void **state)
     (void)state;
     expect_config_error("user: nobody\n", "listen");
     expect_config_error("listen: 127.0.0.1:10040\nlisten_typo: 1\n", "unknown key \"listen_typo\"");
-    expect_config_error("listen: 127.0.0.1:10040\nspf: {enabeld: true}\n", "unknown key \"spf.enabeld\"");
+    expect_config_error("listen: 127.0.0.1:10040\nspf: {enabeld: true}\n",
+                        "c.yaml:2:7: spf: unknown key \"enabeld\"; expected one of: enabled, ");
     expect_config_error("listen: localhost:10040\n", "numeric host:port");
-    expect_config_error("listen: 127.0.0.1:10040\nquota: {timeout_ms: fast}\n", "timeout_ms: must be a");
+    expect_config_error("listen: 127.0.0.1:10040\nquota: {timeout_ms: fast}\n",
+                        "c.yaml:2:21: quota.timeout_ms: \"fast\" is not a whole number from 10 to 60000");
     expect_config_error("listen: 127.0.0.1:10040\nquota: {stores: {p: [nowhere]}}\n", "quota.stores.p");
     expect_config_error("listen: 127.0.0.1:10040\ngreylist: {allow_clients: [300.1.1.1]}\n", "not an address");
-    expect_config_error("listen: [127.0.0.1:10040\n", "c.yaml:");
+    expect_config_error("listen: [127.0.0.1:10040\n", "c.yaml:2:1: not valid YAML");
     expect_config_error("listen: 127.0.0.1:10040\nspf: {enabled: maybe}\n", "true or false");
+    /* file text in a report is escaped: one report, one line */
+    expect_config_error("listen: 127.0.0.1:10040\n\"a\\nb\\rc\\x01\": 1\n",
+                        "c.yaml:2:1: (top level): unknown key \"a\\nb\\rc\\x01\"; expected one of: listen, ");
 }
 
 /* ---- send limits ---- */
@@ -503,13 +508,19 @@ static void test_quota_cache(void **state)
     quota_check(&qc, &tab, "carol@example.test", 1000, on_quota, NULL);
     quota_check(&qc, &tab, "carol@example.test", 1000, on_quota, NULL);
     assert_int_equal(lookups, 4);               /* unknown is never cached */
-    quota_check(&qc, &tab, "alice@example.test", 50u << 20, on_quota, NULL);
-    assert_int_equal(lookups, 5);               /* another size class asks again */
+    quota_check(&qc, &tab, "team@example.test", 50u << 20, on_quota, NULL);
+    assert_int_equal(lookups, 6);               /* another size class asks again */
     fake_now += 31;
+    quota_check(&qc, &tab, "team@example.test", 1000, on_quota, NULL);
+    assert_int_equal(lookups, 8);               /* expired */
+    /* a mailbox recipient is always asked afresh: a mailbox that has just
+     * filled up is refused at once */
     quota_check(&qc, &tab, "alice@example.test", 1000, on_quota, NULL);
-    assert_int_equal(lookups, 6);               /* expired */
+    quota_check(&qc, &tab, "alice@example.test", 1000, on_quota, NULL);
+    assert_int_equal(lookups, 10);
     assert_int_equal(qc.hits, 2);
     /* the cache is bounded */
+    fake_now += 31;
     cfg.quota.cache_max = 2;
     quota_check(&qc, &tab, "all@example.test", 1000, on_quota, NULL);
     assert_true(qc.cache.count <= 3);
