@@ -9,6 +9,7 @@
 
 #include "address.h"
 #include "buf.h"
+#include "cmd_spam.h"
 #include "directory.h"
 #include "password.h"
 
@@ -24,6 +25,7 @@ static const struct subcommand user_subcommands[] = {
     {"quota", "ADDRESS SIZE|default"},
     {"show", "ADDRESS"},
     {"list", ""},
+    {"spam", "ADDRESS [--threshold N|default] [--allow|--deny|--unallow|--undeny SENDER]..."},
     {NULL, NULL},
 };
 
@@ -320,6 +322,8 @@ int cmd_user(int argc, char **argv, const struct directory_target *t)
     if (sub == NULL)
         return list_usage("user", user_subcommands, "unknown subcommand",
                           argv[0]);
+    if (strcmp(sub->name, "spam") == 0)     /* cmd_spam.c */
+        return cmd_user_spam(argc, argv, t);
     struct invocation inv = {"user", sub, t};
     const char *name = sub->name;
     int is_add = strcmp(name, "add") == 0;

@@ -11,10 +11,12 @@
 
 #include "address.h"
 #include "buf.h"
+#include "cmd_quarantine.h"
 #include "cmd_user.h"
 #include "directory.h"
 #include "fsutil.h"
 #include "password.h"
+#include "policy_table.h"
 #include "process.h"
 #include "render.h"
 #include "services.h"
@@ -52,6 +54,8 @@ static void usage(FILE *f)
           "  user del|show ADDRESS   user passwd ADDRESS [--password-stdin]\n"
           "  user quota ADDRESS SIZE|default   user list\n"
           "  alias add ALIAS DEST...   alias del ALIAS   alias list\n"
+          "  user spam ADDRESS [--threshold N|default] [--allow|--deny|--unallow|--undeny SENDER]...\n"
+          "  quarantine list | release ID | delete ID\n"
           "The state directory is /var/lib/emailng unless --state or EMAILNG_STATE says otherwise.\n",
           f);
 }
@@ -279,7 +283,7 @@ static int cmd_up(const struct options *o)
         }
         for (size_t s = 0; rc == 0 && s < n_services; s++) {
             const struct service *svc = &services[s];
-            if (!(svc->roles & env.host->roles))
+            if (!service_wanted(svc, &env))
                 continue;
             pid_t pid = svc->pid(&env);
             if (pid && changed) {
@@ -315,6 +319,9 @@ static int cmd_up(const struct options *o)
             }
             if (rc == 0 && strcmp(svc->name, "slapd") == 0)
                 rc = ensure_demo_users(&site, &env, state, &err);
+            /* The relays' emailng-policyd reads users and aliases from a table. */
+            if (rc == 0 && strcmp(svc->name, "slapd") == 0)
+                rc = policy_table_export(&site, state, render_context_get(&env.ctx, "ldap_uri"), &err);
         }
         service_env_free(&env);
     }
@@ -356,7 +363,7 @@ static int cmd_down(const struct options *o)
         /* Stop in reverse order: mail first, the directory last. */
         for (size_t s = n_services; s-- > 0;) {
             const struct service *svc = &services[s];
-            if (!(svc->roles & env.host->roles))
+            if (!service_wanted(svc, &env))
                 continue;
             pid_t pid = svc->pid(&env);
             if (pid == 0) {
@@ -422,7 +429,7 @@ static int cmd_status(const struct options *o)
         int first = 1;
         for (size_t s = 0; s < n_services; s++) {
             const struct service *svc = &services[s];
-            if (!(svc->roles & env.host->roles))
+            if (!service_wanted(svc, &env))
                 continue;
             pid_t pid = svc->pid(&env);
             long rss = pid ? process_tree_rss_kb(pid) : 0;
@@ -493,6 +500,14 @@ static int cmd_directory(const struct options *o, int argc, char **argv, int is_
             .default_mail_host = store && store->store_pair ? store->store_pair : "pair1",
         };
         rc = is_user ? cmd_user(argc, argv, &t) : cmd_alias(argc, argv, &t);
+        /* A new or removed user or alias changes what the relays' policy
+         * server expands and checks: export its table again. */
+        if (rc == 0 && argc > 0 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0)
+            && policy_table_export(&site, o->state_dir, t.ldap_uri, &err) != 0) {
+            fprintf(stderr, "emailng: %s %s: the change is made, but %s; run `emailng up` to export it again\n",
+                    is_user ? "user" : "alias", argv[0], buf_cstr(&err));
+            rc = 1;
+        }
     }
     render_context_free(&ctx);
     buf_free(&err);
@@ -557,6 +572,13 @@ int main(int argc, char **argv)
         rc = cmd_directory(&o, n - 1, rest + 1, 1);
     } else if (strcmp(rest[0], "alias") == 0) {
         rc = cmd_directory(&o, n - 1, rest + 1, 0);
+    } else if (strcmp(rest[0], "quarantine") == 0) {     /* cmd_quarantine.c */
+        struct site site;
+        rc = 1;
+        if (load_site(&o, &site, 1) == 0) {
+            rc = cmd_quarantine(&site, o.state_dir, n - 1, rest + 1);
+            site_free(&site);
+        }
     } else {
         fprintf(stderr, "emailng: unknown command \"%s\"\n", rest[0]);
         usage(stderr);

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "directory.h"
+#include "filter_services.h"
 #include "fsutil.h"
+#include "policyd_service.h"
 #include "process.h"
 
 static const char *var(const struct service_env *env, const char *name)
@@ -266,15 +268,37 @@ static const char *const slapd_ports[] = {NULL};
 static const char *const dovecot_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
                                             "port_managesieve", "port_lmtp", "port_quota_status", NULL};
 static const char *const postfix_ports[] = {"port_smtp", "port_submission", "port_submissions", NULL};
+static const char *const policyd_ports[] = {"port_policyd", NULL};
+
+static const char *const clamd_ports[] = {NULL};
+static const char *const amavisd_ports[] = {"port_amavis", "port_amavis_submission", NULL};
+static const char *const clamav_milter_ports[] = {"port_clamav_milter", NULL};
 
 const struct service services[] = {
-    {"slapd", ROLE_DIRECTORY, slapd_prepare, slapd_start, slapd_ready, slapd_pid, slapd_stop, slapd_ports},
+    {"slapd", ROLE_DIRECTORY, slapd_prepare, slapd_start, slapd_ready, slapd_pid, slapd_stop, slapd_ports, NULL},
     {"dovecot", ROLE_STORE | ROLE_PROXY, dovecot_prepare, dovecot_start, dovecot_ready, dovecot_pid,
-     dovecot_stop, dovecot_ports},
+     dovecot_stop, dovecot_ports, NULL},
+    /* The content filter (filter_services.c) is up before Postfix hands it mail. */
+    {"clamd", ROLE_RELAY, clamd_prepare, clamd_start, clamd_ready, clamd_pid, clamd_stop, clamd_ports,
+     filter_wanted},
+    {"amavisd", ROLE_RELAY, amavisd_prepare, amavisd_start, amavisd_ready, amavisd_pid, amavisd_stop,
+     amavisd_ports, filter_wanted},
+    {"clamav-milter", ROLE_RELAY, clamav_milter_prepare, clamav_milter_start, clamav_milter_ready,
+     clamav_milter_pid, clamav_milter_stop, clamav_milter_ports, filter_milter_wanted},
+    /* Border policy (policyd_service.c): Postfix asks it at RCPT and end of data. */
+    {"policyd", ROLE_RELAY, policyd_prepare, policyd_start, policyd_ready, policyd_pid, policyd_stop,
+     policyd_ports, NULL},
     {"postfix", ROLE_RELAY | ROLE_STORE, postfix_prepare, postfix_start, postfix_ready, postfix_pid,
-     postfix_stop, postfix_ports},
+     postfix_stop, postfix_ports, NULL},
 };
 const size_t n_services = sizeof services / sizeof services[0];
+
+int service_wanted(const struct service *svc, const struct service_env *env)
+{
+    if (!(svc->roles & env->host->roles))
+        return 0;
+    return svc->wanted == NULL || svc->wanted(env);
+}
 
 /* What to tell an administrator whose port is taken by a packaged daemon. */
 static const char *packaged_service(const char *comm)
@@ -292,7 +316,7 @@ int service_check_ports(const struct service *svc, const struct service_env *env
 {
     for (const char *const *p = svc->ports; *p; p++) {
         int port = service_port(env, *p);
-        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") ? "127.0.0.1" : var(env, "host_address");
+        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") || strstr(*p, "policyd") ? "127.0.0.1" : var(env, "host_address");
         if (!tcp_listening(address, port))
             continue;
         buf comm = BUF_INIT;

@@ -27,10 +27,15 @@ struct service {
     int (*stop)(const struct service_env *env, buf *err);
     /* Public TCP ports (a NULL-terminated list of placeholder names). */
     const char *const *ports;
+    /* NULL, or 0 when the site does not want it (e.g. filter.enabled false). */
+    int (*wanted)(const struct service_env *env);
 };
 
 extern const struct service services[];
 extern const size_t n_services;
+
+/* 1 if the service runs on the env's host: its roles and the site's settings. */
+int service_wanted(const struct service *svc, const struct service_env *env);
 
 int service_env_init(struct service_env *env, const struct site *site,
                      const struct site_host *host, const char *state_dir, buf *err);

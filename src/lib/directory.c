@@ -938,3 +938,66 @@ void directory_alias_list_free(struct directory_alias *aliases,
     }
     free(aliases);
 }
+
+/* ---- spam settings (F4) -------------------------------------------------- */
+
+static int is_spam_attribute(const char *attr)
+{
+    return strcmp(attr, "emailngSpamThreshold") == 0 || strcmp(attr, "emailngSpamAllow") == 0
+        || strcmp(attr, "emailngSpamDeny") == 0;
+}
+
+int directory_user_set_values(struct directory *d, const char *address,
+                              const char *attr, const char *const *values,
+                              size_t n_values, buf *err)
+{
+    if (!is_spam_attribute(attr)) {
+        buf_printf(err, "attribute %s cannot be set this way", attr);
+        return -1;
+    }
+    const char **list = xcalloc(n_values + 1, sizeof *list);
+    for (size_t i = 0; i < n_values; i++)
+        list[i] = values[i];
+    struct mod_list m = {NULL, 0};
+    /* replace with no values removes it, and is no error if absent */
+    mods_add(&m, LDAP_MOD_REPLACE, attr, n_values ? list : NULL);
+    int rc = modify_user(d, address, &m, "change the spam settings", err);
+    mods_free(&m);
+    free(list);
+    return rc;
+}
+
+int directory_user_get_values(struct directory *d, const char *address,
+                              const char *attr, char ***values,
+                              size_t *n_values, buf *err)
+{
+    *values = NULL;
+    *n_values = 0;
+    if (!is_spam_attribute(attr)) {
+        buf_printf(err, "attribute %s cannot be read this way", attr);
+        return -1;
+    }
+    const char *attrs[] = {attr, NULL};
+    char *dn = entry_dn(d->users_dn, address);
+    LDAPMessage *result = NULL;
+    int rc = search(d, dn, LDAP_SCOPE_BASE, "(objectClass=emailngMailUser)", attrs, &result);
+    free(dn);
+    if (rc == LDAP_NO_SUCH_OBJECT) {
+        explain_no_user(d, address, err);
+        return -1;
+    }
+    if (rc != LDAP_SUCCESS) {
+        ldap_failure(d, rc, err, "cannot read user %s", address);
+        return -1;
+    }
+    LDAPMessage *entry = ldap_first_entry(d->ld, result);
+    if (entry == NULL) {
+        buf_reset(err);
+        buf_printf(err, "no such user %s", address);
+        ldap_msgfree(result);
+        return -1;
+    }
+    *values = entry_values(d, entry, attr, n_values);
+    ldap_msgfree(result);
+    return 0;
+}

@@ -68,6 +68,17 @@ int directory_user_set_password(struct directory *d, const char *address,
 int directory_user_set_quota(struct directory *d, const char *address,
                              unsigned long long quota_bytes, buf *err);
 
+/* The user's spam settings (F4): emailngSpamThreshold (one value),
+ * emailngSpamAllow and emailngSpamDeny (lists). attr must be one of those
+ * three. set replaces all values (n_values 0 removes the attribute); get
+ * returns an owned NULL-terminated array (free each and the array). */
+int directory_user_set_values(struct directory *d, const char *address,
+                              const char *attr, const char *const *values,
+                              size_t n_values, buf *err);
+int directory_user_get_values(struct directory *d, const char *address,
+                              const char *attr, char ***values,
+                              size_t *n_values, buf *err);
+
 /* Fill *out (cleared first; free with directory_user_clear()). */
 int directory_user_get(struct directory *d, const char *address,
                        struct directory_user *out, buf *err);

@@ -110,6 +110,118 @@ static int system_ids(struct render_context *ctx, const char *user, buf *err)
     return 0;
 }
 
+/* Content filter placeholders (docs/internals.md, "filter_*" and friends).
+ * Internal ports are fixed: amavisd 10024 (MX) and 10026 (submission),
+ * Postfix's reinjection listener 10025, clamav-milter 10027, all 127.0.0.1. */
+static void render_filter_context(const struct site *site, const char *state_dir,
+                                  const struct site_host *host, struct render_context *ctx)
+{
+    const struct site_filter *f = &site->filter;
+    enum { PORT_AMAVIS = 10024, PORT_REINJECT = 10025, PORT_AMAVIS_SUBMISSION = 10026, PORT_CLAMAV_MILTER = 10027 };
+    set_printf(ctx, "port_amavis", "%d", PORT_AMAVIS);
+    set_printf(ctx, "port_reinject", "%d", PORT_REINJECT);
+    set_printf(ctx, "port_amavis_submission", "%d", PORT_AMAVIS_SUBMISSION);
+    set_printf(ctx, "port_clamav_milter", "%d", PORT_CLAMAV_MILTER);
+    render_context_set(ctx, "filter_enabled", f->enabled ? "yes" : "no");
+    if (f->enabled) {
+        set_printf(ctx, "filter_mx_content_filter", "amavis:[127.0.0.1]:%d", PORT_AMAVIS);
+        set_printf(ctx, "filter_submission_content_filter", "amavis:[127.0.0.1]:%d", PORT_AMAVIS_SUBMISSION);
+    } else {
+        render_context_set(ctx, "filter_mx_content_filter", "");
+        render_context_set(ctx, "filter_submission_content_filter", "");
+    }
+    if (f->enabled && f->before_queue)
+        set_printf(ctx, "filter_mx_milters", "inet:127.0.0.1:%d", PORT_CLAMAV_MILTER);
+    else
+        render_context_set(ctx, "filter_mx_milters", "");
+    render_context_set(ctx, "filter_virus_action", f->virus_action == VIRUS_DISCARD ? "discard" : "quarantine");
+    render_context_set(ctx, "amavis_virus_destiny", "D_DISCARD");
+    render_context_set(ctx, "amavis_virus_quarantine",
+                       f->virus_action == VIRUS_DISCARD ? "" : "local:virus-%m");
+    set_printf(ctx, "spam_junk_level", "%d.%d", f->spam_junk_tenths / 10, f->spam_junk_tenths % 10);
+    set_printf(ctx, "spam_junk_percent", "%d", f->spam_junk_tenths);
+    if (f->spam_quarantine_tenths)
+        set_printf(ctx, "amavis_spam_kill_level", "%d.%d", f->spam_quarantine_tenths / 10,
+                   f->spam_quarantine_tenths % 10);
+    else
+        render_context_set(ctx, "amavis_spam_kill_level", "9999");
+    set_printf(ctx, "quarantine_size_bytes", "%llu", f->quarantine_size);
+    render_context_set(ctx, "filter_signatures", f->signatures);
+    set_printf(ctx, "clamav_database", "%s/data/%s/clamav/db", state_dir, host->name);
+    set_printf(ctx, "clamav_max_scan", "%llu", site->message_size * 4);
+    set_printf(ctx, "amavis_processes", "%d", f->processes);
+    render_context_set(ctx, "spam_local_tests_only", f->network_tests ? "0" : "1");
+    buf domains = BUF_INIT;
+    for (size_t i = 0; i < site->n_domains; i++)
+        buf_printf(&domains, "%s'.%s'", i ? ", " : "", site->domains[i]);
+    render_context_set(ctx, "amavis_local_domains", buf_cstr(&domains));
+    buf_free(&domains);
+}
+
+/* emailng-policyd placeholders (docs/internals.md, "policyd_*"). */
+static void render_policy_context(const struct site *site, const struct site_host *host,
+                                  struct render_context *ctx)
+{
+    const struct site_policy *pol = &site->policy;
+    buf b = BUF_INIT;
+    set_printf(ctx, "port_policyd", "%d", site->ports.policyd);
+    /* quota.stores: every store pair and the quota-status services of its
+     * hosts (a store on this host answers on 127.0.0.1 only). */
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        const struct site_host *h = &site->hosts[i];
+        if (!(h->roles & ROLE_STORE) || h->store_pair == NULL)
+            continue;
+        int seen = 0;
+        for (size_t j = 0; j < i; j++)
+            seen |= (site->hosts[j].roles & ROLE_STORE) && site->hosts[j].store_pair
+                    && strcmp(site->hosts[j].store_pair, h->store_pair) == 0;
+        if (seen)
+            continue;
+        buf_printf(&b, "%s    %s: [", b.len ? "\n" : "", h->store_pair);
+        int first = 1;
+        for (size_t j = i; j < site->n_hosts; j++) {
+            const struct site_host *m = &site->hosts[j];
+            if (!(m->roles & ROLE_STORE) || m->store_pair == NULL || strcmp(m->store_pair, h->store_pair) != 0)
+                continue;
+            const char *addr = m == host ? "127.0.0.1" : m->address;
+            if (strchr(addr, ':'))
+                buf_printf(&b, "%s\"[%s]:%d\"", first ? "" : ", ", addr, site->ports.quota_status);
+            else
+                buf_printf(&b, "%s\"%s:%d\"", first ? "" : ", ", addr, site->ports.quota_status);
+            first = 0;
+        }
+        buf_append_str(&b, "]");
+    }
+    if (b.len == 0)
+        buf_append_str(&b, "    {}");
+    render_context_set(ctx, "policyd_quota_stores", buf_cstr(&b));
+    set_printf(ctx, "policyd_msgs_per_hour", "%ld", pol->user.msgs_per_hour);
+    set_printf(ctx, "policyd_rcpts_per_msg", "%ld", pol->user.rcpts_per_msg);
+    set_printf(ctx, "policyd_rcpts_per_day", "%ld", pol->user.rcpts_per_day);
+    set_printf(ctx, "policyd_client_msgs_per_hour", "%ld", pol->client.msgs_per_hour);
+    set_printf(ctx, "policyd_client_rcpts_per_msg", "%ld", pol->client.rcpts_per_msg);
+    set_printf(ctx, "policyd_client_rcpts_per_day", "%ld", pol->client.rcpts_per_day);
+    render_context_set(ctx, "policyd_spf_enabled", pol->spf_enabled ? "true" : "false");
+    render_context_set(ctx, "policyd_spf_reject_fail", pol->spf_reject_fail ? "true" : "false");
+    render_context_set(ctx, "policyd_spf_resolv_conf", pol->spf_resolv_conf ? pol->spf_resolv_conf : "");
+    buf_reset(&b);
+    for (size_t i = 0; i < pol->n_spf_trusted_forwarders; i++)
+        buf_printf(&b, "%s\"%s\"", i ? ", " : "", pol->spf_trusted_forwarders[i]);
+    render_context_set(ctx, "policyd_trusted_forwarders", buf_cstr(&b));
+    render_context_set(ctx, "policyd_greylist_enabled", pol->greylist_enabled ? "true" : "false");
+    buf_reset(&b);
+    for (size_t i = 0; i < pol->n_greylist_domains; i++)
+        buf_printf(&b, "%s%s", i ? ", " : "", pol->greylist_domains[i]);
+    render_context_set(ctx, "policyd_greylist_domains", buf_cstr(&b));
+    set_printf(ctx, "policyd_greylist_delay", "%ld", pol->greylist_delay);
+    /* Postfix smtpd_authorized_xclient_hosts: empty = nobody. */
+    buf_reset(&b);
+    for (size_t i = 0; i < pol->n_xclient_hosts; i++)
+        buf_printf(&b, "%s%s", i ? ", " : "", pol->xclient_hosts[i]);
+    render_context_set(ctx, "postfix_xclient_hosts", buf_cstr(&b));
+    buf_free(&b);
+}
+
 int render_context_for_host(const struct site *site, const struct site_host *host,
                             const char *state_dir, struct render_context *ctx, buf *err)
 {
@@ -159,6 +271,8 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     set_printf(ctx, "port_lmtp", "%d", site->ports.lmtp);
     set_printf(ctx, "port_quota_status", "%d", site->ports.quota_status);
     buf_free(&b);
+    render_filter_context(site, state_dir, host, ctx);
+    render_policy_context(site, host, ctx);
 
     static const char *const users[] = {"postfix", "dovecot", "vmail", "openldap"};
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)
@@ -207,7 +321,7 @@ const char *const *render_components(unsigned roles)
 {
     /* The small-site host runs one of each daemon; the roles that share a
      * daemon share its configuration. */
-    static const char *names[4];
+    static const char *names[8];
     size_t n = 0;
     if (roles & ROLE_DIRECTORY)
         names[n++] = "slapd";
@@ -215,6 +329,12 @@ const char *const *render_components(unsigned roles)
         names[n++] = "dovecot";
     if (roles & (ROLE_STORE | ROLE_RELAY))
         names[n++] = "postfix";
+    if (roles & ROLE_RELAY) {         /* content filter (rendered even when filter.enabled is false) */
+        names[n++] = "amavis";
+        names[n++] = "clamav";
+    }
+    if (roles & ROLE_RELAY)           /* border policy server (emailng-policyd) */
+        names[n++] = "policyd";
     names[n] = NULL;
     return names;
 }

@@ -18,7 +18,7 @@
 static const struct site_ports default_ports = {
     .smtp = 25, .submission = 587, .submissions = 465,
     .imap = 143, .imaps = 993, .pop3 = 110, .pop3s = 995, .managesieve = 4190,
-    .lmtp = 24, .quota_status = 12340,
+    .lmtp = 24, .quota_status = 12340, .policyd = 10040,
 };
 
 static char **strv_one(const char *s)
@@ -53,6 +53,21 @@ void site_default(struct site *site)
     site->line_length = 2048;
     site->demo_users = 1;
     site->ports = default_ports;
+    site->policy.user = (struct site_send_limits){100, 100, 1000};
+    site->policy.client = (struct site_send_limits){1000, 100, 10000};
+    site->policy.spf_enabled = 1;
+    site->policy.spf_reject_fail = 0;
+    site->policy.greylist_enabled = 0;
+    site->policy.greylist_delay = 300;
+    site->filter.enabled = 1;
+    site->filter.before_queue = 1;
+    site->filter.virus_action = VIRUS_QUARANTINE;
+    site->filter.spam_junk_tenths = 50;
+    site->filter.spam_quarantine_tenths = 0;
+    site->filter.quarantine_size = 200ULL * 1024 * 1024;
+    site->filter.signatures = xstrdup("/var/lib/clamav");
+    site->filter.processes = 3;   /* bench/filter: +18% over 2 on 2 cores; 4 adds 5% */
+    site->filter.network_tests = 0;
 }
 
 static void strv_free(char **v, size_t n)
@@ -60,6 +75,18 @@ static void strv_free(char **v, size_t n)
     for (size_t i = 0; i < n; i++)
         free(v[i]);
     free(v);
+}
+
+static void policy_free(struct site_policy *p)
+{
+    for (size_t i = 0; i < p->n_overrides; i++)
+        free(p->overrides[i].address);
+    free(p->overrides);
+    strv_free(p->spf_trusted_forwarders, p->n_spf_trusted_forwarders);
+    free(p->spf_resolv_conf);
+    strv_free(p->greylist_domains, p->n_greylist_domains);
+    strv_free(p->xclient_hosts, p->n_xclient_hosts);
+    memset(p, 0, sizeof *p);
 }
 
 void site_free(struct site *site)
@@ -75,6 +102,8 @@ void site_free(struct site *site)
     }
     free(site->hosts);
     strv_free(site->tls_names, site->n_tls_names);
+    policy_free(&site->policy);
+    free(site->filter.signatures);
     memset(site, 0, sizeof *site);
 }
 
@@ -482,10 +511,12 @@ static void take_limits(struct loader *l, const yaml_node_t *node, struct site *
 static void take_ports(struct loader *l, const yaml_node_t *node, struct site *site)
 {
     static const char *const keys[] = {"smtp", "submission", "submissions", "imap", "imaps",
-                                       "pop3", "pop3s", "managesieve", "lmtp", "quota_status", NULL};
+                                       "pop3", "pop3s", "managesieve", "lmtp", "quota_status", "policyd",
+                                       NULL};
     int *slots[] = {&site->ports.smtp, &site->ports.submission, &site->ports.submissions,
                     &site->ports.imap, &site->ports.imaps, &site->ports.pop3, &site->ports.pop3s,
-                    &site->ports.managesieve, &site->ports.lmtp, &site->ports.quota_status};
+                    &site->ports.managesieve, &site->ports.lmtp, &site->ports.quota_status,
+                    &site->ports.policyd};
     if (!is_mapping(l, node, "ports"))
         return;
     for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
@@ -503,6 +534,344 @@ static void take_ports(struct loader *l, const yaml_node_t *node, struct site *s
         for (size_t j = i + 1; j < sizeof slots / sizeof slots[0]; j++)
             if (*slots[i] == *slots[j])
                 report(l, node, "ports: %s and %s both use port %d", keys[i], keys[j], *slots[i]);
+}
+
+/* true/yes or false/no; -1 (reported) otherwise. */
+static int take_bool(struct loader *l, const yaml_node_t *node, const char *field)
+{
+    const char *s = scalar(l, node, field);
+    if (s == NULL)
+        return -1;
+    if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0)
+        return 1;
+    if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0)
+        return 0;
+    report(l, node, "%s: \"%s\" is not true or false", field, s);
+    return -1;
+}
+
+/* A SpamAssassin score with at most one decimal, from min to max tenths. */
+static int take_score(struct loader *l, const yaml_node_t *node, const char *field,
+                      int min_tenths, int max_tenths, int fallback)
+{
+    const char *s = scalar(l, node, field);
+    if (s == NULL)
+        return fallback;
+    int tenths = 0, digits = 0;
+    const char *p = s;
+    while (isdigit((unsigned char)*p) && digits < 4) {
+        tenths = tenths * 10 + (*p++ - '0');
+        digits++;
+    }
+    tenths *= 10;
+    if (digits > 0 && *p == '.' && isdigit((unsigned char)p[1])) {
+        tenths += p[1] - '0';
+        p += 2;
+    }
+    if (digits == 0 || *p != '\0' || tenths < min_tenths || tenths > max_tenths) {
+        report(l, node, "%s: \"%s\" is not a score from %d.%d to %d.%d with at most one decimal; "
+               "expected e.g. 5.0", field, s, min_tenths / 10, min_tenths % 10,
+               max_tenths / 10, max_tenths % 10);
+        return fallback;
+    }
+    return tenths;
+}
+
+static void take_filter(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"enabled", "before_queue", "virus_action", "spam_junk_level",
+                                       "spam_quarantine_level", "quarantine", "signatures",
+                                       "processes", "network_tests", NULL};
+    struct site_filter *f = &site->filter;
+    if (!is_mapping(l, node, "filter"))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        int b;
+        switch (key_index(l, k, "filter", keys)) {
+        case 0:
+            if ((b = take_bool(l, v, "filter.enabled")) >= 0)
+                f->enabled = b;
+            break;
+        case 1:
+            if ((b = take_bool(l, v, "filter.before_queue")) >= 0)
+                f->before_queue = b;
+            break;
+        case 2: {
+            const char *s = scalar(l, v, "filter.virus_action");
+            if (s && strcmp(s, "quarantine") == 0)
+                f->virus_action = VIRUS_QUARANTINE;
+            else if (s && strcmp(s, "discard") == 0)
+                f->virus_action = VIRUS_DISCARD;
+            else if (s)
+                report(l, v, "filter.virus_action: \"%s\" is not an action; expected quarantine or discard", s);
+            break;
+        }
+        case 3:
+            f->spam_junk_tenths = take_score(l, v, "filter.spam_junk_level", 5, 100, f->spam_junk_tenths);
+            break;
+        case 4: {
+            const char *s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : NULL;
+            if (s && (strcmp(s, "off") == 0 || strcmp(s, "false") == 0 || strcmp(s, "no") == 0))
+                f->spam_quarantine_tenths = 0;
+            else
+                f->spam_quarantine_tenths = take_score(l, v, "filter.spam_quarantine_level", 10, 1000,
+                                                       f->spam_quarantine_tenths);
+            break;
+        }
+        case 5: {
+            static const char *const qkeys[] = {"size", NULL};
+            if (!is_mapping(l, v, "filter.quarantine"))
+                break;
+            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+                yaml_node_t *qv = yaml_document_get_node(l->doc, q->value);
+                if (key_index(l, yaml_document_get_node(l->doc, q->key), "filter.quarantine", qkeys) != 0)
+                    continue;
+                f->quarantine_size = take_size(l, qv, "filter.quarantine.size", f->quarantine_size);
+                if (f->quarantine_size < 1024 * 1024)
+                    report(l, qv, "filter.quarantine.size: at least 1M is needed (a few infected messages)");
+            }
+            break;
+        }
+        case 6: {
+            char *path = take_string(l, v, "filter.signatures");
+            if (path && path[0] != '/') {
+                report(l, v, "filter.signatures: \"%s\" is not an absolute path; expected e.g. /var/lib/clamav", path);
+                free(path);
+            } else if (path && strpbrk(path, " \t'\"\\") != NULL) {
+                report(l, v, "filter.signatures: \"%s\": spaces, quotes and backslashes are not allowed", path);
+                free(path);
+            } else if (path) {
+                free(f->signatures);
+                f->signatures = path;
+            }
+            break;
+        }
+        case 7:
+            f->processes = (int)take_integer(l, v, "filter.processes", 1, 32);
+            break;
+        case 8:
+            if ((b = take_bool(l, v, "filter.network_tests")) >= 0)
+                f->network_tests = b;
+            break;
+        default:
+            break;
+        }
+    }
+    if (f->spam_quarantine_tenths && f->spam_quarantine_tenths <= f->spam_junk_tenths)
+        report(l, node, "filter.spam_quarantine_level: must be above spam_junk_level (%d.%d), or off",
+               f->spam_junk_tenths / 10, f->spam_junk_tenths % 10);
+}
+
+/* ---- policy: (emailng-policyd) ------------------------------------------- */
+
+/* An IPv4/IPv6 address, or a network ADDRESS/PREFIX. */
+static int valid_network(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    if (slash == NULL)
+        return valid_ip(s);
+    size_t n = (size_t)(slash - s);
+    if (n == 0 || n >= 64)
+        return 0;
+    char addr[64];
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    unsigned char bin[16];
+    int max = inet_pton(AF_INET, addr, bin) == 1 ? 32 : inet_pton(AF_INET6, addr, bin) == 1 ? 128 : -1;
+    char *end = NULL;
+    errno = 0;
+    long bits = strtol(slash + 1, &end, 10);
+    return max > 0 && slash[1] && *end == '\0' && errno == 0 && bits >= 0 && bits <= max
+        && isdigit((unsigned char)slash[1]);
+}
+
+/* A list of networks (addresses or ADDRESS/PREFIX); replaces *v. */
+static void take_networks(struct loader *l, const yaml_node_t *node, const char *field,
+                          char ***v, size_t *n)
+{
+    if (!is_sequence(l, node, field))
+        return;
+    strv_free(*v, *n);
+    *n = 0;
+    *v = xcalloc((size_t)(node->data.sequence.items.top - node->data.sequence.items.start) + 1, sizeof **v);
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+        const char *s = scalar(l, item, field);
+        if (s == NULL)
+            continue;
+        if (!valid_network(s)) {
+            report(l, item, "%s: \"%s\" is not an IP address or network; expected e.g. 192.0.2.25 or 198.51.100.0/24",
+                   field, s);
+            continue;
+        }
+        (*v)[(*n)++] = xstrdup(s);
+    }
+}
+
+/* msgs_per_hour, rcpts_per_msg, rcpts_per_day (0 = no limit); keys not given keep *out. */
+static void take_send_limits(struct loader *l, const yaml_node_t *node, const char *field,
+                             struct site_send_limits *out)
+{
+    static const char *const keys[] = {"msgs_per_hour", "rcpts_per_msg", "rcpts_per_day", NULL};
+    long *slots[] = {&out->msgs_per_hour, &out->rcpts_per_msg, &out->rcpts_per_day};
+    if (!is_mapping(l, node, field))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        int i = key_index(l, k, field, keys);
+        if (i < 0)
+            continue;
+        buf name = BUF_INIT;
+        buf_printf(&name, "%s.%s", field, keys[i]);
+        *slots[i] = take_integer(l, v, buf_cstr(&name), 0, 1000000000L);
+        buf_free(&name);
+    }
+}
+
+static void take_overrides(struct loader *l, const yaml_node_t *node, struct site_policy *pol)
+{
+    if (!is_mapping(l, node, "policy.limits.overrides"))
+        return;
+    for (size_t i = 0; i < pol->n_overrides; i++)
+        free(pol->overrides[i].address);
+    free(pol->overrides);
+    pol->n_overrides = 0;
+    pol->overrides = xcalloc((size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start) + 1,
+                             sizeof *pol->overrides);
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        const char *s = scalar(l, k, "policy.limits.overrides");
+        if (s == NULL)
+            continue;
+        buf address = BUF_INIT, why = BUF_INIT;
+        if (strchr(s, '@') == NULL) {
+            report(l, k, "policy.limits.overrides: \"%s\" is not a full address; expected e.g. alice@example.org", s);
+        } else if (address_normalize(s, NULL, &address, &why) != 0) {
+            report(l, k, "policy.limits.overrides: %s", buf_cstr(&why));
+        } else {
+            int dup = 0;
+            for (size_t i = 0; i < pol->n_overrides; i++)
+                dup |= strcmp(pol->overrides[i].address, buf_cstr(&address)) == 0;
+            if (dup) {
+                report(l, k, "policy.limits.overrides: %s is listed twice", buf_cstr(&address));
+            } else {
+                struct site_limit_override *o = &pol->overrides[pol->n_overrides++];
+                o->address = buf_steal(&address);
+                o->limits = (struct site_send_limits){-1, -1, -1};
+                char *field = xasprintf("policy.limits.overrides.%s", o->address);
+                take_send_limits(l, v, field, &o->limits);
+                free(field);
+            }
+        }
+        buf_free(&address);
+        buf_free(&why);
+    }
+}
+
+static void take_policy(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"limits", "spf", "greylist", "xclient_hosts", NULL};
+    static const char *const limit_keys[] = {"user", "client", "overrides", NULL};
+    static const char *const spf_keys[] = {"enabled", "reject_fail", "trusted_forwarders", "resolv_conf", NULL};
+    static const char *const grey_keys[] = {"enabled", "domains", "delay", NULL};
+    struct site_policy *pol = &site->policy;
+    if (!is_mapping(l, node, "policy"))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        int section = key_index(l, k, "policy", keys);
+        if (section == 3) {
+            take_networks(l, v, "policy.xclient_hosts", &pol->xclient_hosts, &pol->n_xclient_hosts);
+            continue;
+        }
+        if (section < 0)
+            continue;
+        const char *name = keys[section];
+        buf field = BUF_INIT;
+        buf_printf(&field, "policy.%s", name);
+        if (!is_mapping(l, v, buf_cstr(&field))) {
+            buf_free(&field);
+            continue;
+        }
+        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+            yaml_node_t *qk = yaml_document_get_node(l->doc, q->key);
+            yaml_node_t *qv = yaml_document_get_node(l->doc, q->value);
+            int b;
+            if (section == 0) {
+                switch (key_index(l, qk, buf_cstr(&field), limit_keys)) {
+                case 0: take_send_limits(l, qv, "policy.limits.user", &pol->user); break;
+                case 1: take_send_limits(l, qv, "policy.limits.client", &pol->client); break;
+                case 2: take_overrides(l, qv, pol); break;
+                default: break;
+                }
+            } else if (section == 1) {
+                switch (key_index(l, qk, buf_cstr(&field), spf_keys)) {
+                case 0:
+                    if ((b = take_bool(l, qv, "policy.spf.enabled")) >= 0)
+                        pol->spf_enabled = b;
+                    break;
+                case 1:
+                    if ((b = take_bool(l, qv, "policy.spf.reject_fail")) >= 0)
+                        pol->spf_reject_fail = b;
+                    break;
+                case 2:
+                    take_networks(l, qv, "policy.spf.trusted_forwarders", &pol->spf_trusted_forwarders,
+                                  &pol->n_spf_trusted_forwarders);
+                    break;
+                case 3: {
+                    char *path = take_string(l, qv, "policy.spf.resolv_conf");
+                    if (path && (path[0] != '/' || strpbrk(path, " \t'\"\\#:") != NULL)) {
+                        report(l, qv, "policy.spf.resolv_conf: \"%s\" is not an absolute path without spaces, "
+                               "quotes, '#' or ':'; expected e.g. /etc/emailng/resolv.conf", path);
+                        free(path);
+                    } else if (path) {
+                        free(pol->spf_resolv_conf);
+                        pol->spf_resolv_conf = path;
+                    }
+                    break;
+                }
+                default: break;
+                }
+            } else {
+                switch (key_index(l, qk, buf_cstr(&field), grey_keys)) {
+                case 0:
+                    if ((b = take_bool(l, qv, "policy.greylist.enabled")) >= 0)
+                        pol->greylist_enabled = b;
+                    break;
+                case 1:
+                    if (!is_sequence(l, qv, "policy.greylist.domains"))
+                        break;
+                    strv_free(pol->greylist_domains, pol->n_greylist_domains);
+                    pol->n_greylist_domains = 0;
+                    pol->greylist_domains = xcalloc((size_t)(qv->data.sequence.items.top
+                                                             - qv->data.sequence.items.start) + 1,
+                                                    sizeof *pol->greylist_domains);
+                    for (yaml_node_item_t *it = qv->data.sequence.items.start; it < qv->data.sequence.items.top; it++) {
+                        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+                        const char *s = scalar(l, item, "policy.greylist.domains");
+                        buf d = BUF_INIT, why = BUF_INIT;
+                        if (s && (!valid_domain(s) || domain_normalize(s, &d, &why) != 0))
+                            report(l, item, "policy.greylist.domains: \"%s\" is not a domain name; expected e.g. example.org", s);
+                        else if (s)
+                            pol->greylist_domains[pol->n_greylist_domains++] = buf_steal(&d);
+                        buf_free(&d);
+                        buf_free(&why);
+                    }
+                    break;
+                case 2:
+                    pol->greylist_delay = take_integer(l, qv, "policy.greylist.delay", 1, 86400);
+                    break;
+                default: break;
+                }
+            }
+        }
+        buf_free(&field);
+    }
 }
 
 static void take_site_section(struct loader *l, const yaml_node_t *node, struct site *site)
@@ -572,7 +941,7 @@ static void base_from_domain(const char *domain, buf *out)
 int site_parse(const char *text, size_t len, const char *name, struct site *site, buf *errors)
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
-                                       "limits", "ports", "demo_users", NULL};
+                                       "limits", "ports", "demo_users", "filter", "policy", NULL};
     struct loader l = {.name = name, .errors = errors};
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -632,6 +1001,8 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
                     report(&l, v, "demo_users: \"%s\" is not true or false", s);
                 break;
             }
+            case 9: take_filter(&l, v, site); break;
+            case 10: take_policy(&l, v, site); break;
             default: break;
             }
         }
@@ -644,6 +1015,14 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             site_roles_text(ROLE_ALL & ~covered, &missing);
             report(&l, root, "hosts: no host has the role(s) %s; every role needs a host", buf_cstr(&missing));
             buf_free(&missing);
+        }
+        for (size_t i = 0; i < site->policy.n_greylist_domains; i++) {
+            int ours = 0;
+            for (size_t j = 0; j < site->n_domains; j++)
+                ours |= strcmp(site->policy.greylist_domains[i], site->domains[j]) == 0;
+            if (!ours)
+                report(&l, root, "policy.greylist.domains: \"%s\" is not one of the site's domains; "
+                       "greylisting applies to mail for our own domains", site->policy.greylist_domains[i]);
         }
         if (!names_given && site->n_domains > 0 && site->n_hosts > 0) {
             /* mail.<primary domain>, localhost, and each host's address. */

@@ -30,6 +30,56 @@ struct site_ports {
     int smtp, submission, submissions;
     int imap, imaps, pop3, pop3s, managesieve;
     int lmtp, quota_status;
+    int policyd;                        /* emailng-policyd, 127.0.0.1 only */
+};
+
+/* Content filtering on the relay role (F1-F4): amavisd-new with ClamAV
+ * and SpamAssassin; see docs/architecture-filtering.md. Scores are kept in
+ * tenths of a SpamAssassin point (50 = 5.0) so they render exactly. */
+enum site_virus_action {
+    VIRUS_QUARANTINE = 0,   /* after-queue find: keep in the quarantine, deliver nothing */
+    VIRUS_DISCARD,          /* after-queue find: drop (logged) */
+};
+
+struct site_filter {
+    int enabled;                        /* amavisd, clamd (and clamav-milter) run on the relay */
+    int before_queue;                   /* MX refuses viruses in the SMTP dialogue (clamav-milter) */
+    enum site_virus_action virus_action;
+    int spam_junk_tenths;               /* default Junk threshold (users may set their own) */
+    int spam_quarantine_tenths;         /* quarantine instead of delivering at/above; 0 = never */
+    unsigned long long quarantine_size; /* bytes: cap of the quarantine folder, oldest removed first */
+    char *signatures;                   /* folder with ClamAV databases (freshclam's) */
+    int processes;                      /* amavisd child processes */
+    int network_tests;                  /* SpamAssassin DNS/network tests */
+};
+
+/* The border policy (emailng-policyd on the relays; docs/policyd.md):
+ * send limits (S5), SPF (S6), greylisting. Limits: 0 = no limit. */
+struct site_send_limits {
+    long msgs_per_hour, rcpts_per_msg, rcpts_per_day;
+};
+
+struct site_limit_override {
+    char *address;                      /* normalised user address */
+    struct site_send_limits limits;     /* -1 = the default applies */
+};
+
+struct site_policy {
+    struct site_send_limits user;       /* per authenticated user (SASL login) */
+    struct site_send_limits client;     /* per unauthenticated client network */
+    struct site_limit_override *overrides;
+    size_t n_overrides;
+    int spf_enabled;                    /* check SPF of unauthenticated mail on the MX */
+    int spf_reject_fail;                /* 550 5.7.23 on fail (else a Received-SPF header only) */
+    char **spf_trusted_forwarders;      /* IPs or networks never checked */
+    size_t n_spf_trusted_forwarders;
+    char *spf_resolv_conf;              /* resolv.conf for SPF lookups; NULL = the system's */
+    int greylist_enabled;               /* for every domain */
+    char **greylist_domains;            /* or only for these (our) recipient domains */
+    size_t n_greylist_domains;
+    long greylist_delay;                /* seconds */
+    char **xclient_hosts;               /* clients allowed to use XCLIENT (tests only) */
+    size_t n_xclient_hosts;
 };
 
 struct site {
@@ -48,6 +98,8 @@ struct site {
     unsigned long long line_length;     /* bytes */
     int demo_users;
     struct site_ports ports;
+    struct site_policy policy;
+    struct site_filter filter;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with

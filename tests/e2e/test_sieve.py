@@ -89,9 +89,14 @@ def test_invalid_script_refused(site):
 
 # --- the global script ---------------------------------------------------------
 # templates/dovecot/sieve/before.sieve (dovecot.conf: sieve_before) files mail
-# with "X-Spam-Flag: YES" into Junk (fileinto :create). Pigeonhole runs the next
-# script of the sequence (the user's) only if the previous one kept the message,
-# so spam filed into Junk never reaches the user's script.
+# whose amavisd score (X-Spam-Score, added on the relay) reaches the user's
+# threshold into Junk. Spam headers from outside are stripped at the border, so
+# the tests send SpamAssassin's GTUBE test string, which amavisd scores 999.
+# Pigeonhole runs the next script of the sequence (the user's) only if the
+# previous one kept the message, so spam filed into Junk never reaches the
+# user's script.
+
+GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
 
 CATCH_ALL_STOP = """\
 require ["fileinto", "mailbox"];
@@ -102,7 +107,7 @@ stop;
 
 def test_global_sieve_runs_before_user_script(site):
     """F3: the global script runs before the user's. The user's script files everything into Project
-    and stops; a message with X-Spam-Flag: YES still lands in Junk and only there (the global script
+    and stops; a GTUBE message (spam) still lands in Junk and only there (the global script
     ran first and filed it; had it run after, the user's `stop` would have kept it from running),
     while a clean message goes through the user's script into Project."""
     user, pw = site.new_user(prefix="sieve")
@@ -113,8 +118,7 @@ def test_global_sieve_runs_before_user_script(site):
     finally:
         ms.logout()
     spam, ham = msgid(), msgid()
-    m1, _ = make_message("bob@example.test", user, spam, subject="cheap pills",
-                         extra_headers=["X-Spam-Flag: YES", "X-Spam-Status: Yes, score=12.0"])
+    m1, _ = make_message("bob@example.test", user, spam, subject="cheap pills", body=GTUBE)
     m2, _ = make_message("bob@example.test", user, ham, subject="real work")
     smtp_send("bob@example.test", [user], m1)
     smtp_send("bob@example.test", [user], m2)
@@ -131,13 +135,13 @@ def test_global_sieve_runs_before_user_script(site):
 
 
 def test_global_sieve_spam_to_junk_without_user_script(site):
-    """F3: for a user with no script of their own, X-Spam-Flag: YES mail goes to Junk, other mail to INBOX."""
+    """F3: for a user with no script of their own, spam (GTUBE) goes to Junk, other mail to INBOX,
+    and a forged "X-Spam-Flag: YES" from outside decides nothing."""
     user, pw = site.new_user(prefix="sieve")
     spam, ham = msgid(), msgid()
-    m1, _ = make_message("bob@example.test", user, spam, subject="spam",
-                         extra_headers=["X-Spam-Flag: YES"])
+    m1, _ = make_message("bob@example.test", user, spam, subject="spam", body=GTUBE)
     m2, _ = make_message("bob@example.test", user, ham, subject="ham",
-                         extra_headers=["X-Spam-Flag: NO"])
+                         extra_headers=["X-Spam-Flag: YES", "X-Spam-Score: 99"])
     smtp_send("bob@example.test", [user], m1)
     smtp_send("bob@example.test", [user], m2)
     wait_for_message(site, user, spam, mailbox="Junk", password=pw)

@@ -50,7 +50,10 @@ static void test_components_by_role(void **state)
     assert_string_equal(c[0], "slapd");
     assert_string_equal(c[1], "dovecot");
     assert_string_equal(c[2], "postfix");
-    assert_null(c[3]);
+    int policyd = 0;            /* the relay's border policy server */
+    for (size_t i = 3; c[i]; i++)
+        policyd |= strcmp(c[i], "policyd") == 0;
+    assert_true(policyd);
     c = render_components(ROLE_DIRECTORY);
     assert_string_equal(c[0], "slapd");
     assert_null(c[1]);
@@ -72,6 +75,19 @@ static void test_context_values(void **state)
     assert_string_equal(render_context_get(&ctx, "public_hostname"), "mail.example.test");
     assert_string_equal(render_context_get(&ctx, "etc_dir"), "/var/lib/emailng/etc/mail");
     assert_non_null(render_context_get(&ctx, "vmail_uid"));
+    /* emailng-policyd */
+    assert_string_equal(render_context_get(&ctx, "port_policyd"), "10040");
+    assert_string_equal(render_context_get(&ctx, "policyd_quota_stores"), "    pair1: [\"127.0.0.1:12340\"]");
+    assert_string_equal(render_context_get(&ctx, "policyd_msgs_per_hour"), "100");
+    assert_string_equal(render_context_get(&ctx, "policyd_client_rcpts_per_day"), "10000");
+    assert_string_equal(render_context_get(&ctx, "policyd_spf_enabled"), "true");
+    assert_string_equal(render_context_get(&ctx, "policyd_spf_reject_fail"), "false");
+    assert_string_equal(render_context_get(&ctx, "policyd_spf_resolv_conf"), "");
+    assert_string_equal(render_context_get(&ctx, "policyd_trusted_forwarders"), "");
+    assert_string_equal(render_context_get(&ctx, "policyd_greylist_enabled"), "false");
+    assert_string_equal(render_context_get(&ctx, "policyd_greylist_domains"), "");
+    assert_string_equal(render_context_get(&ctx, "policyd_greylist_delay"), "300");
+    assert_string_equal(render_context_get(&ctx, "postfix_xclient_hosts"), "");
     render_context_free(&ctx);
     buf_free(&err);
     site_free(&site);

@@ -184,6 +184,209 @@ static void test_example_equals_default(void **state)
     site_free(&def);
 }
 
+/* ---- policy: (emailng-policyd) ---- */
+
+static void test_policy_defaults(void **state)
+{
+    (void)state;
+    struct site site;
+    site_default(&site);
+    assert_int_equal(site.ports.policyd, 10040);
+    assert_int_equal(site.policy.user.msgs_per_hour, 100);
+    assert_int_equal(site.policy.user.rcpts_per_msg, 100);
+    assert_int_equal(site.policy.user.rcpts_per_day, 1000);
+    assert_int_equal(site.policy.client.msgs_per_hour, 1000);
+    assert_int_equal(site.policy.client.rcpts_per_day, 10000);
+    assert_int_equal(site.policy.n_overrides, 0);
+    assert_int_equal(site.policy.spf_enabled, 1);
+    assert_int_equal(site.policy.spf_reject_fail, 0);
+    assert_null(site.policy.spf_resolv_conf);
+    assert_int_equal(site.policy.greylist_enabled, 0);
+    assert_int_equal(site.policy.n_greylist_domains, 0);
+    assert_int_equal(site.policy.greylist_delay, 300);
+    assert_int_equal(site.policy.n_xclient_hosts, 0);
+    site_free(&site);
+}
+
+static void test_policy_section(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "domains: [example.test, grey.test]\n"
+        "ports: {policyd: 10041}\n"
+        "policy:\n"
+        "  limits:\n"
+        "    user: {msgs_per_hour: 50, rcpts_per_day: 0}\n"
+        "    client: {rcpts_per_msg: 20}\n"
+        "    overrides:\n"
+        "      Alice@Example.TEST: {msgs_per_hour: 10}\n"
+        "      bob@example.test: {rcpts_per_msg: 5, rcpts_per_day: 100}\n"
+        "  spf: {enabled: false, reject_fail: true, trusted_forwarders: [192.0.2.1, 198.51.100.0/24, \"2001:db8::/32\"],\n"
+        "        resolv_conf: /tmp/resolv.conf}\n"
+        "  greylist: {enabled: false, domains: [Grey.Test], delay: 60}\n"
+        "  xclient_hosts: [127.0.0.2]\n";
+    struct site site;
+    buf errors = BUF_INIT;
+    if (site_parse(text, strlen(text), "site.yaml", &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_int_equal(site.ports.policyd, 10041);
+    assert_int_equal(site.policy.user.msgs_per_hour, 50);
+    assert_int_equal(site.policy.user.rcpts_per_msg, 100);      /* default kept */
+    assert_int_equal(site.policy.user.rcpts_per_day, 0);        /* 0 = no limit */
+    assert_int_equal(site.policy.client.rcpts_per_msg, 20);
+    assert_int_equal(site.policy.n_overrides, 2);
+    assert_string_equal(site.policy.overrides[0].address, "alice@example.test");
+    assert_int_equal(site.policy.overrides[0].limits.msgs_per_hour, 10);
+    assert_int_equal(site.policy.overrides[0].limits.rcpts_per_msg, -1);   /* not overridden */
+    assert_int_equal(site.policy.overrides[1].limits.rcpts_per_day, 100);
+    assert_int_equal(site.policy.spf_enabled, 0);
+    assert_int_equal(site.policy.spf_reject_fail, 1);
+    assert_int_equal(site.policy.n_spf_trusted_forwarders, 3);
+    assert_string_equal(site.policy.spf_trusted_forwarders[1], "198.51.100.0/24");
+    assert_string_equal(site.policy.spf_resolv_conf, "/tmp/resolv.conf");
+    assert_int_equal(site.policy.n_greylist_domains, 1);
+    assert_string_equal(site.policy.greylist_domains[0], "grey.test");
+    assert_int_equal(site.policy.greylist_delay, 60);
+    assert_int_equal(site.policy.n_xclient_hosts, 1);
+    assert_string_equal(site.policy.xclient_hosts[0], "127.0.0.2");
+    buf_free(&errors);
+    site_free(&site);
+}
+
+static void test_policy_errors(void **state)
+{
+    (void)state;
+    expect_error("policy:\n  spf: {enabeld: true}\n",
+                 "site.yaml:2:9: policy.spf: unknown key \"enabeld\"; expected one of: enabled, reject_fail, "
+                 "trusted_forwarders, resolv_conf");
+    expect_error("policy: {colour: blue}\n", "site.yaml:1:10: policy: unknown key \"colour\"");
+    expect_error("policy: {limits: {user: {msgs_per_hour: -1}}}\n",
+                 "policy.limits.user.msgs_per_hour: \"-1\" is not a whole number from 0 to 1000000000");
+    expect_error("policy: {limits: {user: {msgs_per_day: 5}}}\n", "policy.limits.user: unknown key \"msgs_per_day\"");
+    expect_error("policy: {limits: {overrides: {alice: {msgs_per_hour: 1}}}}\n",
+                 "policy.limits.overrides: \"alice\" is not a full address");
+    expect_error("policy: {limits: {overrides: {\"a*b@example.test\": {msgs_per_hour: 1}}}}\n",
+                 "policy.limits.overrides:");
+    expect_error("policy: {limits: {overrides: {a@example.test: {msgs_per_hour: 1}, A@example.test: {}}}}\n",
+                 "policy.limits.overrides: a@example.test is listed twice");
+    expect_error("policy: {limits: {overrides: {a@example.test: {speed: 1}}}}\n",
+                 "policy.limits.overrides.a@example.test: unknown key \"speed\"");
+    expect_error("policy: {spf: {trusted_forwarders: [192.0.2.0/33]}}\n",
+                 "policy.spf.trusted_forwarders: \"192.0.2.0/33\" is not an IP address or network");
+    expect_error("policy: {spf: {trusted_forwarders: 192.0.2.1}}\n",
+                 "policy.spf.trusted_forwarders: expected a list, found a single value");
+    expect_error("policy: {spf: {reject_fail: sometimes}}\n", "policy.spf.reject_fail: \"sometimes\" is not true or false");
+    expect_error("policy: {spf: {resolv_conf: etc/resolv.conf}}\n", "policy.spf.resolv_conf: \"etc/resolv.conf\" is not an absolute path");
+    expect_error("policy: {greylist: {domains: [other.test]}}\n",
+                 "policy.greylist.domains: \"other.test\" is not one of the site's domains");
+    expect_error("policy: {greylist: {domains: [\"bad domain\"]}}\n", "policy.greylist.domains: \"bad domain\" is not a domain name");
+    expect_error("policy: {greylist: {delay: 0}}\n", "policy.greylist.delay: \"0\" is not a whole number from 1 to 86400");
+    expect_error("policy: {xclient_hosts: [everyone]}\n", "policy.xclient_hosts: \"everyone\" is not an IP address or network");
+    expect_error("ports: {policyd: 25}\n", "ports: smtp and policyd both use port 25");
+}
+
+/* examples/small-site.yaml documents the policy defaults too. */
+static void test_example_policy_equals_default(void **state)
+{
+    (void)state;
+    struct site site, def;
+    buf errors = BUF_INIT;
+    if (site_load(EMAILNG_DATADIR "/examples/small-site.yaml", &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    site_default(&def);
+    assert_memory_equal(&site.policy.user, &def.policy.user, sizeof def.policy.user);
+    assert_memory_equal(&site.policy.client, &def.policy.client, sizeof def.policy.client);
+    assert_int_equal(site.policy.n_overrides, 0);
+    assert_int_equal(site.policy.spf_enabled, def.policy.spf_enabled);
+    assert_int_equal(site.policy.spf_reject_fail, def.policy.spf_reject_fail);
+    assert_int_equal(site.policy.n_spf_trusted_forwarders, 0);
+    assert_null(site.policy.spf_resolv_conf);
+    assert_int_equal(site.policy.greylist_enabled, def.policy.greylist_enabled);
+    assert_int_equal(site.policy.n_greylist_domains, 0);
+    assert_int_equal(site.policy.greylist_delay, def.policy.greylist_delay);
+    assert_int_equal(site.policy.n_xclient_hosts, 0);
+    buf_free(&errors);
+    site_free(&site);
+    site_free(&def);
+}
+
+/* ---- filter: (issue 3) ---------------------------------------------------- */
+
+static const char *const filter_base =
+    "domains: [example.test]\n"
+    "hosts:\n"
+    "  - {name: mail, address: 127.0.0.1, roles: [relay, proxy, store, directory]}\n";
+
+static void test_filter_defaults(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse(filter_base, &site, &errors), 0);
+    assert_true(site.filter.enabled);
+    assert_true(site.filter.before_queue);
+    assert_int_equal(site.filter.virus_action, VIRUS_QUARANTINE);
+    assert_int_equal(site.filter.spam_junk_tenths, 50);
+    assert_int_equal(site.filter.spam_quarantine_tenths, 0);
+    assert_true(site.filter.quarantine_size == 200ULL * 1024 * 1024);
+    assert_string_equal(site.filter.signatures, "/var/lib/clamav");
+    assert_int_equal(site.filter.processes, 3);
+    buf_free(&errors);
+    site_free(&site);
+}
+
+static void test_filter_section(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT, text = BUF_INIT;
+    buf_printf(&text, "%sfilter:\n  enabled: false\n  before_queue: no\n  virus_action: discard\n"
+               "  spam_junk_level: 4.5\n  spam_quarantine_level: 12\n  quarantine: {size: 5M}\n"
+               "  signatures: /srv/clamav\n  processes: 4\n  network_tests: true\n", filter_base);
+    if (parse(buf_cstr(&text), &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_false(site.filter.enabled);
+    assert_false(site.filter.before_queue);
+    assert_int_equal(site.filter.virus_action, VIRUS_DISCARD);
+    assert_int_equal(site.filter.spam_junk_tenths, 45);
+    assert_int_equal(site.filter.spam_quarantine_tenths, 120);
+    assert_true(site.filter.quarantine_size == 5ULL * 1024 * 1024);
+    assert_string_equal(site.filter.signatures, "/srv/clamav");
+    assert_int_equal(site.filter.processes, 4);
+    assert_true(site.filter.network_tests);
+    buf_free(&errors);
+    buf_free(&text);
+    site_free(&site);
+}
+
+static void test_filter_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *needle;
+    } cases[] = {
+        {"filter: {enabeld: true}\n", "site.yaml:4:10: filter: unknown key \"enabeld\""},
+        {"filter: {enabled: maybe}\n", "filter.enabled: \"maybe\" is not true or false"},
+        {"filter: {virus_action: bounce}\n", "expected quarantine or discard"},
+        {"filter: {spam_junk_level: 4.55}\n", "filter.spam_junk_level: \"4.55\" is not a score"},
+        {"filter: {spam_junk_level: 11}\n", "from 0.5 to 10.0"},
+        {"filter: {spam_junk_level: 6.0, spam_quarantine_level: 5}\n", "must be above spam_junk_level"},
+        {"filter: {quarantine: {size: 10K}}\n", "at least 1M"},
+        {"filter: {quarantine: {max: 10M}}\n", "filter.quarantine: unknown key \"max\""},
+        {"filter: {signatures: var/lib/clamav}\n", "not an absolute path"},
+        {"filter: {signatures: \"/a b\"}\n", "spaces, quotes"},
+        {"filter: {processes: 0}\n", "filter.processes: \"0\" is not a whole number from 1 to 32"},
+        {"filter: [on]\n", "filter: expected a mapping of keys"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf text = BUF_INIT;
+        buf_printf(&text, "%s%s", filter_base, cases[i].yaml);
+        expect_error(buf_cstr(&text), cases[i].needle);
+        buf_free(&text);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +399,13 @@ int main(void)
         cmocka_unit_test(test_every_error_reported),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_example_equals_default),
+        cmocka_unit_test(test_policy_defaults),
+        cmocka_unit_test(test_policy_section),
+        cmocka_unit_test(test_policy_errors),
+        cmocka_unit_test(test_example_policy_equals_default),
+        cmocka_unit_test(test_filter_defaults),
+        cmocka_unit_test(test_filter_section),
+        cmocka_unit_test(test_filter_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,441 @@
+/* filter_services: clamd, amavisd-new and clamav-milter; see
+ * filter_services.h. The commands are the daemons' own (docs/internals.md). */
+#include "filter_services.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "process.h"
+
+#define AMAVISD_READY_TIMEOUT_MS 180000     /* SpamAssassin compiles its rules at start */
+
+static const char *var(const struct service_env *env, const char *name)
+{
+    const char *v = render_context_get(&env->ctx, name);
+    return v ? v : "";
+}
+
+static char *path_in(const struct service_env *env, const char *dir_var, const char *rest)
+{
+    return xasprintf("%s/%s", var(env, dir_var), rest);
+}
+
+int filter_wanted(const struct service_env *env)
+{
+    return env->site->filter.enabled;
+}
+
+int filter_milter_wanted(const struct service_env *env)
+{
+    return env->site->filter.enabled && env->site->filter.before_queue;
+}
+
+char *filter_quarantine_dir(const struct service_env *env)
+{
+    return path_in(env, "data_dir", "amavis/quarantine");
+}
+
+/* Runs a command; on failure err gets its output. */
+static int run(const char *const argv[], buf *err)
+{
+    buf output = BUF_INIT;
+    int rc = process_run(argv, NULL, &output, err);
+    if (rc != 0 && rc != -1) {
+        buf_printf(err, "%s exited with status %d", argv[0], rc);
+        if (output.len)
+            buf_printf(err, ":\n%s", buf_cstr(&output));
+    }
+    buf_free(&output);
+    return rc == 0 ? 0 : -1;
+}
+
+/* A log file the daemon (which opens it after dropping privileges) may
+ * append to: created if missing, owned by user, mode 0640. */
+static int ensure_log_file(const char *path, const char *user, buf *err)
+{
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        buf_printf(err, "the system user \"%s\" does not exist; run scripts/install-deps.sh first", user);
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) {
+        buf_printf(err, "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    if (fchown(fd, pw->pw_uid, pw->pw_gid) != 0 || fchmod(fd, 0640) != 0) {
+        buf_printf(err, "cannot set owner/mode of %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (close(fd) != 0 && rc == 0) {
+        buf_printf(err, "cannot close %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
+
+static int stop_pid(pid_t pid, const char *name, buf *err)
+{
+    if (pid == 0)
+        return 0;
+    if (process_stop(pid, 20) != 0) {
+        buf_printf(err, "%s (pid %ld) did not stop", name, (long)pid);
+        return -1;
+    }
+    return 0;
+}
+
+static pid_t pid_from(const struct service_env *env, const char *rest)
+{
+    char *pidfile = path_in(env, "run_dir", rest);
+    pid_t pid = pidfile_read(pidfile);
+    free(pidfile);
+    return pid;
+}
+
+/* ---- clamd --------------------------------------------------------------- */
+
+/* File names clamd loads from its database directory. */
+static int is_signature_file(const char *name)
+{
+    static const char *const extensions[] = {
+        ".cvd", ".cld", ".cud", ".cdb", ".cat", ".crb", ".cbc", ".db", ".fp", ".sfp", ".hdb", ".hdu",
+        ".hsb", ".hsu", ".idb", ".ign", ".ign2", ".info", ".ldb", ".ldu", ".mdb", ".mdu", ".msb",
+        ".msu", ".ndb", ".ndu", ".pdb", ".gdb", ".wdb", ".yar", ".yara", ".pwdb", ".ftm", NULL,
+    };
+    if (name[0] == '.')
+        return 0;
+    const char *dot = strrchr(name, '.');
+    if (dot == NULL)
+        return 0;
+    for (size_t i = 0; extensions[i]; i++)
+        if (strcmp(dot, extensions[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The built-in test signatures, used only when the signatures folder holds
+ * no database at all (a fresh machine before freshclam has run): EICAR and
+ * the EmailNG test pattern, as extended (.ndb) signatures matching anywhere
+ * in any file, including a plain-text mail body. */
+#define EICAR_TEXT "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+#define EMAILNG_TEST_PATTERN "EMAILNG-FILTER-TEST-PATTERN-7f3c9a1e-NOT-A-REAL-VIRUS"
+
+static void hex_of(const char *text, buf *out)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        buf_printf(out, "%02x", *p);
+}
+
+static int write_builtin_signatures(const char *db, buf *err)
+{
+    buf text = BUF_INIT;
+    buf_append_str(&text, "EmailNG.Test.EICAR:0:*:");
+    hex_of(EICAR_TEXT, &text);
+    buf_append_str(&text, "\nEmailNG.Test.Pattern:0:*:");
+    hex_of(EMAILNG_TEST_PATTERN, &text);
+    buf_append_char(&text, '\n');
+    char *path = xasprintf("%s/emailng-builtin-test.ndb", db);
+    int rc = fs_write_file(path, text.data, text.len, 0644, err);
+    free(path);
+    buf_free(&text);
+    return rc;
+}
+
+/* Makes DATA/clamav/db hold a symbolic link to every database in the
+ * signatures folder (and nothing else of ours), so freshclam's updates
+ * there are seen by clamd's SelfCheck. */
+static int link_signatures(const struct service_env *env, const char *db, buf *err)
+{
+    const char *source = env->site->filter.signatures;
+    DIR *d = opendir(db);
+    if (d == NULL) {
+        buf_printf(err, "cannot read %s: %s", db, strerror(errno));
+        return -1;
+    }
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *old = xasprintf("%s/%s", db, de->d_name);
+        if (unlink(old) != 0 && errno != ENOENT) {
+            buf_printf(err, "cannot remove %s: %s", old, strerror(errno));
+            rc = -1;
+        }
+        free(old);
+    }
+    closedir(d);
+    if (rc != 0)
+        return rc;
+    size_t linked = 0;
+    d = opendir(source);
+    if (d == NULL && errno != ENOENT) {
+        buf_printf(err, "cannot read the signatures folder %s (filter.signatures): %s", source, strerror(errno));
+        return -1;
+    }
+    while (d && rc == 0 && (de = readdir(d)) != NULL) {
+        if (!is_signature_file(de->d_name))
+            continue;
+        char *target = xasprintf("%s/%s", source, de->d_name);
+        char *link = xasprintf("%s/%s", db, de->d_name);
+        struct stat st;
+        if (stat(target, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (symlink(target, link) != 0) {
+                buf_printf(err, "cannot link %s to %s: %s", link, target, strerror(errno));
+                rc = -1;
+            } else if (strcmp(de->d_name + strlen(de->d_name) - 5, ".info") != 0) {
+                linked++;
+            }
+        }
+        free(target);
+        free(link);
+    }
+    if (d)
+        closedir(d);
+    if (rc == 0 && linked == 0) {
+        fprintf(stderr, "\nemailng: warning: no ClamAV signatures in %s; clamd uses the built-in test "
+                "signatures (EICAR, EmailNG test pattern) only. Run freshclam (docs/admin-manual.md, "
+                "\"Virus signatures\") or set filter.signatures.\n", source);
+        rc = write_builtin_signatures(db, err);
+    }
+    return rc;
+}
+
+int clamd_prepare(const struct service_env *env, buf *err)
+{
+    char *run_clamav = path_in(env, "run_dir", "clamav");
+    char *data = path_in(env, "data_dir", "clamav");
+    char *db = path_in(env, "data_dir", "clamav/db");
+    char *tmp = path_in(env, "data_dir", "clamav/tmp");
+    char *log = path_in(env, "log_dir", "clamd.log");
+    char *milter_log = path_in(env, "log_dir", "clamav-milter.log");
+    int rc = fs_ensure_dir(var(env, "run_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+    /* clamd and clamav-milter write their pid files here; amavisd (group
+     * amavis) reaches the socket. */
+    if (rc == 0)
+        rc = fs_ensure_dir(run_clamav, "clamav", "amavis", 0750, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(data, NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(db, NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(tmp, "clamav", "clamav", 0700, err);
+    if (rc == 0)
+        rc = ensure_log_file(log, "clamav", err);
+    if (rc == 0)
+        rc = ensure_log_file(milter_log, "clamav", err);
+    if (rc == 0)
+        rc = link_signatures(env, db, err);
+    free(run_clamav);
+    free(data);
+    free(db);
+    free(tmp);
+    free(log);
+    free(milter_log);
+    return rc;
+}
+
+int clamd_start(const struct service_env *env, buf *err)
+{
+    char *option = xasprintf("--config-file=%s/clamav/clamd.conf", var(env, "etc_dir"));
+    const char *argv[] = {"/usr/sbin/clamd", option, NULL};
+    int rc = run(argv, err);
+    free(option);
+    return rc;
+}
+
+/* clamd's own protocol on its local socket: "zPING\0" -> "PONG\0". */
+int clamd_ready(const struct service_env *env, buf *detail)
+{
+    char *path = path_in(env, "run_dir", "clamav/clamd.ctl");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int rc = -1;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        buf_printf(detail, "socket path too long: %s", path);
+        free(path);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        buf_printf(detail, "socket: %s", strerror(errno));
+    } else if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        buf_printf(detail, "no clamd at %s: %s", path, strerror(errno));
+    } else if (send(fd, "zPING", 6, MSG_NOSIGNAL) != 6) {
+        buf_printf(detail, "cannot send PING to clamd: %s", strerror(errno));
+    } else {
+        char answer[16];
+        size_t got = 0;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        while (got < sizeof answer - 1 && poll(&pfd, 1, 2000) == 1) {
+            ssize_t n = recv(fd, answer + got, sizeof answer - 1 - got, 0);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+            if (memchr(answer, '\0', got))
+                break;
+        }
+        answer[got] = '\0';
+        if (strcmp(answer, "PONG") == 0)
+            rc = 0;
+        else
+            buf_printf(detail, "clamd answered \"%s\" to PING", answer);
+    }
+    if (fd >= 0)
+        close(fd);
+    free(path);
+    return rc;
+}
+
+pid_t clamd_pid(const struct service_env *env)
+{
+    return pid_from(env, "clamav/clamd.pid");
+}
+
+int clamd_stop(const struct service_env *env, buf *err)
+{
+    return stop_pid(clamd_pid(env), "clamd", err);
+}
+
+/* ---- amavisd-new ----------------------------------------------------------- */
+
+int amavisd_prepare(const struct service_env *env, buf *err)
+{
+    static const char *const dirs[] = {"amavis", "amavis/tmp", "amavis/var", "amavis/db", "amavis/quarantine"};
+    int rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+    for (size_t i = 0; rc == 0 && i < sizeof dirs / sizeof dirs[0]; i++) {
+        char *dir = path_in(env, "data_dir", dirs[i]);
+        /* group amavis: clamd (user clamav, member of amavis) reads the
+         * temporary files amavisd asks it to scan. */
+        rc = fs_ensure_dir(dir, "amavis", "amavis", 0750, err);
+        free(dir);
+    }
+    char *run_amavis = path_in(env, "run_dir", "amavis");
+    char *log = path_in(env, "log_dir", "amavisd.log");
+    if (rc == 0)
+        rc = fs_ensure_dir(run_amavis, "amavis", "amavis", 0755, err);
+    if (rc == 0)
+        rc = ensure_log_file(log, "amavis", err);
+    free(run_amavis);
+    free(log);
+    return rc;
+}
+
+int amavisd_ready(const struct service_env *env, buf *detail)
+{
+    return tcp_greeting("127.0.0.1", atoi(var(env, "port_amavis")), "220", 1000, detail);
+}
+
+int amavisd_start(const struct service_env *env, buf *err)
+{
+    char *conf = path_in(env, "etc_dir", "amavis/amavisd.conf");
+    const char *argv[] = {"/usr/sbin/amavisd", "-c", conf, "start", NULL};
+    int rc = run(argv, err);
+    free(conf);
+    if (rc != 0)
+        return rc;
+    long long started = clock_ms();
+    buf detail = BUF_INIT;
+    for (;;) {
+        buf_reset(&detail);
+        if (amavisd_ready(env, &detail) == 0)
+            break;
+        long long waited = clock_ms() - started;
+        /* gone (no pid file) after 10 s: it failed; see its log */
+        if (waited > AMAVISD_READY_TIMEOUT_MS || (waited > 10000 && amavisd_pid(env) == 0)) {
+            buf_printf(err, "amavisd did not answer on port %s (%s); see %s/amavisd.log",
+                       var(env, "port_amavis"), buf_cstr(&detail), var(env, "log_dir"));
+            buf_free(&detail);
+            return -1;
+        }
+        usleep(200 * 1000);
+    }
+    buf_free(&detail);
+    /* Mail deferred while the filter was down: retry it now, not at the
+     * next queue run (minutes away). Only if Postfix is running. */
+    char *queue_pid = path_in(env, "data_dir", "postfix/queue/pid/master.pid");
+    if (pidfile_read(queue_pid) != 0) {
+        char *postfix_conf = path_in(env, "etc_dir", "postfix");
+        const char *flush[] = {"/usr/sbin/postqueue", "-c", postfix_conf, "-f", NULL};
+        buf ignored = BUF_INIT;
+        if (run(flush, &ignored) != 0)
+            fprintf(stderr, "\nemailng: warning: postqueue -f failed: %s\n", buf_cstr(&ignored));
+        buf_free(&ignored);
+        free(postfix_conf);
+    }
+    free(queue_pid);
+    return 0;
+}
+
+pid_t amavisd_pid(const struct service_env *env)
+{
+    return pid_from(env, "amavis/amavisd.pid");
+}
+
+int amavisd_stop(const struct service_env *env, buf *err)
+{
+    return stop_pid(amavisd_pid(env), "amavisd", err);
+}
+
+/* ---- clamav-milter --------------------------------------------------------- */
+
+int clamav_milter_prepare(const struct service_env *env, buf *err)
+{
+    char *run_clamav = path_in(env, "run_dir", "clamav");
+    char *log = path_in(env, "log_dir", "clamav-milter.log");
+    int rc = fs_ensure_dir(run_clamav, "clamav", "amavis", 0750, err);
+    if (rc == 0)
+        rc = ensure_log_file(log, "clamav", err);
+    free(run_clamav);
+    free(log);
+    return rc;
+}
+
+int clamav_milter_start(const struct service_env *env, buf *err)
+{
+    /* In the foreground (Foreground true), detached by us like slapd:
+     * clamav-milter's own daemon mode can keep its first process waiting
+     * for a long time, and `up` would wait with it. */
+    char *option = xasprintf("--config-file=%s/clamav/clamav-milter.conf", var(env, "etc_dir"));
+    char *log = path_in(env, "log_dir", "clamav-milter.log");
+    const char *argv[] = {"/usr/sbin/clamav-milter", option, NULL};
+    int rc = process_spawn_daemon(argv, log, err);
+    free(option);
+    free(log);
+    return rc;
+}
+
+int clamav_milter_ready(const struct service_env *env, buf *detail)
+{
+    int port = atoi(var(env, "port_clamav_milter"));
+    if (tcp_listening("127.0.0.1", port))
+        return 0;
+    buf_printf(detail, "nothing listens on 127.0.0.1:%d", port);
+    return -1;
+}
+
+pid_t clamav_milter_pid(const struct service_env *env)
+{
+    return pid_from(env, "clamav/clamav-milter.pid");
+}
+
+int clamav_milter_stop(const struct service_env *env, buf *err)
+{
+    return stop_pid(clamav_milter_pid(env), "clamav-milter", err);
+}

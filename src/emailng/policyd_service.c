@@ -1,0 +1,153 @@
+/* policyd_service: prepare, start, check and stop emailng-policyd; see
+ * policyd_service.h and docs/internals.md ("Daemons"). */
+#include "policyd_service.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "process.h"
+
+#define READY_TIMEOUT_MS 1000
+
+static const char *var(const struct service_env *env, const char *name)
+{
+    const char *v = render_context_get(&env->ctx, name);
+    return v ? v : "";
+}
+
+char *policyd_program(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            char *next_to_us = xasprintf("%s/emailng-policyd", self);
+            if (access(next_to_us, X_OK) == 0)
+                return next_to_us;
+            free(next_to_us);
+        }
+    }
+    return xstrdup("emailng-policyd");    /* process_run searches PATH */
+}
+
+int policyd_prepare(const struct service_env *env, buf *err)
+{
+    /* DATA/policyd holds the exported table (root's) and the daemon's LMDB
+     * state (DATA/policyd/state, created and chowned by the daemon). */
+    char *dir = xasprintf("%s/policyd", var(env, "data_dir"));
+    int rc = fs_ensure_dir(var(env, "run_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
+    free(dir);
+    return rc;
+}
+
+int policyd_start(const struct service_env *env, buf *err)
+{
+    /* Without -f the daemon returns once it is ready (exit 0), or exits 1
+     * with the reason on stderr. */
+    char *program = policyd_program();
+    char *conf = xasprintf("%s/policyd/policyd.conf", var(env, "etc_dir"));
+    const char *argv[] = {program, "-c", conf, NULL};
+    buf output = BUF_INIT;
+    int rc = process_run(argv, NULL, &output, err);
+    if (rc > 0) {
+        buf_printf(err, "%s exited with status %d", program, rc);
+        if (output.len)
+            buf_printf(err, ":\n%s", buf_cstr(&output));
+    } else if (rc < 0) {
+        buf_printf(err, " (emailng-policyd is looked for next to emailng, then on PATH; `make all install` builds and installs it)");
+    }
+    buf_free(&output);
+    free(program);
+    free(conf);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Sends a complete policy request and waits for "action=...\n\n". */
+int policyd_ready(const struct service_env *env, buf *detail)
+{
+    static const char request[] =
+        "request=smtpd_access_policy\nprotocol_state=CONNECT\nprotocol_name=SMTP\n"
+        "client_address=127.0.0.1\nclient_name=localhost\ninstance=emailng-ready\n\n";
+    int port = atoi(var(env, "port_policyd"));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        buf_printf(detail, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int rc = -1;
+    char answer[512];
+    size_t got = 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        buf_printf(detail, "127.0.0.1:%d: %s", port, strerror(errno));
+    } else if (send(fd, request, sizeof request - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof request - 1)) {
+        buf_printf(detail, "127.0.0.1:%d: cannot send a policy request", port);
+    } else {
+        long long deadline = clock_ms() + READY_TIMEOUT_MS;
+        for (;;) {
+            long long left = deadline - clock_ms();
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+                buf_printf(detail, "127.0.0.1:%d: no answer to a policy request", port);
+                break;
+            }
+            ssize_t n = recv(fd, answer + got, sizeof answer - 1 - got, 0);
+            if (n <= 0) {
+                buf_printf(detail, "127.0.0.1:%d: connection closed without an answer", port);
+                break;
+            }
+            got += (size_t)n;
+            answer[got] = '\0';
+            if (got >= 2 && strcmp(answer + got - 2, "\n\n") == 0) {
+                if (strncmp(answer, "action=", 7) == 0)
+                    rc = 0;
+                else
+                    buf_printf(detail, "127.0.0.1:%d: unexpected answer", port);
+                break;
+            }
+            if (got == sizeof answer - 1) {
+                buf_printf(detail, "127.0.0.1:%d: answer too long", port);
+                break;
+            }
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+pid_t policyd_pid(const struct service_env *env)
+{
+    char *pidfile = xasprintf("%s/policyd.pid", var(env, "run_dir"));
+    pid_t pid = pidfile_read(pidfile);
+    free(pidfile);
+    return pid;
+}
+
+int policyd_stop(const struct service_env *env, buf *err)
+{
+    pid_t pid = policyd_pid(env);
+    if (pid == 0)
+        return 0;
+    if (process_stop(pid, 20) != 0) {
+        buf_printf(err, "emailng-policyd (pid %ld) did not stop", (long)pid);
+        return -1;
+    }
+    return 0;
+}
