@@ -407,12 +407,12 @@ static int cmd_status(const struct options *o)
         return 1;
     buf err = BUF_INIT, json = BUF_INIT;
     int all_up = 1;
-    long total_kb = 0;
+    long total_kb = 0, total_pss_kb = 0;
     buf_append_str(&json, "{\"site\":");
     json_string(&json, site.name);
     buf_append_str(&json, ",\"hosts\":[");
     if (!o->json)
-        printf("%-8s %-8s %-5s %-8s %-10s %-6s %s\n", "HOST", "SERVICE", "STATE", "PID", "MEMORY", "QUEUE", "PORTS");
+        printf("%-8s %-13s %-5s %-8s %-10s %-6s %s\n", "HOST", "SERVICE", "STATE", "PID", "MEMORY", "QUEUE", "PORTS");
     for (size_t h = 0; h < site.n_hosts; h++) {
         struct service_env env;
         if (service_env_init(&env, &site, &site.hosts[h], o->state_dir, &err) != 0) {
@@ -433,6 +433,7 @@ static int cmd_status(const struct options *o)
                 continue;
             pid_t pid = svc->pid(&env);
             long rss = pid ? process_tree_rss_kb(pid) : 0;
+            long pss = pid ? process_tree_pss_kb(pid) : 0;
             long queue = strcmp(svc->name, "postfix") == 0 ? postfix_queue_size(&env) : -1;
             buf ports = BUF_INIT, ports_json = BUF_INIT;
             for (const char *const *p = svc->ports; *p; p++) {
@@ -442,10 +443,12 @@ static int cmd_status(const struct options *o)
             if (strcmp(svc->name, "slapd") == 0)
                 buf_append_str(&ports, "ldapi");
             total_kb += rss;
+            total_pss_kb += pss;
             if (!pid)
                 all_up = 0;
-            buf_printf(&json, "%s{\"name\":\"%s\",\"state\":\"%s\",\"pid\":%ld,\"rss_kb\":%ld,\"ports\":[%s]",
-                       first ? "" : ",", svc->name, pid ? "up" : "down", (long)pid, rss, buf_cstr(&ports_json));
+            buf_printf(&json, "%s{\"name\":\"%s\",\"state\":\"%s\",\"pid\":%ld,\"rss_kb\":%ld,\"pss_kb\":%ld,"
+                       "\"ports\":[%s]", first ? "" : ",", svc->name, pid ? "up" : "down", (long)pid, rss, pss,
+                       buf_cstr(&ports_json));
             if (queue >= 0)
                 buf_printf(&json, ",\"queue\":%ld", queue);
             buf_append_char(&json, '}');
@@ -454,11 +457,11 @@ static int cmd_status(const struct options *o)
                 char mem[32] = "-", q[32] = "-", pidtext[32] = "-";
                 if (pid) {
                     snprintf(pidtext, sizeof pidtext, "%ld", (long)pid);
-                    snprintf(mem, sizeof mem, "%.1f MiB", (double)rss / 1024);
+                    snprintf(mem, sizeof mem, "%.1f MiB", (double)pss / 1024);
                 }
                 if (queue >= 0)
                     snprintf(q, sizeof q, "%ld", queue);
-                printf("%-8s %-8s %-5s %-8s %-10s %-6s %s\n", env.host->name, svc->name, pid ? "up" : "down",
+                printf("%-8s %-13s %-5s %-8s %-10s %-6s %s\n", env.host->name, svc->name, pid ? "up" : "down",
                        pidtext, mem, q, buf_cstr(&ports));
             }
             buf_free(&ports);
@@ -467,11 +470,14 @@ static int cmd_status(const struct options *o)
         buf_append_str(&json, "]}");
         service_env_free(&env);
     }
-    buf_printf(&json, "],\"rss_kb_total\":%ld,\"all_up\":%s}", total_kb, all_up ? "true" : "false");
+    buf_printf(&json, "],\"rss_kb_total\":%ld,\"pss_kb_total\":%ld,\"all_up\":%s}", total_kb, total_pss_kb,
+               all_up ? "true" : "false");
     if (o->json)
         puts(buf_cstr(&json));
     else
-        printf("total resident memory: %.1f MiB; %s\n", (double)total_kb / 1024,
+        printf("memory (PSS: shared pages split among their processes): %.1f MiB in all "
+               "(RSS, counting shared pages in each process: %.1f MiB); %s\n",
+               (double)total_pss_kb / 1024, (double)total_kb / 1024,
                all_up ? "all services up" : "some services are down");
     buf_free(&json);
     buf_free(&err);

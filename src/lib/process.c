@@ -194,18 +194,20 @@ int process_stop(pid_t pid, int seconds)
     return -1;
 }
 
-static long read_rss_kb(long pid)
+/* A "Name:   123 kB" field of a /proc/PID file. */
+static long read_kb_field(long pid, const char *file, const char *field)
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    snprintf(path, sizeof path, "/proc/%ld/%s", pid, file);
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return 0;
     char line[256];
     long kb = 0;
+    size_t n = strlen(field);
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0) {
-            kb = strtol(line + 6, NULL, 10);
+        if (strncmp(line, field, n) == 0) {
+            kb = strtol(line + n, NULL, 10);
             break;
         }
     fclose(f);
@@ -231,7 +233,7 @@ static long read_ppid(long pid)
     return ppid;
 }
 
-long process_tree_rss_kb(pid_t root)
+static long tree_kb(pid_t root, const char *file, const char *field)
 {
     if (!process_alive(root))
         return 0;
@@ -240,7 +242,7 @@ long process_tree_rss_kb(pid_t root)
     size_t n = 0;
     DIR *d = opendir("/proc");
     if (d == NULL)
-        return read_rss_kb(root);
+        return read_kb_field(root, file, field);
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (!isdigit((unsigned char)de->d_name[0]))
@@ -258,7 +260,7 @@ long process_tree_rss_kb(pid_t root)
     queue[tail++] = root;
     while (head < tail) {
         long p = queue[head++];
-        total += read_rss_kb(p);
+        total += read_kb_field(p, file, field);
         for (size_t i = 0; i < n && tail <= n; i++)
             if (ppids[i] == p)
                 queue[tail++] = pids[i];
@@ -267,6 +269,16 @@ long process_tree_rss_kb(pid_t root)
     free(pids);
     free(ppids);
     return total;
+}
+
+long process_tree_rss_kb(pid_t root)
+{
+    return tree_kb(root, "status", "VmRSS:");
+}
+
+long process_tree_pss_kb(pid_t root)
+{
+    return tree_kb(root, "smaps_rollup", "Pss:");
 }
 
 static int tcp_connect(const char *host, int port, int timeout_ms)

@@ -28,8 +28,11 @@ int process_alive(pid_t pid);
 /* SIGTERM, wait up to `seconds`, then SIGKILL. Returns 0 once it is gone. */
 int process_stop(pid_t pid, int seconds);
 
-/* Resident memory of pid and all its descendants, in KiB. */
+/* Memory of pid and all its descendants, in KiB: resident (RSS, shared
+ * pages counted in every process) and proportional (PSS, shared pages
+ * split among the processes sharing them: what the tree really costs). */
 long process_tree_rss_kb(pid_t pid);
+long process_tree_pss_kb(pid_t pid);
 
 /* Connects to host:port and reads the first line within timeout_ms.
  * Returns 0 if a line starting with `expect` arrived. */

@@ -187,6 +187,7 @@ def test_status_json_lists_services_up(site):
         assert os.path.exists("/proc/%d" % s["pid"]), s
         assert ports <= set(s["ports"]), s
         assert isinstance(s["rss_kb"], int) and s["rss_kb"] > 0, s
+        assert isinstance(s["pss_kb"], int) and 0 < s["pss_kb"] <= s["rss_kb"], s
     assert isinstance(svcs["postfix"]["queue"], int), svcs["postfix"]
 
 
