@@ -21,17 +21,6 @@
 
 #define AMAVISD_READY_TIMEOUT_MS 180000     /* SpamAssassin compiles its rules at start */
 
-static const char *var(const struct service_env *env, const char *name)
-{
-    const char *v = render_context_get(&env->ctx, name);
-    return v ? v : "";
-}
-
-static char *path_in(const struct service_env *env, const char *dir_var, const char *rest)
-{
-    return xasprintf("%s/%s", var(env, dir_var), rest);
-}
-
 int filter_wanted(const struct service_env *env)
 {
     return env->site->filter.enabled;
@@ -44,21 +33,7 @@ int filter_milter_wanted(const struct service_env *env)
 
 char *filter_quarantine_dir(const struct service_env *env)
 {
-    return path_in(env, "data_dir", "amavis/quarantine");
-}
-
-/* Runs a command; on failure err gets its output. */
-static int run(const char *const argv[], buf *err)
-{
-    buf output = BUF_INIT;
-    int rc = process_run(argv, NULL, &output, err);
-    if (rc != 0 && rc != -1) {
-        buf_printf(err, "%s exited with status %d", argv[0], rc);
-        if (output.len)
-            buf_printf(err, ":\n%s", buf_cstr(&output));
-    }
-    buf_free(&output);
-    return rc == 0 ? 0 : -1;
+    return service_path(env, "data_dir", "amavis/quarantine");
 }
 
 /* A log file the daemon (which opens it after dropping privileges) may
@@ -85,25 +60,6 @@ static int ensure_log_file(const char *path, const char *user, buf *err)
         rc = -1;
     }
     return rc;
-}
-
-static int stop_pid(pid_t pid, const char *name, buf *err)
-{
-    if (pid == 0)
-        return 0;
-    if (process_stop(pid, 20) != 0) {
-        buf_printf(err, "%s (pid %ld) did not stop", name, (long)pid);
-        return -1;
-    }
-    return 0;
-}
-
-static pid_t pid_from(const struct service_env *env, const char *rest)
-{
-    char *pidfile = path_in(env, "run_dir", rest);
-    pid_t pid = pidfile_read(pidfile);
-    free(pidfile);
-    return pid;
 }
 
 /* ---- clamd --------------------------------------------------------------- */
@@ -217,15 +173,15 @@ static int link_signatures(const struct service_env *env, const char *db, buf *e
 
 int clamd_prepare(const struct service_env *env, buf *err)
 {
-    char *run_clamav = path_in(env, "run_dir", "clamav");
-    char *data = path_in(env, "data_dir", "clamav");
-    char *db = path_in(env, "data_dir", "clamav/db");
-    char *tmp = path_in(env, "data_dir", "clamav/tmp");
-    char *log = path_in(env, "log_dir", "clamd.log");
-    char *milter_log = path_in(env, "log_dir", "clamav-milter.log");
-    int rc = fs_ensure_dir(var(env, "run_dir"), NULL, NULL, 0755, err);
+    char *run_clamav = service_path(env, "run_dir", "clamav");
+    char *data = service_path(env, "data_dir", "clamav");
+    char *db = service_path(env, "data_dir", "clamav/db");
+    char *tmp = service_path(env, "data_dir", "clamav/tmp");
+    char *log = service_path(env, "log_dir", "clamd.log");
+    char *milter_log = service_path(env, "log_dir", "clamav-milter.log");
+    int rc = fs_ensure_dir(service_var(env, "run_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
-        rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+        rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     /* clamd and clamav-milter write their pid files here; amavisd (group
      * amavis) reaches the socket. */
     if (rc == 0)
@@ -253,9 +209,9 @@ int clamd_prepare(const struct service_env *env, buf *err)
 
 int clamd_start(const struct service_env *env, buf *err)
 {
-    char *option = xasprintf("--config-file=%s/clamav/clamd.conf", var(env, "etc_dir"));
+    char *option = xasprintf("--config-file=%s/clamav/clamd.conf", service_var(env, "etc_dir"));
     const char *argv[] = {"/usr/sbin/clamd", option, NULL};
-    int rc = run(argv, err);
+    int rc = service_run(argv, err);
     free(option);
     return rc;
 }
@@ -263,7 +219,7 @@ int clamd_start(const struct service_env *env, buf *err)
 /* clamd's own protocol on its local socket: "zPING\0" -> "PONG\0". */
 int clamd_ready(const struct service_env *env, buf *detail)
 {
-    char *path = path_in(env, "run_dir", "clamav/clamd.ctl");
+    char *path = service_path(env, "run_dir", "clamav/clamd.ctl");
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     int rc = -1;
     if (strlen(path) >= sizeof sa.sun_path) {
@@ -305,12 +261,12 @@ int clamd_ready(const struct service_env *env, buf *detail)
 
 pid_t clamd_pid(const struct service_env *env)
 {
-    return pid_from(env, "clamav/clamd.pid");
+    return service_pidfile(env, "run_dir", "clamav/clamd.pid");
 }
 
 int clamd_stop(const struct service_env *env, buf *err)
 {
-    return stop_pid(clamd_pid(env), "clamd", err);
+    return service_stop_pid(clamd_pid(env), "clamd", err);
 }
 
 /* ---- amavisd-new ----------------------------------------------------------- */
@@ -318,16 +274,16 @@ int clamd_stop(const struct service_env *env, buf *err)
 int amavisd_prepare(const struct service_env *env, buf *err)
 {
     static const char *const dirs[] = {"amavis", "amavis/tmp", "amavis/var", "amavis/db", "amavis/quarantine"};
-    int rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+    int rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     for (size_t i = 0; rc == 0 && i < sizeof dirs / sizeof dirs[0]; i++) {
-        char *dir = path_in(env, "data_dir", dirs[i]);
+        char *dir = service_path(env, "data_dir", dirs[i]);
         /* group amavis: clamd (user clamav, member of amavis) reads the
          * temporary files amavisd asks it to scan. */
         rc = fs_ensure_dir(dir, "amavis", "amavis", 0750, err);
         free(dir);
     }
-    char *run_amavis = path_in(env, "run_dir", "amavis");
-    char *log = path_in(env, "log_dir", "amavisd.log");
+    char *run_amavis = service_path(env, "run_dir", "amavis");
+    char *log = service_path(env, "log_dir", "amavisd.log");
     if (rc == 0)
         rc = fs_ensure_dir(run_amavis, "amavis", "amavis", 0755, err);
     if (rc == 0)
@@ -339,14 +295,14 @@ int amavisd_prepare(const struct service_env *env, buf *err)
 
 int amavisd_ready(const struct service_env *env, buf *detail)
 {
-    return tcp_greeting("127.0.0.1", atoi(var(env, "port_amavis")), "220", 1000, detail);
+    return tcp_greeting("127.0.0.1", atoi(service_var(env, "port_amavis")), "220", 1000, detail);
 }
 
 int amavisd_start(const struct service_env *env, buf *err)
 {
-    char *conf = path_in(env, "etc_dir", "amavis/amavisd.conf");
+    char *conf = service_path(env, "etc_dir", "amavis/amavisd.conf");
     const char *argv[] = {"/usr/sbin/amavisd", "-c", conf, "start", NULL};
-    int rc = run(argv, err);
+    int rc = service_run(argv, err);
     free(conf);
     if (rc != 0)
         return rc;
@@ -360,7 +316,7 @@ int amavisd_start(const struct service_env *env, buf *err)
         /* gone (no pid file) after 10 s: it failed; see its log */
         if (waited > AMAVISD_READY_TIMEOUT_MS || (waited > 10000 && amavisd_pid(env) == 0)) {
             buf_printf(err, "amavisd did not answer on port %s (%s); see %s/amavisd.log",
-                       var(env, "port_amavis"), buf_cstr(&detail), var(env, "log_dir"));
+                       service_var(env, "port_amavis"), buf_cstr(&detail), service_var(env, "log_dir"));
             buf_free(&detail);
             return -1;
         }
@@ -369,12 +325,12 @@ int amavisd_start(const struct service_env *env, buf *err)
     buf_free(&detail);
     /* Mail deferred while the filter was down: retry it now, not at the
      * next queue run (minutes away). Only if Postfix is running. */
-    char *queue_pid = path_in(env, "data_dir", "postfix/queue/pid/master.pid");
+    char *queue_pid = service_path(env, "data_dir", "postfix/queue/pid/master.pid");
     if (pidfile_read(queue_pid) != 0) {
-        char *postfix_conf = path_in(env, "etc_dir", "postfix");
+        char *postfix_conf = service_path(env, "etc_dir", "postfix");
         const char *flush[] = {"/usr/sbin/postqueue", "-c", postfix_conf, "-f", NULL};
         buf ignored = BUF_INIT;
-        if (run(flush, &ignored) != 0)
+        if (service_run(flush, &ignored) != 0)
             fprintf(stderr, "\nemailng: warning: postqueue -f failed: %s\n", buf_cstr(&ignored));
         buf_free(&ignored);
         free(postfix_conf);
@@ -385,20 +341,20 @@ int amavisd_start(const struct service_env *env, buf *err)
 
 pid_t amavisd_pid(const struct service_env *env)
 {
-    return pid_from(env, "amavis/amavisd.pid");
+    return service_pidfile(env, "run_dir", "amavis/amavisd.pid");
 }
 
 int amavisd_stop(const struct service_env *env, buf *err)
 {
-    return stop_pid(amavisd_pid(env), "amavisd", err);
+    return service_stop_pid(amavisd_pid(env), "amavisd", err);
 }
 
 /* ---- clamav-milter --------------------------------------------------------- */
 
 int clamav_milter_prepare(const struct service_env *env, buf *err)
 {
-    char *run_clamav = path_in(env, "run_dir", "clamav");
-    char *log = path_in(env, "log_dir", "clamav-milter.log");
+    char *run_clamav = service_path(env, "run_dir", "clamav");
+    char *log = service_path(env, "log_dir", "clamav-milter.log");
     int rc = fs_ensure_dir(run_clamav, "clamav", "amavis", 0750, err);
     if (rc == 0)
         rc = ensure_log_file(log, "clamav", err);
@@ -412,8 +368,8 @@ int clamav_milter_start(const struct service_env *env, buf *err)
     /* In the foreground (Foreground true), detached by us like slapd:
      * clamav-milter's own daemon mode can keep its first process waiting
      * for a long time, and `up` would wait with it. */
-    char *option = xasprintf("--config-file=%s/clamav/clamav-milter.conf", var(env, "etc_dir"));
-    char *log = path_in(env, "log_dir", "clamav-milter.log");
+    char *option = xasprintf("--config-file=%s/clamav/clamav-milter.conf", service_var(env, "etc_dir"));
+    char *log = service_path(env, "log_dir", "clamav-milter.log");
     const char *argv[] = {"/usr/sbin/clamav-milter", option, NULL};
     int rc = process_spawn_daemon(argv, log, err);
     free(option);
@@ -423,7 +379,7 @@ int clamav_milter_start(const struct service_env *env, buf *err)
 
 int clamav_milter_ready(const struct service_env *env, buf *detail)
 {
-    int port = atoi(var(env, "port_clamav_milter"));
+    int port = atoi(service_var(env, "port_clamav_milter"));
     if (tcp_listening("127.0.0.1", port))
         return 0;
     buf_printf(detail, "nothing listens on 127.0.0.1:%d", port);
@@ -432,10 +388,10 @@ int clamav_milter_ready(const struct service_env *env, buf *detail)
 
 pid_t clamav_milter_pid(const struct service_env *env)
 {
-    return pid_from(env, "clamav/clamav-milter.pid");
+    return service_pidfile(env, "run_dir", "clamav/clamav-milter.pid");
 }
 
 int clamav_milter_stop(const struct service_env *env, buf *err)
 {
-    return stop_pid(clamav_milter_pid(env), "clamav-milter", err);
+    return service_stop_pid(clamav_milter_pid(env), "clamav-milter", err);
 }

@@ -18,12 +18,6 @@
 
 #define READY_TIMEOUT_MS 1000
 
-static const char *var(const struct service_env *env, const char *name)
-{
-    const char *v = render_context_get(&env->ctx, name);
-    return v ? v : "";
-}
-
 char *policyd_program(void)
 {
     char self[PATH_MAX];
@@ -46,10 +40,10 @@ int policyd_prepare(const struct service_env *env, buf *err)
 {
     /* DATA/policyd holds the exported table (root's) and the daemon's LMDB
      * state (DATA/policyd/state, created and chowned by the daemon). */
-    char *dir = xasprintf("%s/policyd", var(env, "data_dir"));
-    int rc = fs_ensure_dir(var(env, "run_dir"), NULL, NULL, 0755, err);
+    char *dir = xasprintf("%s/policyd", service_var(env, "data_dir"));
+    int rc = fs_ensure_dir(service_var(env, "run_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
-        rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+        rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
         rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
     free(dir);
@@ -61,7 +55,7 @@ int policyd_start(const struct service_env *env, buf *err)
     /* Without -f the daemon returns once it is ready (exit 0), or exits 1
      * with the reason on stderr. */
     char *program = policyd_program();
-    char *conf = xasprintf("%s/policyd/policyd.conf", var(env, "etc_dir"));
+    char *conf = xasprintf("%s/policyd/policyd.conf", service_var(env, "etc_dir"));
     const char *argv[] = {program, "-c", conf, NULL};
     buf output = BUF_INIT;
     int rc = process_run(argv, NULL, &output, err);
@@ -84,7 +78,7 @@ int policyd_ready(const struct service_env *env, buf *detail)
     static const char request[] =
         "request=smtpd_access_policy\nprotocol_state=CONNECT\nprotocol_name=SMTP\n"
         "client_address=127.0.0.1\nclient_name=localhost\ninstance=emailng-ready\n\n";
-    int port = atoi(var(env, "port_policyd"));
+    int port = atoi(service_var(env, "port_policyd"));
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -134,20 +128,10 @@ int policyd_ready(const struct service_env *env, buf *detail)
 
 pid_t policyd_pid(const struct service_env *env)
 {
-    char *pidfile = xasprintf("%s/policyd.pid", var(env, "run_dir"));
-    pid_t pid = pidfile_read(pidfile);
-    free(pidfile);
-    return pid;
+    return service_pidfile(env, "run_dir", "policyd.pid");
 }
 
 int policyd_stop(const struct service_env *env, buf *err)
 {
-    pid_t pid = policyd_pid(env);
-    if (pid == 0)
-        return 0;
-    if (process_stop(pid, 20) != 0) {
-        buf_printf(err, "emailng-policyd (pid %ld) did not stop", (long)pid);
-        return -1;
-    }
-    return 0;
+    return service_stop_pid(policyd_pid(env), "emailng-policyd", err);
 }

@@ -16,7 +16,7 @@
 #include "policyd_service.h"
 #include "process.h"
 
-static const char *var(const struct service_env *env, const char *name)
+const char *service_var(const struct service_env *env, const char *name)
 {
     const char *v = render_context_get(&env->ctx, name);
     return v ? v : "";
@@ -24,7 +24,7 @@ static const char *var(const struct service_env *env, const char *name)
 
 int service_port(const struct service_env *env, const char *name)
 {
-    return atoi(var(env, name));
+    return atoi(service_var(env, name));
 }
 
 int service_env_init(struct service_env *env, const struct site *site,
@@ -42,13 +42,20 @@ void service_env_free(struct service_env *env)
     render_context_free(&env->ctx);
 }
 
-static char *path_in(const struct service_env *env, const char *dir_var, const char *rest)
+char *service_path(const struct service_env *env, const char *dir_var, const char *rest)
 {
-    return xasprintf("%s/%s", var(env, dir_var), rest);
+    return xasprintf("%s/%s", service_var(env, dir_var), rest);
 }
 
-/* Runs a command; on failure err gets the command's own output. */
-static int run(const char *const argv[], buf *err)
+pid_t service_pidfile(const struct service_env *env, const char *dir_var, const char *rest)
+{
+    char *pidfile = service_path(env, dir_var, rest);
+    pid_t pid = pidfile_read(pidfile);
+    free(pidfile);
+    return pid;
+}
+
+int service_run(const char *const argv[], buf *err)
 {
     buf output = BUF_INIT;
     int rc = process_run(argv, NULL, &output, err);
@@ -65,11 +72,11 @@ static int run(const char *const argv[], buf *err)
 
 static int slapd_prepare(const struct service_env *env, buf *err)
 {
-    char *db = path_in(env, "data_dir", "ldap");
-    char *run_slapd = path_in(env, "run_dir", "slapd");
-    int rc = fs_ensure_dir(var(env, "run_dir"), NULL, NULL, 0755, err);
+    char *db = service_path(env, "data_dir", "ldap");
+    char *run_slapd = service_path(env, "run_dir", "slapd");
+    int rc = fs_ensure_dir(service_var(env, "run_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
-        rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+        rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
         rc = fs_ensure_dir(db, "openldap", "openldap", 0700, err);
     /* slapd writes and removes its pid file after dropping to openldap. */
@@ -82,15 +89,15 @@ static int slapd_prepare(const struct service_env *env, buf *err)
 
 static int slapd_start(const struct service_env *env, buf *err)
 {
-    char *conf = path_in(env, "etc_dir", "slapd/slapd.conf");
-    char *listen = xasprintf("%s/", var(env, "ldap_uri"));
-    char *log = path_in(env, "log_dir", "slapd.log");
+    char *conf = service_path(env, "etc_dir", "slapd/slapd.conf");
+    char *listen = xasprintf("%s/", service_var(env, "ldap_uri"));
+    char *log = service_path(env, "log_dir", "slapd.log");
     /* slapd 2.5 logs only to syslog or, with -d, to stderr: run it in the
      * foreground with "-d stats" and its stderr appended to slapd.log. */
     const char *argv[] = {"/usr/sbin/slapd", "-f", conf, "-h", listen,
                           "-u", "openldap", "-g", "openldap", "-d", "stats", NULL};
     /* A stale socket from a killed slapd would make the bind fail. */
-    unlink(var(env, "ldap_socket"));
+    unlink(service_var(env, "ldap_socket"));
     int rc = process_spawn_daemon(argv, log, err);
     free(conf);
     free(listen);
@@ -101,7 +108,7 @@ static int slapd_start(const struct service_env *env, buf *err)
 static int slapd_ready(const struct service_env *env, buf *detail)
 {
     struct directory *d = NULL;
-    if (directory_open(&d, var(env, "ldap_uri"), var(env, "ldap_base"), detail) != 0)
+    if (directory_open(&d, service_var(env, "ldap_uri"), service_var(env, "ldap_base"), detail) != 0)
         return -1;
     directory_close(d);
     return 0;
@@ -109,13 +116,10 @@ static int slapd_ready(const struct service_env *env, buf *detail)
 
 static pid_t slapd_pid(const struct service_env *env)
 {
-    char *pidfile = path_in(env, "run_dir", "slapd/slapd.pid");
-    pid_t pid = pidfile_read(pidfile);
-    free(pidfile);
-    return pid;
+    return service_pidfile(env, "run_dir", "slapd/slapd.pid");
 }
 
-static int stop_by_pid(pid_t pid, const char *name, buf *err)
+int service_stop_pid(pid_t pid, const char *name, buf *err)
 {
     if (pid == 0)
         return 0;
@@ -128,16 +132,16 @@ static int stop_by_pid(pid_t pid, const char *name, buf *err)
 
 static int slapd_stop(const struct service_env *env, buf *err)
 {
-    return stop_by_pid(slapd_pid(env), "slapd", err);
+    return service_stop_pid(slapd_pid(env), "slapd", err);
 }
 
 /* ---- Dovecot ------------------------------------------------------------- */
 
 static int dovecot_prepare(const struct service_env *env, buf *err)
 {
-    char *mail = path_in(env, "data_dir", "mail");
-    char *sieve = path_in(env, "data_dir", "sieve");
-    int rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+    char *mail = service_path(env, "data_dir", "mail");
+    char *sieve = service_path(env, "data_dir", "sieve");
+    int rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
         rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
     if (rc == 0)   /* compiled global Sieve scripts */
@@ -149,29 +153,26 @@ static int dovecot_prepare(const struct service_env *env, buf *err)
 
 static int dovecot_start(const struct service_env *env, buf *err)
 {
-    char *conf = path_in(env, "etc_dir", "dovecot/dovecot.conf");
+    char *conf = service_path(env, "etc_dir", "dovecot/dovecot.conf");
     const char *argv[] = {"/usr/sbin/dovecot", "-c", conf, NULL};
-    int rc = run(argv, err);
+    int rc = service_run(argv, err);
     free(conf);
     return rc;
 }
 
 static int dovecot_ready(const struct service_env *env, buf *detail)
 {
-    return tcp_greeting(var(env, "host_address"), service_port(env, "port_imap"), "* OK", 1000, detail);
+    return tcp_greeting(service_var(env, "host_address"), service_port(env, "port_imap"), "* OK", 1000, detail);
 }
 
 static pid_t dovecot_pid(const struct service_env *env)
 {
-    char *pidfile = path_in(env, "run_dir", "dovecot/master.pid");
-    pid_t pid = pidfile_read(pidfile);
-    free(pidfile);
-    return pid;
+    return service_pidfile(env, "run_dir", "dovecot/master.pid");
 }
 
 static int dovecot_stop(const struct service_env *env, buf *err)
 {
-    return stop_by_pid(dovecot_pid(env), "dovecot", err);
+    return service_stop_pid(dovecot_pid(env), "dovecot", err);
 }
 
 /* ---- Postfix ------------------------------------------------------------- */
@@ -180,8 +181,8 @@ static int postfix_prepare(const struct service_env *env, buf *err)
 {
     /* queue_directory must be root-owned; `postfix start` creates the
      * queue folders and data_directory with Postfix's own owners. */
-    char *queue = path_in(env, "data_dir", "postfix/queue");
-    int rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+    char *queue = service_path(env, "data_dir", "postfix/queue");
+    int rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
         rc = fs_ensure_dir(queue, NULL, NULL, 0755, err);
     free(queue);
@@ -190,24 +191,21 @@ static int postfix_prepare(const struct service_env *env, buf *err)
 
 static int postfix_start(const struct service_env *env, buf *err)
 {
-    char *conf = path_in(env, "etc_dir", "postfix");
+    char *conf = service_path(env, "etc_dir", "postfix");
     const char *argv[] = {"/usr/sbin/postfix", "-c", conf, "start", NULL};
-    int rc = run(argv, err);
+    int rc = service_run(argv, err);
     free(conf);
     return rc;
 }
 
 static int postfix_ready(const struct service_env *env, buf *detail)
 {
-    return tcp_greeting(var(env, "host_address"), service_port(env, "port_smtp"), "220", 1000, detail);
+    return tcp_greeting(service_var(env, "host_address"), service_port(env, "port_smtp"), "220", 1000, detail);
 }
 
 static pid_t postfix_pid(const struct service_env *env)
 {
-    char *pidfile = path_in(env, "data_dir", "postfix/queue/pid/master.pid");
-    pid_t pid = pidfile_read(pidfile);
-    free(pidfile);
-    return pid;
+    return service_pidfile(env, "data_dir", "postfix/queue/pid/master.pid");
 }
 
 static int postfix_stop(const struct service_env *env, buf *err)
@@ -215,13 +213,13 @@ static int postfix_stop(const struct service_env *env, buf *err)
     pid_t pid = postfix_pid(env);
     if (pid == 0)
         return 0;
-    char *conf = path_in(env, "etc_dir", "postfix");
+    char *conf = service_path(env, "etc_dir", "postfix");
     const char *argv[] = {"/usr/sbin/postfix", "-c", conf, "stop", NULL};
     buf ignored = BUF_INIT;
-    run(argv, &ignored);     /* falls back to the pid below if this fails */
+    service_run(argv, &ignored);     /* falls back to the pid below if this fails */
     buf_free(&ignored);
     free(conf);
-    return stop_by_pid(pid, "postfix", err);
+    return service_stop_pid(pid, "postfix", err);
 }
 
 static long count_files(const char *dir)
@@ -247,7 +245,7 @@ static long count_files(const char *dir)
 long postfix_queue_size(const struct service_env *env)
 {
     static const char *const queues[] = {"maildrop", "incoming", "active", "deferred", "hold"};
-    char *root = path_in(env, "data_dir", "postfix/queue");
+    char *root = service_path(env, "data_dir", "postfix/queue");
     if (!fs_exists(root)) {
         free(root);
         return -1;
@@ -316,7 +314,7 @@ int service_check_ports(const struct service *svc, const struct service_env *env
 {
     for (const char *const *p = svc->ports; *p; p++) {
         int port = service_port(env, *p);
-        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") || strstr(*p, "policyd") ? "127.0.0.1" : var(env, "host_address");
+        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") || strstr(*p, "policyd") ? "127.0.0.1" : service_var(env, "host_address");
         if (!tcp_listening(address, port))
             continue;
         buf comm = BUF_INIT;

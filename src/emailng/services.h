@@ -44,6 +44,15 @@ void service_env_free(struct service_env *env);
 /* A port number from the env (by placeholder name, e.g. "port_smtp"). */
 int service_port(const struct service_env *env, const char *name);
 
+/* Helpers every service entry uses. */
+const char *service_var(const struct service_env *env, const char *name);   /* "" if unset */
+char *service_path(const struct service_env *env, const char *dir_var, const char *rest);  /* caller frees */
+pid_t service_pidfile(const struct service_env *env, const char *dir_var, const char *rest);
+/* Runs a command; on failure err gets its exit status and output. */
+int service_run(const char *const argv[], buf *err);
+/* SIGTERM, then SIGKILL after 20 s; 0 once gone (pid 0: nothing to do). */
+int service_stop_pid(pid_t pid, const char *name, buf *err);
+
 /* Checks that no foreign process holds one of the service's ports; if one
  * does, err says which and what to do. */
 int service_check_ports(const struct service *svc, const struct service_env *env, buf *err);
