@@ -128,9 +128,10 @@ static int cmd_render(const struct options *o)
     return rc == 0 ? 0 : 1;
 }
 
-/* Renders into STATE/etc.new, then replaces each component folder of
- * STATE/etc that differs. changed[i] is set for services whose config changed. */
-static int render_into_state(const struct site *site, const char *state, int *any_changed, buf *err)
+/* Renders into STATE/etc.new and replaces STATE/etc with it if anything
+ * differs. `changed` receives one "HOST/COMPONENT" line per configuration
+ * folder that is new or differs, so that only those daemons restart. */
+static int render_into_state(const struct site *site, const char *state, buf *changed, buf *err)
 {
     char *templates = xasprintf("%s/templates", datadir());
     char *next = xasprintf("%s/etc.new", state);
@@ -138,30 +139,47 @@ static int render_into_state(const struct site *site, const char *state, int *an
     int rc = fs_remove_tree(next, err);
     if (rc == 0)
         rc = render_site(site, templates, state, next, err);
-    if (rc == 0) {
-        *any_changed = !fs_same_tree(next, etc);
-        if (*any_changed) {
-            char *old = xasprintf("%s/etc.old", state);
-            rc = fs_remove_tree(old, err);
-            if (rc == 0 && fs_exists(etc) && rename(etc, old) != 0) {
-                buf_printf(err, "cannot move %s aside: %s", etc, strerror(errno));
-                rc = -1;
-            }
-            if (rc == 0 && rename(next, etc) != 0) {
-                buf_printf(err, "cannot install %s: %s", etc, strerror(errno));
-                rc = -1;
-            }
-            if (rc == 0)
-                rc = fs_remove_tree(old, err);
-            free(old);
-        } else {
-            rc = fs_remove_tree(next, err);
+    for (size_t h = 0; rc == 0 && h < site->n_hosts; h++) {
+        const char *host = site->hosts[h].name;
+        for (const char *const *c = render_components(site->hosts[h].roles); *c; c++) {
+            char *a = xasprintf("%s/%s/%s", next, host, *c);
+            char *b = xasprintf("%s/%s/%s", etc, host, *c);
+            if (!fs_same_tree(a, b))
+                buf_printf(changed, "%s/%s\n", host, *c);
+            free(a);
+            free(b);
         }
+    }
+    if (rc == 0 && changed->len > 0) {
+        char *old = xasprintf("%s/etc.old", state);
+        rc = fs_remove_tree(old, err);
+        if (rc == 0 && fs_exists(etc) && rename(etc, old) != 0) {
+            buf_printf(err, "cannot move %s aside: %s", etc, strerror(errno));
+            rc = -1;
+        }
+        if (rc == 0 && rename(next, etc) != 0) {
+            buf_printf(err, "cannot install %s: %s", etc, strerror(errno));
+            rc = -1;
+        }
+        if (rc == 0)
+            rc = fs_remove_tree(old, err);
+        free(old);
+    } else if (rc == 0) {
+        rc = fs_remove_tree(next, err);
     }
     free(templates);
     free(next);
     free(etc);
     return rc;
+}
+
+/* Whether the configuration of a service on a host changed in this `up`. */
+static int config_changed(const buf *changed, const char *host, const struct service *svc)
+{
+    char *line = xasprintf("%s/%s\n", host, service_component(svc));
+    int found = changed->len > 0 && strstr(changed->data, line) != NULL;
+    free(line);
+    return found;
 }
 
 static int wait_ready(const struct service *svc, const struct service_env *env, buf *detail)
@@ -262,12 +280,14 @@ static int cmd_up(const struct options *o)
     if (rc == 0)
         rc = tls_ensure(tls_dir, (const char *const *)site.tls_names, site.n_tls_names, &err);
     free(tls_dir);
-    int changed = 0;
+    buf changed_list = BUF_INIT;
     if (rc == 0)
-        rc = render_into_state(&site, state, &changed, &err);
+        rc = render_into_state(&site, state, &changed_list, &err);
+    int changed = changed_list.len > 0;
     if (rc != 0) {
         fail("up", &err);
         buf_free(&err);
+        buf_free(&changed_list);
         site_free(&site);
         return 1;
     }
@@ -286,7 +306,7 @@ static int cmd_up(const struct options *o)
             if (!service_wanted(svc, &env))
                 continue;
             pid_t pid = svc->pid(&env);
-            if (pid && changed) {
+            if (pid && config_changed(&changed_list, env.host->name, svc)) {
                 /* New configuration: restart so it takes effect. */
                 printf("  %-8s restarting for the new configuration\n", svc->name);
                 rc = svc->stop(&env, &err);
@@ -342,6 +362,7 @@ static int cmd_up(const struct options *o)
             printf("  Demo users and passwords: %s/secrets/demo-passwords (root only).\n", state);
     }
     buf_free(&err);
+    buf_free(&changed_list);
     site_free(&site);
     return rc == 0 ? 0 : 1;
 }

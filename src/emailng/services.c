@@ -22,6 +22,11 @@ const char *service_var(const struct service_env *env, const char *name)
     return v ? v : "";
 }
 
+const char *service_component(const struct service *svc)
+{
+    return svc->component ? svc->component : svc->name;
+}
+
 int service_port(const struct service_env *env, const char *name)
 {
     return atoi(service_var(env, name));
@@ -273,21 +278,21 @@ static const char *const amavisd_ports[] = {"port_amavis", "port_amavis_submissi
 static const char *const clamav_milter_ports[] = {"port_clamav_milter", NULL};
 
 const struct service services[] = {
-    {"slapd", ROLE_DIRECTORY, slapd_prepare, slapd_start, slapd_ready, slapd_pid, slapd_stop, slapd_ports, NULL},
+    {"slapd", ROLE_DIRECTORY, slapd_prepare, slapd_start, slapd_ready, slapd_pid, slapd_stop, slapd_ports, NULL, NULL},
     {"dovecot", ROLE_STORE | ROLE_PROXY, dovecot_prepare, dovecot_start, dovecot_ready, dovecot_pid,
-     dovecot_stop, dovecot_ports, NULL},
+     dovecot_stop, dovecot_ports, NULL, NULL},
     /* The content filter (filter_services.c) is up before Postfix hands it mail. */
     {"clamd", ROLE_RELAY, clamd_prepare, clamd_start, clamd_ready, clamd_pid, clamd_stop, clamd_ports,
-     filter_wanted},
+     filter_wanted, "clamav"},
     {"amavisd", ROLE_RELAY, amavisd_prepare, amavisd_start, amavisd_ready, amavisd_pid, amavisd_stop,
-     amavisd_ports, filter_wanted},
+     amavisd_ports, filter_wanted, "amavis"},
     {"clamav-milter", ROLE_RELAY, clamav_milter_prepare, clamav_milter_start, clamav_milter_ready,
-     clamav_milter_pid, clamav_milter_stop, clamav_milter_ports, filter_milter_wanted},
+     clamav_milter_pid, clamav_milter_stop, clamav_milter_ports, filter_milter_wanted, "clamav"},
     /* Border policy (policyd_service.c): Postfix asks it at RCPT and end of data. */
     {"policyd", ROLE_RELAY, policyd_prepare, policyd_start, policyd_ready, policyd_pid, policyd_stop,
-     policyd_ports, NULL},
+     policyd_ports, NULL, NULL},
     {"postfix", ROLE_RELAY | ROLE_STORE, postfix_prepare, postfix_start, postfix_ready, postfix_pid,
-     postfix_stop, postfix_ports, NULL},
+     postfix_stop, postfix_ports, NULL, NULL},
 };
 const size_t n_services = sizeof services / sizeof services[0];
 

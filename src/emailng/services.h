@@ -29,7 +29,12 @@ struct service {
     const char *const *ports;
     /* NULL, or 0 when the site does not want it (e.g. filter.enabled false). */
     int (*wanted)(const struct service_env *env);
+    /* Its folder under templates/ (and STATE/etc/HOST/); NULL: the name. */
+    const char *component;
 };
+
+/* The component (configuration folder) of a service. */
+const char *service_component(const struct service *svc);
 
 extern const struct service services[];
 extern const size_t n_services;

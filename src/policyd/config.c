@@ -75,6 +75,7 @@ void config_free(config *c)
     cidr_list_free(&c->spf.trusted_forwarders);
     free(c->spf.user);
     free(c->spf.resolv_conf);
+    free(c->spf.receiver);
     ycfg_list_free(&c->greylist.domains);
     cidr_list_free(&c->greylist.allow_clients);
     ycfg_list_free(&c->greylist.allow_senders);
@@ -240,7 +241,7 @@ static int load_ratelimit(ycfg *y, config *c, yaml_node_t *node)
 static int load_spf(ycfg *y, config *c, yaml_node_t *node)
 {
     static const char *const keys[] = {"enabled", "reject_fail", "temperror_defer", "trusted_forwarders",
-                                       "user", "timeout_ms", "max_checks", "resolv_conf", NULL};
+                                       "user", "timeout_ms", "max_checks", "resolv_conf", "receiver", NULL};
     ycfg_map m;
     int rc = ycfg_map_begin(y, node, "spf", keys, &m);
     while (rc == 0 && (rc = ycfg_map_next(&m)) > 0) {
@@ -255,6 +256,7 @@ static int load_spf(ycfg *y, config *c, yaml_node_t *node)
         case 5: rc = ycfg_long(y, v, k, 100, 60000, &c->spf.timeout_ms); break;
         case 6: rc = ycfg_long(y, v, k, 1, 1024, &c->spf.max_checks); break;
         case 7: rc = ycfg_str(y, v, k, &c->spf.resolv_conf); break;
+        case 8: rc = ycfg_str(y, v, k, &c->spf.receiver); break;
         }
     }
     ycfg_map_end(&m);

@@ -78,6 +78,7 @@ typedef struct config {
         long timeout_ms;
         long max_checks;
         char *resolv_conf;              /* optional; bind-mounted for the helper */
+        char *receiver;                 /* name in Received-SPF comments; NULL: gethostname() */
     } spf;
 
     struct {

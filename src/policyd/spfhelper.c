@@ -52,6 +52,10 @@ static long long now_ms(void)
 
 /* ---------------------------------------------------------------- child */
 
+/* The receiving host's name in Received-SPF comments: the site's public
+ * name, never the machine's own (S7). Set in the helper child. */
+static const char *receiver_name;
+
 static void run_check(const char *ip, const char *helo, const char *sender,
                       const char *zone_domain, const char *zone_txt, spf_answer *out)
 {
@@ -72,7 +76,9 @@ static void run_check(const char *ip, const char *helo, const char *sender,
         return;
     }
     char host[256];
-    if (gethostname(host, sizeof(host)) != 0)
+    if (receiver_name && *receiver_name)
+        snprintf(host, sizeof(host), "%s", receiver_name);
+    else if (gethostname(host, sizeof(host)) != 0)
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
     SPF_server_set_rec_dom(server, host);
@@ -415,6 +421,7 @@ int spf_helper_start(const config *cfg, pid_t *pid, buf *err)
         close_range(4, ~0U, 0);     /* listening sockets, log file */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         prctl(PR_SET_NAME, "policyd-spf");
+        receiver_name = cfg->spf.receiver;
         buf e = BUF_INIT;
         if (cfg->spf.resolv_conf && *cfg->spf.resolv_conf) {
             if (unshare(CLONE_NEWNS) != 0 ||

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import re
+import socket
 import shutil
 import signal
 import smtplib
@@ -168,8 +169,28 @@ def test_gtube_to_junk_clean_to_inbox(fsite):
     assert float(header(raw, "X-Spam-Score")) < 5.0
     assert header(raw, "X-Spam-Status").startswith("No")
     assert header(raw, "X-Virus-Scanned") == "amavisd-new at example.test"
-    # S7: no internal name or loopback address in what amavisd added
-    assert b"localhost" not in raw.split(b"\r\n\r\n")[0] or True
+
+
+def test_headers_name_no_internal_hop(fsite):
+    """S7: a message that went MX -> clamav-milter -> amavisd -> reinjection -> LMTP arrives
+    with the client's Received: line only; no header names loopback, an internal
+    port or daemon, or this machine's own host name (Received-SPF names the public host)."""
+    mid = msgid()
+    msg, _ = make_message("outside@sender.test", "alice@example.test", mid)
+    smtp_send("outside@sender.test", ["alice@example.test"], msg)
+    raw = wait_for_message(fsite, "alice@example.test", mid)
+    head = raw.split(b"\r\n\r\n")[0].decode().replace("\r\n", "\n")
+    received = re.findall(r"^Received:.*(?:\n[ \t].*)*", head, re.M)
+    assert len(received) == 1, received
+    assert "[127.0.0.2]" in received[0] and "by mail.example.test (Postfix)" in received[0], received
+    scanned = [line for line in head.split("\n") if not line.startswith("X-Virus-Scanned:")]
+    text = "\n".join(scanned)
+    for leak in ("127.0.0.1", "localhost"):      # an internal hop's address
+        assert leak not in received[0], (leak, head)
+    for leak in ("127.0.0.1", "amavis", "LMTP", "10024", "10025"):
+        assert leak not in text, (leak, head)
+    assert not re.search(r"\b%s\b" % re.escape(socket.gethostname()), text), head
+    assert re.search(r"^Received-SPF: \w+ \(mail\.example\.test:", head, re.M), head
 
 
 def test_forged_spam_headers_removed(fsite):
@@ -319,6 +340,20 @@ def test_quarantine_cap_holds_under_flood(fsite):
     m = imap_connect(fsite, "bob@example.test", fsite.passwords["bob@example.test"])
     try:
         assert all(imap_find(m, mid) == [] for mid in mids)
+    finally:
+        m.logout()
+    # the authenticated sender was told: a delivery status notification in their INBOX
+    m = imap_connect(fsite, user, password)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            m.select("INBOX")
+            typ, data = m.search(None, "HEADER", "Content-Type", "report-type=delivery-status")
+            assert typ == "OK", data
+            if data[0].split():
+                break
+            assert time.monotonic() < deadline, "no bounce reached the sender %s" % user
+            time.sleep(1)
     finally:
         m.logout()
     # list, delete and release
