@@ -70,8 +70,9 @@ policyd-fuzz: $(POLICYD_FUZZ:%=$(BUILD)/fuzz/policyd/fuzz_%)
 policyd-protocol: $(BUILD)/emailng-policyd
 	POLICYD=$(CURDIR)/$(BUILD)/emailng-policyd /usr/bin/python3 -m pytest -v tests/policyd
 
-policyd-bench: $(BUILD)/emailng-policyd
-	sh bench/policyd/run.sh
+policyd-bench: $(BUILD)/emailng-policyd bench/policyd/loadgen.c
+	$(CC) -O2 -g -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -o $(BUILD)/policyd-loadgen bench/policyd/loadgen.c
+	LOADGEN=$(CURDIR)/$(BUILD)/policyd-loadgen sh bench/policyd/run.sh
 
 # emailng starts emailng-policyd (found next to the emailng binary, then on
 # PATH): install it with emailng, and build it before the end-to-end tests.
