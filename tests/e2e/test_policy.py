@@ -123,7 +123,7 @@ def _filter_off(site):
 @pytest.fixture(scope="module")
 def psite():
     if not shutil.which("nsd"):
-        pytest.skip("nsd is not installed (scripts/install-deps.sh)")
+        pytest.fail("nsd is not installed: run scripts/install-deps.sh (the SPF tests need a real DNS server)")
     parent = os.environ.get("EMAILNG_E2E_TMP", tempfile.gettempdir())
     state = tempfile.mkdtemp(prefix="emailng-e2e-policy-", dir=parent)
     dnsroot = tempfile.mkdtemp(prefix="emailng-e2e-dns-", dir=parent)

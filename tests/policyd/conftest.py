@@ -117,7 +117,7 @@ max_connections: 200
 def dns():
     """nsd serving spf.test on DNS_ADDR:53, and a resolv.conf pointing there."""
     if not shutil.which("nsd"):
-        pytest.skip("nsd is not installed (scripts/install-deps.sh)")
+        pytest.fail("nsd is not installed: run scripts/install-deps.sh (the SPF tests need a real DNS server)")
     root = tempfile.mkdtemp(prefix="policyd-dns-")
     os.chmod(root, 0o755)
     with open(os.path.join(root, "spf.test.zone"), "w") as f:
