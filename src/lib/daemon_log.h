@@ -5,7 +5,13 @@
  * kept to one line: every byte that is not printable ASCII becomes '?',
  * and it is cut at DAEMON_LOG_MAX bytes. Lines of key="value" fields are
  * built with daemon_log_begin, daemon_log_field and daemon_log_end; a
- * field is quoted and escaped, so hostile input can never forge a line. */
+ * field is quoted and escaped, so hostile input can never forge a line.
+ *
+ * Lines are written at once unless buffering is turned on
+ * (daemon_log_buffer): then they are kept in memory, in order, and
+ * written by daemon_log_flush, when the buffer is full, before a reopen or
+ * close, and at exit(). A forked child drops what its parent had buffered
+ * and writes its own lines at once. */
 #ifndef EMAILNG_DAEMON_LOG_H
 #define EMAILNG_DAEMON_LOG_H
 
@@ -26,5 +32,14 @@ void daemon_log_str(const char *msg);  /* without formatting (a callback for mod
 void daemon_log_begin(buf *line);      /* appends the timestamp and program */
 void daemon_log_field(buf *line, const char *key, const char *value);   /* ` key="value"` */
 void daemon_log_end(buf *line);        /* writes the line and frees it */
+void daemon_log_write(buf *line);      /* writes the line and empties it (keeps its memory) */
+
+/* Buffering: cap bytes at most (0: off, after a flush). pending(arg), when
+ * given, is called each time the empty buffer gets a line, so that the
+ * caller can schedule a flush (emailng-policyd: at the end of the event
+ * loop's pass). 0, or -1 (errno) when the lines buffered so far could not
+ * be written or buffering could not be set up (lines are written at once). */
+int daemon_log_buffer(size_t cap, void (*pending)(void *), void *arg);
+int daemon_log_flush(void);             /* 0 or -1 (errno; the lines are dropped) */
 
 #endif

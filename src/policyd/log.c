@@ -1,11 +1,14 @@
 /* log: see log.h. */
 #include "log.h"
 
+#include <stdio.h>
+
 void log_decision(const request *r, const char *action, const char *reason, double ms)
 {
-    buf b = BUF_INIT;
+    static buf b;           /* kept from line to line */
+    buf_reset(&b);
     daemon_log_begin(&b);
-    buf_append_str(&b, "decision");
+    buf_append(&b, "decision", 8);
     daemon_log_field(&b, "queue_id", request_get(r, "queue_id"));
     daemon_log_field(&b, "state", request_get(r, "protocol_state"));
     daemon_log_field(&b, "client", request_get(r, "client_address"));
@@ -15,6 +18,11 @@ void log_decision(const request *r, const char *action, const char *reason, doub
     daemon_log_field(&b, "recipient", request_get(r, "recipient"));
     daemon_log_field(&b, "action", action);
     daemon_log_field(&b, "reason", reason);
-    buf_printf(&b, " ms=%.3f", ms);
-    daemon_log_end(&b);
+    char t[64];
+    int n = snprintf(t, sizeof t, " ms=%.3f", ms);
+    if (n > 0 && (size_t)n < sizeof t)
+        buf_append(&b, t, (size_t)n);
+    else
+        buf_printf(&b, " ms=%.3f", ms);
+    daemon_log_write(&b);
 }

@@ -126,6 +126,28 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The log is buffered (src/lib/daemon_log.h) and written once per pass of
+ * the event loop, after every answer of the pass: the first line of a pass
+ * activates this event, which libevent runs after the callbacks already
+ * active. Also written when 64 KiB are waiting, before a reopen, at exit. */
+#define LOG_BUFFER (64 * 1024)
+
+static struct event *log_flush_ev;
+
+static void on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    (void)daemon_log_flush();       /* a failed write loses the lines, as an unbuffered one did */
+}
+
+static void log_pending(void *arg)
+{
+    (void)arg;
+    event_active(log_flush_ev, EV_TIMEOUT, 1);
+}
+
 static int drop_privileges(const char *user, buf *err)
 {
     struct passwd *pw = getpwnam(user);
@@ -306,7 +328,14 @@ int main(int argc, char **argv)
         (void)!write(ready[1], "R", 1);
         close(ready[1]);
     }
+    log_flush_ev = event_new(G.base, -1, 0, on_log_flush, NULL);
+    if (!log_flush_ev || daemon_log_buffer(LOG_BUFFER, log_pending, NULL) != 0)
+        daemon_log("cannot buffer the log (%s); writing every line at once", strerror(errno));
     event_base_dispatch(G.base);
+    if (daemon_log_buffer(0, NULL, NULL) != 0)     /* flushes; from here on, at once */
+        daemon_log("cannot write the log: %s", strerror(errno));
+    if (log_flush_ev)
+        event_free(log_flush_ev);
     event_free(tick);
     for (int i = 0; i < 4; i++)
         event_free(sigs[i]);

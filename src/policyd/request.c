@@ -58,11 +58,9 @@ static void set_bad(request *r, const char *why)
         r->bad = why;
 }
 
-/* One complete line (without its '\n'). Returns 1 at the empty line. */
-static int take_line(request *r)
+/* One complete line s[0..n) (without its '\n'). Returns 1 at the empty line. */
+static int take_line(request *r, const char *s, size_t n)
 {
-    char *s = r->line.data ? r->line.data : "";
-    size_t n = r->line.len;
     if (n && s[n - 1] == '\r')
         n--;
     if (n == 0)
@@ -91,20 +89,22 @@ static int take_line(request *r)
         return 0;
     }
     for (size_t i = 0; i < r->n; i++) {
+        /* the name's length: up to its value, less its NUL */
         const char *name = r->store.data + r->offsets[2 * i];
-        if (strlen(name) == nl && memcmp(name, s, nl) == 0) {
+        if (r->offsets[2 * i + 1] - r->offsets[2 * i] - 1 == nl && memcmp(name, s, nl) == 0) {
             set_bad(r, "repeated attribute");
             return 0;
         }
     }
     if (r->offsets == NULL)
         r->offsets = xcalloc(2 * r->lim.max_attrs, sizeof(size_t));
-    r->offsets[2 * r->n] = r->store.len;
-    buf_append(&r->store, s, nl);
-    buf_append_char(&r->store, '\0');
-    r->offsets[2 * r->n + 1] = r->store.len;
-    buf_append(&r->store, eq + 1, n - nl - 1);
-    buf_append_char(&r->store, '\0');
+    /* "name=value" becomes "name\0value\0" */
+    size_t at = r->store.len;
+    r->offsets[2 * r->n] = at;
+    r->offsets[2 * r->n + 1] = at + nl + 1;
+    buf_append(&r->store, s, n + 1);    /* s[n] ('\r' or '\n') becomes the NUL */
+    r->store.data[at + nl] = '\0';
+    r->store.data[at + n] = '\0';
     r->n++;
     return 0;
 }
@@ -138,6 +138,16 @@ int request_feed(request *r, const char *data, size_t len, size_t *used)
         }
         r->total += chunk + (nlp ? 1 : 0);
         r->started = 1;
+        if (nlp && !r->skipping && r->line.len == 0 && chunk <= r->lim.max_line) {
+            /* a whole line in the input: parsed where it is */
+            i += chunk + 1;
+            if (take_line(r, data + i - chunk - 1, chunk)) {
+                finish(r);
+                *used = i;
+                return REQ_DONE;
+            }
+            continue;
+        }
         if (!r->skipping) {
             if (r->line.len + chunk > r->lim.max_line) {
                 set_bad(r, "line too long");
@@ -156,7 +166,8 @@ int request_feed(request *r, const char *data, size_t len, size_t *used)
             buf_reset(&r->line);
             continue;
         }
-        int end = take_line(r);
+        buf_append_char(&r->line, '\n');      /* take_line reads one byte past the line */
+        int end = take_line(r, r->line.data, r->line.len - 1);
         buf_reset(&r->line);
         if (end) {
             finish(r);

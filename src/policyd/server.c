@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,20 +78,46 @@ static double ms_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) * 1000.0 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* The answer goes out at once with send() when nothing is waiting before
+ * it (no write event to add and remove in libevent); whatever the socket
+ * does not take is left to the bufferevent, which also reports errors. */
 static void answer(conn *c, const char *action)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    evbuffer_add(out, "action=", 7);
-    evbuffer_add(out, action, strlen(action));
-    evbuffer_add(out, "\n\n", 2);
+    struct iovec iov[3] = {
+        {(void *)"action=", 7},
+        {(void *)action, strlen(action)},
+        {(void *)"\n\n", 2},
+    };
+    size_t sent = 0;
+    if (evbuffer_get_length(out) == 0) {
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = 3};
+        ssize_t n;
+        do
+            n = sendmsg(bufferevent_getfd(c->bev), &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n > 0)
+            sent = (size_t)n;
+    }
+    for (size_t i = 0; i < 3; i++) {
+        if (sent >= iov[i].iov_len) {
+            sent -= iov[i].iov_len;
+            continue;
+        }
+        if (evbuffer_add(out, (const char *)iov[i].iov_base + sent, iov[i].iov_len - sent) != 0)
+            daemon_log("connection from %s: cannot queue the answer", c->peer);
+        sent = 0;
+    }
 }
 
+/* Answer first, then log: the log line is not in the answer's way. */
 static void on_done(void *arg, const decision *d)
 {
     conn *c = arg;
     c->ev = NULL;
-    log_decision(&c->req, buf_cstr((buf *)&d->action), buf_cstr((buf *)&d->reason), ms_since(&c->t0));
+    double ms = ms_since(&c->t0);
     answer(c, buf_cstr((buf *)&d->action));
+    log_decision(&c->req, buf_cstr((buf *)&d->action), buf_cstr((buf *)&d->reason), ms);
     request_reset(&c->req);
     c->waiting = 0;
 }
@@ -162,11 +189,12 @@ static void process(conn *c)
         if (rc == REQ_MORE)
             continue;
         if (c->req.bad) {
+            double ms = ms_since(&c->t0);
+            answer(c, c->srv->cfg->on_error);
             buf reason = BUF_INIT;
             buf_printf(&reason, "bad request from %s: %s", c->peer, c->req.bad);
-            log_decision(&c->req, c->srv->cfg->on_error, reason.data, ms_since(&c->t0));
+            log_decision(&c->req, c->srv->cfg->on_error, reason.data, ms);
             buf_free(&reason);
-            answer(c, c->srv->cfg->on_error);
             request_reset(&c->req);
             if (++c->bad >= BAD_REQUESTS_MAX) {
                 daemon_log("closing connection from %s: %d bad requests", c->peer, c->bad);

@@ -174,6 +174,99 @@ static void test_binary_junk(void **state)
     request_free(&r);
 }
 
+/* A line is parsed where it lies in the input when it is whole, and
+ * gathered when it comes in pieces: every split gives the same request,
+ * bounds included (a line of exactly max_line bytes is kept, one more is
+ * too long). */
+static void parse_split(const char *s, size_t len, size_t cut, const request_limits *lim, buf *out)
+{
+    request r;
+    request_init(&r, lim);
+    size_t off = 0;
+    int rc = REQ_MORE;
+    size_t pieces[2] = {cut, len - cut};
+    for (int p = 0; p < 2 && rc == REQ_MORE; p++) {
+        size_t end = off + pieces[p];
+        while (off < end && rc == REQ_MORE) {
+            size_t used;
+            rc = request_feed(&r, s + off, end - off, &used);
+            assert_true(used <= end - off);
+            off += used;
+        }
+    }
+    buf_printf(out, "rc=%d used=%zu bad=%s n=%zu", rc, off, r.bad ? r.bad : "-", r.n);
+    if (rc == REQ_DONE)
+        for (size_t i = 0; i < r.n; i++)
+            buf_printf(out, " [%s]=[%s]", r.names[i], r.values[i]);
+    request_free(&r);
+}
+
+static void test_every_split_same_request(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "request=smtpd_access_policy\r\nsender=x@y.z\r\nrecipient=a=b\n\r\nnext=1\n\n",
+        "request=smtpd_access_policy\nsender=\nsender=again\nrecipient=r\n\n",
+        "request=smtpd_access_policy\nsender=0123456789abcdefghijk\nrecipient=0123456789abcdefghi\n\n",
+        "request=smtpd_access_policy\nBAD=1\nx=\x01\nnoequals\n\n",
+        "a=1\nb=2\nc=3\nd=4\ne=5\nf=6\n\n",
+        "request=smtpd_access_policy\nsender=\x7f\n\n",
+        "request=smtpd_access_policy\nsender=never ends\nmore=1\nmore=2\nmore=3\nfill=aaaaaaaaaaaaaaaaaaaaaaaa\n",
+    };
+    /* max_line 28: "sender=0123456789abcdefghijk" (28) is kept, "recipient=0123456789abcdefghi" (29) is not */
+    request_limits lim = {28, 5, 90};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t len = strlen(cases[c]);
+        buf whole = BUF_INIT;
+        parse_split(cases[c], len, len, &lim, &whole);
+        for (size_t cut = 0; cut <= len; cut++) {
+            buf split = BUF_INIT;
+            parse_split(cases[c], len, cut, &lim, &split);
+            if (strcmp(whole.data, split.data) != 0)
+                fail_msg("case %zu cut %zu: %s\n  whole: %s", c, cut, split.data, whole.data);
+            buf_free(&split);
+        }
+        /* one byte at a time */
+        request r;
+        request_init(&r, &lim);
+        int rc = REQ_MORE;
+        size_t off = 0;
+        while (off < len && rc == REQ_MORE) {
+            size_t used;
+            rc = request_feed(&r, cases[c] + off, 1, &used);
+            off += used;
+        }
+        buf bytes = BUF_INIT;
+        buf_printf(&bytes, "rc=%d used=%zu bad=%s n=%zu", rc, off, r.bad ? r.bad : "-", r.n);
+        if (rc == REQ_DONE)
+            for (size_t i = 0; i < r.n; i++)
+                buf_printf(&bytes, " [%s]=[%s]", r.names[i], r.values[i]);
+        assert_string_equal(bytes.data, whole.data);
+        buf_free(&bytes);
+        request_free(&r);
+        buf_free(&whole);
+    }
+    /* what the cases mean */
+    buf b = BUF_INIT;
+    parse_split(cases[0], strlen(cases[0]), 7, &lim, &b);
+    assert_string_equal(b.data, "rc=1 used=59 bad=- n=3 [request]=[smtpd_access_policy] [sender]=[x@y.z] "
+                                "[recipient]=[a=b]");
+    buf_reset(&b);
+    parse_split(cases[2], strlen(cases[2]), 0, &lim, &b);
+    assert_string_equal(b.data, "rc=1 used=88 bad=line too long n=2 [request]=[smtpd_access_policy] "
+                                "[sender]=[0123456789abcdefghijk]");
+    buf_reset(&b);
+    parse_split(cases[1], strlen(cases[1]), 3, &lim, &b);
+    assert_non_null(strstr(b.data, "bad=repeated attribute"));
+    buf_reset(&b);
+    parse_split(cases[4], strlen(cases[4]), 3, &lim, &b);
+    assert_non_null(strstr(b.data, "bad=too many attributes n=5"));
+    buf_reset(&b);
+    parse_split(cases[6], strlen(cases[6]), 50, &lim, &b);
+    assert_string_equal(b.data, "rc=-1 used=90 bad=repeated attribute n=3");
+    buf_free(&b);
+}
+
 static void test_sanitize(void **state)
 {
     (void)state;
@@ -194,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_too_many_attributes),
         cmocka_unit_test(test_no_blank_line_is_fatal),
         cmocka_unit_test(test_binary_junk),
+        cmocka_unit_test(test_every_split_same_request),
         cmocka_unit_test(test_sanitize),
     };
     return cmocka_run_group_tests_name("policyd request", tests, NULL, NULL);
