@@ -21,6 +21,7 @@
 #include "render.h"
 #include "services.h"
 #include "site.h"
+#include "site_tls.h"
 #include "tls.h"
 
 #ifndef EMAILNG_DATADIR
@@ -258,10 +259,8 @@ static int cmd_up(const struct options *o)
         rc = fs_copy_file(example, copy, 0644, &err);
     free(copy);
     free(example);
-    char *tls_dir = xasprintf("%s/tls", state);
     if (rc == 0)
-        rc = tls_ensure(tls_dir, (const char *const *)site.tls_names, site.n_tls_names, &err);
-    free(tls_dir);
+        rc = site_tls_ensure(&site, state, NULL, &err);
     int changed = 0;
     if (rc == 0)
         rc = render_into_state(&site, state, &changed, &err);

@@ -83,7 +83,8 @@ static int slapd_prepare(const struct service_env *env, buf *err)
 static int slapd_start(const struct service_env *env, buf *err)
 {
     char *conf = path_in(env, "etc_dir", "slapd/slapd.conf");
-    char *listen = xasprintf("%s/", var(env, "ldap_uri"));
+    /* ldapi (and LDAPS on the directory host of several hosts). */
+    char *listen = xstrdup(var(env, "slapd_urls"));
     char *log = path_in(env, "log_dir", "slapd.log");
     /* slapd 2.5 logs only to syslog or, with -d, to stderr: run it in the
      * foreground with "-d stats" and its stderr appended to slapd.log. */

@@ -1,0 +1,53 @@
+# EmailNG site-wide Sieve script, run before each user's own script
+# (dovecot.conf: sieve_before). Requirements F3, F4.
+#
+# Spam goes to the Junk folder. The relay's amavisd scores every message
+# (X-Spam-Score, read here with the spamtestplus extension) and the decision
+# is made here, on the store, with the user's own settings from the
+# directory: Dovecot's userdb turns emailngSpamThreshold, emailngSpamAllow
+# and emailngSpamDeny into the plugin settings sieve_env_spam_threshold,
+# sieve_env_spam_allow and sieve_env_spam_deny, which this script reads as
+# vnd.dovecot.config.* (extensions given to global scripts only). Without
+# a value of their own users get the site's filter.spam_junk_level
+# ({{spam_junk_level}}) and empty lists.
+#
+#   1. envelope sender (or its @domain) on the allow list -> keep
+#   2. on the deny list                                   -> Junk
+#   3. score >= threshold                                 -> Junk
+#
+# Pigeonhole runs the next script (the user's) only if this one keeps the
+# message, so a message filed into Junk here is not seen by the user's
+# script: no vacation reply or forward is ever made for spam. That is also
+# why the per-user decision must live here and not in the user's script.
+require ["fileinto", "mailbox", "envelope", "variables", "environment",
+         "vnd.dovecot.environment", "spamtestplus", "relational",
+         "comparator-i;ascii-numeric"];
+
+set "sender" "";
+if envelope :all :matches "from" "*" { set :lower "sender" "${1}"; }
+set "sender_domain" "";
+if envelope :domain :matches "from" "*" { set :lower "sender_domain" "${1}"; }
+
+# The lists arrive as the attribute values joined with ",".
+set "allow" "";
+if environment :matches "vnd.dovecot.config.spam_allow" "*" { set :lower "allow" ",${1},"; }
+set "deny" "";
+if environment :matches "vnd.dovecot.config.spam_deny" "*" { set :lower "deny" ",${1},"; }
+
+# The threshold has one decimal ("4.5"); spamtest :percent gives the score
+# in tenths of a point (sieve_spamtest_max_value = 10), so "4.5" -> "45".
+set "threshold" "{{spam_junk_percent}}";
+if environment :matches "vnd.dovecot.config.spam_threshold" "*.*" { set "threshold" "${1}${2}"; }
+
+if allof (not string :is "${sender}" "",
+          anyof (string :contains "${allow}" ",${sender},",
+                 string :contains "${allow}" ",@${sender_domain},")) {
+  # allow-listed: nothing here (no explicit keep, so that the user's own
+  # script still runs and decides)
+} elsif allof (not string :is "${sender}" "",
+               anyof (string :contains "${deny}" ",${sender},",
+                      string :contains "${deny}" ",@${sender_domain},")) {
+  fileinto :create "Junk";
+} elsif spamtest :percent :value "ge" :comparator "i;ascii-numeric" "${threshold}" {
+  fileinto :create "Junk";
+}
