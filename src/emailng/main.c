@@ -14,10 +14,12 @@
 #include "cmd_quarantine.h"
 #include "cmd_user.h"
 #include "directory.h"
+#include "fabric.h"
 #include "fsutil.h"
 #include "password.h"
 #include "policy_table.h"
 #include "process.h"
+#include "relay_tables.h"
 #include "render.h"
 #include "services.h"
 #include "site.h"
@@ -34,7 +36,9 @@ struct options {
     const char *state_dir;
     const char *site_file;
     const char *out_dir;
+    const char *host;          /* --host NAME: only this host of the site */
     int json;
+    int config_changed;        /* --config-changed: set by a fabric `up` for its hosts */
 };
 
 static const char *datadir(void)
@@ -46,9 +50,11 @@ static const char *datadir(void)
 static void usage(FILE *f)
 {
     fputs("usage: emailng [--state DIR] COMMAND [ARGS]\n"
-          "  up [--site FILE]             render, start every daemon, create demo users\n"
-          "  down                         stop every daemon\n"
-          "  status [--json]              every service: state, pid, ports, memory, queue\n"
+          "  up [--site FILE] [--host NAME] render, start every daemon, create demo users; a site of\n"
+          "                               several hosts without --host starts each host in its own\n"
+          "                               network namespace (test fabric); --host: only that host, here\n"
+          "  down [--host NAME]           stop every daemon (and remove the test fabric)\n"
+          "  status [--json] [--host NAME] every service: state, pid, ports, memory, queue\n"
           "  check --site FILE            validate a site file\n"
           "  render --site FILE --out DIR write every daemon's configuration\n"
           "  user add ADDRESS [--quota SIZE] [--password-stdin]\n"
@@ -231,6 +237,95 @@ static int ensure_demo_users(const struct site *site, const struct service_env *
     return rc;
 }
 
+/* --host NAME must name a host of the site. */
+static int check_host_option(const struct options *o, const struct site *site)
+{
+    if (o->host == NULL)
+        return 0;
+    for (size_t i = 0; i < site->n_hosts; i++)
+        if (strcmp(site->hosts[i].name, o->host) == 0)
+            return 0;
+    buf names = BUF_INIT;
+    for (size_t i = 0; i < site->n_hosts; i++)
+        buf_printf(&names, "%s%s", i ? ", " : "", site->hosts[i].name);
+    fprintf(stderr, "emailng: --host %s: the site %s has no such host; its hosts are %s\n", o->host, site->name,
+            buf_cstr(&names));
+    buf_free(&names);
+    return -1;
+}
+
+static int host_selected(const struct options *o, const struct site_host *h)
+{
+    return o->host == NULL || strcmp(o->host, h->name) == 0;
+}
+
+static int cmd_up_host(const struct options *o, struct site *site);
+
+/* A site of several hosts on this machine: the test fabric, then each host
+ * started inside its namespace by `emailng up --host HOST` (fabric.h). */
+static int cmd_up_fabric(const struct options *o, struct site *site)
+{
+    buf err = BUF_INIT;
+    const char *state = o->state_dir;
+    char *prefix = fabric_prefix(state);
+    long long started = clock_ms();
+    int rc = fs_ensure_dir(state, NULL, NULL, 0755, &err);
+    char *copy = xasprintf("%s/site.yaml", state);
+    if (rc == 0 && o->site_file)
+        rc = fs_copy_file(o->site_file, copy, 0644, &err);
+    if (rc == 0)
+        rc = site_tls_ensure(site, state, NULL, &err);
+    int changed = 0;
+    if (rc == 0)
+        rc = render_into_state(site, state, &changed, &err);
+    printf("emailng: site %s (%s), state %s, %zu hosts in the test fabric %s\n", site->name, site->source, state,
+           site->n_hosts, prefix);
+    if (rc == 0 && !fabric_exists(prefix)) {
+        rc = fabric_create(site, prefix, datadir(), &err);
+        if (rc == 0)
+            printf("  fabric %s created: one network namespace %s-HOST per host\n", prefix, prefix);
+    }
+    char *self = realpath("/proc/self/exe", NULL);
+    if (rc == 0 && self == NULL) {
+        buf_printf(&err, "cannot find the emailng program: %s", strerror(errno));
+        rc = -1;
+    }
+    size_t *order = xcalloc(site->n_hosts, sizeof *order);
+    fabric_start_order(site, order);
+    for (size_t k = 0; rc == 0 && k < site->n_hosts; k++) {
+        const struct site_host *h = &site->hosts[order[k]];
+        const char *argv[] = {self, "--state", state, "--site", copy, "--host", h->name, "up",
+                              changed ? "--config-changed" : NULL, NULL};
+        buf out = BUF_INIT;
+        printf("== %s (%s)\n", h->name, h->address);
+        fflush(stdout);
+        int status = fabric_run(prefix, h->name, argv, &out, &err);
+        fputs(buf_cstr(&out), stdout);
+        if (status != 0) {
+            if (status > 0)
+                buf_printf(&err, "host %s did not come up (exit %d, see above)", h->name, status);
+            rc = -1;
+        }
+        buf_free(&out);
+    }
+    free(order);
+    if (rc == 0) {
+        const struct site_host *relay = site_host_with_role(site, ROLE_RELAY);
+        const struct site_host *proxy = site_host_with_role(site, ROLE_PROXY);
+        printf("emailng: %zu hosts up in %.1f s (fabric %s; `ip netns exec %s-client ...` plays a client).\n",
+               site->n_hosts, (double)(clock_ms() - started) / 1000, prefix, prefix);
+        printf("  MX %s (%s) ...; IMAP/POP3/ManageSieve %s (%s) ...; trust %s/tls/ca.crt\n", relay->name,
+               relay->address, proxy->name, proxy->address, state);
+    } else {
+        fail("up", &err);
+    }
+    free(self);
+    free(copy);
+    free(prefix);
+    buf_free(&err);
+    return rc == 0 ? 0 : 1;
+}
+
 static int cmd_up(const struct options *o)
 {
     if (geteuid() != 0) {
@@ -240,6 +335,21 @@ static int cmd_up(const struct options *o)
     struct site site;
     if (load_site(o, &site, 1) != 0)
         return 1;
+    int rc;
+    if (check_host_option(o, &site) != 0)
+        rc = 2;
+    else if (site.n_hosts > 1 && o->host == NULL)
+        rc = cmd_up_fabric(o, &site);
+    else
+        rc = cmd_up_host(o, &site);
+    site_free(&site);
+    return rc;
+}
+
+/* Every host of the site, or only --host, in this network namespace. */
+static int cmd_up_host(const struct options *o, struct site *site_arg)
+{
+    struct site site = *site_arg;     /* borrowed: the caller frees it */
     buf err = BUF_INIT;
     int rc = 0;
     long long started = clock_ms();
@@ -253,27 +363,38 @@ static int cmd_up(const struct options *o)
      * default (a unit test holds them together). */
     char *copy = xasprintf("%s/site.yaml", state);
     char *example = xasprintf("%s/examples/small-site.yaml", datadir());
-    if (rc == 0 && o->site_file)
+    char *given = o->site_file ? realpath(o->site_file, NULL) : NULL;
+    char *kept = realpath(copy, NULL);
+    int same = given && kept && strcmp(given, kept) == 0;     /* a fabric host's `up` */
+    free(given);
+    free(kept);
+    if (rc == 0 && o->site_file && !same)
         rc = fs_copy_file(o->site_file, copy, 0644, &err);
     else if (rc == 0 && !fs_exists(copy) && fs_exists(example))
         rc = fs_copy_file(example, copy, 0644, &err);
     free(copy);
     free(example);
+    const struct site_host *only = NULL;
+    for (size_t h = 0; o->host && h < site.n_hosts; h++)
+        if (strcmp(site.hosts[h].name, o->host) == 0)
+            only = &site.hosts[h];
     if (rc == 0)
-        rc = site_tls_ensure(&site, state, NULL, &err);
+        rc = site_tls_ensure(&site, state, only, &err);
     int changed = 0;
     if (rc == 0)
         rc = render_into_state(&site, state, &changed, &err);
+    changed |= o->config_changed;
     if (rc != 0) {
         fail("up", &err);
         buf_free(&err);
-        site_free(&site);
         return 1;
     }
     printf("  configuration %s\n", changed ? "rendered (changed)" : "unchanged");
 
     int started_any = 0;
     for (size_t h = 0; rc == 0 && h < site.n_hosts; h++) {
+        if (!host_selected(o, &site.hosts[h]))
+            continue;
         struct service_env env;
         if (service_env_init(&env, &site, &site.hosts[h], state, &err) != 0) {
             rc = -1;
@@ -321,6 +442,8 @@ static int cmd_up(const struct options *o)
             /* The relays' emailng-policyd reads users and aliases from a table. */
             if (rc == 0 && strcmp(svc->name, "slapd") == 0)
                 rc = policy_table_export(&site, state, render_context_get(&env.ctx, "ldap_uri"), &err);
+            if (rc == 0 && strcmp(svc->name, "slapd") == 0)
+                rc = relay_tables_export(&site, state, render_context_get(&env.ctx, "ldap_uri"), &err);
         }
         service_env_free(&env);
     }
@@ -328,6 +451,8 @@ static int cmd_up(const struct options *o)
         fail("up", &err);
     } else if (!started_any && !changed) {
         printf("emailng: everything was already up; nothing changed\n");
+    } else if (o->host) {
+        printf("emailng: host %s up in %.1f s\n", o->host, (double)(clock_ms() - started) / 1000);
     } else {
         const struct site_host *front = site_host_with_role(&site, ROLE_PROXY);
         printf("emailng: up in %.1f s. Connect to %s (%s):\n", (double)(clock_ms() - started) / 1000,
@@ -341,7 +466,6 @@ static int cmd_up(const struct options *o)
             printf("  Demo users and passwords: %s/secrets/demo-passwords (root only).\n", state);
     }
     buf_free(&err);
-    site_free(&site);
     return rc == 0 ? 0 : 1;
 }
 
@@ -351,8 +475,16 @@ static int cmd_down(const struct options *o)
     if (load_site(o, &site, 1) != 0)
         return 1;
     buf err = BUF_INIT;
-    int rc = 0;
-    for (size_t h = 0; h < site.n_hosts; h++) {
+    int rc = check_host_option(o, &site);
+    /* Hosts in reverse start order: relays first, the directory last. */
+    size_t *order = xcalloc(site.n_hosts, sizeof *order);
+    fabric_start_order(&site, order);
+    for (size_t k = site.n_hosts; rc == 0 && k-- > 0;) {
+        size_t h = order[k];
+        if (!host_selected(o, &site.hosts[h]))
+            continue;
+        if (site.n_hosts > 1)
+            printf("== %s\n", site.hosts[h].name);
         struct service_env env;
         if (service_env_init(&env, &site, &site.hosts[h], o->state_dir, &err) != 0) {
             service_env_free(&env);
@@ -378,6 +510,16 @@ static int cmd_down(const struct options *o)
         }
         service_env_free(&env);
     }
+    free(order);
+    /* The test fabric goes once every host is down (processes first: a
+     * deleted namespace does not stop what runs in it). */
+    char *prefix = fabric_prefix(o->state_dir);
+    if (rc == 0 && site.n_hosts > 1 && o->host == NULL && fabric_exists(prefix)) {
+        rc = fabric_destroy(prefix, datadir(), &err);
+        if (rc == 0)
+            printf("  fabric %s removed\n", prefix);
+    }
+    free(prefix);
     if (rc != 0)
         fail("down", &err);
     buf_free(&err);
@@ -412,7 +554,15 @@ static int cmd_status(const struct options *o)
     buf_append_str(&json, ",\"hosts\":[");
     if (!o->json)
         printf("%-8s %-8s %-5s %-8s %-10s %-6s %s\n", "HOST", "SERVICE", "STATE", "PID", "MEMORY", "QUEUE", "PORTS");
+    if (check_host_option(o, &site) != 0) {
+        site_free(&site);
+        buf_free(&json);
+        return 2;
+    }
+    int first_host = 1;
     for (size_t h = 0; h < site.n_hosts; h++) {
+        if (!host_selected(o, &site.hosts[h]))
+            continue;
         struct service_env env;
         if (service_env_init(&env, &site, &site.hosts[h], o->state_dir, &err) != 0) {
             fail("status", &err);
@@ -422,7 +572,8 @@ static int cmd_status(const struct options *o)
             buf_free(&json);
             return 1;
         }
-        buf_printf(&json, "%s{\"name\":", h ? "," : "");
+        buf_printf(&json, "%s{\"name\":", first_host ? "" : ",");
+        first_host = 0;
         json_string(&json, env.host->name);
         buf_append_str(&json, ",\"services\":[");
         int first = 1;
@@ -502,7 +653,8 @@ static int cmd_directory(const struct options *o, int argc, char **argv, int is_
         /* A new or removed user or alias changes what the relays' policy
          * server expands and checks: export its table again. */
         if (rc == 0 && argc > 0 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0)
-            && policy_table_export(&site, o->state_dir, t.ldap_uri, &err) != 0) {
+            && (policy_table_export(&site, o->state_dir, t.ldap_uri, &err) != 0
+                || relay_tables_export(&site, o->state_dir, t.ldap_uri, &err) != 0)) {
             fprintf(stderr, "emailng: %s %s: the change is made, but %s; run `emailng up` to export it again\n",
                     is_user ? "user" : "alias", argv[0], buf_cstr(&err));
             rc = 1;
@@ -535,6 +687,8 @@ int main(int argc, char **argv)
             slot = &o.site_file;
         else if (strcmp(a, "--out") == 0)
             slot = &o.out_dir;
+        else if (strcmp(a, "--host") == 0)
+            slot = &o.host;
         if (slot) {
             if (i + 1 >= argc || argv[i + 1][0] == '\0') {
                 fprintf(stderr, "emailng: %s needs a value\n", a);
@@ -544,6 +698,8 @@ int main(int argc, char **argv)
             *slot = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             o.json = 1;
+        } else if (strcmp(a, "--config-changed") == 0) {
+            o.config_changed = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             free(rest);

@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "policyd_service.h"
 #include "process.h"
+#include "relay_tables.h"
 
 static const char *var(const struct service_env *env, const char *name)
 {
@@ -134,11 +135,39 @@ static int slapd_stop(const struct service_env *env, buf *err)
 
 /* ---- Dovecot ------------------------------------------------------------- */
 
+/* A proxy's pair -> store table (DATA/healthd/pairs.passwd, the second
+ * passdb of templates/dovecot-proxy). emailng-healthd owns it once it runs
+ * (docs/healthd.md); until then, and if it was never written, every pair
+ * goes to its first store. */
+static int proxy_pairs_ensure(const struct service_env *env, buf *err)
+{
+    char *dir = path_in(env, "data_dir", "healthd");
+    char *file = path_in(env, "data_dir", "healthd/pairs.passwd");
+    int rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
+    if (rc == 0 && !fs_exists(file)) {
+        buf text = BUF_INIT;
+        const struct site *site = env->site;
+        for (size_t i = 0; i < site->n_hosts; i++) {
+            const struct site_host *h = &site->hosts[i];
+            if (!(h->roles & ROLE_STORE) || h->store_pair == NULL || strstr(buf_cstr(&text), h->store_pair))
+                continue;
+            buf_printf(&text, "%s:::::::host=%s nopassword\n", h->store_pair, h->address);
+        }
+        rc = fs_write_file(file, text.data ? text.data : "", text.len, 0644, err);
+        buf_free(&text);
+    }
+    free(dir);
+    free(file);
+    return rc;
+}
+
 static int dovecot_prepare(const struct service_env *env, buf *err)
 {
     char *mail = path_in(env, "data_dir", "mail");
     char *sieve = path_in(env, "data_dir", "sieve");
     int rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
+    if (rc == 0 && env->host->roles == ROLE_PROXY)
+        rc = proxy_pairs_ensure(env, err);
     if (rc == 0)
         rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
     if (rc == 0)   /* compiled global Sieve scripts */
@@ -185,6 +214,9 @@ static int postfix_prepare(const struct service_env *env, buf *err)
     int rc = fs_ensure_dir(var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
         rc = fs_ensure_dir(queue, NULL, NULL, 0755, err);
+    /* A relay of several hosts reads exported tables (relay_tables.h). */
+    if (rc == 0 && env->host->roles == ROLE_RELAY && env->site->n_hosts > 1)
+        rc = relay_tables_ensure(env->state_dir, env->host->name, err);
     free(queue);
     return rc;
 }

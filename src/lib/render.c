@@ -253,6 +253,13 @@ static void render_topology_context(const struct site *site, const struct site_h
     buf b = BUF_INIT;
 
     set_printf(ctx, "tls_dir", "%s/tls", state_dir);
+    /* Postfix myhostname: a host of several has its own name (the relays
+     * see the stores' greetings and refuse mail that "loops back to myself"
+     * when both say the same); the small site keeps the public name. */
+    if (multi)
+        set_printf(ctx, "host_fqdn", "%s.%s", host->name, site->domains[0]);
+    else
+        render_context_set(ctx, "host_fqdn", site->tls_names[0]);
     set_printf(ctx, "port_ldaps", "%d", PORT_LDAPS);
     if (multi) {
         /* One server certificate per host; client certificates for the

@@ -315,14 +315,19 @@ static int make_leaf(X509 *ca_cert, EVP_PKEY *ca_key,
         openssl_error(err, "cannot generate the server key");
         return -1;
     }
-    X509 *cert = new_cert(key, names[0], TLS_SERVER_DAYS);
+    /* Client subject in X.500 order O, OU, CN: as an LDAP DN (slapd's SASL
+     * EXTERNAL identity) it reads "cn=NAME,ou=UNIT,o=EmailNG client". */
+    X509 *cert = new_cert(key, client_unit ? NULL : names[0], TLS_SERVER_DAYS);
     X509_NAME *subject = cert ? X509_get_subject_name(cert) : NULL;
     if (cert == NULL
         || (client_unit
-            && (!X509_NAME_add_entry_by_txt(subject, "OU", MBSTRING_UTF8,
-                                            (const unsigned char *)client_unit, -1, -1, 0)
-                || !X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8,
-                                               (const unsigned char *)CLIENT_ORG, -1, -1, 0)))
+            && (!X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8,
+                                            (const unsigned char *)CLIENT_ORG, -1, -1, 0)
+                || !X509_NAME_add_entry_by_txt(subject, "OU", MBSTRING_UTF8,
+                                               (const unsigned char *)client_unit, -1, -1, 0)
+                || strlen(names[0]) > CN_MAX
+                || !X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                               (const unsigned char *)names[0], -1, -1, 0)))
         || !X509_set_issuer_name(cert, X509_get_subject_name(ca_cert))
         || add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") < 0
         || add_ext(cert, ca_cert, NID_key_usage,
