@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "process.h"
@@ -110,4 +111,60 @@ void fabric_start_order(const struct site *site, size_t *order)
             if (!placed && (site->hosts[i].roles & roles[r]))
                 order[n++] = i;
         }
+}
+
+pid_t fabric_dns_pid(const char *state_dir)
+{
+    char *pidfile = xasprintf("%s/run/fabric-dns/nsd.pid", state_dir);
+    pid_t pid = pidfile_read(pidfile);
+    free(pidfile);
+    return pid;
+}
+
+int fabric_dns_stop(const char *state_dir, buf *err)
+{
+    pid_t pid = fabric_dns_pid(state_dir);
+    if (pid && process_stop(pid, 10) != 0) {
+        buf_printf(err, "nsd (pid %ld) did not stop", (long)pid);
+        return -1;
+    }
+    return 0;
+}
+
+int fabric_dns_start(const char *prefix, const char *state_dir, int restart, buf *err)
+{
+    if (fabric_dns_pid(state_dir)) {
+        if (!restart)
+            return 0;
+        if (fabric_dns_stop(state_dir, err) != 0)
+            return -1;
+    }
+    char *run = xasprintf("%s/run/fabric-dns", state_dir);
+    char *log = xasprintf("%s/log/fabric-dns", state_dir);
+    char *conf = xasprintf("%s/etc/fabric-dns/nsd/nsd.conf", state_dir);
+    int rc = fs_ensure_dir(run, NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(log, NULL, NULL, 0755, err);
+    if (rc == 0) {
+        const char *argv[] = {"/usr/sbin/nsd", "-c", conf, NULL};
+        buf out = BUF_INIT;
+        int status = fabric_run(prefix, "dns", argv, &out, err);
+        if (status != 0) {
+            if (status > 0)
+                buf_printf(err, "nsd -c %s exited with %d: %s", conf, status, buf_cstr(&out));
+            rc = -1;
+        }
+        buf_free(&out);
+    }
+    /* nsd detaches; it is serving once its pid file names a live process. */
+    for (int i = 0; rc == 0 && i < 50 && !fabric_dns_pid(state_dir); i++)
+        usleep(100 * 1000);
+    if (rc == 0 && !fabric_dns_pid(state_dir)) {
+        buf_printf(err, "nsd did not start; see %s/nsd.log", log);
+        rc = -1;
+    }
+    free(run);
+    free(log);
+    free(conf);
+    return rc;
 }

@@ -9,6 +9,7 @@
 #define EMAILNG_FABRIC_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "buf.h"
 #include "site.h"
@@ -28,6 +29,13 @@ int fabric_destroy(const char *prefix, const char *datadir, buf *err);
 /* Runs argv inside host's namespace (ip netns exec); output gets its
  * stdout and stderr. Returns the exit status, or -1. */
 int fabric_run(const char *prefix, const char *host, const char *const argv[], buf *output, buf *err);
+
+/* The fabric's authoritative DNS (nsd in PREFIX-dns, configuration
+ * rendered to STATE/etc/fabric-dns/nsd by render_site): started once, or
+ * restarted when `restart`. stop: 0 if it was not running either. */
+int fabric_dns_start(const char *prefix, const char *state_dir, int restart, buf *err);
+int fabric_dns_stop(const char *state_dir, buf *err);
+pid_t fabric_dns_pid(const char *state_dir);
 
 /* The hosts in start order: directory, stores, proxies, relays (the site
  * file's order within a role). order gets n_hosts indexes. */

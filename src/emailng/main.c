@@ -285,6 +285,12 @@ static int cmd_up_fabric(const struct options *o, struct site *site)
         if (rc == 0)
             printf("  fabric %s created: one network namespace %s-HOST per host\n", prefix, prefix);
     }
+    if (rc == 0 && site->fabric.dns) {
+        rc = fabric_dns_start(prefix, state, changed, &err);
+        if (rc == 0)
+            printf("== dns (%s): nsd up (pid %ld), authoritative for %s\n", site->fabric.dns,
+                   (long)fabric_dns_pid(state), site->domains[0]);
+    }
     char *self = realpath("/proc/self/exe", NULL);
     if (rc == 0 && self == NULL) {
         buf_printf(&err, "cannot find the emailng program: %s", strerror(errno));
@@ -514,6 +520,11 @@ static int cmd_down(const struct options *o)
     /* The test fabric goes once every host is down (processes first: a
      * deleted namespace does not stop what runs in it). */
     char *prefix = fabric_prefix(o->state_dir);
+    if (rc == 0 && site.n_hosts > 1 && o->host == NULL && fabric_dns_pid(o->state_dir)) {
+        rc = fabric_dns_stop(o->state_dir, &err);
+        if (rc == 0)
+            printf("  nsd      stopped (the fabric's DNS)\n");
+    }
     if (rc == 0 && site.n_hosts > 1 && o->host == NULL && fabric_exists(prefix)) {
         rc = fabric_destroy(prefix, datadir(), &err);
         if (rc == 0)

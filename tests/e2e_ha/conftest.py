@@ -32,6 +32,8 @@ HOSTS = {"relay1": "198.18.0.11", "relay2": "198.18.0.12", "proxy1": "198.18.0.2
          "proxy2": "198.18.0.22", "store1": "198.18.0.31", "store2": "198.18.0.32",
          "dir1": "198.18.0.41"}
 TLS_NAME = "mail.example.test"
+DOMAIN = "example.test"
+FABRIC_DNS = "198.18.0.53"      # fabric.dns of examples/ha-site.yaml (nsd)
 CLONE_NEWNET = 0x40000000
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -105,3 +107,12 @@ def ha():
 
 def status(site):
     return json.loads(site.emailng("status", "--json", check=False).stdout)
+
+
+def resolve(name, rdtype):
+    """Ask the fabric's DNS (the client's resolver) for name's records."""
+    import dns.resolver
+    r = dns.resolver.Resolver(configure=False)
+    r.nameservers = [FABRIC_DNS]
+    r.lifetime = 5
+    return list(r.resolve(name, rdtype))
