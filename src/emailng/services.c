@@ -191,6 +191,23 @@ static int dovecot_ready(const struct service_env *env, buf *detail)
     return tcp_greeting(var(env, "host_address"), service_port(env, "port_imap"), "* OK", 1000, detail);
 }
 
+/* A relay's auth-only Dovecot: ready when Postfix's socket answers. */
+static int dovecot_auth_ready(const struct service_env *env, buf *detail)
+{
+    char *socket = path_in(env, "run_dir", "dovecot/auth-postfix");
+    int rc = unix_listening(socket) ? 0 : -1;
+    if (rc != 0)
+        buf_printf(detail, "%s does not accept connections yet", socket);
+    free(socket);
+    return rc;
+}
+
+/* Only on a relay-only host (the small site's Dovecot already serves auth). */
+static int relay_only(const struct service_env *env)
+{
+    return env->host->roles == ROLE_RELAY;
+}
+
 static pid_t dovecot_pid(const struct service_env *env)
 {
     char *pidfile = path_in(env, "run_dir", "dovecot/master.pid");
@@ -318,6 +335,9 @@ const struct service services[] = {
      amavisd_ports, filter_wanted},
     {"clamav-milter", ROLE_RELAY, clamav_milter_prepare, clamav_milter_start, clamav_milter_ready,
      clamav_milter_pid, clamav_milter_stop, clamav_milter_ports, filter_milter_wanted},
+    /* A relay of several hosts: Dovecot's auth service for submission. */
+    {"dovecot", ROLE_RELAY, dovecot_prepare, dovecot_start, dovecot_auth_ready, dovecot_pid, dovecot_stop,
+     slapd_ports, relay_only},
     /* Border policy (policyd_service.c): Postfix asks it at RCPT and end of data. */
     {"policyd", ROLE_RELAY, policyd_prepare, policyd_start, policyd_ready, policyd_pid, policyd_stop,
      policyd_ports, NULL},

@@ -301,7 +301,11 @@ static void render_topology_context(const struct site *site, const struct site_h
         buf_reset(&b);
         buf_reset(&port);
         buf_printf(&port, ":%d", site->ports.lmtp);
-        role_addresses(site, ROLE_PROXY, ", ", "inet:", buf_cstr(&port), 1, &b);
+        /* "inet:" once, before the list: Postfix's LMTP client takes the
+         * transport type off the whole next-hop field and reads every list
+         * element as [host]:port ("inet:" on the second is a bad host name). */
+        buf_append_str(&b, "inet:");
+        role_addresses(site, ROLE_PROXY, ", ", "", buf_cstr(&port), 1, &b);
         render_context_set(ctx, "store_lmtp_nexthops", buf_cstr(&b));
         buf_free(&port);
     }
@@ -425,7 +429,9 @@ const char *const *render_components(unsigned roles)
     size_t n = 0;
     if (roles & ROLE_DIRECTORY)
         names[n++] = "slapd";
-    if (roles & (ROLE_STORE | ROLE_PROXY))
+    /* A relay of several hosts runs Dovecot's auth service only (SASL for
+     * submission, checked at the proxies). */
+    if ((roles & (ROLE_STORE | ROLE_PROXY)) || roles == ROLE_RELAY)
         names[n++] = "dovecot";
     if (roles & (ROLE_STORE | ROLE_RELAY))
         names[n++] = "postfix";
@@ -453,6 +459,7 @@ const char *render_component_template(unsigned roles, const char *component)
         {ROLE_STORE, "dovecot", "dovecot-store"},
         {ROLE_STORE, "postfix", "postfix-store"},
         {ROLE_RELAY, "postfix", "postfix-relay"},
+        {ROLE_RELAY, "dovecot", "dovecot-relay"},
     };
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
         if (roles == variants[i].roles && strcmp(component, variants[i].component) == 0)

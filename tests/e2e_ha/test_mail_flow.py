@@ -59,7 +59,7 @@ def test_every_host_and_service_up(ha):
     assert services["dir1"] == ["slapd"]
     assert services["store1"] == ["dovecot", "postfix"]
     assert services["proxy2"] == ["dovecot"]
-    assert services["relay1"] == ["policyd", "postfix"]
+    assert services["relay1"] == ["dovecot", "policyd", "postfix"]   # dovecot: the auth service only
 
 
 def test_proxy_certificate_names_the_public_host(ha):

@@ -180,7 +180,7 @@ static void test_ha_site_renders_per_role(void **state)
     assert_non_null(strstr(relay, "mynetworks = 198.18.0.31 198.18.0.32\n"));
     assert_null(strstr(relay, "ldap"));      /* X1: no directory access from the DMZ */
     char *store = read_rendered(etc, "store1/postfix/main.cf");
-    assert_non_null(strstr(store, "virtual_transport = lmtp:inet:[198.18.0.21]:24, inet:[198.18.0.22]:24\n"));
+    assert_non_null(strstr(store, "virtual_transport = lmtp:inet:[198.18.0.21]:24, [198.18.0.22]:24\n"));
     assert_non_null(strstr(store, "relayhost = [198.18.0.11]:25, [198.18.0.12]:25\n"));
     char *ldap = read_rendered(etc, "store1/postfix/ldap-mailboxes.cf");
     assert_non_null(strstr(ldap, "server_host = ldaps://198.18.0.41:636/\n"));
