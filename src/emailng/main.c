@@ -237,6 +237,16 @@ static int ensure_demo_users(const struct site *site, const struct service_env *
     return rc;
 }
 
+/* 1 if both paths name the same existing file. */
+static int same_file(const char *a, const char *b)
+{
+    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+    int same = ra && rb && strcmp(ra, rb) == 0;
+    free(ra);
+    free(rb);
+    return same;
+}
+
 /* --host NAME must name a host of the site. */
 static int check_host_option(const struct options *o, const struct site *site)
 {
@@ -271,7 +281,7 @@ static int cmd_up_fabric(const struct options *o, struct site *site)
     long long started = clock_ms();
     int rc = fs_ensure_dir(state, NULL, NULL, 0755, &err);
     char *copy = xasprintf("%s/site.yaml", state);
-    if (rc == 0 && o->site_file)
+    if (rc == 0 && o->site_file && !same_file(o->site_file, copy))
         rc = fs_copy_file(o->site_file, copy, 0644, &err);
     if (rc == 0)
         rc = site_tls_ensure(site, state, NULL, &err);
@@ -369,12 +379,8 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
      * default (a unit test holds them together). */
     char *copy = xasprintf("%s/site.yaml", state);
     char *example = xasprintf("%s/examples/small-site.yaml", datadir());
-    char *given = o->site_file ? realpath(o->site_file, NULL) : NULL;
-    char *kept = realpath(copy, NULL);
-    int same = given && kept && strcmp(given, kept) == 0;     /* a fabric host's `up` */
-    free(given);
-    free(kept);
-    if (rc == 0 && o->site_file && !same)
+    /* A fabric host's `up` is given the state's own copy. */
+    if (rc == 0 && o->site_file && !same_file(o->site_file, copy))
         rc = fs_copy_file(o->site_file, copy, 0644, &err);
     else if (rc == 0 && !fs_exists(copy) && fs_exists(example))
         rc = fs_copy_file(example, copy, 0644, &err);
@@ -563,13 +569,13 @@ static int cmd_status(const struct options *o)
     buf_append_str(&json, "{\"site\":");
     json_string(&json, site.name);
     buf_append_str(&json, ",\"hosts\":[");
-    if (!o->json)
-        printf("%-8s %-8s %-5s %-8s %-10s %-6s %s\n", "HOST", "SERVICE", "STATE", "PID", "MEMORY", "QUEUE", "PORTS");
     if (check_host_option(o, &site) != 0) {
         site_free(&site);
         buf_free(&json);
         return 2;
     }
+    if (!o->json)
+        printf("%-8s %-8s %-5s %-8s %-10s %-6s %s\n", "HOST", "SERVICE", "STATE", "PID", "MEMORY", "QUEUE", "PORTS");
     int first_host = 1;
     for (size_t h = 0; h < site.n_hosts; h++) {
         if (!host_selected(o, &site.hosts[h]))
@@ -628,7 +634,27 @@ static int cmd_status(const struct options *o)
         buf_append_str(&json, "]}");
         service_env_free(&env);
     }
-    buf_printf(&json, "],\"rss_kb_total\":%ld,\"all_up\":%s}", total_kb, all_up ? "true" : "false");
+    buf_append_char(&json, ']');
+    /* The test fabric's DNS server, when this state runs one. */
+    if (site.n_hosts > 1 && site.fabric.dns && o->host == NULL) {
+        char *prefix = fabric_prefix(o->state_dir);
+        if (fabric_exists(prefix)) {
+            pid_t dns = fabric_dns_pid(o->state_dir);
+            buf_printf(&json, ",\"fabric\":{\"prefix\":\"%s\",\"dns\":{\"state\":\"%s\",\"pid\":%ld}}",
+                       prefix, dns ? "up" : "down", (long)dns);
+            if (!o->json) {
+                char pidtext[32] = "-";
+                if (dns)
+                    snprintf(pidtext, sizeof pidtext, "%ld", (long)dns);
+                printf("%-8s %-8s %-5s %-8s %-10s %-6s %s\n", "dns", "nsd", dns ? "up" : "down", pidtext, "-", "-",
+                       "53 (test fabric)");
+            }
+            if (!dns)
+                all_up = 0;
+        }
+        free(prefix);
+    }
+    buf_printf(&json, ",\"rss_kb_total\":%ld,\"all_up\":%s}", total_kb, all_up ? "true" : "false");
     if (o->json)
         puts(buf_cstr(&json));
     else

@@ -60,6 +60,7 @@ def test_every_host_and_service_up(ha):
     assert services["store1"] == ["dovecot", "postfix"]
     assert services["proxy2"] == ["dovecot"]
     assert services["relay1"] == ["dovecot", "policyd", "postfix"]   # dovecot: the auth service only
+    assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
 
 
 def test_proxy_certificate_names_the_public_host(ha):
