@@ -49,8 +49,9 @@ deps:
 install: $(BUILD)/emailng
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(DATADIR)
 	install -m 0755 $(BUILD)/emailng $(DESTDIR)$(PREFIX)/sbin/emailng
-	rm -rf $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/examples
-	cp -R templates schema examples $(DESTDIR)$(DATADIR)/
+	rm -rf $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/examples \
+	  $(DESTDIR)$(DATADIR)/scripts
+	cp -R templates schema examples scripts $(DESTDIR)$(DATADIR)/
 
 # The README's first command: everything a fresh Debian 12 machine needs.
 up: deps

@@ -14,13 +14,16 @@
 #include "cmd_quarantine.h"
 #include "cmd_user.h"
 #include "directory.h"
+#include "fabric.h"
 #include "fsutil.h"
 #include "password.h"
 #include "policy_table.h"
 #include "process.h"
+#include "relay_tables.h"
 #include "render.h"
 #include "services.h"
 #include "site.h"
+#include "site_tls.h"
 #include "tls.h"
 
 #ifndef EMAILNG_DATADIR
@@ -33,7 +36,9 @@ struct options {
     const char *state_dir;
     const char *site_file;
     const char *out_dir;
+    const char *host;          /* --host NAME: only this host of the site */
     int json;
+    int config_changed;        /* --config-changed: set by a fabric `up` for its hosts */
 };
 
 static const char *datadir(void)
@@ -45,9 +50,11 @@ static const char *datadir(void)
 static void usage(FILE *f)
 {
     fputs("usage: emailng [--state DIR] COMMAND [ARGS]\n"
-          "  up [--site FILE]             render, start every daemon, create demo users\n"
-          "  down                         stop every daemon\n"
-          "  status [--json]              every service: state, pid, ports, memory, queue\n"
+          "  up [--site FILE] [--host NAME] render, start every daemon, create demo users; a site of\n"
+          "                               several hosts without --host starts each host in its own\n"
+          "                               network namespace (test fabric); --host: only that host, here\n"
+          "  down [--host NAME]           stop every daemon (and remove the test fabric)\n"
+          "  status [--json] [--host NAME] every service: state, pid, ports, memory, queue\n"
           "  check --site FILE            validate a site file\n"
           "  render --site FILE --out DIR write every daemon's configuration\n"
           "  user add ADDRESS [--quota SIZE] [--password-stdin]\n"
@@ -248,6 +255,113 @@ static int ensure_demo_users(const struct site *site, const struct service_env *
     return rc;
 }
 
+/* 1 if both paths name the same existing file. */
+static int same_file(const char *a, const char *b)
+{
+    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+    int same = ra && rb && strcmp(ra, rb) == 0;
+    free(ra);
+    free(rb);
+    return same;
+}
+
+/* --host NAME must name a host of the site. */
+static int check_host_option(const struct options *o, const struct site *site)
+{
+    if (o->host == NULL)
+        return 0;
+    for (size_t i = 0; i < site->n_hosts; i++)
+        if (strcmp(site->hosts[i].name, o->host) == 0)
+            return 0;
+    buf names = BUF_INIT;
+    for (size_t i = 0; i < site->n_hosts; i++)
+        buf_printf(&names, "%s%s", i ? ", " : "", site->hosts[i].name);
+    fprintf(stderr, "emailng: --host %s: the site %s has no such host; its hosts are %s\n", o->host, site->name,
+            buf_cstr(&names));
+    buf_free(&names);
+    return -1;
+}
+
+static int host_selected(const struct options *o, const struct site_host *h)
+{
+    return o->host == NULL || strcmp(o->host, h->name) == 0;
+}
+
+static int cmd_up_host(const struct options *o, struct site *site);
+
+/* A site of several hosts on this machine: the test fabric, then each host
+ * started inside its namespace by `emailng up --host HOST` (fabric.h). */
+static int cmd_up_fabric(const struct options *o, struct site *site)
+{
+    buf err = BUF_INIT;
+    const char *state = o->state_dir;
+    char *prefix = fabric_prefix(state);
+    long long started = clock_ms();
+    int rc = fs_ensure_dir(state, NULL, NULL, 0755, &err);
+    char *copy = xasprintf("%s/site.yaml", state);
+    if (rc == 0 && o->site_file && !same_file(o->site_file, copy))
+        rc = fs_copy_file(o->site_file, copy, 0644, &err);
+    if (rc == 0)
+        rc = site_tls_ensure(site, state, NULL, &err);
+    buf changed_list = BUF_INIT;
+    if (rc == 0)
+        rc = render_into_state(site, state, &changed_list, &err);
+    int changed = changed_list.len > 0;
+    buf_free(&changed_list);
+    printf("emailng: site %s (%s), state %s, %zu hosts in the test fabric %s\n", site->name, site->source, state,
+           site->n_hosts, prefix);
+    if (rc == 0 && !fabric_exists(prefix)) {
+        rc = fabric_create(site, prefix, datadir(), &err);
+        if (rc == 0)
+            printf("  fabric %s created: one network namespace %s-HOST per host\n", prefix, prefix);
+    }
+    if (rc == 0 && site->fabric.dns) {
+        rc = fabric_dns_start(prefix, state, changed, &err);
+        if (rc == 0)
+            printf("== dns (%s): nsd up (pid %ld), authoritative for %s\n", site->fabric.dns,
+                   (long)fabric_dns_pid(state), site->domains[0]);
+    }
+    char *self = realpath("/proc/self/exe", NULL);
+    if (rc == 0 && self == NULL) {
+        buf_printf(&err, "cannot find the emailng program: %s", strerror(errno));
+        rc = -1;
+    }
+    size_t *order = xcalloc(site->n_hosts, sizeof *order);
+    fabric_start_order(site, order);
+    for (size_t k = 0; rc == 0 && k < site->n_hosts; k++) {
+        const struct site_host *h = &site->hosts[order[k]];
+        const char *argv[] = {self, "--state", state, "--site", copy, "--host", h->name, "up",
+                              changed ? "--config-changed" : NULL, NULL};
+        buf out = BUF_INIT;
+        printf("== %s (%s)\n", h->name, h->address);
+        fflush(stdout);
+        int status = fabric_run(prefix, h->name, argv, &out, &err);
+        fputs(buf_cstr(&out), stdout);
+        if (status != 0) {
+            if (status > 0)
+                buf_printf(&err, "host %s did not come up (exit %d, see above)", h->name, status);
+            rc = -1;
+        }
+        buf_free(&out);
+    }
+    free(order);
+    if (rc == 0) {
+        const struct site_host *relay = site_host_with_role(site, ROLE_RELAY);
+        const struct site_host *proxy = site_host_with_role(site, ROLE_PROXY);
+        printf("emailng: %zu hosts up in %.1f s (fabric %s; `ip netns exec %s-client ...` plays a client).\n",
+               site->n_hosts, (double)(clock_ms() - started) / 1000, prefix, prefix);
+        printf("  MX %s (%s) ...; IMAP/POP3/ManageSieve %s (%s) ...; trust %s/tls/ca.crt\n", relay->name,
+               relay->address, proxy->name, proxy->address, state);
+    } else {
+        fail("up", &err);
+    }
+    free(self);
+    free(copy);
+    free(prefix);
+    buf_free(&err);
+    return rc == 0 ? 0 : 1;
+}
+
 static int cmd_up(const struct options *o)
 {
     if (geteuid() != 0) {
@@ -257,6 +371,21 @@ static int cmd_up(const struct options *o)
     struct site site;
     if (load_site(o, &site, 1) != 0)
         return 1;
+    int rc;
+    if (check_host_option(o, &site) != 0)
+        rc = 2;
+    else if (site.n_hosts > 1 && o->host == NULL)
+        rc = cmd_up_fabric(o, &site);
+    else
+        rc = cmd_up_host(o, &site);
+    site_free(&site);
+    return rc;
+}
+
+/* Every host of the site, or only --host, in this network namespace. */
+static int cmd_up_host(const struct options *o, struct site *site_arg)
+{
+    struct site site = *site_arg;     /* borrowed: the caller frees it */
     buf err = BUF_INIT;
     int rc = 0;
     long long started = clock_ms();
@@ -270,31 +399,37 @@ static int cmd_up(const struct options *o)
      * default (a unit test holds them together). */
     char *copy = xasprintf("%s/site.yaml", state);
     char *example = xasprintf("%s/examples/small-site.yaml", datadir());
-    if (rc == 0 && o->site_file)
+    /* A fabric host's `up` is given the state's own copy. */
+    if (rc == 0 && o->site_file && !same_file(o->site_file, copy))
         rc = fs_copy_file(o->site_file, copy, 0644, &err);
     else if (rc == 0 && !fs_exists(copy) && fs_exists(example))
         rc = fs_copy_file(example, copy, 0644, &err);
     free(copy);
     free(example);
-    char *tls_dir = xasprintf("%s/tls", state);
+    const struct site_host *only = NULL;
+    for (size_t h = 0; o->host && h < site.n_hosts; h++)
+        if (strcmp(site.hosts[h].name, o->host) == 0)
+            only = &site.hosts[h];
     if (rc == 0)
-        rc = tls_ensure(tls_dir, (const char *const *)site.tls_names, site.n_tls_names, &err);
-    free(tls_dir);
+        rc = site_tls_ensure(&site, state, only, &err);
     buf changed_list = BUF_INIT;
     if (rc == 0)
         rc = render_into_state(&site, state, &changed_list, &err);
-    int changed = changed_list.len > 0;
+    /* A fabric `up` renders for every host first and tells each host with
+     * --config-changed: then all of its daemons take the new configuration. */
+    int changed = changed_list.len > 0 || o->config_changed;
     if (rc != 0) {
         fail("up", &err);
         buf_free(&err);
         buf_free(&changed_list);
-        site_free(&site);
         return 1;
     }
     printf("  configuration %s\n", changed ? "rendered (changed)" : "unchanged");
 
     int started_any = 0;
     for (size_t h = 0; rc == 0 && h < site.n_hosts; h++) {
+        if (!host_selected(o, &site.hosts[h]))
+            continue;
         struct service_env env;
         if (service_env_init(&env, &site, &site.hosts[h], state, &err) != 0) {
             rc = -1;
@@ -306,7 +441,7 @@ static int cmd_up(const struct options *o)
             if (!service_wanted(svc, &env))
                 continue;
             pid_t pid = svc->pid(&env);
-            if (pid && config_changed(&changed_list, env.host->name, svc)) {
+            if (pid && (o->config_changed || config_changed(&changed_list, env.host->name, svc))) {
                 /* New configuration: restart so it takes effect. */
                 printf("  %-8s restarting for the new configuration\n", svc->name);
                 rc = svc->stop(&env, &err);
@@ -342,6 +477,8 @@ static int cmd_up(const struct options *o)
             /* The relays' emailng-policyd reads users and aliases from a table. */
             if (rc == 0 && strcmp(svc->name, "slapd") == 0)
                 rc = policy_table_export(&site, state, render_context_get(&env.ctx, "ldap_uri"), &err);
+            if (rc == 0 && strcmp(svc->name, "slapd") == 0)
+                rc = relay_tables_export(&site, state, render_context_get(&env.ctx, "ldap_uri"), &err);
         }
         service_env_free(&env);
     }
@@ -349,6 +486,8 @@ static int cmd_up(const struct options *o)
         fail("up", &err);
     } else if (!started_any && !changed) {
         printf("emailng: everything was already up; nothing changed\n");
+    } else if (o->host) {
+        printf("emailng: host %s up in %.1f s\n", o->host, (double)(clock_ms() - started) / 1000);
     } else {
         const struct site_host *front = site_host_with_role(&site, ROLE_PROXY);
         printf("emailng: up in %.1f s. Connect to %s (%s):\n", (double)(clock_ms() - started) / 1000,
@@ -363,7 +502,6 @@ static int cmd_up(const struct options *o)
     }
     buf_free(&err);
     buf_free(&changed_list);
-    site_free(&site);
     return rc == 0 ? 0 : 1;
 }
 
@@ -373,8 +511,16 @@ static int cmd_down(const struct options *o)
     if (load_site(o, &site, 1) != 0)
         return 1;
     buf err = BUF_INIT;
-    int rc = 0;
-    for (size_t h = 0; h < site.n_hosts; h++) {
+    int rc = check_host_option(o, &site);
+    /* Hosts in reverse start order: relays first, the directory last. */
+    size_t *order = xcalloc(site.n_hosts, sizeof *order);
+    fabric_start_order(&site, order);
+    for (size_t k = site.n_hosts; rc == 0 && k-- > 0;) {
+        size_t h = order[k];
+        if (!host_selected(o, &site.hosts[h]))
+            continue;
+        if (site.n_hosts > 1)
+            printf("== %s\n", site.hosts[h].name);
         struct service_env env;
         if (service_env_init(&env, &site, &site.hosts[h], o->state_dir, &err) != 0) {
             service_env_free(&env);
@@ -400,6 +546,21 @@ static int cmd_down(const struct options *o)
         }
         service_env_free(&env);
     }
+    free(order);
+    /* The test fabric goes once every host is down (processes first: a
+     * deleted namespace does not stop what runs in it). */
+    char *prefix = fabric_prefix(o->state_dir);
+    if (rc == 0 && site.n_hosts > 1 && o->host == NULL && fabric_dns_pid(o->state_dir)) {
+        rc = fabric_dns_stop(o->state_dir, &err);
+        if (rc == 0)
+            printf("  nsd      stopped (the fabric's DNS)\n");
+    }
+    if (rc == 0 && site.n_hosts > 1 && o->host == NULL && fabric_exists(prefix)) {
+        rc = fabric_destroy(prefix, datadir(), &err);
+        if (rc == 0)
+            printf("  fabric %s removed\n", prefix);
+    }
+    free(prefix);
     if (rc != 0)
         fail("down", &err);
     buf_free(&err);
@@ -432,9 +593,17 @@ static int cmd_status(const struct options *o)
     buf_append_str(&json, "{\"site\":");
     json_string(&json, site.name);
     buf_append_str(&json, ",\"hosts\":[");
+    if (check_host_option(o, &site) != 0) {
+        site_free(&site);
+        buf_free(&json);
+        return 2;
+    }
     if (!o->json)
         printf("%-8s %-13s %-5s %-8s %-10s %-6s %s\n", "HOST", "SERVICE", "STATE", "PID", "MEMORY", "QUEUE", "PORTS");
+    int first_host = 1;
     for (size_t h = 0; h < site.n_hosts; h++) {
+        if (!host_selected(o, &site.hosts[h]))
+            continue;
         struct service_env env;
         if (service_env_init(&env, &site, &site.hosts[h], o->state_dir, &err) != 0) {
             fail("status", &err);
@@ -444,7 +613,8 @@ static int cmd_status(const struct options *o)
             buf_free(&json);
             return 1;
         }
-        buf_printf(&json, "%s{\"name\":", h ? "," : "");
+        buf_printf(&json, "%s{\"name\":", first_host ? "" : ",");
+        first_host = 0;
         json_string(&json, env.host->name);
         buf_append_str(&json, ",\"services\":[");
         int first = 1;
@@ -491,7 +661,27 @@ static int cmd_status(const struct options *o)
         buf_append_str(&json, "]}");
         service_env_free(&env);
     }
-    buf_printf(&json, "],\"rss_kb_total\":%ld,\"pss_kb_total\":%ld,\"all_up\":%s}", total_kb, total_pss_kb,
+    buf_append_char(&json, ']');
+    /* The test fabric's DNS server, when this state runs one. */
+    if (site.n_hosts > 1 && site.fabric.dns && o->host == NULL) {
+        char *prefix = fabric_prefix(o->state_dir);
+        if (fabric_exists(prefix)) {
+            pid_t dns = fabric_dns_pid(o->state_dir);
+            buf_printf(&json, ",\"fabric\":{\"prefix\":\"%s\",\"dns\":{\"state\":\"%s\",\"pid\":%ld}}",
+                       prefix, dns ? "up" : "down", (long)dns);
+            if (!o->json) {
+                char pidtext[32] = "-";
+                if (dns)
+                    snprintf(pidtext, sizeof pidtext, "%ld", (long)dns);
+                printf("%-8s %-13s %-5s %-8s %-10s %-6s %s\n", "dns", "nsd", dns ? "up" : "down", pidtext, "-", "-",
+                       "53 (test fabric)");
+            }
+            if (!dns)
+                all_up = 0;
+        }
+        free(prefix);
+    }
+    buf_printf(&json, ",\"rss_kb_total\":%ld,\"pss_kb_total\":%ld,\"all_up\":%s}", total_kb, total_pss_kb,
                all_up ? "true" : "false");
     if (o->json)
         puts(buf_cstr(&json));
@@ -530,7 +720,8 @@ static int cmd_directory(const struct options *o, int argc, char **argv, int is_
         /* A new or removed user or alias changes what the relays' policy
          * server expands and checks: export its table again. */
         if (rc == 0 && argc > 0 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0)
-            && policy_table_export(&site, o->state_dir, t.ldap_uri, &err) != 0) {
+            && (policy_table_export(&site, o->state_dir, t.ldap_uri, &err) != 0
+                || relay_tables_export(&site, o->state_dir, t.ldap_uri, &err) != 0)) {
             fprintf(stderr, "emailng: %s %s: the change is made, but %s; run `emailng up` to export it again\n",
                     is_user ? "user" : "alias", argv[0], buf_cstr(&err));
             rc = 1;
@@ -563,6 +754,8 @@ int main(int argc, char **argv)
             slot = &o.site_file;
         else if (strcmp(a, "--out") == 0)
             slot = &o.out_dir;
+        else if (strcmp(a, "--host") == 0)
+            slot = &o.host;
         if (slot) {
             if (i + 1 >= argc || argv[i + 1][0] == '\0') {
                 fprintf(stderr, "emailng: %s needs a value\n", a);
@@ -572,6 +765,8 @@ int main(int argc, char **argv)
             *slot = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             o.json = 1;
+        } else if (strcmp(a, "--config-changed") == 0) {
+            o.config_changed = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             free(rest);

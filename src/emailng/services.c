@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "policyd_service.h"
 #include "process.h"
+#include "relay_tables.h"
 
 const char *service_var(const struct service_env *env, const char *name)
 {
@@ -95,7 +96,8 @@ static int slapd_prepare(const struct service_env *env, buf *err)
 static int slapd_start(const struct service_env *env, buf *err)
 {
     char *conf = service_path(env, "etc_dir", "slapd/slapd.conf");
-    char *listen = xasprintf("%s/", service_var(env, "ldap_uri"));
+    /* ldapi (and LDAPS on the directory host of several hosts). */
+    char *listen = xstrdup(service_var(env, "slapd_urls"));
     char *log = service_path(env, "log_dir", "slapd.log");
     /* slapd 2.5 logs only to syslog or, with -d, to stderr: run it in the
      * foreground with "-d stats" and its stderr appended to slapd.log. */
@@ -142,11 +144,39 @@ static int slapd_stop(const struct service_env *env, buf *err)
 
 /* ---- Dovecot ------------------------------------------------------------- */
 
+/* A proxy's pair -> store table (DATA/healthd/pairs.passwd, the second
+ * passdb of templates/dovecot-proxy). emailng-healthd owns it once it runs
+ * (docs/healthd.md); until then, and if it was never written, every pair
+ * goes to its first store. */
+static int proxy_pairs_ensure(const struct service_env *env, buf *err)
+{
+    char *dir = service_path(env, "data_dir", "healthd");
+    char *file = service_path(env, "data_dir", "healthd/pairs.passwd");
+    int rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
+    if (rc == 0 && !fs_exists(file)) {
+        buf text = BUF_INIT;
+        const struct site *site = env->site;
+        for (size_t i = 0; i < site->n_hosts; i++) {
+            const struct site_host *h = &site->hosts[i];
+            if (!(h->roles & ROLE_STORE) || h->store_pair == NULL || strstr(buf_cstr(&text), h->store_pair))
+                continue;
+            buf_printf(&text, "%s:::::::host=%s nopassword\n", h->store_pair, h->address);
+        }
+        rc = fs_write_file(file, text.data ? text.data : "", text.len, 0644, err);
+        buf_free(&text);
+    }
+    free(dir);
+    free(file);
+    return rc;
+}
+
 static int dovecot_prepare(const struct service_env *env, buf *err)
 {
     char *mail = service_path(env, "data_dir", "mail");
     char *sieve = service_path(env, "data_dir", "sieve");
     int rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
+    if (rc == 0 && env->host->roles == ROLE_PROXY)
+        rc = proxy_pairs_ensure(env, err);
     if (rc == 0)
         rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
     if (rc == 0)   /* compiled global Sieve scripts */
@@ -170,6 +200,23 @@ static int dovecot_ready(const struct service_env *env, buf *detail)
     return tcp_greeting(service_var(env, "host_address"), service_port(env, "port_imap"), "* OK", 1000, detail);
 }
 
+/* A relay's auth-only Dovecot: ready when Postfix's socket answers. */
+static int dovecot_auth_ready(const struct service_env *env, buf *detail)
+{
+    char *socket = service_path(env, "run_dir", "dovecot/auth-postfix");
+    int rc = unix_listening(socket) ? 0 : -1;
+    if (rc != 0)
+        buf_printf(detail, "%s does not accept connections yet", socket);
+    free(socket);
+    return rc;
+}
+
+/* Only on a relay-only host (the small site's Dovecot already serves auth). */
+static int relay_only(const struct service_env *env)
+{
+    return env->host->roles == ROLE_RELAY;
+}
+
 static pid_t dovecot_pid(const struct service_env *env)
 {
     return service_pidfile(env, "run_dir", "dovecot/master.pid");
@@ -190,6 +237,9 @@ static int postfix_prepare(const struct service_env *env, buf *err)
     int rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
         rc = fs_ensure_dir(queue, NULL, NULL, 0755, err);
+    /* A relay of several hosts reads exported tables (relay_tables.h). */
+    if (rc == 0 && env->host->roles == ROLE_RELAY && env->site->n_hosts > 1)
+        rc = relay_tables_ensure(env->state_dir, env->host->name, err);
     free(queue);
     return rc;
 }
@@ -288,6 +338,9 @@ const struct service services[] = {
      amavisd_ports, filter_wanted, "amavis"},
     {"clamav-milter", ROLE_RELAY, clamav_milter_prepare, clamav_milter_start, clamav_milter_ready,
      clamav_milter_pid, clamav_milter_stop, clamav_milter_ports, filter_milter_wanted, "clamav"},
+    /* A relay of several hosts: Dovecot's auth service for submission. */
+    {"dovecot", ROLE_RELAY, dovecot_prepare, dovecot_start, dovecot_auth_ready, dovecot_pid, dovecot_stop,
+     slapd_ports, relay_only, NULL},
     /* Border policy (policyd_service.c): Postfix asks it at RCPT and end of data. */
     {"policyd", ROLE_RELAY, policyd_prepare, policyd_start, policyd_ready, policyd_pid, policyd_stop,
      policyd_ports, NULL, NULL},

@@ -38,6 +38,9 @@ long process_tree_pss_kb(pid_t pid);
  * Returns 0 if a line starting with `expect` arrived. */
 int tcp_greeting(const char *host, int port, const char *expect, int timeout_ms, buf *line);
 
+/* Returns 1 if something accepts connections on the unix socket path. */
+int unix_listening(const char *path);
+
 /* Returns 1 if something accepts TCP connections on host:port. */
 int tcp_listening(const char *host, int port);
 

@@ -222,6 +222,109 @@ static void render_policy_context(const struct site *site, const struct site_hos
     buf_free(&b);
 }
 
+/* Addresses of the hosts with a role, joined by sep, each wrapped as
+ * before ADDR after (IPv6 in brackets when `bracket`). */
+static void role_addresses(const struct site *site, unsigned role, const char *sep, const char *before,
+                           const char *after, int bracket, buf *out)
+{
+    int first = 1;
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        const struct site_host *h = &site->hosts[i];
+        if (!(h->roles & role))
+            continue;
+        int v6 = strchr(h->address, ':') != NULL;
+        buf_printf(out, "%s%s%s%s%s%s", first ? "" : sep, before, bracket && !v6 ? "[" : "",
+                   bracket && v6 ? "[" : "", h->address, bracket ? "]" : "");
+        buf_append_str(out, after);
+        first = 0;
+    }
+}
+
+/* Placeholders of a site of several hosts (docs/architecture.md): per-host
+ * certificates, LDAPS to the directory host with client certificates, and
+ * the next hops between the roles. The small site gets the same names with
+ * values for one host, so every template could use them. */
+static void render_topology_context(const struct site *site, const struct site_host *host,
+                                    const char *state_dir, struct render_context *ctx)
+{
+    enum { PORT_LDAPS = 636 };
+    const struct site_host *dir_host = site_host_with_role(site, ROLE_DIRECTORY);
+    int multi = site->n_hosts > 1;
+    buf b = BUF_INIT;
+
+    set_printf(ctx, "tls_dir", "%s/tls", state_dir);
+    /* Postfix myhostname: a host of several has its own name (the relays
+     * see the stores' greetings and refuse mail that "loops back to myself"
+     * when both say the same); the small site keeps the public name. */
+    if (multi)
+        set_printf(ctx, "host_fqdn", "%s.%s", host->name, site->domains[0]);
+    else
+        render_context_set(ctx, "host_fqdn", site->tls_names[0]);
+    set_printf(ctx, "port_ldaps", "%d", PORT_LDAPS);
+    if (multi) {
+        /* One server certificate per host; client certificates for the
+         * daemons that bind to slapd over LDAPS. */
+        set_printf(ctx, "tls_cert", "%s/tls/%s/server.crt", state_dir, host->name);
+        set_printf(ctx, "tls_key", "%s/tls/%s/server.key", state_dir, host->name);
+    }
+    set_printf(ctx, "tls_client_dovecot_cert", "%s/tls/%s/client-dovecot.crt", state_dir, host->name);
+    set_printf(ctx, "tls_client_dovecot_key", "%s/tls/%s/client-dovecot.key", state_dir, host->name);
+    set_printf(ctx, "tls_client_postfix_cert", "%s/tls/%s/client-postfix.crt", state_dir, host->name);
+    set_printf(ctx, "tls_client_postfix_key", "%s/tls/%s/client-postfix.key", state_dir, host->name);
+
+    /* slapd's listeners: always its ldapi socket (the emailng tool, local
+     * daemons); on the directory host of several hosts also LDAPS. */
+    const char *ldapi = render_context_get(ctx, "ldap_uri");
+    if (multi && dir_host == host)
+        set_printf(ctx, "slapd_urls", "%s/ ldaps://%s%s%s:%d/", ldapi, strchr(host->address, ':') ? "[" : "",
+                   host->address, strchr(host->address, ':') ? "]" : "", PORT_LDAPS);
+    else
+        set_printf(ctx, "slapd_urls", "%s/", ldapi);
+    /* Other hosts reach the directory over LDAPS. */
+    if (multi && dir_host && dir_host != host)
+        set_printf(ctx, "ldap_uri", "ldaps://%s%s%s:%d/", strchr(dir_host->address, ':') ? "[" : "",
+                   dir_host->address, strchr(dir_host->address, ':') ? "]" : "", PORT_LDAPS);
+
+    /* Relays -> stores' Postfix (mail for our domains), in site order. */
+    buf_reset(&b);
+    buf_printf(&b, "%s", "");
+    {
+        buf port = BUF_INIT;
+        buf_printf(&port, ":%d", site->ports.smtp);
+        role_addresses(site, ROLE_STORE, ", ", "", buf_cstr(&port), 1, &b);
+        render_context_set(ctx, "relay_nexthops", buf_cstr(&b));
+        /* Stores -> relays (outgoing mail). */
+        buf_reset(&b);
+        role_addresses(site, ROLE_RELAY, ", ", "", buf_cstr(&port), 1, &b);
+        render_context_set(ctx, "relay_nexthops_out", buf_cstr(&b));
+        /* Stores' Postfix -> proxies' LMTP. */
+        buf_reset(&b);
+        buf_reset(&port);
+        buf_printf(&port, ":%d", site->ports.lmtp);
+        /* "inet:" once, before the list: Postfix's LMTP client takes the
+         * transport type off the whole next-hop field and reads every list
+         * element as [host]:port ("inet:" on the second is a bad host name). */
+        buf_append_str(&b, "inet:");
+        role_addresses(site, ROLE_PROXY, ", ", "", buf_cstr(&port), 1, &b);
+        render_context_set(ctx, "store_lmtp_nexthops", buf_cstr(&b));
+        buf_free(&port);
+    }
+    static const struct {
+        const char *name;
+        unsigned role;
+    } lists[] = {
+        {"relay_addresses", ROLE_RELAY},
+        {"proxy_addresses", ROLE_PROXY},
+        {"store_addresses", ROLE_STORE},
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        buf_reset(&b);
+        role_addresses(site, lists[i].role, " ", "", "", 0, &b);
+        render_context_set(ctx, lists[i].name, buf_cstr(&b));
+    }
+    buf_free(&b);
+}
+
 int render_context_for_host(const struct site *site, const struct site_host *host,
                             const char *state_dir, struct render_context *ctx, buf *err)
 {
@@ -273,6 +376,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     buf_free(&b);
     render_filter_context(site, state_dir, host, ctx);
     render_policy_context(site, host, ctx);
+    render_topology_context(site, host, state_dir, ctx);
 
     static const char *const users[] = {"postfix", "dovecot", "vmail", "openldap"};
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)
@@ -325,7 +429,9 @@ const char *const *render_components(unsigned roles)
     size_t n = 0;
     if (roles & ROLE_DIRECTORY)
         names[n++] = "slapd";
-    if (roles & (ROLE_STORE | ROLE_PROXY))
+    /* A relay of several hosts runs Dovecot's auth service only (SASL for
+     * submission, checked at the proxies). */
+    if ((roles & (ROLE_STORE | ROLE_PROXY)) || roles == ROLE_RELAY)
         names[n++] = "dovecot";
     if (roles & (ROLE_STORE | ROLE_RELAY))
         names[n++] = "postfix";
@@ -337,6 +443,28 @@ const char *const *render_components(unsigned roles)
         names[n++] = "policyd";
     names[n] = NULL;
     return names;
+}
+
+const char *render_component_template(unsigned roles, const char *component)
+{
+    /* A host with one role of a site of several hosts has its own variant
+     * of the shared daemons; everything else (the small-site host, the
+     * relay's filter and policy daemons) uses templates/COMPONENT. */
+    static const struct {
+        unsigned roles;
+        const char *component, *variant;
+    } variants[] = {
+        {ROLE_DIRECTORY, "slapd", "slapd-directory"},
+        {ROLE_PROXY, "dovecot", "dovecot-proxy"},
+        {ROLE_STORE, "dovecot", "dovecot-store"},
+        {ROLE_STORE, "postfix", "postfix-store"},
+        {ROLE_RELAY, "postfix", "postfix-relay"},
+        {ROLE_RELAY, "dovecot", "dovecot-relay"},
+    };
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
+        if (roles == variants[i].roles && strcmp(component, variants[i].component) == 0)
+            return variants[i].variant;
+    return component;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -396,20 +524,67 @@ static int render_tree(const struct render_context *ctx, const char *src, const 
     return rc;
 }
 
+/* The test fabric's DNS (templates/nsd): zone records from the site. */
+static void fabric_dns_context(const struct site *site, const char *state_dir, struct render_context *ctx)
+{
+    buf b = BUF_INIT;
+    render_context_set(ctx, "site_name", site->name);
+    render_context_set(ctx, "state_dir", state_dir);
+    render_context_set(ctx, "fabric_dns_address", site->fabric.dns);
+    set_printf(ctx, "fabric_dns_dir", "%s/etc/fabric-dns/nsd", state_dir);
+    for (size_t i = 0; i < site->n_domains; i++)
+        buf_printf(&b, "zone:\n    name: %s\n    zonefile: zone\n", site->domains[i]);
+    render_context_set(ctx, "nsd_zones", buf_cstr(&b));
+    buf_reset(&b);
+    /* MX: the relays in site order, preference 10, 20, ... (the first is
+     * tried first; the others take over when it does not answer). */
+    int pref = 10;
+    for (size_t i = 0; i < site->n_hosts; i++)
+        if (site->hosts[i].roles & ROLE_RELAY) {
+            buf_printf(&b, "@       IN MX   %d %s\n", pref, site->hosts[i].name);
+            pref += 10;
+        }
+    /* Only the names the internet needs (S7: no internal host names). */
+    for (size_t i = 0; i < site->n_hosts; i++)
+        if (site->hosts[i].roles & ROLE_RELAY)
+            buf_printf(&b, "%-7s IN %-4s %s\n", site->hosts[i].name,
+                       strchr(site->hosts[i].address, ':') ? "AAAA" : "A", site->hosts[i].address);
+    /* The public name (mail.DOMAIN) points at every proxy. */
+    size_t plen = strlen(site->domains[0]), nlen = strlen(site->tls_names[0]);
+    if (nlen > plen + 1 && strcmp(site->tls_names[0] + nlen - plen, site->domains[0]) == 0
+        && site->tls_names[0][nlen - plen - 1] == '.') {
+        for (size_t i = 0; i < site->n_hosts; i++)
+            if (site->hosts[i].roles & ROLE_PROXY)
+                buf_printf(&b, "%-7.*s IN %-4s %s\n", (int)(nlen - plen - 1), site->tls_names[0],
+                           strchr(site->hosts[i].address, ':') ? "AAAA" : "A", site->hosts[i].address);
+    }
+    /* SPF: mail from our domains leaves through the relays. */
+    buf_append_str(&b, "@       IN TXT  \"v=spf1");
+    for (size_t i = 0; i < site->n_hosts; i++)
+        if (site->hosts[i].roles & ROLE_RELAY)
+            buf_printf(&b, " ip%c:%s", strchr(site->hosts[i].address, ':') ? '6' : '4', site->hosts[i].address);
+    buf_append_str(&b, " -all\"");
+    render_context_set(ctx, "zone_records", buf_cstr(&b));
+    buf_free(&b);
+}
+
 int render_site(const struct site *site, const char *templates_dir, const char *state_dir,
                 const char *out_dir, buf *err)
 {
+    if (site->fabric.dns && site->n_hosts > 1) {
+        struct render_context ctx = {0};
+        fabric_dns_context(site, state_dir, &ctx);
+        char *src = xasprintf("%s/nsd", templates_dir);
+        char *dst = xasprintf("%s/fabric-dns/nsd", out_dir);
+        int rc = render_tree(&ctx, src, dst, err);
+        free(src);
+        free(dst);
+        render_context_free(&ctx);
+        if (rc != 0)
+            return -1;
+    }
     for (size_t h = 0; h < site->n_hosts; h++) {
         const struct site_host *host = &site->hosts[h];
-        if (host->roles != ROLE_ALL) {
-            buf roles = BUF_INIT;
-            site_roles_text(host->roles, &roles);
-            buf_printf(err, "%s: host \"%s\" has the roles %s; this version renders the small-site "
-                       "profile only (one host with relay, proxy, store and directory)",
-                       site->source, host->name, buf_cstr(&roles));
-            buf_free(&roles);
-            return -1;
-        }
         struct render_context ctx = {0};
         if (render_context_for_host(site, host, state_dir, &ctx, err) != 0) {
             render_context_free(&ctx);
@@ -417,7 +592,7 @@ int render_site(const struct site *site, const char *templates_dir, const char *
         }
         int rc = 0;
         for (const char *const *c = render_components(host->roles); rc == 0 && *c; c++) {
-            char *src = xasprintf("%s/%s", templates_dir, *c);
+            char *src = xasprintf("%s/%s", templates_dir, render_component_template(host->roles, *c));
             char *dst = xasprintf("%s/%s/%s", out_dir, host->name, *c);
             rc = render_tree(&ctx, src, dst, err);
             free(src);

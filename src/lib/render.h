@@ -37,6 +37,11 @@ int render_text(const struct render_context *ctx, const char *text, const char *
  * names such as "slapd", "dovecot", "postfix". */
 const char *const *render_components(unsigned roles);
 
+/* The template folder (under templates/) of a component on a host with
+ * these roles: e.g. "postfix-relay" for postfix on a relay-only host,
+ * "postfix" on the small-site host (docs/internals.md). */
+const char *render_component_template(unsigned roles, const char *component);
+
 /* Render every component of every host of the site into out_dir/HOST/COMPONENT.
  * templates_dir holds one folder per component. */
 int render_site(const struct site *site, const char *templates_dir, const char *state_dir,

@@ -104,6 +104,8 @@ void site_free(struct site *site)
     strv_free(site->tls_names, site->n_tls_names);
     policy_free(&site->policy);
     free(site->filter.signatures);
+    free(site->fabric.dns);
+    free(site->fabric.client);
     memset(site, 0, sizeof *site);
 }
 
@@ -112,6 +114,26 @@ const struct site_host *site_host_with_role(const struct site *site, unsigned ro
     for (size_t i = 0; i < site->n_hosts; i++)
         if (site->hosts[i].roles & role)
             return &site->hosts[i];
+    return NULL;
+}
+
+size_t site_count_role(const struct site *site, unsigned role)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < site->n_hosts; i++)
+        n += (site->hosts[i].roles & role) != 0;
+    return n;
+}
+
+const struct site_host *site_store_partner(const struct site *site, const struct site_host *host)
+{
+    if (!(host->roles & ROLE_STORE) || host->store_pair == NULL)
+        return NULL;
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        const struct site_host *h = &site->hosts[i];
+        if (h != host && (h->roles & ROLE_STORE) && h->store_pair && strcmp(h->store_pair, host->store_pair) == 0)
+            return h;
+    }
     return NULL;
 }
 
@@ -144,6 +166,18 @@ struct loader {
     buf *errors;
     int failed;
 };
+
+__attribute__((format(printf, 4, 5)))
+static void report_at(struct loader *l, size_t line, size_t column, const char *fmt, ...)
+{
+    va_list ap;
+    buf_printf(l->errors, "%s:%zu:%zu: ", l->name, line ? line : 1, column ? column : 1);
+    va_start(ap, fmt);
+    buf_vprintf(l->errors, fmt, ap);
+    va_end(ap);
+    buf_append_char(l->errors, '\n');
+    l->failed = 1;
+}
 
 __attribute__((format(printf, 3, 4)))
 static void report(struct loader *l, const yaml_node_t *node, const char *fmt, ...)
@@ -374,6 +408,8 @@ static void take_hosts(struct loader *l, const yaml_node_t *node, struct site *s
         if (!is_mapping(l, item, "hosts"))
             continue;
         struct site_host *h = &site->hosts[site->n_hosts++];
+        h->line = item->start_mark.line + 1;
+        h->column = item->start_mark.column + 1;
         yaml_node_t *roles_node = NULL;
         for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top; p++) {
             yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
@@ -418,8 +454,128 @@ static void take_hosts(struct loader *l, const yaml_node_t *node, struct site *s
             report(l, item, "hosts: this host has no \"roles\"");
         if (h->store_pair && !(h->roles & ROLE_STORE))
             report(l, item, "hosts.store_pair: only a host with the store role has a store pair");
+        /* A store without store_pair: pair1 on a one-host site, an error
+         * on a site of several hosts (check_topology). */
+    }
+}
+
+/* fabric: {dns: ADDR, client: ADDR} (struct site_fabric). */
+static void take_fabric(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"dns", "client", NULL};
+    if (!is_mapping(l, node, "fabric"))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        int i = key_index(l, k, "fabric", keys);
+        if (i < 0)
+            continue;
+        char *field = xasprintf("fabric.%s", keys[i]);
+        char *addr = take_string(l, v, field);
+        if (addr && !valid_ip(addr)) {
+            report(l, v, "%s: \"%s\" is not an IP address; expected e.g. 198.18.0.53", field, addr);
+            free(addr);
+            addr = NULL;
+        }
+        if (addr) {
+            char **slot = i == 0 ? &site->fabric.dns : &site->fabric.client;
+            free(*slot);
+            *slot = addr;
+        }
+        free(field);
+    }
+}
+
+/* Rules over all hosts (docs/architecture.md, "The site model"):
+ * unique addresses; a relay never holds the directory (X1); one host with
+ * every role (the small site), or every host with exactly one role (the
+ * full topology) with at least two relays, two proxies, and stores in pairs
+ * of exactly two, and one directory host. */
+static void check_topology(struct loader *l, struct site *site)
+{
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        struct site_host *h = &site->hosts[i];
+        for (size_t j = 0; j < i; j++)
+            if (h->address && site->hosts[j].address && strcmp(h->address, site->hosts[j].address) == 0)
+                report_at(l, h->line, h->column, "hosts.address: %s is the address of host \"%s\" too; "
+                          "every host needs its own address", h->address, site->hosts[j].name);
+        if ((h->roles & ROLE_RELAY) && (h->roles & ROLE_DIRECTORY) && site->n_hosts > 1)
+            report_at(l, h->line, h->column, "hosts: host \"%s\" has the roles relay and directory; a relay "
+                      "stands in the DMZ and must not hold (or reach) the directory (X1)", h->name);
+    }
+    if (site->n_hosts == 1) {
+        struct site_host *h = &site->hosts[0];
         if ((h->roles & ROLE_STORE) && h->store_pair == NULL)
             h->store_pair = xstrdup("pair1");
+        return;
+    }
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        struct site_host *h = &site->hosts[i];
+        if (h->roles == 0 || (h->roles & (h->roles - 1)) == 0)
+            continue;
+        if ((h->roles & ROLE_RELAY) && (h->roles & ROLE_DIRECTORY))
+            continue;   /* reported above */
+        buf roles = BUF_INIT;
+        site_roles_text(h->roles, &roles);
+        report_at(l, h->line, h->column, "hosts: host \"%s\" has the roles %s; in a site of several hosts "
+                  "each host has exactly one role (only the one-host small site combines them)",
+                  h->name, buf_cstr(&roles));
+        buf_free(&roles);
+    }
+    if (l->failed)
+        return;
+    static const struct {
+        unsigned role;
+        size_t min, max;
+        const char *why;
+    } counts[] = {
+        {ROLE_RELAY, 2, 0, "two relays, so that the MX survives the loss of one (A2, A3)"},
+        {ROLE_PROXY, 2, 0, "two proxies, so that users get in when one is lost (A2, A3)"},
+        {ROLE_STORE, 2, 0, "two stores, a replicated pair (A2, M3)"},
+        {ROLE_DIRECTORY, 1, 1, "exactly one directory host in this version"},
+    };
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        size_t n = site_count_role(site, counts[c].role);
+        if (n < counts[c].min || (counts[c].max && n > counts[c].max)) {
+            buf roles = BUF_INIT;
+            site_roles_text(counts[c].role, &roles);
+            report_at(l, site->hosts[0].line, site->hosts[0].column, "hosts: %zu host(s) with the role %s; "
+                      "a site of several hosts needs %s", n, buf_cstr(&roles), counts[c].why);
+            buf_free(&roles);
+        }
+    }
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        struct site_host *h = &site->hosts[i];
+        if (!(h->roles & ROLE_STORE))
+            continue;
+        if (h->store_pair == NULL) {
+            report_at(l, h->line, h->column, "hosts: store \"%s\" has no store_pair; in a site of several "
+                      "hosts every store names its pair (two stores replicating each other)", h->name);
+            continue;
+        }
+        size_t n = 0, first = i;
+        for (size_t j = 0; j < site->n_hosts; j++)
+            if ((site->hosts[j].roles & ROLE_STORE) && site->hosts[j].store_pair
+                && strcmp(site->hosts[j].store_pair, h->store_pair) == 0) {
+                if (n == 0)
+                    first = j;
+                n++;
+            }
+        if (n != 2 && first == i)
+            report_at(l, h->line, h->column, "hosts.store_pair: the pair \"%s\" has %zu store(s); a pair is "
+                      "exactly two stores, each replicating the other (M3)", h->store_pair, n);
+    }
+    if (site->fabric.dns || site->fabric.client) {
+        const char *const extra[] = {site->fabric.dns, site->fabric.client};
+        for (size_t e = 0; e < 2; e++)
+            for (size_t i = 0; extra[e] && i < site->n_hosts; i++)
+                if (site->hosts[i].address && strcmp(extra[e], site->hosts[i].address) == 0)
+                    report_at(l, site->hosts[i].line, site->hosts[i].column, "fabric.%s: %s is the address of "
+                              "host \"%s\"; the fabric's %s needs its own", e ? "client" : "dns", extra[e],
+                              site->hosts[i].name, e ? "client" : "DNS server");
+        if (site->fabric.dns && site->fabric.client && strcmp(site->fabric.dns, site->fabric.client) == 0)
+            report_at(l, 1, 1, "fabric: dns and client have the same address %s", site->fabric.dns);
     }
 }
 
@@ -941,7 +1097,7 @@ static void base_from_domain(const char *domain, buf *out)
 int site_parse(const char *text, size_t len, const char *name, struct site *site, buf *errors)
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
-                                       "limits", "ports", "demo_users", "filter", "policy", NULL};
+                                       "limits", "ports", "demo_users", "filter", "policy", "fabric", NULL};
     struct loader l = {.name = name, .errors = errors};
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -1003,6 +1159,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             }
             case 9: take_filter(&l, v, site); break;
             case 10: take_policy(&l, v, site); break;
+            case 11: take_fabric(&l, v, site); break;
             default: break;
             }
         }
@@ -1016,6 +1173,8 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             report(&l, root, "hosts: no host has the role(s) %s; every role needs a host", buf_cstr(&missing));
             buf_free(&missing);
         }
+        if (site->n_hosts > 0)
+            check_topology(&l, site);
         for (size_t i = 0; i < site->policy.n_greylist_domains; i++) {
             int ours = 0;
             for (size_t j = 0; j < site->n_domains; j++)

@@ -24,6 +24,15 @@ struct site_host {
     char *address;       /* IPv4 or IPv6 literal where its public services listen */
     unsigned roles;      /* ROLE_* bits */
     char *store_pair;    /* stores only: the pair holding its mailboxes */
+    size_t line, column; /* where the site file defines it (1-based; 0 = built in) */
+};
+
+/* The test fabric (docs/fabric.md): only used when `emailng up` starts a
+ * site of several hosts on one machine, one network namespace per host.
+ * A real deployment (`emailng up --host NAME` on each host) ignores it. */
+struct site_fabric {
+    char *dns;           /* authoritative DNS (nsd) for the domains, playing the internet's; NULL = none */
+    char *client;        /* a namespace "client" playing the internet and the users; NULL = none */
 };
 
 struct site_ports {
@@ -100,6 +109,7 @@ struct site {
     struct site_ports ports;
     struct site_policy policy;
     struct site_filter filter;
+    struct site_fabric fabric;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with
@@ -117,6 +127,12 @@ void site_free(struct site *site);
 
 /* The host carrying a role (the first one), or NULL. */
 const struct site_host *site_host_with_role(const struct site *site, unsigned role);
+
+/* The number of hosts with a role. */
+size_t site_count_role(const struct site *site, unsigned role);
+
+/* The other store of host's pair (full topology), or NULL. */
+const struct site_host *site_store_partner(const struct site *site, const struct site_host *host);
 
 /* "relay, proxy, store, directory" for a role set. */
 void site_roles_text(unsigned roles, buf *out);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,26 +301,43 @@ static int add_subject_alt_names(X509 *cert, const char *const *names,
     return ok ? 0 : -1;
 }
 
-static int make_server(X509 *ca_cert, EVP_PKEY *ca_key,
-                       const char *const *names, size_t n_names,
-                       X509 **server_cert, EVP_PKEY **server_key, buf *err)
+/* A server certificate (CN names[0], SANs = names), or with `client_unit`
+ * a client certificate (CN names[0], OU client_unit, O CLIENT_ORG, no SAN). */
+#define CLIENT_ORG "EmailNG client"
+
+static int make_leaf(X509 *ca_cert, EVP_PKEY *ca_key,
+                     const char *const *names, size_t n_names,
+                     const char *client_unit,
+                     X509 **server_cert, EVP_PKEY **server_key, buf *err)
 {
     EVP_PKEY *key = EVP_EC_gen("P-256");
     if (key == NULL) {
         openssl_error(err, "cannot generate the server key");
         return -1;
     }
-    X509 *cert = new_cert(key, names[0], TLS_SERVER_DAYS);
+    /* Client subject in X.500 order O, OU, CN: as an LDAP DN (slapd's SASL
+     * EXTERNAL identity) it reads "cn=NAME,ou=UNIT,o=EmailNG client". */
+    X509 *cert = new_cert(key, client_unit ? NULL : names[0], TLS_SERVER_DAYS);
+    X509_NAME *subject = cert ? X509_get_subject_name(cert) : NULL;
     if (cert == NULL
+        || (client_unit
+            && (!X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8,
+                                            (const unsigned char *)CLIENT_ORG, -1, -1, 0)
+                || !X509_NAME_add_entry_by_txt(subject, "OU", MBSTRING_UTF8,
+                                               (const unsigned char *)client_unit, -1, -1, 0)
+                || strlen(names[0]) > CN_MAX
+                || !X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                               (const unsigned char *)names[0], -1, -1, 0)))
         || !X509_set_issuer_name(cert, X509_get_subject_name(ca_cert))
         || add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") < 0
         || add_ext(cert, ca_cert, NID_key_usage,
                    "critical,digitalSignature") < 0
-        || add_ext(cert, ca_cert, NID_ext_key_usage, "serverAuth") < 0
+        || add_ext(cert, ca_cert, NID_ext_key_usage,
+                   client_unit ? "clientAuth" : "serverAuth") < 0
         || add_ext(cert, ca_cert, NID_subject_key_identifier, "hash") < 0
         || add_ext(cert, ca_cert, NID_authority_key_identifier,
                    "keyid:always") < 0
-        || add_subject_alt_names(cert, names, n_names) < 0
+        || (!client_unit && add_subject_alt_names(cert, names, n_names) < 0)
         || !X509_sign(cert, ca_key, EVP_sha256())) {
         openssl_error(err, "cannot build the server certificate");
         X509_free(cert);
@@ -435,8 +453,8 @@ int tls_ensure(const char *dir, const char *const *names, size_t n_names,
         server_cert = NULL;
         server_key = NULL;
     }
-    if (make_server(ca_cert, ca_key, names, n_names, &server_cert,
-                    &server_key, err) < 0
+    if (make_leaf(ca_cert, ca_key, names, n_names, NULL, &server_cert,
+                  &server_key, err) < 0
         || write_pem(server_key_path, 0600, NULL, server_key, err) < 0
         || write_pem(server_crt_path, 0644, server_cert, NULL, err) < 0)
         goto out;
@@ -451,5 +469,91 @@ out:
     free(ca_key_path);
     free(server_crt_path);
     free(server_key_path);
+    return rc;
+}
+
+/* The subject field nid of cert equals want. */
+static int subject_is(X509 *cert, int nid, const char *want)
+{
+    char text[256];
+    int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), nid, text, sizeof text);
+    return n >= 0 && strcmp(text, want) == 0;
+}
+
+int tls_ensure_issued(const char *ca_dir, const char *crt_path, const char *key_path,
+                      const char *const *names, size_t n_names, const char *client_unit,
+                      const char *key_group, buf *err)
+{
+    char *ca_crt_path = xasprintf("%s/ca.crt", ca_dir);
+    char *ca_key_path = xasprintf("%s/ca.key", ca_dir);
+    X509 *ca_cert = NULL, *cert = NULL;
+    EVP_PKEY *ca_key = NULL, *key = NULL;
+    int rc = -1;
+    gid_t gid = 0;
+
+    if (n_names == 0) {
+        buf_reset(err);
+        buf_append_str(err, "no names given for the certificate");
+        goto out;
+    }
+    if (key_group) {
+        struct group *gr = getgrnam(key_group);
+        if (gr == NULL) {
+            buf_reset(err);
+            buf_printf(err, "the group \"%s\" (for %s) does not exist", key_group, key_path);
+            goto out;
+        }
+        gid = gr->gr_gid;
+    }
+    for (size_t i = 0; !client_unit && i < n_names; i++)
+        if (!name_is_ip(names[i]) && check_dns_name(names[i], err) < 0)
+            goto out;
+    if ((ca_cert = load_cert(ca_crt_path, err)) == NULL
+        || (ca_key = load_key(ca_key_path, err)) == NULL)
+        goto out;
+    int have_crt = file_exists(crt_path, err);
+    int have_key = have_crt < 0 ? -1 : file_exists(key_path, err);
+    if (have_crt < 0 || have_key < 0)
+        goto out;
+    if (have_crt && have_key) {
+        buf ignored = BUF_INIT;
+        cert = load_cert(crt_path, &ignored);
+        key = cert ? load_key(key_path, &ignored) : NULL;
+        buf_free(&ignored);
+        int usable = cert && key;
+        if (usable && client_unit)
+            usable = server_cert_usable(cert, key, ca_cert, NULL, 0)
+                     && subject_is(cert, NID_commonName, names[0])
+                     && subject_is(cert, NID_organizationalUnitName, client_unit);
+        else if (usable)
+            usable = server_cert_usable(cert, key, ca_cert, names, n_names);
+        ERR_clear_error();
+        X509_free(cert);
+        EVP_PKEY_free(key);
+        cert = NULL;
+        key = NULL;
+        if (usable) {
+            rc = 0;
+            goto out;
+        }
+    }
+    if (make_leaf(ca_cert, ca_key, names, n_names, client_unit, &cert, &key, err) < 0
+        || write_pem(key_path, key_group ? 0640 : 0600, NULL, key, err) < 0
+        || write_pem(crt_path, 0644, cert, NULL, err) < 0)
+        goto out;
+    if (key_group && chown(key_path, 0, gid) < 0) {
+        buf_reset(err);
+        buf_printf(err, "cannot give %s to the group %s: %s", key_path, key_group, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+
+out:
+    X509_free(ca_cert);
+    X509_free(cert);
+    EVP_PKEY_free(ca_key);
+    EVP_PKEY_free(key);
+    free(ca_crt_path);
+    free(ca_key_path);
     return rc;
 }

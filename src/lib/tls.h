@@ -30,4 +30,18 @@
 int tls_ensure(const char *dir, const char *const *names, size_t n_names,
                buf *err);
 
+/* A certificate issued by the CA that tls_ensure() made in ca_dir, written
+ * to crt_path and key_path (their folder must exist), kept when the files
+ * are still good (issued by that CA, matching, names covered, not about to
+ * expire), else made anew. A server certificate when client_unit is NULL
+ * (CN names[0], SAN every name, serverAuth: one per host of a site of
+ * several hosts); else a client certificate for TLS client authentication
+ * (subject "CN=names[0], OU=client_unit, O=EmailNG client", clientAuth, no
+ * SAN; e.g. CN=dovecot, OU=proxy1 for SASL EXTERNAL binds to slapd). The
+ * key is root's 0600, or root:key_group 0640 when key_group is given (the
+ * daemon reads it after dropping privileges). */
+int tls_ensure_issued(const char *ca_dir, const char *crt_path, const char *key_path,
+                      const char *const *names, size_t n_names, const char *client_unit,
+                      const char *key_group, buf *err);
+
 #endif

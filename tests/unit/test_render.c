@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "process.h"
 #include "render.h"
+#include "site_tls.h"
 
 static void test_substitution(void **state)
 {
@@ -126,15 +128,116 @@ static void test_render_site_is_deterministic(void **state)
     site_free(&site);
 }
 
-static void test_multi_host_refused_clearly(void **state)
+/* Runs a checker; fails the test with its output unless it exits 0
+ * (and, when `clean`, prints no warning). */
+static void check_tool(const char *const argv[], int clean)
+{
+    buf out = BUF_INIT, err = BUF_INIT;
+    int rc = process_run(argv, NULL, &out, &err);
+    if (rc != 0 || (clean && strstr(buf_cstr(&out), "warning")))
+        fail_msg("%s %s %s: exit %d\n%s%s", argv[0], argv[1], argv[2], rc, buf_cstr(&out), buf_cstr(&err));
+    buf_free(&out);
+    buf_free(&err);
+}
+
+static char *read_rendered(const char *dir, const char *rel)
+{
+    buf text = BUF_INIT, err = BUF_INIT;
+    char *path = xasprintf("%s/%s", dir, rel);
+    if (fs_read_file(path, 1 << 20, &text, &err) != 0)
+        fail_msg("%s", buf_cstr(&err));
+    free(path);
+    buf_free(&err);
+    return buf_steal(&text);
+}
+
+/* Each host of the full topology gets its role's variant, and every
+ * variant passes the daemon's own checker (needs root: the certificates'
+ * keys belong to the daemons' groups). */
+static void test_ha_site_renders_per_role(void **state)
 {
     (void)state;
     struct site site;
-    site_default(&site);
-    site.hosts[0].roles = ROLE_RELAY;
     buf err = BUF_INIT;
-    assert_int_equal(render_site(&site, EMAILNG_DATADIR "/templates", "/var/lib/emailng", "/tmp/unused", &err), -1);
-    assert_non_null(strstr(buf_cstr(&err), "host \"mail\" has the roles relay"));
+    if (site_load(EMAILNG_DATADIR "/examples/ha-site.yaml", &site, &err) != 0)
+        fail_msg("%s", buf_cstr(&err));
+    assert_string_equal(render_component_template(ROLE_ALL, "postfix"), "postfix");
+    assert_string_equal(render_component_template(ROLE_RELAY, "postfix"), "postfix-relay");
+    assert_string_equal(render_component_template(ROLE_STORE, "postfix"), "postfix-store");
+    assert_string_equal(render_component_template(ROLE_STORE, "dovecot"), "dovecot-store");
+    assert_string_equal(render_component_template(ROLE_PROXY, "dovecot"), "dovecot-proxy");
+    assert_string_equal(render_component_template(ROLE_DIRECTORY, "slapd"), "slapd-directory");
+    assert_string_equal(render_component_template(ROLE_RELAY, "policyd"), "policyd");
+
+    char st[] = "/tmp/emailng-render-ha-XXXXXX";
+    assert_non_null(mkdtemp(st));
+    char *etc = xasprintf("%s/etc", st);
+    if (render_site(&site, EMAILNG_DATADIR "/templates", st, etc, &err) != 0)
+        fail_msg("%s", buf_cstr(&err));
+    /* What each host got, and the values between the roles. */
+    char *relay = read_rendered(etc, "relay1/postfix/main.cf");
+    assert_non_null(strstr(relay, "relay_transport = relay:[198.18.0.31]:25, [198.18.0.32]:25\n"));
+    assert_non_null(strstr(relay, "mynetworks = 198.18.0.31 198.18.0.32\n"));
+    assert_null(strstr(relay, "ldap"));      /* X1: no directory access from the DMZ */
+    char *store = read_rendered(etc, "store1/postfix/main.cf");
+    assert_non_null(strstr(store, "virtual_transport = lmtp:inet:[198.18.0.21]:24, [198.18.0.22]:24\n"));
+    assert_non_null(strstr(store, "relayhost = [198.18.0.11]:25, [198.18.0.12]:25\n"));
+    char *ldap = read_rendered(etc, "store1/postfix/ldap-mailboxes.cf");
+    assert_non_null(strstr(ldap, "server_host = ldaps://198.18.0.41:636/\n"));
+    char *passdb = read_rendered(etc, "proxy2/dovecot/dovecot-ldap-passdb.conf.ext");
+    char *want = xasprintf("tls_cert_file = %s/tls/proxy2/client-dovecot.crt\n", st);
+    assert_non_null(strstr(passdb, want));
+    assert_non_null(strstr(passdb, "=proxy=y"));
+    char *slapd = read_rendered(etc, "dir1/slapd/slapd.conf");
+    assert_non_null(strstr(slapd, "TLSVerifyClient         demand\n"));
+    char *host_dir = xasprintf("%s/dir1/amavis", etc);
+    assert_false(fs_exists(host_dir));
+    free(host_dir);
+    host_dir = xasprintf("%s/relay1/slapd", etc);
+    assert_false(fs_exists(host_dir));
+    free(host_dir);
+    free(relay);
+    free(store);
+    free(ldap);
+    free(passdb);
+    free(want);
+    free(slapd);
+
+    if (geteuid() == 0) {
+        if (site_tls_ensure(&site, st, NULL, &err) != 0)
+            fail_msg("%s", buf_cstr(&err));
+        char *ldapdb = xasprintf("%s/data/dir1/ldap", st);
+        assert_int_equal(fs_mkdirs(ldapdb, 0700, &err), 0);
+        free(ldapdb);
+        char *pids = xasprintf("%s/run/dir1/slapd", st);     /* slaptest opens the pid file */
+        assert_int_equal(fs_mkdirs(pids, 0755, &err), 0);
+        free(pids);
+        for (size_t i = 0; i < site.n_hosts; i++) {
+            const struct site_host *h = &site.hosts[i];
+            char *pf = xasprintf("%s/%s/postfix", etc, h->name);
+            char *dc = xasprintf("%s/%s/dovecot/dovecot.conf", etc, h->name);
+            char *sl = xasprintf("%s/%s/slapd/slapd.conf", etc, h->name);
+            if (fs_exists(pf)) {
+                const char *argv[] = {"postconf", "-c", pf, "-n", NULL};
+                check_tool(argv, 1);
+            }
+            if (fs_exists(dc)) {
+                const char *argv[] = {"doveconf", "-c", dc, "-n", NULL};
+                check_tool(argv, 0);
+            }
+            if (fs_exists(sl)) {
+                const char *argv[] = {"slaptest", "-u", "-f", sl, NULL};
+                check_tool(argv, 0);
+            }
+            free(pf);
+            free(dc);
+            free(sl);
+        }
+    } else {
+        print_message("not root: the daemons' checkers were skipped\n");
+    }
+    assert_int_equal(fs_remove_tree(st, &err), 0);
+    free(etc);
     buf_free(&err);
     site_free(&site);
 }
@@ -147,7 +250,7 @@ int main(void)
         cmocka_unit_test(test_components_by_role),
         cmocka_unit_test(test_context_values),
         cmocka_unit_test(test_render_site_is_deterministic),
-        cmocka_unit_test(test_multi_host_refused_clearly),
+        cmocka_unit_test(test_ha_site_renders_per_role),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "site.h"
@@ -387,6 +388,141 @@ static void test_filter_errors(void **state)
     }
 }
 
+
+/* ---- the full topology (several hosts) ---------------------------------- */
+
+static const char *const ha_hosts =
+    "hosts:\n"
+    "  - {name: relay1, address: 198.18.0.11, roles: [relay]}\n"
+    "  - {name: relay2, address: 198.18.0.12, roles: [relay]}\n"
+    "  - {name: proxy1, address: 198.18.0.21, roles: [proxy]}\n"
+    "  - {name: proxy2, address: 198.18.0.22, roles: [proxy]}\n"
+    "  - {name: store1, address: 198.18.0.31, roles: [store], store_pair: pair1}\n"
+    "  - {name: store2, address: 198.18.0.32, roles: [store], store_pair: pair1}\n"
+    "  - {name: dir1, address: 198.18.0.41, roles: [directory]}\n";
+
+/* ha_hosts with one line replaced (line 1..7 = host 1..7; NULL removes it). */
+static char *ha_with(int line, const char *replacement)
+{
+    buf out = BUF_INIT;
+    const char *p = ha_hosts;
+    int n = 0;
+    while (*p) {
+        const char *end = strchr(p, '\n') + 1;
+        if (n == line && replacement == NULL) {
+        } else if (n == line) {
+            buf_append_str(&out, replacement);
+        } else {
+            buf_append(&out, p, (size_t)(end - p));
+        }
+        n++;
+        p = end;
+    }
+    return buf_steal(&out);
+}
+
+static void test_ha_example(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(site_load(EMAILNG_DATADIR "/examples/ha-site.yaml", &site, &errors), 0);
+    assert_string_equal(buf_cstr(&errors), "");
+    assert_int_equal(site.n_hosts, 7);
+    assert_int_equal(site_count_role(&site, ROLE_RELAY), 2);
+    assert_int_equal(site_count_role(&site, ROLE_PROXY), 2);
+    assert_int_equal(site_count_role(&site, ROLE_STORE), 2);
+    assert_int_equal(site_count_role(&site, ROLE_DIRECTORY), 1);
+    assert_string_equal(site.hosts[4].name, "store1");
+    assert_string_equal(site.hosts[4].store_pair, "pair1");
+    assert_ptr_equal(site_store_partner(&site, &site.hosts[4]), &site.hosts[5]);
+    assert_ptr_equal(site_store_partner(&site, &site.hosts[5]), &site.hosts[4]);
+    assert_null(site_store_partner(&site, &site.hosts[0]));
+    assert_null(site.hosts[0].store_pair);
+    assert_string_equal(site.fabric.dns, "198.18.0.53");
+    assert_string_equal(site.fabric.client, "198.18.0.100");
+    assert_string_equal(site.tls_names[0], "mail.example.test");
+    /* Only 198.18.0.0/24 in the example (the test fabric). */
+    for (size_t i = 0; i < site.n_hosts; i++)
+        assert_int_equal(strncmp(site.hosts[i].address, "198.18.0.", 9), 0);
+    assert_true(site.hosts[0].line > 1);
+    buf_free(&errors);
+    site_free(&site);
+}
+
+static void test_ha_rules(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse(ha_hosts, &site, &errors), 0);
+    site_free(&site);
+    buf_free(&errors);
+
+    char *t;
+    /* Same address twice, at the second host's position. */
+    t = ha_with(2, "  - {name: relay2, address: 198.18.0.11, roles: [relay]}\n");
+    expect_error(t, "site.yaml:3:5: hosts.address: 198.18.0.11 is the address of host \"relay1\" too");
+    free(t);
+    /* A relay is never the directory (X1). */
+    t = ha_with(7, "  - {name: dir1, address: 198.18.0.41, roles: [directory, relay]}\n");
+    expect_error(t, "site.yaml:8:5: hosts: host \"dir1\" has the roles relay and directory; a relay "
+                    "stands in the DMZ and must not hold (or reach) the directory (X1)");
+    free(t);
+    /* One role per host in a site of several hosts. */
+    t = ha_with(3, "  - {name: proxy1, address: 198.18.0.21, roles: [proxy, store], store_pair: pair1}\n");
+    expect_error(t, "site.yaml:4:5: hosts: host \"proxy1\" has the roles proxy, store; in a site of several "
+                    "hosts each host has exactly one role");
+    free(t);
+    /* Two relays, two proxies. */
+    t = ha_with(2, NULL);
+    expect_error(t, "hosts: 1 host(s) with the role relay; a site of several hosts needs two relays");
+    free(t);
+    t = ha_with(4, NULL);
+    expect_error(t, "hosts: 1 host(s) with the role proxy; a site of several hosts needs two proxies");
+    free(t);
+    /* One directory. */
+    t = ha_with(7, "  - {name: dir1, address: 198.18.0.41, roles: [directory]}\n"
+                   "  - {name: dir2, address: 198.18.0.42, roles: [directory]}\n");
+    expect_error(t, "hosts: 2 host(s) with the role directory; a site of several hosts needs exactly one directory host");
+    free(t);
+    /* Stores name their pair, and a pair is exactly two stores. */
+    t = ha_with(6, "  - {name: store2, address: 198.18.0.32, roles: [store]}\n");
+    expect_error(t, "site.yaml:7:5: hosts: store \"store2\" has no store_pair");
+    free(t);
+    t = ha_with(6, "  - {name: store2, address: 198.18.0.32, roles: [store], store_pair: pair2}\n");
+    expect_error(t, "site.yaml:6:5: hosts.store_pair: the pair \"pair1\" has 1 store(s); a pair is exactly two stores");
+    free(t);
+    t = ha_with(6, "  - {name: store2, address: 198.18.0.32, roles: [store], store_pair: pair1}\n"
+                   "  - {name: store3, address: 198.18.0.33, roles: [store], store_pair: pair1}\n");
+    expect_error(t, "the pair \"pair1\" has 3 store(s)");
+    free(t);
+    /* Two pairs of two are fine. */
+    t = ha_with(6, "  - {name: store2, address: 198.18.0.32, roles: [store], store_pair: pair1}\n"
+                   "  - {name: store3, address: 198.18.0.33, roles: [store], store_pair: pair2}\n"
+                   "  - {name: store4, address: 198.18.0.34, roles: [store], store_pair: pair2}\n");
+    assert_int_equal(parse(t, &site, &errors), 0);
+    site_free(&site);
+    free(t);
+    /* The fabric's own addresses. */
+    t = xasprintf("%sfabric: {dns: 198.18.0.41, client: 198.18.0.100}\n", ha_hosts);
+    expect_error(t, "site.yaml:8:5: fabric.dns: 198.18.0.41 is the address of host \"dir1\"");
+    free(t);
+    t = xasprintf("%sfabric: {dns: nameserver}\n", ha_hosts);
+    expect_error(t, "site.yaml:9:15: fabric.dns: \"nameserver\" is not an IP address");
+    free(t);
+    t = xasprintf("%sfabric: {resolver: 198.18.0.53}\n", ha_hosts);
+    expect_error(t, "fabric: unknown key \"resolver\"; expected one of: dns, client");
+    free(t);
+    /* A one-host site may combine roles (the small site); a relay and the
+     * directory on one host is the small site, not a DMZ. */
+    assert_int_equal(parse("hosts:\n  - {name: mail, address: 127.0.0.1, roles: [relay, proxy, store, directory]}\n",
+                           &site, &errors), 0);
+    assert_string_equal(site.hosts[0].store_pair, "pair1");
+    site_free(&site);
+    buf_free(&errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +542,8 @@ int main(void)
         cmocka_unit_test(test_filter_defaults),
         cmocka_unit_test(test_filter_section),
         cmocka_unit_test(test_filter_errors),
+        cmocka_unit_test(test_ha_example),
+        cmocka_unit_test(test_ha_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,6 +182,60 @@ static void test_create_and_keep(void **state)
     buf_free(&after);
 }
 
+
+/* tls_ensure_issued: a per-host server certificate and a client
+ * certificate from the same CA; kept when still good, remade for new names. */
+static void test_issued(void **state)
+{
+    struct tls_dir *t = *state;
+    ensure_ok(t, names, N_NAMES);
+    buf err = BUF_INIT;
+    char *crt = path_in(t, "host.crt"), *key = path_in(t, "host.key");
+    const char *host_names[] = {"store1.example.test", "198.18.0.31"};
+    assert_int_equal(tls_ensure_issued(t->dir, crt, key, host_names, 2, NULL, NULL, &err), 0);
+    X509 *cert = read_cert(t, "host.crt");
+    X509 *ca = read_cert(t, "ca.crt");
+    assert_int_equal(X509_check_issued(ca, cert), X509_V_OK);
+    assert_int_equal(X509_check_host(cert, "store1.example.test", 0, 0, NULL), 1);
+    assert_int_equal(X509_check_ip_asc(cert, "198.18.0.31", 0), 1);
+    check_mode(t, "host.key", 0600);
+    /* Unchanged names: the same certificate stays. */
+    ASN1_INTEGER *serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
+    X509_free(cert);
+    assert_int_equal(tls_ensure_issued(t->dir, crt, key, host_names, 2, NULL, NULL, &err), 0);
+    cert = read_cert(t, "host.crt");
+    assert_int_equal(ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(cert)), 0);
+    X509_free(cert);
+    /* A new name: a new certificate. */
+    const char *more[] = {"store1.example.test", "198.18.0.31", "mail.example.test"};
+    assert_int_equal(tls_ensure_issued(t->dir, crt, key, more, 3, NULL, NULL, &err), 0);
+    cert = read_cert(t, "host.crt");
+    assert_int_not_equal(ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(cert)), 0);
+    X509_free(cert);
+    ASN1_INTEGER_free(serial);
+
+    /* Client: subject O, OU, CN (LDAP form cn=dovecot,ou=proxy1,o=EmailNG client), clientAuth. */
+    char *ccrt = path_in(t, "client.crt"), *ckey = path_in(t, "client.key");
+    const char *cn[] = {"dovecot"};
+    assert_int_equal(tls_ensure_issued(t->dir, ccrt, ckey, cn, 1, "proxy1", NULL, &err), 0);
+    cert = read_cert(t, "client.crt");
+    char *subject = X509_NAME_oneline(X509_get_subject_name(cert), NULL, 0);
+    assert_string_equal(subject, "/O=EmailNG client/OU=proxy1/CN=dovecot");
+    OPENSSL_free(subject);
+    assert_int_equal(X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0), 1);
+    assert_int_equal(X509_check_purpose(cert, X509_PURPOSE_SSL_SERVER, 0), 0);
+    X509_free(cert);
+    X509_free(ca);
+    /* A missing group is refused clearly. */
+    assert_int_equal(tls_ensure_issued(t->dir, ccrt, ckey, cn, 1, "proxy1", "no-such-group-x", &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "no-such-group-x"));
+    free(crt);
+    free(key);
+    free(ccrt);
+    free(ckey);
+    buf_free(&err);
+}
+
 static void test_reissue_server(void **state)
 {
     struct tls_dir *t = *state;
@@ -241,6 +295,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_and_keep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reissue_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_issued, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,34 @@
+/* relay_tables: the Postfix lookup tables of a relay of a site of several
+ * hosts, exported from the directory so that the relays never reach it
+ * (S3, X1). Two texthash files in STATE/data/HOST/postfix/ of every
+ * relay-only host:
+ *
+ *   relay-recipients   ADDRESS OK       every address that receives mail:
+ *                                       active users, their other addresses,
+ *                                       active aliases (relay_recipient_maps)
+ *   sender-logins      ADDRESS LOGIN    who may send as an address
+ *                                       (smtpd_sender_login_maps)
+ *
+ * Written next to the policy table and at the same moments (`emailng up`
+ * once the directory is ready, every `user add|del`, `alias add|del`),
+ * atomically; a running Postfix master gets SIGHUP (texthash is read when
+ * a process starts). The small site reads the directory directly and gets
+ * no tables. */
+#ifndef EMAILNG_RELAY_TABLES_H
+#define EMAILNG_RELAY_TABLES_H
+
+#include "buf.h"
+#include "directory.h"
+#include "site.h"
+
+/* The two tables' text from the directory. */
+int relay_tables_build(struct directory *d, buf *recipients, buf *senders, buf *err);
+
+/* Writes both tables for every relay-only host and signals its Postfix. */
+int relay_tables_export(const struct site *site, const char *state_dir, const char *ldap_uri, buf *err);
+
+/* Creates empty tables for host if it has none yet (Postfix refuses to
+ * start on a missing texthash file); the export fills them. */
+int relay_tables_ensure(const char *state_dir, const char *host, buf *err);
+
+#endif

@@ -1,0 +1,118 @@
+"""Fixtures of the full-topology tests (issue 4; docs/architecture.md).
+
+One instance of examples/ha-site.yaml for the session: `emailng up --site
+examples/ha-site.yaml --state TMP` makes the test fabric (one network
+namespace per host, plus "dns" and "client") and starts every host inside
+its namespace. The pytest process then enters the "client" namespace
+(setns(2) on the main thread), so test sockets come from 198.18.0.100, a
+client on the internet. At the end it returns to its own namespace and
+runs `emailng down`, which stops every daemon and removes the fabric; the
+fixture checks that no namespace is left.
+
+Environment: EMAILNG (binary), EMAILNG_DATADIR (templates), EMAILNG_E2E_KEEP=1
+(keep the state directory).
+"""
+
+import ctypes
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EMAILNG = os.environ.get("EMAILNG", os.path.join(REPO, "build", "emailng"))
+DATADIR = os.environ.get("EMAILNG_DATADIR", REPO)
+SITE = os.path.join(REPO, "examples", "ha-site.yaml")
+
+HOSTS = {"relay1": "198.18.0.11", "relay2": "198.18.0.12", "proxy1": "198.18.0.21",
+         "proxy2": "198.18.0.22", "store1": "198.18.0.31", "store2": "198.18.0.32",
+         "dir1": "198.18.0.41"}
+TLS_NAME = "mail.example.test"
+DOMAIN = "example.test"
+FABRIC_DNS = "198.18.0.53"      # fabric.dns of examples/ha-site.yaml (nsd)
+CLONE_NEWNET = 0x40000000
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "setns(CLONE_NEWNET): " + os.strerror(err))
+
+
+class Site:
+    def __init__(self, state, prefix):
+        self.state = state
+        self.prefix = prefix
+        self.ca = os.path.join(state, "tls", "ca.crt")
+
+    def emailng(self, *args, input=None, check=True):
+        cp = subprocess.run([EMAILNG, "--state", self.state, *args], input=input,
+                            capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
+        if check and cp.returncode != 0:
+            raise AssertionError("emailng %s failed (%d):\n%s%s" % (" ".join(args), cp.returncode,
+                                                                   cp.stdout, cp.stderr))
+        return cp
+
+    def password(self, address):
+        with open(os.path.join(self.state, "secrets", "demo-passwords")) as f:
+            for line in f:
+                a, p = line.split()
+                if a == address:
+                    return p
+        raise KeyError(address)
+
+    def log(self, host, name):
+        with open(os.path.join(self.state, "log", host, name), errors="replace") as f:
+            return f.read()
+
+
+@pytest.fixture(scope="session")
+def ha():
+    if os.geteuid() != 0:
+        pytest.skip("the full topology needs root (network namespaces)")
+    state = tempfile.mkdtemp(prefix="emailng-ha-")
+    cp = subprocess.run([EMAILNG, "--state", state, "up", "--site", SITE], capture_output=True, text=True,
+                        timeout=600, env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
+    m = re.search(r"test fabric (en[0-9a-f]{8})", cp.stdout)
+    site = Site(state, m.group(1) if m else None)
+    own = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        if cp.returncode != 0:
+            raise AssertionError("emailng up --site ha-site.yaml failed (%d):\n%s%s"
+                                 % (cp.returncode, cp.stdout, cp.stderr))
+        client = os.open("/run/netns/%s-client" % site.prefix, os.O_RDONLY)
+        _setns(client)
+        os.close(client)
+        yield site
+    finally:
+        _setns(own)
+        os.close(own)
+        down = subprocess.run([EMAILNG, "--state", state, "down"], capture_output=True, text=True,
+                              timeout=300, env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
+        left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        if site.prefix and site.prefix in left:
+            subprocess.run(["sh", os.path.join(DATADIR, "scripts", "fabric.sh"), "down", site.prefix])
+        if os.environ.get("EMAILNG_E2E_KEEP") != "1":
+            shutil.rmtree(state, ignore_errors=True)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert not (site.prefix and site.prefix in left), "namespaces left after down:\n" + left
+
+
+def status(site):
+    return json.loads(site.emailng("status", "--json", check=False).stdout)
+
+
+def resolve(name, rdtype):
+    """Ask the fabric's DNS (the client's resolver) for name's records."""
+    import dns.resolver
+    r = dns.resolver.Resolver(configure=False)
+    r.nameservers = [FABRIC_DNS]
+    r.lifetime = 5
+    return list(r.resolve(name, rdtype))

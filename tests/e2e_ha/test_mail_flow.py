@@ -1,0 +1,124 @@
+"""The first mail flow across the hosts of the full topology (issue 4).
+
+client (198.18.0.100) -> MX lookup in the fabric's DNS -> relay1 (MX 10)
+-> store's internal Postfix -> LMTP
+through a proxy -> the user's active store; the user reads it over IMAP
+at mail.example.test (both proxies), the certificate checked for that name. Requirements: A1, A2 (every role on its own hosts),
+S2 (MX on the relays, mail for us to the stores' MTAs), S3 (unknown
+recipients refused at the relay, which has no directory access).
+"""
+
+import imaplib
+import smtplib
+import socket
+import ssl
+import time
+import uuid
+
+from conftest import DOMAIN, HOSTS, TLS_NAME, resolve, status
+
+DELIVERY_TIMEOUT = 60.0
+
+
+def _mx_address():
+    """What a sender on the internet does: the MX of lowest preference, its address."""
+    mx = sorted(resolve(DOMAIN, "MX"), key=lambda r: r.preference)[0]
+    return resolve(str(mx.exchange), "A")[0].address
+
+
+def _send(address, rcpts, msgid):
+    with smtplib.SMTP(address, 25, local_hostname="client.outside.test", timeout=30) as s:
+        s.ehlo()
+        body = ("From: someone@outside.test\r\nTo: %s\r\nSubject: across hosts\r\nMessage-ID: %s\r\n\r\n"
+                "hello from the internet\r\n" % (", ".join(rcpts), msgid))
+        return s.sendmail("someone@outside.test", rcpts, body)
+
+
+def _imap_find(site, address, user, msgid):
+    m = imaplib.IMAP4(address, 143, timeout=30)
+    m.host = TLS_NAME           # STARTTLS verifies the certificate for the public name
+    try:
+        m.starttls(ssl_context=ssl.create_default_context(cafile=site.ca))
+        m.login(user, site.password(user))
+        m.select("INBOX", readonly=True)
+        typ, data = m.search(None, "HEADER", "Message-ID", msgid)
+        return data[0].split() if typ == "OK" else []
+    finally:
+        try:
+            m.logout()
+        except Exception:
+            pass
+
+
+def test_every_host_and_service_up(ha):
+    st = status(ha)
+    names = [h["name"] for h in st["hosts"]]
+    assert sorted(names) == sorted(HOSTS), names
+    assert st["all_up"], st
+    services = {h["name"]: sorted(s["name"] for s in h["services"]) for h in st["hosts"]}
+    assert services["dir1"] == ["slapd"]
+    assert services["store1"] == ["dovecot", "postfix"]
+    assert services["proxy2"] == ["dovecot"]
+    assert services["relay1"] == ["dovecot", "policyd", "postfix"]   # dovecot: the auth service only
+    assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
+
+
+def test_proxy_certificate_names_the_public_host(ha):
+    ctx = ssl.create_default_context(cafile=ha.ca)
+    with socket.create_connection((HOSTS["proxy1"], 993), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname=TLS_NAME) as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_unknown_recipient_refused_at_the_relay(ha):
+    with smtplib.SMTP(HOSTS["relay1"], 25, local_hostname="client.outside.test", timeout=30) as s:
+        s.ehlo()
+        s.mail("someone@outside.test")
+        code, msg = s.rcpt("nobody@example.test")
+        assert code == 550, msg
+        assert b"5.1.1" in msg
+
+
+def test_dns_publishes_mx_mail_and_spf(ha):
+    mx = sorted((r.preference, str(r.exchange)) for r in resolve(DOMAIN, "MX"))
+    assert mx == [(10, "relay1.example.test."), (20, "relay2.example.test.")]
+    assert sorted(r.address for r in resolve(TLS_NAME, "A")) == [HOSTS["proxy1"], HOSTS["proxy2"]]
+    spf = [b"".join(r.strings) for r in resolve(DOMAIN, "TXT")]
+    assert b"v=spf1 ip4:198.18.0.11 ip4:198.18.0.12 -all" in spf
+
+
+def test_mail_via_mx_lands_on_store1_read_through_both_proxies(ha):
+    msgid = "<%s@outside.test>" % uuid.uuid4()
+    assert _mx_address() == HOSTS["relay1"]
+    assert _send(_mx_address(), ["alice@example.test"], msgid) == {}
+    mail = resolve(TLS_NAME, "A")[0].address
+    deadline = time.time() + DELIVERY_TIMEOUT
+    found = []
+    while time.time() < deadline and not found:
+        found = _imap_find(ha, mail, "alice@example.test", msgid)
+        if not found:
+            time.sleep(1)
+    assert found, "not delivered within %d s; relay1 log:\n%s" % (DELIVERY_TIMEOUT,
+                                                                  ha.log("relay1", "postfix.log")[-3000:])
+    # The same mailbox through each proxy.
+    for proxy in ("proxy1", "proxy2"):
+        assert _imap_find(ha, HOSTS[proxy], "alice@example.test", msgid), proxy
+    # Routed through the store's Postfix and a proxy's LMTP to store1 (pair1's first store).
+    assert msgid in ha.log("store1", "dovecot.log")
+    assert "relay=198.18.0.2" in ha.log("store1", "postfix.log") or "relay=198.18.0.2" in ha.log("store2", "postfix.log")
+
+
+def test_user_added_is_accepted_at_the_relays_within_10_s(ha):
+    ha.emailng("user", "add", "carol", "--password-stdin", input="carol-pass-1234\ncarol-pass-1234\n")
+    t0 = time.time()
+    accepted = {}
+    while time.time() - t0 < 10 and len(accepted) < 2:
+        for relay in ("relay1", "relay2"):
+            with smtplib.SMTP(HOSTS[relay], 25, local_hostname="client.outside.test", timeout=10) as s:
+                s.ehlo()
+                s.mail("someone@outside.test")
+                code, _ = s.rcpt("carol@example.test")
+                if code == 250:
+                    accepted[relay] = time.time() - t0
+        time.sleep(0.5)
+    assert set(accepted) == {"relay1", "relay2"}, accepted
