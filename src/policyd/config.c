@@ -40,6 +40,8 @@ void config_defaults(config *c)
     c->spf.user = xstrdup("nobody");
     c->spf.timeout_ms = 5000;
     c->spf.max_checks = 32;
+    c->spf.helpers = 2;
+    c->spf.checks_per_helper = 1000;
     c->greylist.delay = 300;
     c->greylist.retry_window = 2 * 86400;
     c->greylist.lifetime = 36 * 86400;
@@ -241,7 +243,8 @@ static int load_ratelimit(ycfg *y, config *c, yaml_node_t *node)
 static int load_spf(ycfg *y, config *c, yaml_node_t *node)
 {
     static const char *const keys[] = {"enabled", "reject_fail", "temperror_defer", "trusted_forwarders",
-                                       "user", "timeout_ms", "max_checks", "resolv_conf", "receiver", NULL};
+                                       "user", "timeout_ms", "max_checks", "resolv_conf", "receiver",
+                                       "helpers", "checks_per_helper", NULL};
     ycfg_map m;
     int rc = ycfg_map_begin(y, node, "spf", keys, &m);
     while (rc == 0 && (rc = ycfg_map_next(&m)) > 0) {
@@ -257,6 +260,8 @@ static int load_spf(ycfg *y, config *c, yaml_node_t *node)
         case 6: rc = ycfg_long(y, v, k, 1, 1024, &c->spf.max_checks); break;
         case 7: rc = ycfg_str(y, v, k, &c->spf.resolv_conf); break;
         case 8: rc = ycfg_str(y, v, k, &c->spf.receiver); break;
+        case 9: rc = ycfg_long(y, v, k, 1, 64, &c->spf.helpers); break;
+        case 10: rc = ycfg_long(y, v, k, 1, 1000000, &c->spf.checks_per_helper); break;
         }
     }
     ycfg_map_end(&m);

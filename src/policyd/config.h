@@ -76,7 +76,9 @@ typedef struct config {
         cidr_list trusted_forwarders;
         char *user;
         long timeout_ms;
-        long max_checks;
+        long max_checks;                /* bound on checks running at once */
+        long helpers;                   /* long-lived helper processes (pool) */
+        long checks_per_helper;         /* a helper is replaced after this many */
         char *resolv_conf;              /* optional; bind-mounted for the helper */
         char *receiver;                 /* name in Received-SPF comments; NULL: gethostname() */
     } spf;

@@ -15,6 +15,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <spf2/spf.h>
+#include <spf2/spf_dns_cache.h>
+#include <spf2/spf_dns_resolv.h>
 #include <spf2/spf_dns_zone.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,25 +58,30 @@ static long long now_ms(void)
  * name, never the machine's own (S7). Set in the helper child. */
 static const char *receiver_name;
 
-static void run_check(const char *ip, const char *helo, const char *sender,
-                      const char *zone_domain, const char *zone_txt, spf_answer *out)
+/* The libspf2 server of a helper: the resolver behind libspf2's DNS cache
+ * (or a static zone for the fuzz harness). The cache keeps the records'
+ * own TTLs (libspf2 would otherwise stretch TXT answers and DNS errors to
+ * 30 minutes): a helper lives for spf.checks_per_helper checks or
+ * HELPER_MAX_AGE_MS at most, and a DNS failure is not remembered. */
+static SPF_server_t *make_server(const char *zone_domain, const char *zone_txt)
 {
     SPF_server_t *server;
     if (zone_domain) {
         SPF_dns_server_t *zone = SPF_dns_zone_new(NULL, "fuzz", 0);
-        if (!zone) {
-            spf_answer_set(out, "temperror", "", "no DNS zone");
-            return;
-        }
+        if (!zone)
+            return NULL;
         SPF_dns_zone_add_str(zone, zone_domain, ns_t_txt, NETDB_SUCCESS, zone_txt);
         server = SPF_server_new_dns(zone, 0);
     } else {
-        server = SPF_server_new(SPF_DNS_CACHE, 0);
+        SPF_dns_server_t *res = SPF_dns_resolv_new(NULL, NULL, 0);
+        SPF_dns_server_t *cache = res ? SPF_dns_cache_new(res, NULL, 0, 10) : NULL;
+        if (!cache)
+            return NULL;
+        SPF_dns_cache_set_ttl(cache, 0, 0, 0, 0);
+        server = SPF_server_new_dns(cache, 0);
     }
-    if (!server) {
-        spf_answer_set(out, "temperror", "", "cannot start libspf2");
-        return;
-    }
+    if (!server)
+        return NULL;
     char host[256];
     if (receiver_name && *receiver_name)
         snprintf(host, sizeof(host), "%s", receiver_name);
@@ -82,6 +89,16 @@ static void run_check(const char *ip, const char *helo, const char *sender,
         snprintf(host, sizeof(host), "localhost");
     host[sizeof(host) - 1] = '\0';
     SPF_server_set_rec_dom(server, host);
+    return server;
+}
+
+static void run_check(SPF_server_t *server, const char *ip, const char *helo,
+                      const char *sender, spf_answer *out)
+{
+    if (!server) {
+        spf_answer_set(out, "temperror", "", "cannot start libspf2");
+        return;
+    }
     SPF_request_t *req = SPF_request_new(server);
     SPF_response_t *resp = NULL;
     int bad_ip = strchr(ip, ':') ? SPF_request_set_ipv6_str(req, ip) : SPF_request_set_ipv4_str(req, ip);
@@ -106,7 +123,47 @@ done:
     if (resp)
         SPF_response_free(resp);
     SPF_request_free(req);
-    SPF_server_free(server);
+}
+
+/* What a helper process does to itself before it touches libspf2: keep
+ * only `fd` (as 3) and /dev/null, and set its resource limits. */
+static int confine(int fd, long cpu_s)
+{
+    signal(SIGPIPE, SIG_IGN);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 2);   /* libspf2 prints errors; keep them off our log */
+    }
+    /* close every other descriptor, including the daemon socket */
+    if (fd != 3) {
+        dup2(fd, 3);
+        fd = 3;
+    }
+    close_range(4, ~0U, 0);
+    struct rlimit r;
+    r.rlim_cur = r.rlim_max = 256ul << 20;
+    if (!UNDER_ASAN)
+        setrlimit(RLIMIT_AS, &r);
+    r.rlim_cur = r.rlim_max = (rlim_t)cpu_s;
+    setrlimit(RLIMIT_CPU, &r);
+    r.rlim_cur = r.rlim_max = 0;
+    setrlimit(RLIMIT_NPROC, &r);
+    setrlimit(RLIMIT_CORE, &r);
+    return fd;
+}
+
+static void write_line(int fd, const buf *line)
+{
+    size_t off = 0;
+    while (off < line->len) {
+        ssize_t n = write(fd, line->data + off, line->len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            _exit(0);
+        off += (size_t)n;
+    }
 }
 
 typedef struct child {
@@ -133,41 +190,16 @@ static int spawn(child *ch, unsigned long id, const char *ip, const char *helo,
         return -1;
     }
     if (pid == 0) {
-        signal(SIGPIPE, SIG_IGN);
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 2);   /* libspf2 prints errors; keep them off our log */
-        }
         (void)keep_fd;
-        /* close every other descriptor, including the daemon socket */
-        if (p[1] != 3) {
-            dup2(p[1], 3);
-            p[1] = 3;
-        }
-        close_range(4, ~0U, 0);
-        struct rlimit r;
-        r.rlim_cur = r.rlim_max = 256ul << 20;
-        if (!UNDER_ASAN)
-            setrlimit(RLIMIT_AS, &r);
-        r.rlim_cur = r.rlim_max = (rlim_t)(timeout_ms / 1000 + 2);
-        setrlimit(RLIMIT_CPU, &r);
-        r.rlim_cur = r.rlim_max = 0;
-        setrlimit(RLIMIT_NPROC, &r);
-        setrlimit(RLIMIT_CORE, &r);
+        p[1] = confine(p[1], timeout_ms / 1000 + 2);
         alarm((unsigned)(timeout_ms / 1000 + 2));
         spf_answer a;
         spf_answer_init(&a);
-        run_check(ip, helo, sender, zone_domain, zone_txt, &a);
+        SPF_server_t *server = make_server(zone_domain, zone_txt);
+        run_check(server, ip, helo, sender, &a);
         buf line = BUF_INIT;
         spf_wire_answer(&line, id, a.result, buf_cstr(&a.value), buf_cstr(&a.comment));
-        size_t off = 0;
-        while (off < line.len) {
-            ssize_t n = write(p[1], line.data + off, line.len - off);
-            if (n <= 0)
-                break;
-            off += (size_t)n;
-        }
+        write_line(p[1], &line);
         _exit(0);
     }
     close(p[1]);
@@ -259,10 +291,30 @@ void spf_check_isolated(const char *ip, const char *helo, const char *sender,
 
 /* --------------------------------------------------------------- master */
 
+/* The master keeps a pool of long-lived helpers, each a child with its own
+ * socketpair, serving one check at a time (spf.h wire format, the same as
+ * between the daemon and the master) with one libspf2 server and so one
+ * DNS cache. A helper is killed and replaced when its check passes the
+ * deadline, when it says anything but the one well-formed answer to the
+ * check it was given (or anything while idle, or exits), after
+ * spf.checks_per_helper checks and after HELPER_MAX_AGE_MS. */
+#define HELPER_MAX_AGE_MS 300000
+
 typedef struct qreq {
     unsigned long id;
     char *ip, *helo, *sender;
 } qreq;
+
+typedef struct helper {
+    pid_t pid;              /* 0: no process */
+    int fd;
+    int busy;
+    unsigned long id;       /* the check it runs */
+    long long deadline;
+    long long born;
+    long checks;
+    buf out;
+} helper;
 
 static void write_all(int fd, const char *s, size_t n)
 {
@@ -277,67 +329,238 @@ static void write_all(int fd, const char *s, size_t n)
     }
 }
 
+static void answer_daemon(int fd, unsigned long id, const char *result, const char *value,
+                          const char *comment)
+{
+    buf out = BUF_INIT;
+    spf_wire_answer(&out, id, result, value, comment);
+    write_all(fd, out.data, out.len);
+    buf_free(&out);
+}
+
+/* The helper process: checks one request line at a time until EOF. */
+static void helper_main(int fd, const config *cfg)
+{
+    fd = confine(fd, cfg->spf.timeout_ms / 1000 + 2 + cfg->spf.checks_per_helper / 10);
+    SPF_server_t *server = make_server(NULL, NULL);
+    buf in = BUF_INIT, line = BUF_INIT;
+    for (;;) {
+        char *nl;
+        while (!(nl = in.data ? memchr(in.data, '\n', in.len) : NULL)) {
+            char tmp[4096];
+            ssize_t n = read(fd, tmp, sizeof(tmp));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0 || in.len + (size_t)n > SPF_LINE_MAX + 2)
+                _exit(0);
+            buf_append(&in, tmp, (size_t)n);
+        }
+        *nl = '\0';
+        unsigned long id;
+        const char *ip, *helo, *sender;
+        if (spf_wire_parse_request(in.data, &id, &ip, &helo, &sender) != 0)
+            _exit(1);
+        alarm((unsigned)(cfg->spf.timeout_ms / 1000 + 2));
+        spf_answer a;
+        spf_answer_init(&a);
+        run_check(server, ip, helo, sender, &a);
+        alarm(0);
+        buf_reset(&line);
+        spf_wire_answer(&line, id, a.result, buf_cstr(&a.value), buf_cstr(&a.comment));
+        spf_answer_free(&a);
+        write_line(fd, &line);
+        size_t rest = in.len - (size_t)(nl + 1 - in.data);
+        memmove(in.data, nl + 1, rest);
+        in.len = rest;
+    }
+}
+
+static void helper_stop(helper *h)
+{
+    if (!h->pid)
+        return;
+    kill(h->pid, SIGKILL);
+    waitpid(h->pid, NULL, 0);
+    close(h->fd);
+    buf_free(&h->out);
+    h->pid = 0;
+    h->busy = 0;
+}
+
+static int helper_start(helper *h, const config *cfg, int daemon_fd)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        (void)daemon_fd;            /* closed by confine() */
+        close(sv[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        helper_main(sv[1], cfg);
+        _exit(0);
+    }
+    close(sv[1]);
+    memset(h, 0, sizeof(*h));
+    h->pid = pid;
+    h->fd = sv[0];
+    h->born = now_ms();
+    buf_init(&h->out);
+    return 0;
+}
+
+/* Gives a check to an idle helper slot, (re)starting its process first
+ * when it has none or has done its share. 0, or -1: answer temperror. */
+static int helper_give(helper *h, const config *cfg, int daemon_fd, const qreq *q)
+{
+    if (h->pid && (h->checks >= cfg->spf.checks_per_helper ||
+                   now_ms() - h->born >= HELPER_MAX_AGE_MS))
+        helper_stop(h);
+    if (!h->pid && helper_start(h, cfg, daemon_fd) != 0)
+        return -1;
+    buf line = BUF_INIT;
+    spf_wire_request(&line, q->id, q->ip, q->helo, q->sender);
+    /* one short line into an empty socket buffer: does not block */
+    size_t off = 0;
+    while (off < line.len) {
+        ssize_t w = write(h->fd, line.data + off, line.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            buf_free(&line);
+            helper_stop(h);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    buf_free(&line);
+    h->busy = 1;
+    h->id = q->id;
+    h->deadline = now_ms() + cfg->spf.timeout_ms;
+    h->checks++;
+    buf_reset(&h->out);
+    return 0;
+}
+
+/* The helper's fd is readable (or it passed its deadline: timed_out).
+ * Answers the daemon when its check is over; stops the helper when it
+ * timed out, exited or misbehaved. */
+static void helper_event(helper *h, int daemon_fd, int timed_out)
+{
+    if (timed_out) {
+        unsigned long id = h->id;
+        helper_stop(h);
+        answer_daemon(daemon_fd, id, "temperror", "", "SPF check timed out");
+        return;
+    }
+    char tmp[4096];
+    ssize_t n = read(h->fd, tmp, sizeof(tmp));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (!h->busy) {                 /* output or exit while idle */
+        helper_stop(h);
+        return;
+    }
+    if (n > 0 && h->out.len + (size_t)n <= SPF_LINE_MAX + 2) {
+        buf_append(&h->out, tmp, (size_t)n);
+        char *nl = memchr(h->out.data, '\n', h->out.len);
+        if (!nl)
+            return;                 /* the rest of the line is coming */
+        int extra = nl + 1 != h->out.data + h->out.len;
+        *nl = '\0';
+        unsigned long id;
+        spf_answer a;
+        spf_answer_init(&a);
+        if (spf_wire_parse_answer(h->out.data, &id, &a) == 0 && id == h->id) {
+            answer_daemon(daemon_fd, h->id, a.result, buf_cstr(&a.value), buf_cstr(&a.comment));
+            spf_answer_free(&a);
+            h->busy = 0;
+            buf_reset(&h->out);
+            if (extra)
+                helper_stop(h);
+            return;
+        }
+        spf_answer_free(&a);
+        unsigned long want = h->id;
+        helper_stop(h);
+        answer_daemon(daemon_fd, want, "temperror", "", "SPF helper gave no answer");
+        return;
+    }
+    /* EOF, error or an overlong line */
+    unsigned long want = h->id;
+    int status = 0, crashed = 0;
+    if (n <= 0 && waitpid(h->pid, &status, 0) == h->pid) {
+        crashed = WIFSIGNALED(status);
+        close(h->fd);
+        buf_free(&h->out);
+        h->pid = 0;
+        h->busy = 0;
+    } else {
+        helper_stop(h);
+    }
+    answer_daemon(daemon_fd, want, "temperror", "",
+                  crashed ? "SPF helper crashed" : "SPF helper gave no answer");
+}
+
 static void master_main(int fd, const config *cfg)
 {
-    long max = cfg->spf.max_checks;
-    child *kids = xcalloc((size_t)max, sizeof(child));
-    size_t nkids = 0;
+    size_t max = (size_t)(cfg->spf.helpers < cfg->spf.max_checks ? cfg->spf.helpers
+                                                                  : cfg->spf.max_checks);
+    helper *pool = xcalloc(max, sizeof(helper));
     qreq *queue = xcalloc(QUEUE_MAX, sizeof(qreq));
     size_t qhead = 0, qlen = 0;
-    buf in = BUF_INIT, out = BUF_INIT;
-    struct pollfd *pfd = xcalloc((size_t)max + 1, sizeof(struct pollfd));
+    buf in = BUF_INIT;
+    struct pollfd *pfd = xcalloc(max + 1, sizeof(struct pollfd));
     int eof = 0;
-    while (!eof || nkids || qlen) {
-        /* start queued checks */
-        while (qlen && nkids < (size_t)max) {
+    for (;;) {
+        /* start queued checks on idle helpers */
+        for (size_t i = 0; i < max && qlen; i++) {
+            if (pool[i].busy)
+                continue;
             qreq *q = &queue[qhead];
-            if (spawn(&kids[nkids], q->id, q->ip, q->helo, q->sender, NULL, NULL,
-                      cfg->spf.timeout_ms, fd) == 0)
-                nkids++;
-            else {
-                buf_reset(&out);
-                spf_wire_answer(&out, q->id, "temperror", "", "cannot fork an SPF check");
-                write_all(fd, out.data, out.len);
-            }
+            if (helper_give(&pool[i], cfg, fd, q) != 0)
+                answer_daemon(fd, q->id, "temperror", "", "cannot start an SPF helper");
             free(q->ip);
             free(q->helo);
             free(q->sender);
             qhead = (qhead + 1) % QUEUE_MAX;
             qlen--;
         }
-        if (eof && !nkids && !qlen)
+        size_t busy = 0;
+        for (size_t i = 0; i < max; i++)
+            busy += pool[i].busy;
+        if (eof && !busy && !qlen)
             break;
         long long now = now_ms(), next = now + 1000;
-        for (size_t i = 0; i < nkids; i++) {
-            pfd[i].fd = kids[i].fd;
+        for (size_t i = 0; i < max; i++) {
+            pfd[i].fd = pool[i].pid ? pool[i].fd : -1;
             pfd[i].events = POLLIN;
-            if (kids[i].deadline < next)
-                next = kids[i].deadline;
+            pfd[i].revents = 0;
+            if (pool[i].busy && pool[i].deadline < next)
+                next = pool[i].deadline;
         }
-        pfd[nkids].fd = eof ? -1 : fd;
-        pfd[nkids].events = POLLIN;
-        int rc = poll(pfd, nkids + 1, (int)(next > now ? next - now : 0));
+        pfd[max].fd = eof ? -1 : fd;
+        pfd[max].events = POLLIN;
+        pfd[max].revents = 0;
+        int rc = poll(pfd, max + 1, (int)(next > now ? next - now : 0));
         if (rc < 0 && errno != EINTR)
             _exit(1);
         now = now_ms();
-        for (size_t i = 0; i < nkids;) {
-            int done = 0, timed_out = 0;
-            if (rc > 0 && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                done = child_read(&kids[i]);
-            if (!done && now >= kids[i].deadline)
-                done = timed_out = 1;
-            if (done) {
-                buf_reset(&out);
-                child_answer(&kids[i], timed_out, &out);
-                write_all(fd, out.data, out.len);
-                kids[i] = kids[--nkids];
-                pfd[i] = pfd[nkids];
-                pfd[nkids].revents = 0;
+        for (size_t i = 0; i < max; i++) {
+            if (!pool[i].pid)
                 continue;
-            }
-            i++;
+            if (rc > 0 && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                helper_event(&pool[i], fd, 0);
+            if (pool[i].busy && now >= pool[i].deadline)
+                helper_event(&pool[i], fd, 1);
         }
-        if (rc > 0 && pfd[nkids].fd >= 0 && (pfd[nkids].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (rc > 0 && pfd[max].fd >= 0 && (pfd[max].revents & (POLLIN | POLLHUP | POLLERR))) {
             char tmp[16384];
             ssize_t n = read(fd, tmp, sizeof(tmp));
             if (n <= 0 && !(n < 0 && errno == EINTR)) {
@@ -351,9 +574,7 @@ static void master_main(int fd, const config *cfg)
                     const char *ip, *helo, *sender;
                     if (spf_wire_parse_request(start, &id, &ip, &helo, &sender) == 0) {
                         if (qlen >= QUEUE_MAX) {
-                            buf_reset(&out);
-                            spf_wire_answer(&out, id, "temperror", "", "too many SPF checks waiting");
-                            write_all(fd, out.data, out.len);
+                            answer_daemon(fd, id, "temperror", "", "too many SPF checks waiting");
                         } else {
                             qreq *q = &queue[(qhead + qlen) % QUEUE_MAX];
                             q->id = id;
@@ -374,6 +595,8 @@ static void master_main(int fd, const config *cfg)
             }
         }
     }
+    for (size_t i = 0; i < max; i++)
+        helper_stop(&pool[i]);
     _exit(0);
 }
 

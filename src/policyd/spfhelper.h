@@ -4,11 +4,16 @@
  * privileges. It forks the helper master, which (optionally) gives itself
  * a private mount namespace with `spf.resolv_conf` bind-mounted over
  * /etc/resolv.conf, drops to `spf.user`, and then serves check requests
- * (spf.h wire format) on a socketpair. Each check runs in a fresh child
- * of the master with resource limits (address space, CPU, no new
- * processes) and a deadline of spf.timeout_ms; a child that misses it is
- * killed (SIGKILL) and the answer is temperror. At most spf.max_checks
- * children run at once; further requests wait in a bounded queue.
+ * (spf.h wire format) on a socketpair. Checks run in a pool of
+ * spf.helpers long-lived helper children of the master, each with
+ * resource limits (address space, CPU, no new processes), no descriptor
+ * but its socketpair to the master, and one libspf2 server (and DNS
+ * cache) kept from check to check. A helper whose check misses the
+ * deadline of spf.timeout_ms is killed (SIGKILL) and the answer is
+ * temperror; one that misbehaves (anything but one well-formed answer to
+ * its check) is killed too, and every helper is replaced after
+ * spf.checks_per_helper checks or 5 minutes. When all are busy, requests
+ * wait in a bounded queue.
  *
  * The daemon side (spf_client) sends requests, matches answers by id and
  * has its own deadline (timeout + 1 s), so even a stuck master only
@@ -25,8 +30,8 @@
 /* Returns the daemon's end of the socketpair, or -1 (err set). */
 int spf_helper_start(const config *cfg, pid_t *pid, buf *err);
 
-/* One check in a child with a deadline, blocking (used by the master and
- * by the fuzz harness). When zone_domain is given, DNS comes from a
+/* One check in a fresh child with a deadline, blocking (used by the
+ * fuzz harness and the unit tests). When zone_domain is given, DNS comes from a
  * static zone with that domain's TXT record instead of the resolver. */
 void spf_check_isolated(const char *ip, const char *helo, const char *sender,
                         const char *zone_domain, const char *zone_txt,

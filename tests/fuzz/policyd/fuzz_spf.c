@@ -1,7 +1,8 @@
 /* libFuzzer harness for the SPF path as the daemon runs it: a hostile
  * SPF record (and sender/HELO, with macros) is evaluated by libspf2 in
- * an isolated child with a deadline (spf_check_isolated, the same code
- * the helper master uses), and whatever happens in there - a crash of
+ * an isolated child with a deadline (spf_check_isolated: the same
+ * confinement, libspf2 set-up and check code as the pooled helpers of
+ * the helper master), and whatever happens in there - a crash of
  * libspf2 (it has open macro-expansion CVEs), a hang, garbage - must
  * come back to us as a well-formed answer. The input is
  * "record\0sender\0helo". */

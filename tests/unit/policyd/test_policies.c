@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -21,6 +24,7 @@
 #include "quotaclient.h"
 #include "ratelimit.h"
 #include "spf.h"
+#include "spfhelper.h"
 #include "store.h"
 #include "table.h"
 
@@ -192,6 +196,8 @@ static const char CONF[] =
     "  enabled: true\n"
     "  reject_fail: false\n"
     "  trusted_forwarders: [192.0.2.0/24]\n"
+    "  helpers: 3\n"
+    "  checks_per_helper: 50\n"
     "greylist:\n"
     "  domains: [Example.TEST]\n"
     "  delay: 60\n";
@@ -213,6 +219,9 @@ static void test_config(void **state)
     assert_false(c.spf.reject_fail);
     assert_true(cidr_list_match(&c.spf.trusted_forwarders, "192.0.2.77"));
     assert_false(cidr_list_match(&c.spf.trusted_forwarders, "192.0.3.1"));
+    assert_int_equal(c.spf.helpers, 3);
+    assert_int_equal(c.spf.checks_per_helper, 50);
+    assert_int_equal(c.spf.max_checks, 32);
     assert_string_equal(c.greylist.domains.items[0], "example.test");
     assert_int_equal(c.greylist.delay, 60);
     config_free(&c);
@@ -677,6 +686,73 @@ static void test_spf_isolated_check(void **state)
     spf_answer_free(&a);
 }
 
+/* The helper master and its pool of long-lived helpers, over the wire:
+ * more checks than helpers (they queue), more than checks_per_helper (the
+ * helpers are replaced), answers matched by id. A bad client address is
+ * answered without DNS. */
+static void test_spf_helper_pool(void **state)
+{
+    (void)state;
+    config cfg;
+    config_defaults(&cfg);
+    if (getuid() != 0) {
+        struct passwd *pw = getpwuid(getuid());
+        assert_non_null(pw);
+        free(cfg.spf.user);
+        cfg.spf.user = strdup(pw->pw_name);
+    }
+    cfg.spf.helpers = 2;
+    cfg.spf.checks_per_helper = 3;
+    cfg.spf.timeout_ms = 3000;
+    buf err = BUF_INIT;
+    pid_t pid;
+    int fd = spf_helper_start(&cfg, &pid, &err);
+    if (fd < 0)
+        fail_msg("%s", err.data);
+    enum { N = 20 };
+    buf req = BUF_INIT;
+    for (unsigned long id = 1; id <= N; id++)
+        spf_wire_request(&req, id, "not-an-address", "mx.example.org", "x@example.org");
+    assert_int_equal(write(fd, req.data, req.len), (ssize_t)req.len);
+    int seen[N + 1] = {0};
+    buf in = BUF_INIT;
+    int got = 0;
+    while (got < N) {
+        char tmp[4096];
+        ssize_t n = read(fd, tmp, sizeof(tmp));
+        assert_true(n > 0);
+        buf_append(&in, tmp, (size_t)n);
+        char *start = in.data, *nl;
+        while ((nl = memchr(start, '\n', in.len - (size_t)(start - in.data)))) {
+            *nl = '\0';
+            unsigned long id;
+            spf_answer a;
+            spf_answer_init(&a);
+            assert_int_equal(spf_wire_parse_answer(start, &id, &a), 0);
+            assert_true(id >= 1 && id <= N);
+            assert_int_equal(seen[id], 0);
+            seen[id] = 1;
+            assert_string_equal(a.result, "permerror");
+            assert_string_equal(a.comment.data, "bad client address");
+            spf_answer_free(&a);
+            got++;
+            start = nl + 1;
+        }
+        size_t rest = in.len - (size_t)(start - in.data);
+        memmove(in.data, start, rest);
+        in.len = rest;
+    }
+    /* EOF: the master stops its helpers and exits */
+    close(fd);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    buf_free(&in);
+    buf_free(&req);
+    buf_free(&err);
+    config_free(&cfg);
+}
+
 /* ---- engine: policies combined ---- */
 
 static buf eng_action;
@@ -802,6 +878,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spf_skip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spf_wire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spf_isolated_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spf_helper_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine, setup, teardown),
     };
     int rc = cmocka_run_group_tests_name("policyd policies", tests, NULL, NULL);
