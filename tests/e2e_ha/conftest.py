@@ -76,7 +76,7 @@ class Site:
 @pytest.fixture(scope="session")
 def ha():
     if os.geteuid() != 0:
-        pytest.skip("the full topology needs root (network namespaces)")
+        pytest.fail("the full topology tests need root (they create network namespaces)")
     state = tempfile.mkdtemp(prefix="emailng-ha-")
     cp = subprocess.run([EMAILNG, "--state", state, "up", "--site", SITE], capture_output=True, text=True,
                         timeout=600, env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
