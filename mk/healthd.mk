@@ -9,7 +9,7 @@ HEALTHD_CFLAGS   = -Isrc/healthd
 HEALTHD_LIBS     = $(shell pkg-config --libs yaml-0.1)
 HEALTHD_ALL_SRC  = $(sort $(wildcard src/healthd/*.c))
 HEALTHD_SRC      = $(filter-out src/healthd/main.c,$(HEALTHD_ALL_SRC))
-HEALTHD_LIB_SRC  = src/lib/buf.c src/lib/address.c src/lib/fsutil.c src/lib/yaml_config.c \
+HEALTHD_LIB_SRC  = src/lib/buf.c src/lib/address.c src/lib/fsutil.c src/lib/netaddr.c src/lib/yaml_config.c \
                    src/lib/daemon_log.c
 HEALTHD_HDR      = $(wildcard src/healthd/*.h) src/lib/buf.h src/lib/address.h src/lib/fsutil.h \
                    src/lib/yaml_config.h src/lib/daemon_log.h

@@ -8,7 +8,7 @@ POLICYD_LIBS     = -levent -llmdb -lspf2
 POLICYD_CFLAGS   = -Isrc/policyd
 POLICYD_ALL_SRC  = $(sort $(wildcard src/policyd/*.c))
 POLICYD_SRC      = $(filter-out src/policyd/main.c,$(POLICYD_ALL_SRC))
-POLICYD_LIB_SRC  = src/lib/buf.c src/lib/address.c src/lib/fsutil.c src/lib/yaml_config.c \
+POLICYD_LIB_SRC  = src/lib/buf.c src/lib/address.c src/lib/fsutil.c src/lib/netaddr.c src/lib/yaml_config.c \
                    src/lib/daemon_log.c
 POLICYD_HDR      = $(wildcard src/policyd/*.h src/lib/*.h)
 POLICYD_OBJ      = $(POLICYD_ALL_SRC:%.c=$(BUILD)/%.o) $(POLICYD_LIB_SRC:%.c=$(BUILD)/%.o)

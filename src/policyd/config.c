@@ -1,6 +1,8 @@
 /* config: see config.h. */
 #include "config.h"
 
+#include "netaddr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -108,22 +110,7 @@ int parse_hostport(const char *s, struct sockaddr_storage *sa, socklen_t *len)
     long port = strtol(colon + 1, &end, 10);
     if (colon[1] == '\0' || *end || errno || port < 1 || port > 65535)
         return -1;
-    memset(sa, 0, sizeof(*sa));
-    struct sockaddr_in *v4 = (struct sockaddr_in *)sa;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)sa;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((unsigned short)port);
-        *len = sizeof(*v4);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((unsigned short)port);
-        *len = sizeof(*v6);
-        return 0;
-    }
-    return -1;
+    return netaddr_sockaddr(host, (int)port, sa, len);
 }
 
 /* ---- YAML walking (src/lib/yaml_config.h) ---- */
