@@ -1,7 +1,7 @@
 #!/bin/sh
 # fabric.sh: a test network of many hosts on one machine (docs/fabric.md).
 #
-#   fabric.sh up PREFIX [--dns ADDR] HOST=ADDR [HOST=ADDR ...]
+#   fabric.sh up PREFIX [--dns ADDR] [--own-resolver HOST]... HOST=ADDR [HOST=ADDR ...]
 #   fabric.sh down PREFIX
 #   fabric.sh cut PREFIX HOST       (take HOST's link down: a partition)
 #   fabric.sh heal PREFIX HOST      (bring it back)
@@ -25,7 +25,7 @@ die() {
 
 usage() {
     cat >&2 <<'EOF'
-usage: fabric.sh up PREFIX [--dns ADDR] HOST=ADDR [HOST=ADDR ...]
+usage: fabric.sh up PREFIX [--dns ADDR] [--own-resolver HOST]... HOST=ADDR [HOST=ADDR ...]
        fabric.sh down PREFIX
        fabric.sh cut PREFIX HOST
        fabric.sh heal PREFIX HOST
@@ -82,6 +82,7 @@ cmd_up() {
     shift
     valid_prefix "$prefix"
     dns=
+    own_resolver=' '
     specs=
     seen_hosts=' '
     seen_addrs=' '
@@ -97,6 +98,14 @@ cmd_up() {
                 valid_addr "--dns address" "${1#--dns=}"
                 dns=${1#--dns=}
                 shift
+                continue ;;
+            --own-resolver)
+                # HOST runs its own caching resolver on 127.0.0.1 (the
+                # relays' unbound, started by emailng): its resolv.conf names it.
+                [ $# -ge 2 ] || die "--own-resolver needs a host name"
+                valid_host "$2"
+                own_resolver="$own_resolver$2 "
+                shift 2
                 continue ;;
             -*) die "unknown option \"$1\"" ;;
             *=*) ;;
@@ -114,6 +123,9 @@ cmd_up() {
         shift
     done
     [ -n "$specs" ] || die "up needs at least one HOST=ADDR"
+    for host in $own_resolver; do
+        case $seen_hosts in *" $host "*) ;; *) die "--own-resolver $host: no such host given" ;; esac
+    done
     if ns_exists "$prefix-br" || [ -f "$STATE_DIR/$prefix" ]; then
         die "fabric \"$prefix\" already exists; run: fabric.sh down $prefix"
     fi
@@ -153,12 +165,18 @@ cmd_up() {
         mkdir -p "$NETNS_ETC/$ns"
         {
             echo "# written by scripts/fabric.sh for fabric $prefix"
-            if [ -n "$dns" ]; then
-                echo "nameserver $dns"
-            else
-                echo "# no --dns given: no resolver in this fabric"
-                echo "nameserver 127.0.0.1"
-            fi
+            case $own_resolver in
+                *" $host "*)
+                    echo "# $host's own caching resolver (unbound, started by emailng)"
+                    echo "nameserver 127.0.0.1" ;;
+                *)
+                    if [ -n "$dns" ]; then
+                        echo "nameserver $dns"
+                    else
+                        echo "# no --dns given: no resolver in this fabric"
+                        echo "nameserver 127.0.0.1"
+                    fi ;;
+            esac
         } > "$NETNS_ETC/$ns/resolv.conf"
         cp "$hosts_file" "$NETNS_ETC/$ns/hosts"
         chmod 0644 "$NETNS_ETC/$ns/resolv.conf" "$NETNS_ETC/$ns/hosts"

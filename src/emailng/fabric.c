@@ -9,6 +9,7 @@
 
 #include "fsutil.h"
 #include "process.h"
+#include "render.h"
 
 #define FABRIC_RECORDS "/run/emailng-fabric"
 
@@ -50,7 +51,7 @@ static int run_script(const char *datadir, const char *const *args, size_t n, bu
 
 int fabric_create(const struct site *site, const char *prefix, const char *datadir, buf *err)
 {
-    size_t cap = site->n_hosts + 8, n = 0;
+    size_t cap = 3 * site->n_hosts + 8, n = 0;
     const char **args = xcalloc(cap, sizeof *args);
     char **owned = xcalloc(cap, sizeof *owned);
     size_t n_owned = 0;
@@ -60,6 +61,13 @@ int fabric_create(const struct site *site, const char *prefix, const char *datad
         args[n++] = "--dns";
         args[n++] = site->fabric.dns;
     }
+    /* Hosts with their own caching resolver (the relays' unbound, S8). */
+    for (size_t i = 0; i < site->n_hosts; i++)
+        for (const char *const *c = render_components(site->hosts[i].roles); *c; c++)
+            if (strcmp(*c, "unbound") == 0) {
+                args[n++] = "--own-resolver";
+                args[n++] = site->hosts[i].name;
+            }
     for (size_t i = 0; i < site->n_hosts; i++)
         args[n++] = owned[n_owned++] = xasprintf("%s=%s", site->hosts[i].name, site->hosts[i].address);
     if (site->fabric.dns)

@@ -15,6 +15,7 @@
 #include "cmd_user.h"
 #include "directory.h"
 #include "fabric.h"
+#include "firewall.h"
 #include "fsutil.h"
 #include "password.h"
 #include "policy_table.h"
@@ -436,6 +437,16 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
             service_env_free(&env);
             break;
         }
+        /* The host's firewall first (X1): every time, so the kernel holds
+         * what is rendered even if someone changed it. */
+        if (firewall_wanted(&env)) {
+            rc = firewall_load(&env, &err);
+            struct firewall_state fw;
+            if (rc == 0)
+                rc = firewall_state(&env, &fw, &err);
+            if (rc == 0)
+                printf("  %-8s table inet emailng loaded (%ld rules, sha256 %s)\n", "nftables", fw.rules, fw.digest);
+        }
         for (size_t s = 0; rc == 0 && s < n_services; s++) {
             const struct service *svc = &services[s];
             if (!service_wanted(svc, &env))
@@ -543,6 +554,11 @@ static int cmd_down(const struct options *o)
             } else {
                 printf("  %-8s stopped (was pid %ld)\n", svc->name, (long)pid);
             }
+        }
+        if (rc == 0 && firewall_wanted(&env)) {
+            rc = firewall_unload(&env, &err);
+            if (rc == 0)
+                printf("  %-8s table inet emailng removed (or none)\n", "nftables");
         }
         service_env_free(&env);
     }
@@ -658,7 +674,29 @@ static int cmd_status(const struct options *o)
             buf_free(&ports);
             buf_free(&ports_json);
         }
-        buf_append_str(&json, "]}");
+        buf_append_char(&json, ']');
+        /* Its firewall, where we can see it: the fabric's namespace of the
+         * host, or this machine when it is the --host asked about. */
+        char *prefix = fabric_prefix(o->state_dir);
+        if (firewall_wanted(&env) && (o->host || fabric_exists(prefix))) {
+            struct firewall_state fw;
+            buf fw_err = BUF_INIT;
+            if (firewall_state(&env, &fw, &fw_err) != 0)
+                fw.loaded = 0;
+            if (!fw.loaded)
+                all_up = 0;
+            buf_printf(&json, ",\"firewall\":{\"state\":\"%s\",\"rules\":%ld,\"sha256\":\"%s\"}",
+                       fw.loaded ? "loaded" : "none", fw.rules, fw.digest);
+            if (!o->json && fw.loaded)
+                printf("%-8s %-13s %-5s %-8s %-10s %-6s table inet emailng loaded: %ld rules, sha256 %s\n",
+                       env.host->name, "nftables", "up", "-", "-", "-", fw.rules, fw.digest);
+            else if (!o->json)
+                printf("%-8s %-13s %-5s %-8s %-10s %-6s not loaded %s\n", env.host->name, "nftables", "down",
+                       "-", "-", "-", buf_cstr(&fw_err));
+            buf_free(&fw_err);
+        }
+        free(prefix);
+        buf_append_char(&json, '}');
         service_env_free(&env);
     }
     buf_append_char(&json, ']');

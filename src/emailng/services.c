@@ -16,6 +16,7 @@
 #include "policyd_service.h"
 #include "process.h"
 #include "relay_tables.h"
+#include "resolver_service.h"
 
 const char *service_var(const struct service_env *env, const char *name)
 {
@@ -322,6 +323,7 @@ static const char *const dovecot_ports[] = {"port_imap", "port_imaps", "port_pop
                                             "port_managesieve", "port_lmtp", "port_quota_status", NULL};
 static const char *const postfix_ports[] = {"port_smtp", "port_submission", "port_submissions", NULL};
 static const char *const policyd_ports[] = {"port_policyd", NULL};
+static const char *const resolver_ports[] = {"port_dns", NULL};
 
 static const char *const clamd_ports[] = {NULL};
 static const char *const amavisd_ports[] = {"port_amavis", "port_amavis_submission", NULL};
@@ -329,6 +331,9 @@ static const char *const clamav_milter_ports[] = {"port_clamav_milter", NULL};
 
 const struct service services[] = {
     {"slapd", ROLE_DIRECTORY, slapd_prepare, slapd_start, slapd_ready, slapd_pid, slapd_stop, slapd_ports, NULL, NULL},
+    /* A relay's caching resolver (resolver_service.c): every later daemon resolves through it. */
+    {"unbound", ROLE_RELAY, resolver_prepare, resolver_start, resolver_ready, resolver_pid, resolver_stop,
+     resolver_ports, resolver_wanted, NULL},
     {"dovecot", ROLE_STORE | ROLE_PROXY, dovecot_prepare, dovecot_start, dovecot_ready, dovecot_pid,
      dovecot_stop, dovecot_ports, NULL, NULL},
     /* The content filter (filter_services.c) is up before Postfix hands it mail. */
@@ -372,7 +377,7 @@ int service_check_ports(const struct service *svc, const struct service_env *env
 {
     for (const char *const *p = svc->ports; *p; p++) {
         int port = service_port(env, *p);
-        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") || strstr(*p, "policyd") ? "127.0.0.1" : service_var(env, "host_address");
+        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") || strstr(*p, "policyd") || strstr(*p, "dns") ? "127.0.0.1" : service_var(env, "host_address");
         if (!tcp_listening(address, port))
             continue;
         buf comm = BUF_INIT;

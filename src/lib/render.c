@@ -10,10 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 
 #define TEMPLATE_MAX (4 * 1024 * 1024)
+/* Debian's dns-root-data: the root zone's DNSSEC key. */
+#define UNBOUND_ROOT_KEY "/usr/share/dns/root.key"
 
 void render_context_set(struct render_context *ctx, const char *name, const char *value)
 {
@@ -325,6 +328,93 @@ static void render_topology_context(const struct site *site, const struct site_h
     buf_free(&b);
 }
 
+/* nftables set elements ("elements = { A, B }", or "" for an empty set) of
+ * one address family; `only` NULL: every host with the role. */
+static void nft_elements(const struct site *site, unsigned role, const struct site_host *only, int v6,
+                         buf *out)
+{
+    buf_reset(out);
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        const struct site_host *h = &site->hosts[i];
+        if (!(h->roles & role) || (only && h != only) || (strchr(h->address, ':') != NULL) != v6)
+            continue;
+        buf_printf(out, "%s%s", out->len ? ", " : "elements = { ", h->address);
+    }
+    if (out->len)
+        buf_append_str(out, " }");
+}
+
+/* The host firewall (templates/nftables-ROLE, X1) and the relays' caching
+ * resolver (templates/unbound, S8); docs/architecture.md, "Firewall". */
+static void render_network_context(const struct site *site, const struct site_host *host,
+                                   struct render_context *ctx)
+{
+    enum { PORT_DNS = 53, PORT_DOVEADM = 12345 };
+    static const struct {
+        const char *name;
+        unsigned role;
+    } sets[] = {
+        {"relays", ROLE_RELAY}, {"proxies", ROLE_PROXY}, {"stores", ROLE_STORE}, {"directory", ROLE_DIRECTORY},
+    };
+    buf b = BUF_INIT, name = BUF_INIT;
+    for (int v6 = 0; v6 <= 1; v6++) {
+        for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+            nft_elements(site, sets[i].role, NULL, v6, &b);
+            buf_reset(&name);
+            buf_printf(&name, "nft_%s_v%d", sets[i].name, v6 ? 6 : 4);
+            render_context_set(ctx, buf_cstr(&name), buf_cstr(&b));
+        }
+        /* The other store of this store's pair (doveadm replication). */
+        const struct site_host *partner = site_store_partner(site, host);
+        buf_reset(&b);
+        if (partner)
+            nft_elements(site, ROLE_STORE, partner, v6, &b);
+        render_context_set(ctx, v6 ? "nft_partner_v6" : "nft_partner_v4", buf_cstr(&b));
+        buf_reset(&b);
+        for (size_t i = 0; i < site->network.n_admin_hosts; i++) {
+            const char *a = site->network.admin_hosts[i];
+            if ((strchr(a, ':') != NULL) == v6)
+                buf_printf(&b, "%s%s", b.len ? ", " : "elements = { ", a);
+        }
+        if (b.len)
+            buf_append_str(&b, " }");
+        render_context_set(ctx, v6 ? "nft_admin_v6" : "nft_admin_v4", buf_cstr(&b));
+    }
+    /* Replication between the stores of a pair; another module may set it
+     * from the site's ports first. */
+    if (render_context_get(ctx, "port_doveadm") == NULL)
+        set_printf(ctx, "port_doveadm", "%d", PORT_DOVEADM);
+    set_printf(ctx, "port_dns", "%d", PORT_DNS);
+
+    /* unbound: the site's upstream resolvers; else, in the test fabric
+     * (no internet), the fabric's DNS; else full recursion from the root,
+     * validated with Debian's root key (static: no RFC 5011 updates). */
+    buf_reset(&b);
+    if (site->network.n_resolver_forward || site->fabric.dns) {
+        buf_append_str(&b, "forward-zone:\n    name: \".\"\n");
+        if (site->network.n_resolver_forward)
+            for (size_t i = 0; i < site->network.n_resolver_forward; i++)
+                buf_printf(&b, "    forward-addr: %s\n", site->network.resolver_forward[i]);
+        else
+            buf_printf(&b, "    forward-addr: %s\n", site->fabric.dns);
+    } else {
+        buf_append_str(&b, "# no forwarders (resolver.forward): full recursion from the root servers\n");
+    }
+    render_context_set(ctx, "unbound_forward_zone", buf_cstr(&b));
+    if (site->network.n_resolver_forward || site->fabric.dns || access(UNBOUND_ROOT_KEY, R_OK) != 0)
+        render_context_set(ctx, "unbound_trust_anchor", "# no DNSSEC trust anchor: answers of the forwarders are trusted");
+    else
+        set_printf(ctx, "unbound_trust_anchor", "trust-anchor-file: \"%s\"", UNBOUND_ROOT_KEY);
+    /* Our own domains are always looked up, even under a name unbound
+     * answers locally by default (e.g. .test of the test fabric). */
+    buf_reset(&b);
+    for (size_t i = 0; i < site->n_domains; i++)
+        buf_printf(&b, "%s    local-zone: \"%s.\" transparent", i ? "\n" : "", site->domains[i]);
+    render_context_set(ctx, "unbound_local_zones", buf_cstr(&b));
+    buf_free(&b);
+    buf_free(&name);
+}
+
 int render_context_for_host(const struct site *site, const struct site_host *host,
                             const char *state_dir, struct render_context *ctx, buf *err)
 {
@@ -377,6 +467,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_filter_context(site, state_dir, host, ctx);
     render_policy_context(site, host, ctx);
     render_topology_context(site, host, state_dir, ctx);
+    render_network_context(site, host, ctx);
 
     static const char *const users[] = {"postfix", "dovecot", "vmail", "openldap"};
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)
@@ -425,7 +516,7 @@ const char *const *render_components(unsigned roles)
 {
     /* The small-site host runs one of each daemon; the roles that share a
      * daemon share its configuration. */
-    static const char *names[8];
+    static const char *names[10];
     size_t n = 0;
     if (roles & ROLE_DIRECTORY)
         names[n++] = "slapd";
@@ -441,6 +532,13 @@ const char *const *render_components(unsigned roles)
     }
     if (roles & ROLE_RELAY)           /* border policy server (emailng-policyd) */
         names[n++] = "policyd";
+    /* A relay of several hosts: its caching resolver (S8). */
+    if (roles == ROLE_RELAY)
+        names[n++] = "unbound";
+    /* A host of several (one role each): its firewall (X1). The one-host
+     * site's firewall is the administrator's. */
+    if (roles != 0 && (roles & (roles - 1)) == 0)
+        names[n++] = "nftables";
     names[n] = NULL;
     return names;
 }
@@ -460,6 +558,10 @@ const char *render_component_template(unsigned roles, const char *component)
         {ROLE_STORE, "postfix", "postfix-store"},
         {ROLE_RELAY, "postfix", "postfix-relay"},
         {ROLE_RELAY, "dovecot", "dovecot-relay"},
+        {ROLE_RELAY, "nftables", "nftables-relay"},
+        {ROLE_PROXY, "nftables", "nftables-proxy"},
+        {ROLE_STORE, "nftables", "nftables-store"},
+        {ROLE_DIRECTORY, "nftables", "nftables-directory"},
     };
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
         if (roles == variants[i].roles && strcmp(component, variants[i].component) == 0)

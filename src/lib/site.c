@@ -106,6 +106,8 @@ void site_free(struct site *site)
     free(site->filter.signatures);
     free(site->fabric.dns);
     free(site->fabric.client);
+    strv_free(site->network.admin_hosts, site->network.n_admin_hosts);
+    strv_free(site->network.resolver_forward, site->network.n_resolver_forward);
     memset(site, 0, sizeof *site);
 }
 
@@ -1080,6 +1082,88 @@ static void take_directory(struct loader *l, const yaml_node_t *node, struct sit
     }
 }
 
+/* ---- admin_hosts, resolver: (the firewall and the relays' resolvers) ------ */
+
+/* A network ADDR/PREFIX (or one address) with no bits set past the prefix:
+ * the firewall would silently widen 192.0.2.5/24 to 192.0.2.0/24. */
+static int network_host_bits_clear(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    if (slash == NULL)
+        return 1;
+    char addr[64];
+    size_t n = (size_t)(slash - s);
+    memcpy(addr, s, n);             /* valid_network checked n < 64 */
+    addr[n] = '\0';
+    unsigned char bin[16];
+    size_t len = inet_pton(AF_INET, addr, bin) == 1 ? 4 : 16;
+    if (len == 16 && inet_pton(AF_INET6, addr, bin) != 1)
+        return 0;
+    long bits = strtol(slash + 1, NULL, 10);
+    for (size_t i = 0; i < len; i++) {
+        long first = (long)i * 8;
+        unsigned char mask = bits >= first + 8 ? 0xff : bits <= first ? 0 : (unsigned char)(0xff << (8 - (bits - first)));
+        if (bin[i] & (unsigned char)~mask)
+            return 0;
+    }
+    return 1;
+}
+
+static void take_admin_hosts(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    struct site_network *net = &site->network;
+    if (!is_sequence(l, node, "admin_hosts"))
+        return;
+    strv_free(net->admin_hosts, net->n_admin_hosts);
+    net->n_admin_hosts = 0;
+    net->admin_hosts = xcalloc((size_t)(node->data.sequence.items.top - node->data.sequence.items.start) + 1,
+                               sizeof *net->admin_hosts);
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+        const char *s = scalar(l, item, "admin_hosts");
+        if (s == NULL)
+            continue;
+        if (!valid_network(s))
+            report(l, item, "admin_hosts: \"%s\" is not an IP address or network; expected e.g. 192.0.2.25 "
+                   "or 198.51.100.0/24", s);
+        else if (!network_host_bits_clear(s))
+            report(l, item, "admin_hosts: \"%s\" has address bits set past its prefix length; "
+                   "write the network's first address, e.g. 192.0.2.0/24", s);
+        else
+            net->admin_hosts[net->n_admin_hosts++] = xstrdup(s);
+    }
+}
+
+/* resolver: {forward: [ADDR, ...]} */
+static void take_resolver(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"forward", NULL};
+    struct site_network *net = &site->network;
+    if (!is_mapping(l, node, "resolver"))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        if (key_index(l, k, "resolver", keys) != 0 || !is_sequence(l, v, "resolver.forward"))
+            continue;
+        strv_free(net->resolver_forward, net->n_resolver_forward);
+        net->n_resolver_forward = 0;
+        net->resolver_forward = xcalloc((size_t)(v->data.sequence.items.top - v->data.sequence.items.start) + 1,
+                                        sizeof *net->resolver_forward);
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+            yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+            const char *s = scalar(l, item, "resolver.forward");
+            if (s == NULL)
+                continue;
+            if (!valid_ip(s)) {
+                report(l, item, "resolver.forward: \"%s\" is not an IP address; expected e.g. 192.0.2.53", s);
+                continue;
+            }
+            net->resolver_forward[net->n_resolver_forward++] = xstrdup(s);
+        }
+    }
+}
+
 static void base_from_domain(const char *domain, buf *out)
 {
     buf_reset(out);
@@ -1097,7 +1181,8 @@ static void base_from_domain(const char *domain, buf *out)
 int site_parse(const char *text, size_t len, const char *name, struct site *site, buf *errors)
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
-                                       "limits", "ports", "demo_users", "filter", "policy", "fabric", NULL};
+                                       "limits", "ports", "demo_users", "filter", "policy", "fabric",
+                                       "admin_hosts", "resolver", NULL};
     struct loader l = {.name = name, .errors = errors};
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -1160,6 +1245,8 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 9: take_filter(&l, v, site); break;
             case 10: take_policy(&l, v, site); break;
             case 11: take_fabric(&l, v, site); break;
+            case 12: take_admin_hosts(&l, v, site); break;
+            case 13: take_resolver(&l, v, site); break;
             default: break;
             }
         }
@@ -1175,6 +1262,14 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
         }
         if (site->n_hosts > 0)
             check_topology(&l, site);
+        /* The one-host site has neither our firewall nor the relays'
+         * resolver: the host's own are the administrator's. */
+        if (site->n_hosts == 1 && site->network.n_admin_hosts)
+            report(&l, root, "admin_hosts: only a site of several hosts gets a firewall from EmailNG; "
+                   "on the one-host site the host's own firewall decides who reaches ssh");
+        if (site->n_hosts == 1 && site->network.n_resolver_forward)
+            report(&l, root, "resolver: only the relays of a site of several hosts run EmailNG's caching "
+                   "resolver; the one-host site uses the host's own resolver");
         for (size_t i = 0; i < site->policy.n_greylist_domains; i++) {
             int ours = 0;
             for (size_t j = 0; j < site->n_domains; j++)

@@ -35,6 +35,16 @@ struct site_fabric {
     char *client;        /* a namespace "client" playing the internet and the users; NULL = none */
 };
 
+/* The network around the hosts of a site of several hosts (docs/architecture.md):
+ * who may reach ssh (the firewall, X1), and where the relays' caching
+ * resolvers send their queries (S8). Both are unused by the one-host site. */
+struct site_network {
+    char **admin_hosts;  /* ADDR or ADDR/PREFIX allowed to reach ssh (22); none by default */
+    size_t n_admin_hosts;
+    char **resolver_forward;   /* upstream resolvers of the relays' unbound; none: full recursion */
+    size_t n_resolver_forward;
+};
+
 struct site_ports {
     int smtp, submission, submissions;
     int imap, imaps, pop3, pop3s, managesieve;
@@ -110,6 +120,7 @@ struct site {
     struct site_policy policy;
     struct site_filter filter;
     struct site_fabric fabric;
+    struct site_network network;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with
