@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fabric.h"
 #include "fsutil.h"
@@ -29,8 +30,18 @@ static int run_nft(const struct service_env *env, const char *const *args, buf *
 {
     char *prefix = fabric_prefix(env->state_dir);
     char *ns = NULL;
-    if (fabric_exists(prefix))
+    if (fabric_exists(prefix)) {
         ns = xasprintf("%s-%s", prefix, env->host->name);
+        /* Already inside it (a fabric host's own `up`): no `ip netns exec`. */
+        char *path = xasprintf("/run/netns/%s", ns);
+        struct stat target, self;
+        if (stat(path, &target) == 0 && stat("/proc/self/ns/net", &self) == 0 && target.st_dev == self.st_dev
+            && target.st_ino == self.st_ino) {
+            free(ns);
+            ns = NULL;
+        }
+        free(path);
+    }
     size_t n = 0;
     while (args[n])
         n++;

@@ -441,11 +441,8 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
          * what is rendered even if someone changed it. */
         if (firewall_wanted(&env)) {
             rc = firewall_load(&env, &err);
-            struct firewall_state fw;
             if (rc == 0)
-                rc = firewall_state(&env, &fw, &err);
-            if (rc == 0)
-                printf("  %-8s table inet emailng loaded (%ld rules, sha256 %s)\n", "nftables", fw.rules, fw.digest);
+                printf("  %-8s table inet emailng loaded\n", "nftables");
         }
         for (size_t s = 0; rc == 0 && s < n_services; s++) {
             const struct service *svc = &services[s];

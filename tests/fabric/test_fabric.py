@@ -141,6 +141,9 @@ def test_up_twice_refused(fab):
     (["down", "x y"], "bad fabric name"),
     (["cut", "bad1", "../../x"], "bad host name"),
     (["frobnicate", "bad1"], "unknown command"),
+    (["up", "bad1", "--own-resolver", "b", "a=198.18.0.1"], "--own-resolver b: no such host given"),
+    (["up", "bad1", "--own-resolver", "../x", "a=198.18.0.1"], "bad host name"),
+    (["up", "bad1", "a=198.18.0.1", "--own-resolver"], "needs a host name"),
 ])
 def test_bad_input_refused(args, message):
     before = netns_list()
@@ -148,6 +151,21 @@ def test_bad_input_refused(args, message):
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
     assert netns_list() == before, "a refused command must not create anything"
+
+
+def test_own_resolver_hosts_ask_127_0_0_1():
+    """--own-resolver HOST: that host runs its own caching resolver (the
+    relays' unbound); the others keep the fabric's DNS."""
+    prefix = PREFIX + "r"
+    fabric("up", prefix, "--dns", "198.18.0.53", "--own-resolver", "a", "a=198.18.0.41", "b=198.18.0.42")
+    try:
+        a = in_ns("a", "cat", "/etc/resolv.conf", prefix=prefix).stdout
+        b = in_ns("b", "cat", "/etc/resolv.conf", prefix=prefix).stdout
+        assert [l for l in a.splitlines() if l.startswith("nameserver")] == ["nameserver 127.0.0.1"], a
+        assert [l for l in b.splitlines() if l.startswith("nameserver")] == ["nameserver 198.18.0.53"], b
+    finally:
+        fabric("down", prefix)
+    assert leftovers(prefix) == []
 
 
 def test_down_leaves_nothing_and_is_idempotent():

@@ -56,9 +56,23 @@ static void test_components_by_role(void **state)
     for (size_t i = 3; c[i]; i++)
         policyd |= strcmp(c[i], "policyd") == 0;
     assert_true(policyd);
+    /* The one-host site: no firewall or resolver of ours. */
+    for (size_t i = 0; c[i]; i++) {
+        assert_string_not_equal(c[i], "nftables");
+        assert_string_not_equal(c[i], "unbound");
+    }
     c = render_components(ROLE_DIRECTORY);
     assert_string_equal(c[0], "slapd");
-    assert_null(c[1]);
+    assert_string_equal(c[1], "nftables");
+    assert_null(c[2]);
+    /* A relay of several hosts: its caching resolver and its firewall. */
+    c = render_components(ROLE_RELAY);
+    int unbound = 0, nftables = 0;
+    for (size_t i = 0; c[i]; i++) {
+        unbound |= strcmp(c[i], "unbound") == 0;
+        nftables |= strcmp(c[i], "nftables") == 0;
+    }
+    assert_true(unbound && nftables);
 }
 
 static void test_context_values(void **state)
@@ -128,6 +142,72 @@ static void test_render_site_is_deterministic(void **state)
     site_free(&site);
 }
 
+/* The firewall's sets and the resolver's upstreams, per host and site. */
+static void test_network_context(void **state)
+{
+    (void)state;
+    struct site site;
+    buf err = BUF_INIT;
+    if (site_load(EMAILNG_DATADIR "/examples/ha-site.yaml", &site, &err) != 0)
+        fail_msg("%s", buf_cstr(&err));
+    struct render_context ctx = {0};
+    const struct site_host *store1 = &site.hosts[4], *relay1 = &site.hosts[0];
+    assert_int_equal(render_context_for_host(&site, store1, "/s", &ctx, &err), 0);
+    assert_string_equal(render_context_get(&ctx, "nft_relays_v4"), "elements = { 198.18.0.11, 198.18.0.12 }");
+    assert_string_equal(render_context_get(&ctx, "nft_relays_v6"), "");
+    assert_string_equal(render_context_get(&ctx, "nft_proxies_v4"), "elements = { 198.18.0.21, 198.18.0.22 }");
+    assert_string_equal(render_context_get(&ctx, "nft_directory_v4"), "elements = { 198.18.0.41 }");
+    assert_string_equal(render_context_get(&ctx, "nft_partner_v4"), "elements = { 198.18.0.32 }");
+    assert_string_equal(render_context_get(&ctx, "nft_admin_v4"), "");      /* no admin_hosts: no ssh */
+    assert_string_equal(render_context_get(&ctx, "port_doveadm"), "12345");
+    render_context_free(&ctx);
+    /* The fabric's DNS is the relays' upstream; no trust anchor then. */
+    assert_int_equal(render_context_for_host(&site, relay1, "/s", &ctx, &err), 0);
+    assert_string_equal(render_context_get(&ctx, "nft_partner_v4"), "");
+    assert_string_equal(render_context_get(&ctx, "unbound_forward_zone"),
+                        "forward-zone:\n    name: \".\"\n    forward-addr: 198.18.0.53\n");
+    assert_non_null(strstr(render_context_get(&ctx, "unbound_trust_anchor"), "# no DNSSEC trust anchor"));
+    assert_string_equal(render_context_get(&ctx, "unbound_local_zones"), "    local-zone: \"example.test.\" transparent");
+    render_context_free(&ctx);
+    site_free(&site);
+
+    /* A real site: admin_hosts by family, its own forwarders, or recursion. */
+    static const char *const hosts =
+        "domains: [example.org]\n"
+        "hosts:\n"
+        "  - {name: relay1, address: 192.0.2.11, roles: [relay]}\n"
+        "  - {name: relay2, address: \"2001:db8::12\", roles: [relay]}\n"
+        "  - {name: proxy1, address: 192.0.2.21, roles: [proxy]}\n"
+        "  - {name: proxy2, address: 192.0.2.22, roles: [proxy]}\n"
+        "  - {name: store1, address: 192.0.2.31, roles: [store], store_pair: p1}\n"
+        "  - {name: store2, address: 192.0.2.32, roles: [store], store_pair: p1}\n"
+        "  - {name: dir1, address: 192.0.2.41, roles: [directory]}\n"
+        "admin_hosts: [198.51.100.0/24, \"2001:db8:ad::/48\", 203.0.113.9]\n";
+    char *text = xasprintf("%sresolver: {forward: [192.0.2.53, 192.0.2.54]}\n", hosts);
+    if (site_parse(text, strlen(text), "real.yaml", &site, &err) != 0)
+        fail_msg("%s", buf_cstr(&err));
+    assert_int_equal(render_context_for_host(&site, &site.hosts[0], "/s", &ctx, &err), 0);
+    assert_string_equal(render_context_get(&ctx, "nft_relays_v4"), "elements = { 192.0.2.11 }");
+    assert_string_equal(render_context_get(&ctx, "nft_relays_v6"), "elements = { 2001:db8::12 }");
+    assert_string_equal(render_context_get(&ctx, "nft_admin_v4"), "elements = { 198.51.100.0/24, 203.0.113.9 }");
+    assert_string_equal(render_context_get(&ctx, "nft_admin_v6"), "elements = { 2001:db8:ad::/48 }");
+    assert_string_equal(render_context_get(&ctx, "unbound_forward_zone"),
+                        "forward-zone:\n    name: \".\"\n    forward-addr: 192.0.2.53\n    forward-addr: 192.0.2.54\n");
+    render_context_free(&ctx);
+    site_free(&site);
+    free(text);
+    if (site_parse(hosts, strlen(hosts), "real.yaml", &site, &err) != 0)
+        fail_msg("%s", buf_cstr(&err));
+    assert_int_equal(render_context_for_host(&site, &site.hosts[0], "/s", &ctx, &err), 0);
+    assert_non_null(strstr(render_context_get(&ctx, "unbound_forward_zone"), "full recursion"));
+    if (access("/usr/share/dns/root.key", R_OK) == 0)      /* Debian's dns-root-data */
+        assert_string_equal(render_context_get(&ctx, "unbound_trust_anchor"),
+                            "trust-anchor-file: \"/usr/share/dns/root.key\"");
+    render_context_free(&ctx);
+    site_free(&site);
+    buf_free(&err);
+}
+
 /* Runs a checker; fails the test with its output unless it exits 0
  * (and, when `clean`, prints no warning). */
 static void check_tool(const char *const argv[], int clean)
@@ -190,6 +270,18 @@ static void test_ha_site_renders_per_role(void **state)
     assert_non_null(strstr(passdb, "=proxy=y"));
     char *slapd = read_rendered(etc, "dir1/slapd/slapd.conf");
     assert_non_null(strstr(slapd, "TLSVerifyClient         demand\n"));
+    /* X1: the relay's firewall opens MX and submission and keeps it from
+     * the directory; the directory opens LDAPS to proxies and stores only. */
+    char *nft = read_rendered(etc, "relay1/nftables/emailng.nft");
+    assert_non_null(strstr(nft, "tcp dport { 25, 587, 465 } accept\n"));
+    assert_non_null(strstr(nft, "ip daddr @directory_v4 counter drop\n"));
+    assert_non_null(strstr(nft, "policy drop;"));
+    free(nft);
+    nft = read_rendered(etc, "dir1/nftables/emailng.nft");
+    assert_non_null(strstr(nft, "ip saddr @proxies_v4 tcp dport 636 accept\n"));
+    assert_non_null(strstr(nft, "ip saddr @stores_v4 tcp dport 636 accept\n"));
+    assert_null(strstr(nft, "@relays"));
+    free(nft);
     char *host_dir = xasprintf("%s/dir1/amavis", etc);
     assert_false(fs_exists(host_dir));
     free(host_dir);
@@ -229,6 +321,27 @@ static void test_ha_site_renders_per_role(void **state)
                 const char *argv[] = {"slaptest", "-u", "-f", sl, NULL};
                 check_tool(argv, 0);
             }
+            /* The firewall, checked by nft in an empty network namespace
+             * (-c: parsed and validated by the kernel, never committed). */
+            char *nft = xasprintf("%s/%s/nftables/emailng.nft", etc, h->name);
+            assert_true(fs_exists(nft));
+            const char *nft_argv[] = {"unshare", "--net", "nft", "-c", "-f", nft, NULL};
+            check_tool(nft_argv, 0);
+            free(nft);
+            char *ub = xasprintf("%s/%s/unbound/unbound.conf", etc, h->name);
+            assert_int_equal(fs_exists(ub), h->roles == ROLE_RELAY);
+            if (fs_exists(ub)) {
+                /* Its working and pid file directories (resolver_prepare). */
+                char *wd = xasprintf("%s/data/%s/unbound", st, h->name);
+                char *rd = xasprintf("%s/run/%s/unbound", st, h->name);
+                assert_int_equal(fs_mkdirs(wd, 0755, &err), 0);
+                assert_int_equal(fs_mkdirs(rd, 0755, &err), 0);
+                const char *argv[] = {"unbound-checkconf", ub, NULL};
+                check_tool(argv, 0);
+                free(wd);
+                free(rd);
+            }
+            free(ub);
             free(pf);
             free(dc);
             free(sl);
@@ -250,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_components_by_role),
         cmocka_unit_test(test_context_values),
         cmocka_unit_test(test_render_site_is_deterministic),
+        cmocka_unit_test(test_network_context),
         cmocka_unit_test(test_ha_site_renders_per_role),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -523,6 +523,62 @@ static void test_ha_rules(void **state)
     buf_free(&errors);
 }
 
+/* admin_hosts (ssh through the firewall) and resolver.forward (the relays'
+ * unbound): a site of several hosts only, checked with positions. */
+static void test_network_keys(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse(ha_hosts, &site, &errors), 0);
+    assert_int_equal(site.network.n_admin_hosts, 0);        /* default: nobody reaches ssh */
+    assert_int_equal(site.network.n_resolver_forward, 0);   /* default: full recursion */
+    site_free(&site);
+
+    char *t = xasprintf("%sadmin_hosts: [192.0.2.0/24, 198.51.100.7, \"2001:db8::/32\"]\n"
+                        "resolver: {forward: [192.0.2.53, \"2001:db8::53\"]}\n", ha_hosts);
+    if (parse(t, &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_int_equal(site.network.n_admin_hosts, 3);
+    assert_string_equal(site.network.admin_hosts[0], "192.0.2.0/24");
+    assert_string_equal(site.network.admin_hosts[1], "198.51.100.7");
+    assert_string_equal(site.network.admin_hosts[2], "2001:db8::/32");
+    assert_int_equal(site.network.n_resolver_forward, 2);
+    assert_string_equal(site.network.resolver_forward[1], "2001:db8::53");
+    site_free(&site);
+    free(t);
+
+    t = xasprintf("%sadmin_hosts: [192.0.2.0/24, ssh.example.test]\n", ha_hosts);
+    expect_error(t, "site.yaml:9:29: admin_hosts: \"ssh.example.test\" is not an IP address or network");
+    free(t);
+    t = xasprintf("%sadmin_hosts: [192.0.2.5/24]\n", ha_hosts);
+    expect_error(t, "site.yaml:9:15: admin_hosts: \"192.0.2.5/24\" has address bits set past its prefix length");
+    free(t);
+    t = xasprintf("%sadmin_hosts: [\"2001:db8::1/64\"]\n", ha_hosts);
+    expect_error(t, "admin_hosts: \"2001:db8::1/64\" has address bits set past its prefix length");
+    free(t);
+    t = xasprintf("%sadmin_hosts: [10.0.0.0/33]\n", ha_hosts);
+    expect_error(t, "site.yaml:9:15: admin_hosts: \"10.0.0.0/33\" is not an IP address or network");
+    free(t);
+    t = xasprintf("%sadmin_hosts: 192.0.2.0/24\n", ha_hosts);
+    expect_error(t, "site.yaml:9:14: admin_hosts: expected a list, found a single value");
+    free(t);
+    t = xasprintf("%sresolver: {forward: [dns.example.test]}\n", ha_hosts);
+    expect_error(t, "site.yaml:9:22: resolver.forward: \"dns.example.test\" is not an IP address");
+    free(t);
+    t = xasprintf("%sresolver: {recursion: yes}\n", ha_hosts);
+    expect_error(t, "site.yaml:9:12: resolver: unknown key \"recursion\"; expected one of: forward");
+    free(t);
+    /* The one-host site has no firewall or resolver of ours to configure. */
+    expect_error("hosts:\n  - {name: mail, address: 127.0.0.1, roles: [relay, proxy, store, directory]}\n"
+                 "admin_hosts: [192.0.2.0/24]\n",
+                 "admin_hosts: only a site of several hosts gets a firewall from EmailNG");
+    expect_error("hosts:\n  - {name: mail, address: 127.0.0.1, roles: [relay, proxy, store, directory]}\n"
+                 "resolver: {forward: [192.0.2.53]}\n",
+                 "resolver: only the relays of a site of several hosts run EmailNG's caching resolver");
+    buf_free(&errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -544,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_filter_errors),
         cmocka_unit_test(test_ha_example),
         cmocka_unit_test(test_ha_rules),
+        cmocka_unit_test(test_network_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
