@@ -228,3 +228,39 @@ def tcp_open(address, port, timeout=2):
 __all__ = ["HOSTS", "new_msgid", "send_by_mx", "send_to", "imap_login", "message_ids",
            "wait_delivered", "assert_exactly_once", "kill_host", "restart", "fabric", "INSIDE",
            "LogMark", "queue_size", "tcp_open"]
+
+
+# ---- the store pair ----------------------------------------------------------
+
+def active_store(site, proxy, pair="pair1"):
+    """The store a proxy sends the pair's users to (emailng-healthd's table
+    that the proxy's Dovecot reads)."""
+    path = os.path.join(site.state, "data", proxy, "healthd", "pairs.passwd")
+    with open(path) as f:
+        for line in f:
+            if line.startswith(pair + ":"):
+                found = re.search(r"host=([0-9.]+)", line)
+                return found.group(1) if found else None
+    return None
+
+
+def wait_active(site, store_address, timeout, pair="pair1"):
+    """Waits until both proxies send the pair to store_address; returns the
+    seconds it took or None."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if all(active_store(site, p, pair) == store_address for p in ("proxy1", "proxy2")):
+            return time.time() - t0
+        time.sleep(0.2)
+    return None
+
+
+def store_message_ids(site, store, user, mailbox="INBOX"):
+    """Counter of Message-IDs in a user's mailbox read on one store itself
+    (doveadm in the store's namespace, its own configuration)."""
+    conf = os.path.join(site.state, "etc", store, "dovecot", "dovecot.conf")
+    cp = subprocess.run(["ip", "netns", "exec", netns(site, store), "doveadm", "-c", conf, "-f", "tab",
+                         "fetch", "-u", user, "hdr.message-id", "mailbox", mailbox],
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    return collections.Counter(re.findall(r"<[^>]+>", cp.stdout))

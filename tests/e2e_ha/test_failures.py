@@ -11,8 +11,9 @@ import smtplib
 import ssl
 import time
 
-from clients import (HOSTS, INSIDE, LogMark, assert_exactly_once, fabric, imap_login, kill_host,
-                     new_msgid, queue_size, restart, send_by_mx, send_to, tcp_open, wait_delivered)
+from clients import (HOSTS, INSIDE, LogMark, active_store, assert_exactly_once, fabric, imap_login,
+                     kill_host, message_ids, new_msgid, queue_size, restart, send_by_mx, send_to,
+                     store_message_ids, tcp_open, wait_active, wait_delivered)
 from conftest import TLS_NAME, status
 
 ALICE = "alice@example.test"
@@ -36,6 +37,60 @@ def _submit(site, relay, msgid, timeout=30):
 def _all_up(site):
     st = status(site)
     return st["all_up"], st
+
+
+def _wait_on_store(site, store, user, msgids, timeout):
+    deadline = time.time() + timeout
+    while True:
+        ids = store_message_ids(site, store, user)
+        if all(ids[m] >= 1 for m in msgids) or time.time() > deadline:
+            return ids
+        time.sleep(0.5)
+
+
+def test_store1_killed_users_move_to_store2_within_10_s_and_come_back(ha):
+    mark = LogMark(ha)
+    store1, store2 = HOSTS["store1"], HOSTS["store2"]
+    assert wait_active(ha, store1, 60) is not None, "pair1 is not on store1 to begin with"
+    before = [new_msgid("before-store-kill") for _ in range(3)]
+    for msgid in before:
+        send_by_mx([ALICE], msgid)
+    assert_exactly_once(wait_delivered(ha, ALICE, before, DELIVERY_TIMEOUT), before, "before the kill")
+    # Replication has copied them to store2 (M3) before store1 dies.
+    assert_exactly_once(_wait_on_store(ha, "store2", ALICE, before, 60), before, "replicated to store2")
+
+    killed_at = time.time()
+    assert kill_host(ha, "store1") > 0
+    during = [new_msgid("during-store-kill") for _ in range(3)]
+    try:
+        # Within 10 s alice logs in at mail.example.test, lands on store2
+        # and sees all of her mail.
+        took = None
+        while took is None and time.time() - killed_at < 10:
+            try:
+                ids = message_ids(ha, ALICE)
+                if all(ids[m] == 1 for m in before):
+                    took = time.time() - killed_at
+            except Exception:
+                time.sleep(0.2)
+        assert took is not None, "alice could not read her mail within 10 s of the kill"
+        print("alice read her mail on store2 %.2f s after store1 was killed" % took)
+        assert active_store(ha, "proxy1") == store2 and active_store(ha, "proxy2") == store2
+        # Mail sent meanwhile is delivered (to store2).
+        for msgid in during:
+            send_by_mx([ALICE], msgid)
+        assert_exactly_once(wait_delivered(ha, ALICE, during, DELIVERY_TIMEOUT), before + during,
+                            "while store1 is dead")
+    finally:
+        restart(ha)
+    # store1 is back: once caught up, both proxies give pair1 back to it and
+    # it has everything that arrived meanwhile, once.
+    assert wait_active(ha, store1, 120) is not None, "pair1 did not return to store1"
+    assert_exactly_once(_wait_on_store(ha, "store1", ALICE, during, 60), before + during, "store1 caught up")
+    assert_exactly_once(message_ids(ha, ALICE), before + during, "read through the proxies after the return")
+    assert mark.bounces() == []
+    up, st = _all_up(ha)
+    assert up, st
 
 
 def test_relay1_killed_mx_falls_back_to_relay2_and_its_queue_is_delivered_later(ha):
