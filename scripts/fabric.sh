@@ -5,6 +5,10 @@
 #   fabric.sh down PREFIX
 #   fabric.sh cut PREFIX HOST       (take HOST's link down: a partition)
 #   fabric.sh heal PREFIX HOST      (bring it back)
+#   fabric.sh partition PREFIX HOST,HOST.. HOST,HOST..
+#                                   (drop traffic between the two groups,
+#                                    nothing else: e.g. relays from the inside)
+#   fabric.sh unpartition PREFIX    (remove every partition)
 #   fabric.sh status PREFIX
 #
 # Every host is a network namespace PREFIX-HOST with one interface eth0
@@ -29,6 +33,8 @@ usage: fabric.sh up PREFIX [--dns ADDR] [--own-resolver HOST]... HOST=ADDR [HOST
        fabric.sh down PREFIX
        fabric.sh cut PREFIX HOST
        fabric.sh heal PREFIX HOST
+       fabric.sh partition PREFIX HOST[,HOST...] HOST[,HOST...]
+       fabric.sh unpartition PREFIX
        fabric.sh status PREFIX
 PREFIX: 1-16 of [a-z0-9], starting with a letter (no '-').
 HOST:   1-12 of [a-z0-9], starting with a letter; "br" is reserved.
@@ -225,6 +231,51 @@ cmd_heal() {
     echo "fabric $1: $2 healed"
 }
 
+# addresses_of PREFIX HOST,HOST...: "198.18.0.11, 198.18.0.12" from the record.
+addresses_of() {
+    list=
+    for host in $(echo "$2" | tr ',' ' '); do
+        need_host "$1" "$host"
+        addr=$(sed -n "s/^$host=//p" "$STATE_DIR/$1" 2>/dev/null)
+        [ -n "$addr" ] || die "fabric \"$1\" has no recorded address for \"$host\""
+        list="${list:+$list, }$addr"
+    done
+    [ -n "$list" ] || die "an empty group of hosts"
+    echo "$list"
+}
+
+# A partition drops IPv4 between two groups on the bridge (nft's bridge
+# family, in the bridge's namespace), both ways: the hosts keep their links
+# and every other peer, and packets vanish as on a broken WAN link (TCP
+# connects time out; nothing is refused). Each call adds to the table.
+cmd_partition() {
+    [ $# -eq 3 ] || usage
+    command -v nft >/dev/null 2>&1 || die "nft (package nftables) not found"
+    a=$(addresses_of "$1" "$2")
+    b=$(addresses_of "$1" "$3")
+    ip netns exec "$1-br" nft -f - <<EOF
+table bridge fabric_partition {
+    chain forward {
+        type filter hook forward priority 0; policy accept;
+        ip saddr { $a } ip daddr { $b } drop
+        ip saddr { $b } ip daddr { $a } drop
+    }
+}
+EOF
+    echo "fabric $1: $2 partitioned from $3"
+}
+
+cmd_unpartition() {
+    [ $# -eq 1 ] || usage
+    valid_prefix "$1"
+    ns_exists "$1-br" || die "no fabric \"$1\""
+    ip netns exec "$1-br" nft delete table bridge fabric_partition 2>/dev/null || true
+    for host in $(fabric_hosts "$1" | sort -u); do
+        ip -n "$1-$host" neigh flush dev eth0 2>/dev/null || true
+    done
+    echo "fabric $1: partitions removed"
+}
+
 cmd_status() {
     [ $# -eq 1 ] || usage
     valid_prefix "$1"
@@ -256,7 +307,9 @@ case $cmd in
     down) cmd_down "$@" ;;
     cut) cmd_cut "$@" ;;
     heal) cmd_heal "$@" ;;
+    partition) cmd_partition "$@" ;;
+    unpartition) cmd_unpartition "$@" ;;
     status) cmd_status "$@" ;;
     -h | --help | help) usage ;;
-    *) die "unknown command \"$cmd\" (up, down, cut, heal, status)" ;;
+    *) die "unknown command \"$cmd\" (up, down, cut, heal, partition, unpartition, status)" ;;
 esac

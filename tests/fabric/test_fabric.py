@@ -1,6 +1,6 @@
 """scripts/fabric.sh against the real kernel: a 3-host fabric in network
 namespaces, ping between hosts, per-namespace resolv.conf and hosts,
-cut/heal, `down` leaving nothing behind, and bad input refused."""
+cut/heal, partitions, `down` leaving nothing behind, and bad input refused."""
 import os
 import subprocess
 
@@ -106,6 +106,26 @@ def test_cut_and_heal(fab):
         fabric("heal", fab, "store1")
     assert ping("relay1", HOSTS["store1"], tries=5)
     assert ping("store1", HOSTS["proxy1"], tries=5)
+
+
+def test_partition_drops_only_between_the_groups(fab):
+    fabric("partition", fab, "relay1", "proxy1,store1")
+    try:
+        assert not ping("relay1", HOSTS["store1"])
+        assert not ping("proxy1", HOSTS["relay1"])
+        assert ping("proxy1", HOSTS["store1"]), "hosts on the same side still talk"
+        # Dropped, not refused: a TCP connect waits for its timeout.
+        r = in_ns("relay1", "timeout", "3", "bash", "-c", "exec 3<>/dev/tcp/%s/9" % HOSTS["store1"])
+        assert r.returncode == 124, (r.returncode, r.stderr)
+    finally:
+        fabric("unpartition", fab)
+    assert ping("relay1", HOSTS["store1"], tries=5)
+    assert ping("proxy1", HOSTS["relay1"], tries=5)
+
+
+def test_partition_of_unknown_host_refused(fab):
+    r = fabric("partition", fab, "relay1", "nosuch", check=False)
+    assert r.returncode != 0 and "no host" in r.stderr
 
 
 def test_cut_unknown_host_refused(fab):
