@@ -13,6 +13,7 @@
 #include "directory.h"
 #include "filter_services.h"
 #include "fsutil.h"
+#include "healthd_service.h"
 #include "policyd_service.h"
 #include "process.h"
 #include "relay_tables.h"
@@ -152,7 +153,7 @@ static int proxy_pairs_ensure(const struct service_env *env, buf *err)
 {
     char *dir = service_path(env, "data_dir", "healthd");
     char *file = service_path(env, "data_dir", "healthd/pairs.passwd");
-    int rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
+    int rc = fs_ensure_dir(dir, HEALTHD_USER, NULL, 0755, err);
     if (rc == 0 && !fs_exists(file)) {
         buf text = BUF_INIT;
         const struct site *site = env->site;
@@ -322,6 +323,7 @@ static const char *const dovecot_ports[] = {"port_imap", "port_imaps", "port_pop
                                             "port_managesieve", "port_lmtp", "port_quota_status", NULL};
 static const char *const postfix_ports[] = {"port_smtp", "port_submission", "port_submissions", NULL};
 static const char *const policyd_ports[] = {"port_policyd", NULL};
+static const char *const healthd_ports[] = {NULL};
 
 static const char *const clamd_ports[] = {NULL};
 static const char *const amavisd_ports[] = {"port_amavis", "port_amavis_submission", NULL};
@@ -329,6 +331,10 @@ static const char *const clamav_milter_ports[] = {"port_clamav_milter", NULL};
 
 const struct service services[] = {
     {"slapd", ROLE_DIRECTORY, slapd_prepare, slapd_start, slapd_ready, slapd_pid, slapd_stop, slapd_ports, NULL, NULL},
+    /* A proxy's store monitor (healthd_service.c) owns the pair table its
+     * Dovecot reads: up before Dovecot, stopped after it. */
+    {"healthd", ROLE_PROXY, healthd_prepare, healthd_start, healthd_ready, healthd_pid, healthd_stop,
+     healthd_ports, healthd_wanted, NULL},
     {"dovecot", ROLE_STORE | ROLE_PROXY, dovecot_prepare, dovecot_start, dovecot_ready, dovecot_pid,
      dovecot_stop, dovecot_ports, NULL, NULL},
     /* The content filter (filter_services.c) is up before Postfix hands it mail. */
