@@ -62,6 +62,8 @@ id vmail >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /us
 # emailng-policyd drops to its own user after binding (its SPF checks run
 # as nobody, so a compromised libspf2 cannot touch the daemon's state).
 id emailng-policyd >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-policyd
+# emailng-healthd (the proxies' store monitor) drops to its own user once started.
+id emailng-healthd >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-healthd
 # clamd (user clamav) scans the temporary files of amavisd (group amavis).
 if id clamav >/dev/null 2>&1 && getent group amavis >/dev/null && ! id -nG clamav | grep -qw amavis; then
     usermod -a -G amavis clamav

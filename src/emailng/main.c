@@ -11,12 +11,14 @@
 
 #include "address.h"
 #include "buf.h"
+#include "cmd_node.h"
 #include "cmd_quarantine.h"
 #include "cmd_user.h"
 #include "directory.h"
 #include "fabric.h"
 #include "firewall.h"
 #include "fsutil.h"
+#include "healthd_service.h"
 #include "password.h"
 #include "policy_table.h"
 #include "process.h"
@@ -64,6 +66,8 @@ static void usage(FILE *f)
           "  alias add ALIAS DEST...   alias del ALIAS   alias list\n"
           "  user spam ADDRESS [--threshold N|default] [--allow|--deny|--unallow|--undeny SENDER]...\n"
           "  quarantine list | release ID | delete ID\n"
+          "  node list | drain STORE | undrain STORE   (a site of several hosts: take a store out of\n"
+          "                               service and give it back; see docs/admin-manual.md)\n"
           "The state directory is /var/lib/emailng unless --state or EMAILNG_STATE says otherwise.\n",
           f);
 }
@@ -482,6 +486,8 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
             }
             if (rc == 0 && strcmp(svc->name, "slapd") == 0)
                 rc = ensure_demo_users(&site, &env, state, &err);
+            if (rc == 0 && strcmp(svc->name, "slapd") == 0)
+                rc = healthd_probe_account_ensure(&site, render_context_get(&env.ctx, "ldap_uri"), state, &err);
             /* The relays' emailng-policyd reads users and aliases from a table. */
             if (rc == 0 && strcmp(svc->name, "slapd") == 0)
                 rc = policy_table_export(&site, state, render_context_get(&env.ctx, "ldap_uri"), &err);
@@ -829,6 +835,13 @@ int main(int argc, char **argv)
         rc = cmd_directory(&o, n - 1, rest + 1, 1);
     } else if (strcmp(rest[0], "alias") == 0) {
         rc = cmd_directory(&o, n - 1, rest + 1, 0);
+    } else if (strcmp(rest[0], "node") == 0) {           /* cmd_node.c */
+        struct site site;
+        rc = 1;
+        if (load_site(&o, &site, 1) == 0) {
+            rc = cmd_node(&site, o.state_dir, n - 1, rest + 1);
+            site_free(&site);
+        }
     } else if (strcmp(rest[0], "quarantine") == 0) {     /* cmd_quarantine.c */
         struct site site;
         rc = 1;

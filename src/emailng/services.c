@@ -13,6 +13,7 @@
 #include "directory.h"
 #include "filter_services.h"
 #include "fsutil.h"
+#include "healthd_service.h"
 #include "policyd_service.h"
 #include "process.h"
 #include "relay_tables.h"
@@ -153,7 +154,7 @@ static int proxy_pairs_ensure(const struct service_env *env, buf *err)
 {
     char *dir = service_path(env, "data_dir", "healthd");
     char *file = service_path(env, "data_dir", "healthd/pairs.passwd");
-    int rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
+    int rc = fs_ensure_dir(dir, HEALTHD_USER, NULL, 0755, err);
     if (rc == 0 && !fs_exists(file)) {
         buf text = BUF_INIT;
         const struct site *site = env->site;
@@ -324,6 +325,7 @@ static const char *const dovecot_ports[] = {"port_imap", "port_imaps", "port_pop
 static const char *const postfix_ports[] = {"port_smtp", "port_submission", "port_submissions", NULL};
 static const char *const policyd_ports[] = {"port_policyd", NULL};
 static const char *const resolver_ports[] = {"port_dns", NULL};
+static const char *const healthd_ports[] = {NULL};
 
 static const char *const clamd_ports[] = {NULL};
 static const char *const amavisd_ports[] = {"port_amavis", "port_amavis_submission", NULL};
@@ -334,6 +336,10 @@ const struct service services[] = {
     /* A relay's caching resolver (resolver_service.c): every later daemon resolves through it. */
     {"unbound", ROLE_RELAY, resolver_prepare, resolver_start, resolver_ready, resolver_pid, resolver_stop,
      resolver_ports, resolver_wanted, NULL},
+    /* A proxy's store monitor (healthd_service.c) owns the pair table its
+     * Dovecot reads: up before Dovecot, stopped after it. */
+    {"healthd", ROLE_PROXY, healthd_prepare, healthd_start, healthd_ready, healthd_pid, healthd_stop,
+     healthd_ports, healthd_wanted, NULL},
     {"dovecot", ROLE_STORE | ROLE_PROXY, dovecot_prepare, dovecot_start, dovecot_ready, dovecot_pid,
      dovecot_stop, dovecot_ports, NULL, NULL},
     /* The content filter (filter_services.c) is up before Postfix hands it mail. */

@@ -25,6 +25,9 @@ void config_defaults(hd_config *c)
     c->log_file = xstrdup("-");
     c->pid_file = xstrdup("");
     c->catchup_timeout_ms = 10000;
+    c->drain_file = xstrdup("");
+    c->status_file = xstrdup("");
+    c->user = xstrdup("");
 }
 
 static void free_argv(char **v)
@@ -53,6 +56,9 @@ void config_free(hd_config *c)
     free(c->log_file);
     free(c->pid_file);
     free_argv(c->catchup_command);
+    free(c->drain_file);
+    free(c->status_file);
+    free(c->user);
     memset(c, 0, sizeof(*c));
 }
 
@@ -158,7 +164,7 @@ static int load_top(ycfg *y, hd_config *c)
     static const char *const keys[] = {
         "pairs", "lmtp_port", "imap_port", "probe_user", "probe_password_file", "interval_ms",
         "timeout_ms", "fail_grace_ms", "recover_grace_ms", "recover_probes", "table", "passwd_file",
-        "log_file", "pid_file", "catchup_command", "catchup_timeout_ms", NULL};
+        "log_file", "pid_file", "catchup_command", "catchup_timeout_ms", "drain_file", "status_file", "user", NULL};
     ycfg_map m, pairs;
     int rc = ycfg_map_begin(y, y->root, "", keys, &m);
     while (rc == 0 && (rc = ycfg_map_next(&m)) > 0) {
@@ -186,6 +192,9 @@ static int load_top(ycfg *y, hd_config *c)
         case 13: rc = ycfg_str(y, v, k, &c->pid_file); break;
         case 14: rc = get_argv(y, v, k, &c->catchup_command); break;
         case 15: rc = ycfg_long(y, v, k, 100, 600000, &c->catchup_timeout_ms); break;
+        case 16: rc = ycfg_str(y, v, k, &c->drain_file); break;
+        case 17: rc = ycfg_str(y, v, k, &c->status_file); break;
+        case 18: rc = ycfg_str(y, v, k, &c->user); break;
         }
     }
     ycfg_map_end(&m);

@@ -33,6 +33,9 @@ typedef struct hd_config {
     char *pid_file;             /* or "" */
     char **catchup_command;     /* argv, NULL-terminated; NULL = no check */
     long catchup_timeout_ms;
+    char *drain_file;           /* stores drained by the administrator (drain.h), or "" */
+    char *status_file;          /* every store's state and every pair's active store, or "" */
+    char *user;                 /* drop to this user after start (as root), or "" */
 } hd_config;
 
 void config_defaults(hd_config *c);

@@ -9,8 +9,16 @@
  * Its log (src/lib/daemon_log.h) has one line per event: every store
  * state change (store, pair, old -> new, reason, probe detail), every
  * change of a pair's active store, table writes that failed, start and
- * stop; appended to log_file (reopened on SIGHUP) or stderr for "-". */
+ * stop; appended to log_file (reopened on SIGHUP) or stderr for "-".
+ *
+ * Every round it also re-reads drain_file (drain.h): a drained store
+ * counts as down until it is no longer listed, and then recovers like a
+ * store that came back. status_file (table.h) is rewritten whenever a
+ * store's state or a pair's active store changes. With `user`, it drops
+ * to that user (as root) once the log and the pid file are open. */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +29,7 @@
 #include "catchup.h"
 #include "config.h"
 #include "daemon_log.h"
+#include "drain.h"
 #include "fsutil.h"
 #include "monitor.h"
 #include "probe.h"
@@ -53,6 +62,32 @@ static void usage(void)
 {
     fprintf(stderr, "usage: emailng-healthd -c CONFIG [-t]\n");
     exit(2);
+}
+
+/* Root only: become `user` (its group, no supplementary groups besides
+ * its own). The password was read while still root. */
+static int drop_privileges(const char *user, buf *err)
+{
+    struct passwd *pw = getpwnam(user);
+    if (pw == NULL) {
+        buf_printf(err, "user %s does not exist", user);
+        return -1;
+    }
+    if (geteuid() != 0) {
+        if (geteuid() == pw->pw_uid)
+            return 0;
+        buf_printf(err, "must start as root to become %s", user);
+        return -1;
+    }
+    if (initgroups(user, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        buf_printf(err, "cannot become %s: %s", user, strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0) {           /* fail closed if root could be regained */
+        buf_printf(err, "still able to regain root after becoming %s", user);
+        return -1;
+    }
+    return 0;
 }
 
 static const char *role_name(int role)
@@ -138,6 +173,13 @@ int main(int argc, char **argv)
             buf_reset(&err);
         }
     }
+    if (*cfg.user && drop_privileges(cfg.user, &err) != 0) {
+        daemon_log("cannot start: %s", buf_cstr(&err));
+        fprintf(stderr, "emailng-healthd: %s\n", buf_cstr(&err));
+        if (*cfg.pid_file)
+            unlink(cfg.pid_file);
+        return 1;
+    }
     store_policy pol = {cfg.fail_grace_ms, cfg.recover_grace_ms, (int)cfg.recover_probes};
     daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms), down after %ld ms, "
             "up after %ld good probes over %ld ms%s",
@@ -147,6 +189,11 @@ int main(int argc, char **argv)
         daemon_log("pair %s: active %s (%s)", cfg.pairs[i].name, cfg.pairs[i].host[active[i]],
                 role_name(active[i]));
     int dirty = 1;
+    int *drained = xcalloc(nstores, sizeof(int));
+    int *next_drained = xcalloc(nstores, sizeof(int));
+    const char **state_names = xcalloc(nstores, sizeof(char *));
+    buf status = BUF_INIT, last_status = BUF_INIT, drain_err = BUF_INIT, last_drain_err = BUF_INIT;
+    buf unknown = BUF_INIT, last_unknown = BUF_INIT;
 
     probe *pr = xcalloc(nstores * 2, sizeof(*pr));
     buf why = BUF_INIT, detail = BUF_INIT;
@@ -167,9 +214,48 @@ int main(int argc, char **argv)
          * keeps the graces exact (not shifted by how long a probe took). */
         now = round;
 
+        /* The administrator's drains (drain.h); an unreadable file keeps
+         * the last answer, so a transient error never undrains a store. */
+        if (*cfg.drain_file) {
+            buf_reset(&drain_err);
+            buf_reset(&unknown);
+            if (drain_read(&cfg, next_drained, &unknown, &drain_err) != 0) {
+                if (strcmp(buf_cstr(&drain_err), buf_cstr(&last_drain_err)) != 0)
+                    daemon_log("cannot read the drain file (keeping the last one): %s", buf_cstr(&drain_err));
+                memcpy(next_drained, drained, nstores * sizeof(int));
+            } else if (unknown.len && strcmp(buf_cstr(&unknown), buf_cstr(&last_unknown)) != 0) {
+                daemon_log("drain file %s: not a store of any pair (ignored): %s", cfg.drain_file,
+                           buf_cstr(&unknown));
+            }
+            buf_reset(&last_drain_err);
+            buf_append_str(&last_drain_err, buf_cstr(&drain_err));
+            buf_reset(&last_unknown);
+            buf_append_str(&last_unknown, buf_cstr(&unknown));
+            for (size_t i = 0; i < nstores; i++) {
+                store_rt *s = &st[i];
+                if (next_drained[i] == drained[i])
+                    continue;
+                if (next_drained[i])
+                    daemon_log("store %s (%s %s): %s -> down: drained by the administrator", s->addr,
+                               cfg.pairs[s->pair].name, role_name(s->role), store_state_name(s->sm.state));
+                else
+                    daemon_log("store %s (%s %s): drain lifted; it serves again once it has recovered", s->addr,
+                               cfg.pairs[s->pair].name, role_name(s->role));
+                /* Drained or undrained: from down, so the normal recovery
+                 * (probes, grace, catch-up) decides when it serves again. */
+                store_sm_init(&s->sm, ST_DOWN, now);
+                catchup_cancel(&s->job);
+                s->caught_up = cfg.catchup_command == NULL;
+                buf_reset(&s->last_catchup);
+                drained[i] = next_drained[i];
+            }
+        }
+
         for (size_t i = 0; i < nstores; i++) {
             store_rt *s = &st[i];
             probe *l = &pr[2 * i], *m = &pr[2 * i + 1];
+            if (drained[i])
+                continue;
             int ok = l->ok && m->ok;
             buf_reset(&detail);
             buf_printf(&detail, "lmtp %s; imap %s", buf_cstr(&l->detail), buf_cstr(&m->detail));
@@ -223,6 +309,21 @@ int main(int argc, char **argv)
             else
                 daemon_log("cannot write the table (will retry): %s", buf_cstr(&err));
         }
+        if (*cfg.status_file) {
+            for (size_t i = 0; i < nstores; i++)
+                state_names[i] = drained[i] ? "drained" : store_state_name(st[i].sm.state);
+            buf_reset(&status);
+            table_format_status(&cfg, active, state_names, &status);
+            if (strcmp(buf_cstr(&status), buf_cstr(&last_status)) != 0) {
+                buf_reset(&err);
+                if (fs_write_file(cfg.status_file, status.data, status.len, 0644, &err) == 0) {
+                    buf_reset(&last_status);
+                    buf_append_str(&last_status, buf_cstr(&status));
+                } else {
+                    daemon_log("cannot write the status file (will retry): %s", buf_cstr(&err));
+                }
+            }
+        }
         for (size_t i = 0; i < nstores * 2; i++)
             probe_free(&pr[i]);
 
@@ -242,6 +343,15 @@ int main(int argc, char **argv)
     free(pr);
     free(st);
     free(active);
+    free(drained);
+    free(next_drained);
+    free(state_names);
+    buf_free(&status);
+    buf_free(&last_status);
+    buf_free(&drain_err);
+    buf_free(&last_drain_err);
+    buf_free(&unknown);
+    buf_free(&last_unknown);
     buf_free(&why);
     buf_free(&detail);
     buf_free(&err);

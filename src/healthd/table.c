@@ -18,6 +18,15 @@ void table_format_passwd(const hd_config *c, const int *active, buf *out)
                    c->pairs[i].host[active[i] ? 1 : 0]);
 }
 
+void table_format_status(const hd_config *c, const int *active, const char *const *states, buf *out)
+{
+    for (size_t i = 0; i < c->npairs * 2; i++)
+        buf_printf(out, "store %s %s %s %s\n", c->pairs[i / 2].host[i % 2], c->pairs[i / 2].name,
+                   i % 2 ? "secondary" : "primary", states[i]);
+    for (size_t i = 0; i < c->npairs; i++)
+        buf_printf(out, "pair %s %s\n", c->pairs[i].name, c->pairs[i].host[active[i] ? 1 : 0]);
+}
+
 int table_write(const hd_config *c, const int *active, buf *err)
 {
     int rc = 0;

@@ -4,7 +4,10 @@
  *   table:       "PAIR ADDRESS" lines, one per pair, in configuration order.
  *   passwd_file: the same as a Dovecot passwd-file keyed by pair name,
  *                "PAIR:::::::host=ADDRESS nopassword", for the proxies'
- *                second passdb (docs/healthd.md, "Dovecot mapping"). */
+ *                second passdb (docs/healthd.md, "Dovecot mapping").
+ *   status_file: what the monitor sees, for `emailng node list|drain`:
+ *                "store ADDRESS PAIR primary|secondary STATE" per store,
+ *                then "pair PAIR ADDRESS" per pair (its active store). */
 #ifndef HEALTHD_TABLE_H
 #define HEALTHD_TABLE_H
 
@@ -14,6 +17,8 @@
 /* active[i] is 0 (primary) or 1 (secondary) for c->pairs[i]. */
 void table_format_plain(const hd_config *c, const int *active, buf *out);
 void table_format_passwd(const hd_config *c, const int *active, buf *out);
+/* states[2 * pair + role] is a store's state name ("up", "drained", ...). */
+void table_format_status(const hd_config *c, const int *active, const char *const *states, buf *out);
 /* Writes every configured output. */
 int table_write(const hd_config *c, const int *active, buf *err);
 /* Reads a previous plain table: for every pair whose line names one of

@@ -939,6 +939,25 @@ void directory_alias_list_free(struct directory_alias *aliases,
     free(aliases);
 }
 
+int directory_user_set_services(struct directory *d, const char *address,
+                                const char *const *services, size_t n_services,
+                                buf *err)
+{
+    if (n_services == 0) {
+        buf_printf(err, "user %s: at least one service is needed", address);
+        return -1;
+    }
+    const char **list = xcalloc(n_services + 1, sizeof *list);
+    for (size_t i = 0; i < n_services; i++)
+        list[i] = services[i];
+    struct mod_list m = {NULL, 0};
+    mods_add(&m, LDAP_MOD_REPLACE, "emailngEnabledService", list);
+    int rc = modify_user(d, address, &m, "change the services", err);
+    mods_free(&m);
+    free(list);
+    return rc;
+}
+
 /* ---- spam settings (F4) -------------------------------------------------- */
 
 static int is_spam_attribute(const char *attr)

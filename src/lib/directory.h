@@ -68,6 +68,12 @@ int directory_user_set_password(struct directory *d, const char *address,
 int directory_user_set_quota(struct directory *d, const char *address,
                              unsigned long long quota_bytes, buf *err);
 
+/* Replaces emailngEnabledService: the services the user may use (e.g.
+ * only "imap" for the health monitor's probe account). */
+int directory_user_set_services(struct directory *d, const char *address,
+                                const char *const *services, size_t n_services,
+                                buf *err);
+
 /* The user's spam settings (F4): emailngSpamThreshold (one value),
  * emailngSpamAllow and emailngSpamDeny (lists). attr must be one of those
  * three. set replaces all values (n_values 0 removes the attribute); get

@@ -16,6 +16,19 @@ static int is_active(const char *status)
     return status == NULL || status[0] == '\0' || strcmp(status, "active") == 0;
 }
 
+/* A user without a service in emailngEnabledService (when it lists any)
+ * does not get it: e.g. healthd's probe account (imap only) receives no
+ * mail and sends none. */
+static int has_service(const struct directory_user *u, const char *service)
+{
+    if (u->n_services == 0)
+        return 1;
+    for (size_t i = 0; i < u->n_services; i++)
+        if (strcmp(u->services[i], service) == 0)
+            return 1;
+    return 0;
+}
+
 int relay_tables_build(struct directory *d, buf *recipients, buf *senders, buf *err)
 {
     struct directory_user *users = NULL;
@@ -33,11 +46,16 @@ int relay_tables_build(struct directory *d, buf *recipients, buf *senders, buf *
         const struct directory_user *u = &users[i];
         if (!is_active(u->status))
             continue;
-        buf_printf(recipients, "%s OK\n", u->mail);
-        buf_printf(senders, "%s %s\n", u->mail, u->mail);
+        int receives = has_service(u, "lmtp"), sends = has_service(u, "smtp");
+        if (receives)
+            buf_printf(recipients, "%s OK\n", u->mail);
+        if (sends)
+            buf_printf(senders, "%s %s\n", u->mail, u->mail);
         for (size_t j = 0; j < u->n_alternate_addresses; j++) {
-            buf_printf(recipients, "%s OK\n", u->alternate_addresses[j]);
-            buf_printf(senders, "%s %s\n", u->alternate_addresses[j], u->mail);
+            if (receives)
+                buf_printf(recipients, "%s OK\n", u->alternate_addresses[j]);
+            if (sends)
+                buf_printf(senders, "%s %s\n", u->alternate_addresses[j], u->mail);
         }
     }
     for (size_t i = 0; i < n_aliases; i++)

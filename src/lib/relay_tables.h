@@ -9,6 +9,9 @@
  *   sender-logins      ADDRESS LOGIN    who may send as an address
  *                                       (smtpd_sender_login_maps)
  *
+ * A user whose emailngEnabledService lacks lmtp is no recipient, one that
+ * lacks smtp sends as no address (the health monitor's probe account).
+ *
  * Written next to the policy table and at the same moments (`emailng up`
  * once the directory is ready, every `user add|del`, `alias add|del`),
  * atomically; a running Postfix master gets SIGHUP (texthash is read when

@@ -17,6 +17,9 @@
 #define TEMPLATE_MAX (4 * 1024 * 1024)
 /* Debian's dns-root-data: the root zone's DNSSEC key. */
 #define UNBOUND_ROOT_KEY "/usr/share/dns/root.key"
+#ifndef EMAILNG_PROGRAM
+#define EMAILNG_PROGRAM "/usr/local/sbin/emailng"
+#endif
 
 void render_context_set(struct render_context *ctx, const char *name, const char *value)
 {
@@ -243,6 +246,32 @@ static void role_addresses(const struct site *site, unsigned role, const char *s
     }
 }
 
+/* emailng-healthd on the proxies (templates/healthd): every store pair,
+ * its first store in the site file as the primary; and the emailng
+ * program (next to the running one, else the installed one) for the
+ * catch-up check. */
+static void render_healthd_context(const struct site *site, struct render_context *ctx)
+{
+    buf b = BUF_INIT;
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        const struct site_host *h = &site->hosts[i];
+        const struct site_host *partner = site_store_partner(site, h);
+        if (partner == NULL || partner < h)    /* a pair once, from its first store */
+            continue;
+        buf_printf(&b, "%s  %s: {primary: \"%s\", secondary: \"%s\"}", b.len ? "\n" : "", h->store_pair,
+                   h->address, partner->address);
+    }
+    render_context_set(ctx, "healthd_pairs", buf_cstr(&b));
+    buf_free(&b);
+    char *self = realpath("/proc/self/exe", NULL);
+    char *slash = self ? strrchr(self, '/') : NULL;
+    char *next_to_us = slash ? xasprintf("%.*s/emailng", (int)(slash - self), self) : NULL;
+    render_context_set(ctx, "emailng_program",
+                       next_to_us && access(next_to_us, X_OK) == 0 ? next_to_us : EMAILNG_PROGRAM);
+    free(next_to_us);
+    free(self);
+}
+
 /* Placeholders of a site of several hosts (docs/architecture.md): per-host
  * certificates, LDAPS to the directory host with client certificates, and
  * the next hops between the roles. The small site gets the same names with
@@ -325,6 +354,7 @@ static void render_topology_context(const struct site *site, const struct site_h
         role_addresses(site, lists[i].role, " ", "", "", 0, &b);
         render_context_set(ctx, lists[i].name, buf_cstr(&b));
     }
+    render_healthd_context(site, ctx);
     buf_free(&b);
 }
 
@@ -539,6 +569,8 @@ const char *const *render_components(unsigned roles)
      * site's firewall is the administrator's. */
     if (roles != 0 && (roles & (roles - 1)) == 0)
         names[n++] = "nftables";
+    if (roles == ROLE_PROXY)          /* store health monitor (emailng-healthd) */
+        names[n++] = "healthd";
     names[n] = NULL;
     return names;
 }

@@ -58,7 +58,7 @@ def test_every_host_and_service_up(ha):
     services = {h["name"]: sorted(s["name"] for s in h["services"]) for h in st["hosts"]}
     assert services["dir1"] == ["slapd"]
     assert services["store1"] == ["dovecot", "postfix"]
-    assert services["proxy2"] == ["dovecot"]
+    assert services["proxy2"] == ["dovecot", "healthd"]
     # dovecot: the auth service only; unbound: the caching resolver (S8)
     assert services["relay1"] == ["dovecot", "policyd", "postfix", "unbound"]
     assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd

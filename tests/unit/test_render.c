@@ -282,6 +282,24 @@ static void test_ha_site_renders_per_role(void **state)
     assert_non_null(strstr(nft, "ip saddr @stores_v4 tcp dport 636 accept\n"));
     assert_null(strstr(nft, "@relays"));
     free(nft);
+    /* The proxies' store monitor: every pair, the table their Dovecot reads. */
+    char *healthd = read_rendered(etc, "proxy1/healthd/healthd.yaml");
+    assert_non_null(strstr(healthd, "\n  pair1: {primary: \"198.18.0.31\", secondary: \"198.18.0.32\"}\n"));
+    char *table = xasprintf("passwd_file: \"%s/data/proxy1/healthd/pairs.passwd\"\n", st);
+    assert_non_null(strstr(healthd, table));
+    char *proxy_conf = read_rendered(etc, "proxy1/dovecot/dovecot.conf");
+    char *passdb_arg = xasprintf(" %s/data/proxy1/healthd/pairs.passwd\n", st);
+    assert_non_null(strstr(proxy_conf, passdb_arg));
+    assert_non_null(strstr(healthd, "probe_user: healthd-probe@example.test\n"));
+    free(healthd);
+    free(table);
+    free(proxy_conf);
+    free(passdb_arg);
+    for (size_t i = 0; i < site.n_hosts; i++) {
+        char *dir = xasprintf("%s/%s/healthd", etc, site.hosts[i].name);
+        assert_int_equal(fs_exists(dir), site.hosts[i].roles == ROLE_PROXY);
+        free(dir);
+    }
     char *host_dir = xasprintf("%s/dir1/amavis", etc);
     assert_false(fs_exists(host_dir));
     free(host_dir);

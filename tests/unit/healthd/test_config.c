@@ -1,5 +1,6 @@
-/* Unit tests for src/healthd/config.c and table.c: configuration errors
- * name file:line and the key; the table and passwd-file writers (cmocka). */
+/* Unit tests for src/healthd/config.c, table.c and drain.c: configuration
+ * errors name file:line and the key; the table, passwd-file and status
+ * writers; the drain file (cmocka). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "drain.h"
 #include "fsutil.h"
 #include "table.h"
 
@@ -250,6 +252,67 @@ static void test_table_writer(void **state)
     free(dir);
 }
 
+/* The drain file: store addresses, comments, blanks; unknown addresses
+ * reported; a missing file drains nothing; the config keys parse. */
+static void test_drain_file(void **state)
+{
+    (void)state;
+    hd_config c;
+    buf err = BUF_INIT, unknown = BUF_INIT;
+    char *text = xasprintf("%sdrain_file: /tmp/d\nstatus_file: /tmp/s\nuser: nobody\n", GOOD);
+    assert_int_equal(parse(text, &c, &err), 0);
+    free(text);
+    assert_string_equal(c.drain_file, "/tmp/d");
+    assert_string_equal(c.status_file, "/tmp/s");
+    assert_string_equal(c.user, "nobody");
+
+    int drained[4] = {1, 1, 1, 1};
+    assert_int_equal(drain_parse(&c, "# drained by emailng node drain\n\n  198.18.0.31  \r\n"
+                                     "198.18.0.99\n2001:db8::34", drained, &unknown), 2);
+    assert_int_equal(drained[0], 1);            /* pair1 primary */
+    assert_int_equal(drained[1], 0);
+    assert_int_equal(drained[2], 0);
+    assert_int_equal(drained[3], 1);            /* pair2 secondary */
+    assert_string_equal(buf_cstr(&unknown), "198.18.0.99");
+    /* A prefix of an address is not the address. */
+    buf_reset(&unknown);
+    assert_int_equal(drain_parse(&c, "198.18.0.3\n", drained, &unknown), 0);
+    assert_int_equal(drained[0], 0);
+    assert_string_equal(buf_cstr(&unknown), "198.18.0.3");
+
+    char *dir = tmpdir();
+    free(c.drain_file);
+    c.drain_file = xasprintf("%s/drained", dir);
+    int all[4] = {1, 1, 1, 1};
+    buf_reset(&unknown);
+    assert_int_equal(drain_read(&c, all, &unknown, &err), 0);     /* missing: none */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(all[i], 0);
+    assert_int_equal(fs_write_file(c.drain_file, "198.18.0.32\n", 12, 0644, &err), 0);
+    assert_int_equal(drain_read(&c, all, &unknown, &err), 0);
+    assert_int_equal(all[1], 1);
+    assert_int_equal(all[0] + all[2] + all[3], 0);
+    unlink(c.drain_file);
+    rmdir(dir);
+    free(dir);
+
+    /* The status file's lines. */
+    int active[2] = {1, 0};
+    const char *states[4] = {"drained", "up", "down", "recovering"};
+    buf out = BUF_INIT;
+    table_format_status(&c, active, states, &out);
+    assert_string_equal(buf_cstr(&out), "store 198.18.0.31 pair1 primary drained\n"
+                                        "store 198.18.0.32 pair1 secondary up\n"
+                                        "store 198.18.0.33 pair2 primary down\n"
+                                        "store 2001:db8::34 pair2 secondary recovering\n"
+                                        "pair pair1 198.18.0.32\n"
+                                        "pair pair2 198.18.0.33\n");
+    buf_free(&out);
+    config_free(&c);
+    buf_free(&err);
+    buf_free(&unknown);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_missing_required),
         cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_table_writer),
+        cmocka_unit_test(test_drain_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
