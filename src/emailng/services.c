@@ -201,12 +201,20 @@ static int dovecot_ready(const struct service_env *env, buf *detail)
 }
 
 /* A relay's auth-only Dovecot: ready when Postfix's socket answers. */
+static pid_t dovecot_pid(const struct service_env *env);
+
+/* The auth socket answers, and the master has written its pid file (the
+ * socket can be there first; `up` reports the pid). */
 static int dovecot_auth_ready(const struct service_env *env, buf *detail)
 {
     char *socket = service_path(env, "run_dir", "dovecot/auth-postfix");
     int rc = unix_listening(socket) ? 0 : -1;
     if (rc != 0)
         buf_printf(detail, "%s does not accept connections yet", socket);
+    else if (dovecot_pid(env) == 0) {
+        buf_printf(detail, "no live pid in the master's pid file yet");
+        rc = -1;
+    }
     free(socket);
     return rc;
 }
