@@ -646,12 +646,13 @@ static int cmd_status(const struct options *o)
             long pss = pid ? process_tree_pss_kb(pid) : 0;
             long queue = strcmp(svc->name, "postfix") == 0 ? postfix_queue_size(&env) : -1;
             buf ports = BUF_INIT, ports_json = BUF_INIT;
-            for (const char *const *p = svc->ports; *p; p++) {
+            for (const char *const *p = service_ports(svc, &env); *p; p++) {
                 buf_printf(&ports, "%s%d", ports.len ? " " : "", service_port(&env, *p));
                 buf_printf(&ports_json, "%s%d", ports_json.len ? "," : "", service_port(&env, *p));
             }
-            if (strcmp(svc->name, "slapd") == 0)
-                buf_append_str(&ports, "ldapi");
+            const char *local = service_local_endpoint(svc);
+            if (local)
+                buf_printf(&ports, "%s%s", ports.len ? " " : "", local);
             total_kb += rss;
             total_pss_kb += pss;
             if (!pid)
@@ -659,6 +660,8 @@ static int cmd_status(const struct options *o)
             buf_printf(&json, "%s{\"name\":\"%s\",\"state\":\"%s\",\"pid\":%ld,\"rss_kb\":%ld,\"pss_kb\":%ld,"
                        "\"ports\":[%s]", first ? "" : ",", svc->name, pid ? "up" : "down", (long)pid, rss, pss,
                        buf_cstr(&ports_json));
+            if (local)
+                buf_printf(&json, ",\"local\":\"%s\"", local);
             if (queue >= 0)
                 buf_printf(&json, ",\"queue\":%ld", queue);
             buf_append_char(&json, '}');

@@ -203,12 +203,20 @@ static int dovecot_ready(const struct service_env *env, buf *detail)
 }
 
 /* A relay's auth-only Dovecot: ready when Postfix's socket answers. */
+static pid_t dovecot_pid(const struct service_env *env);
+
+/* The auth socket answers, and the master has written its pid file (the
+ * socket can be there first; `up` reports the pid). */
 static int dovecot_auth_ready(const struct service_env *env, buf *detail)
 {
     char *socket = service_path(env, "run_dir", "dovecot/auth-postfix");
     int rc = unix_listening(socket) ? 0 : -1;
     if (rc != 0)
         buf_printf(detail, "%s does not accept connections yet", socket);
+    else if (dovecot_pid(env) == 0) {
+        buf_printf(detail, "no live pid in the master's pid file yet");
+        rc = -1;
+    }
     free(socket);
     return rc;
 }
@@ -326,6 +334,15 @@ static const char *const postfix_ports[] = {"port_smtp", "port_submission", "por
 static const char *const policyd_ports[] = {"port_policyd", NULL};
 static const char *const resolver_ports[] = {"port_dns", NULL};
 static const char *const healthd_ports[] = {NULL};
+/* The per-role variants of a site of several hosts (templates/COMPONENT-ROLE)
+ * open only some of the ports; the relay's Dovecot only a local socket. */
+static const char *const dovecot_auth_ports[] = {NULL};
+static const char *const dovecot_proxy_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
+                                                  "port_managesieve", "port_lmtp", NULL};
+static const char *const dovecot_store_ports[] = {"port_imap", "port_pop3", "port_managesieve", "port_lmtp",
+                                                  "port_quota_status", NULL};
+static const char *const postfix_store_ports[] = {"port_smtp", NULL};
+static const char *const slapd_directory_ports[] = {"port_ldaps", NULL};
 
 static const char *const clamd_ports[] = {NULL};
 static const char *const amavisd_ports[] = {"port_amavis", "port_amavis_submission", NULL};
@@ -351,7 +368,7 @@ const struct service services[] = {
      clamav_milter_pid, clamav_milter_stop, clamav_milter_ports, filter_milter_wanted, "clamav"},
     /* A relay of several hosts: Dovecot's auth service for submission. */
     {"dovecot", ROLE_RELAY, dovecot_prepare, dovecot_start, dovecot_auth_ready, dovecot_pid, dovecot_stop,
-     slapd_ports, relay_only, NULL},
+     dovecot_auth_ports, relay_only, NULL},
     /* Border policy (policyd_service.c): Postfix asks it at RCPT and end of data. */
     {"policyd", ROLE_RELAY, policyd_prepare, policyd_start, policyd_ready, policyd_pid, policyd_stop,
      policyd_ports, NULL, NULL},
@@ -359,6 +376,29 @@ const struct service services[] = {
      postfix_stop, postfix_ports, NULL, NULL},
 };
 const size_t n_services = sizeof services / sizeof services[0];
+
+const char *const *service_ports(const struct service *svc, const struct service_env *env)
+{
+    unsigned roles = env->host->roles;
+    if (svc->ports == dovecot_ports && roles == ROLE_PROXY)
+        return dovecot_proxy_ports;
+    if (svc->ports == dovecot_ports && roles == ROLE_STORE)
+        return dovecot_store_ports;
+    if (svc->ports == postfix_ports && roles == ROLE_STORE)
+        return postfix_store_ports;
+    if (svc->ports == slapd_ports && roles == ROLE_DIRECTORY && env->site->n_hosts > 1)
+        return slapd_directory_ports;
+    return svc->ports;
+}
+
+const char *service_local_endpoint(const struct service *svc)
+{
+    if (svc->ports == slapd_ports)
+        return "ldapi";
+    if (svc->ports == dovecot_auth_ports)
+        return "auth socket";
+    return NULL;
+}
 
 int service_wanted(const struct service *svc, const struct service_env *env)
 {
@@ -381,7 +421,7 @@ static const char *packaged_service(const char *comm)
 
 int service_check_ports(const struct service *svc, const struct service_env *env, buf *err)
 {
-    for (const char *const *p = svc->ports; *p; p++) {
+    for (const char *const *p = service_ports(svc, env); *p; p++) {
         int port = service_port(env, *p);
         const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") || strstr(*p, "policyd") || strstr(*p, "dns") ? "127.0.0.1" : service_var(env, "host_address");
         if (!tcp_listening(address, port))

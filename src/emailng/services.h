@@ -58,6 +58,13 @@ int service_run(const char *const argv[], buf *err);
 /* SIGTERM, then SIGKILL after 20 s; 0 once gone (pid 0: nothing to do). */
 int service_stop_pid(pid_t pid, const char *name, buf *err);
 
+/* The public TCP ports the service opens on the env's host (placeholder
+ * names, NULL-terminated): svc->ports, or fewer for a per-role variant. */
+const char *const *service_ports(const struct service *svc, const struct service_env *env);
+/* What the service serves besides TCP ports, for status ("ldapi",
+ * "auth socket"), or NULL. */
+const char *service_local_endpoint(const struct service *svc);
+
 /* Checks that no foreign process holds one of the service's ports; if one
  * does, err says which and what to do. */
 int service_check_ports(const struct service *svc, const struct service_env *env, buf *err);
