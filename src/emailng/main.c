@@ -12,6 +12,7 @@
 #include "address.h"
 #include "buf.h"
 #include "cmd_quarantine.h"
+#include "cmd_replication.h"
 #include "cmd_user.h"
 #include "directory.h"
 #include "fabric.h"
@@ -63,6 +64,7 @@ static void usage(FILE *f)
           "  alias add ALIAS DEST...   alias del ALIAS   alias list\n"
           "  user spam ADDRESS [--threshold N|default] [--allow|--deny|--unallow|--undeny SENDER]...\n"
           "  quarantine list | release ID | delete ID\n"
+          "  replication status [--store ADDR|NAME]   replication caught-up [--store ADDR --partner ADDR]\n"
           "The state directory is /var/lib/emailng unless --state or EMAILNG_STATE says otherwise.\n",
           f);
 }
@@ -799,6 +801,13 @@ int main(int argc, char **argv)
         rc = 1;
         if (load_site(&o, &site, 1) == 0) {
             rc = cmd_quarantine(&site, o.state_dir, n - 1, rest + 1);
+            site_free(&site);
+        }
+    } else if (strcmp(rest[0], "replication") == 0) {    /* cmd_replication.c */
+        struct site site;
+        rc = 2;
+        if (load_site(&o, &site, 1) == 0) {
+            rc = cmd_replication(&site, o.state_dir, n - 1, rest + 1);
             site_free(&site);
         }
     } else {

@@ -16,6 +16,7 @@
 #include "policyd_service.h"
 #include "process.h"
 #include "relay_tables.h"
+#include "replication.h"
 
 const char *service_var(const struct service_env *env, const char *name)
 {
@@ -177,6 +178,9 @@ static int dovecot_prepare(const struct service_env *env, buf *err)
     int rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0 && env->host->roles == ROLE_PROXY)
         rc = proxy_pairs_ensure(env, err);
+    /* A store of a pair: the pair's doveadm secret (dovecot.conf reads it). */
+    if (rc == 0 && env->host->roles == ROLE_STORE && site_store_partner(env->site, env->host))
+        rc = replication_secret_ensure(env->state_dir, err);
     if (rc == 0)
         rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
     if (rc == 0)   /* compiled global Sieve scripts */
