@@ -5,14 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "doveadm_client.h"
 #include "fsutil.h"
 #include "password.h"
+#include "process.h"
 #include "render.h"
 #include "replication.h"
 
 #define DOVEADM_TIMEOUT_MS 30000
+/* How long caught-up waits for the replicator to confirm our syncs. */
+#define REPLICATOR_WAIT_MS 5000
 
 /* The replicator's own dsync parameters (replication_dsync_parameters). */
 static const char *const sync_argv[] = {"sync", "-d", "-N", "-l", "30", "-U", NULL};
@@ -184,9 +188,31 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
                 doveadm_reply_free(&reply);
             }
         }
-        replication_status_free(&st);
-        buf_reset(&err);
-        pending = failed ? -1 : count_pending(&tc, &st, &err);
+        /* The replicator of 2.3.19 keeps a user marked failed after a
+         * sync it did not run itself (doveadm's -U notice does not clear
+         * the mark): ask it to sync them too, and wait a little for that. */
+        for (size_t i = 0; !failed && i < st.n_users; i++) {
+            if (!replication_pending(&st.users[i]))
+                continue;
+            const char *argv[] = {"replicator", "replicate", "-p", "high", st.users[i].username, NULL};
+            struct doveadm_reply reply;
+            buf_reset(&err);
+            if (doveadm_run(&tc.t, "", argv, &reply, &err) != 0) {
+                printf("  replicator replicate %s on %s: %s\n", st.users[i].username, partner->name, buf_cstr(&err));
+                failed++;
+            } else {
+                failed += !reply.ok;
+                doveadm_reply_free(&reply);
+            }
+        }
+        long long deadline = clock_ms() + REPLICATOR_WAIT_MS;
+        do {
+            replication_status_free(&st);
+            buf_reset(&err);
+            pending = failed ? -1 : count_pending(&tc, &st, &err);
+            if (pending > 0)
+                usleep(200 * 1000);
+        } while (pending > 0 && clock_ms() < deadline);
         if (pending == 0) {
             printf("caught up: %s has nothing queued or failed for %s after the sync\n", partner->name,
                    store->name);
