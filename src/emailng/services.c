@@ -190,10 +190,19 @@ static int dovecot_prepare(const struct service_env *env, buf *err)
     return rc;
 }
 
+static pid_t dovecot_pid(const struct service_env *env);
+
 static int dovecot_start(const struct service_env *env, buf *err)
 {
     char *conf = service_path(env, "etc_dir", "dovecot/dovecot.conf");
     const char *argv[] = {"/usr/sbin/dovecot", "-c", conf, NULL};
+    /* After a crash (kill -9) the master's pid file remains; Dovecot
+     * refuses to start while that pid exists, even as an unreaped zombie. */
+    if (dovecot_pid(env) == 0) {
+        char *pidfile = service_path(env, "run_dir", "dovecot/master.pid");
+        unlink(pidfile);
+        free(pidfile);
+    }
     int rc = service_run(argv, err);
     free(conf);
     return rc;
