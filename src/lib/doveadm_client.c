@@ -224,6 +224,7 @@ static int conn_write(struct conn *c, const char *data, size_t len, buf *err)
 static int conn_read(struct conn *c, buf *in, buf *err)
 {
     char chunk[4096];
+    errno = 0;
     int n = SSL_read(c->ssl, chunk, sizeof chunk);
     if (n <= 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
