@@ -201,6 +201,29 @@ def test_folders_and_subscriptions_replicate(ha):
     wait_until("folder deletion on store1", lambda: folder not in _mailboxes(ha, "store1", BOB))
 
 
+def test_simultaneous_changes_on_both_stores_replicate(ha):
+    """Deliveries to one user on both stores at the same moment: opposite
+    syncs of the user must take turns (dsync's user lock, which needs the
+    stores' Dovecot host names to differ), not deadlock on the mailbox
+    locks for 30 s."""
+    import threading
+    ids = []
+    for i in range(8):
+        pair = [new_msgid("both%d" % i), new_msgid("both%d" % i)]
+        threads = [threading.Thread(target=deliver, args=(ha, store, ALICE, msgid))
+                   for store, msgid in zip(("store1", "store2"), pair)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ids += pair
+    for msgid in ids:
+        wait_until("%s on both stores" % msgid,
+                   lambda: count(ha, "store1", ALICE, msgid) == 1 and count(ha, "store2", ALICE, msgid) == 1)
+    for store in ("store1", "store2"):
+        assert "Failed to lock" not in ha.log(store, "dovecot.log")
+
+
 SIEVE = 'require "fileinto";\nif header :contains "subject" "replicated-rule" { fileinto "Junk"; }\n'
 
 
