@@ -4,7 +4,7 @@ PREFIX   ?= /usr/local
 DATADIR  ?= $(PREFIX)/share/emailng
 BUILD    ?= build
 CC       ?= cc
-PKGS      = yaml-0.1 ldap libcrypt libcrypto
+PKGS      = yaml-0.1 ldap libcrypt libcrypto libssl
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/lib \
             $(shell pkg-config --cflags $(PKGS))

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "cmd_node.h"
 #include "cmd_quarantine.h"
+#include "cmd_replication.h"
 #include "cmd_user.h"
 #include "directory.h"
 #include "fabric.h"
@@ -68,6 +69,7 @@ static void usage(FILE *f)
           "  quarantine list | release ID | delete ID\n"
           "  node list | drain STORE | undrain STORE   (a site of several hosts: take a store out of\n"
           "                               service and give it back; see docs/admin-manual.md)\n"
+          "  replication status [--store ADDR|NAME]   replication caught-up [--store ADDR --partner ADDR]\n"
           "The state directory is /var/lib/emailng unless --state or EMAILNG_STATE says otherwise.\n",
           f);
 }
@@ -850,6 +852,13 @@ int main(int argc, char **argv)
         rc = 1;
         if (load_site(&o, &site, 1) == 0) {
             rc = cmd_quarantine(&site, o.state_dir, n - 1, rest + 1);
+            site_free(&site);
+        }
+    } else if (strcmp(rest[0], "replication") == 0) {    /* cmd_replication.c */
+        struct site site;
+        rc = 2;
+        if (load_site(&o, &site, 1) == 0) {
+            rc = cmd_replication(&site, o.state_dir, n - 1, rest + 1);
             site_free(&site);
         }
     } else {

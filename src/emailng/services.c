@@ -18,6 +18,7 @@
 #include "process.h"
 #include "relay_tables.h"
 #include "resolver_service.h"
+#include "replication.h"
 
 const char *service_var(const struct service_env *env, const char *name)
 {
@@ -179,6 +180,9 @@ static int dovecot_prepare(const struct service_env *env, buf *err)
     int rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0 && env->host->roles == ROLE_PROXY)
         rc = proxy_pairs_ensure(env, err);
+    /* A store of a pair: the pair's doveadm secret (dovecot.conf reads it). */
+    if (rc == 0 && env->host->roles == ROLE_STORE && site_store_partner(env->site, env->host))
+        rc = replication_secret_ensure(env->state_dir, err);
     if (rc == 0)
         rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
     if (rc == 0)   /* compiled global Sieve scripts */
@@ -188,10 +192,19 @@ static int dovecot_prepare(const struct service_env *env, buf *err)
     return rc;
 }
 
+static pid_t dovecot_pid(const struct service_env *env);
+
 static int dovecot_start(const struct service_env *env, buf *err)
 {
     char *conf = service_path(env, "etc_dir", "dovecot/dovecot.conf");
     const char *argv[] = {"/usr/sbin/dovecot", "-c", conf, NULL};
+    /* After a crash (kill -9) the master's pid file remains; Dovecot
+     * refuses to start while that pid exists, even as an unreaped zombie. */
+    if (dovecot_pid(env) == 0) {
+        char *pidfile = service_path(env, "run_dir", "dovecot/master.pid");
+        unlink(pidfile);
+        free(pidfile);
+    }
     int rc = service_run(argv, err);
     free(conf);
     return rc;

@@ -341,6 +341,16 @@ static void render_topology_context(const struct site *site, const struct site_h
         render_context_set(ctx, "store_lmtp_nexthops", buf_cstr(&b));
         buf_free(&port);
     }
+    /* Replication of a store pair (templates/dovecot-store): the partner's
+     * doveadm server; the nftables rules admit port_doveadm from the
+     * partner only. The pair's shared secret stays in STATE/secrets. */
+    enum { PORT_DOVEADM = 12345 };
+    set_printf(ctx, "port_doveadm", "%d", PORT_DOVEADM);
+    set_printf(ctx, "doveadm_password_file", "%s/secrets/doveadm-password", state_dir);
+    const struct site_host *partner = site_store_partner(site, host);
+    render_context_set(ctx, "replica_address", partner ? partner->address : "");
+    render_context_set(ctx, "store_pair", host->store_pair ? host->store_pair : "");
+
     static const struct {
         const char *name;
         unsigned role;

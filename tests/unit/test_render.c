@@ -12,6 +12,7 @@
 #include "fsutil.h"
 #include "process.h"
 #include "render.h"
+#include "replication.h"
 #include "site_tls.h"
 
 static void test_substitution(void **state)
@@ -268,6 +269,21 @@ static void test_ha_site_renders_per_role(void **state)
     char *want = xasprintf("tls_cert_file = %s/tls/proxy2/client-dovecot.crt\n", st);
     assert_non_null(strstr(passdb, want));
     assert_non_null(strstr(passdb, "=proxy=y"));
+    /* Replication of pair1: each store names the other; the password is a
+     * file reference, never the secret. */
+    char *dovecot1 = read_rendered(etc, "store1/dovecot/dovecot.conf");
+    char *dovecot2 = read_rendered(etc, "store2/dovecot/dovecot.conf");
+    assert_non_null(strstr(dovecot1, "mail_replica = tcps:198.18.0.32:12345\n"));
+    assert_non_null(strstr(dovecot2, "mail_replica = tcps:198.18.0.31:12345\n"));
+    assert_non_null(strstr(dovecot1, "    address = 198.18.0.31\n    port = 12345\n    ssl = yes\n"));
+    char *secret_ref = xasprintf("doveadm_password = <%s/secrets/doveadm-password\n", st);
+    assert_non_null(strstr(dovecot1, secret_ref));
+    char *userdb = read_rendered(etc, "store2/dovecot/dovecot-ldap-userdb.conf.ext");
+    assert_non_null(strstr(userdb, "(emailngMailHost=pair1))\n"));
+    free(dovecot1);
+    free(dovecot2);
+    free(secret_ref);
+    free(userdb);
     char *slapd = read_rendered(etc, "dir1/slapd/slapd.conf");
     assert_non_null(strstr(slapd, "TLSVerifyClient         demand\n"));
     /* X1: the relay's firewall opens MX and submission and keeps it from
@@ -319,6 +335,9 @@ static void test_ha_site_renders_per_role(void **state)
         char *ldapdb = xasprintf("%s/data/dir1/ldap", st);
         assert_int_equal(fs_mkdirs(ldapdb, 0700, &err), 0);
         free(ldapdb);
+        /* The stores' dovecot.conf reads the pair's doveadm password. */
+        if (replication_secret_ensure(st, &err) != 0)
+            fail_msg("%s", buf_cstr(&err));
         char *pids = xasprintf("%s/run/dir1/slapd", st);     /* slaptest opens the pid file */
         assert_int_equal(fs_mkdirs(pids, 0755, &err), 0);
         free(pids);

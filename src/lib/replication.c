@@ -1,0 +1,97 @@
+/* replication: the pair's doveadm secret and the replicator's status; see
+ * replication.h. */
+#include "replication.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "password.h"
+
+char *replication_secret_path(const char *state_dir)
+{
+    return xasprintf("%s/secrets/doveadm-password", state_dir);
+}
+
+int replication_secret_ensure(const char *state_dir, buf *err)
+{
+    char *dir = xasprintf("%s/secrets", state_dir);
+    char *file = replication_secret_path(state_dir);
+    int rc = fs_ensure_dir(dir, NULL, NULL, 0700, err);
+    if (rc == 0 && !fs_exists(file)) {
+        /* Two generated passwords: 32 characters, about 185 bits. */
+        buf secret = BUF_INIT, half = BUF_INIT;
+        for (int i = 0; rc == 0 && i < 2; i++) {
+            if (password_generate(&half) != 0) {
+                buf_append_str(err, "no randomness for the doveadm password");
+                rc = -1;
+            } else {
+                buf_append(&secret, half.data, half.len);
+            }
+        }
+        if (rc == 0)
+            rc = fs_write_file(file, secret.data, secret.len, 0600, err);
+        password_wipe(&secret);
+        password_wipe(&half);
+    }
+    free(dir);
+    free(file);
+    return rc;
+}
+
+enum { STATUS_COLUMNS = 6 };
+
+void replication_status_free(struct replication_status *st)
+{
+    for (size_t i = 0; i < st->n_users; i++) {
+        struct replication_user *u = &st->users[i];
+        free(u->username);
+        free(u->priority);
+        free(u->fast_sync);
+        free(u->full_sync);
+        free(u->success_sync);
+    }
+    free(st->users);
+    memset(st, 0, sizeof *st);
+}
+
+static int known_priority(const char *p)
+{
+    static const char *const names[] = {"none", "low", "high", "sync"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(p, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int replication_status_parse(char *const *fields, size_t n_fields, struct replication_status *st, buf *err)
+{
+    memset(st, 0, sizeof *st);
+    if (n_fields % STATUS_COLUMNS != 0) {
+        buf_printf(err, "the replicator status has %zu values, not %d per user", n_fields, STATUS_COLUMNS);
+        return -1;
+    }
+    for (size_t i = 0; i < n_fields; i += STATUS_COLUMNS) {
+        char *const *f = fields + i;
+        if (f[0][0] == '\0' || !known_priority(f[1]) || (strcmp(f[5], "y") != 0 && strcmp(f[5], "-") != 0)) {
+            buf_printf(err, "the replicator status of user %zu is malformed (priority \"%s\", failed \"%s\")",
+                       i / STATUS_COLUMNS + 1, f[1], f[5]);
+            replication_status_free(st);
+            return -1;
+        }
+        st->users = xrealloc(st->users, (st->n_users + 1) * sizeof *st->users);
+        struct replication_user *u = &st->users[st->n_users++];
+        u->username = xstrdup(f[0]);
+        u->priority = xstrdup(f[1]);
+        u->fast_sync = xstrdup(f[2]);
+        u->full_sync = xstrdup(f[3]);
+        u->success_sync = xstrdup(f[4]);
+        u->failed = strcmp(f[5], "y") == 0;
+    }
+    return 0;
+}
+
+int replication_pending(const struct replication_user *u)
+{
+    return u->failed || strcmp(u->priority, "none") != 0;
+}
