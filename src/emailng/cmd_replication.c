@@ -39,14 +39,20 @@ static const struct site_host *find_store(const struct site *site, const char *n
     return NULL;
 }
 
+/* The secret given on standard input (--password-stdin), else none: then
+ * it is read from STATE/secrets (root only). */
+static buf given_secret = BUF_INIT;
+
 static int target_init(struct target_ctx *tc, const struct site *site, const struct site_host *store,
                        const char *state_dir, buf *err)
 {
     memset(tc, 0, sizeof *tc);
     struct render_context ctx = {0};
     int rc = render_context_for_host(site, store, state_dir, &ctx, err);
-    char *secret = replication_secret_path(state_dir);
-    if (rc == 0)
+    char *secret = given_secret.len ? xstrdup("the secret on standard input") : replication_secret_path(state_dir);
+    if (rc == 0 && given_secret.len)
+        buf_append(&tc->password, given_secret.data, given_secret.len);
+    else if (rc == 0)
         rc = fs_read_file(secret, PASSWORD_MAX, &tc->password, err);
     /* The file holds the password only (no newline); be lenient with one. */
     while (rc == 0 && tc->password.len && (tc->password.data[tc->password.len - 1] == '\n'))
@@ -234,6 +240,7 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
 int cmd_replication(const struct site *site, const char *state_dir, int argc, char **argv)
 {
     const char *store = NULL, *partner = NULL;
+    int password_stdin = 0, rc = 2;
     if (argc < 1)
         goto usage;
     for (int i = 1; i < argc; i++) {
@@ -241,17 +248,37 @@ int cmd_replication(const struct site *site, const char *state_dir, int argc, ch
             store = argv[++i];
         else if (strcmp(argv[i], "--partner") == 0 && i + 1 < argc)
             partner = argv[++i];
+        else if (strcmp(argv[i], "--password-stdin") == 0)
+            password_stdin = 1;
         else
             goto usage;
     }
+    /* emailng-healthd runs the check unprivileged and hands it the secret,
+     * which it read as root, on a pipe: never argv, never the environment. */
+    if (password_stdin) {
+        buf err = BUF_INIT;
+        if (password_read(NULL, 1, &given_secret, &err) != 0 || given_secret.len == 0) {
+            fprintf(stderr, "emailng: replication: no secret on standard input%s%s\n", err.len ? ": " : "",
+                    buf_cstr(&err));
+            buf_free(&err);
+            return 2;
+        }
+        buf_free(&err);
+    }
     if (strcmp(argv[0], "status") == 0 && partner == NULL)
-        return cmd_status(site, state_dir, store);
-    if (strcmp(argv[0], "caught-up") == 0)
-        return cmd_caught_up(site, state_dir, store, partner);
+        rc = cmd_status(site, state_dir, store);
+    else if (strcmp(argv[0], "caught-up") == 0)
+        rc = cmd_caught_up(site, state_dir, store, partner);
+    else
+        goto usage;
+    password_wipe(&given_secret);
+    return rc;
 usage:
-    fputs("usage: emailng replication status [--store ADDR|NAME]\n"
-          "       emailng replication caught-up [--store ADDR --partner ADDR]   (or HEALTHD_STORE, "
-          "HEALTHD_PARTNER)\n",
+    fputs("usage: emailng replication status [--store ADDR|NAME] [--password-stdin]\n"
+          "       emailng replication caught-up [--store ADDR --partner ADDR] [--password-stdin]\n"
+          "         (or HEALTHD_STORE, HEALTHD_PARTNER; --password-stdin: the pair's doveadm secret\n"
+          "          as one line on standard input, else STATE/secrets/doveadm-password)\n",
           stderr);
+    password_wipe(&given_secret);
     return 2;
 }

@@ -3,7 +3,9 @@
  * The check is a program (catchup_command: absolute path and arguments, no
  * shell) run with
  *   HEALTHD_PAIR, HEALTHD_STORE, HEALTHD_PARTNER  (pair name, addresses)
- * in its environment, stdin/stdout/stderr on /dev/null; exit 0 = caught
+ * in its environment, stdout/stderr on /dev/null, stdin /dev/null or, with
+ * a secret (catchup_secret_file, read as root at start), that secret as one
+ * line on a pipe (never argv or the environment); exit 0 = caught
  * up, anything else (or running past catchup_timeout_ms, when it is
  * killed) = not yet. It runs in the background: the probes never wait. */
 #ifndef HEALTHD_CATCHUP_H
@@ -19,7 +21,7 @@ typedef struct catchup_job {
 } catchup_job;
 
 int catchup_start(catchup_job *j, char *const argv[], const char *pair, const char *store,
-                  const char *partner, long timeout_ms, long long now_ms, buf *err);
+                  const char *partner, const char *secret, long timeout_ms, long long now_ms, buf *err);
 /* -1 still running; 1 caught up; 0 not yet (detail says why). */
 int catchup_poll(catchup_job *j, long long now_ms, buf *detail);
 /* Kills and reaps a running check. */

@@ -47,6 +47,11 @@ void config_free(hd_config *c)
     free(c->pairs);
     free(c->probe_user);
     free(c->probe_password_file);
+    free(c->catchup_secret_file);
+    if (c->catchup_secret) {
+        explicit_bzero(c->catchup_secret, strlen(c->catchup_secret));
+        free(c->catchup_secret);
+    }
     if (c->probe_password) {
         explicit_bzero(c->probe_password, strlen(c->probe_password));
         free(c->probe_password);
@@ -164,7 +169,8 @@ static int load_top(ycfg *y, hd_config *c)
     static const char *const keys[] = {
         "pairs", "lmtp_port", "imap_port", "probe_user", "probe_password_file", "interval_ms",
         "timeout_ms", "fail_grace_ms", "recover_grace_ms", "recover_probes", "table", "passwd_file",
-        "log_file", "pid_file", "catchup_command", "catchup_timeout_ms", "drain_file", "status_file", "user", NULL};
+        "log_file", "pid_file", "catchup_command", "catchup_timeout_ms", "drain_file", "status_file", "user",
+        "catchup_secret_file", NULL};
     ycfg_map m, pairs;
     int rc = ycfg_map_begin(y, y->root, "", keys, &m);
     while (rc == 0 && (rc = ycfg_map_next(&m)) > 0) {
@@ -195,6 +201,7 @@ static int load_top(ycfg *y, hd_config *c)
         case 16: rc = ycfg_str(y, v, k, &c->drain_file); break;
         case 17: rc = ycfg_str(y, v, k, &c->status_file); break;
         case 18: rc = ycfg_str(y, v, k, &c->user); break;
+        case 19: rc = ycfg_str(y, v, k, &c->catchup_secret_file); break;
         }
     }
     ycfg_map_end(&m);
@@ -216,10 +223,11 @@ int config_parse(hd_config *c, const char *text, size_t len, const char *name, b
     return load(&y, c, ycfg_parse(&y, text, len, name, 0, err));
 }
 
-int config_read_password(hd_config *c, buf *err)
+/* One line of a secret file (a trailing newline dropped), or -1. */
+static int read_secret_line(const char *path, const char *what, char **out, buf *err)
 {
     buf data = BUF_INIT;
-    if (fs_read_file(c->probe_password_file, 4096, &data, err) != 0) {
+    if (fs_read_file(path, 4096, &data, err) != 0) {
         buf_free(&data);
         return -1;
     }
@@ -230,18 +238,29 @@ int config_read_password(hd_config *c, buf *err)
         n--;
     int rc = 0;
     if (n == 0) {
-        buf_printf(err, "%s: the probe password file is empty", c->probe_password_file);
+        buf_printf(err, "%s: the %s file is empty", path, what);
         rc = -1;
     } else if (memchr(data.data, '\n', n) || memchr(data.data, '\r', n)) {
-        buf_printf(err, "%s: the probe password must be one line", c->probe_password_file);
+        buf_printf(err, "%s: the %s must be one line", path, what);
         rc = -1;
     } else {
-        free(c->probe_password);
-        c->probe_password = xstrndup(data.data, n);
+        if (*out) {
+            explicit_bzero(*out, strlen(*out));
+            free(*out);
+        }
+        *out = xstrndup(data.data, n);
     }
     if (data.data)
         explicit_bzero(data.data, data.len);
     buf_free(&data);
+    return rc;
+}
+
+int config_read_password(hd_config *c, buf *err)
+{
+    int rc = read_secret_line(c->probe_password_file, "probe password", &c->probe_password, err);
+    if (rc == 0 && c->catchup_secret_file && *c->catchup_secret_file)
+        rc = read_secret_line(c->catchup_secret_file, "catch-up secret", &c->catchup_secret, err);
     return rc;
 }
 

@@ -33,6 +33,8 @@ typedef struct hd_config {
     char *pid_file;             /* or "" */
     char **catchup_command;     /* argv, NULL-terminated; NULL = no check */
     long catchup_timeout_ms;
+    char *catchup_secret_file;  /* read as root at start, or "" ... */
+    char *catchup_secret;       /* ... and written to the check's stdin */
     char *drain_file;           /* stores drained by the administrator (drain.h), or "" */
     char *status_file;          /* every store's state and every pair's active store, or "" */
     char *user;                 /* drop to this user after start (as root), or "" */

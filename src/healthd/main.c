@@ -287,7 +287,7 @@ int main(int argc, char **argv)
                 store_sm_wants_catchup(&s->sm, &pol, now)) {
                 buf_reset(&err);
                 if (catchup_start(&s->job, cfg.catchup_command, cfg.pairs[s->pair].name, s->addr,
-                                  s->partner, cfg.catchup_timeout_ms, now, &err) != 0)
+                                  s->partner, cfg.catchup_secret, cfg.catchup_timeout_ms, now, &err) != 0)
                     daemon_log("store %s: cannot start the catch-up check: %s", s->addr, buf_cstr(&err));
             }
         }

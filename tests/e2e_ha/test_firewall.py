@@ -93,7 +93,7 @@ def test_store_ports_open_to_their_own_peers_only(ha):
     assert hostns.connect(ha, "relay1", HOSTS["proxy1"], 24) == "timeout"
 
 
-def test_replication_port_open_to_the_partner_store_only(ha):
+def test_replication_port_open_to_the_partner_store_and_the_proxies_only(ha):
     # Something must listen on store1's doveadm port for "open" to mean
     # anything: a plain listener, unless a doveadm server already holds it.
     listener = subprocess.Popen(
@@ -107,8 +107,10 @@ def test_replication_port_open_to_the_partner_store_only(ha):
     try:
         first = listener.stdout.readline()
         assert first.strip() == "listening" or "Address already in use" in listener.stderr.read(), first
-        assert hostns.connect(ha, "store2", HOSTS["store1"], DOVEADM) == "open"
-        for other in ("proxy1", "relay1", "client"):
+        # The partner (replication) and the proxies (their catch-up check).
+        for peer in ("store2", "proxy1", "proxy2"):
+            assert hostns.connect(ha, peer, HOSTS["store1"], DOVEADM) == "open", peer
+        for other in ("relay1", "relay2", "client"):
             assert hostns.connect(ha, other, HOSTS["store1"], DOVEADM) == "timeout", other
     finally:
         if listener.poll() is None:
