@@ -62,7 +62,7 @@ static void usage(FILE *f)
           "  user quota ADDRESS SIZE|default   user list\n"
           "  alias add ALIAS DEST...   alias del ALIAS   alias list\n"
           "  user spam ADDRESS [--threshold N|default] [--allow|--deny|--unallow|--undeny SENDER]...\n"
-          "  quarantine list | release ID | delete ID\n"
+          "  quarantine list | release ID | delete ID  [--host RELAY] (each relay has its own)\n"
           "The state directory is /var/lib/emailng unless --state or EMAILNG_STATE says otherwise.\n",
           f);
 }
@@ -798,7 +798,7 @@ int main(int argc, char **argv)
         struct site site;
         rc = 1;
         if (load_site(&o, &site, 1) == 0) {
-            rc = cmd_quarantine(&site, o.state_dir, n - 1, rest + 1);
+            rc = check_host_option(&o, &site) == 0 ? cmd_quarantine(&site, o.state_dir, o.host, n - 1, rest + 1) : 1;
             site_free(&site);
         }
     } else {

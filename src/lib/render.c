@@ -240,6 +240,17 @@ static void role_addresses(const struct site *site, unsigned role, const char *s
     }
 }
 
+/* text with the characters special in a POSIX extended regular expression
+ * escaped (Postfix regexp tables: header checks that name hosts, S7). */
+static void regex_escaped(const char *text, buf *out)
+{
+    for (const char *p = text; *p; p++) {
+        if (strchr(".[]()*+?{}|^$\\", *p))
+            buf_append_char(out, '\\');
+        buf_append_char(out, *p);
+    }
+}
+
 /* Placeholders of a site of several hosts (docs/architecture.md): per-host
  * certificates, LDAPS to the directory host with client certificates, and
  * the next hops between the roles. The small site gets the same names with
@@ -322,6 +333,20 @@ static void render_topology_context(const struct site *site, const struct site_h
         role_addresses(site, lists[i].role, " ", "", "", 0, &b);
         render_context_set(ctx, lists[i].name, buf_cstr(&b));
     }
+    /* S7 header checks (postfix-relay and postfix-store internal-hops):
+     * this host's Postfix name and the stores' addresses as regexps. */
+    buf_reset(&b);
+    regex_escaped(render_context_get(ctx, "host_fqdn"), &b);
+    render_context_set(ctx, "host_fqdn_regex", buf_cstr(&b));
+    buf_reset(&b);
+    for (size_t i = 0, n = 0; i < site->n_hosts; i++) {
+        if (!(site->hosts[i].roles & ROLE_STORE))
+            continue;
+        if (n++)
+            buf_append_char(&b, '|');
+        regex_escaped(site->hosts[i].address, &b);
+    }
+    render_context_set(ctx, "store_addresses_regex", buf_cstr(&b));
     buf_free(&b);
 }
 

@@ -59,7 +59,8 @@ def test_every_host_and_service_up(ha):
     assert services["dir1"] == ["slapd"]
     assert services["store1"] == ["dovecot", "postfix"]
     assert services["proxy2"] == ["dovecot"]
-    assert services["relay1"] == ["dovecot", "policyd", "postfix"]   # dovecot: the auth service only
+    # dovecot: the auth service only; the content filter (filter.enabled)
+    assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "policyd", "postfix"]
     assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
 
 
