@@ -332,21 +332,23 @@ static void render_topology_context(const struct site *site, const struct site_h
         buf_reset(&b);
         role_addresses(site, lists[i].role, " ", "", "", 0, &b);
         render_context_set(ctx, lists[i].name, buf_cstr(&b));
+        /* NAME_regex: the same addresses as one regexp alternative, for the
+         * S7 header and body checks of postfix-relay and postfix-store. */
+        buf_reset(&b);
+        for (size_t h = 0, n = 0; h < site->n_hosts; h++) {
+            if (!(site->hosts[h].roles & lists[i].role))
+                continue;
+            if (n++)
+                buf_append_char(&b, '|');
+            regex_escaped(site->hosts[h].address, &b);
+        }
+        char *name = xasprintf("%s_regex", lists[i].name);
+        render_context_set(ctx, name, buf_cstr(&b));
+        free(name);
     }
-    /* S7 header checks (postfix-relay and postfix-store internal-hops):
-     * this host's Postfix name and the stores' addresses as regexps. */
     buf_reset(&b);
-    regex_escaped(render_context_get(ctx, "host_fqdn"), &b);
-    render_context_set(ctx, "host_fqdn_regex", buf_cstr(&b));
-    buf_reset(&b);
-    for (size_t i = 0, n = 0; i < site->n_hosts; i++) {
-        if (!(site->hosts[i].roles & ROLE_STORE))
-            continue;
-        if (n++)
-            buf_append_char(&b, '|');
-        regex_escaped(site->hosts[i].address, &b);
-    }
-    render_context_set(ctx, "store_addresses_regex", buf_cstr(&b));
+    regex_escaped(site->tls_names[0], &b);
+    render_context_set(ctx, "public_hostname_regex", buf_cstr(&b));
     buf_free(&b);
 }
 

@@ -198,7 +198,7 @@ def _wait_for_bounce(site, user, about):
         deadline = time.time() + DELIVERY_TIMEOUT
         while True:
             m.select("INBOX", readonly=True)
-            typ, data = m.search(None, "BODY", about)
+            typ, data = m.search(None, "TEXT", about)
             assert typ == "OK", data
             for num in data[0].split():
                 typ, msg = m.fetch(num, "(BODY.PEEK[])")
@@ -260,3 +260,34 @@ def test_sieve_reject_bounce_names_no_internal_host(ha):
     bounce = _wait_for_bounce(ha, "bob@example.test", mid.strip("<>"))
     assert b"not accepting mail" in bounce, bounce[:1500]
     _assert_no_internal_hop(bounce.decode(errors="replace"), allowed_first_received=False)
+
+
+def test_store_bounce_of_alias_member_names_no_internal_host(ha):
+    """A bounce the store's Postfix writes (an alias member the proxy's LMTP
+    refuses: 550 5.1.1) names neither the store nor the proxy (S7): the
+    store's Postfix says mail.example.test (myhostname), its body checks
+    replace the proxy's address, its nested header checks drop its own
+    Received: line from the returned message."""
+    gone = "gone%s@example.test" % uuid.uuid4().hex[:6]
+    alias = "team%s@example.test" % uuid.uuid4().hex[:6]
+    ha.emailng("user", "add", gone, "--password-stdin", input="gone-pass-12345\n" * 2)
+    ha.emailng("alias", "add", alias, gone, "bob@example.test")
+    ha.emailng("user", "del", gone)
+    deadline = time.time() + 10          # the relays' recipient table has the alias
+    while True:
+        with smtplib.SMTP(HOSTS["relay1"], 25, local_hostname="client.outside.test", timeout=30) as s:
+            s.ehlo()
+            s.mail("someone@outside.test")
+            if s.rcpt(alias)[0] == 250:
+                break
+        assert time.time() < deadline, "alias not accepted at relay1"
+        time.sleep(0.5)
+    mid = _msgid()
+    _submit(ha, "relay1", "alice@example.test", alias, _message("alice@example.test", alias, mid,
+                                                                subject="to the team"))
+    _wait_for(ha, "bob@example.test", mid)                  # the member that exists got it
+    bounce = _wait_for_bounce(ha, "alice@example.test", mid.strip("<>"))
+    text = bounce.decode(errors="replace")
+    assert "5.1.1" in text and gone in text, text[:2000]
+    assert "Reporting-MTA: dns; mail.example.test" in text, text[:2000]
+    _assert_no_internal_hop(text, allowed_first_received=False)
