@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fabric.h"
 #include "filter_services.h"
 #include "fsutil.h"
 #include "process.h"
@@ -197,8 +198,20 @@ static int release(const struct service_env *env, const char *path, const char *
     }
     strip_envelope_headers(buf_cstr(&text), &message);
     char *conf = xasprintf("%s/postfix", render_context_get(&env->ctx, "etc_dir"));
-    const char **argv = xcalloc(n_rcpts + 9, sizeof *argv);
+    const char **argv = xcalloc(n_rcpts + 13, sizeof *argv);
     size_t a = 0;
+    /* A relay of the test fabric: its sendmail must run in the relay's
+     * network namespace (Postfix checks inet_interfaces against the
+     * interfaces it sees). A real relay runs this on itself. */
+    char *prefix = fabric_prefix(render_context_get(&env->ctx, "state_dir"));
+    char *ns = NULL;
+    if (env->site->n_hosts > 1 && fabric_exists(prefix)) {
+        ns = xasprintf("%s-%s", prefix, env->host->name);
+        argv[a++] = "/usr/sbin/ip";
+        argv[a++] = "netns";
+        argv[a++] = "exec";
+        argv[a++] = ns;
+    }
     argv[a++] = "/usr/sbin/sendmail";
     argv[a++] = "-C";
     argv[a++] = conf;
@@ -220,6 +233,8 @@ static int release(const struct service_env *env, const char *path, const char *
         rc = 0;
     }
     free(argv);
+    free(ns);
+    free(prefix);
     free(conf);
     for (size_t i = 0; i < n_sender; i++)
         free(sender[i]);

@@ -214,33 +214,73 @@ def _wait_for_bounce(site, user, about):
 def test_submitted_virus_quarantined_and_bounced_to_the_sender(ha):
     """Submission is scanned after the queue (ORIGINATING): the virus is
     quarantined on the relay, the authenticated sender gets the bounce, and
-    the bounce names no internal host (S7)."""
-    mid = _msgid()
-    _submit(ha, "relay2", "bob@example.test", "alice@example.test",
-            _message("bob@example.test", "alice@example.test", mid, EICAR + b"\r\n", subject="infected"))
-    bounce = _wait_for_bounce(ha, "bob@example.test", mid.strip("<>"))
-    assert b"virus" in bounce.lower(), bounce[:1500]
-    _assert_no_internal_hop(bounce.decode(errors="replace"), allowed_first_received=False)
+    the bounce names no internal host (S7). The quarantine commands work on
+    a site of several relays: list every relay's or one (--host), release
+    and delete on the relay holding the ID."""
+    tag = uuid.uuid4().hex[:8]
+    mids = {}
+    for n in (1, 2):
+        mids[n] = _msgid()
+        _submit(ha, "relay2", "bob@example.test", "alice@example.test",
+                _message("bob@example.test", "alice@example.test", mids[n], EICAR + b"\r\n",
+                         subject="infected-%d-%s" % (n, tag)))
+    for n in (1, 2):
+        bounce = _wait_for_bounce(ha, "bob@example.test", mids[n].strip("<>"))
+        assert b"virus" in bounce.lower(), bounce[:1500]
+        _assert_no_internal_hop(bounce.decode(errors="replace"), allowed_first_received=False)
     m = _imap(ha, "alice@example.test")
     try:
-        assert _find(m, "INBOX", mid) == [] and _find(m, "Junk", mid) == []
+        for mid in mids.values():
+            assert _find(m, "INBOX", mid) == [] and _find(m, "Junk", mid) == []
     finally:
         m.logout()
-    # the quarantine of relay2 holds it; relay1's does not
+    # the quarantine of relay2 holds them; relay1's does not
     out = ha.emailng("quarantine", "list", "--host", "relay2").stdout
-    ids = re.findall(r"^(virus-\S+).*infected", out, re.M)
-    assert len(ids) == 1, out
-    assert ids[0] not in ha.emailng("quarantine", "list", "--host", "relay1").stdout
+    ids = {n: re.findall(r"^(virus-\S+).*infected-%d-%s" % (n, tag), out, re.M) for n in (1, 2)}
+    assert len(ids[1]) == 1 and len(ids[2]) == 1, out
+    ids = {n: v[0] for n, v in ids.items()}
+    assert ids[1] not in ha.emailng("quarantine", "list", "--host", "relay1").stdout
     every = ha.emailng("quarantine", "list").stdout
-    assert "== relay1" in every and "== relay2" in every and ids[0] in every, every
-    # delete finds the relay holding the ID; a non-relay host is refused
+    assert "== relay1" in every and "== relay2" in every and ids[1] in every, every
     r = ha.emailng("quarantine", "list", "--host", "proxy1", check=False)
     assert r.returncode == 1 and "not a relay" in r.stderr, r.stderr
-    r = ha.emailng("quarantine", "delete", ids[0])
+    # release re-sends through relay2's Postfix, unfiltered: alice gets it once
+    r = ha.emailng("quarantine", "release", ids[1])
+    assert "released" in r.stdout, r.stdout
+    _wait_for(ha, "alice@example.test", mids[1])
+    r = ha.emailng("quarantine", "delete", ids[2])
     assert "deleted" in r.stdout
-    assert ids[0] not in ha.emailng("quarantine", "list", "--host", "relay2").stdout
-    r = ha.emailng("quarantine", "delete", ids[0], check=False)
+    out = ha.emailng("quarantine", "list", "--host", "relay2").stdout
+    assert ids[1] not in out and ids[2] not in out, out
+    r = ha.emailng("quarantine", "delete", ids[2], check=False)
     assert r.returncode == 1 and "any relay" in r.stderr, r.stderr
+
+
+def test_deny_list_files_into_junk_on_the_store(ha):
+    """The per-user spam settings reach the store's global Sieve script
+    through the store's LDAP userdb: a deny-listed sender goes to Junk with
+    a low score."""
+    user = "lists%s@example.test" % uuid.uuid4().hex[:6]
+    ha.emailng("user", "add", user, "--password-stdin", input="lists-pass-12345\n" * 2)
+    r = ha.emailng("user", "spam", user, "--deny", "pest@annoying.test")
+    assert "deny: pest@annoying.test" in r.stdout, r.stdout
+    denied, other = _msgid(), _msgid()
+    _send("relay1", user, _message("pest@annoying.test", user, denied), sender="pest@annoying.test")
+    _send("relay1", user, _message("someone@outside.test", user, other))
+    deadline = time.time() + DELIVERY_TIMEOUT
+    m = imaplib.IMAP4(HOSTS["proxy1"], 143, timeout=30)
+    m.host = TLS_NAME
+    m.starttls(ssl_context=ssl.create_default_context(cafile=ha.ca))
+    m.login(user, "lists-pass-12345")
+    try:
+        while not (_find(m, "Junk", denied) and _find(m, "INBOX", other)):
+            assert time.time() < deadline, "deny-listed message not in Junk, or the other not in INBOX"
+            time.sleep(0.5)
+        assert _find(m, "INBOX", denied) == []
+        typ, data = m.fetch(_find(m, "Junk", denied)[0], "(BODY.PEEK[HEADER])")
+        assert float(_header(data[0][1], "X-Spam-Score")) < 5.0
+    finally:
+        m.logout()
 
 
 def test_sieve_reject_bounce_names_no_internal_host(ha):
