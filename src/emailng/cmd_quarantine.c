@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fabric.h"
 #include "filter_services.h"
 #include "fsutil.h"
 #include "process.h"
@@ -197,8 +198,20 @@ static int release(const struct service_env *env, const char *path, const char *
     }
     strip_envelope_headers(buf_cstr(&text), &message);
     char *conf = xasprintf("%s/postfix", render_context_get(&env->ctx, "etc_dir"));
-    const char **argv = xcalloc(n_rcpts + 9, sizeof *argv);
+    const char **argv = xcalloc(n_rcpts + 13, sizeof *argv);
     size_t a = 0;
+    /* A relay of the test fabric: its sendmail must run in the relay's
+     * network namespace (Postfix checks inet_interfaces against the
+     * interfaces it sees). A real relay runs this on itself. */
+    char *prefix = fabric_prefix(render_context_get(&env->ctx, "state_dir"));
+    char *ns = NULL;
+    if (env->site->n_hosts > 1 && fabric_exists(prefix)) {
+        ns = xasprintf("%s-%s", prefix, env->host->name);
+        argv[a++] = "/usr/sbin/ip";
+        argv[a++] = "netns";
+        argv[a++] = "exec";
+        argv[a++] = ns;
+    }
     argv[a++] = "/usr/sbin/sendmail";
     argv[a++] = "-C";
     argv[a++] = conf;
@@ -220,6 +233,8 @@ static int release(const struct service_env *env, const char *path, const char *
         rc = 0;
     }
     free(argv);
+    free(ns);
+    free(prefix);
     free(conf);
     for (size_t i = 0; i < n_sender; i++)
         free(sender[i]);
@@ -237,28 +252,15 @@ out:
     return rc;
 }
 
-int cmd_quarantine(const struct site *site, const char *state_dir, int argc, char **argv)
+/* One relay's quarantine: list it, or release/delete argv[1] there. */
+static int quarantine_on(const struct site *site, const struct site_host *relay, const char *state_dir,
+                         int is_list, int is_release, char **argv)
 {
-    static const char usage[] = "usage: emailng quarantine list | release ID | delete ID\n";
-    int is_list = argc == 1 && strcmp(argv[0], "list") == 0;
-    int is_release = argc == 2 && strcmp(argv[0], "release") == 0;
-    int is_delete = argc == 2 && strcmp(argv[0], "delete") == 0;
-    if (!is_list && !is_release && !is_delete) {
-        fputs(usage, stderr);
-        return 2;
-    }
-    if ((is_release || is_delete) && !valid_id(argv[1])) {
-        fprintf(stderr, "emailng: quarantine %s: \"%s\" is not a quarantine ID (see `emailng quarantine list`)\n",
-                argv[0], argv[1]);
-        return 2;
-    }
-    const struct site_host *relay = site_host_with_role(site, ROLE_RELAY);
     struct service_env env;
     buf err = BUF_INIT;
-    if (relay == NULL || service_env_init(&env, site, relay, state_dir, &err) != 0) {
-        fprintf(stderr, "emailng: quarantine: %s\n", relay ? buf_cstr(&err) : "the site has no relay host");
-        if (relay)
-            service_env_free(&env);
+    if (service_env_init(&env, site, relay, state_dir, &err) != 0) {
+        fprintf(stderr, "emailng: quarantine: %s\n", buf_cstr(&err));
+        service_env_free(&env);
         buf_free(&err);
         return 1;
     }
@@ -269,7 +271,8 @@ int cmd_quarantine(const struct site *site, const char *state_dir, int argc, cha
     } else {
         char *path = xasprintf("%s/%s", dir, argv[1]);
         if (!fs_exists(path)) {
-            fprintf(stderr, "emailng: quarantine %s: no message %s in the quarantine\n", argv[0], argv[1]);
+            fprintf(stderr, "emailng: quarantine %s: no message %s in the quarantine of %s\n", argv[0], argv[1],
+                    relay->name);
             rc = 1;
         } else if (is_release) {
             rc = release(&env, path, argv[1]);
@@ -285,5 +288,81 @@ int cmd_quarantine(const struct site *site, const char *state_dir, int argc, cha
     free(dir);
     service_env_free(&env);
     buf_free(&err);
+    return rc;
+}
+
+/* Whether relay's quarantine holds the message id. */
+static int holds(const struct site *site, const struct site_host *relay, const char *state_dir, const char *id)
+{
+    struct service_env env;
+    buf err = BUF_INIT;
+    int found = 0;
+    if (service_env_init(&env, site, relay, state_dir, &err) == 0) {
+        char *dir = filter_quarantine_dir(&env);
+        char *path = xasprintf("%s/%s", dir, id);
+        found = fs_exists(path);
+        free(path);
+        free(dir);
+    }
+    service_env_free(&env);
+    buf_free(&err);
+    return found;
+}
+
+int cmd_quarantine(const struct site *site, const char *state_dir, const char *host, int argc, char **argv)
+{
+    static const char usage[] = "usage: emailng quarantine list | release ID | delete ID  [--host RELAY]\n";
+    int is_list = argc == 1 && strcmp(argv[0], "list") == 0;
+    int is_release = argc == 2 && strcmp(argv[0], "release") == 0;
+    int is_delete = argc == 2 && strcmp(argv[0], "delete") == 0;
+    if (!is_list && !is_release && !is_delete) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    if ((is_release || is_delete) && !valid_id(argv[1])) {
+        fprintf(stderr, "emailng: quarantine %s: \"%s\" is not a quarantine ID (see `emailng quarantine list`)\n",
+                argv[0], argv[1]);
+        return 2;
+    }
+    const struct site_host **relays = xcalloc(site->n_hosts + 1, sizeof *relays);
+    size_t n_relays = 0;
+    for (size_t i = 0; i < site->n_hosts; i++)
+        if ((site->hosts[i].roles & ROLE_RELAY) && (host == NULL || strcmp(host, site->hosts[i].name) == 0))
+            relays[n_relays++] = &site->hosts[i];
+    if (n_relays == 0) {
+        if (host)
+            fprintf(stderr, "emailng: quarantine: %s is not a relay; every relay keeps its own quarantine "
+                    "(see `emailng status`)\n", host);
+        else
+            fprintf(stderr, "emailng: quarantine: the site has no relay host\n");
+        free(relays);
+        return 1;
+    }
+    /* Each relay has its own quarantine (amavisd runs on every relay):
+     * list shows every relay's (a "== relayN" heading per relay when there
+     * are several); release and delete act on the relay holding the ID. */
+    if (is_list) {
+        int rc = 0;
+        for (size_t i = 0; i < n_relays; i++) {
+            if (n_relays > 1)
+                printf("%s== %s\n", i ? "\n" : "", relays[i]->name);
+            if (quarantine_on(site, relays[i], state_dir, 1, 0, argv) != 0)
+                rc = 1;
+        }
+        free(relays);
+        return rc;
+    }
+    const struct site_host *holder = NULL;
+    for (size_t i = 0; i < n_relays && holder == NULL; i++)
+        if (holds(site, relays[i], state_dir, argv[1]))
+            holder = relays[i];
+    int rc;
+    if (holder == NULL && n_relays > 1) {
+        fprintf(stderr, "emailng: quarantine %s: no message %s in the quarantine of any relay\n", argv[0], argv[1]);
+        rc = 1;
+    } else {
+        rc = quarantine_on(site, holder ? holder : relays[0], state_dir, 0, is_release, argv);
+    }
+    free(relays);
     return rc;
 }

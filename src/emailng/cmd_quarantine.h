@@ -5,12 +5,14 @@
  * release re-sends the message to its original recipients through the
  * relay's Postfix (sendmail -C ETC/postfix; the content filter is not asked
  * again: releasing is the administrator's decision) and deletes the file.
- * Returns 0, 1 (error) or 2 (usage). */
+ * Every relay has its own quarantine: host (--host, or NULL) selects one;
+ * without it list shows every relay's, and release/delete act on the relay
+ * whose quarantine holds the ID. Returns 0, 1 (error) or 2 (usage). */
 #ifndef EMAILNG_CMD_QUARANTINE_H
 #define EMAILNG_CMD_QUARANTINE_H
 
 #include "site.h"
 
-int cmd_quarantine(const struct site *site, const char *state_dir, int argc, char **argv);
+int cmd_quarantine(const struct site *site, const char *state_dir, const char *host, int argc, char **argv);
 
 #endif

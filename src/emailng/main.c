@@ -66,7 +66,7 @@ static void usage(FILE *f)
           "  user quota ADDRESS SIZE|default   user list\n"
           "  alias add ALIAS DEST...   alias del ALIAS   alias list\n"
           "  user spam ADDRESS [--threshold N|default] [--allow|--deny|--unallow|--undeny SENDER]...\n"
-          "  quarantine list | release ID | delete ID\n"
+          "  quarantine list | release ID | delete ID  [--host RELAY] (each relay has its own)\n"
           "  node list | drain STORE | undrain STORE   (a site of several hosts: take a store out of\n"
           "                               service and give it back; see docs/admin-manual.md)\n"
           "  replication status [--store ADDR|NAME]   replication caught-up [--store ADDR --partner ADDR]\n"
@@ -851,7 +851,7 @@ int main(int argc, char **argv)
         struct site site;
         rc = 1;
         if (load_site(&o, &site, 1) == 0) {
-            rc = cmd_quarantine(&site, o.state_dir, n - 1, rest + 1);
+            rc = check_host_option(&o, &site) == 0 ? cmd_quarantine(&site, o.state_dir, o.host, n - 1, rest + 1) : 1;
             site_free(&site);
         }
     } else if (strcmp(rest[0], "replication") == 0) {    /* cmd_replication.c */

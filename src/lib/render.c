@@ -270,6 +270,15 @@ static void render_healthd_context(const struct site *site, struct render_contex
                        next_to_us && access(next_to_us, X_OK) == 0 ? next_to_us : EMAILNG_PROGRAM);
     free(next_to_us);
     free(self);
+/* text with the characters special in a POSIX extended regular expression
+ * escaped (Postfix regexp tables: header checks that name hosts, S7). */
+static void regex_escaped(const char *text, buf *out)
+{
+    for (const char *p = text; *p; p++) {
+        if (strchr(".[]()*+?{}|^$\\", *p))
+            buf_append_char(out, '\\');
+        buf_append_char(out, *p);
+    }
 }
 
 /* Placeholders of a site of several hosts (docs/architecture.md): per-host
@@ -363,8 +372,24 @@ static void render_topology_context(const struct site *site, const struct site_h
         buf_reset(&b);
         role_addresses(site, lists[i].role, " ", "", "", 0, &b);
         render_context_set(ctx, lists[i].name, buf_cstr(&b));
+        /* NAME_regex: the same addresses as one regexp alternative, for the
+         * S7 header and body checks of postfix-relay and postfix-store. */
+        buf_reset(&b);
+        for (size_t h = 0, n = 0; h < site->n_hosts; h++) {
+            if (!(site->hosts[h].roles & lists[i].role))
+                continue;
+            if (n++)
+                buf_append_char(&b, '|');
+            regex_escaped(site->hosts[h].address, &b);
+        }
+        char *name = xasprintf("%s_regex", lists[i].name);
+        render_context_set(ctx, name, buf_cstr(&b));
+        free(name);
     }
     render_healthd_context(site, ctx);
+    buf_reset(&b);
+    regex_escaped(site->tls_names[0], &b);
+    render_context_set(ctx, "public_hostname_regex", buf_cstr(&b));
     buf_free(&b);
 }
 

@@ -9,6 +9,10 @@ client on the internet. At the end it returns to its own namespace and
 runs `emailng down`, which stops every daemon and removes the fabric; the
 fixture checks that no namespace is left.
 
+The site file is examples/ha-site.yaml with one change: the relays' ClamAV
+reads a signature database built here with sigtool (EICAR and a test
+pattern; there is no signature download), as the small site's filter tests do.
+
 Environment: EMAILNG (binary), EMAILNG_DATADIR (templates), EMAILNG_E2E_KEEP=1
 (keep the state directory).
 """
@@ -35,6 +39,10 @@ TLS_NAME = "mail.example.test"
 DOMAIN = "example.test"
 FABRIC_DNS = "198.18.0.53"      # fabric.dns of examples/ha-site.yaml (nsd)
 CLONE_NEWNET = 0x40000000
+
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+TEST_PATTERN = b"EMAILNG-E2E-HA-SIGTOOL-PATTERN-5d2e9a40"
+GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -68,9 +76,40 @@ class Site:
                     return p
         raise KeyError(address)
 
+    def netns(self, host, *argv, input=None):
+        """argv run inside HOST's network namespace."""
+        return subprocess.run(["ip", "netns", "exec", "%s-%s" % (self.prefix, host), *argv], input=input,
+                              capture_output=True, text=True, timeout=120)
+
     def log(self, host, name):
         with open(os.path.join(self.state, "log", host, name), errors="replace") as f:
             return f.read()
+
+
+def build_signatures(folder):
+    """A ClamAV database made with sigtool: body patterns (.ndb, any offset)."""
+    os.mkdir(folder)
+    lines = []
+    for name, data in (("EmailNG.E2E.EICAR", EICAR), ("EmailNG.E2E.Pattern", TEST_PATTERN)):
+        hexed = subprocess.run(["sigtool", "--hex-dump"], input=data, capture_output=True, check=True).stdout
+        lines.append("%s:0:*:%s" % (name, hexed.decode().strip()))
+    path = os.path.join(folder, "emailng-e2e-ha.ndb")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(folder, 0o755)
+
+
+def site_file(state):
+    """examples/ha-site.yaml with the relays' signatures from build_signatures."""
+    sigs = os.path.join(state, "signatures")
+    build_signatures(sigs)
+    with open(SITE) as f:
+        text = f.read()
+    assert "  enabled: true\n  signatures: /var/lib/clamav" in text, "ha-site.yaml: filter section changed"
+    path = os.path.join(state, "site-input.yaml")
+    with open(path, "w") as f:
+        f.write(text.replace("signatures: /var/lib/clamav", "signatures: " + sigs))
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +117,8 @@ def ha():
     if os.geteuid() != 0:
         pytest.fail("the full topology tests need root (they create network namespaces)")
     state = tempfile.mkdtemp(prefix="emailng-ha-")
-    cp = subprocess.run([EMAILNG, "--state", state, "up", "--site", SITE], capture_output=True, text=True,
+    os.chmod(state, 0o755)      # clamd (user clamav) reads the signatures below it
+    cp = subprocess.run([EMAILNG, "--state", state, "up", "--site", site_file(state)], capture_output=True, text=True,
                         timeout=600, env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
     m = re.search(r"test fabric (en[0-9a-f]{8})", cp.stdout)
     site = Site(state, m.group(1) if m else None)

@@ -59,8 +59,9 @@ def test_every_host_and_service_up(ha):
     assert services["dir1"] == ["slapd"]
     assert services["store1"] == ["dovecot", "postfix"]
     assert services["proxy2"] == ["dovecot", "healthd"]
-    # dovecot: the auth service only; unbound: the caching resolver (S8)
-    assert services["relay1"] == ["dovecot", "policyd", "postfix", "unbound"]
+    # dovecot: the auth service only; unbound: the caching resolver (S8);
+    # the content filter (filter.enabled)
+    assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "policyd", "postfix", "unbound"]
     assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
 
 
