@@ -270,6 +270,8 @@ static void render_healthd_context(const struct site *site, struct render_contex
                        next_to_us && access(next_to_us, X_OK) == 0 ? next_to_us : EMAILNG_PROGRAM);
     free(next_to_us);
     free(self);
+}
+
 /* text with the characters special in a POSIX extended regular expression
  * escaped (Postfix regexp tables: header checks that name hosts, S7). */
 static void regex_escaped(const char *text, buf *out)
