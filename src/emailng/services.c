@@ -353,7 +353,7 @@ static const char *const dovecot_auth_ports[] = {NULL};
 static const char *const dovecot_proxy_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
                                                   "port_managesieve", "port_lmtp", NULL};
 static const char *const dovecot_store_ports[] = {"port_imap", "port_pop3", "port_managesieve", "port_lmtp",
-                                                  "port_quota_status", NULL};
+                                                  "port_quota_status", "port_doveadm", NULL};
 static const char *const postfix_store_ports[] = {"port_smtp", NULL};
 static const char *const slapd_directory_ports[] = {"port_ldaps", NULL};
 

@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -361,6 +362,16 @@ static void render_topology_context(const struct site *site, const struct site_h
     const struct site_host *partner = site_store_partner(site, host);
     render_context_set(ctx, "replica_address", partner ? partner->address : "");
     render_context_set(ctx, "store_pair", host->store_pair ? host->store_pair : "");
+    /* Dovecot's own name for the host (DOVECOT_HOSTDOMAIN): the two stores
+     * of a pair must differ (dsync takes a user's lock on the side whose
+     * name sorts last), and Dovecot 2.3 also writes it into the
+     * Message-ID of Sieve's rejections, which leave the site (S7). So an
+     * opaque label (FNV-1a of the host's name) under the public name:
+     * distinct, and it names no internal host. */
+    uint32_t fnv = 2166136261u;
+    for (const char *c = host->name; *c; c++)
+        fnv = (fnv ^ (unsigned char)*c) * 16777619u;
+    set_printf(ctx, "dovecot_hostdomain", "h%08x.%s", (unsigned)fnv, site->tls_names[0]);
 
     static const struct {
         const char *name;
