@@ -247,7 +247,15 @@ static pid_t dovecot_pid(const struct service_env *env)
 
 static int dovecot_stop(const struct service_env *env, buf *err)
 {
-    return service_stop_pid(dovecot_pid(env), "dovecot", err);
+    /* And whatever of its children outlives the master: a dsync stalled on
+     * a dead peer keeps its doveadm-server (and the log process) alive,
+     * holding the user's dsync lock. */
+    pid_t pid = dovecot_pid(env);
+    if (pid && process_stop_tree(pid, 20) != 0) {
+        buf_printf(err, "dovecot (pid %ld) did not stop", (long)pid);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- Postfix ------------------------------------------------------------- */

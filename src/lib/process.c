@@ -272,6 +272,84 @@ static long tree_kb(pid_t root, const char *file, const char *field)
     return total;
 }
 
+/* ppid and start time (clock ticks since boot) from /proc/PID/stat. */
+static int read_stat_start(long pid, long *ppid, unsigned long long *start)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    char line[1024];
+    int rc = -1;
+    if (fgets(line, sizeof line, f)) {
+        char *paren = strrchr(line, ')');
+        char state;
+        /* After "(comm)": state ppid, then 17 fields, then starttime. */
+        if (paren && sscanf(paren + 1, " %c %ld %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                            "%*s %llu", &state, ppid, start) == 3)
+            rc = 0;
+    }
+    fclose(f);
+    return rc;
+}
+
+int process_stop_tree(pid_t root, int seconds)
+{
+    if (!process_alive(root))
+        return 0;
+    /* The descendants now, each with its start time (so a pid reused
+     * meanwhile is never signalled). */
+    long *pids = NULL, *ppids = NULL;
+    unsigned long long *starts = NULL;
+    size_t n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        long pid = strtol(de->d_name, NULL, 10), ppid;
+        unsigned long long start;
+        if (read_stat_start(pid, &ppid, &start) != 0)
+            continue;
+        pids = xrealloc(pids, (n + 1) * sizeof *pids);
+        ppids = xrealloc(ppids, (n + 1) * sizeof *ppids);
+        starts = xrealloc(starts, (n + 1) * sizeof *starts);
+        pids[n] = pid;
+        ppids[n] = ppid;
+        starts[n] = start;
+        n++;
+    }
+    if (d)
+        closedir(d);
+    char *below = xcalloc(n + 1, 1);
+    long *queue = xmalloc((n + 1) * sizeof *queue);
+    size_t head = 0, tail = 0;
+    queue[tail++] = root;
+    while (head < tail) {
+        long p = queue[head++];
+        for (size_t i = 0; i < n && tail <= n; i++)
+            if (ppids[i] == p && !below[i]) {
+                below[i] = 1;
+                queue[tail++] = pids[i];
+            }
+    }
+    int rc = process_stop(root, seconds);
+    for (size_t i = 0; i < n; i++) {
+        long ppid;
+        unsigned long long start;
+        if (below[i] && read_stat_start(pids[i], &ppid, &start) == 0 && start == starts[i]
+            && process_alive((pid_t)pids[i]))
+            kill((pid_t)pids[i], SIGKILL);
+    }
+    free(queue);
+    free(below);
+    free(pids);
+    free(ppids);
+    free(starts);
+    return rc;
+}
+
 long process_tree_rss_kb(pid_t root)
 {
     return tree_kb(root, "status", "VmRSS:");

@@ -28,6 +28,10 @@ int process_alive(pid_t pid);
 /* SIGTERM, wait up to `seconds`, then SIGKILL. Returns 0 once it is gone. */
 int process_stop(pid_t pid, int seconds);
 
+/* process_stop(), then SIGKILL to every descendant it had that outlived it
+ * (checked by start time, so a reused pid is never hit). */
+int process_stop_tree(pid_t pid, int seconds);
+
 /* Memory of pid and all its descendants, in KiB: resident (RSS, shared
  * pages counted in every process) and proportional (PSS, shared pages
  * split among the processes sharing them: what the tree really costs). */
