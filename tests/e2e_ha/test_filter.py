@@ -118,6 +118,20 @@ def _refused_at_data(relay, message, rcpt="alice@example.test"):
     return e.value.smtp_code, e.value.smtp_error.decode(errors="replace")
 
 
+def _wait_accepted(relay, rcpt, timeout=10):
+    """Until the relay's recipient table has rcpt (a new user or alias is
+    accepted at the relays within 10 s, issue 4)."""
+    deadline = time.time() + timeout
+    while True:
+        with smtplib.SMTP(HOSTS[relay], 25, local_hostname="client.outside.test", timeout=30) as s:
+            s.ehlo()
+            s.mail("someone@outside.test")
+            if s.rcpt(rcpt)[0] == 250:
+                return
+        assert time.time() < deadline, "%s not accepted at %s within %d s" % (rcpt, relay, timeout)
+        time.sleep(0.5)
+
+
 def _send(relay, rcpt, message, sender="someone@outside.test"):
     with smtplib.SMTP(HOSTS[relay], 25, local_hostname="client.outside.test", timeout=60) as s:
         assert not s.sendmail(sender, [rcpt], message)
@@ -265,6 +279,7 @@ def test_deny_list_files_into_junk_on_the_store(ha):
     r = ha.emailng("user", "spam", user, "--deny", "pest@annoying.test")
     assert "deny: pest@annoying.test" in r.stdout, r.stdout
     denied, other = _msgid(), _msgid()
+    _wait_accepted("relay1", user)
     _send("relay1", user, _message("pest@annoying.test", user, denied), sender="pest@annoying.test")
     _send("relay1", user, _message("someone@outside.test", user, other))
     deadline = time.time() + DELIVERY_TIMEOUT
@@ -313,15 +328,7 @@ def test_store_bounce_of_alias_member_names_no_internal_host(ha):
     ha.emailng("user", "add", gone, "--password-stdin", input="gone-pass-12345\n" * 2)
     ha.emailng("alias", "add", alias, gone, "bob@example.test")
     ha.emailng("user", "del", gone)
-    deadline = time.time() + 10          # the relays' recipient table has the alias
-    while True:
-        with smtplib.SMTP(HOSTS["relay1"], 25, local_hostname="client.outside.test", timeout=30) as s:
-            s.ehlo()
-            s.mail("someone@outside.test")
-            if s.rcpt(alias)[0] == 250:
-                break
-        assert time.time() < deadline, "alias not accepted at relay1"
-        time.sleep(0.5)
+    _wait_accepted("relay1", alias)
     mid = _msgid()
     _submit(ha, "relay1", "alice@example.test", alias, _message("alice@example.test", alias, mid,
                                                                 subject="to the team"))
