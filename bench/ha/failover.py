@@ -55,16 +55,16 @@ def setns(path):
 def dovecot_tree(state):
     with open(os.path.join(state, "run", "store1", "dovecot", "master.pid")) as f:
         master = int(f.read().split()[0])
-    tree, todo = [], [master]
-    while todo:
-        p = todo.pop()
+    tree, unvisited = [], [master]
+    while unvisited:
+        p = unvisited.pop()
         tree.append(p)
         for e in os.listdir("/proc"):
             if e.isdigit():
                 try:
                     with open("/proc/%s/stat" % e) as f:
                         if int(f.read().rsplit(")", 1)[1].split()[1]) == p:
-                            todo.append(int(e))
+                            unvisited.append(int(e))
                 except OSError:
                     pass
     return tree

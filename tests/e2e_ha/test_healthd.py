@@ -102,9 +102,9 @@ def _wait_pair(site, store, timeout=SWITCH_TIMEOUT):
 
 def _dovecot_tree(pid):
     """The Dovecot master and every process below it."""
-    tree, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    tree, unvisited = [], [pid]
+    while unvisited:
+        p = unvisited.pop()
         tree.append(p)
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -114,7 +114,7 @@ def _dovecot_tree(pid):
                 except OSError:
                     continue
                 if int(fields[1]) == p:
-                    todo.append(int(entry))
+                    unvisited.append(int(entry))
     return tree
 
 
