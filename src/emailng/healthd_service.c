@@ -2,7 +2,6 @@
 #include "healthd_service.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,20 +18,7 @@
 
 char *healthd_program(void)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            char *next_to_us = xasprintf("%s/emailng-healthd", self);
-            if (access(next_to_us, X_OK) == 0)
-                return next_to_us;
-            free(next_to_us);
-        }
-    }
-    return xstrdup("emailng-healthd");
+    return process_program_next_to_us("emailng-healthd", "emailng-healthd");    /* else PATH */
 }
 
 int healthd_wanted(const struct service_env *env)

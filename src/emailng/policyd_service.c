@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -20,20 +19,7 @@
 
 char *policyd_program(void)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            char *next_to_us = xasprintf("%s/emailng-policyd", self);
-            if (access(next_to_us, X_OK) == 0)
-                return next_to_us;
-            free(next_to_us);
-        }
-    }
-    return xstrdup("emailng-policyd");    /* process_run searches PATH */
+    return process_program_next_to_us("emailng-policyd", "emailng-policyd");    /* else PATH */
 }
 
 int policyd_prepare(const struct service_env *env, buf *err)

@@ -21,6 +21,18 @@
 
 #define OUTPUT_MAX (1024 * 1024)
 
+char *process_program_next_to_us(const char *name, const char *fallback)
+{
+    char *self = realpath("/proc/self/exe", NULL);
+    char *slash = self ? strrchr(self, '/') : NULL;
+    char *next_to_us = slash ? xasprintf("%.*s/%s", (int)(slash - self), self, name) : NULL;
+    free(self);
+    if (next_to_us && access(next_to_us, X_OK) == 0)
+        return next_to_us;
+    free(next_to_us);
+    return xstrdup(fallback);
+}
+
 long long clock_ms(void)
 {
     struct timespec ts;
@@ -215,7 +227,8 @@ static long read_kb_field(long pid, const char *file, const char *field)
     return kb;
 }
 
-static long read_ppid(long pid)
+/* ppid and start time (clock ticks since boot) from /proc/PID/stat. */
+static int read_stat_start(long pid, long *ppid, unsigned long long *start)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -223,15 +236,24 @@ static long read_ppid(long pid)
     if (f == NULL)
         return -1;
     char line[1024];
-    long ppid = -1;
+    int rc = -1;
     if (fgets(line, sizeof line, f)) {
         char *paren = strrchr(line, ')');
         char state;
-        if (paren == NULL || sscanf(paren + 1, " %c %ld", &state, &ppid) != 2)
-            ppid = -1;
+        /* After "(comm)": state ppid, then 17 fields, then starttime. */
+        if (paren && sscanf(paren + 1, " %c %ld %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                            "%*s %llu", &state, ppid, start) == 3)
+            rc = 0;
     }
     fclose(f);
-    return ppid;
+    return rc;
+}
+
+static long read_ppid(long pid)
+{
+    long ppid;
+    unsigned long long start;
+    return read_stat_start(pid, &ppid, &start) == 0 ? ppid : -1;
 }
 
 static long tree_kb(pid_t root, const char *file, const char *field)
@@ -270,28 +292,6 @@ static long tree_kb(pid_t root, const char *file, const char *field)
     free(pids);
     free(ppids);
     return total;
-}
-
-/* ppid and start time (clock ticks since boot) from /proc/PID/stat. */
-static int read_stat_start(long pid, long *ppid, unsigned long long *start)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    char line[1024];
-    int rc = -1;
-    if (fgets(line, sizeof line, f)) {
-        char *paren = strrchr(line, ')');
-        char state;
-        /* After "(comm)": state ppid, then 17 fields, then starttime. */
-        if (paren && sscanf(paren + 1, " %c %ld %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                            "%*s %llu", &state, ppid, start) == 3)
-            rc = 0;
-    }
-    fclose(f);
-    return rc;
 }
 
 int process_stop_tree(pid_t root, int seconds)

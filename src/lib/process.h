@@ -52,6 +52,11 @@ int tcp_listening(const char *host, int port);
  * address), 0 if none is found. name receives its command name. */
 pid_t port_owner(int port, buf *name);
 
+/* The program `name` in the folder of the running executable if it is
+ * there and executable (a build tree or an installed bindir), else a copy
+ * of `fallback` (a PATH name or an installed path). Caller frees. */
+char *process_program_next_to_us(const char *name, const char *fallback);
+
 /* Milliseconds from a monotonic clock. */
 long long clock_ms(void);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "process.h"
 
 #define TEMPLATE_MAX (4 * 1024 * 1024)
 /* Debian's dns-root-data: the root zone's DNSSEC key. */
@@ -264,13 +265,9 @@ static void render_healthd_context(const struct site *site, struct render_contex
     }
     render_context_set(ctx, "healthd_pairs", buf_cstr(&b));
     buf_free(&b);
-    char *self = realpath("/proc/self/exe", NULL);
-    char *slash = self ? strrchr(self, '/') : NULL;
-    char *next_to_us = slash ? xasprintf("%.*s/emailng", (int)(slash - self), self) : NULL;
-    render_context_set(ctx, "emailng_program",
-                       next_to_us && access(next_to_us, X_OK) == 0 ? next_to_us : EMAILNG_PROGRAM);
-    free(next_to_us);
-    free(self);
+    char *program = process_program_next_to_us("emailng", EMAILNG_PROGRAM);
+    render_context_set(ctx, "emailng_program", program);
+    free(program);
 }
 
 /* text with the characters special in a POSIX extended regular expression
