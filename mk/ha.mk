@@ -9,6 +9,6 @@ EXTRA_TESTS += e2e-ha
 
 .PHONY: e2e-ha
 
-e2e-ha: $(BUILD)/emailng $(BUILD)/emailng-policyd $(BUILD)/emailng-healthd
+e2e-ha: $(BUILD)/emailng $(BUILD)/emailng-policyd $(BUILD)/emailng-healthd $(BUILD)/emailng-syncwatch
 	EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
 	  /usr/bin/python3 -m pytest -v tests/e2e_ha

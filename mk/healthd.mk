@@ -54,3 +54,11 @@ healthd-integration: $(BUILD)/emailng-healthd
 
 fabric-test:
 	/usr/bin/python3 -m pytest -v tests/fabric
+
+# emailng finds it next to itself (or on PATH): install it with emailng.
+.PHONY: install-healthd
+install: install-healthd
+
+install-healthd: $(BUILD)/emailng-healthd
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/emailng-healthd $(DESTDIR)$(PREFIX)/sbin/emailng-healthd

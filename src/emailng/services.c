@@ -14,6 +14,7 @@
 #include "filter_services.h"
 #include "fsutil.h"
 #include "healthd_service.h"
+#include "syncwatch_service.h"
 #include "policyd_service.h"
 #include "process.h"
 #include "relay_tables.h"
@@ -355,6 +356,7 @@ static const char *const postfix_ports[] = {"port_smtp", "port_submission", "por
 static const char *const policyd_ports[] = {"port_policyd", NULL};
 static const char *const resolver_ports[] = {"port_dns", NULL};
 static const char *const healthd_ports[] = {NULL};
+static const char *const syncwatch_ports[] = {NULL};
 /* The per-role variants of a site of several hosts (templates/COMPONENT-ROLE)
  * open only some of the ports; the relay's Dovecot only a local socket. */
 static const char *const dovecot_auth_ports[] = {NULL};
@@ -380,6 +382,10 @@ const struct service services[] = {
      healthd_ports, healthd_wanted, NULL},
     {"dovecot", ROLE_STORE | ROLE_PROXY, dovecot_prepare, dovecot_start, dovecot_ready, dovecot_pid,
      dovecot_stop, dovecot_ports, NULL, NULL},
+    /* A store's watch over Dovecot's replication (syncwatch_service.c):
+     * it looks at the store's Dovecot processes, so up after Dovecot. */
+    {"syncwatch", ROLE_STORE, syncwatch_prepare, syncwatch_start, syncwatch_ready, syncwatch_pid, syncwatch_stop,
+     syncwatch_ports, syncwatch_wanted, NULL},
     /* The content filter (filter_services.c) is up before Postfix hands it mail. */
     {"clamd", ROLE_RELAY, clamd_prepare, clamd_start, clamd_ready, clamd_pid, clamd_stop, clamd_ports,
      filter_wanted, "clamav"},

@@ -227,8 +227,7 @@ static long read_kb_field(long pid, const char *file, const char *field)
     return kb;
 }
 
-/* ppid and start time (clock ticks since boot) from /proc/PID/stat. */
-static int read_stat_start(long pid, long *ppid, unsigned long long *start)
+int process_stat_start(long pid, long *ppid, unsigned long long *start)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -253,7 +252,7 @@ static long read_ppid(long pid)
 {
     long ppid;
     unsigned long long start;
-    return read_stat_start(pid, &ppid, &start) == 0 ? ppid : -1;
+    return process_stat_start(pid, &ppid, &start) == 0 ? ppid : -1;
 }
 
 static long tree_kb(pid_t root, const char *file, const char *field)
@@ -310,7 +309,7 @@ int process_stop_tree(pid_t root, int seconds)
             continue;
         long pid = strtol(de->d_name, NULL, 10), ppid;
         unsigned long long start;
-        if (read_stat_start(pid, &ppid, &start) != 0)
+        if (process_stat_start(pid, &ppid, &start) != 0)
             continue;
         pids = xrealloc(pids, (n + 1) * sizeof *pids);
         ppids = xrealloc(ppids, (n + 1) * sizeof *ppids);
@@ -338,7 +337,7 @@ int process_stop_tree(pid_t root, int seconds)
     for (size_t i = 0; i < n; i++) {
         long ppid;
         unsigned long long start;
-        if (below[i] && read_stat_start(pids[i], &ppid, &start) == 0 && start == starts[i]
+        if (below[i] && process_stat_start(pids[i], &ppid, &start) == 0 && start == starts[i]
             && process_alive((pid_t)pids[i]))
             kill((pid_t)pids[i], SIGKILL);
     }

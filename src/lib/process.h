@@ -32,6 +32,10 @@ int process_stop(pid_t pid, int seconds);
  * (checked by start time, so a reused pid is never hit). */
 int process_stop_tree(pid_t pid, int seconds);
 
+/* ppid and start time (clock ticks since boot) from /proc/PID/stat;
+ * 0, or -1 if the process is gone. */
+int process_stat_start(long pid, long *ppid, unsigned long long *start);
+
 /* Memory of pid and all its descendants, in KiB: resident (RSS, shared
  * pages counted in every process) and proportional (PSS, shared pages
  * split among the processes sharing them: what the tree really costs). */

@@ -57,7 +57,7 @@ def test_every_host_and_service_up(ha):
     assert st["all_up"], st
     services = {h["name"]: sorted(s["name"] for s in h["services"]) for h in st["hosts"]}
     assert services["dir1"] == ["slapd"]
-    assert services["store1"] == ["dovecot", "postfix"]
+    assert services["store1"] == ["dovecot", "postfix", "syncwatch"]
     assert services["proxy2"] == ["dovecot", "healthd"]
     # dovecot: the auth service only; unbound: the caching resolver (S8);
     # the content filter (filter.enabled)

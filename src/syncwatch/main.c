@@ -1,0 +1,337 @@
+/* emailng-syncwatch: ends dsync runs that Dovecot 2.3.19 leaves stuck
+ * before they start, on a store of a replicated pair, and asks the
+ * partner's replicator to sync that user again at once.
+ *
+ * Why: two syncs of one user, one started by each store, can leave each
+ * partner's dsync-server waiting for a handshake its master never sends
+ * (seen under load, docs/architecture.md "Replication"). No -T or -l
+ * timeout covers that phase; Dovecot ends it only after the slave's fixed
+ * 10-minute I/O timeout, and the replicator syncs nothing else for that
+ * user meanwhile. Every `interval` seconds this program reads the process
+ * titles of its store's Dovecot (stall.h); a doveadm-server that has
+ * waited for a handshake for `stall` seconds is killed (SIGKILL). Its
+ * master on the partner then fails; when
+ * the title names the partner, `replicator replicate -p high USER` goes to
+ * the partner's doveadm server (TLS, the pair's secret), so that failed
+ * sync is retried at once instead of after the replicator's 5 minutes.
+ *
+ * It stays root: the doveadm-server processes it ends keep root as their
+ * real user. It reads the secret once at start and opens nothing else but
+ * /proc, its log and the partner's doveadm port.
+ *
+ * Usage: emailng-syncwatch --prefix NAME --partner ADDRESS --port N
+ *            --ca FILE --secret-file FILE [--stall-seconds N]
+ *            [--interval-seconds N] [--log FILE] [--pid-file FILE] [-t]
+ *   -t  check the arguments and the secret file, then exit.
+ * One log line per decision: stalled-dsync action="end" (pid, waited_s,
+ * partner, user, result) and action="retry" (partner, user, result). */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "daemon_log.h"
+#include "doveadm_client.h"
+#include "fsutil.h"
+#include "netaddr.h"
+#include "process.h"
+#include "stall.h"
+
+#define SECRET_MAX 1024
+#define TITLE_MAX 4096
+#define RETRY_TIMEOUT_MS 10000
+
+struct options {
+    const char *prefix, *partner, *ca, *secret_file, *log, *pid_file;
+    long port, stall, interval;
+    int check;
+};
+
+static volatile sig_atomic_t stop_sig, hup;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        hup = 1;
+    else
+        stop_sig = sig;
+}
+
+static int parse_long(const char *name, const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        fprintf(stderr, "emailng-syncwatch: --%s: \"%s\" is not a whole number from %ld to %ld\n", name, s,
+                min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"prefix", required_argument, NULL, 'p'},      {"partner", required_argument, NULL, 'P'},
+        {"port", required_argument, NULL, 'o'},        {"ca", required_argument, NULL, 'a'},
+        {"secret-file", required_argument, NULL, 's'}, {"stall-seconds", required_argument, NULL, 'S'},
+        {"interval-seconds", required_argument, NULL, 'i'}, {"log", required_argument, NULL, 'l'},
+        {"pid-file", required_argument, NULL, 'f'},    {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->stall = 60;
+    o->interval = 5;
+    o->log = "-";
+    o->pid_file = "";
+    int c;
+    while ((c = getopt_long(argc, argv, "t", longopts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'p': o->prefix = optarg; break;
+        case 'P': o->partner = optarg; break;
+        case 'o': rc = parse_long("port", optarg, 1, 65535, &o->port); break;
+        case 'a': o->ca = optarg; break;
+        case 's': o->secret_file = optarg; break;
+        case 'S': rc = parse_long("stall-seconds", optarg, 1, 3600, &o->stall); break;
+        case 'i': rc = parse_long("interval-seconds", optarg, 1, 3600, &o->interval); break;
+        case 'l': o->log = optarg; break;
+        case 'f': o->pid_file = optarg; break;
+        case 't': o->check = 1; break;
+        default: return -1;
+        }
+        if (rc != 0)
+            return -1;
+    }
+    const char *missing = !o->prefix ? "--prefix" : !o->partner ? "--partner" : !o->port ? "--port"
+                        : !o->ca ? "--ca" : !o->secret_file ? "--secret-file" : NULL;
+    if (optind != argc || missing) {
+        fprintf(stderr, "emailng-syncwatch: %s%s\nusage: emailng-syncwatch --prefix NAME --partner ADDRESS "
+                "--port N --ca FILE --secret-file FILE [--stall-seconds N] [--interval-seconds N] "
+                "[--log FILE] [--pid-file FILE] [-t]\n",
+                missing ? missing : "unexpected argument ", missing ? " is required" : argv[optind]);
+        return -1;
+    }
+    struct sockaddr_storage sa;
+    socklen_t len;
+    if (netaddr_sockaddr(o->partner, 1, &sa, &len) != 0) {
+        fprintf(stderr, "emailng-syncwatch: --partner: \"%s\" is not a numeric IPv4 or IPv6 address\n",
+                o->partner);
+        return -1;
+    }
+    if (*o->prefix == '\0' || strchr(o->prefix, '/') || strchr(o->prefix, ' ')) {
+        fprintf(stderr, "emailng-syncwatch: --prefix: \"%s\" is not a Dovecot process name prefix "
+                "(expected e.g. dovecot-emailng-store1)\n", o->prefix);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_secret(const char *path, buf *secret, buf *err)
+{
+    if (fs_read_file(path, SECRET_MAX, secret, err) != 0)
+        return -1;
+    while (secret->len && secret->data[secret->len - 1] == '\n')
+        secret->data[--secret->len] = '\0';
+    if (secret->len == 0 || memchr(secret->data, '\0', secret->len) || strchr(secret->data, '\n')) {
+        buf_printf(err, "%s: expected the pair's doveadm password on one line", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void wipe(buf *secret)
+{
+    if (secret->data)
+        memset(secret->data, 0, secret->len);
+    buf_free(secret);
+}
+
+/* Seconds since boot, the clock /proc/PID/stat start times count in. */
+static double boot_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void log_decision(const char *action, long pid, long age, const struct stall_title *t, const char *result)
+{
+    buf line = BUF_INIT, num = BUF_INIT;
+    daemon_log_begin(&line);
+    buf_append_str(&line, "stalled-dsync");
+    daemon_log_field(&line, "action", action);
+    if (pid > 0) {
+        buf_printf(&num, "%ld", pid);
+        daemon_log_field(&line, "pid", buf_cstr(&num));
+    }
+    if (age >= 0) {
+        buf_reset(&num);
+        buf_printf(&num, "%ld", age);
+        daemon_log_field(&line, "waited_s", buf_cstr(&num));
+    }
+    daemon_log_field(&line, "partner", buf_cstr((buf *)&t->client));
+    daemon_log_field(&line, "user", buf_cstr((buf *)&t->user));
+    if (result)
+        daemon_log_field(&line, "result", result);
+    daemon_log_end(&line);
+    buf_free(&num);
+}
+
+static void retry_at_partner(const struct options *o, const char *secret, const struct stall_title *t)
+{
+    struct doveadm_target target = {o->partner, (int)o->port, o->ca, secret, RETRY_TIMEOUT_MS};
+    const char *argv[] = {"replicator", "replicate", "-p", "high", buf_cstr((buf *)&t->user), NULL};
+    struct doveadm_reply reply = {0};
+    buf err = BUF_INIT, result = BUF_INIT;
+    if (doveadm_run(&target, "", argv, &reply, &err) != 0)
+        buf_printf(&result, "failed: %s", buf_cstr(&err));
+    else if (!reply.ok)
+        buf_printf(&result, "failed: the partner answered -%s", reply.code ? reply.code : "");
+    else
+        buf_append_str(&result, "requested");
+    log_decision("retry", 0, -1, t, buf_cstr(&result));
+    doveadm_reply_free(&reply);
+    buf_free(&err);
+    buf_free(&result);
+}
+
+/* A process's command line (its title, NUL bytes and all); at most
+ * TITLE_MAX bytes. 0, or -1 if it is gone or longer. */
+static int read_title(const char *path, buf *title)
+{
+    buf_reset(title);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char chunk[1024];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR)) {
+        if (n > 0)
+            buf_append(title, chunk, (size_t)n);
+        if (title->len > TITLE_MAX)
+            break;
+    }
+    close(fd);
+    return n == 0 && title->len <= TITLE_MAX ? 0 : -1;
+}
+
+/* One look at every process. */
+static void round_once(const struct options *o, const char *secret)
+{
+    DIR *d = opendir("/proc");
+    if (d == NULL) {
+        daemon_log("cannot read /proc: %s", strerror(errno));
+        return;
+    }
+    double now = boot_seconds();
+    long ticks = sysconf(_SC_CLK_TCK);
+    struct stall_title t = {BUF_INIT, BUF_INIT};
+    buf title = BUF_INIT, path = BUF_INIT;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        long pid = strtol(e->d_name, NULL, 10);
+        buf_reset(&path);
+        buf_printf(&path, "/proc/%ld/cmdline", pid);
+        if (read_title(buf_cstr(&path), &title) != 0)
+            continue;                   /* gone, or a title too long to be Dovecot's */
+        if (!stall_parse_title(title.data ? title.data : "", title.len, o->prefix, &t))
+            continue;
+        long ppid;
+        unsigned long long start;
+        if (process_stat_start(pid, &ppid, &start) != 0 || ticks <= 0)
+            continue;
+        /* service doveadm has service_count = 1: the process was started
+         * for this connection, so its age is how long the sync has run. */
+        long age = (long)(now - (double)start / (double)ticks);
+        if (age < o->stall)
+            continue;
+        /* SIGKILL at once: SIGTERM does not end a doveadm-server in this
+         * state, and it has changed nothing yet (before the handshake it
+         * holds no lock and has opened no mailbox). */
+        if (kill((pid_t)pid, SIGKILL) != 0) {
+            log_decision("end", pid, age, &t, strerror(errno));
+            continue;
+        }
+        log_decision("end", pid, age, &t, "SIGKILL");
+        if (strcmp(buf_cstr(&t.client), o->partner) == 0)
+            retry_at_partner(o, secret, &t);
+        else
+            log_decision("retry", 0, -1, &t, "skipped: the client is not the partner");
+    }
+    closedir(d);
+    stall_title_free(&t);
+    buf_free(&title);
+    buf_free(&path);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    if (parse_options(argc, argv, &o) != 0)
+        return 2;
+    buf secret = BUF_INIT, err = BUF_INIT;
+    if (read_secret(o.secret_file, &secret, &err) != 0) {
+        fprintf(stderr, "emailng-syncwatch: %s\n", buf_cstr(&err));
+        return 1;
+    }
+    if (!fs_exists(o.ca)) {
+        fprintf(stderr, "emailng-syncwatch: --ca: %s does not exist\n", o.ca);
+        return 1;
+    }
+    if (o.check) {
+        wipe(&secret);
+        return 0;
+    }
+    if (daemon_log_open("emailng-syncwatch", o.log) != 0) {
+        fprintf(stderr, "emailng-syncwatch: cannot open log %s: %s\n", o.log, strerror(errno));
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;      /* no SA_RESTART: the sleep ends at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (*o.pid_file) {
+        char pid[32];
+        int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+        if (fs_write_file(o.pid_file, pid, (size_t)n, 0644, &err) != 0) {
+            daemon_log("cannot write pid file: %s", buf_cstr(&err));
+            buf_reset(&err);
+        }
+    }
+    daemon_log("started: watching %s/doveadm-server for dsync runs waiting over %ld s for their handshake, "
+               "every %ld s; retries go to %s:%ld", o.prefix, o.stall, o.interval, o.partner, o.port);
+    while (!stop_sig) {
+        if (hup) {
+            hup = 0;
+            if (daemon_log_reopen() != 0)
+                daemon_log("cannot reopen log: %s", strerror(errno));
+        }
+        round_once(&o, buf_cstr(&secret));
+        struct timespec ts = {o.interval, 0};
+        while (!stop_sig && !hup && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+    daemon_log("stopping (signal %d)", (int)stop_sig);
+    if (*o.pid_file)
+        unlink(o.pid_file);
+    wipe(&secret);
+    buf_free(&err);
+    daemon_log_close();
+    return 0;
+}
