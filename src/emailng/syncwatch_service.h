@@ -10,9 +10,9 @@
 
 #include "services.h"
 
-/* A dsync still waiting for its handshake after this long is ended; a
- * healthy one leaves that state within milliseconds, and a sync waiting
- * for the user's lock (-l 30) is past it already. */
+/* A dsync-server still waiting for its handshake after this long is
+ * ended: a healthy one leaves that state within milliseconds, or after at
+ * most 30 s when it waits there for the user's dsync lock (-l 30). */
 #define SYNCWATCH_STALL_SECONDS 60
 #define SYNCWATCH_INTERVAL_SECONDS 5
 
