@@ -86,6 +86,21 @@ int relay_tables_ensure(const char *state_dir, const char *host, buf *err)
     return rc;
 }
 
+/* Writes content to path unless the file holds exactly that already;
+ * sets *changed when it wrote. */
+static int write_if_changed(const char *path, buf *content, int *changed, buf *err)
+{
+    buf old = BUF_INIT, ignored = BUF_INIT;
+    int same = fs_read_file(path, content->len + 1, &old, &ignored) == 0 && old.len == content->len
+               && memcmp(buf_cstr(&old), buf_cstr(content), content->len) == 0;
+    buf_free(&old);
+    buf_free(&ignored);
+    if (same)
+        return 0;
+    *changed = 1;
+    return fs_write_file(path, content->data, content->len, 0644, err);
+}
+
 int relay_tables_export(const struct site *site, const char *state_dir, const char *ldap_uri, buf *err)
 {
     struct directory *d = NULL;
@@ -105,18 +120,23 @@ int relay_tables_export(const struct site *site, const char *state_dir, const ch
             rc = relay_tables_ensure(state_dir, h->name, err);
         char *r = table_path(state_dir, h->name, "relay-recipients");
         char *s = table_path(state_dir, h->name, "sender-logins");
+        int changed = 0;
         if (rc == 0)
-            rc = fs_write_file(r, recipients.data, recipients.len, 0644, err);
+            rc = write_if_changed(r, &recipients, &changed, err);
         if (rc == 0)
-            rc = fs_write_file(s, senders.data, senders.len, 0644, err);
+            rc = write_if_changed(s, &senders, &changed, err);
         free(r);
         free(s);
         /* texthash is read when a Postfix process starts: SIGHUP makes the
          * master re-read its configuration and restart its processes (what
          * `postfix reload` does; that command refuses to run from another
-         * network namespace than the master's, e.g. the test fabric's). */
+         * network namespace than the master's, e.g. the test fabric's).
+         * Only when a table changed: a reload while the relay is delivering
+         * leaves those messages to the new queue manager, which skips them
+         * ("still being delivered") and retries them minutes later (seen:
+         * 5 minutes after every `emailng up`). */
         char *pidfile = xasprintf("%s/data/%s/postfix/queue/pid/master.pid", state_dir, h->name);
-        pid_t pid = rc == 0 ? pidfile_read(pidfile) : 0;
+        pid_t pid = rc == 0 && changed ? pidfile_read(pidfile) : 0;
         if (pid > 0)
             kill(pid, SIGHUP);
         free(pidfile);

@@ -14,8 +14,8 @@
  *
  * Written next to the policy table and at the same moments (`emailng up`
  * once the directory is ready, every `user add|del`, `alias add|del`),
- * atomically; a running Postfix master gets SIGHUP (texthash is read when
- * a process starts). The small site reads the directory directly and gets
+ * atomically, and only when the content changed; then a running Postfix
+ * master gets SIGHUP (texthash is read when a process starts). The small site reads the directory directly and gets
  * no tables. */
 #ifndef EMAILNG_RELAY_TABLES_H
 #define EMAILNG_RELAY_TABLES_H

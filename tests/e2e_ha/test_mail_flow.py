@@ -9,6 +9,7 @@ recipients refused at the relay, which has no directory access).
 """
 
 import imaplib
+import os
 import smtplib
 import socket
 import ssl
@@ -124,3 +125,30 @@ def test_user_added_is_accepted_at_the_relays_within_10_s(ha):
                     accepted[relay] = time.time() - t0
         time.sleep(0.5)
     assert set(accepted) == {"relay1", "relay2"}, accepted
+
+
+def _relay_reloads(site, relay):
+    """How often the relay's Postfix master has reloaded."""
+    with open(os.path.join(site.state, "log", relay, "postfix.log")) as f:
+        return sum(1 for line in f if "postfix/master" in line and "reload -- version" in line)
+
+
+def test_up_again_leaves_the_relays_postfix_alone_unless_a_table_changed(ha):
+    # A reload while a relay delivers leaves those messages to the new
+    # queue manager, which retries them minutes later: `up` with nothing
+    # changed must not reload; a new user (new recipient table) must.
+    before = {r: _relay_reloads(ha, r) for r in ("relay1", "relay2")}
+    ha.emailng("up")
+    time.sleep(2)       # Postfix's log lines arrive through its postlogd
+    assert {r: _relay_reloads(ha, r) for r in ("relay1", "relay2")} == before
+    name = "reload%s" % uuid.uuid4().hex[:6]
+    ha.emailng("user", "add", "%s@%s" % (name, DOMAIN), "--password-stdin", input="Reload-test-pass-1\n" * 2)
+    try:
+        deadline = time.monotonic() + 10
+        while {r: _relay_reloads(ha, r) for r in ("relay1", "relay2")} == before:
+            assert time.monotonic() < deadline, "the relays' Postfix was not reloaded for a new user"
+            time.sleep(0.2)
+        after = {r: _relay_reloads(ha, r) for r in ("relay1", "relay2")}
+        assert all(after[r] == before[r] + 1 for r in after), (before, after)
+    finally:
+        ha.emailng("user", "del", "%s@%s" % (name, DOMAIN))
