@@ -1,7 +1,8 @@
 """Sieve: users' own filters through ManageSieve (4190, STARTTLS), and the
-global server-side script that runs before them (F3)."""
+global server-side script that runs before them (F3; duplicates, A3)."""
 
-
+import os
+import time
 
 from conftest import (TLS_NAME, imap_connect, imap_find, make_message, msgid,
                       smtp_send, tls_context, wait_for_message)
@@ -152,3 +153,39 @@ def test_global_sieve_spam_to_junk_without_user_script(site):
         assert imap_find(m, ham, "Junk") == []
     finally:
         m.logout()
+
+
+def test_a_message_delivered_again_is_discarded_by_message_id(site):
+    """A3: the same message arriving twice (a sender retrying after a host died between storing it and
+    answering 250) is kept once; another message, and messages without a Message-ID, are all kept."""
+    user, pw = site.new_user(prefix="dupe")
+    same, other = msgid(), msgid()
+    m1, _ = make_message("bob@example.test", user, same, subject="first copy")
+    m2, _ = make_message("bob@example.test", user, same, subject="second copy")
+    m3, _ = make_message("bob@example.test", user, other, subject="another message")
+    for m in (m1, m2, m3):
+        smtp_send("bob@example.test", [user], m)
+    without = "no-message-id-%s" % msgid()[1:9]
+    for i in range(2):
+        smtp_send("bob@example.test", [user], ("From: bob@example.test\r\nTo: %s\r\nSubject: %s\r\n\r\nbody %d\r\n"
+                                               % (user, without, i)).encode())
+    wait_for_message(site, user, other, password=pw)
+    m = imap_connect(site, user, pw)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            m.select("INBOX")
+            typ, data = m.uid("SEARCH", "SUBJECT", '"%s"' % without)
+            if len(data[0].split()) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert len(data[0].split()) == 2, data
+        assert len(imap_find(m, same)) == 1
+        assert len(imap_find(m, other)) == 1
+        typ, data = m.uid("SEARCH", "SUBJECT", '"second copy"')
+        assert data[0].split() == [], "the second copy was kept"
+    finally:
+        m.logout()
+    with open(os.path.join(site.state, "log", "mail", "dovecot.log")) as f:
+        # One line per decision: "lmtp(USER)...: sieve: msgid=ID: discard action: ..."
+        assert sum(1 for line in f if "lmtp(%s)" % user in line and "msgid=%s: discard action" % same in line) == 1

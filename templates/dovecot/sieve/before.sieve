@@ -21,7 +21,21 @@
 # why the per-user decision must live here and not in the user's script.
 require ["fileinto", "mailbox", "envelope", "variables", "environment",
          "vnd.dovecot.environment", "spamtestplus", "relational",
-         "comparator-i;ascii-numeric"];
+         "comparator-i;ascii-numeric", "duplicate"];
+
+# A3: a message accepted once is delivered once. SMTP and LMTP deliver at
+# least once: when a host dies after it has stored a message but before
+# its "250" reached the sender (a relay, a proxy or a store killed at that
+# moment), the sender delivers it again. The second copy carries the same
+# Message-ID and is discarded here (RFC 7352; Pigeonhole keeps the IDs it
+# has seen per user for a day, in ~/.dovecot.lda-dupes; dovecot.log says
+# "sieve: msgid=ID: discard action"). A message without a Message-ID is never taken
+# for a duplicate. The IDs are per store: a copy delivered again to the
+# other store of the pair is not caught (docs/architecture.md 7a).
+if duplicate :seconds 86400 {
+  discard;
+  stop;
+}
 
 set "sender" "";
 if envelope :all :matches "from" "*" { set :lower "sender" "${1}"; }
