@@ -51,14 +51,7 @@ static int target_init(struct target_ctx *tc, const struct site *site, const str
     if (rc == 0 && given_secret.len)
         buf_append(&tc->password, given_secret.data, given_secret.len);
     else if (rc == 0)
-        rc = fs_read_file(secret, PASSWORD_MAX, &tc->password, err);
-    /* The file holds the password only (no newline); be lenient with one. */
-    while (rc == 0 && tc->password.len && (tc->password.data[tc->password.len - 1] == '\n'))
-        tc->password.data[--tc->password.len] = '\0';
-    if (rc == 0 && tc->password.len == 0) {
-        buf_printf(err, "%s is empty", secret);
-        rc = -1;
-    }
+        rc = fs_read_secret(secret, PASSWORD_MAX, &tc->password, err);
     if (rc == 0) {
         tc->ca = xstrdup(render_context_get(&ctx, "tls_ca"));
         tc->t.address = store->address;

@@ -53,6 +53,19 @@ int fs_read_file(const char *path, size_t max, buf *out, buf *err)
     return 0;
 }
 
+int fs_read_secret(const char *path, size_t max, buf *out, buf *err)
+{
+    if (fs_read_file(path, max, out, err) != 0)
+        return -1;
+    while (out->len && out->data[out->len - 1] == '\n')
+        out->data[--out->len] = '\0';
+    if (out->len == 0 || strchr(buf_cstr(out), '\n')) {
+        buf_printf(err, "%s: expected the secret on one line", path);
+        return -1;
+    }
+    return 0;
+}
+
 int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, buf *err)
 {
     char *tmp = xasprintf("%s.tmp", path);

@@ -10,6 +10,9 @@
 #include "buf.h"
 
 int fs_read_file(const char *path, size_t max, buf *out, buf *err);
+/* A secret kept alone in a file (a shared password): its one line, without
+ * the newline(s) at its end; an empty file, or a second line, is an error. */
+int fs_read_secret(const char *path, size_t max, buf *out, buf *err);
 /* Writes to path.tmp, fsyncs, renames over path. */
 int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, buf *err);
 int fs_mkdirs(const char *path, mode_t mode, buf *err);

@@ -136,19 +136,6 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
-static int read_secret(const char *path, buf *secret, buf *err)
-{
-    if (fs_read_file(path, SECRET_MAX, secret, err) != 0)
-        return -1;
-    while (secret->len && secret->data[secret->len - 1] == '\n')
-        secret->data[--secret->len] = '\0';
-    if (secret->len == 0 || memchr(secret->data, '\0', secret->len) || strchr(secret->data, '\n')) {
-        buf_printf(err, "%s: expected the pair's doveadm password on one line", path);
-        return -1;
-    }
-    return 0;
-}
-
 static void wipe(buf *secret)
 {
     if (secret->data)
@@ -282,7 +269,7 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, &o) != 0)
         return 2;
     buf secret = BUF_INIT, err = BUF_INIT;
-    if (read_secret(o.secret_file, &secret, &err) != 0) {
+    if (fs_read_secret(o.secret_file, SECRET_MAX, &secret, &err) != 0) {
         fprintf(stderr, "emailng-syncwatch: %s\n", buf_cstr(&err));
         return 1;
     }

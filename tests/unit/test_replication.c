@@ -186,6 +186,41 @@ static void test_secret_made_once_and_private(void **state)
     buf_free(&err);
 }
 
+/* The secret file as readers take it: one line, a trailing newline or two
+ * tolerated; empty or two lines refused with the path named. */
+static void test_secret_file_read(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/emailng-secret-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = xasprintf("%s/secret", dir);
+    static const struct {
+        const char *content;
+        const char *want;       /* NULL: refused */
+    } cases[] = {
+        {"s3cret", "s3cret"}, {"s3cret\n", "s3cret"}, {"s3cret\n\n", "s3cret"},
+        {"", NULL}, {"\n", NULL}, {"one\ntwo\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf err = BUF_INIT, out = BUF_INIT;
+        assert_int_equal(fs_write_file(path, cases[i].content, strlen(cases[i].content), 0600, &err), 0);
+        int rc = fs_read_secret(path, 1024, &out, &err);
+        if (cases[i].want) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(buf_cstr(&out), cases[i].want);
+        } else {
+            assert_int_equal(rc, -1);
+            assert_non_null(strstr(buf_cstr(&err), path));
+        }
+        buf_free(&err);
+        buf_free(&out);
+    }
+    buf err = BUF_INIT;
+    assert_int_equal(fs_remove_tree(dir, &err), 0);
+    buf_free(&err);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_tab_escape),
         cmocka_unit_test(test_status_parse),
         cmocka_unit_test(test_secret_made_once_and_private),
+        cmocka_unit_test(test_secret_file_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
