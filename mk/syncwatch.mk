@@ -6,11 +6,11 @@ ifeq ($(.DEFAULT_GOAL),)
 endif
 
 SYNCWATCH_CFLAGS   = -Isrc/syncwatch
-SYNCWATCH_LIBS     = -lssl -lcrypto
+SYNCWATCH_LIBS     = -lssl -lcrypto -lcrypt
 SYNCWATCH_ALL_SRC  = $(sort $(wildcard src/syncwatch/*.c))
 SYNCWATCH_SRC      = $(filter-out src/syncwatch/main.c,$(SYNCWATCH_ALL_SRC))
 SYNCWATCH_LIB_SRC  = src/lib/buf.c src/lib/daemon_log.c src/lib/doveadm_client.c src/lib/fsutil.c \
-                     src/lib/netaddr.c src/lib/process.c
+                     src/lib/netaddr.c src/lib/password.c src/lib/process.c
 SYNCWATCH_HDR      = $(wildcard src/syncwatch/*.h) $(SYNCWATCH_LIB_SRC:.c=.h)
 SYNCWATCH_UNIT_SRC = $(sort $(wildcard tests/unit/syncwatch/test_*.c))
 SYNCWATCH_UNIT_BIN = $(SYNCWATCH_UNIT_SRC:tests/unit/syncwatch/%.c=$(BUILD)/tests/syncwatch/%)

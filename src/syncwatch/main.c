@@ -42,6 +42,7 @@
 #include "doveadm_client.h"
 #include "fsutil.h"
 #include "netaddr.h"
+#include "password.h"
 #include "process.h"
 #include "stall.h"
 
@@ -134,13 +135,6 @@ static int parse_options(int argc, char **argv, struct options *o)
         return -1;
     }
     return 0;
-}
-
-static void wipe(buf *secret)
-{
-    if (secret->data)
-        memset(secret->data, 0, secret->len);
-    buf_free(secret);
 }
 
 /* Seconds since boot, the clock /proc/PID/stat start times count in. */
@@ -278,7 +272,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (o.check) {
-        wipe(&secret);
+        password_wipe(&secret);
         return 0;
     }
     if (daemon_log_open("emailng-syncwatch", o.log) != 0) {
@@ -317,7 +311,7 @@ int main(int argc, char **argv)
     daemon_log("stopping (signal %d)", (int)stop_sig);
     if (*o.pid_file)
         unlink(o.pid_file);
-    wipe(&secret);
+    password_wipe(&secret);
     buf_free(&err);
     daemon_log_close();
     return 0;
