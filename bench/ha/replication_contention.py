@@ -158,8 +158,9 @@ def main():
             print("  %-20s written %5d; on store1 %5d, store2 %5d; missing %s; duplicated %s"
                   % (u, len(written[u]), len(set(ids[("store1", u)])), len(set(ids[("store2", u)])), lost, dup))
         durations.sort()
-        print("  syncs observed: %d; over 10 s: %d; longest %.1f s" % (len(durations), sum(d > 10 for d in durations),
-                                                                     durations[-1] if durations else 0))
+        print("  syncs seen during the writes: %d; over 10 s: %d; longest %.1f s (one still running counts until "
+              "the writes stopped)" % (len(durations), sum(d > 10 for d in durations),
+                                       durations[-1] if durations else 0))
         print("  hung syncs ended by emailng-syncwatch: %d%s" % (len(ends), (" (waited %s s)" % ", ".join(ends))
                                                                 if ends else ""))
         print("  converged %s after the writes stopped" % ("%.1f s" % converged if converged is not None
