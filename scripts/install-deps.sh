@@ -6,7 +6,7 @@
 # directory; see docs/admin-manual.md "Packaged services".
 set -eu
 
-RUNTIME="postfix postfix-ldap dovecot-core dovecot-imapd dovecot-pop3d
+RUNTIME="postfix postfix-ldap postfix-lmdb dovecot-core dovecot-imapd dovecot-pop3d
  dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved
  slapd ldap-utils openssl ca-certificates iproute2 procps libevent-2.1-7
  liblmdb0 libspf2-2 nftables unbound dns-root-data

@@ -1,9 +1,9 @@
 /* relay_tables: export the relays' Postfix tables; see relay_tables.h. */
 #include "relay_tables.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fsutil.h"
 #include "process.h"
@@ -71,40 +71,89 @@ static char *table_path(const char *state_dir, const char *host, const char *nam
     return xasprintf("%s/data/%s/postfix/%s", state_dir, host, name);
 }
 
+/* 1 if path.lmdb is missing or older than the text it is built from. */
+static int database_stale(const char *path)
+{
+    char *db = xasprintf("%s.lmdb", path);
+    struct stat text, built;
+    int stale = stat(db, &built) != 0 || stat(path, &text) != 0 || built.st_mtim.tv_sec < text.st_mtim.tv_sec
+                || (built.st_mtim.tv_sec == text.st_mtim.tv_sec && built.st_mtim.tv_nsec < text.st_mtim.tv_nsec);
+    free(db);
+    return stale;
+}
+
+/* postmap lmdb:path. LMDB is updated in one transaction that running
+ * smtpd processes see at their next lookup: no reload. postmap gets a
+ * configuration of its own with nothing in it: it checks the main.cf it
+ * reads, and the relay's names addresses of the relay's host (another
+ * network namespace on the test fabric); /etc/postfix may have none. */
+static int database_build(const char *state_dir, const char *host, const char *path, buf *err)
+{
+    static const char main_cf_text[] =
+        "# emailng: the configuration postmap reads when it builds this relay's\n"
+        "# tables (src/lib/relay_tables.c); Postfix's defaults are all it needs.\n";
+    char *conf = xasprintf("%s/data/%s/postfix/postmap", state_dir, host);
+    char *main_cf = xasprintf("%s/main.cf", conf);
+    char *map = xasprintf("lmdb:%s", path);
+    int rc = fs_ensure_dir(conf, NULL, NULL, 0755, err);
+    if (rc == 0 && !fs_exists(main_cf))
+        rc = fs_write_file(main_cf, main_cf_text, strlen(main_cf_text), 0644, err);
+    if (rc == 0) {
+        const char *argv[] = {"/usr/sbin/postmap", "-c", conf, map, NULL};
+        buf output = BUF_INIT;
+        int status = process_run(argv, NULL, &output, err);
+        if (status != 0) {
+            if (status > 0)
+                buf_printf(err, "postmap %s failed (exit %d): %s", map, status, buf_cstr(&output));
+            rc = -1;
+        }
+        buf_free(&output);
+    }
+    free(conf);
+    free(main_cf);
+    free(map);
+    return rc;
+}
+
+static const char *const table_names[] = {"relay-recipients", "sender-logins"};
+
 int relay_tables_ensure(const char *state_dir, const char *host, buf *err)
 {
-    static const char *const names[] = {"relay-recipients", "sender-logins"};
     char *dir = xasprintf("%s/data/%s/postfix", state_dir, host);
     int rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
     for (size_t i = 0; rc == 0 && i < 2; i++) {
-        char *path = table_path(state_dir, host, names[i]);
+        char *path = table_path(state_dir, host, table_names[i]);
         if (!fs_exists(path))
             rc = fs_write_file(path, header, strlen(header), 0644, err);
+        if (rc == 0 && database_stale(path))
+            rc = database_build(state_dir, host, path, err);
         free(path);
     }
     free(dir);
     return rc;
 }
 
-/* Writes content to path unless the file holds exactly that already;
- * sets *changed when it wrote. */
-static int write_if_changed(const char *path, buf *content, int *changed, buf *err)
+/* Writes content to path unless the file holds exactly that already, and
+ * builds its database when it wrote (file times are coarse: a rewrite in
+ * the same clock tick as the last build would not look newer) or when the
+ * database is missing or older. */
+static int write_if_changed(const char *state_dir, const char *host, const char *path, buf *content, buf *err)
 {
     buf old = BUF_INIT, ignored = BUF_INIT;
     int same = fs_read_file(path, content->len + 1, &old, &ignored) == 0 && old.len == content->len
                && memcmp(buf_cstr(&old), buf_cstr(content), content->len) == 0;
     buf_free(&old);
     buf_free(&ignored);
-    if (same)
-        return 0;
-    *changed = 1;
-    return fs_write_file(path, content->data, content->len, 0644, err);
+    int rc = same ? 0 : fs_write_file(path, content->data, content->len, 0644, err);
+    if (rc == 0 && (!same || database_stale(path)))
+        rc = database_build(state_dir, host, path, err);
+    return rc;
 }
 
 int relay_tables_export(const struct site *site, const char *state_dir, const char *ldap_uri, buf *err)
 {
     struct directory *d = NULL;
-    buf recipients = BUF_INIT, senders = BUF_INIT;
+    buf tables[2] = {BUF_INIT, BUF_INIT};
     int rc = 0, built = 0;
     for (size_t i = 0; rc == 0 && i < site->n_hosts; i++) {
         const struct site_host *h = &site->hosts[i];
@@ -113,37 +162,20 @@ int relay_tables_export(const struct site *site, const char *state_dir, const ch
         if (!built) {
             rc = directory_open(&d, ldap_uri, site->ldap_base, err);
             if (rc == 0)
-                rc = relay_tables_build(d, &recipients, &senders, err);
+                rc = relay_tables_build(d, &tables[0], &tables[1], err);
             built = 1;
         }
         if (rc == 0)
             rc = relay_tables_ensure(state_dir, h->name, err);
-        char *r = table_path(state_dir, h->name, "relay-recipients");
-        char *s = table_path(state_dir, h->name, "sender-logins");
-        int changed = 0;
-        if (rc == 0)
-            rc = write_if_changed(r, &recipients, &changed, err);
-        if (rc == 0)
-            rc = write_if_changed(s, &senders, &changed, err);
-        free(r);
-        free(s);
-        /* texthash is read when a Postfix process starts: SIGHUP makes the
-         * master re-read its configuration and restart its processes (what
-         * `postfix reload` does; that command refuses to run from another
-         * network namespace than the master's, e.g. the test fabric's).
-         * Only when a table changed: a reload while the relay is delivering
-         * leaves those messages to the new queue manager, which skips them
-         * ("still being delivered") and retries them minutes later (seen:
-         * 5 minutes after every `emailng up`). */
-        char *pidfile = xasprintf("%s/data/%s/postfix/queue/pid/master.pid", state_dir, h->name);
-        pid_t pid = rc == 0 && changed ? pidfile_read(pidfile) : 0;
-        if (pid > 0)
-            kill(pid, SIGHUP);
-        free(pidfile);
+        for (size_t t = 0; rc == 0 && t < 2; t++) {
+            char *path = table_path(state_dir, h->name, table_names[t]);
+            rc = write_if_changed(state_dir, h->name, path, &tables[t], err);
+            free(path);
+        }
     }
     directory_close(d);
-    buf_free(&recipients);
-    buf_free(&senders);
+    buf_free(&tables[0]);
+    buf_free(&tables[1]);
     if (rc != 0)
         buf_printf(err, " (the relays' recipient tables were not updated)");
     return rc;

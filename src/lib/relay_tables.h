@@ -1,7 +1,8 @@
 /* relay_tables: the Postfix lookup tables of a relay of a site of several
  * hosts, exported from the directory so that the relays never reach it
- * (S3, X1). Two texthash files in STATE/data/HOST/postfix/ of every
- * relay-only host:
+ * (S3, X1). Two tables in STATE/data/HOST/postfix/ of every relay-only
+ * host, each a text file and the LMDB database postmap builds from it
+ * (NAME.lmdb, what Postfix reads):
  *
  *   relay-recipients   ADDRESS OK       every address that receives mail:
  *                                       active users, their other addresses,
@@ -14,9 +15,11 @@
  *
  * Written next to the policy table and at the same moments (`emailng up`
  * once the directory is ready, every `user add|del`, `alias add|del`),
- * atomically, and only when the content changed; then a running Postfix
- * master gets SIGHUP (texthash is read when a process starts). The small site reads the directory directly and gets
- * no tables. */
+ * atomically, and only when the content changed; then `postmap
+ * lmdb:FILE` (with an empty main.cf of its own) updates the database in one transaction, which
+ * running Postfix processes see at their next lookup (no reload: a reload
+ * while the relay delivers delays those messages by minutes). The small
+ * site reads the directory directly and gets no tables. */
 #ifndef EMAILNG_RELAY_TABLES_H
 #define EMAILNG_RELAY_TABLES_H
 
@@ -27,11 +30,12 @@
 /* The two tables' text from the directory. */
 int relay_tables_build(struct directory *d, buf *recipients, buf *senders, buf *err);
 
-/* Writes both tables for every relay-only host and signals its Postfix. */
+/* Writes both tables for every relay-only host and builds their databases. */
 int relay_tables_export(const struct site *site, const char *state_dir, const char *ldap_uri, buf *err);
 
-/* Creates empty tables for host if it has none yet (Postfix refuses to
- * start on a missing texthash file); the export fills them. */
+/* Creates empty tables for host if it has none yet, and builds a missing
+ * or stale database (Postfix refuses to start on a missing one); the
+ * export fills them. */
 int relay_tables_ensure(const char *state_dir, const char *host, buf *err);
 
 #endif

@@ -123,7 +123,14 @@ def test_a_dsync_stuck_before_its_handshake_is_ended_and_the_partner_retries(ha)
                 p.wait()
     for pid in slaves.values():
         assert not os.path.exists("/proc/%d" % pid), "dsync-server %d is still there" % pid
-    log = _log(ha, "store1")[log_before:]
+    # The retry line is written once the partner has answered (syncwatch
+    # waits up to 10 s for it), so it may follow the kill by a moment.
+    deadline = time.monotonic() + 15
+    while True:
+        log = _log(ha, "store1")[log_before:]
+        if log.count('action="retry"') >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     pid_alice, pid_bob = slaves[(HOSTS["store2"], ALICE)], slaves[(HOSTS["proxy1"], BOB)]
     assert re.search(r'action="end" pid="%d" waited_s="\d+" partner="%s" user="%s" result="SIGKILL"'
                      % (pid_alice, re.escape(HOSTS["store2"]), re.escape(ALICE)), log), log
