@@ -32,13 +32,13 @@ $(BUILD)/emailng-syncwatch: $(SYNCWATCH_ALL_SRC:%.c=$(BUILD)/syncwatch-obj/%.o) 
                             $(SYNCWATCH_LIB_SRC:%.c=$(BUILD)/syncwatch-obj/%.o)
 	$(CC) $(CFLAGS) -o $@ $^ $(SYNCWATCH_LIBS)
 
-$(BUILD)/tests/syncwatch/%: tests/unit/syncwatch/%.c $(SYNCWATCH_SRC) src/lib/buf.c $(SYNCWATCH_HDR)
+$(BUILD)/tests/syncwatch/%: tests/unit/syncwatch/%.c $(SYNCWATCH_SRC) src/lib/buf.c src/lib/netaddr.c $(SYNCWATCH_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SYNCWATCH_CFLAGS) -o $@ $< $(SYNCWATCH_SRC) src/lib/buf.c $(shell pkg-config --libs cmocka)
+	$(CC) $(CFLAGS) $(SYNCWATCH_CFLAGS) -o $@ $< $(SYNCWATCH_SRC) src/lib/buf.c src/lib/netaddr.c $(shell pkg-config --libs cmocka)
 
-$(BUILD)/asan/syncwatch/%: tests/unit/syncwatch/%.c $(SYNCWATCH_SRC) src/lib/buf.c $(SYNCWATCH_HDR)
+$(BUILD)/asan/syncwatch/%: tests/unit/syncwatch/%.c $(SYNCWATCH_SRC) src/lib/buf.c src/lib/netaddr.c $(SYNCWATCH_HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SANITIZE) $(SYNCWATCH_CFLAGS) -o $@ $< $(SYNCWATCH_SRC) src/lib/buf.c \
+	$(CC) $(CFLAGS) -O1 $(SANITIZE) $(SYNCWATCH_CFLAGS) -o $@ $< $(SYNCWATCH_SRC) src/lib/buf.c src/lib/netaddr.c \
 	  $(shell pkg-config --libs cmocka)
 
 # emailng finds it next to itself (or on PATH): install it with emailng.

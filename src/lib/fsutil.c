@@ -107,6 +107,13 @@ int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, b
     return 0;
 }
 
+int fs_write_pid_file(const char *path, buf *err)
+{
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    return fs_write_file(path, pid, (size_t)n, 0644, err);
+}
+
 int fs_mkdirs(const char *path, mode_t mode, buf *err)
 {
     char *copy = xstrdup(path);

@@ -15,6 +15,8 @@ int fs_read_file(const char *path, size_t max, buf *out, buf *err);
 int fs_read_secret(const char *path, size_t max, buf *out, buf *err);
 /* Writes to path.tmp, fsyncs, renames over path. */
 int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, buf *err);
+/* The calling process's pid and a newline, written as fs_write_file does. */
+int fs_write_pid_file(const char *path, buf *err);
 int fs_mkdirs(const char *path, mode_t mode, buf *err);
 /* mkdir -p, then chown to user:group (by name; NULL group = user's group) and chmod. */
 int fs_ensure_dir(const char *path, const char *user, const char *group, mode_t mode, buf *err);

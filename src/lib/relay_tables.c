@@ -165,8 +165,12 @@ int relay_tables_export(const struct site *site, const char *state_dir, const ch
                 rc = relay_tables_build(d, &tables[0], &tables[1], err);
             built = 1;
         }
+        /* write_if_changed() creates a missing table and builds its
+         * database, so only the folder must exist. */
+        char *dir = xasprintf("%s/data/%s/postfix", state_dir, h->name);
         if (rc == 0)
-            rc = relay_tables_ensure(state_dir, h->name, err);
+            rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
+        free(dir);
         for (size_t t = 0; rc == 0 && t < 2; t++) {
             char *path = table_path(state_dir, h->name, table_names[t]);
             rc = write_if_changed(state_dir, h->name, path, &tables[t], err);

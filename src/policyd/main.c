@@ -275,13 +275,10 @@ int main(int argc, char **argv)
         }
     }
     if (G.cfg.pid_file[0]) {
-        buf pid = BUF_INIT;
-        buf_printf(&pid, "%ld\n", (long)getpid());
-        if (fs_write_file(G.cfg.pid_file, pid.data, pid.len, 0644, &err) != 0) {
+        if (fs_write_pid_file(G.cfg.pid_file, &err) != 0) {
             daemon_log("%s", err.data);
             return 1;
         }
-        buf_free(&pid);
     }
     int spf_fd = -1;
     if (G.cfg.spf.enabled) {

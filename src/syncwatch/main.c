@@ -288,9 +288,7 @@ int main(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (*o.pid_file) {
-        char pid[32];
-        int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-        if (fs_write_file(o.pid_file, pid, (size_t)n, 0644, &err) != 0) {
+        if (fs_write_pid_file(o.pid_file, &err) != 0) {
             daemon_log("cannot write pid file: %s", buf_cstr(&err));
             buf_reset(&err);
         }

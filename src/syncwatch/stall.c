@@ -1,15 +1,17 @@
 /* stall: see stall.h. */
 #include "stall.h"
 
-#include <arpa/inet.h>
 #include <string.h>
+
+#include "netaddr.h"
 
 #define USER_MAX 255
 
 static int numeric_address(const char *s)
 {
-    unsigned char addr[sizeof(struct in6_addr)];
-    return inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
+    struct sockaddr_storage sa;
+    socklen_t len;
+    return netaddr_sockaddr(s, 1, &sa, &len) == 0;
 }
 
 static int acceptable_user(const char *s, size_t len)
