@@ -221,8 +221,6 @@ static int all_tables_show(const struct site *site, const char *state_dir, const
  * network namespace when it runs in the test fabric. */
 static int kick_sessions(const struct site *site, const char *state_dir, const struct site_host *store, buf *err)
 {
-    char *prefix = fabric_prefix(state_dir);
-    int in_fabric = fabric_exists(prefix);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < site->n_hosts; i++) {
         const struct site_host *proxy = &site->hosts[i];
@@ -231,7 +229,7 @@ static int kick_sessions(const struct site *site, const char *state_dir, const s
         char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", state_dir, proxy->name);
         const char *argv[] = {"/usr/bin/doveadm", "-c", conf, "proxy", "kick", "-h", store->address, NULL};
         buf out = BUF_INIT;
-        int status = in_fabric ? fabric_run(prefix, proxy->name, argv, &out, err) : process_run(argv, NULL, &out, err);
+        int status = fabric_run_on_host(state_dir, proxy->name, argv, &out, err);
         if (status != 0) {
             if (status > 0)
                 buf_printf(err, "doveadm proxy kick on %s exited with status %d: %s", proxy->name, status,
@@ -246,7 +244,6 @@ static int kick_sessions(const struct site *site, const char *state_dir, const s
         buf_free(&out);
         free(conf);
     }
-    free(prefix);
     return rc;
 }
 

@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "address.h"
+#include "alias_rules.h"
 #include "buf.h"
 #include "cmd_spam.h"
 #include "directory.h"
+#include "mailbox_lifecycle.h"
 #include "password.h"
 
 struct subcommand {
@@ -20,7 +23,7 @@ struct subcommand {
 
 static const struct subcommand user_subcommands[] = {
     {"add", "ADDRESS [--quota SIZE] [--password-stdin]"},
-    {"del", "ADDRESS"},
+    {"del", "ADDRESS [--purge]"},
     {"passwd", "ADDRESS [--password-stdin]"},
     {"quota", "ADDRESS SIZE|default"},
     {"show", "ADDRESS"},
@@ -31,7 +34,7 @@ static const struct subcommand user_subcommands[] = {
 
 static const struct subcommand alias_subcommands[] = {
     {"add", "ALIAS DEST [DEST...]"},
-    {"del", "ALIAS"},
+    {"del", "ALIAS [MEMBER...]"},
     {"list", ""},
     {NULL, NULL},
 };
@@ -86,12 +89,13 @@ struct arguments {
     char **rest;                /* positional words from the first on */
     const char *quota;
     int password_stdin;
+    int purge;
 };
 
-/* Parse argv[1..] allowing --quota (when allow_quota) and
- * --password-stdin (when allow_stdin); "--" ends the options. */
+/* Parse argv[1..] allowing --quota (when allow_quota), --password-stdin
+ * (when allow_stdin) and --purge (allow_purge); "--" ends the options. */
 static int parse_arguments(const struct invocation *inv, int argc, char **argv,
-                           int allow_quota, int allow_stdin,
+                           int allow_quota, int allow_stdin, int allow_purge,
                            struct arguments *a, char **positional)
 {
     int options_done = 0;
@@ -104,6 +108,9 @@ static int parse_arguments(const struct invocation *inv, int argc, char **argv,
         } else if (!options_done && allow_stdin
                    && strcmp(arg, "--password-stdin") == 0) {
             a->password_stdin = 1;
+        } else if (!options_done && allow_purge
+                   && strcmp(arg, "--purge") == 0) {
+            a->purge = 1;
         } else if (!options_done && allow_quota
                    && strcmp(arg, "--quota") == 0) {
             if (i + 1 >= argc)
@@ -134,6 +141,23 @@ static int normalize(const struct invocation *inv, const char *input,
     return rc;
 }
 
+/* A user or alias of a domain the site does not serve could log in but
+ * would never receive mail: refuse it. */
+static int require_served_domain(const struct invocation *inv, const char *address)
+{
+    const struct site *site = inv->target->site;
+    if (alias_rules_domain_served(address, (const char *const *)site->domains, site->n_domains))
+        return 0;
+    buf err = BUF_INIT;
+    buf_printf(&err, "%s is not in a domain this site serves (", address);
+    for (size_t i = 0; i < site->n_domains; i++)
+        buf_printf(&err, "%s%s", i ? ", " : "", site->domains[i]);
+    buf_append_str(&err, "; the site file's domains)");
+    fail(inv, &err);
+    buf_free(&err);
+    return 1;
+}
+
 /* "default", or a size other than 0; 0 on success, 1 or 2 on error. */
 static int parse_quota(const struct invocation *inv, const char *text,
                        unsigned long long *bytes)
@@ -151,6 +175,8 @@ static int parse_quota(const struct invocation *inv, const char *text,
         buf_append_str(&err, "a quota of 0 is not allowed; give a size "
                              "such as 500M, or \"default\" for the site "
                              "default");
+        rc = fail(inv, &err);
+    } else if (quota_size_check(*bytes, &err) != 0) {
         rc = fail(inv, &err);
     }
     buf_free(&err);
@@ -194,14 +220,40 @@ static int new_password_hash(const struct invocation *inv, const char *address,
 
 /* ---- user -------------------------------------------------------------- */
 
+/* Report lines, indented under the command's own line. */
+static void print_report(buf *report)
+{
+    const char *p = buf_cstr(report);
+    while (*p) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        printf("  %.*s\n", (int)n, p);
+        p += n + (end != NULL);
+    }
+}
+
 static int user_add(const struct invocation *inv, struct directory *d,
                     const char *address, unsigned long long quota,
                     int from_stdin)
 {
-    buf hash = BUF_INIT, err = BUF_INIT, shown = BUF_INIT;
+    buf hash = BUF_INIT, err = BUF_INIT, shown = BUF_INIT, report = BUF_INIT;
+    enum directory_address_use use = DIRECTORY_ADDRESS_FREE;
     int rc = 1;
     if (new_password_hash(inv, address, from_stdin, &hash) < 0)
         goto out;
+    if (directory_address_use(d, address, &use, &err) < 0) {
+        fail(inv, &err);
+        goto out;
+    }
+    /* A free address may still have a mailbox on disk (a user deleted by
+     * an older emailng, a restore): a new person must not get it. When the
+     * address is taken, directory_user_add says so and nothing moves. */
+    const char *pair = inv->target->default_mail_host;
+    if (use == DIRECTORY_ADDRESS_FREE
+        && mailbox_clear_leftover(inv->target->site, inv->target->state_dir, address, pair, &report, &err) < 0) {
+        fail(inv, &err);
+        goto out;
+    }
     if (directory_user_add(d, address, buf_cstr(&hash), quota,
                            inv->target->default_mail_host, &err) < 0) {
         fail(inv, &err);
@@ -209,11 +261,85 @@ static int user_add(const struct invocation *inv, struct directory *d,
     }
     format_quota(&shown, quota);
     printf("user %s added (quota %s)\n", address, buf_cstr(&shown));
+    if (report.len) {
+        printf("  an old mailbox of %s was found and put away; the new user starts empty:\n", address);
+        print_report(&report);
+    }
     rc = 0;
 out:
     password_wipe(&hash);
     buf_free(&err);
     buf_free(&shown);
+    buf_free(&report);
+    return rc;
+}
+
+/* Take address (and the user's other addresses) out of every alias; an
+ * alias left with no member is deleted. One line per alias in report. */
+static int remove_from_aliases(struct directory *d, const struct directory_user *u, buf *report, buf *err)
+{
+    struct directory_snapshot snapshot;
+    if (directory_snapshot_load(d, &snapshot, err) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < snapshot.n_aliases; i++) {
+        const struct directory_alias *a = &snapshot.aliases[i];
+        const char **gone = xcalloc(a->n_destinations + 1, sizeof *gone);
+        size_t n_gone = 0;
+        for (size_t j = 0; j < a->n_destinations; j++) {
+            int hit = strcasecmp(a->destinations[j], u->mail) == 0;
+            for (size_t k = 0; !hit && k < u->n_alternate_addresses; k++)
+                hit = strcasecmp(a->destinations[j], u->alternate_addresses[k]) == 0;
+            if (hit)
+                gone[n_gone++] = a->destinations[j];
+        }
+        int deleted = 0;
+        if (n_gone > 0) {
+            rc = directory_alias_remove_members(d, a->mail, gone, n_gone, &deleted, err);
+            if (rc == 0 && deleted)
+                buf_printf(report, "alias %s deleted (%s was its only member)\n", a->mail, u->mail);
+            else if (rc == 0)
+                buf_printf(report, "removed from alias %s\n", a->mail);
+        }
+        free(gone);
+    }
+    directory_snapshot_free(&snapshot);
+    return rc;
+}
+
+static int user_del(const struct invocation *inv, struct directory *d, const char *address, int purge)
+{
+    struct directory_user u;
+    buf err = BUF_INIT, report = BUF_INIT;
+    if (directory_user_get(d, address, &u, &err) < 0) {
+        fail(inv, &err);
+        buf_free(&err);
+        return 1;
+    }
+    int rc = 1;
+    if (remove_from_aliases(d, &u, &report, &err) < 0 || directory_user_del(d, address, &err) < 0) {
+        fail(inv, &err);
+        goto out;
+    }
+    printf("user %s deleted\n", address);
+    print_report(&report);
+    buf_reset(&report);
+    /* The entry is gone: nothing logs in or delivers while the mailbox moves. */
+    int moved = mailbox_retire(inv->target->site, inv->target->state_dir, address, u.mail_host, purge, &report, &err);
+    print_report(&report);
+    if (moved < 0) {
+        buf_printf(&err, " (the user is deleted; the mailbox is where it was)");
+        fail(inv, &err);
+        goto out;
+    }
+    if (!purge)
+        printf("  the archive is outside every login path; remove it when no longer needed "
+               "(`emailng user del --purge` removes the mailbox instead of archiving it)\n");
+    rc = 0;
+out:
+    directory_user_clear(&u);
+    buf_free(&err);
+    buf_free(&report);
     return rc;
 }
 
@@ -333,7 +459,8 @@ int cmd_user(int argc, char **argv, const struct directory_target *t)
 
     struct arguments a;
     char **positional = xcalloc((size_t)argc + 1, sizeof *positional);
-    int rc = parse_arguments(&inv, argc, argv, is_add, is_add || is_passwd,
+    int is_del = strcmp(name, "del") == 0;
+    int rc = parse_arguments(&inv, argc, argv, is_add, is_add || is_passwd, is_del,
                              &a, positional);
     int want_words = is_list ? 0 : is_quota ? 2 : 1;
     if (rc == 0 && a.n_words != want_words) {
@@ -352,6 +479,8 @@ int cmd_user(int argc, char **argv, const struct directory_target *t)
     unsigned long long quota = 0;
     if (!is_list && normalize(&inv, a.words[0], &address) < 0)
         rc = 1;
+    if (rc == 0 && is_add)
+        rc = require_served_domain(&inv, buf_cstr(&address));
     if (rc == 0 && is_add && a.quota)
         rc = parse_quota(&inv, a.quota, &quota);
     if (rc == 0 && is_quota)
@@ -370,10 +499,8 @@ int cmd_user(int argc, char **argv, const struct directory_target *t)
     buf err = BUF_INIT, shown = BUF_INIT;
     if (is_add) {
         rc = user_add(&inv, d, addr, quota, a.password_stdin);
-    } else if (strcmp(name, "del") == 0) {
-        rc = directory_user_del(d, addr, &err) < 0 ? fail(&inv, &err) : 0;
-        if (rc == 0)
-            printf("user %s deleted\n", addr);
+    } else if (is_del) {
+        rc = user_del(&inv, d, addr, a.purge);
     } else if (is_passwd) {
         rc = user_passwd(&inv, d, addr, a.password_stdin);
     } else if (is_quota) {
@@ -417,6 +544,65 @@ static int alias_list(const struct invocation *inv, struct directory *d)
     return 0;
 }
 
+/* alias add: the alias in a served domain, members that exist and make no
+ * loop (alias_rules.h), then one line per member already there. */
+static int alias_add(const struct invocation *inv, struct directory *d, const char *alias,
+                     const char *const *members, size_t n_members)
+{
+    buf err = BUF_INIT;
+    struct directory_snapshot snapshot;
+    int rc = require_served_domain(inv, alias);
+    if (rc == 0 && directory_snapshot_load(d, &snapshot, &err) < 0)
+        rc = fail(inv, &err);
+    else if (rc == 0) {
+        const struct site *site = inv->target->site;
+        if (alias_rules_check(&snapshot, (const char *const *)site->domains, site->n_domains, alias, members,
+                              n_members, &err) < 0)
+            rc = fail(inv, &err);
+        directory_snapshot_free(&snapshot);
+    }
+    int *was_member = xcalloc(n_members + 1, sizeof *was_member);
+    if (rc == 0 && directory_alias_add(d, alias, members, n_members, was_member, &err) < 0)
+        rc = fail(inv, &err);
+    size_t n_added = 0;
+    for (size_t i = 0; rc == 0 && i < n_members; i++)
+        n_added += !was_member[i];
+    if (rc == 0 && n_added > 0) {
+        printf("alias %s:", alias);
+        for (size_t i = 0, shown = 0; i < n_members; i++)
+            if (!was_member[i])
+                printf("%s%s", shown++ ? ", " : " ", members[i]);
+        printf(" added\n");
+    }
+    for (size_t i = 0; rc == 0 && i < n_members; i++)
+        if (was_member[i])
+            printf("alias %s: %s is already a member\n", alias, members[i]);
+    free(was_member);
+    buf_free(&err);
+    return rc;
+}
+
+static int alias_del(const struct invocation *inv, struct directory *d, const char *alias,
+                     const char *const *members, size_t n_members)
+{
+    buf err = BUF_INIT;
+    int rc = 0, deleted = 1;
+    if (n_members == 0)
+        rc = directory_alias_del(d, alias, &err) < 0 ? fail(inv, &err) : 0;
+    else
+        rc = directory_alias_remove_members(d, alias, members, n_members, &deleted, &err) < 0 ? fail(inv, &err) : 0;
+    if (rc == 0 && n_members > 0) {
+        printf("alias %s:", alias);
+        for (size_t i = 0; i < n_members; i++)
+            printf("%s%s", i ? ", " : " ", members[i]);
+        printf(" removed\n");
+    }
+    if (rc == 0 && deleted)
+        printf("alias %s deleted%s\n", alias, n_members ? " (it has no member left)" : "");
+    buf_free(&err);
+    return rc;
+}
+
 int cmd_alias(int argc, char **argv, const struct directory_target *t)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -433,15 +619,13 @@ int cmd_alias(int argc, char **argv, const struct directory_target *t)
 
     struct arguments a;
     char **positional = xcalloc((size_t)argc + 1, sizeof *positional);
-    int rc = parse_arguments(&inv, argc, argv, 0, 0, &a, positional);
+    int rc = parse_arguments(&inv, argc, argv, 0, 0, 0, &a, positional);
     if (rc == 0) {
         if (is_add && a.n_words < 2)
             rc = usage_error(&inv, "missing %s",
                              a.n_words == 0 ? "ALIAS and DEST" : "DEST");
-        else if (is_del && a.n_words != 1)
-            rc = a.n_words == 0
-                ? usage_error(&inv, "missing ALIAS")
-                : usage_error(&inv, "unexpected argument \"%s\"", positional[1]);
+        else if (is_del && a.n_words == 0)
+            rc = usage_error(&inv, "missing ALIAS");
         else if (!is_add && !is_del && a.n_words != 0)
             rc = usage_error(&inv, "unexpected argument \"%s\"", positional[0]);
     }
@@ -462,18 +646,9 @@ int cmd_alias(int argc, char **argv, const struct directory_target *t)
         rc = 1;
     buf err = BUF_INIT;
     if (rc == 0 && is_add) {
-        rc = directory_alias_add(d, dests[0], dests + 1, n_addresses - 1, &err)
-            < 0 ? fail(&inv, &err) : 0;
-        if (rc == 0) {
-            printf("alias %s ->", dests[0]);
-            for (size_t i = 1; i < n_addresses; i++)
-                printf("%s%s", i > 1 ? ", " : " ", dests[i]);
-            printf(" added\n");
-        }
+        rc = alias_add(&inv, d, dests[0], dests + 1, n_addresses - 1);
     } else if (rc == 0 && is_del) {
-        rc = directory_alias_del(d, dests[0], &err) < 0 ? fail(&inv, &err) : 0;
-        if (rc == 0)
-            printf("alias %s deleted\n", dests[0]);
+        rc = alias_del(&inv, d, dests[0], dests + 1, n_addresses - 1);
     } else if (rc == 0) {
         rc = alias_list(&inv, d);
     }

@@ -107,6 +107,15 @@ int fabric_run(const char *prefix, const char *host, const char *const argv[], b
     return rc;
 }
 
+int fabric_run_on_host(const char *state_dir, const char *host, const char *const argv[], buf *output, buf *err)
+{
+    char *prefix = fabric_prefix(state_dir);
+    int status = fabric_exists(prefix) ? fabric_run(prefix, host, argv, output, err)
+                                       : process_run(argv, NULL, output, err);
+    free(prefix);
+    return status;
+}
+
 void fabric_start_order(const struct site *site, size_t *order)
 {
     static const unsigned roles[] = {ROLE_DIRECTORY, ROLE_STORE, ROLE_PROXY, ROLE_RELAY};

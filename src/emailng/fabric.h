@@ -30,6 +30,10 @@ int fabric_destroy(const char *prefix, const char *datadir, buf *err);
  * stdout and stderr. Returns the exit status, or -1. */
 int fabric_run(const char *prefix, const char *host, const char *const argv[], buf *output, buf *err);
 
+/* Runs argv on host: inside its namespace when the state directory's
+ * fabric is up, else right here (the small site, a real host). */
+int fabric_run_on_host(const char *state_dir, const char *host, const char *const argv[], buf *output, buf *err);
+
 /* The fabric's authoritative DNS (nsd in PREFIX-dns, configuration
  * rendered to STATE/etc/fabric-dns/nsd by render_site): started once, or
  * restarted when `restart`. stop: 0 if it was not running either. */

@@ -16,14 +16,13 @@
 #include "cmd_replication.h"
 #include "cmd_user.h"
 #include "directory.h"
+#include "directory_export.h"
 #include "fabric.h"
 #include "firewall.h"
 #include "fsutil.h"
 #include "healthd_service.h"
 #include "password.h"
-#include "policy_table.h"
 #include "process.h"
-#include "relay_tables.h"
 #include "render.h"
 #include "services.h"
 #include "site.h"
@@ -490,11 +489,9 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
                 rc = ensure_demo_users(&site, &env, state, &err);
             if (rc == 0 && strcmp(svc->name, "slapd") == 0)
                 rc = healthd_probe_account_ensure(&site, render_context_get(&env.ctx, "ldap_uri"), state, &err);
-            /* The relays' emailng-policyd reads users and aliases from a table. */
+            /* The relays read users and aliases from tables. */
             if (rc == 0 && strcmp(svc->name, "slapd") == 0)
-                rc = policy_table_export(&site, state, render_context_get(&env.ctx, "ldap_uri"), &err);
-            if (rc == 0 && strcmp(svc->name, "slapd") == 0)
-                rc = relay_tables_export(&site, state, render_context_get(&env.ctx, "ldap_uri"), &err);
+                rc = directory_export(&site, state, render_context_get(&env.ctx, "ldap_uri"), &err);
         }
         service_env_free(&env);
     }
@@ -757,6 +754,8 @@ static int cmd_directory(const struct options *o, int argc, char **argv, int is_
         rc = 1;
     } else {
         struct directory_target t = {
+            .site = &site,
+            .state_dir = o->state_dir,
             .ldap_uri = render_context_get(&ctx, "ldap_uri"),
             .base = site.ldap_base,
             .primary_domain = site.domains[0],
@@ -766,8 +765,7 @@ static int cmd_directory(const struct options *o, int argc, char **argv, int is_
         /* A new or removed user or alias changes what the relays' policy
          * server expands and checks: export its table again. */
         if (rc == 0 && argc > 0 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0)
-            && (policy_table_export(&site, o->state_dir, t.ldap_uri, &err) != 0
-                || relay_tables_export(&site, o->state_dir, t.ldap_uri, &err) != 0)) {
+            && directory_export(&site, o->state_dir, t.ldap_uri, &err) != 0) {
             fprintf(stderr, "emailng: %s %s: the change is made, but %s; run `emailng up` to export it again\n",
                     is_user ? "user" : "alias", argv[0], buf_cstr(&err));
             rc = 1;

@@ -307,3 +307,14 @@ void size_format(unsigned long long bytes, buf *out)
     else
         buf_printf(out, "%llu%c", bytes, suffixes[unit]);
 }
+
+int quota_size_check(unsigned long long bytes, buf *err)
+{
+    if (bytes >= QUOTA_MIN_BYTES && bytes <= QUOTA_MAX_BYTES)
+        return 0;
+    buf_reset(err);
+    buf_append_str(err, "a quota of ");
+    size_format(bytes, err);
+    buf_printf(err, " is %s; expected from 1M to 1024T", bytes < QUOTA_MIN_BYTES ? "too small" : "too large");
+    return -1;
+}

@@ -43,4 +43,12 @@ void address_quote(buf *out, const char *input);
 int size_parse(const char *s, unsigned long long *bytes, buf *err);
 void size_format(unsigned long long bytes, buf *out);   /* appends */
 
+/* The mailbox quotas EmailNG accepts, from the CLI and in the site file
+ * alike: at least 1M (less holds no ordinary message), at most 1024T
+ * (Dovecot refuses limits past 2^63 bytes as "Invalid bytes limit", and
+ * the border's grace margin multiplies the quota). 0 is the caller's. */
+#define QUOTA_MIN_BYTES (1ULL << 20)
+#define QUOTA_MAX_BYTES (1ULL << 50)
+int quota_size_check(unsigned long long bytes, buf *err);
+
 #endif

@@ -24,14 +24,6 @@ struct directory {
     char *aliases_dn;       /* ou=aliases,BASE */
 };
 
-/* What an address is used for at the moment. */
-enum address_use {
-    ADDRESS_FREE,
-    ADDRESS_USER,           /* mail of a user entry */
-    ADDRESS_USER_ALTERNATE, /* emailngAlternateAddress of a user */
-    ADDRESS_ALIAS,          /* mail of an alias entry */
-    ADDRESS_OTHER,          /* some other entry */
-};
 
 static const char *const default_services[] = {
     "smtp", "imap", "pop3", "sieve", "lmtp", NULL,
@@ -215,9 +207,9 @@ static int has_value(char **values, size_t n, const char *want)
 }
 
 /* How is address used now?  *owner gets the owning entry's mail (owned)
- * for ADDRESS_USER_ALTERNATE / ADDRESS_OTHER (then its DN). */
+ * for DIRECTORY_ADDRESS_USER_ALTERNATE / DIRECTORY_ADDRESS_OTHER (then its DN). */
 static int address_use(struct directory *d, const char *address,
-                       enum address_use *use, char **owner, buf *err)
+                       enum directory_address_use *use, char **owner, buf *err)
 {
     static const char *const attrs[] = {"objectClass", "mail", NULL};
     buf filter = BUF_INIT;
@@ -231,7 +223,7 @@ static int address_use(struct directory *d, const char *address,
     int rc = search(d, d->base, LDAP_SCOPE_SUBTREE, buf_cstr(&filter), attrs,
                     &result);
     buf_free(&filter);
-    *use = ADDRESS_FREE;
+    *use = DIRECTORY_ADDRESS_FREE;
     *owner = NULL;
     if (rc == LDAP_NO_SUCH_OBJECT)
         return 0;                   /* no base yet: nothing uses it */
@@ -248,14 +240,14 @@ static int address_use(struct directory *d, const char *address,
         int is_alias = has_value(classes, n_classes, "emailngMailAlias");
         int by_mail = has_value(mail, n_mail, address);
         if (is_user && by_mail) {
-            *use = ADDRESS_USER;
+            *use = DIRECTORY_ADDRESS_USER;
         } else if (is_user) {
-            *use = ADDRESS_USER_ALTERNATE;
+            *use = DIRECTORY_ADDRESS_USER_ALTERNATE;
             *owner = xstrdup(n_mail ? mail[0] : "?");
         } else if (is_alias && by_mail) {
-            *use = ADDRESS_ALIAS;
+            *use = DIRECTORY_ADDRESS_ALIAS;
         } else {
-            *use = ADDRESS_OTHER;
+            *use = DIRECTORY_ADDRESS_OTHER;
             char *dn = ldap_get_dn(d->ld, entry);
             *owner = xstrdup(dn ? dn : "?");
             if (dn)
@@ -268,24 +260,24 @@ static int address_use(struct directory *d, const char *address,
     return 0;
 }
 
-/* Replace err with why address cannot be taken (use != ADDRESS_FREE). */
+/* Replace err with why address cannot be taken (use != DIRECTORY_ADDRESS_FREE). */
 static void explain_address_taken(buf *err, const char *address,
-                                  enum address_use use, const char *owner)
+                                  enum directory_address_use use, const char *owner)
 {
     buf_reset(err);
     switch (use) {
-    case ADDRESS_USER:
+    case DIRECTORY_ADDRESS_USER:
         buf_printf(err, "user %s already exists", address);
         break;
-    case ADDRESS_USER_ALTERNATE:
+    case DIRECTORY_ADDRESS_USER_ALTERNATE:
         buf_printf(err, "%s is already an address of user %s", address,
                    owner);
         break;
-    case ADDRESS_ALIAS:
+    case DIRECTORY_ADDRESS_ALIAS:
         buf_printf(err, "%s is already an alias", address);
         break;
-    case ADDRESS_OTHER:
-    case ADDRESS_FREE:
+    case DIRECTORY_ADDRESS_OTHER:
+    case DIRECTORY_ADDRESS_FREE:
         buf_printf(err, "%s is already used by the entry %s", address,
                    owner ? owner : "?");
         break;
@@ -462,11 +454,11 @@ int directory_user_add(struct directory *d, const char *address,
         return -1;
     }
 
-    enum address_use use;
+    enum directory_address_use use;
     char *owner = NULL;
     if (address_use(d, address, &use, &owner, err) < 0)
         return -1;
-    if (use != ADDRESS_FREE) {
+    if (use != DIRECTORY_ADDRESS_FREE) {
         explain_address_taken(err, address, use, owner);
         free(owner);
         return -1;
@@ -520,15 +512,15 @@ int directory_user_add(struct directory *d, const char *address,
 static void explain_no_user(struct directory *d, const char *address,
                             buf *err)
 {
-    enum address_use use = ADDRESS_FREE;
+    enum directory_address_use use = DIRECTORY_ADDRESS_FREE;
     char *owner = NULL;
     buf ignored = BUF_INIT;
     (void)address_use(d, address, &use, &owner, &ignored);
     buf_free(&ignored);
     buf_reset(err);
-    if (use == ADDRESS_ALIAS)
+    if (use == DIRECTORY_ADDRESS_ALIAS)
         buf_printf(err, "no such user %s (it is an alias)", address);
-    else if (use == ADDRESS_USER_ALTERNATE)
+    else if (use == DIRECTORY_ADDRESS_USER_ALTERNATE)
         buf_printf(err, "no such user %s (it is an address of user %s)",
                    address, owner);
     else
@@ -783,7 +775,8 @@ static int alias_destinations(struct directory *d, const char *alias,
 }
 
 int directory_alias_add(struct directory *d, const char *alias,
-                        const char *const *dests, size_t n_dests, buf *err)
+                        const char *const *dests, size_t n_dests,
+                        int *was_member, buf *err)
 {
     if (n_dests == 0) {
         buf_reset(err);
@@ -798,17 +791,17 @@ int directory_alias_add(struct directory *d, const char *alias,
         }
     }
 
-    enum address_use use;
+    enum directory_address_use use;
     char *owner = NULL;
     if (address_use(d, alias, &use, &owner, err) < 0)
         return -1;
-    if (use == ADDRESS_USER) {
+    if (use == DIRECTORY_ADDRESS_USER) {
         buf_reset(err);
         buf_printf(err, "%s is a user; an alias cannot have a user's address",
                    alias);
         return -1;
     }
-    if (use != ADDRESS_FREE && use != ADDRESS_ALIAS) {
+    if (use != DIRECTORY_ADDRESS_FREE && use != DIRECTORY_ADDRESS_ALIAS) {
         explain_address_taken(err, alias, use, owner);
         free(owner);
         return -1;
@@ -818,7 +811,7 @@ int directory_alias_add(struct directory *d, const char *alias,
      * existing alias) without the ones already there. */
     char **existing = NULL;
     size_t n_existing = 0;
-    if (use == ADDRESS_ALIAS
+    if (use == DIRECTORY_ADDRESS_ALIAS
         && alias_destinations(d, alias, &existing, &n_existing, err) < 0)
         return -1;
     const char **fresh = xcalloc(n_dests + 1, sizeof *fresh);
@@ -829,13 +822,15 @@ int directory_alias_add(struct directory *d, const char *alias,
             seen = strcasecmp(fresh[j], dests[i]) == 0;
         if (!seen)
             fresh[n_fresh++] = dests[i];
+        if (was_member != NULL)
+            was_member[i] = seen;
     }
     free_strings(existing, n_existing);
 
     char *dn = entry_dn(d->aliases_dn, alias);
     struct mod_list m = {NULL, 0};
     int rc = LDAP_SUCCESS;
-    if (use == ADDRESS_ALIAS) {
+    if (use == DIRECTORY_ADDRESS_ALIAS) {
         if (n_fresh > 0) {
             mods_add(&m, LDAP_MOD_ADD, "emailngForwardTo", fresh);
             rc = ldap_modify_ext_s(d->ld, dn, m.mods, NULL, NULL);
@@ -850,14 +845,14 @@ int directory_alias_add(struct directory *d, const char *alias,
         rc = ldap_add_ext_s(d->ld, dn, m.mods, NULL, NULL);
     }
     int result = 0;
-    if (rc == LDAP_NO_SUCH_OBJECT && use != ADDRESS_ALIAS) {
+    if (rc == LDAP_NO_SUCH_OBJECT && use != DIRECTORY_ADDRESS_ALIAS) {
         buf_reset(err);
         buf_printf(err, "cannot add alias %s: %s does not exist (the "
                    "directory is not initialised)", alias, d->aliases_dn);
         result = -1;
     } else if (rc != LDAP_SUCCESS) {
         ldap_failure(d, rc, err, "cannot %s alias %s",
-                     use == ADDRESS_ALIAS ? "extend" : "add", alias);
+                     use == DIRECTORY_ADDRESS_ALIAS ? "extend" : "add", alias);
         result = -1;
     }
     mods_free(&m);
@@ -872,7 +867,7 @@ int directory_alias_del(struct directory *d, const char *alias, buf *err)
     int rc = ldap_delete_ext_s(d->ld, dn, NULL, NULL);
     free(dn);
     if (rc == LDAP_NO_SUCH_OBJECT) {
-        enum address_use use = ADDRESS_FREE;
+        enum directory_address_use use = DIRECTORY_ADDRESS_FREE;
         char *owner = NULL;
         buf ignored = BUF_INIT;
         (void)address_use(d, alias, &use, &owner, &ignored);
@@ -880,7 +875,7 @@ int directory_alias_del(struct directory *d, const char *alias, buf *err)
         free(owner);
         buf_reset(err);
         buf_printf(err, "no such alias %s%s", alias,
-                   use == ADDRESS_USER ? " (it is a user)" : "");
+                   use == DIRECTORY_ADDRESS_USER ? " (it is a user)" : "");
         return -1;
     }
     if (rc != LDAP_SUCCESS) {
@@ -1019,4 +1014,89 @@ int directory_user_get_values(struct directory *d, const char *address,
     *values = entry_values(d, entry, attr, n_values);
     ldap_msgfree(result);
     return 0;
+}
+
+/* ---- members, address use, snapshots ------------------------------------ */
+
+int directory_alias_remove_members(struct directory *d, const char *alias,
+                                   const char *const *members, size_t n_members,
+                                   int *alias_deleted, buf *err)
+{
+    *alias_deleted = 0;
+    char **existing = NULL;
+    size_t n_existing = 0;
+    if (alias_destinations(d, alias, &existing, &n_existing, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n_members; i++) {
+        if (!has_value(existing, n_existing, members[i])) {
+            buf_reset(err);
+            buf_printf(err, "%s is not a member of alias %s", members[i], alias);
+            free_strings(existing, n_existing);
+            return -1;
+        }
+    }
+    /* The values as the directory holds them (the attribute matches
+     * case-insensitively, but the delete names the stored values). */
+    const char **gone = xcalloc(n_existing + 1, sizeof *gone);
+    size_t n_gone = 0;
+    for (size_t i = 0; i < n_existing; i++)
+        for (size_t j = 0; j < n_members; j++)
+            if (strcasecmp(existing[i], members[j]) == 0) {
+                gone[n_gone++] = existing[i];
+                break;
+            }
+    int result = 0;
+    if (n_gone == n_existing) {
+        result = directory_alias_del(d, alias, err);
+        if (result == 0)
+            *alias_deleted = 1;
+    } else {
+        char *dn = entry_dn(d->aliases_dn, alias);
+        struct mod_list m = {NULL, 0};
+        mods_add(&m, LDAP_MOD_DELETE, "emailngForwardTo", gone);
+        int rc = ldap_modify_ext_s(d->ld, dn, m.mods, NULL, NULL);
+        if (rc != LDAP_SUCCESS) {
+            ldap_failure(d, rc, err, "cannot remove members of alias %s", alias);
+            result = -1;
+        }
+        mods_free(&m);
+        free(dn);
+    }
+    free(gone);
+    free_strings(existing, n_existing);
+    return result;
+}
+
+int directory_address_use(struct directory *d, const char *address,
+                          enum directory_address_use *use, buf *err)
+{
+    char *owner = NULL;
+    int rc = address_use(d, address, use, &owner, err);
+    free(owner);
+    return rc;
+}
+
+int directory_status_is_active(const char *status)
+{
+    return status != NULL && strcmp(status, "active") == 0;
+}
+
+int directory_snapshot_load(struct directory *d, struct directory_snapshot *s,
+                            buf *err)
+{
+    memset(s, 0, sizeof *s);
+    if (directory_user_list(d, &s->users, &s->n_users, err) != 0)
+        return -1;
+    if (directory_alias_list(d, &s->aliases, &s->n_aliases, err) != 0) {
+        directory_snapshot_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void directory_snapshot_free(struct directory_snapshot *s)
+{
+    directory_user_list_free(s->users, s->n_users);
+    directory_alias_list_free(s->aliases, s->n_aliases);
+    memset(s, 0, sizeof *s);
 }

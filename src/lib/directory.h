@@ -97,10 +97,47 @@ void directory_user_list_free(struct directory_user *users, size_t n_users);
 
 /* Create ALIAS forwarding to dests, or add the dests not yet there to an
  * existing alias.  Refused if ALIAS is a user's address or a destination
- * is the alias itself.  n_dests must be at least 1. */
+ * is the alias itself.  n_dests must be at least 1.  was_member (n_dests
+ * flags, or NULL) says which dests the alias had already (or repeated). */
 int directory_alias_add(struct directory *d, const char *alias,
-                        const char *const *dests, size_t n_dests, buf *err);
+                        const char *const *dests, size_t n_dests,
+                        int *was_member, buf *err);
 int directory_alias_del(struct directory *d, const char *alias, buf *err);
+
+/* Remove members from an alias; removing the last one deletes the alias
+ * (*alias_deleted = 1).  A member the alias does not have is an error
+ * that names it, and nothing is changed. */
+int directory_alias_remove_members(struct directory *d, const char *alias,
+                                   const char *const *members, size_t n_members,
+                                   int *alias_deleted, buf *err);
+
+/* What an address is used for now. */
+enum directory_address_use {
+    DIRECTORY_ADDRESS_FREE,
+    DIRECTORY_ADDRESS_USER,             /* mail of a user entry */
+    DIRECTORY_ADDRESS_USER_ALTERNATE,   /* emailngAlternateAddress of a user */
+    DIRECTORY_ADDRESS_ALIAS,            /* mail of an alias entry */
+    DIRECTORY_ADDRESS_OTHER,            /* some other entry */
+};
+int directory_address_use(struct directory *d, const char *address,
+                          enum directory_address_use *use, buf *err);
+
+/* The one rule for "this user or alias receives, sends and logs in":
+ * emailngAccountStatus is "active".  A missing status is not active, as in
+ * every LDAP filter Postfix and Dovecot use (templates/). */
+int directory_status_is_active(const char *status);
+
+/* Every user and alias, read once, so that what is computed from them
+ * (the relays' tables, alias checks) agrees.  Sorted by address. */
+struct directory_snapshot {
+    struct directory_user *users;
+    size_t n_users;
+    struct directory_alias *aliases;
+    size_t n_aliases;
+};
+int directory_snapshot_load(struct directory *d, struct directory_snapshot *s,
+                            buf *err);
+void directory_snapshot_free(struct directory_snapshot *s);
 
 /* All aliases sorted by address; free with directory_alias_list_free(). */
 int directory_alias_list(struct directory *d, struct directory_alias **aliases,

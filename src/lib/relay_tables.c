@@ -11,11 +11,6 @@
 static const char *const header =
     "# exported by emailng from the directory (src/lib/relay_tables.c); do not edit.\n";
 
-static int is_active(const char *status)
-{
-    return status == NULL || status[0] == '\0' || strcmp(status, "active") == 0;
-}
-
 /* A user without a service in emailngEnabledService (when it lists any)
  * does not get it: e.g. healthd's probe account (imap only) receives no
  * mail and sends none. */
@@ -29,22 +24,13 @@ static int has_service(const struct directory_user *u, const char *service)
     return 0;
 }
 
-int relay_tables_build(struct directory *d, buf *recipients, buf *senders, buf *err)
+void relay_tables_build(const struct directory_snapshot *snapshot, buf *recipients, buf *senders)
 {
-    struct directory_user *users = NULL;
-    struct directory_alias *aliases = NULL;
-    size_t n_users = 0, n_aliases = 0;
-    if (directory_user_list(d, &users, &n_users, err) != 0)
-        return -1;
-    if (directory_alias_list(d, &aliases, &n_aliases, err) != 0) {
-        directory_user_list_free(users, n_users);
-        return -1;
-    }
     buf_append_str(recipients, header);
     buf_append_str(senders, header);
-    for (size_t i = 0; i < n_users; i++) {
-        const struct directory_user *u = &users[i];
-        if (!is_active(u->status))
+    for (size_t i = 0; i < snapshot->n_users; i++) {
+        const struct directory_user *u = &snapshot->users[i];
+        if (!directory_status_is_active(u->status))
             continue;
         int receives = has_service(u, "lmtp"), sends = has_service(u, "smtp");
         if (receives)
@@ -58,12 +44,11 @@ int relay_tables_build(struct directory *d, buf *recipients, buf *senders, buf *
                 buf_printf(senders, "%s %s\n", u->alternate_addresses[j], u->mail);
         }
     }
-    for (size_t i = 0; i < n_aliases; i++)
-        if (is_active(aliases[i].status) && aliases[i].n_destinations > 0)
-            buf_printf(recipients, "%s OK\n", aliases[i].mail);
-    directory_user_list_free(users, n_users);
-    directory_alias_list_free(aliases, n_aliases);
-    return 0;
+    for (size_t i = 0; i < snapshot->n_aliases; i++) {
+        const struct directory_alias *a = &snapshot->aliases[i];
+        if (directory_status_is_active(a->status) && a->n_destinations > 0)
+            buf_printf(recipients, "%s OK\n", a->mail);
+    }
 }
 
 static char *table_path(const char *state_dir, const char *host, const char *name)
@@ -150,9 +135,9 @@ static int write_if_changed(const char *state_dir, const char *host, const char 
     return rc;
 }
 
-int relay_tables_export(const struct site *site, const char *state_dir, const char *ldap_uri, buf *err)
+int relay_tables_export(const struct site *site, const char *state_dir, const struct directory_snapshot *snapshot,
+                        buf *err)
 {
-    struct directory *d = NULL;
     buf tables[2] = {BUF_INIT, BUF_INIT};
     int rc = 0, built = 0;
     for (size_t i = 0; rc == 0 && i < site->n_hosts; i++) {
@@ -160,16 +145,13 @@ int relay_tables_export(const struct site *site, const char *state_dir, const ch
         if (h->roles != ROLE_RELAY || site->n_hosts == 1)
             continue;
         if (!built) {
-            rc = directory_open(&d, ldap_uri, site->ldap_base, err);
-            if (rc == 0)
-                rc = relay_tables_build(d, &tables[0], &tables[1], err);
+            relay_tables_build(snapshot, &tables[0], &tables[1]);
             built = 1;
         }
         /* write_if_changed() creates a missing table and builds its
          * database, so only the folder must exist. */
         char *dir = xasprintf("%s/data/%s/postfix", state_dir, h->name);
-        if (rc == 0)
-            rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
+        rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
         free(dir);
         for (size_t t = 0; rc == 0 && t < 2; t++) {
             char *path = table_path(state_dir, h->name, table_names[t]);
@@ -177,7 +159,6 @@ int relay_tables_export(const struct site *site, const char *state_dir, const ch
             free(path);
         }
     }
-    directory_close(d);
     buf_free(&tables[0]);
     buf_free(&tables[1]);
     if (rc != 0)

@@ -13,9 +13,9 @@
  * A user whose emailngEnabledService lacks lmtp is no recipient, one that
  * lacks smtp sends as no address (the health monitor's probe account).
  *
- * Written next to the policy table and at the same moments (`emailng up`
- * once the directory is ready, every `user add|del`, `alias add|del`),
- * atomically, and only when the content changed; then `postmap
+ * Written from the same snapshot as the policy table and at the same
+ * moments (directory_export.h), atomically, and only when the content
+ * changed; then `postmap
  * lmdb:FILE` (with an empty main.cf of its own) updates the database in one transaction, which
  * running Postfix processes see at their next lookup (no reload: a reload
  * while the relay delivers delays those messages by minutes). The small
@@ -27,11 +27,14 @@
 #include "directory.h"
 #include "site.h"
 
-/* The two tables' text from the directory. */
-int relay_tables_build(struct directory *d, buf *recipients, buf *senders, buf *err);
+/* The two tables' text (appended) from a snapshot of the directory;
+ * "active" is directory_status_is_active(), as in the policy table. */
+void relay_tables_build(const struct directory_snapshot *snapshot, buf *recipients, buf *senders);
 
-/* Writes both tables for every relay-only host and builds their databases. */
-int relay_tables_export(const struct site *site, const char *state_dir, const char *ldap_uri, buf *err);
+/* Writes both tables for every relay-only host and builds their databases
+ * (directory_export.h calls it with the snapshot the policy table uses). */
+int relay_tables_export(const struct site *site, const char *state_dir, const struct directory_snapshot *snapshot,
+                        buf *err);
 
 /* Creates empty tables for host if it has none yet, and builds a missing
  * or stale database (Postfix refuses to start on a missing one); the

@@ -621,9 +621,14 @@ static void take_quota(struct loader *l, const yaml_node_t *node, struct site *s
         yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
         switch (key_index(l, k, "quota", keys)) {
-        case 0:
+        case 0: {
             site->quota_default = take_size(l, v, "quota.default", site->quota_default);
+            buf err = BUF_INIT;   /* 0 stays allowed here: no quota at all */
+            if (site->quota_default != 0 && quota_size_check(site->quota_default, &err) != 0)
+                report(l, v, "quota.default: %s", buf_cstr(&err));
+            buf_free(&err);
             break;
+        }
         case 1: {
             const char *s = scalar(l, v, "quota.grace");
             if (s == NULL)

@@ -50,6 +50,7 @@ BROKEN = {
     "unknown-role": (_replace_line(5, "  - {name: mail, address: 127.0.0.1, roles: [relay, mixer]}"), (5, 53)),
     "bad-domain": (_replace_line(2, 'domains: ["exa mple..test"]'), (2, 11)),
     "bad-quota-size": (_replace_line(7, "quota: {default: lots, grace: 10%}"), (7, 18)),
+    "quota-too-large": (_replace_line(7, "quota: {default: 8388608T, grace: 10%}"), (7, 18)),
     "bad-address": (_replace_line(5, "  - {name: mail, address: 999.1.1.1, roles: [relay, proxy, store, directory]}"), (5, 27)),
 }
 

@@ -209,6 +209,26 @@ static void test_size_format(void **state)
     }
 }
 
+/* The bounds `user quota` and the site file's quota.default share: the
+ * size that broke a mailbox (8388608T = 2^63 bytes, Dovecot's "Invalid
+ * bytes limit") is refused, with the range in the message. */
+static void test_quota_bounds(void **state)
+{
+    (void)state;
+    buf err = BUF_INIT;
+    unsigned long long bytes = 0;
+    assert_int_equal(size_parse("8388608T", &bytes, &err), 0);
+    assert_int_equal(quota_size_check(bytes, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "too large; expected from 1M to 1024T"));
+    assert_int_equal(quota_size_check(QUOTA_MAX_BYTES + 1, &err), -1);
+    assert_int_equal(quota_size_check(QUOTA_MAX_BYTES, &err), 0);
+    assert_int_equal(quota_size_check(1024ULL * 1024, &err), 0);
+    assert_int_equal(quota_size_check(1024ULL * 1024 - 1, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "too small"));
+    assert_int_equal(quota_size_check(2ULL << 30, &err), 0);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_domain_normalize),
         cmocka_unit_test(test_size_parse),
         cmocka_unit_test(test_size_format),
+        cmocka_unit_test(test_quota_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

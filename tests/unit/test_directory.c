@@ -303,16 +303,18 @@ static void test_d_aliases(void **state)
                                        "Y@other.test"};
     static const char *const self[] = {"team@example.test"};
 
-    CHECK_OK(directory_alias_add(d, "team@example.test", team, 2, &err));
-    CHECK_OK(directory_alias_add(d, "team@example.test", more, 3, &err));
-    CHECK_OK(directory_alias_add(d, "team@example.test", more, 1, &err)); /* no-op */
-    CHECK_OK(directory_alias_add(d, "abuse@example.test", team, 1, &err));
-    CHECK_FAIL(directory_alias_add(d, "alice@example.test", team + 1, 1, &err),
+    CHECK_OK(directory_alias_add(d, "team@example.test", team, 2, NULL, &err));
+    CHECK_OK(directory_alias_add(d, "team@example.test", more, 3, NULL, &err));
+    int was_member[3] = {-1, -1, -1};
+    CHECK_OK(directory_alias_add(d, "team@example.test", more, 1, was_member, &err)); /* no-op */
+    assert_int_equal(was_member[0], 1);
+    CHECK_OK(directory_alias_add(d, "abuse@example.test", team, 1, NULL, &err));
+    CHECK_FAIL(directory_alias_add(d, "alice@example.test", team + 1, 1, NULL, &err),
                "alice@example.test is a user; an alias cannot have a user's "
                "address");
-    CHECK_FAIL(directory_alias_add(d, "team@example.test", self, 1, &err),
+    CHECK_FAIL(directory_alias_add(d, "team@example.test", self, 1, NULL, &err),
                "cannot forward to itself");
-    CHECK_FAIL(directory_alias_add(d, "z@example.test", team, 0, &err),
+    CHECK_FAIL(directory_alias_add(d, "z@example.test", team, 0, NULL, &err),
                "at least one destination");
     CHECK_FAIL(directory_user_add(d, "team@example.test", "{CRYPT}x", 0, NULL, &err),
                "team@example.test is already an alias");
@@ -332,9 +334,30 @@ static void test_d_aliases(void **state)
     assert_string_equal(aliases[1].status, "active");
     directory_alias_list_free(aliases, n);
 
-    CHECK_OK(directory_alias_del(d, "abuse@example.test", &err));
+    /* Members come out one by one; the last one takes the alias along. */
+    static const char *const stranger[] = {"nobody@example.test"};
+    static const char *const y_upper[] = {"Y@OTHER.test"};
+    int deleted = -1;
+    CHECK_FAIL(directory_alias_remove_members(d, "team@example.test", stranger, 1, &deleted, &err),
+               "nobody@example.test is not a member of alias team@example.test");
+    CHECK_OK(directory_alias_remove_members(d, "team@example.test", y_upper, 1, &deleted, &err));
+    assert_int_equal(deleted, 0);
+    CHECK_OK(directory_alias_remove_members(d, "abuse@example.test", team, 1, &deleted, &err));
+    assert_int_equal(deleted, 1);
     CHECK_FAIL(directory_alias_del(d, "abuse@example.test", &err),
                "no such alias abuse@example.test");
+    CHECK_OK(directory_alias_list(d, &aliases, &n, &err));
+    assert_int_equal(n, 1);
+    assert_int_equal(aliases[0].n_destinations, 2);
+    directory_alias_list_free(aliases, n);
+
+    enum directory_address_use use;
+    CHECK_OK(directory_address_use(d, "team@example.test", &use, &err));
+    assert_int_equal(use, DIRECTORY_ADDRESS_ALIAS);
+    CHECK_OK(directory_address_use(d, "alice@example.test", &use, &err));
+    assert_int_equal(use, DIRECTORY_ADDRESS_USER);
+    CHECK_OK(directory_address_use(d, "free@example.test", &use, &err));
+    assert_int_equal(use, DIRECTORY_ADDRESS_FREE);
     directory_close(d);
     buf_free(&err);
 }
@@ -365,7 +388,7 @@ static void test_e_hostile(void **state)
     CHECK_OK(directory_user_del(d, "a,b+c=d@example.test", &err));
     /* "*" as an alias must not match every entry and be refused as "taken" */
     static const char *const dest[] = {"alice@example.test"};
-    CHECK_OK(directory_alias_add(d, "*@example.test", dest, 1, &err));
+    CHECK_OK(directory_alias_add(d, "*@example.test", dest, 1, NULL, &err));
     CHECK_OK(directory_alias_del(d, "*@example.test", &err));
     directory_close(d);
     buf_free(&err);

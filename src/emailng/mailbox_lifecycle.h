@@ -1,0 +1,33 @@
+/* mailbox_lifecycle: what happens on the stores' disks when a user is
+ * deleted or added (U6). A user's mailbox (mail, Sieve scripts, indexes)
+ * is DATA/STORE/mail/DOMAIN/LOCALPART on every store that holds the user's
+ * pair (the small site: its one store).
+ *
+ * retire (user del): the user's sessions are ended (doveadm kick on each
+ * store, doveadm proxy kick on each proxy of a site of several hosts),
+ * then the mailbox is moved to DATA/STORE/archive/DOMAIN/LOCALPART.STAMP
+ * (STAMP = UTC time of the deletion; the archive folder is root's, mode
+ * 0700, outside every login path), or removed when purge is set. The
+ * caller deletes the directory entry first, so nothing can log in or
+ * deliver while the mailbox moves.
+ *
+ * clear_leftover (user add): a mailbox already at the path (left by hand,
+ * restored from a backup, or by an older emailng) is archived the same
+ * way, so a re-added address always starts with an empty mailbox.
+ *
+ * Both append one line per store to report ("mail: archived in PATH").
+ * A store whose data is not on this machine is reported, not skipped
+ * silently, and counts as a failure (-1). */
+#ifndef EMAILNG_MAILBOX_LIFECYCLE_H
+#define EMAILNG_MAILBOX_LIFECYCLE_H
+
+#include "buf.h"
+#include "site.h"
+
+/* pair: the user's emailngMailHost (NULL or "": the site's one pair). */
+int mailbox_retire(const struct site *site, const char *state_dir, const char *address, const char *pair,
+                   int purge, buf *report, buf *err);
+int mailbox_clear_leftover(const struct site *site, const char *state_dir, const char *address, const char *pair,
+                           buf *report, buf *err);
+
+#endif
