@@ -47,8 +47,11 @@ deps:
 	sh scripts/install-deps.sh
 
 install: $(BUILD)/emailng
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(DATADIR)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(DATADIR) $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BUILD)/emailng $(DESTDIR)$(PREFIX)/sbin/emailng
+	install -m 0644 docs/man/emailng.8 $(DESTDIR)$(PREFIX)/share/man/man8/emailng.8
+	install -m 0644 scripts/emailng.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/emailng
 	rm -rf $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/examples \
 	  $(DESTDIR)$(DATADIR)/scripts
 	cp -R templates schema examples scripts $(DESTDIR)$(DATADIR)/

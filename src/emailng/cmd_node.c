@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "fabric.h"
 #include "fsutil.h"
 #include "healthd_service.h"
@@ -99,10 +100,16 @@ static pid_t monitor_pid(const char *state_dir, const struct site_host *proxy)
     return pid;
 }
 
-static int node_list(const struct site *site, const char *state_dir)
+/* As a table, or as {"monitors":[{"proxy","monitor","pairs":[{"pair",
+ * "active","stores":[{"name","state","drain_pending"}]}]}]} (--json). */
+static int node_list(const struct site *site, const char *state_dir, int as_json)
 {
-    buf status = BUF_INIT, drained = BUF_INIT;
-    printf("%-8s %-8s %-8s %-16s %s\n", "PROXY", "MONITOR", "PAIR", "ACTIVE", "STORES (state as this monitor sees it)");
+    buf status = BUF_INIT, drained = BUF_INIT, json = BUF_INIT;
+    if (!as_json)
+        printf("%-8s %-8s %-8s %-16s %s\n", "PROXY", "MONITOR", "PAIR", "ACTIVE",
+               "STORES (state as this monitor sees it)");
+    buf_append_str(&json, "{\"monitors\":[");
+    int first_proxy = 1;
     for (size_t i = 0; i < site->n_hosts; i++) {
         const struct site_host *proxy = &site->hosts[i];
         if (!is_monitor(site, proxy))
@@ -112,6 +119,11 @@ static int node_list(const struct site *site, const char *state_dir)
         read_or_empty(status_path, &status);
         read_or_empty(drained_path, &drained);
         pid_t pid = monitor_pid(state_dir, proxy);
+        buf_printf(&json, "%s{\"proxy\":", first_proxy ? "" : ",");
+        first_proxy = 0;
+        cli_json_string(&json, proxy->name);
+        buf_printf(&json, ",\"monitor\":\"%s\",\"pairs\":[", pid ? "up" : "down");
+        int first_pair = 1;
         for (size_t j = 0; j < site->n_hosts; j++) {
             const struct site_host *store = &site->hosts[j];
             const struct site_host *partner = site_store_partner(site, store);
@@ -122,6 +134,15 @@ static int node_list(const struct site *site, const char *state_dir)
             const struct site_host *active_host = host_by_address(site, active);
             buf stores = BUF_INIT;
             const struct site_host *members[2] = {store, partner};
+            buf_printf(&json, "%s{\"pair\":", first_pair ? "" : ",");
+            first_pair = 0;
+            cli_json_string(&json, store->store_pair);
+            buf_append_str(&json, ",\"active\":");
+            if (active_host || active)
+                cli_json_string(&json, active_host ? active_host->name : active);
+            else
+                buf_append_str(&json, "null");
+            buf_append_str(&json, ",\"stores\":[");
             for (int k = 0; k < 2; k++) {
                 char *sp = xasprintf("store %s ", members[k]->address);
                 char *state = field_after(buf_cstr(&status), sp, 2);
@@ -130,20 +151,32 @@ static int node_list(const struct site *site, const char *state_dir)
                     && !(state && strcmp(state, "drained") == 0);
                 buf_printf(&stores, "%s%s %s%s", k ? ", " : "", members[k]->name, state ? state : "unknown",
                            pending ? " (drain pending)" : "");
+                buf_printf(&json, "%s{\"name\":", k ? "," : "");
+                cli_json_string(&json, members[k]->name);
+                buf_append_str(&json, ",\"state\":");
+                cli_json_string(&json, state ? state : "unknown");
+                buf_printf(&json, ",\"drain_pending\":%s}", pending ? "true" : "false");
                 free(sp);
                 free(state);
             }
-            printf("%-8s %-8s %-8s %-16s %s\n", proxy->name, pid ? "up" : "down", store->store_pair,
-                   active_host ? active_host->name : (active ? active : "unknown"), buf_cstr(&stores));
+            buf_append_str(&json, "]}");
+            if (!as_json)
+                printf("%-8s %-8s %-8s %-16s %s\n", proxy->name, pid ? "up" : "down", store->store_pair,
+                       active_host ? active_host->name : (active ? active : "unknown"), buf_cstr(&stores));
             buf_free(&stores);
             free(prefix);
             free(active);
         }
+        buf_append_str(&json, "]}");
         free(status_path);
         free(drained_path);
     }
+    buf_append_str(&json, "]}");
+    if (as_json)
+        puts(buf_cstr(&json));
     buf_free(&status);
     buf_free(&drained);
+    buf_free(&json);
     return 0;
 }
 
@@ -364,7 +397,7 @@ static int node_undrain(const struct site *site, const char *state_dir, const ch
     return rc;
 }
 
-int cmd_node(const struct site *site, const char *state_dir, int argc, char **argv)
+int cmd_node(const struct site *site, const char *state_dir, int json, int argc, char **argv)
 {
     int has_monitor = 0;
     for (size_t i = 0; i < site->n_hosts; i++)
@@ -375,7 +408,7 @@ int cmd_node(const struct site *site, const char *state_dir, int argc, char **ar
         return 1;
     }
     if (argc == 1 && strcmp(argv[0], "list") == 0)
-        return node_list(site, state_dir);
+        return node_list(site, state_dir, json);
     if (argc == 2 && strcmp(argv[0], "drain") == 0)
         return node_drain(site, state_dir, argv[1]);
     if (argc == 2 && strcmp(argv[0], "undrain") == 0)

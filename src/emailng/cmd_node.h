@@ -15,6 +15,7 @@
 #include "site.h"
 
 /* argv: the words after "node". Returns the exit status. */
-int cmd_node(const struct site *site, const char *state_dir, int argc, char **argv);
+/* json: `list` as JSON (see node_list in cmd_node.c). */
+int cmd_node(const struct site *site, const char *state_dir, int json, int argc, char **argv);
 
 #endif

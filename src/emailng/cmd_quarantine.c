@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "fabric.h"
 #include "filter_services.h"
 #include "fsutil.h"
@@ -98,12 +99,15 @@ static int read_head(const char *path, size_t max, buf *out)
     return failed ? -1 : 0;
 }
 
-static int list(const char *dir)
+/* Prints one relay's quarantine, or (json != NULL) appends its messages
+ * to json as objects separated by commas. */
+static int list(const char *dir, buf *json)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
         if (errno == ENOENT) {
-            printf("the quarantine is empty\n");
+            if (json == NULL)
+                printf("the quarantine is empty\n");
             return 0;
         }
         fprintf(stderr, "emailng: quarantine list: %s: %s\n", dir, strerror(errno));
@@ -112,7 +116,8 @@ static int list(const char *dir)
     struct dirent *de;
     unsigned long long total = 0;
     size_t count = 0;
-    printf("%-22s %-19s %9s  %-30s %-30s %s\n", "ID", "DATE", "BYTES", "FROM", "TO", "SUBJECT");
+    if (json == NULL)
+        printf("%-22s %-19s %9s  %-30s %-30s %s\n", "ID", "DATE", "BYTES", "FROM", "TO", "SUBJECT");
     while ((de = readdir(d)) != NULL) {
         if (!valid_id(de->d_name))
             continue;
@@ -126,8 +131,20 @@ static int list(const char *dir)
             char when[32];
             struct tm tm;
             strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&st.st_mtime, &tm));
-            printf("%-22s %-19s %9lld  %-30s %-30s %s\n", de->d_name, when, (long long)st.st_size,
-                   buf_cstr(&from), buf_cstr(&to), buf_cstr(&subject));
+            if (json == NULL) {
+                printf("%-22s %-19s %9lld  %-30s %-30s %s\n", de->d_name, when, (long long)st.st_size,
+                       buf_cstr(&from), buf_cstr(&to), buf_cstr(&subject));
+            } else {
+                buf_printf(json, "%s{\"id\":", json->len && json->data[json->len - 1] != '[' ? "," : "");
+                cli_json_string(json, de->d_name);
+                buf_printf(json, ",\"date\":\"%s\",\"bytes\":%lld,\"from\":", when, (long long)st.st_size);
+                cli_json_string(json, buf_cstr(&from));
+                buf_append_str(json, ",\"to\":");
+                cli_json_string(json, buf_cstr(&to));
+                buf_append_str(json, ",\"subject\":");
+                cli_json_string(json, buf_cstr(&subject));
+                buf_append_char(json, '}');
+            }
             total += (unsigned long long)st.st_size;
             count++;
         }
@@ -139,7 +156,8 @@ static int list(const char *dir)
         free(path);
     }
     closedir(d);
-    printf("%zu message(s), %llu bytes\n", count, total);
+    if (json == NULL)
+        printf("%zu message(s), %llu bytes\n", count, total);
     return 0;
 }
 
@@ -254,7 +272,7 @@ out:
 
 /* One relay's quarantine: list it, or release/delete argv[1] there. */
 static int quarantine_on(const struct site *site, const struct site_host *relay, const char *state_dir,
-                         int is_list, int is_release, char **argv)
+                         int is_list, int is_release, char **argv, buf *json)
 {
     struct service_env env;
     buf err = BUF_INIT;
@@ -267,7 +285,7 @@ static int quarantine_on(const struct site *site, const struct site_host *relay,
     char *dir = filter_quarantine_dir(&env);
     int rc;
     if (is_list) {
-        rc = list(dir);
+        rc = list(dir, json);
     } else {
         char *path = xasprintf("%s/%s", dir, argv[1]);
         if (!fs_exists(path)) {
@@ -309,7 +327,8 @@ static int holds(const struct site *site, const struct site_host *relay, const c
     return found;
 }
 
-int cmd_quarantine(const struct site *site, const char *state_dir, const char *host, int argc, char **argv)
+int cmd_quarantine(const struct site *site, const char *state_dir, const char *host, int json, int argc,
+                   char **argv)
 {
     static const char usage[] = "usage: emailng quarantine list | release ID | delete ID  [--host RELAY]\n";
     int is_list = argc == 1 && strcmp(argv[0], "list") == 0;
@@ -320,8 +339,11 @@ int cmd_quarantine(const struct site *site, const char *state_dir, const char *h
         return 2;
     }
     if ((is_release || is_delete) && !valid_id(argv[1])) {
-        fprintf(stderr, "emailng: quarantine %s: \"%s\" is not a quarantine ID (see `emailng quarantine list`)\n",
-                argv[0], argv[1]);
+        buf shown = BUF_INIT;
+        cli_quote(&shown, argv[1]);
+        fprintf(stderr, "emailng: quarantine %s: %s is not a quarantine ID (see `emailng quarantine list`)\n",
+                argv[0], buf_cstr(&shown));
+        buf_free(&shown);
         return 2;
     }
     const struct site_host **relays = xcalloc(site->n_hosts + 1, sizeof *relays);
@@ -343,12 +365,25 @@ int cmd_quarantine(const struct site *site, const char *state_dir, const char *h
      * are several); release and delete act on the relay holding the ID. */
     if (is_list) {
         int rc = 0;
+        buf out = BUF_INIT;
+        buf_append_str(&out, "{\"relays\":[");
         for (size_t i = 0; i < n_relays; i++) {
-            if (n_relays > 1)
+            if (json) {
+                buf_printf(&out, "%s{\"name\":", i ? "," : "");
+                cli_json_string(&out, relays[i]->name);
+                buf_append_str(&out, ",\"messages\":[");
+            } else if (n_relays > 1) {
                 printf("%s== %s\n", i ? "\n" : "", relays[i]->name);
-            if (quarantine_on(site, relays[i], state_dir, 1, 0, argv) != 0)
+            }
+            if (quarantine_on(site, relays[i], state_dir, 1, 0, argv, json ? &out : NULL) != 0)
                 rc = 1;
+            if (json)
+                buf_append_str(&out, "]}");
         }
+        buf_append_str(&out, "]}");
+        if (json && rc == 0)
+            puts(buf_cstr(&out));
+        buf_free(&out);
         free(relays);
         return rc;
     }
@@ -361,7 +396,7 @@ int cmd_quarantine(const struct site *site, const char *state_dir, const char *h
         fprintf(stderr, "emailng: quarantine %s: no message %s in the quarantine of any relay\n", argv[0], argv[1]);
         rc = 1;
     } else {
-        rc = quarantine_on(site, holder ? holder : relays[0], state_dir, 0, is_release, argv);
+        rc = quarantine_on(site, holder ? holder : relays[0], state_dir, 0, is_release, argv, NULL);
     }
     free(relays);
     return rc;

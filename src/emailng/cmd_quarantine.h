@@ -13,6 +13,8 @@
 
 #include "site.h"
 
-int cmd_quarantine(const struct site *site, const char *state_dir, const char *host, int argc, char **argv);
+/* json: `list` prints {"relays":[{"name":..,"messages":[{"id","date","bytes","from","to","subject"}]}]}. */
+int cmd_quarantine(const struct site *site, const char *state_dir, const char *host, int json, int argc,
+                   char **argv);
 
 #endif

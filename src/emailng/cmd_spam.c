@@ -8,6 +8,7 @@
 
 #include "address.h"
 #include "buf.h"
+#include "cli.h"
 #include "directory.h"
 
 #define SPAM_USAGE "usage: emailng user spam ADDRESS [--threshold N|default] [--allow SENDER] " \
@@ -48,7 +49,8 @@ static int normalize_sender(const char *text, buf *out, buf *err)
         buf domain = BUF_INIT;
         int rc = domain_normalize(text + 1, &domain, err);
         if (rc == 0 && strchr(buf_cstr(&domain), '.') == NULL) {
-            buf_printf(err, "\"%s\" is not a domain; expected e.g. @example.org", text + 1);
+            cli_quote(err, text + 1);
+            buf_append_str(err, " is not a domain; expected e.g. @example.org");
             rc = -1;
         }
         if (rc == 0)
@@ -57,7 +59,8 @@ static int normalize_sender(const char *text, buf *out, buf *err)
         return rc;
     }
     if (strchr(text, '@') == NULL) {
-        buf_printf(err, "\"%s\" is neither an address nor @domain", text);
+        cli_quote(err, text);
+        buf_append_str(err, " is neither an address nor @domain");
         return -1;
     }
     if (address_normalize(text, NULL, out, err) != 0)
@@ -168,14 +171,18 @@ int cmd_user_spam(int argc, char **argv, const struct directory_target *t)
             threshold_arg = argv[++i];
             continue;
         } else if (a[0] == '-') {
-            fprintf(stderr, "emailng: user spam: unknown option \"%s\"\n" SPAM_USAGE, a);
+            char *w = cli_quoted(a);
+            fprintf(stderr, "emailng: user spam: unknown option %s\n" SPAM_USAGE, w);
+            free(w);
             rc = 2;
             break;
         } else if (address_arg == NULL) {
             address_arg = a;
             continue;
         } else {
-            fprintf(stderr, "emailng: user spam: unexpected argument \"%s\"\n" SPAM_USAGE, a);
+            char *w = cli_quoted(a);
+            fprintf(stderr, "emailng: user spam: unexpected argument %s\n" SPAM_USAGE, w);
+            free(w);
             rc = 2;
             break;
         }
@@ -186,7 +193,7 @@ int cmd_user_spam(int argc, char **argv, const struct directory_target *t)
         }
         buf sender = BUF_INIT;
         if (normalize_sender(argv[++i], &sender, &err) != 0) {
-            fprintf(stderr, "emailng: user spam: %s %s: %s\n", a, argv[i], buf_cstr(&err));
+            fprintf(stderr, "emailng: user spam: %s: %s\n", a, buf_cstr(&err));
             buf_free(&sender);
             rc = 1;
             break;
@@ -206,8 +213,10 @@ int cmd_user_spam(int argc, char **argv, const struct directory_target *t)
     }
     if (rc == 0 && threshold_arg && strcmp(threshold_arg, "default") != 0
         && normalize_threshold(threshold_arg, &threshold) != 0) {
-        fprintf(stderr, "emailng: user spam: --threshold \"%s\" is not a score from 0.5 to 10.0 with at "
-                "most one decimal (or \"default\")\n", threshold_arg);
+        char *w = cli_quoted(threshold_arg);
+        fprintf(stderr, "emailng: user spam: --threshold %s is not a score from 0.5 to 10.0 with at "
+                "most one decimal (or \"default\")\n", w);
+        free(w);
         rc = 2;
     }
     struct directory *d = NULL;

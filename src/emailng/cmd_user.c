@@ -11,38 +11,19 @@
 #include "address.h"
 #include "alias_rules.h"
 #include "buf.h"
+#include "cli.h"
 #include "cmd_spam.h"
+#include "commands.h"
 #include "directory.h"
+#include "directory_export.h"
 #include "mailbox_lifecycle.h"
 #include "password.h"
-
-struct subcommand {
-    const char *name;
-    const char *usage;          /* arguments after the subcommand */
-};
-
-static const struct subcommand user_subcommands[] = {
-    {"add", "ADDRESS [--quota SIZE] [--password-stdin]"},
-    {"del", "ADDRESS [--purge]"},
-    {"passwd", "ADDRESS [--password-stdin]"},
-    {"quota", "ADDRESS SIZE|default"},
-    {"show", "ADDRESS"},
-    {"list", ""},
-    {"spam", "ADDRESS [--threshold N|default] [--allow|--deny|--unallow|--undeny SENDER]..."},
-    {NULL, NULL},
-};
-
-static const struct subcommand alias_subcommands[] = {
-    {"add", "ALIAS DEST [DEST...]"},
-    {"del", "ALIAS [MEMBER...]"},
-    {"list", ""},
-    {NULL, NULL},
-};
+#include "render.h"
 
 /* What one invocation is about, for messages. */
 struct invocation {
     const char *command;        /* "user" or "alias" */
-    const struct subcommand *sub;
+    const struct subcommand_help *sub;
     const struct directory_target *target;
 };
 
@@ -68,15 +49,17 @@ static int usage_error(const struct invocation *inv, const char *fmt, ...)
     return 2;
 }
 
-static int list_usage(const char *command, const struct subcommand *subs,
+static int list_usage(const char *command, const struct subcommand_help *subs,
                       const char *problem, const char *word)
 {
-    if (word)
-        fprintf(stderr, "emailng: %s: %s \"%s\"\n", command, problem, word);
-    else
+    if (word) {
+        char *w = cli_quoted(word);
+        fprintf(stderr, "emailng: %s: %s %s\n", command, problem, w);
+        free(w);
+    } else
         fprintf(stderr, "emailng: %s: %s\n", command, problem);
     fputs("usage:\n", stderr);
-    for (const struct subcommand *s = subs; s->name; s++)
+    for (const struct subcommand_help *s = subs; s->name; s++)
         fprintf(stderr, "  emailng %s %s%s%s\n", command, s->name,
                 s->usage[0] ? " " : "", s->usage);
     return 2;
@@ -120,7 +103,10 @@ static int parse_arguments(const struct invocation *inv, int argc, char **argv,
                    && strncmp(arg, "--quota=", 8) == 0) {
             a->quota = arg + 8;
         } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
-            return usage_error(inv, "unknown option \"%s\"", arg);
+            char *w = cli_quoted(arg);
+            int rc = usage_error(inv, "unknown option %s", w);
+            free(w);
+            return rc;
         } else {
             if (a->n_words < 3)
                 a->words[a->n_words] = arg;
@@ -407,46 +393,60 @@ static int user_show(const struct invocation *inv, struct directory *d,
     return 0;
 }
 
+/* "ADDRESS QUOTA" lines, or {"users":[{"address","quota_bytes" (null:
+ * the site default),"status","mail_host"}]} with --json. */
 static int user_list(const struct invocation *inv, struct directory *d)
 {
     struct directory_user *users;
     size_t n;
-    buf err = BUF_INIT, quota = BUF_INIT;
+    buf err = BUF_INIT, quota = BUF_INIT, json = BUF_INIT;
     if (directory_user_list(d, &users, &n, &err) < 0) {
         fail(inv, &err);
         buf_free(&err);
         return 1;
     }
+    buf_append_str(&json, "{\"users\":[");
     for (size_t i = 0; i < n; i++) {
         buf_reset(&quota);
         format_quota(&quota, users[i].quota_bytes);
-        printf("%s %s\n", users[i].mail, buf_cstr(&quota));
+        if (!inv->target->json) {
+            printf("%s %s\n", users[i].mail, buf_cstr(&quota));
+            continue;
+        }
+        buf_printf(&json, "%s{\"address\":", i ? "," : "");
+        cli_json_string(&json, users[i].mail);
+        if (users[i].quota_bytes)
+            buf_printf(&json, ",\"quota_bytes\":%llu", users[i].quota_bytes);
+        else
+            buf_append_str(&json, ",\"quota_bytes\":null");
+        buf_append_str(&json, ",\"status\":");
+        cli_json_string(&json, users[i].status);
+        buf_append_str(&json, ",\"mail_host\":");
+        cli_json_string(&json, users[i].mail_host);
+        buf_append_char(&json, '}');
     }
+    buf_append_str(&json, "]}");
+    if (inv->target->json)
+        puts(buf_cstr(&json));
     directory_user_list_free(users, n);
     buf_free(&err);
     buf_free(&quota);
+    buf_free(&json);
     return 0;
 }
 
-static const struct subcommand *find_subcommand(const struct subcommand *subs,
-                                                const char *name)
-{
-    for (const struct subcommand *s = subs; s->name; s++)
-        if (strcmp(s->name, name) == 0)
-            return s;
-    return NULL;
-}
 
-int cmd_user(int argc, char **argv, const struct directory_target *t)
+static int user_command(int argc, char **argv, const struct directory_target *t)
 {
     /* libldap may write to a socket whose slapd has gone away */
     signal(SIGPIPE, SIG_IGN);
+    const struct command *user = command_find("user");
     if (argc < 1 || argv[0] == NULL)
-        return list_usage("user", user_subcommands, "missing subcommand",
+        return list_usage("user", user->subcommands, "missing subcommand",
                           NULL);
-    const struct subcommand *sub = find_subcommand(user_subcommands, argv[0]);
+    const struct subcommand_help *sub = command_find_subcommand(user, argv[0]);
     if (sub == NULL)
-        return list_usage("user", user_subcommands, "unknown subcommand",
+        return list_usage("user", user->subcommands, "unknown subcommand",
                           argv[0]);
     if (strcmp(sub->name, "spam") == 0)     /* cmd_spam.c */
         return cmd_user_spam(argc, argv, t);
@@ -464,12 +464,13 @@ int cmd_user(int argc, char **argv, const struct directory_target *t)
                              &a, positional);
     int want_words = is_list ? 0 : is_quota ? 2 : 1;
     if (rc == 0 && a.n_words != want_words) {
+        char *w = a.n_words < want_words ? NULL : cli_quoted(positional[want_words]);
         rc = a.n_words < want_words
             ? usage_error(&inv, "missing %s",
                           a.n_words == 0 && !is_quota ? "ADDRESS"
                           : a.n_words == 0 ? "ADDRESS and SIZE" : "SIZE")
-            : usage_error(&inv, "unexpected argument \"%s\"",
-                          positional[want_words]);
+            : usage_error(&inv, "unexpected argument %s", w);
+        free(w);
     }
     free(positional);
     if (rc != 0)
@@ -523,24 +524,45 @@ int cmd_user(int argc, char **argv, const struct directory_target *t)
 
 /* ---- alias ------------------------------------------------------------- */
 
+/* "ALIAS -> MEMBER, MEMBER" lines, or {"aliases":[{"address","members",
+ * "status"}]} with --json. */
 static int alias_list(const struct invocation *inv, struct directory *d)
 {
     struct directory_alias *aliases;
     size_t n;
-    buf err = BUF_INIT;
+    buf err = BUF_INIT, json = BUF_INIT;
     if (directory_alias_list(d, &aliases, &n, &err) < 0) {
         fail(inv, &err);
         buf_free(&err);
         return 1;
     }
+    buf_append_str(&json, "{\"aliases\":[");
     for (size_t i = 0; i < n; i++) {
-        printf("%s ->", aliases[i].mail);
-        for (size_t j = 0; j < aliases[i].n_destinations; j++)
-            printf("%s%s", j ? ", " : " ", aliases[i].destinations[j]);
-        printf("\n");
+        if (!inv->target->json) {
+            printf("%s ->", aliases[i].mail);
+            for (size_t j = 0; j < aliases[i].n_destinations; j++)
+                printf("%s%s", j ? ", " : " ", aliases[i].destinations[j]);
+            printf("\n");
+            continue;
+        }
+        buf_printf(&json, "%s{\"address\":", i ? "," : "");
+        cli_json_string(&json, aliases[i].mail);
+        buf_append_str(&json, ",\"members\":[");
+        for (size_t j = 0; j < aliases[i].n_destinations; j++) {
+            if (j)
+                buf_append_char(&json, ',');
+            cli_json_string(&json, aliases[i].destinations[j]);
+        }
+        buf_append_str(&json, "],\"status\":");
+        cli_json_string(&json, aliases[i].status);
+        buf_append_char(&json, '}');
     }
+    buf_append_str(&json, "]}");
+    if (inv->target->json)
+        puts(buf_cstr(&json));
     directory_alias_list_free(aliases, n);
     buf_free(&err);
+    buf_free(&json);
     return 0;
 }
 
@@ -603,15 +625,16 @@ static int alias_del(const struct invocation *inv, struct directory *d, const ch
     return rc;
 }
 
-int cmd_alias(int argc, char **argv, const struct directory_target *t)
+static int alias_command(int argc, char **argv, const struct directory_target *t)
 {
     signal(SIGPIPE, SIG_IGN);
+    const struct command *alias = command_find("alias");
     if (argc < 1 || argv[0] == NULL)
-        return list_usage("alias", alias_subcommands, "missing subcommand",
+        return list_usage("alias", alias->subcommands, "missing subcommand",
                           NULL);
-    const struct subcommand *sub = find_subcommand(alias_subcommands, argv[0]);
+    const struct subcommand_help *sub = command_find_subcommand(alias, argv[0]);
     if (sub == NULL)
-        return list_usage("alias", alias_subcommands, "unknown subcommand",
+        return list_usage("alias", alias->subcommands, "unknown subcommand",
                           argv[0]);
     struct invocation inv = {"alias", sub, t};
     int is_add = strcmp(sub->name, "add") == 0;
@@ -627,7 +650,11 @@ int cmd_alias(int argc, char **argv, const struct directory_target *t)
         else if (is_del && a.n_words == 0)
             rc = usage_error(&inv, "missing ALIAS");
         else if (!is_add && !is_del && a.n_words != 0)
-            rc = usage_error(&inv, "unexpected argument \"%s\"", positional[0]);
+        {
+            char *w = cli_quoted(positional[0]);
+            rc = usage_error(&inv, "unexpected argument %s", w);
+            free(w);
+        }
     }
 
     /* normalised alias and destinations */
@@ -659,4 +686,55 @@ int cmd_alias(int argc, char **argv, const struct directory_target *t)
     free(dests);
     buf_free(&err);
     return rc;
+}
+
+/* ---- the commands: the directory of the site this state runs ---------- */
+
+static int cmd_directory(const struct options *o, int argc, char **argv, int is_user)
+{
+    struct site site;
+    if (cli_load_site(o, &site, 1) != 0)
+        return 1;
+    buf err = BUF_INIT;
+    const struct site_host *dir_host = site_host_with_role(&site, ROLE_DIRECTORY);
+    const struct site_host *store = site_host_with_role(&site, ROLE_STORE);
+    struct render_context ctx = {0};
+    int rc;
+    if (render_context_for_host(&site, dir_host, o->state_dir, &ctx, &err) != 0) {
+        cli_fail(is_user ? "user" : "alias", &err);
+        rc = 1;
+    } else {
+        struct directory_target t = {
+            .site = &site,
+            .state_dir = o->state_dir,
+            .json = o->json,
+            .ldap_uri = render_context_get(&ctx, "ldap_uri"),
+            .base = site.ldap_base,
+            .primary_domain = site.domains[0],
+            .default_mail_host = store && store->store_pair ? store->store_pair : "pair1",
+        };
+        rc = is_user ? user_command(argc, argv, &t) : alias_command(argc, argv, &t);
+        /* A new or removed user or alias changes what the relays' policy
+         * server expands and checks: export its table again. */
+        if (rc == 0 && argc > 0 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0)
+            && directory_export(&site, o->state_dir, t.ldap_uri, &err) != 0) {
+            fprintf(stderr, "emailng: %s %s: the change is made, but %s; run `emailng up` to export it again\n",
+                    is_user ? "user" : "alias", argv[0], buf_cstr(&err));
+            rc = 1;
+        }
+    }
+    render_context_free(&ctx);
+    buf_free(&err);
+    site_free(&site);
+    return rc;
+}
+
+int cmd_user_run(const struct options *o, int argc, char **argv)
+{
+    return cmd_directory(o, argc, argv, 1);
+}
+
+int cmd_alias_run(const struct options *o, int argc, char **argv)
+{
+    return cmd_directory(o, argc, argv, 0);
 }

@@ -27,6 +27,7 @@
 #ifndef EMAILNG_CMD_USER_H
 #define EMAILNG_CMD_USER_H
 
+#include "cli.h"
 #include "site.h"
 
 struct directory_target {
@@ -36,9 +37,13 @@ struct directory_target {
     const char *base;               /* e.g. dc=example,dc=test */
     const char *primary_domain;     /* domain for bare local parts */
     const char *default_mail_host;  /* emailngMailHost of new users */
+    int json;                       /* --json: listings as JSON */
 };
 
-int cmd_user(int argc, char **argv, const struct directory_target *t);
-int cmd_alias(int argc, char **argv, const struct directory_target *t);
+/* argv[0] is the subcommand; the directory is the one of the site the
+ * state directory runs. A successful add or del exports the relays'
+ * tables again (directory_export.h). */
+int cmd_user_run(const struct options *o, int argc, char **argv);
+int cmd_alias_run(const struct options *o, int argc, char **argv);
 
 #endif

@@ -20,10 +20,11 @@ static char ascii_lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : (char)c;
 }
 
-void address_quote(buf *out, const char *input)
+static void quote_bytes(buf *out, const char *input, size_t length)
 {
+    const unsigned char *end = (const unsigned char *)input + length;
     buf_append_char(out, '"');
-    for (const unsigned char *p = (const unsigned char *)input; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)input; p < end; p++) {
         switch (*p) {
         case '"':  buf_append_str(out, "\\\""); break;
         case '\\': buf_append_str(out, "\\\\"); break;
@@ -38,6 +39,19 @@ void address_quote(buf *out, const char *input)
         }
     }
     buf_append_char(out, '"');
+}
+
+void address_quote(buf *out, const char *input)
+{
+    quote_bytes(out, input, strlen(input));
+}
+
+void address_quote_cut(buf *out, const char *input)
+{
+    size_t length = strlen(input);
+    quote_bytes(out, input, length > ADDRESS_QUOTE_MAX ? ADDRESS_QUOTE_MAX : length);
+    if (length > ADDRESS_QUOTE_MAX)     /* never echo hostile input in full */
+        buf_printf(out, "... (%zu bytes)", length);
 }
 
 /* "character '*'", "a newline (\n)", "byte \xc3" ... for messages. */
@@ -64,7 +78,7 @@ static void begin_error(buf *err, const char *what, const char *input)
 {
     buf_reset(err);
     buf_printf(err, "%s ", what);
-    address_quote(err, input);
+    address_quote_cut(err, input);
     buf_append_str(err, ": ");
 }
 
@@ -248,7 +262,7 @@ int size_parse(const char *s, unsigned long long *bytes, buf *err)
     if (!is_ascii_digit((unsigned char)*p)) {
         buf_reset(err);
         buf_append_str(err, "size ");
-        address_quote(err, p);
+        address_quote_cut(err, p);
         buf_append_str(err, ": expected a number of bytes, optionally "
                             "followed by K, M, G or T (e.g. 500M)");
         return -1;
@@ -273,7 +287,7 @@ int size_parse(const char *s, unsigned long long *bytes, buf *err)
     if (*p != '\0') {
         buf_reset(err);
         buf_append_str(err, "size ");
-        address_quote(err, s);
+        address_quote_cut(err, s);
         buf_append_str(err, ": unexpected ");
         describe_char(err, (unsigned char)*p);
         buf_append_str(err, " (use a number with an optional K, M, G or T, "
@@ -288,7 +302,7 @@ int size_parse(const char *s, unsigned long long *bytes, buf *err)
 too_large:
     buf_reset(err);
     buf_append_str(err, "size ");
-    address_quote(err, s);
+    address_quote_cut(err, s);
     buf_append_str(err, ": too large");
     return -1;
 }

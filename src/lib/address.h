@@ -37,8 +37,13 @@ int address_normalize(const char *input, const char *default_domain,
 int domain_normalize(const char *input, buf *out, buf *err);
 
 /* Append input to out in double quotes, escaping control characters,
- * quotes, backslashes and non-ASCII bytes (for error messages). */
+ * quotes, backslashes and non-ASCII bytes (for error messages).
+ * address_quote_cut() stops after ADDRESS_QUOTE_MAX bytes of input and
+ * adds "... (N bytes)", so hostile input is never echoed in full; the
+ * messages of this module use it. */
+#define ADDRESS_QUOTE_MAX 80
 void address_quote(buf *out, const char *input);
+void address_quote_cut(buf *out, const char *input);
 
 int size_parse(const char *s, unsigned long long *bytes, buf *err);
 void size_format(unsigned long long bytes, buf *out);   /* appends */

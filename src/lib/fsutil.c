@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <dirent.h>
 #include <ftw.h>
 #include <unistd.h>
@@ -244,4 +245,25 @@ int fs_copy_file(const char *from, const char *to, mode_t mode, buf *err)
         rc = fs_write_file(to, buf_cstr(&data), data.len, mode, err);
     buf_free(&data);
     return rc;
+}
+
+int fs_percent_used(unsigned long long blocks, unsigned long long free_blocks, unsigned long long available)
+{
+    unsigned long long used = blocks > free_blocks ? blocks - free_blocks : 0;
+    unsigned long long usable = used + available;   /* root's reserve is not usable */
+    if (usable == 0)
+        return 0;
+    return (int)((used * 100 + usable - 1) / usable);
+}
+
+int fs_used_percent(const char *path, int *percent, unsigned long long *device, buf *err)
+{
+    struct statvfs st;
+    if (statvfs(path, &st) != 0) {
+        buf_printf(err, "cannot read the file system of %s: %s", path, strerror(errno));
+        return -1;
+    }
+    *percent = fs_percent_used(st.f_blocks, st.f_bfree, st.f_bavail);
+    *device = st.f_fsid;
+    return 0;
 }

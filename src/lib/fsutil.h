@@ -25,6 +25,11 @@ int fs_exists(const char *path);
 int fs_remove_tree(const char *path, buf *err);
 /* 1 if two files or folder trees have the same names and bytes. */
 int fs_same_tree(const char *a, const char *b);
+/* How full the file system holding path is, in percent, as df(1) counts
+ * it (blocks used / blocks usable by ordinary users, rounded up); *device
+ * tells file systems apart. fs_percent_used() is the arithmetic. */
+int fs_used_percent(const char *path, int *percent, unsigned long long *device, buf *err);
+int fs_percent_used(unsigned long long blocks, unsigned long long free_blocks, unsigned long long available);
 /* Copies a file (bytes and mode). */
 int fs_copy_file(const char *from, const char *to, mode_t mode, buf *err);
 

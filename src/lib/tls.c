@@ -557,3 +557,26 @@ out:
     free(ca_key_path);
     return rc;
 }
+
+int tls_certificate_days_left(const char *path, long *days, buf *subject, buf *err)
+{
+    X509 *cert = load_cert(path, err);
+    if (cert == NULL)
+        return -1;
+    int day = 0, seconds = 0;
+    int rc = 0;
+    /* NULL "from": now. */
+    if (!ASN1_TIME_diff(&day, &seconds, NULL, X509_get0_notAfter(cert))) {
+        buf_printf(err, "%s: cannot read the expiry date", path);
+        rc = -1;
+    } else {
+        *days = day;
+    }
+    if (rc == 0 && subject != NULL) {
+        char cn[256] = "";
+        if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) > 0)
+            buf_append_str(subject, cn);
+    }
+    X509_free(cert);
+    return rc;
+}

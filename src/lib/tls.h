@@ -44,4 +44,8 @@ int tls_ensure_issued(const char *ca_dir, const char *crt_path, const char *key_
                       const char *const *names, size_t n_names, const char *client_unit,
                       const char *key_group, buf *err);
 
+/* Whole days from now until the certificate in path expires (negative once
+ * it has); its subject's CN in subject (appended) when not NULL. */
+int tls_certificate_days_left(const char *path, long *days, buf *subject, buf *err);
+
 #endif

@@ -128,6 +128,17 @@ static void test_lengths(void **state)
             buf_append_char(&in, 'd');
     }
     expect_error(buf_cstr(&in), NULL, "the domain is 304 characters long (at most 253)");
+
+    /* 10,000 bytes of junk: the message quotes 80 of them and the length. */
+    buf_reset(&in);
+    for (int i = 0; i < 10000; i++)
+        buf_append_char(&in, i % 2 ? '*' : 'x');
+    buf out = BUF_INIT, err = BUF_INIT;
+    assert_int_equal(address_normalize(buf_cstr(&in), "example.test", &out, &err), -1);
+    assert_true(err.len < 300);
+    assert_non_null(strstr(buf_cstr(&err), "... (10000 bytes)"));
+    buf_free(&out);
+    buf_free(&err);
     buf_free(&in);
     buf_free(&want);
 }

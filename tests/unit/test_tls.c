@@ -289,6 +289,26 @@ static void test_refusals(void **state)
     buf_free(&err);
 }
 
+/* What `emailng status` reads to warn before a certificate expires. */
+static void test_days_left(void **state)
+{
+    struct tls_dir *t = *state;
+    ensure_ok(t, names, N_NAMES);
+    buf subject = BUF_INIT, err = BUF_INIT;
+    long days = 0;
+    char *path = path_in(t, "server.crt");
+    assert_int_equal(tls_certificate_days_left(path, &days, &subject, &err), 0);
+    assert_true(days >= TLS_SERVER_DAYS - 1 && days <= TLS_SERVER_DAYS);
+    assert_string_equal(buf_cstr(&subject), names[0]);
+    free(path);
+    path = path_in(t, "missing.crt");
+    assert_int_equal(tls_certificate_days_left(path, &days, NULL, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "missing.crt"));
+    free(path);
+    buf_free(&subject);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +316,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reissue_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_days_left, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

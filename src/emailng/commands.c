@@ -1,0 +1,224 @@
+/* commands: the command table and the help printed from it; see commands.h. */
+#include "commands.h"
+
+#include <string.h>
+
+#include "cmd_node.h"
+#include "cmd_quarantine.h"
+#include "cmd_replication.h"
+#include "cmd_site.h"
+#include "cmd_status.h"
+#include "cmd_up.h"
+#include "cmd_user.h"
+
+/* ---- the commands that load the site before their own module runs ------ */
+
+static int run_up(const struct options *o, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return cmd_up(o);
+}
+
+static int run_down(const struct options *o, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return cmd_down(o);
+}
+
+static int run_status(const struct options *o, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return cmd_status(o);
+}
+
+static int run_check(const struct options *o, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return cmd_check(o);
+}
+
+static int run_render(const struct options *o, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    return cmd_render(o);
+}
+
+/* node and replication are about a site of several hosts: on the one-host
+ * site a listing says so and succeeds, an action fails. */
+static int not_applicable(const struct site *site, const char *command, int argc, char **argv,
+                          const char *listing)
+{
+    if (site->n_hosts > 1)
+        return -1;
+    int is_listing = argc >= 1 && strcmp(argv[0], listing) == 0;
+    fprintf(is_listing ? stdout : stderr,
+            "emailng: %s: not applicable to a one-host site (site %s has one store and no partner; "
+            "see docs/architecture.md for the full topology)\n", command, site->name);
+    return is_listing ? EXIT_DONE : EXIT_FAILED;
+}
+
+static int run_node(const struct options *o, int argc, char **argv)
+{
+    struct site site;
+    if (cli_load_site(o, &site, 1) != 0)
+        return EXIT_FAILED;
+    int rc = not_applicable(&site, "node", argc, argv, "list");
+    if (rc < 0)
+        rc = cmd_node(&site, o->state_dir, o->json, argc, argv);
+    site_free(&site);
+    return rc;
+}
+
+static int run_replication(const struct options *o, int argc, char **argv)
+{
+    struct site site;
+    if (cli_load_site(o, &site, 1) != 0)
+        return EXIT_FAILED;
+    int rc = not_applicable(&site, "replication", argc, argv, "status");
+    if (rc < 0)
+        rc = cmd_replication(&site, o->state_dir, argc, argv);
+    site_free(&site);
+    return rc;
+}
+
+static int run_quarantine(const struct options *o, int argc, char **argv)
+{
+    struct site site;
+    if (cli_load_site(o, &site, 1) != 0)
+        return EXIT_FAILED;
+    int rc = cli_check_host_option(o, &site) == 0
+                 ? cmd_quarantine(&site, o->state_dir, o->host, o->json, argc, argv) : EXIT_USAGE;
+    site_free(&site);
+    return rc;
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+static const struct subcommand_help user_subcommands[] = {
+    {"add", "ADDRESS [--quota SIZE] [--password-stdin]",
+     "create a user (in a domain of the site; the password is asked twice, or one line on stdin)"},
+    {"del", "ADDRESS [--purge]",
+     "delete a user: out of every alias, mailbox archived on the stores (--purge: removed)"},
+    {"passwd", "ADDRESS [--password-stdin]", "set a user's password"},
+    {"quota", "ADDRESS SIZE|default", "set a user's quota (1M to 1024T) or return to the site default"},
+    {"show", "ADDRESS", "a user's quota, status, services, store pair and other addresses"},
+    {"list", "[--json]", "every user and its quota"},
+    {"spam", "ADDRESS [--threshold N|default] [--allow|--deny|--unallow|--undeny SENDER]...",
+     "a user's spam settings (no option: show them)"},
+    {NULL, NULL, NULL},
+};
+
+static const struct subcommand_help alias_subcommands[] = {
+    {"add", "ALIAS MEMBER [MEMBER...]",
+     "create an alias or add members (members of the site's domains must exist; no loops)"},
+    {"del", "ALIAS [MEMBER...]", "remove members, or the whole alias"},
+    {"list", "[--json]", "every alias and its members"},
+    {NULL, NULL, NULL},
+};
+
+static const struct subcommand_help quarantine_subcommands[] = {
+    {"list", "[--host RELAY] [--json]", "the quarantined messages of every relay (or one)"},
+    {"release", "ID [--host RELAY]", "deliver a quarantined message to its recipients"},
+    {"delete", "ID [--host RELAY]", "remove a quarantined message"},
+    {NULL, NULL, NULL},
+};
+
+static const struct subcommand_help node_subcommands[] = {
+    {"list", "[--json]", "per proxy: which store serves each pair, every store's state, drained stores"},
+    {"drain", "STORE", "take a store out of service: its pair moves to the partner, sessions are moved"},
+    {"undrain", "STORE", "give a drained store back (after recovery and the catch-up check)"},
+    {NULL, NULL, NULL},
+};
+
+static const struct subcommand_help replication_subcommands[] = {
+    {"status", "[--store ADDR|NAME] [--password-stdin]", "each store's replication queue and failures"},
+    {"caught-up", "[--store ADDR --partner ADDR] [--password-stdin]",
+     "exit 0 when the partner has synced every user it held back, 1 if not yet"},
+    {NULL, NULL, NULL},
+};
+
+const struct command commands[] = {
+    {"up", "[--site FILE] [--host NAME]", "render the configuration, start every daemon, create the demo users",
+     "Without --site: the site this state directory runs, or the built-in small site.\n"
+     "A site of several hosts without --host starts each host in its own network\n"
+     "namespace (the test fabric); --host NAME starts only that host, here.\n"
+     "Only daemons whose configuration changed (or that are down) are restarted.",
+     NULL, 0, run_up},
+    {"down", "[--host NAME]", "stop every daemon (and remove the test fabric)", NULL, NULL, 0, run_down},
+    {"status", "[--json] [--host NAME]", "every service: state, pid, ports, memory, queue; warnings",
+     "Exit status 0 when every service is up, 1 when something is down.", NULL, 0, run_status},
+    {"check", "--site FILE", "validate a site file (every problem as FILE:LINE:COL)", NULL, NULL, 0, run_check},
+    {"render", "--site FILE --out DIR", "write every daemon's configuration to DIR/HOST/COMPONENT",
+     NULL, NULL, 0, run_render},
+    {"user", NULL, "users: add, delete, passwords, quotas, spam settings", NULL, user_subcommands, 1, cmd_user_run},
+    {"alias", NULL, "aliases: addresses that forward to members", NULL, alias_subcommands, 1, cmd_alias_run},
+    {"quarantine", NULL, "the relays' quarantine of viruses and banned files", NULL, quarantine_subcommands, 1,
+     run_quarantine},
+    {"node", NULL, "a site of several hosts: take a store out of service and back", NULL, node_subcommands, 1,
+     run_node},
+    {"replication", NULL, "a site of several hosts: the store pairs' replication", NULL, replication_subcommands, 1,
+     run_replication},
+    {"help", "[COMMAND [SUBCOMMAND]]", "this text, or one command's", NULL, NULL, 1, NULL},
+    {NULL, NULL, NULL, NULL, NULL, 0, NULL},
+};
+
+const struct command *command_find(const char *name)
+{
+    for (const struct command *c = commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+const struct subcommand_help *command_find_subcommand(const struct command *c, const char *name)
+{
+    for (const struct subcommand_help *s = c && c->subcommands ? c->subcommands : NULL; s && s->name; s++)
+        if (strcmp(s->name, name) == 0)
+            return s;
+    return NULL;
+}
+
+static void print_subcommand_line(FILE *f, const struct command *c, const struct subcommand_help *s)
+{
+    fprintf(f, "  emailng %s %s%s%s\n", c->name, s->name, s->usage[0] ? " " : "", s->usage);
+}
+
+void commands_print_usage(FILE *f)
+{
+    fputs("usage: emailng [--state DIR] COMMAND [ARGS]\n"
+          "       emailng COMMAND [SUBCOMMAND] --help   emailng help [COMMAND]   emailng --version\n\n", f);
+    for (const struct command *c = commands; c->name; c++)
+        fprintf(f, "  %-12s %s\n", c->name, c->summary);
+    fputs("\nThe state directory is " DEFAULT_STATE " unless --state or EMAILNG_STATE says otherwise.\n"
+          "Exit status: 0 done, 1 failed, 2 usage error. See emailng(8) and docs/admin-manual.md.\n", f);
+}
+
+void command_print_help(FILE *f, const struct command *c, const struct subcommand_help *sub)
+{
+    if (sub) {
+        fprintf(f, "usage: emailng %s %s%s%s\n  %s\n", c->name, sub->name, sub->usage[0] ? " " : "", sub->usage,
+                sub->summary);
+        return;
+    }
+    if (c->subcommands) {
+        fprintf(f, "emailng %s: %s\nusage:\n", c->name, c->summary);
+        for (const struct subcommand_help *s = c->subcommands; s->name; s++) {
+            print_subcommand_line(f, c, s);
+            fprintf(f, "      %s\n", s->summary);
+        }
+    } else {
+        fprintf(f, "usage: emailng %s%s%s\n  %s\n", c->name, c->usage[0] ? " " : "", c->usage, c->summary);
+    }
+    if (c->details)
+        fprintf(f, "\n%s\n", c->details);
+}
+
+void commands_print_words(FILE *f)
+{
+    for (const struct command *c = commands; c->name; c++) {
+        fputs(c->name, f);
+        for (const struct subcommand_help *s = c->subcommands; s && s->name; s++)
+            fprintf(f, " %s", s->name);
+        fputc('\n', f);
+    }
+}

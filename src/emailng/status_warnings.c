@@ -1,0 +1,130 @@
+/* status_warnings: signatures, certificates, disks; see status_warnings.h. */
+#include "status_warnings.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsutil.h"
+#include "tls.h"
+
+struct findings {
+    buf *text;
+    buf warnings;       /* JSON strings, comma separated */
+    buf disks;          /* JSON objects, comma separated */
+};
+
+static void warn(struct findings *f, const char *line)
+{
+    buf_printf(f->text, "warning: %s\n", line);
+    if (f->warnings.len)
+        buf_append_char(&f->warnings, ',');
+    cli_json_string(&f->warnings, line);
+}
+
+/* filter_services.c writes this database only when the signatures folder
+ * holds none. */
+static void check_signatures(const struct site *site, const char *state_dir, const struct site_host *h,
+                             struct findings *f)
+{
+    if (!(h->roles & ROLE_RELAY) || !site->filter.enabled)
+        return;
+    char *path = xasprintf("%s/data/%s/clamav/db/emailng-builtin-test.ndb", state_dir, h->name);
+    if (fs_exists(path)) {
+        char *line = xasprintf("%s: virus scanning uses only the built-in test signatures (EICAR and the EmailNG "
+                               "test pattern): run freshclam or set filter.signatures (admin manual, \"Virus "
+                               "signatures\")", h->name);
+        warn(f, line);
+        free(line);
+    }
+    free(path);
+}
+
+static void check_certificate(const char *path, struct findings *f)
+{
+    long days = 0;
+    buf subject = BUF_INIT, err = BUF_INIT;
+    if (tls_certificate_days_left(path, &days, &subject, &err) != 0) {
+        char *line = xasprintf("cannot check a certificate: %s", buf_cstr(&err));
+        warn(f, line);
+        free(line);
+    } else if (days < STATUS_CERT_WARN_DAYS) {
+        char *line = days < 0 ? xasprintf("the certificate %s (%s) expired %ld day(s) ago", path,
+                                          buf_cstr(&subject), -days)
+                              : xasprintf("the certificate %s (%s) expires in %ld day(s); `emailng up` renews "
+                                          "the site's own certificates", path, buf_cstr(&subject), days);
+        warn(f, line);
+        free(line);
+    }
+    buf_free(&subject);
+    buf_free(&err);
+}
+
+/* Every *.crt in dir (not below). */
+static void check_certificates_in(const char *dir, struct findings *f)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n > 4 && strcmp(de->d_name + n - 4, ".crt") == 0) {
+            char *path = xasprintf("%s/%s", dir, de->d_name);
+            check_certificate(path, f);
+            free(path);
+        }
+    }
+    closedir(d);
+}
+
+static void check_disk(const char *path, unsigned long long *seen, size_t *n_seen, struct findings *f)
+{
+    int percent = 0;
+    unsigned long long device = 0;
+    buf err = BUF_INIT;
+    if (fs_used_percent(path, &percent, &device, &err) != 0) {
+        buf_free(&err);
+        return;                 /* no data of this host here (yet) */
+    }
+    buf_free(&err);
+    for (size_t i = 0; i < *n_seen; i++)
+        if (seen[i] == device)
+            return;             /* one line per file system */
+    seen[(*n_seen)++] = device;
+    buf_printf(&f->disks, "%s{\"path\":", f->disks.len ? "," : "");
+    cli_json_string(&f->disks, path);
+    buf_printf(&f->disks, ",\"used_percent\":%d}", percent);
+    if (percent > STATUS_DISK_WARN_PERCENT) {
+        char *line = xasprintf("the file system holding %s (mail and queues) is %d%% full (warning above %d%%)",
+                               path, percent, STATUS_DISK_WARN_PERCENT);
+        warn(f, line);
+        free(line);
+    }
+}
+
+void status_warnings(const struct site *site, const struct options *o, buf *text, buf *json)
+{
+    struct findings f = {text, BUF_INIT, BUF_INIT};
+    unsigned long long *seen = xcalloc(site->n_hosts + 1, sizeof *seen);
+    size_t n_seen = 0;
+    char *tls = xasprintf("%s/tls", o->state_dir);
+    check_certificates_in(tls, &f);
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        const struct site_host *h = &site->hosts[i];
+        if (!cli_host_selected(o, h))
+            continue;
+        check_signatures(site, o->state_dir, h, &f);
+        char *host_tls = xasprintf("%s/%s", tls, h->name);
+        check_certificates_in(host_tls, &f);
+        free(host_tls);
+        char *data = xasprintf("%s/data/%s", o->state_dir, h->name);
+        check_disk(data, seen, &n_seen, &f);
+        free(data);
+    }
+    buf_printf(json, ",\"warnings\":[%s],\"disks\":[%s]", buf_cstr(&f.warnings), buf_cstr(&f.disks));
+    free(tls);
+    free(seen);
+    buf_free(&f.warnings);
+    buf_free(&f.disks);
+}
