@@ -40,26 +40,7 @@ char *filter_quarantine_dir(const struct service_env *env)
  * append to: created if missing, owned by user, mode 0640. */
 static int ensure_log_file(const char *path, const char *user, buf *err)
 {
-    struct passwd *pw = getpwnam(user);
-    if (pw == NULL) {
-        buf_printf(err, "the system user \"%s\" does not exist; run scripts/install-deps.sh first", user);
-        return -1;
-    }
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-    if (fd < 0) {
-        buf_printf(err, "cannot create %s: %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = 0;
-    if (fchown(fd, pw->pw_uid, pw->pw_gid) != 0 || fchmod(fd, 0640) != 0) {
-        buf_printf(err, "cannot set owner/mode of %s: %s", path, strerror(errno));
-        rc = -1;
-    }
-    if (close(fd) != 0 && rc == 0) {
-        buf_printf(err, "cannot close %s: %s", path, strerror(errno));
-        rc = -1;
-    }
-    return rc;
+    return fs_ensure_file(path, user, NULL, 0640, err);
 }
 
 /* ---- clamd --------------------------------------------------------------- */

@@ -266,12 +266,19 @@ static int postfix_prepare(const struct service_env *env, buf *err)
     /* queue_directory must be root-owned; `postfix start` creates the
      * queue folders and data_directory with Postfix's own owners. */
     char *queue = service_path(env, "data_dir", "postfix/queue");
+    char *log = service_path(env, "log_dir", "postfix.log");
     int rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
+    /* postlogd would create its log 0644 (addresses, logins: for the
+     * administrators, Debian's group adm, not every local user); it keeps
+     * the mode of a file that exists. */
+    if (rc == 0)
+        rc = fs_ensure_file(log, NULL, "adm", 0640, err);
     if (rc == 0)
         rc = fs_ensure_dir(queue, NULL, NULL, 0755, err);
     /* A relay of several hosts reads exported tables (relay_tables.h). */
     if (rc == 0 && env->host->roles == ROLE_RELAY && env->site->n_hosts > 1)
         rc = relay_tables_ensure(env->state_dir, env->host->name, err);
+    free(log);
     free(queue);
     return rc;
 }
@@ -350,8 +357,9 @@ long postfix_queue_size(const struct service_env *env)
 /* ---- the table ----------------------------------------------------------- */
 
 static const char *const slapd_ports[] = {NULL};
+/* The small site's LMTP is a unix socket only Postfix may open (no port). */
 static const char *const dovecot_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
-                                            "port_managesieve", "port_lmtp", "port_quota_status", NULL};
+                                            "port_managesieve", "port_quota_status", NULL};
 static const char *const postfix_ports[] = {"port_smtp", "port_submission", "port_submissions", NULL};
 static const char *const policyd_ports[] = {"port_policyd", NULL};
 static const char *const resolver_ports[] = {"port_dns", NULL};

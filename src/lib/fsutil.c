@@ -67,8 +67,44 @@ int fs_read_secret(const char *path, size_t max, buf *out, buf *err)
     return 0;
 }
 
+/* uid/gid of user and group names as fs_ensure_dir and fs_ensure_file
+ * take them: NULL user = root, NULL group = the user's group. */
+static int owner_ids(const char *user, const char *group, uid_t *uid, gid_t *gid, buf *err)
+{
+    *uid = 0;
+    *gid = 0;
+    if (user) {
+        struct passwd *pw = getpwnam(user);
+        if (pw == NULL) {
+            buf_printf(err, "the system user \"%s\" does not exist; run scripts/install-deps.sh first", user);
+            return -1;
+        }
+        *uid = pw->pw_uid;
+        *gid = pw->pw_gid;
+    }
+    if (group) {
+        struct group *gr = getgrnam(group);
+        if (gr == NULL) {
+            buf_printf(err, "the system group \"%s\" does not exist; run scripts/install-deps.sh first", group);
+            return -1;
+        }
+        *gid = gr->gr_gid;
+    }
+    return 0;
+}
+
 int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, buf *err)
 {
+    return fs_write_file_group(path, data, len, mode, NULL, err);
+}
+
+int fs_write_file_group(const char *path, const void *data, size_t len, mode_t mode, const char *group,
+                        buf *err)
+{
+    uid_t uid = 0;
+    gid_t gid = 0;
+    if (group && owner_ids(NULL, group, &uid, &gid, err) != 0)
+        return -1;
     char *tmp = xasprintf("%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) {
@@ -92,7 +128,7 @@ int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, b
         p += n;
         left -= (size_t)n;
     }
-    if (fchmod(fd, mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
+    if ((group && fchown(fd, uid, gid) != 0) || fchmod(fd, mode) != 0 || fsync(fd) != 0 || close(fd) != 0) {
         buf_printf(err, "cannot finish %s: %s", tmp, strerror(errno));
         unlink(tmp);
         free(tmp);
@@ -146,30 +182,40 @@ int fs_ensure_dir(const char *path, const char *user, const char *group, mode_t 
 {
     if (fs_mkdirs(path, mode, err) != 0)
         return -1;
-    uid_t uid = 0;
-    gid_t gid = 0;
-    if (user) {
-        struct passwd *pw = getpwnam(user);
-        if (pw == NULL) {
-            buf_printf(err, "the system user \"%s\" does not exist; run scripts/install-deps.sh first", user);
-            return -1;
-        }
-        uid = pw->pw_uid;
-        gid = pw->pw_gid;
-    }
-    if (group) {
-        struct group *gr = getgrnam(group);
-        if (gr == NULL) {
-            buf_printf(err, "the system group \"%s\" does not exist; run scripts/install-deps.sh first", group);
-            return -1;
-        }
-        gid = gr->gr_gid;
-    }
+    uid_t uid;
+    gid_t gid;
+    if (owner_ids(user, group, &uid, &gid, err) != 0)
+        return -1;
     if (chown(path, uid, gid) != 0 || chmod(path, mode) != 0) {
         buf_printf(err, "cannot set owner/mode of %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
+}
+
+int fs_ensure_file(const char *path, const char *user, const char *group, mode_t mode, buf *err)
+{
+    uid_t uid;
+    gid_t gid;
+    if (owner_ids(user, group, &uid, &gid, err) != 0)
+        return -1;
+    /* O_NOFOLLOW: the folder may be writable by a daemon user; never chown
+     * whatever a symlink points at. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0) {
+        buf_printf(err, "cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    if (fchown(fd, uid, gid) != 0 || fchmod(fd, mode) != 0) {
+        buf_printf(err, "cannot set owner/mode of %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (close(fd) != 0 && rc == 0) {
+        buf_printf(err, "cannot close %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    return rc;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -15,6 +15,15 @@ int fs_read_file(const char *path, size_t max, buf *out, buf *err);
 int fs_read_secret(const char *path, size_t max, buf *out, buf *err);
 /* Writes to path.tmp, fsyncs, renames over path. */
 int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, buf *err);
+/* The same, the file owned by root and group (by name; NULL = the caller's
+ * group) before it replaces path: a reader in that group never sees a
+ * version it may not open. */
+int fs_write_file_group(const char *path, const void *data, size_t len, mode_t mode, const char *group,
+                        buf *err);
+/* A file a daemon appends to (a log): created if missing, never followed
+ * if a symlink, then chown to user:group (by name; NULL user = root, NULL
+ * group = user's group) and chmod, so an existing file gets the mode too. */
+int fs_ensure_file(const char *path, const char *user, const char *group, mode_t mode, buf *err);
 /* The calling process's pid and a newline, written as fs_write_file does. */
 int fs_write_pid_file(const char *path, buf *err);
 int fs_mkdirs(const char *path, mode_t mode, buf *err);

@@ -72,7 +72,9 @@ static int write_table(const char *state_dir, const struct site_host *host, cons
     char *pidfile = xasprintf("%s/run/%s/policyd.pid", state_dir, host->name);
     int rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
     if (rc == 0)
-        rc = fs_write_file(table, text, len, 0644, err);
+        /* Every mailbox and alias: for emailng-policyd (which reads it after
+         * dropping to its user), not for every local user. */
+        rc = fs_write_file_group(table, text, len, 0640, "emailng-policyd", err);
     if (rc == 0) {
         pid_t pid = pidfile_read(pidfile);
         if (pid > 0)

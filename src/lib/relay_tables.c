@@ -8,6 +8,9 @@
 #include "fsutil.h"
 #include "process.h"
 
+/* The tables list every address: readable by root and Postfix only. */
+#define TABLE_GROUP "postfix"
+
 static const char *const header =
     "# exported by emailng from the directory (src/lib/relay_tables.c); do not edit.\n";
 
@@ -94,6 +97,12 @@ static int database_build(const char *state_dir, const char *host, const char *p
         }
         buf_free(&output);
     }
+    /* postmap makes the database 0644; like its source it lists every
+     * address: Postfix's (smtpd as user postfix) only. */
+    char *db = xasprintf("%s.lmdb", path);
+    if (rc == 0)
+        rc = fs_ensure_file(db, NULL, TABLE_GROUP, 0640, err);
+    free(db);
     free(conf);
     free(main_cf);
     free(map);
@@ -109,7 +118,7 @@ int relay_tables_ensure(const char *state_dir, const char *host, buf *err)
     for (size_t i = 0; rc == 0 && i < 2; i++) {
         char *path = table_path(state_dir, host, table_names[i]);
         if (!fs_exists(path))
-            rc = fs_write_file(path, header, strlen(header), 0644, err);
+            rc = fs_write_file_group(path, header, strlen(header), 0640, TABLE_GROUP, err);
         if (rc == 0 && database_stale(path))
             rc = database_build(state_dir, host, path, err);
         free(path);
@@ -129,7 +138,7 @@ static int write_if_changed(const char *state_dir, const char *host, const char 
                && memcmp(buf_cstr(&old), buf_cstr(content), content->len) == 0;
     buf_free(&old);
     buf_free(&ignored);
-    int rc = same ? 0 : fs_write_file(path, content->data, content->len, 0644, err);
+    int rc = same ? 0 : fs_write_file_group(path, content->data, content->len, 0640, TABLE_GROUP, err);
     if (rc == 0 && (!same || database_stale(path)))
         rc = database_build(state_dir, host, path, err);
     return rc;

@@ -120,14 +120,14 @@ static int system_ids(struct render_context *ctx, const char *user, buf *err)
 
 /* Content filter placeholders (docs/internals.md, "filter_*" and friends).
  * Internal ports are fixed: amavisd 10024 (MX) and 10026 (submission),
- * Postfix's reinjection listener 10025, clamav-milter 10027, all 127.0.0.1. */
+ * clamav-milter 10027, all 127.0.0.1. Postfix's reinjection listener is a
+ * unix socket (master.cf amavis-reinject), so no local user can relay. */
 static void render_filter_context(const struct site *site, const char *state_dir,
                                   const struct site_host *host, struct render_context *ctx)
 {
     const struct site_filter *f = &site->filter;
-    enum { PORT_AMAVIS = 10024, PORT_REINJECT = 10025, PORT_AMAVIS_SUBMISSION = 10026, PORT_CLAMAV_MILTER = 10027 };
+    enum { PORT_AMAVIS = 10024, PORT_AMAVIS_SUBMISSION = 10026, PORT_CLAMAV_MILTER = 10027 };
     set_printf(ctx, "port_amavis", "%d", PORT_AMAVIS);
-    set_printf(ctx, "port_reinject", "%d", PORT_REINJECT);
     set_printf(ctx, "port_amavis_submission", "%d", PORT_AMAVIS_SUBMISSION);
     set_printf(ctx, "port_clamav_milter", "%d", PORT_CLAMAV_MILTER);
     render_context_set(ctx, "filter_enabled", f->enabled ? "yes" : "no");

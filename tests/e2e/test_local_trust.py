@@ -1,0 +1,234 @@
+"""Local trust on the small site (issue 10): every role runs on one host, so
+any local user is a potential attacker. These tests play that user: a child
+process that has dropped to `nobody` (setuid) and tries the internal doors.
+
+- LMTP (Dovecot's TCP port and unix socket) must not deliver for it;
+- the content filter's return path into Postfix must not relay for it;
+- slapd must not check a user's password for it (simple bind over ldapi);
+- no log file and no exported table may be readable by it;
+- the public greetings name no software.
+"""
+
+import json
+import os
+import pwd
+import stat
+import subprocess
+import sys
+import urllib.parse
+
+from conftest import HOST, PORTS, connect, log_tail, make_message, msgid, smtp_send, wait_for_message
+
+NOBODY = pwd.getpwnam("nobody")
+
+# Runs as nobody: tries an SMTP/LMTP transaction on each target (tcp
+# "HOST:PORT" or a unix socket path) and reports how far it got.
+_PROBE = r'''
+import json, socket, sys
+def talk(target, lmtp, rcpt):
+    try:
+        if target.startswith("/"):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(target)
+        else:
+            host, port = target.rsplit(":", 1)
+            s = socket.create_connection((host, int(port)), 10)
+    except OSError as e:
+        return {"stage": "connect", "error": str(e)}
+    f = s.makefile("rb")
+    def reply():
+        lines = []
+        while True:
+            line = f.readline()
+            if not line:
+                return "closed"
+            lines.append(line.decode(errors="replace").rstrip())
+            if len(line) < 4 or line[3:4] != b"-":
+                return "\n".join(lines)
+    def cmd(text):
+        s.sendall(text.encode() + b"\r\n")
+        return reply()
+    try:
+        r = reply()
+        if not r.startswith("220"):
+            return {"stage": "greeting", "reply": r}
+        r = cmd(("LHLO" if lmtp else "EHLO") + " attacker.local")
+        if not r.startswith("250"):
+            return {"stage": "hello", "reply": r}
+        r = cmd("MAIL FROM:<attacker@example.org>")
+        if not r.startswith("250"):
+            return {"stage": "mail", "reply": r}
+        r = cmd("RCPT TO:<%s>" % rcpt)
+        if not r.startswith("250"):
+            return {"stage": "rcpt", "reply": r}
+        r = cmd("DATA")
+        if not r.startswith("354"):
+            return {"stage": "data", "reply": r}
+        r = cmd("Subject: local trust probe\r\n\r\nprobe\r\n.")
+        return {"stage": "accepted" if r.startswith("250") else "end-of-data", "reply": r}
+    except OSError as e:
+        return {"stage": "io", "error": str(e)}
+    finally:
+        s.close()
+out = {}
+for target, lmtp, rcpt in json.loads(sys.argv[1]):
+    out[target] = talk(target, lmtp, rcpt)
+print(json.dumps(out))
+'''
+
+
+def as_nobody():
+    os.setgroups([])
+    os.setgid(NOBODY.pw_gid)
+    os.setuid(NOBODY.pw_uid)
+
+
+def probe_as_nobody(targets):
+    """targets: [(target, lmtp?, recipient)] -> {target: {"stage": ...}}."""
+    cp = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(targets)], preexec_fn=as_nobody,
+                        capture_output=True, text=True, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    return json.loads(cp.stdout)
+
+
+def sockets_under(folder):
+    found = []
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                found.append(path)
+    return found
+
+
+def test_lmtp_refuses_local_users(site, alice):
+    """Dovecot's LMTP has no authentication: a local user must reach neither
+    a TCP port nor a unix socket of it (only Postfix's lmtp client may)."""
+    rundir = os.path.join(site.state, "run", "mail", "dovecot")
+    lmtp_sockets = [p for p in sockets_under(rundir) if "lmtp" in os.path.basename(p)]
+    assert lmtp_sockets, "no LMTP socket under %s: %s" % (rundir, sockets_under(rundir))
+    targets = [("127.0.0.1:24", True, alice[0]), ("%s:24" % HOST, True, alice[0])]
+    targets += [(p, True, alice[0]) for p in lmtp_sockets]
+    res = probe_as_nobody(targets)
+    for target, r in res.items():
+        assert r["stage"] == "connect", "nobody got to %s of LMTP %s: %r" % (r["stage"], target, r)
+
+
+def test_reinjection_refuses_local_users(site, alice):
+    """amavisd hands scanned mail back to Postfix without filters and with
+    relaying allowed: nobody else may use that door, by TCP or socket."""
+    queue = os.path.join(site.state, "data", "mail", "postfix", "queue")
+    reinject = os.path.join(queue, "public", "amavis-reinject")
+    targets = [("127.0.0.1:10025", False, "victim@elsewhere.example"),
+               (reinject, False, "victim@elsewhere.example"),
+               ("127.0.0.1:10025", False, alice[0]),
+               (reinject, False, alice[0])]
+    res = probe_as_nobody(targets)
+    for target, r in res.items():
+        assert r["stage"] == "connect", "nobody got to %s of reinjection %s: %r" % (r["stage"], target, r)
+
+
+def test_reinjection_socket_serves_amavisd(site):
+    """The return path exists where amavisd sends (mail flow tests show it works)."""
+    conf = open(os.path.join(site.state, "etc", "mail", "amavis", "amavisd.conf")).read()
+    path = os.path.join(site.state, "data", "mail", "postfix", "queue", "public", "amavis-reinject")
+    assert "$forward_method = 'smtp:%s';" % path in conf
+    assert stat.S_ISSOCK(os.stat(path).st_mode)
+
+
+def test_slapd_refuses_simple_bind_by_local_user(site, alice):
+    """A simple bind with the right password would let any local user guess
+    passwords at full speed, past Dovecot's penalty: refused."""
+    sock = os.path.join(site.state, "run", "mail", "ldapi")
+    uri = "ldapi://" + urllib.parse.quote(sock, safe="")
+    dn = "mail=%s,ou=users,dc=example,dc=test" % alice[0]
+    cp = subprocess.run(["ldapwhoami", "-x", "-H", uri, "-D", dn, "-w", alice[1]], preexec_fn=as_nobody,
+                        capture_output=True, text=True, timeout=30)
+    assert cp.returncode != 0, "simple bind as %s succeeded for nobody: %s" % (alice[0], cp.stdout)
+    # The password is right: what refuses the bind is the server's policy.
+    assert "Invalid credentials" in cp.stderr or "nwilling" in cp.stderr or "Inappropriate" in cp.stderr, \
+        cp.stderr
+
+
+def test_no_log_or_table_world_readable(site, alice, bob):
+    """Logs (addresses, logins) and the exported tables (every mailbox and
+    alias) are for the daemons that need them, not for every local user."""
+    # Make sure every log has something in it (logins, deliveries).
+    mid = msgid()
+    smtp_send(bob[0], [alice[0]], make_message(bob[0], alice[0], mid)[0])
+    wait_for_message(site, alice[0], mid)
+    site.run("alias", "add", "trust-%s@example.test" % mid[1:9], alice[0], check=True)
+    readable = []
+    for top in ("log", "data"):
+        for root, dirs, files in os.walk(os.path.join(site.state, top)):
+            for name in files:
+                path = os.path.join(root, name)
+                st = os.lstat(path)
+                if not stat.S_ISREG(st.st_mode) or not st.st_mode & stat.S_IROTH:
+                    continue
+                rel = os.path.relpath(path, site.state)
+                if top == "log" or "policyd" in rel.split(os.sep) or rel.endswith((".lmdb", ".db")) \
+                        or "table" in name:
+                    readable.append("%s %o" % (rel, stat.S_IMODE(st.st_mode)))
+    assert readable == [], "world-readable logs/tables: %s" % readable
+    # And nobody cannot open them even by name.
+    logs = [os.path.join(site.state, "log", "mail", n) for n in ("postfix.log", "dovecot.log", "slapd.log")]
+    table = os.path.join(site.state, "data", "mail", "policyd", "table")
+    script = "import sys\nfor p in sys.argv[1:]:\n    try:\n        open(p).read(1)\n        print(p)\n" \
+             "    except OSError:\n        pass\n"
+    cp = subprocess.run([sys.executable, "-c", script, *logs, table], preexec_fn=as_nobody,
+                        capture_output=True, text=True, timeout=30)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == "", "nobody read: %s" % cp.stdout
+
+
+def greeting(port, until):
+    with connect(port) as s:
+        f = s.makefile("rb")
+        text = b""
+        while True:
+            line = f.readline()
+            if not line:
+                break
+            text += line
+            if until(line):
+                break
+        return text.decode(errors="replace")
+
+
+def test_greetings_name_no_software(site):
+    imap = greeting(PORTS["imap"], lambda line: True)
+    pop3 = greeting(PORTS["pop3"], lambda line: True)
+    sieve = greeting(PORTS["managesieve"], lambda line: line.startswith((b"OK", b"NO", b"BYE")))
+    for proto, text in (("IMAP", imap), ("POP3", pop3), ("ManageSieve", sieve)):
+        assert text.strip(), "%s: no greeting" % proto
+        for word in ("Dovecot", "Pigeonhole", "Debian"):
+            assert word not in text, "%s greeting names %s: %r" % (proto, word, text)
+    assert imap.startswith("* OK") and pop3.startswith("+OK") and "\nOK" in "\n" + sieve, (imap, pop3, sieve)
+    assert '"IMPLEMENTATION"' in sieve, sieve
+    # IMAP ID (RFC 2971) would name the server too.
+    with connect(PORTS["imap"]) as s:
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b'a1 ID ("name" "e2e")\r\n')
+        answer = b""
+        while not answer.endswith(b"\n") or not answer.splitlines()[-1].startswith(b"a1 "):
+            line = f.readline()
+            assert line, "IMAP closed the connection after ID: %r" % answer
+            answer += line
+    assert b"a1 OK" in answer and b"Dovecot" not in answer, answer
+
+
+def test_lmtp_and_reinjection_still_deliver(site, alice, bob):
+    """The restricted paths still carry mail: MX -> amavisd -> reinjection ->
+    LMTP socket -> mailbox (the log shows the socket was used)."""
+    mid = msgid()
+    smtp_send(bob[0], [alice[0]], make_message(bob[0], alice[0], mid)[0])
+    wait_for_message(site, alice[0], mid)
+    with open(os.path.join(site.state, "log", "mail", "postfix.log"), errors="replace") as f:
+        text = f.read()
+    reinject = os.path.join(site.state, "data", "mail", "postfix", "queue", "public", "amavis-reinject")
+    lmtp = os.path.join(site.state, "run", "mail", "dovecot", "lmtp")
+    assert "MTA(smtp:%s): 250 2.0.0 Ok" % reinject in text, log_tail(site)
+    assert "relay=mail.example.test[%s]" % lmtp in text, log_tail(site)
