@@ -300,6 +300,112 @@ def test_spf_fail_refused_550_5_7_23(psite):
     assert b"Received-SPF: pass" in got, got[:1500]
 
 
+def _received_spf_fields(value):
+    """Reads a Received-SPF value after RFC 7208 9.1 (RFC 5322 CFWS, dot-atom,
+    quoted-string): (result, [(key, decoded value), ...]); AssertionError when
+    it does not follow the grammar."""
+    atext = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~")
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7f for c in value), value
+    i, n = 0, len(value)
+
+    def cfws(i):
+        while i < n and (value[i] in " \t" or value[i] == "("):
+            if value[i] == "(":
+                depth = 0
+                while True:
+                    assert i < n, "comment not closed: %r" % value
+                    c = value[i]
+                    if c == "\\":
+                        i += 2
+                        continue
+                    depth += (c == "(") - (c == ")")
+                    i += 1
+                    if depth == 0:
+                        break
+            else:
+                i += 1
+        return i
+
+    j = i
+    while j < n and value[j].isalpha():
+        j += 1
+    result = value[i:j]
+    assert result in ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"), value
+    i = cfws(j)
+    fields = []
+    while i < n:
+        j = i
+        while j < n and (value[j].isalnum() or value[j] in "-_."):
+            j += 1
+        assert j > i, "no key at %d: %r" % (i, value)
+        key = value[i:j]
+        i = cfws(j)
+        assert value[i:i + 1] == "=", "no '=' after %s: %r" % (key, value)
+        i = cfws(i + 1)
+        if value[i:i + 1] == '"':
+            i += 1
+            out = []
+            while True:
+                assert i < n, "quoted string not closed: %r" % value
+                c = value[i]
+                if c == '"':
+                    i += 1
+                    break
+                if c == "\\":
+                    i += 1
+                    c = value[i]
+                out.append(c)
+                i += 1
+            val = "".join(out)
+        else:
+            j = i
+            while j < n and (value[j] in atext or (value[j] == "." and j > i and j + 1 < n
+                                                    and value[j + 1] in atext)):
+                j += 1
+            assert j > i, "no value for %s: %r" % (key, value)
+            val = value[i:j]
+            i = j
+        fields.append((key, val))
+        i = cfws(i)
+        if i < n:
+            assert value[i] == ";", "no ';' after %s: %r" % (key, value)
+            i = cfws(i + 1)
+    return result, fields
+
+
+def test_received_spf_hostile_sender_quoted(psite):
+    """S6, RFC 7208 9.1: an envelope sender made to look like more fields
+    (a quoted local part with '"', ';', '=', '(' and '\\') gets a Received-SPF
+    header whose fields are exactly the real ones, with the sender intact in
+    envelope-from; nothing it holds becomes a field of its own."""
+    local = 'x\\"; identity=helo; receiver=evil (y\\\\'
+    envelope = '"%s"@pass.spf.test' % local         # as written in MAIL FROM
+    sender = 'x"; identity=helo; receiver=evil (y\\@pass.spf.test'   # as Postfix hands it on
+    mid = msgid()
+    message, _ = make_message("someone@pass.spf.test", "bob@example.test", mid, subject="spf hostile")
+    with SMTP(25, timeout=60) as s:
+        s.ehlo("client.e2e.test")
+        _xclient(s, "192.0.2.10")
+        code, msg = s.docmd("MAIL FROM:<%s>" % envelope)
+        assert code == 250, (code, msg)
+        code, msg = s.rcpt("bob@example.test")
+        assert code == 250, (code, msg, _policyd_log(psite))
+        assert s.data(message)[0] == 250
+    got = wait_for_message(psite, "bob@example.test", mid)
+    head = got.split(b"\r\n\r\n", 1)[0].replace(b"\r\n", b"\n")
+    values = [h.split(b":", 1)[1].replace(b"\n", b"").strip().decode()
+              for h in head.replace(b"\n\t", b"\t").replace(b"\n ", b" ").split(b"\n")
+              if h.lower().startswith(b"received-spf:")]
+    assert len(values) == 1, head.decode(errors="replace")
+    result, fields = _received_spf_fields(values[0])
+    assert result == "pass", values[0]
+    assert [k for k, _ in fields] == ["receiver", "client-ip", "envelope-from", "helo", "identity"], values[0]
+    got_fields = dict(fields)
+    assert got_fields["envelope-from"] == sender, values[0]
+    assert got_fields["identity"] == "mailfrom" and got_fields["client-ip"] == "192.0.2.10", values[0]
+    assert got_fields["receiver"] == "mail.example.test" and got_fields["helo"] == "mx.sender.example", values[0]
+
+
 def test_greylisting_first_attempt_450_retry_accepted(psite):
     """Greylisting (on for grey.test only): the first attempt gets 450 4.7.1, a retry after
     the delay is accepted and delivered."""
