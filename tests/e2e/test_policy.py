@@ -192,14 +192,97 @@ def _xclient(s, addr):
 
 
 def test_policyd_runs_as_a_service(psite):
-    """`emailng status` lists policyd (port 10040) next to the other daemons; its table
-    holds the demo users."""
+    """`emailng status` lists policyd (its unix socket, no port) next to the other
+    daemons; its table holds the demo users."""
     services = psite.services()
-    assert services["policyd"]["state"] == "up" and services["policyd"]["ports"] == [10040], services
+    assert services["policyd"]["state"] == "up" and services["policyd"]["ports"] == [], services
+    assert services["policyd"]["local"] == "policy socket", services
     with open(os.path.join(psite.state, "data", "mail", "policyd", "table")) as f:
         table = f.read()
     assert table.splitlines()[1] == "emailng-policyd-table 1", table
     assert "mailbox alice@example.test pair1" in table and "limit %s msgs_per_hour=10" % LIMITED in table
+
+
+def _policy_as(user, groups, path=None, port=None):
+    """A policy request from a child process running as user (with these
+    supplementary groups) to the unix socket path or TCP 127.0.0.1:port:
+    the answer, or "refused: ERROR"."""
+    import pwd
+    import socket
+    pw = pwd.getpwnam(user)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups(groups)
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            try:
+                if path:
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    s.settimeout(10)
+                    s.connect(path)
+                else:
+                    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                s.sendall(b"request=smtpd_access_policy\nprotocol_state=END-OF-MESSAGE\nprotocol_name=ESMTP\n"
+                          b"sasl_username=bob@example.test\nclient_address=127.0.0.1\nsender=bob@example.test\n"
+                          b"recipient_count=1\ninstance=evil.1\n\n")
+                data = b""
+                while not data.endswith(b"\n\n"):
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                out = data.decode() if data else "refused: closed"
+            except OSError as e:
+                out = "refused: %s" % type(e).__name__
+            os.write(w, out.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    out = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        out += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return out.decode()
+
+
+def test_policyd_answers_only_postfix(psite):
+    """Local trust: the rendered site's policyd is a unix socket in a directory only
+    root and group postfix may enter (0750), the socket 0660 group postfix, and no
+    TCP port. Another local user (nobody) gets no answer; one that could open the
+    socket (nobody in group postfix) is refused by the daemon (SO_PEERCRED) with one
+    log line; postfix itself is answered (and Postfix uses it: the other tests)."""
+    import grp
+    import stat
+    postfix = grp.getgrnam("postfix").gr_gid
+    sockdir = os.path.join(psite.state, "run", "mail", "policyd")
+    path = os.path.join(sockdir, "policy")
+    st = os.stat(sockdir)
+    assert stat.S_IMODE(st.st_mode) == 0o750 and st.st_uid == 0 and st.st_gid == postfix, oct(st.st_mode)
+    st = os.stat(path)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == postfix
+    with open(os.path.join(psite.state, "etc", "mail", "postfix", "main.cf")) as f:
+        main_cf = f.read()
+    assert main_cf.count("check_policy_service { unix:%s," % path) == 2, main_cf
+    assert "inet:127.0.0.1:10040" not in main_cf
+    assert _policy_as("nobody", [], path=path) == "refused: PermissionError"
+    assert _policy_as("nobody", [], port=10040) == "refused: ConnectionRefusedError"
+    before = _policyd_log(psite).count("refusing a connection from uid")
+    assert _policy_as("nobody", [postfix], path=path).startswith("refused: ")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        log = _policyd_log(psite)
+        if log.count("refusing a connection from uid") > before:
+            break
+        time.sleep(0.2)
+    assert log.count("refusing a connection from uid") == before + 1, log
+    assert _policy_as("postfix", [], path=path).startswith("action=DUNNO"), _policyd_log(psite)
 
 
 def test_alias_with_over_quota_member_refused_at_rcpt(psite):

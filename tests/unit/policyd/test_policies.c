@@ -249,6 +249,8 @@ static void test_config_errors(void **state)
     expect_config_error("listen: 127.0.0.1:10040\nspf: {enabeld: true}\n",
                         "c.yaml:2:7: spf: unknown key \"enabeld\"; expected one of: enabled, ");
     expect_config_error("listen: localhost:10040\n", "numeric host:port");
+    expect_config_error("listen: unix:relative/policy\n", "a unix socket needs an absolute path");
+    expect_config_error("listen: unix:/x\npeer_users: postfix\n", "peer_users: expected a list");
     expect_config_error("listen: 127.0.0.1:10040\nquota: {timeout_ms: fast}\n",
                         "c.yaml:2:21: quota.timeout_ms: \"fast\" is not a whole number from 10 to 60000");
     expect_config_error("listen: 127.0.0.1:10040\nquota: {stores: {p: [nowhere]}}\n", "quota.stores.p");
