@@ -2,14 +2,13 @@
  * policyd_service.h and docs/internals.md ("Daemons"). */
 #include "policyd_service.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -25,13 +24,19 @@ char *policyd_program(void)
 int policyd_prepare(const struct service_env *env, buf *err)
 {
     /* DATA/policyd holds the exported table (root's) and the daemon's LMDB
-     * state (DATA/policyd/state, created and chowned by the daemon). */
+     * state (DATA/policyd/state, created and chowned by the daemon).
+     * RUN/policyd holds its socket: root:postfix 0750, so that no other
+     * local user even reaches it (the daemon also checks the peer). */
     char *dir = xasprintf("%s/policyd", service_var(env, "data_dir"));
+    char *sockdir = xasprintf("%s/policyd", service_var(env, "run_dir"));
     int rc = fs_ensure_dir(service_var(env, "run_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(sockdir, "root", "postfix", 0750, err);
     if (rc == 0)
         rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
         rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
+    free(sockdir);
     free(dir);
     return rc;
 }
@@ -58,16 +63,21 @@ int policyd_start(const struct service_env *env, buf *err)
     return rc == 0 ? 0 : -1;
 }
 
-/* Sends a complete policy request and waits for "action=...\n\n". */
+/* Sends a complete policy request on the unix socket (as root, one of the
+ * peers the daemon serves) and waits for "action=...\n\n". */
 int policyd_ready(const struct service_env *env, buf *detail)
 {
     static const char request[] =
         "request=smtpd_access_policy\nprotocol_state=CONNECT\nprotocol_name=SMTP\n"
         "client_address=127.0.0.1\nclient_name=localhost\ninstance=emailng-ready\n\n";
-    int port = atoi(service_var(env, "port_policyd"));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const char *path = service_var(env, "policyd_socket");
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        buf_printf(detail, "%s: path too long for a unix socket", path);
+        return -1;
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         buf_printf(detail, "socket: %s", strerror(errno));
         return -1;
@@ -75,22 +85,22 @@ int policyd_ready(const struct service_env *env, buf *detail)
     int rc = -1;
     char answer[512];
     size_t got = 0;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        buf_printf(detail, "127.0.0.1:%d: %s", port, strerror(errno));
+    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+        buf_printf(detail, "%s: %s", path, strerror(errno));
     } else if (send(fd, request, sizeof request - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof request - 1)) {
-        buf_printf(detail, "127.0.0.1:%d: cannot send a policy request", port);
+        buf_printf(detail, "%s: cannot send a policy request", path);
     } else {
         long long deadline = clock_ms() + READY_TIMEOUT_MS;
         for (;;) {
             long long left = deadline - clock_ms();
             struct pollfd p = {.fd = fd, .events = POLLIN};
             if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
-                buf_printf(detail, "127.0.0.1:%d: no answer to a policy request", port);
+                buf_printf(detail, "%s: no answer to a policy request", path);
                 break;
             }
             ssize_t n = recv(fd, answer + got, sizeof answer - 1 - got, 0);
             if (n <= 0) {
-                buf_printf(detail, "127.0.0.1:%d: connection closed without an answer", port);
+                buf_printf(detail, "%s: connection closed without an answer", path);
                 break;
             }
             got += (size_t)n;
@@ -99,11 +109,11 @@ int policyd_ready(const struct service_env *env, buf *detail)
                 if (strncmp(answer, "action=", 7) == 0)
                     rc = 0;
                 else
-                    buf_printf(detail, "127.0.0.1:%d: unexpected answer", port);
+                    buf_printf(detail, "%s: unexpected answer", path);
                 break;
             }
             if (got == sizeof answer - 1) {
-                buf_printf(detail, "127.0.0.1:%d: answer too long", port);
+                buf_printf(detail, "%s: answer too long", path);
                 break;
             }
         }

@@ -7,7 +7,7 @@
 
 int policyd_prepare(const struct service_env *env, buf *err);
 int policyd_start(const struct service_env *env, buf *err);
-/* 0 once a real policy request on 127.0.0.1:port_policyd is answered. */
+/* 0 once a real policy request on the unix socket policyd_socket is answered. */
 int policyd_ready(const struct service_env *env, buf *detail);
 pid_t policyd_pid(const struct service_env *env);
 int policyd_stop(const struct service_env *env, buf *err);

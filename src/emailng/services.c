@@ -361,7 +361,7 @@ static const char *const slapd_ports[] = {NULL};
 static const char *const dovecot_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
                                             "port_managesieve", "port_quota_status", NULL};
 static const char *const postfix_ports[] = {"port_smtp", "port_submission", "port_submissions", NULL};
-static const char *const policyd_ports[] = {"port_policyd", NULL};
+static const char *const policyd_ports[] = {NULL};     /* a unix socket only */
 static const char *const resolver_ports[] = {"port_dns", NULL};
 static const char *const healthd_ports[] = {NULL};
 static const char *const syncwatch_ports[] = {NULL};
@@ -432,6 +432,8 @@ const char *service_local_endpoint(const struct service *svc)
         return "ldapi";
     if (svc->ports == dovecot_auth_ports)
         return "auth socket";
+    if (svc->ports == policyd_ports)
+        return "policy socket";
     return NULL;
 }
 
@@ -458,7 +460,7 @@ int service_check_ports(const struct service *svc, const struct service_env *env
 {
     for (const char *const *p = service_ports(svc, env); *p; p++) {
         int port = service_port(env, *p);
-        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") || strstr(*p, "policyd") || strstr(*p, "dns") ? "127.0.0.1" : service_var(env, "host_address");
+        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") || strstr(*p, "dns") ? "127.0.0.1" : service_var(env, "host_address");
         if (!tcp_listening(address, port))
             continue;
         buf comm = BUF_INIT;

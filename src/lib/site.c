@@ -18,7 +18,7 @@
 static const struct site_ports default_ports = {
     .smtp = 25, .submission = 587, .submissions = 465,
     .imap = 143, .imaps = 993, .pop3 = 110, .pop3s = 995, .managesieve = 4190,
-    .lmtp = 24, .quota_status = 12340, .policyd = 10040,
+    .lmtp = 24, .quota_status = 12340,
 };
 
 static char **strv_one(const char *s)
@@ -674,12 +674,10 @@ static void take_limits(struct loader *l, const yaml_node_t *node, struct site *
 static void take_ports(struct loader *l, const yaml_node_t *node, struct site *site)
 {
     static const char *const keys[] = {"smtp", "submission", "submissions", "imap", "imaps",
-                                       "pop3", "pop3s", "managesieve", "lmtp", "quota_status", "policyd",
-                                       NULL};
+                                       "pop3", "pop3s", "managesieve", "lmtp", "quota_status", NULL};
     int *slots[] = {&site->ports.smtp, &site->ports.submission, &site->ports.submissions,
                     &site->ports.imap, &site->ports.imaps, &site->ports.pop3, &site->ports.pop3s,
-                    &site->ports.managesieve, &site->ports.lmtp, &site->ports.quota_status,
-                    &site->ports.policyd};
+                    &site->ports.managesieve, &site->ports.lmtp, &site->ports.quota_status};
     if (!is_mapping(l, node, "ports"))
         return;
     for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {

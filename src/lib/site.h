@@ -49,7 +49,8 @@ struct site_ports {
     int smtp, submission, submissions;
     int imap, imaps, pop3, pop3s, managesieve;
     int lmtp, quota_status;
-    int policyd;                        /* emailng-policyd, 127.0.0.1 only */
+    /* no port for emailng-policyd: Postfix reaches it on a unix socket
+     * only it may open (docs/policyd.md) */
 };
 
 /* Content filtering on the relay role (F1-F4): amavisd-new with ClamAV

@@ -8,11 +8,17 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 void config_defaults(config *c)
 {
     memset(c, 0, sizeof(*c));
     c->user = xstrdup("nobody");
+    c->socket_group = xstrdup("");
+    /* Postfix's smtpd runs as postfix; a list given in the file replaces this */
+    c->peer_users.items = xcalloc(1, sizeof(char *));
+    c->peer_users.items[0] = xstrdup("postfix");
+    c->peer_users.n = 1;
     c->pid_file = xstrdup("/run/emailng-policyd.pid");
     c->log_file = xstrdup("-");
     c->state_dir = xstrdup("/var/lib/emailng-policyd");
@@ -63,6 +69,8 @@ int str_list_has(const str_list *l, const char *s)
 void config_free(config *c)
 {
     ycfg_list_free(&c->listen);
+    free(c->socket_group);
+    ycfg_list_free(&c->peer_users);
     free(c->user);
     free(c->pid_file);
     free(c->log_file);
@@ -85,6 +93,11 @@ void config_free(config *c)
     ycfg_list_free(&c->greylist.allow_senders);
     ycfg_list_free(&c->greylist.allow_recipients);
     memset(c, 0, sizeof(*c));
+}
+
+const char *listen_unix_path(const char *item)
+{
+    return strncmp(item, "unix:", 5) == 0 ? item + 5 : NULL;
 }
 
 int parse_hostport(const char *s, struct sockaddr_storage *sa, socklen_t *len)
@@ -296,12 +309,20 @@ static int get_size(ycfg *y, yaml_node_t *n, const char *key, long min, long max
 static int check(ycfg *y, config *c, yaml_node_t *listen, yaml_node_t *sizes)
 {
     if (c->listen.n == 0)
-        return ycfg_report(y, y->root, "listen: at least one host:port is required");
+        return ycfg_report(y, y->root, "listen: at least one unix:/path or host:port is required");
     for (size_t i = 0; i < c->listen.n; i++) {
         struct sockaddr_storage sa;
         socklen_t len;
-        if (parse_hostport(c->listen.items[i], &sa, &len) != 0)
-            return ycfg_report(y, listen, "listen: \"%s\" is not a numeric host:port", c->listen.items[i]);
+        const char *path = listen_unix_path(c->listen.items[i]);
+        if (path) {
+            if (path[0] != '/' || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+                return ycfg_report(y, listen, "listen: \"%s\": a unix socket needs an absolute path "
+                                   "of at most %zu bytes", c->listen.items[i],
+                                   sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+        } else if (parse_hostport(c->listen.items[i], &sa, &len) != 0) {
+            return ycfg_report(y, listen, "listen: \"%s\" is neither unix:/path nor a numeric host:port",
+                               c->listen.items[i]);
+        }
     }
     if (c->req.max_request < c->req.max_line + 2)
         return ycfg_report(y, sizes ? sizes : y->root, "max_request: must be larger than max_line");
@@ -313,7 +334,8 @@ static int load_top(ycfg *y, config *c)
     static const char *const keys[] = {
         "listen", "user", "pid_file", "log_file", "state_dir", "table", "table_check_interval",
         "max_connections", "idle_timeout", "request_timeout", "lmdb_map_mb", "on_error", "max_line",
-        "max_attributes", "max_request", "quota", "ratelimit", "spf", "greylist", NULL};
+        "max_attributes", "max_request", "quota", "ratelimit", "spf", "greylist", "socket_group",
+        "peer_users", NULL};
     yaml_node_t *listen = NULL, *sizes = NULL;
     ycfg_map m;
     int rc = ycfg_map_begin(y, y->root, "", keys, &m);
@@ -340,6 +362,8 @@ static int load_top(ycfg *y, config *c)
         case 16: rc = load_ratelimit(y, c, v); break;
         case 17: rc = load_spf(y, c, v); break;
         case 18: rc = load_greylist(y, c, v); break;
+        case 19: rc = ycfg_str(y, v, k, &c->socket_group); break;
+        case 20: rc = ycfg_strings(y, v, k, 0, &c->peer_users); break;
         }
     }
     ycfg_map_end(&m);

@@ -37,7 +37,9 @@ typedef struct store_pair {
 typedef ycfg_list str_list;
 
 typedef struct config {
-    str_list listen;                    /* "127.0.0.1:10040" ... */
+    str_list listen;                    /* "unix:/run/x/policy", "127.0.0.1:10040" ... */
+    char *socket_group;                 /* group of unix sockets ("": the user's) */
+    str_list peer_users;                /* who may use a unix socket (and root) */
     char *user;                         /* drop to this user after binding */
     char *pid_file;
     char *log_file;                     /* "-" = stderr */
@@ -103,6 +105,8 @@ int config_load(config *c, const char *path, buf *err);
 int config_parse(config *c, const char *text, size_t len, const char *name, buf *err);
 void config_free(config *c);
 int str_list_has(const str_list *l, const char *s);
+/* A listen item "unix:/absolute/path": the path, else NULL. */
+const char *listen_unix_path(const char *item);
 /* "host:port" or "[v6]:port", numeric only. */
 int parse_hostport(const char *s, struct sockaddr_storage *sa, socklen_t *len);
 

@@ -124,7 +124,7 @@ static void spf_done(void *arg, const spf_answer *a)
     eval *v = arg;
     v->sjob = NULL;
     v->s->spf_done = 1;
-    spf_answer_set(&v->s->spf, a->result, buf_cstr((buf *)&a->value), buf_cstr((buf *)&a->comment));
+    spf_answer_set(&v->s->spf, a->result, buf_cstr((buf *)&a->header_comment), buf_cstr((buf *)&a->comment));
     v->waiting = 0;
     if (!v->in_run)
         run(v);
@@ -167,7 +167,7 @@ static int run(eval *v)
                     v->sjob = job;
                 break;
             }
-            spf_decide(cfg, &v->s->spf, &v->d);
+            spf_decide(cfg, r, &v->s->spf, &v->d);
             add_reason(v);
             if (strncmp(v->d.action.data, "PREPEND ", 8) == 0) {
                 if (!v->s->spf_header_sent)

@@ -234,9 +234,31 @@ int main(int argc, char **argv)
             }
         }
     }
+    /* Who may use the unix sockets: resolved now, an unknown name is an error */
+    gid_t sock_gid = pw->pw_gid;
+    if (G.cfg.socket_group[0]) {
+        struct group *gr = getgrnam(G.cfg.socket_group);
+        if (!gr) {
+            fprintf(stderr, "emailng-policyd: socket_group: the group \"%s\" does not exist\n", G.cfg.socket_group);
+            return 1;
+        }
+        sock_gid = gr->gr_gid;
+    }
+    if (getuid() != 0)
+        sock_gid = (gid_t)-1;       /* tests as a user: the socket keeps the user's group */
+    uid_t *peers = xcalloc(G.cfg.peer_users.n + 1, sizeof(uid_t));
+    for (size_t i = 0; i < G.cfg.peer_users.n; i++) {
+        struct passwd *p = getpwnam(G.cfg.peer_users.items[i]);
+        if (!p) {
+            fprintf(stderr, "emailng-policyd: peer_users: the user \"%s\" does not exist\n",
+                    G.cfg.peer_users.items[i]);
+            return 1;
+        }
+        peers[i] = p->pw_uid;
+    }
     int *fds = xcalloc(G.cfg.listen.n, sizeof(int));
     for (size_t i = 0; i < G.cfg.listen.n; i++) {
-        fds[i] = listen_on(G.cfg.listen.items[i], &err);
+        fds[i] = listen_on(G.cfg.listen.items[i], sock_gid, &err);
         if (fds[i] < 0) {
             fprintf(stderr, "emailng-policyd: %s\n", err.data);
             return 1;
@@ -306,7 +328,7 @@ int main(int argc, char **argv)
         G.spf = spf_client_new(G.base, spf_fd, G.cfg.spf.timeout_ms, daemon_log_str);
         G.eng.spf = G.spf;
     }
-    G.srv = server_new(G.base, &G.cfg, &G.eng, fds, G.cfg.listen.n);
+    G.srv = server_new(G.base, &G.cfg, &G.eng, fds, G.cfg.listen.n, peers, G.cfg.peer_users.n);
     struct event *sigs[4];
     int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
     for (int i = 0; i < 4; i++) {
@@ -321,6 +343,10 @@ int main(int argc, char **argv)
             G.cfg.quota.enabled ? "on" : "off", G.cfg.ratelimit.enabled ? "on" : "off",
             G.cfg.spf.enabled ? (G.cfg.spf.reject_fail ? "on (fail refused)" : "on (headers only)") : "off",
             G.cfg.greylist.enabled ? "on" : (G.cfg.greylist.domains.n ? "on for some domains" : "off"));
+    for (size_t i = 0; i < G.cfg.listen.n; i++)
+        if (!listen_unix_path(G.cfg.listen.items[i]))
+            daemon_log("warning: listening on TCP %s: every local user can reach it (peer_users holds "
+                       "only on unix sockets); for tests and benchmarks", G.cfg.listen.items[i]);
     if (ready[1] >= 0) {
         (void)!write(ready[1], "R", 1);
         close(ready[1]);
@@ -348,6 +374,7 @@ int main(int argc, char **argv)
     free(G.table);
     config_free(&G.cfg);
     free(fds);
+    free(peers);
     buf_free(&err);
     daemon_log("stopped");
     return 0;

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +32,8 @@ struct server {
     long nconn;
     time_t last_full_log;
     unsigned long refused;
+    uid_t *peers;           /* besides root, the users allowed on a unix socket */
+    size_t npeers;
 };
 
 typedef struct conn {
@@ -248,6 +252,28 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     conn_free(c);
 }
 
+/* A unix socket's peer must be root or one of peer_users (the kernel's
+ * word: SO_PEERCRED), so that only Postfix can have its mail counted
+ * against someone's send limits. Fails closed: no credentials, refused.
+ * Fills peer ("uid N pid P") for the log; one line per refused peer. */
+static int peer_refused(server *s, int fd, char *peer, size_t size)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred)) {
+        daemon_log("refusing a connection on the unix socket: no peer credentials (%s)", strerror(errno));
+        return 1;
+    }
+    snprintf(peer, size, "uid %lu pid %ld", (unsigned long)cred.uid, (long)cred.pid);
+    if (cred.uid == 0)
+        return 0;
+    for (size_t i = 0; i < s->npeers; i++)
+        if (s->peers[i] == cred.uid)
+            return 0;
+    daemon_log("refusing a connection from %s: not root or one of peer_users", peer);
+    return 1;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
@@ -265,17 +291,25 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
         evutil_closesocket(fd);
         return;
     }
+    char peer[INET6_ADDRSTRLEN + 8];
+    if (sa->sa_family == AF_UNIX && peer_refused(s, fd, peer, sizeof(peer))) {
+        evutil_closesocket(fd);
+        return;
+    }
     conn *c = xcalloc(1, sizeof(*c));
     c->srv = s;
     s->nconn++;
-    if (sa->sa_family == AF_INET)
+    if (sa->sa_family == AF_UNIX)
+        snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    else if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof(c->peer));
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->peer, sizeof(c->peer));
     else
         snprintf(c->peer, sizeof(c->peer), "local");
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (sa->sa_family != AF_UNIX)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     request_init(&c->req, &s->cfg->req);
     session_init(&c->sess);
     c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -302,19 +336,61 @@ static void relisten(evutil_socket_t fd, short what, void *arg)
     evconnlistener_enable(arg);
 }
 
-int listen_on(const char *hostport, buf *err)
+/* A unix socket at path, mode 0660, group gid (-1: unchanged). A stale
+ * socket from an earlier run is replaced; anything else there is an error. */
+static int listen_unix(const char *path, gid_t gid, buf *err)
 {
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        buf_printf(err, "listen: the path %s is too long for a unix socket", path);
+        return -1;
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            buf_printf(err, "cannot listen on %s: it exists and is not a socket", path);
+            return -1;
+        }
+        if (unlink(path) != 0) {
+            buf_printf(err, "cannot replace the socket %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        buf_printf(err, "cannot listen on %s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* Created 0660 at once (umask), so it is never open to others before
+     * the chown; group and mode set again, whatever the umask was. */
+    mode_t old = umask(0117);
+    int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (rc != 0 || chown(path, (uid_t)-1, gid) != 0 || chmod(path, 0660) != 0 || listen(fd, 4096) != 0) {
+        buf_printf(err, "cannot listen on %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int listen_on(const char *item, gid_t gid, buf *err)
+{
+    const char *path = listen_unix_path(item);
+    if (path)
+        return listen_unix(path, gid, err);
     struct sockaddr_storage sa;
     socklen_t len;
-    if (parse_hostport(hostport, &sa, &len) != 0) {
-        buf_printf(err, "listen: \"%s\" is not a numeric host:port", hostport);
+    if (parse_hostport(item, &sa, &len) != 0) {
+        buf_printf(err, "listen: \"%s\" is not a numeric host:port", item);
         return -1;
     }
     int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         bind(fd, (struct sockaddr *)&sa, len) != 0 || listen(fd, 4096) != 0) {
-        buf_printf(err, "cannot listen on %s: %s", hostport, strerror(errno));
+        buf_printf(err, "cannot listen on %s: %s", item, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
@@ -323,9 +399,13 @@ int listen_on(const char *hostport, buf *err)
 }
 
 server *server_new(struct event_base *base, const config *cfg, engine *eng,
-                   const int *fds, size_t nfds)
+                   const int *fds, size_t nfds, const uid_t *peers, size_t npeers)
 {
     server *s = xcalloc(1, sizeof(*s));
+    s->peers = xcalloc(npeers ? npeers : 1, sizeof(uid_t));
+    if (npeers)
+        memcpy(s->peers, peers, npeers * sizeof(uid_t));
+    s->npeers = npeers;
     s->base = base;
     s->cfg = cfg;
     s->eng = eng;
@@ -343,6 +423,7 @@ void server_free(server *s)
     for (size_t i = 0; i < s->nlisteners; i++)
         evconnlistener_free(s->listeners[i]);
     free(s->listeners);
+    free(s->peers);
     free(s);
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cidr.h"
 
@@ -15,13 +16,13 @@ static const char *const results[] = {
 void spf_answer_init(spf_answer *a)
 {
     memset(a, 0, sizeof(*a));
-    buf_init(&a->value);
+    buf_init(&a->header_comment);
     buf_init(&a->comment);
 }
 
 void spf_answer_free(spf_answer *a)
 {
-    buf_free(&a->value);
+    buf_free(&a->header_comment);
     buf_free(&a->comment);
 }
 
@@ -34,15 +35,15 @@ static void field(buf *out, const char *s)
     }
 }
 
-void spf_answer_set(spf_answer *a, const char *result, const char *value, const char *comment)
+void spf_answer_set(spf_answer *a, const char *result, const char *header_comment, const char *comment)
 {
     int known = 0;
     for (int i = 0; results[i]; i++)
         if (strcmp(results[i], result) == 0)
             known = 1;
     snprintf(a->result, sizeof(a->result), "%s", known ? result : "permerror");
-    buf_reset(&a->value);
-    field(&a->value, value);
+    buf_reset(&a->header_comment);
+    field(&a->header_comment, header_comment);
     buf_reset(&a->comment);
     field(&a->comment, comment);
 }
@@ -64,7 +65,141 @@ const char *spf_skip_reason(const config *cfg, const request *r)
     return NULL;
 }
 
-void spf_decide(const config *cfg, const spf_answer *a, decision *d)
+/* ---- Received-SPF (RFC 7208 9.1; RFC 5322 3.2.2-3.2.4; RFC 6532 3.2) ---- */
+
+#define SPF_SENDER_MAX 256      /* RFC 5321 4.5.3.1.3: reverse-path */
+#define SPF_HELO_MAX 255        /* a domain name */
+
+/* Length of the UTF-8 sequence (RFC 3629, no overlongs or surrogates) at
+ * s, else 0. Only multi-byte sequences: ASCII is the callers' business. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+/* RFC 5322 atext */
+static int is_atext(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-/=?^_`{|}~", c));
+}
+
+/* RFC 5322 dot-atom-text: atoms of atext joined by single dots */
+static int is_dot_atom(const char *s)
+{
+    if (!*s || *s == '.')
+        return 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '.') {
+            if (p[1] == '.' || p[1] == '\0')
+                return 0;
+        } else if (!is_atext((unsigned char)*p)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Appends s with the bytes in `special` as quoted pairs ("\x"), space
+ * as itself, other printable ASCII and UTF-8 as they are, anything else
+ * (controls, CR, LF, TAB, DEL, bytes that are not UTF-8) as '?'. */
+static void append_escaped(buf *out, const char *s, const char *special)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        if (*p >= 0x80) {
+            size_t n = utf8_len(p);
+            if (n) {
+                buf_append(out, p, n);
+                p += n;
+            } else {
+                buf_append_char(out, '?');
+                p++;
+            }
+            continue;
+        }
+        if (*p < 0x20 || *p == 0x7f)
+            buf_append_char(out, '?');
+        else {
+            if (strchr(special, *p))
+                buf_append_char(out, '\\');
+            buf_append_char(out, (char)*p);
+        }
+        p++;
+    }
+}
+
+/* key=value: a dot-atom as it is, anything else a quoted-string. */
+static void append_pair(buf *out, const char *key, const char *value)
+{
+    buf_printf(out, " %s=", key);
+    if (is_dot_atom(value)) {
+        buf_append_str(out, value);
+        return;
+    }
+    buf_append_char(out, '"');
+    append_escaped(out, value, "\"\\");
+    buf_append_char(out, '"');
+}
+
+void spf_received_value(buf *out, const char *result, const char *comment, const char *receiver,
+                        const char *ip, const char *helo, const char *sender)
+{
+    char host[256];
+    if (!receiver || !*receiver) {
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "localhost");
+        host[sizeof(host) - 1] = '\0';
+        receiver = host;
+    }
+    /* result is one of `results` (spf_answer_set), never input */
+    buf_append_str(out, result);
+    if (comment && *comment) {
+        buf_append_str(out, " (");
+        append_escaped(out, comment, "()\\");
+        buf_append_char(out, ')');
+    }
+    append_pair(out, "receiver", receiver);
+    buf_append_char(out, ';');
+    append_pair(out, "client-ip", ip);
+    if (*sender && strlen(sender) <= SPF_SENDER_MAX) {
+        buf_append_char(out, ';');
+        append_pair(out, "envelope-from", sender);
+    }
+    if (*helo && strlen(helo) <= SPF_HELO_MAX) {
+        buf_append_char(out, ';');
+        append_pair(out, "helo", helo);
+    }
+    buf_append_char(out, ';');
+    /* libspf2 checks the HELO identity when the sender is null */
+    append_pair(out, "identity", *sender ? "mailfrom" : "helo");
+}
+
+void spf_decide(const config *cfg, const request *r, const spf_answer *a, decision *d)
 {
     buf action = BUF_INIT;
     if (strcmp(a->result, "fail") == 0 && cfg->spf.reject_fail) {
@@ -77,9 +212,11 @@ void spf_decide(const config *cfg, const spf_answer *a, decision *d)
     } else if (strcmp(a->result, "temperror") == 0 && cfg->spf.temperror_defer) {
         decision_set(d, "451 4.7.24 Temporary SPF error; try again later", "spf: temperror (%s)",
                      a->comment.len ? a->comment.data : "");
-    } else if (a->value.len) {
+    } else if (a->header_comment.len) {
         buf_append_str(&action, "PREPEND Received-SPF: ");
-        buf_append_str(&action, a->value.data);
+        spf_received_value(&action, a->result, a->header_comment.data, cfg->spf.receiver,
+                           request_get(r, "client_address"), request_get(r, "helo_name"),
+                           request_get(r, "sender"));
         decision_set(d, action.data, "spf: %s", a->result);
     } else {
         decision_set(d, "DUNNO", "spf: %s (no header)", a->result);

@@ -115,9 +115,11 @@ static void run_check(SPF_server_t *server, const char *ip, const char *helo,
         spf_answer_set(out, "temperror", "", "no SPF response");
         goto done;
     }
-    const char *value = SPF_response_get_received_spf_value(resp);
+    /* Only the comment: the daemon writes the header's fields itself from
+     * the request (spf_received_value), quoted, whatever libspf2 would do. */
+    const char *hcomment = SPF_response_get_header_comment(resp);
     const char *comment = SPF_response_get_smtp_comment(resp);
-    spf_answer_set(out, SPF_strresult(SPF_response_result(resp)), value ? value : "",
+    spf_answer_set(out, SPF_strresult(SPF_response_result(resp)), hcomment ? hcomment : "",
                    comment ? comment : "");
 done:
     if (resp)
@@ -198,7 +200,7 @@ static int spawn(child *ch, unsigned long id, const char *ip, const char *helo,
         SPF_server_t *server = make_server(zone_domain, zone_txt);
         run_check(server, ip, helo, sender, &a);
         buf line = BUF_INIT;
-        spf_wire_answer(&line, id, a.result, buf_cstr(&a.value), buf_cstr(&a.comment));
+        spf_wire_answer(&line, id, a.result, buf_cstr(&a.header_comment), buf_cstr(&a.comment));
         write_line(p[1], &line);
         _exit(0);
     }
@@ -243,7 +245,7 @@ static void child_answer(child *ch, int timed_out, buf *line)
         if (nl) {
             *nl = '\0';
             if (spf_wire_parse_answer(ch->out.data, &id, &a) == 0 && id == ch->id) {
-                spf_wire_answer(line, ch->id, a.result, a.value.data ? a.value.data : "",
+                spf_wire_answer(line, ch->id, a.result, a.header_comment.data ? a.header_comment.data : "",
                                 a.comment.data ? a.comment.data : "");
                 spf_answer_free(&a);
                 goto out;
@@ -366,7 +368,7 @@ static void helper_main(int fd, const config *cfg)
         run_check(server, ip, helo, sender, &a);
         alarm(0);
         buf_reset(&line);
-        spf_wire_answer(&line, id, a.result, buf_cstr(&a.value), buf_cstr(&a.comment));
+        spf_wire_answer(&line, id, a.result, buf_cstr(&a.header_comment), buf_cstr(&a.comment));
         spf_answer_free(&a);
         write_line(fd, &line);
         size_t rest = in.len - (size_t)(nl + 1 - in.data);
@@ -478,7 +480,7 @@ static void helper_event(helper *h, int daemon_fd, int timed_out)
         spf_answer a;
         spf_answer_init(&a);
         if (spf_wire_parse_answer(h->out.data, &id, &a) == 0 && id == h->id) {
-            answer_daemon(daemon_fd, h->id, a.result, buf_cstr(&a.value), buf_cstr(&a.comment));
+            answer_daemon(daemon_fd, h->id, a.result, buf_cstr(&a.header_comment), buf_cstr(&a.comment));
             spf_answer_free(&a);
             h->busy = 0;
             buf_reset(&h->out);

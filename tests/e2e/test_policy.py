@@ -192,14 +192,97 @@ def _xclient(s, addr):
 
 
 def test_policyd_runs_as_a_service(psite):
-    """`emailng status` lists policyd (port 10040) next to the other daemons; its table
-    holds the demo users."""
+    """`emailng status` lists policyd (its unix socket, no port) next to the other
+    daemons; its table holds the demo users."""
     services = psite.services()
-    assert services["policyd"]["state"] == "up" and services["policyd"]["ports"] == [10040], services
+    assert services["policyd"]["state"] == "up" and services["policyd"]["ports"] == [], services
+    assert services["policyd"]["local"] == "policy socket", services
     with open(os.path.join(psite.state, "data", "mail", "policyd", "table")) as f:
         table = f.read()
     assert table.splitlines()[1] == "emailng-policyd-table 1", table
     assert "mailbox alice@example.test pair1" in table and "limit %s msgs_per_hour=10" % LIMITED in table
+
+
+def _policy_as(user, groups, path=None, port=None):
+    """A policy request from a child process running as user (with these
+    supplementary groups) to the unix socket path or TCP 127.0.0.1:port:
+    the answer, or "refused: ERROR"."""
+    import pwd
+    import socket
+    pw = pwd.getpwnam(user)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups(groups)
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            try:
+                if path:
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    s.settimeout(10)
+                    s.connect(path)
+                else:
+                    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                s.sendall(b"request=smtpd_access_policy\nprotocol_state=END-OF-MESSAGE\nprotocol_name=ESMTP\n"
+                          b"sasl_username=bob@example.test\nclient_address=127.0.0.1\nsender=bob@example.test\n"
+                          b"recipient_count=1\ninstance=evil.1\n\n")
+                data = b""
+                while not data.endswith(b"\n\n"):
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                out = data.decode() if data else "refused: closed"
+            except OSError as e:
+                out = "refused: %s" % type(e).__name__
+            os.write(w, out.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    out = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        out += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return out.decode()
+
+
+def test_policyd_answers_only_postfix(psite):
+    """Local trust: the rendered site's policyd is a unix socket in a directory only
+    root and group postfix may enter (0750), the socket 0660 group postfix, and no
+    TCP port. Another local user (nobody) gets no answer; one that could open the
+    socket (nobody in group postfix) is refused by the daemon (SO_PEERCRED) with one
+    log line; postfix itself is answered (and Postfix uses it: the other tests)."""
+    import grp
+    import stat
+    postfix = grp.getgrnam("postfix").gr_gid
+    sockdir = os.path.join(psite.state, "run", "mail", "policyd")
+    path = os.path.join(sockdir, "policy")
+    st = os.stat(sockdir)
+    assert stat.S_IMODE(st.st_mode) == 0o750 and st.st_uid == 0 and st.st_gid == postfix, oct(st.st_mode)
+    st = os.stat(path)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == postfix
+    with open(os.path.join(psite.state, "etc", "mail", "postfix", "main.cf")) as f:
+        main_cf = f.read()
+    assert main_cf.count("check_policy_service { unix:%s," % path) == 2, main_cf
+    assert "inet:127.0.0.1:10040" not in main_cf
+    assert _policy_as("nobody", [], path=path) == "refused: PermissionError"
+    assert _policy_as("nobody", [], port=10040) == "refused: ConnectionRefusedError"
+    before = _policyd_log(psite).count("refusing a connection from uid")
+    assert _policy_as("nobody", [postfix], path=path).startswith("refused: ")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        log = _policyd_log(psite)
+        if log.count("refusing a connection from uid") > before:
+            break
+        time.sleep(0.2)
+    assert log.count("refusing a connection from uid") == before + 1, log
+    assert _policy_as("postfix", [], path=path).startswith("action=DUNNO"), _policyd_log(psite)
 
 
 def test_alias_with_over_quota_member_refused_at_rcpt(psite):
@@ -298,6 +381,112 @@ def test_spf_fail_refused_550_5_7_23(psite):
         assert s.data(message)[0] == 250
     got = wait_for_message(psite, "bob@example.test", mid)
     assert b"Received-SPF: pass" in got, got[:1500]
+
+
+def _received_spf_fields(value):
+    """Reads a Received-SPF value after RFC 7208 9.1 (RFC 5322 CFWS, dot-atom,
+    quoted-string): (result, [(key, decoded value), ...]); AssertionError when
+    it does not follow the grammar."""
+    atext = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~")
+    assert not any(ord(c) < 0x20 or ord(c) == 0x7f for c in value), value
+    i, n = 0, len(value)
+
+    def cfws(i):
+        while i < n and (value[i] in " \t" or value[i] == "("):
+            if value[i] == "(":
+                depth = 0
+                while True:
+                    assert i < n, "comment not closed: %r" % value
+                    c = value[i]
+                    if c == "\\":
+                        i += 2
+                        continue
+                    depth += (c == "(") - (c == ")")
+                    i += 1
+                    if depth == 0:
+                        break
+            else:
+                i += 1
+        return i
+
+    j = i
+    while j < n and value[j].isalpha():
+        j += 1
+    result = value[i:j]
+    assert result in ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"), value
+    i = cfws(j)
+    fields = []
+    while i < n:
+        j = i
+        while j < n and (value[j].isalnum() or value[j] in "-_."):
+            j += 1
+        assert j > i, "no key at %d: %r" % (i, value)
+        key = value[i:j]
+        i = cfws(j)
+        assert value[i:i + 1] == "=", "no '=' after %s: %r" % (key, value)
+        i = cfws(i + 1)
+        if value[i:i + 1] == '"':
+            i += 1
+            out = []
+            while True:
+                assert i < n, "quoted string not closed: %r" % value
+                c = value[i]
+                if c == '"':
+                    i += 1
+                    break
+                if c == "\\":
+                    i += 1
+                    c = value[i]
+                out.append(c)
+                i += 1
+            val = "".join(out)
+        else:
+            j = i
+            while j < n and (value[j] in atext or (value[j] == "." and j > i and j + 1 < n
+                                                    and value[j + 1] in atext)):
+                j += 1
+            assert j > i, "no value for %s: %r" % (key, value)
+            val = value[i:j]
+            i = j
+        fields.append((key, val))
+        i = cfws(i)
+        if i < n:
+            assert value[i] == ";", "no ';' after %s: %r" % (key, value)
+            i = cfws(i + 1)
+    return result, fields
+
+
+def test_received_spf_hostile_sender_quoted(psite):
+    """S6, RFC 7208 9.1: an envelope sender made to look like more fields
+    (a quoted local part with '"', ';', '=', '(' and '\\') gets a Received-SPF
+    header whose fields are exactly the real ones, with the sender intact in
+    envelope-from; nothing it holds becomes a field of its own."""
+    local = 'x\\"; identity=helo; receiver=evil (y\\\\'
+    envelope = '"%s"@pass.spf.test' % local         # as written in MAIL FROM
+    sender = 'x"; identity=helo; receiver=evil (y\\@pass.spf.test'   # as Postfix hands it on
+    mid = msgid()
+    message, _ = make_message("someone@pass.spf.test", "bob@example.test", mid, subject="spf hostile")
+    with SMTP(25, timeout=60) as s:
+        s.ehlo("client.e2e.test")
+        _xclient(s, "192.0.2.10")
+        code, msg = s.docmd("MAIL FROM:<%s>" % envelope)
+        assert code == 250, (code, msg)
+        code, msg = s.rcpt("bob@example.test")
+        assert code == 250, (code, msg, _policyd_log(psite))
+        assert s.data(message)[0] == 250
+    got = wait_for_message(psite, "bob@example.test", mid)
+    head = got.split(b"\r\n\r\n", 1)[0].replace(b"\r\n", b"\n")
+    values = [h.split(b":", 1)[1].replace(b"\n", b"").strip().decode()
+              for h in head.replace(b"\n\t", b"\t").replace(b"\n ", b" ").split(b"\n")
+              if h.lower().startswith(b"received-spf:")]
+    assert len(values) == 1, head.decode(errors="replace")
+    result, fields = _received_spf_fields(values[0])
+    assert result == "pass", values[0]
+    assert [k for k, _ in fields] == ["receiver", "client-ip", "envelope-from", "helo", "identity"], values[0]
+    got_fields = dict(fields)
+    assert got_fields["envelope-from"] == sender, values[0]
+    assert got_fields["identity"] == "mailfrom" and got_fields["client-ip"] == "192.0.2.10", values[0]
+    assert got_fields["receiver"] == "mail.example.test" and got_fields["helo"] == "mx.sender.example", values[0]
 
 
 def test_greylisting_first_attempt_450_retry_accepted(psite):

@@ -2,8 +2,9 @@
 
 Each host runs a per-role variant of its daemons' configuration that opens
 only some ports; status lists those: every TCP port open to other hosts
-(and local ones of ours such as policyd's), none that is not open, plus what it serves on local sockets
-(slapd's ldapi, the relays' Dovecot auth socket for Postfix).
+(and local ones of ours), none that is not open, plus what it serves on local sockets
+(slapd's ldapi, the relays' Dovecot auth socket for Postfix and emailng-policyd's
+policy socket).
 """
 
 import subprocess
@@ -40,6 +41,10 @@ def test_status_shows_the_relays_auth_socket(ha):
     for relay in ("relay1", "relay2"):
         dovecot = [s for s in hosts[relay] if s["name"] == "dovecot"][0]
         assert dovecot["ports"] == [] and dovecot["local"] == "auth socket", dovecot
+        # emailng-policyd: a unix socket only Postfix may open, no TCP port (local trust)
+        policyd = [s for s in hosts[relay] if s["name"] == "policyd"][0]
+        assert policyd["ports"] == [] and policyd["local"] == "policy socket", policyd
+        assert 10040 not in _listening(ha, relay)
     slapd = [s for s in hosts["dir1"] if s["name"] == "slapd"][0]
     assert slapd["ports"] == [636] and slapd["local"] == "ldapi", slapd
     text = ha.emailng("status", "--host", "relay1").stdout

@@ -57,9 +57,13 @@ def read_answer(sock, timeout=10):
 
 
 class Daemon:
-    def __init__(self, root, conf_extra, table):
+    def __init__(self, root, conf_extra, table, listen=None):
         self.root = root
         self.port = free_port()
+        # TCP unless a test asks for more: these tests drive the protocol
+        # from the test process itself (the rendered site listens on a
+        # unix socket only; test_unix_socket_serves_only_peer_users).
+        listen = listen or f"127.0.0.1:{self.port}"
         self.log = os.path.join(root, "policyd.log")
         self.pidfile = os.path.join(root, "policyd.pid")
         self.conf = os.path.join(root, "policyd.conf")
@@ -67,7 +71,7 @@ class Daemon:
         with open(self.table, "w") as f:
             f.write(table)
         with open(self.conf, "w") as f:
-            f.write(f"""listen: 127.0.0.1:{self.port}
+            f.write(f"""listen: {listen}
 user: emailng-policyd
 pid_file: {self.pidfile}
 log_file: {self.log}
@@ -165,10 +169,10 @@ zone:
 def make_daemon():
     made = []
 
-    def make(conf_extra="", table="emailng-policyd-table 1\n"):
+    def make(conf_extra="", table="emailng-policyd-table 1\n", listen=None):
         root = tempfile.mkdtemp(prefix="policyd-proto-")
         os.chmod(root, 0o755)
-        d = Daemon(root, conf_extra, table)
+        d = Daemon(root, conf_extra, table, listen(root) if listen else None)
         d.start()
         made.append(d)
         return d

@@ -179,3 +179,71 @@ def test_privileges_dropped(make_daemon):
     assert uid_line.split()[1:] != ["0", "0", "0", "0"], uid_line
     import pwd
     assert int(uid_line.split()[1]) == pwd.getpwnam("emailng-policyd").pw_uid
+
+
+def _as_user(user, groups, path):
+    """Connects to the unix socket path as user (with the supplementary
+    groups), sends a policy request: the answer, or "refused: ERROR"."""
+    import pwd
+    pw = pwd.getpwnam(user)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups(groups)
+            os.setgid(pw.pw_gid)
+            os.setuid(pw.pw_uid)
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+                out = policy(s, **rcpt(instance="u.1"))
+            except (OSError, AssertionError) as e:
+                out = "refused: %s" % type(e).__name__
+            os.write(w, out.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    out = b""
+    while True:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        out += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return out.decode()
+
+
+def test_unix_socket_serves_only_peer_users(make_daemon):
+    """Local trust: on its unix socket (mode 0660, socket_group) the daemon
+    answers root and peer_users only. A user who cannot open the socket gets
+    EACCES from the kernel; one who can (here: nobody in the socket's group)
+    is refused by SO_PEERCRED with one log line per refused connection."""
+    import grp
+    import pwd
+    import stat
+    group = grp.getgrnam("postfix")
+    d = make_daemon("quota: {enabled: false}\nsocket_group: postfix\npeer_users: [postfix]\n", TABLE,
+                    listen=lambda root: f"unix:{root}/policy")
+    path = os.path.join(d.root, "policy")
+    st = os.stat(path)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == group.gr_gid
+    # root (the test) and postfix are served
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    assert policy(s, **rcpt()) == "DUNNO"
+    s.close()
+    assert _as_user("postfix", [], path) == "DUNNO"
+    # nobody: not even connected
+    assert _as_user("nobody", [], path) == "refused: PermissionError"
+    # nobody in group postfix: connected, refused by the daemon, one line each
+    nobody = pwd.getpwnam("nobody").pw_uid
+    for _ in range(2):
+        assert _as_user("nobody", [group.gr_gid], path).startswith("refused: ")
+    time.sleep(0.3)
+    log = d.read_log()
+    lines = [l for l in log.splitlines() if "refusing a connection from uid %d " % nobody in l]
+    assert len(lines) == 2, log
+    assert "not root or one of peer_users" in lines[0]
+    assert d.alive()

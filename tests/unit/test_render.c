@@ -93,7 +93,8 @@ static void test_context_values(void **state)
     assert_string_equal(render_context_get(&ctx, "etc_dir"), "/var/lib/emailng/etc/mail");
     assert_non_null(render_context_get(&ctx, "vmail_uid"));
     /* emailng-policyd */
-    assert_string_equal(render_context_get(&ctx, "port_policyd"), "10040");
+    assert_null(render_context_get(&ctx, "port_policyd"));     /* no TCP port: a unix socket */
+    assert_string_equal(render_context_get(&ctx, "policyd_socket"), "/var/lib/emailng/run/mail/policyd/policy");
     assert_string_equal(render_context_get(&ctx, "policyd_quota_stores"), "    pair1: [\"127.0.0.1:12340\"]");
     assert_string_equal(render_context_get(&ctx, "policyd_msgs_per_hour"), "100");
     assert_string_equal(render_context_get(&ctx, "policyd_client_rcpts_per_day"), "10000");

@@ -192,7 +192,6 @@ static void test_policy_defaults(void **state)
     (void)state;
     struct site site;
     site_default(&site);
-    assert_int_equal(site.ports.policyd, 10040);
     assert_int_equal(site.policy.user.msgs_per_hour, 100);
     assert_int_equal(site.policy.user.rcpts_per_msg, 100);
     assert_int_equal(site.policy.user.rcpts_per_day, 1000);
@@ -214,7 +213,6 @@ static void test_policy_section(void **state)
     (void)state;
     static const char text[] =
         "domains: [example.test, grey.test]\n"
-        "ports: {policyd: 10041}\n"
         "policy:\n"
         "  limits:\n"
         "    user: {msgs_per_hour: 50, rcpts_per_day: 0}\n"
@@ -230,7 +228,6 @@ static void test_policy_section(void **state)
     buf errors = BUF_INIT;
     if (site_parse(text, strlen(text), "site.yaml", &site, &errors) != 0)
         fail_msg("%s", buf_cstr(&errors));
-    assert_int_equal(site.ports.policyd, 10041);
     assert_int_equal(site.policy.user.msgs_per_hour, 50);
     assert_int_equal(site.policy.user.rcpts_per_msg, 100);      /* default kept */
     assert_int_equal(site.policy.user.rcpts_per_day, 0);        /* 0 = no limit */
@@ -283,7 +280,8 @@ static void test_policy_errors(void **state)
     expect_error("policy: {greylist: {domains: [\"bad domain\"]}}\n", "policy.greylist.domains: \"bad domain\" is not a domain name");
     expect_error("policy: {greylist: {delay: 0}}\n", "policy.greylist.delay: \"0\" is not a whole number from 1 to 86400");
     expect_error("policy: {xclient_hosts: [everyone]}\n", "policy.xclient_hosts: \"everyone\" is not an IP address or network");
-    expect_error("ports: {policyd: 25}\n", "ports: smtp and policyd both use port 25");
+    /* policyd has no port since it listens on a unix socket only */
+    expect_error("ports: {policyd: 10040}\n", "ports: unknown key \"policyd\"");
 }
 
 /* examples/small-site.yaml documents the policy defaults too. */

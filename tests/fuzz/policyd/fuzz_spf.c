@@ -48,8 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     spf_check_isolated("192.0.2.1", h, s, domain, record, 1000, &a);
     if (!a.result[0])
         __builtin_trap();
-    for (size_t k = 0; k < a.value.len; k++)
-        if ((unsigned char)a.value.data[k] < 0x20)
+    for (size_t k = 0; k < a.header_comment.len; k++)
+        if ((unsigned char)a.header_comment.data[k] < 0x20)
             __builtin_trap();
     spf_answer_free(&a);
     free(copy);

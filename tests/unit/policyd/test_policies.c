@@ -22,6 +22,7 @@
 #include "greylist.h"
 #include "quota.h"
 #include "quotaclient.h"
+#include "received_spf_parse.h"
 #include "ratelimit.h"
 #include "spf.h"
 #include "spfhelper.h"
@@ -248,6 +249,8 @@ static void test_config_errors(void **state)
     expect_config_error("listen: 127.0.0.1:10040\nspf: {enabeld: true}\n",
                         "c.yaml:2:7: spf: unknown key \"enabeld\"; expected one of: enabled, ");
     expect_config_error("listen: localhost:10040\n", "numeric host:port");
+    expect_config_error("listen: unix:relative/policy\n", "a unix socket needs an absolute path");
+    expect_config_error("listen: unix:/x\npeer_users: postfix\n", "peer_users: expected a list");
     expect_config_error("listen: 127.0.0.1:10040\nquota: {timeout_ms: fast}\n",
                         "c.yaml:2:21: quota.timeout_ms: \"fast\" is not a whole number from 10 to 60000");
     expect_config_error("listen: 127.0.0.1:10040\nquota: {stores: {p: [nowhere]}}\n", "quota.stores.p");
@@ -584,30 +587,111 @@ static void test_spf_decisions(void **state)
 {
     (void)state;
     cfg.spf.enabled = 1;
+    free(cfg.spf.receiver);
+    cfg.spf.receiver = strdup("mx.example.test");
+    request *r = mkreq("protocol_state=RCPT\nclient_address=192.0.2.1\nhelo_name=mx.example.org\n"
+                       "sender=x@example.org");
     spf_answer a;
     spf_answer_init(&a);
     decision d;
     decision_init(&d);
-    spf_answer_set(&a, "fail", "fail (example.org: 192.0.2.1 is not allowed)\n injected", "Please see http://x");
-    spf_decide(&cfg, &a, &d);
+    spf_answer_set(&a, "fail", "example.org: 192.0.2.1 is not allowed\n injected", "Please see http://x");
+    spf_decide(&cfg, r, &a, &d);
     assert_string_equal(d.action.data, "550 5.7.23 Please see http://x");
     cfg.spf.reject_fail = 0;
-    spf_decide(&cfg, &a, &d);
-    assert_true(strncmp(d.action.data, "PREPEND Received-SPF: fail", 26) == 0);
-    assert_null(strchr(d.action.data, '\n'));  /* never a second line */
-    spf_answer_set(&a, "softfail", "softfail (x)", "");
-    spf_decide(&cfg, &a, &d);
-    assert_string_equal(d.action.data, "PREPEND Received-SPF: softfail (x)");
-    spf_answer_set(&a, "temperror", "temperror (dns)", "");
-    spf_decide(&cfg, &a, &d);
+    spf_decide(&cfg, r, &a, &d);
+    assert_string_equal(d.action.data, "PREPEND Received-SPF: fail (example.org: 192.0.2.1 is not allowed? "
+                        "injected) receiver=mx.example.test; client-ip=192.0.2.1; "
+                        "envelope-from=\"x@example.org\"; helo=mx.example.org; identity=mailfrom");
+    spf_answer_set(&a, "softfail", "x", "");
+    spf_decide(&cfg, r, &a, &d);
+    assert_true(strncmp(d.action.data, "PREPEND Received-SPF: softfail (x) receiver=", 44) == 0);
+    spf_answer_set(&a, "temperror", "dns", "");
+    spf_decide(&cfg, r, &a, &d);
     assert_true(strncmp(d.action.data, "PREPEND", 7) == 0);
     cfg.spf.temperror_defer = 1;
-    spf_decide(&cfg, &a, &d);
+    spf_decide(&cfg, r, &a, &d);
     assert_true(strncmp(d.action.data, "451 4.7.24", 10) == 0);
+    spf_answer_set(&a, "permerror", "", "bad client address");
+    spf_decide(&cfg, r, &a, &d);
+    assert_string_equal(d.action.data, "DUNNO");    /* no comment from libspf2: no header */
     spf_answer_set(&a, "bogus", "", "");
     assert_string_equal(a.result, "permerror");
     spf_answer_free(&a);
     decision_free(&d);
+    freereq(r);
+}
+
+/* Received-SPF (RFC 7208 9.1): hostile senders, HELO names and comments
+ * never add a field or a line; the fields read back (with a parser of
+ * the RFC's grammar, received_spf_parse.h) are exactly ours, with the
+ * sender's value as given. */
+static void test_spf_received_header(void **state)
+{
+    (void)state;
+    char longs[400];
+    memset(longs, 'a', sizeof(longs));
+    memcpy(longs + sizeof(longs) - 10, "@x.example", 10);
+    longs[sizeof(longs) - 1] = '\0';
+    struct {
+        const char *sender, *helo, *comment;
+        const char *want_from;      /* decoded envelope-from; NULL: left out */
+        const char *exact;          /* the whole value, when given */
+    } cases[] = {
+        {"a@x.example", "mx.example.org", "ok",
+         "a@x.example",
+         "pass (ok) receiver=mx.example.test; client-ip=192.0.2.1; envelope-from=\"a@x.example\"; "
+         "helo=mx.example.org; identity=mailfrom"},
+        {"a\"b@x", "h", "c", "a\"b@x",
+         "pass (c) receiver=mx.example.test; client-ip=192.0.2.1; envelope-from=\"a\\\"b@x\"; helo=h; "
+         "identity=mailfrom"},
+        {"x; identity=mailfrom", "h", "c", "x; identity=mailfrom", NULL},
+        {"x\"; identity=helo; y=\"", "h", "c", "x\"; identity=helo; y=\"", NULL},
+        {"a\\b", "h", "c", "a\\b",
+         "pass (c) receiver=mx.example.test; client-ip=192.0.2.1; envelope-from=\"a\\\\b\"; helo=h; "
+         "identity=mailfrom"},
+        {"a\\", "h", "c", "a\\", NULL},
+        {"x\r\nReceived-SPF: pass\r\n@x", "h", "c", "x??Received-SPF: pass??@x", NULL},
+        {"j\xc3\xb6rg@x.example", "h", "c", "j\xc3\xb6rg@x.example", NULL},     /* UTF-8 kept */
+        {"bad\xff\xc3(@x", "h", "c", "bad?" "?(@x", NULL},                        /* not UTF-8 */
+        {"\xed\xa0\x80@x", "h", "c", "???@x", NULL},                           /* a surrogate */
+        {longs, "h", "c", NULL, NULL},
+        {"", "h", "c", NULL, "pass (c) receiver=mx.example.test; client-ip=192.0.2.1; helo=h; identity=helo"},
+        {"a@x", "h; identity=x", "c", "a@x", NULL},
+        {"a@x", "[1.2.3.4]\r\nX: y", "c) identity=mailfrom; (x", "a@x", NULL},
+        {"a@x", "h", "c\\", "a@x", NULL},
+        {"a@x", "h", "(((c", "a@x", NULL},
+        {"a@x", ".h..x.", "c", "a@x", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        buf v = BUF_INIT;
+        spf_received_value(&v, "pass", cases[i].comment, "mx.example.test", "192.0.2.1", cases[i].helo,
+                           cases[i].sender);
+        if (cases[i].exact)
+            assert_string_equal(v.data, cases[i].exact);
+        rsp r;
+        if (rsp_parse(v.data, &r) != 0)
+            fail_msg("case %zu: not RFC 7208 9.1: %s", i, v.data);
+        assert_string_equal(r.result, "pass");
+        size_t want_n = cases[i].want_from ? 5 : 4;
+        if (r.n != want_n)
+            fail_msg("case %zu: %zu fields: %s", i, r.n, v.data);
+        assert_string_equal(rsp_get(&r, "receiver"), "mx.example.test");
+        assert_string_equal(rsp_get(&r, "client-ip"), "192.0.2.1");
+        assert_string_equal(rsp_get(&r, "identity"), *cases[i].sender ? "mailfrom" : "helo");
+        if (cases[i].want_from)
+            assert_string_equal(rsp_get(&r, "envelope-from"), cases[i].want_from);
+        else
+            assert_null(rsp_get(&r, "envelope-from"));
+        rsp_free(&r);
+        buf_free(&v);
+    }
+    /* IPv6 is not a dot-atom: quoted */
+    buf v = BUF_INIT;
+    spf_received_value(&v, "none", "", "mx.example.test", "2001:db8::1", "", "a@x");
+    assert_string_equal(v.data, "none receiver=mx.example.test; client-ip=\"2001:db8::1\"; "
+                        "envelope-from=\"a@x\"; identity=mailfrom");
+    buf_free(&v);
 }
 
 static void test_spf_skip(void **state)
@@ -676,7 +760,7 @@ static void test_spf_isolated_check(void **state)
     spf_check_isolated("198.51.100.1", "mx.example.org", "x@example.org", "example.org",
                        "v=spf1 ip4:198.51.100.0/24 -all", 3000, &a);
     assert_string_equal(a.result, "pass");
-    assert_non_null(strstr(a.value.data, "pass"));
+    assert_non_null(strstr(a.header_comment.data, "designates"));
     spf_check_isolated("203.0.113.1", "mx.example.org", "x@example.org", "example.org",
                        "v=spf1 ip4:198.51.100.0/24 -all", 3000, &a);
     assert_string_equal(a.result, "fail");
@@ -777,9 +861,7 @@ static void fake_spf(engine *e, const char *ip, const char *helo, const char *se
     *job = NULL;
     spf_answer a;
     spf_answer_init(&a);
-    char value[128];
-    snprintf(value, sizeof(value), "%s (test) client-ip=%s;", fake_spf_result, ip);
-    spf_answer_set(&a, fake_spf_result, value, "SPF says no");
+    spf_answer_set(&a, fake_spf_result, "test", "SPF says no");
     cb(arg, &a);
     spf_answer_free(&a);
 }
@@ -875,6 +957,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_quota_async_and_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spf_decisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spf_received_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spf_skip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spf_wire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spf_isolated_check, setup, teardown),
