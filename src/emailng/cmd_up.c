@@ -16,6 +16,7 @@
 #include "firewall.h"
 #include "fsutil.h"
 #include "healthd_service.h"
+#include "logrotate_install.h"
 #include "password.h"
 #include "process.h"
 #include "render.h"
@@ -246,6 +247,12 @@ int cmd_up(const struct options *o)
         rc = cmd_up_fabric(o, &site);
     else
         rc = cmd_up_host(o, &site);
+    buf err = BUF_INIT;
+    if (rc == 0 && logrotate_install(&site, o->state_dir, &err) != 0) {
+        cli_fail("up", &err);
+        rc = 1;
+    }
+    buf_free(&err);
     site_free(&site);
     return rc;
 }
@@ -440,6 +447,8 @@ int cmd_down(const struct options *o)
         if (rc == 0)
             printf("  fabric %s removed\n", prefix);
     }
+    if (rc == 0 && o->host == NULL)
+        rc = logrotate_remove(o->state_dir, &err);
     free(prefix);
     if (rc != 0)
         cli_fail("down", &err);

@@ -593,7 +593,7 @@ const char *const *render_components(unsigned roles)
 {
     /* The small-site host runs one of each daemon; the roles that share a
      * daemon share its configuration. */
-    static const char *names[10];
+    static const char *names[16];
     size_t n = 0;
     if (roles & ROLE_DIRECTORY)
         names[n++] = "slapd";
@@ -618,6 +618,7 @@ const char *const *render_components(unsigned roles)
         names[n++] = "nftables";
     if (roles == ROLE_PROXY)          /* store health monitor (emailng-healthd) */
         names[n++] = "healthd";
+    names[n++] = "logrotate";         /* every host: its logs' rotation */
     names[n] = NULL;
     return names;
 }
