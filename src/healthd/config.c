@@ -117,9 +117,7 @@ static int load_pair(ycfg *y, hd_config *c, const ycfg_map *pm)
     const char *name = pm->key, *path = pm->path;
     if (!valid_pair_name(name))
         return ycfg_report(y, pm->key_node, "%s: a pair name is 1-64 of A-Z a-z 0-9 . _ -", path);
-    for (size_t i = 0; i < c->npairs; i++)
-        if (strcmp(c->pairs[i].name, name) == 0)
-            return ycfg_report(y, pm->key_node, "%s: pair given twice", path);
+    /* A pair named twice is a key given twice: ycfg_parse refuses it. */
     ycfg_map m;
     int rc = ycfg_map_begin(y, pm->value, path, keys, &m);
     if (rc == 0) {

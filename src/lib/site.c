@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "address.h"
+#include "yaml_config.h"
 
 #define SITE_FILE_MAX (1024 * 1024)     /* a site file is small; refuse huge input */
 
@@ -160,100 +161,26 @@ void site_roles_text(unsigned roles, buf *out)
     }
 }
 
-/* ---- the walker ---------------------------------------------------------- */
+/* ---- the walker ------------------------------------------------------------
+ * src/lib/yaml_config.h walks the document and reports in its one form;
+ * this file holds the schema, the values' rules and the rules over several
+ * fields. Every problem is reported (YCFG_ERROR_LINES), sorted by line. */
 
-struct loader {
-    const char *name;
-    yaml_document_t *doc;
-    buf *errors;
-    int failed;
+/* Where the fields that rules over several fields are about stand in the
+ * file, so those reports point at them (NULL: not in the file). */
+struct host_nodes {
+    const yaml_node_t *item, *name, *address, *roles, *store_pair;
 };
 
-__attribute__((format(printf, 4, 5)))
-static void report_at(struct loader *l, size_t line, size_t column, const char *fmt, ...)
-{
-    va_list ap;
-    buf_printf(l->errors, "%s:%zu:%zu: ", l->name, line ? line : 1, column ? column : 1);
-    va_start(ap, fmt);
-    buf_vprintf(l->errors, fmt, ap);
-    va_end(ap);
-    buf_append_char(l->errors, '\n');
-    l->failed = 1;
-}
-
-__attribute__((format(printf, 3, 4)))
-static void report(struct loader *l, const yaml_node_t *node, const char *fmt, ...)
-{
-    va_list ap;
-    buf_printf(l->errors, "%s:%zu:%zu: ", l->name,
-               node ? node->start_mark.line + 1 : 1,
-               node ? node->start_mark.column + 1 : 1);
-    va_start(ap, fmt);
-    buf_vprintf(l->errors, fmt, ap);
-    va_end(ap);
-    buf_append_char(l->errors, '\n');
-    l->failed = 1;
-}
-
-static const char *node_kind(const yaml_node_t *node)
-{
-    switch (node->type) {
-    case YAML_SCALAR_NODE: return "a single value";
-    case YAML_SEQUENCE_NODE: return "a list";
-    case YAML_MAPPING_NODE: return "a mapping of keys";
-    default: return "nothing";
-    }
-}
-
-/* The scalar text of a node, or NULL (with an error) if it is not a scalar. */
-static const char *scalar(struct loader *l, const yaml_node_t *node, const char *field)
-{
-    if (node->type != YAML_SCALAR_NODE) {
-        report(l, node, "%s: expected a single value, found %s", field, node_kind(node));
-        return NULL;
-    }
-    const char *s = (const char *)node->data.scalar.value;
-    if (strlen(s) != node->data.scalar.length) {
-        report(l, node, "%s: the value contains a NUL byte", field);
-        return NULL;
-    }
-    return s;
-}
-
-static int is_mapping(struct loader *l, const yaml_node_t *node, const char *field)
-{
-    if (node->type == YAML_MAPPING_NODE)
-        return 1;
-    report(l, node, "%s: expected a mapping of keys, found %s", field, node_kind(node));
-    return 0;
-}
-
-static int is_sequence(struct loader *l, const yaml_node_t *node, const char *field)
-{
-    if (node->type == YAML_SEQUENCE_NODE)
-        return 1;
-    report(l, node, "%s: expected a list, found %s", field, node_kind(node));
-    return 0;
-}
-
-/* Looks a key up among the allowed ones; reports unknown keys. Returns the
- * index in `allowed` or -1. */
-static int key_index(struct loader *l, const yaml_node_t *key, const char *section,
-                     const char *const *allowed)
-{
-    const char *k = scalar(l, key, section);
-    if (k == NULL)
-        return -1;
-    for (int i = 0; allowed[i]; i++)
-        if (strcmp(k, allowed[i]) == 0)
-            return i;
-    buf expected = BUF_INIT;
-    for (int i = 0; allowed[i]; i++)
-        buf_printf(&expected, "%s%s", i ? ", " : "", allowed[i]);
-    report(l, key, "%s: unknown key \"%s\"; expected one of: %s", section, k, buf_cstr(&expected));
-    buf_free(&expected);
-    return -1;
-}
+struct loader {
+    ycfg y;
+    struct host_nodes *host_nodes;          /* beside site->hosts */
+    const yaml_node_t *hosts_key, *admin_hosts_key, *resolver_key;
+    const yaml_node_t *fabric_dns, *fabric_client;
+    const yaml_node_t *spam_quarantine_level;
+    const yaml_node_t **greylist_domain_nodes;  /* beside policy.greylist_domains */
+    const yaml_node_t **override_key_nodes;     /* beside policy.overrides */
+};
 
 static int valid_name(const char *s)
 {
@@ -282,48 +209,47 @@ static int valid_domain(const char *s)
     return ok;
 }
 
-static char *take_string(struct loader *l, const yaml_node_t *node, const char *field)
+/* A copy of a single value that is not empty and has no control characters. */
+static char *take_string(ycfg *y, const yaml_node_t *node, const char *field)
 {
-    const char *s = scalar(l, node, field);
+    const char *s = ycfg_text(y, node, field);
     if (s == NULL)
         return NULL;
     if (*s == '\0') {
-        report(l, node, "%s: must not be empty", field);
+        ycfg_report(y, node, "%s: must not be empty", field);
         return NULL;
     }
     for (const char *p = s; *p; p++)
         if (iscntrl((unsigned char)*p)) {
-            report(l, node, "%s: control characters are not allowed", field);
+            ycfg_report(y, node, "%s: control characters are not allowed", field);
             return NULL;
         }
     return xstrdup(s);
 }
 
-static void take_domains(struct loader *l, const yaml_node_t *node, struct site *site)
+static void take_domains(ycfg *y, const yaml_node_t *node, struct site *site)
 {
-    if (!is_sequence(l, node, "domains"))
+    ycfg_seq items;
+    if (ycfg_seq_begin(y, node, "domains", &items))
         return;
-    yaml_node_item_t *it = node->data.sequence.items.start;
-    yaml_node_item_t *end = node->data.sequence.items.top;
-    if (it == end) {
-        report(l, node, "domains: the list is empty; expected at least one mail domain");
+    if (items.n == 0) {
+        ycfg_report(y, node, "domains: the list is empty; expected at least one mail domain");
         return;
     }
     strv_free(site->domains, site->n_domains);
     site->n_domains = 0;
-    site->domains = xcalloc((size_t)(end - it), sizeof *site->domains);
-    for (; it < end; it++) {
-        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-        const char *s = scalar(l, item, "domains");
+    site->domains = xcalloc(items.n, sizeof *site->domains);
+    for (const yaml_node_t *item; (item = ycfg_seq_next(&items)) != NULL;) {
+        const char *s = ycfg_text(y, item, "domains");
         if (s == NULL)
             continue;
         if (!valid_domain(s)) {
-            report(l, item, "domains: \"%s\" is not a domain name; expected e.g. example.org", s);
+            ycfg_report(y, item, "domains: \"%s\" is not a domain name; expected e.g. example.org", s);
             continue;
         }
         for (size_t i = 0; i < site->n_domains; i++)
             if (strcasecmp(site->domains[i], s) == 0)
-                report(l, item, "domains: \"%s\" is listed twice", s);
+                ycfg_report(y, item, "domains: \"%s\" is listed twice", s);
         buf lower = BUF_INIT;
         for (const char *p = s; *p; p++)
             buf_append_char(&lower, (char)tolower((unsigned char)*p));
@@ -331,44 +257,42 @@ static void take_domains(struct loader *l, const yaml_node_t *node, struct site 
     }
 }
 
-static void take_names(struct loader *l, const yaml_node_t *node, struct site *site)
+static void take_names(ycfg *y, const yaml_node_t *node, struct site *site)
 {
-    if (!is_sequence(l, node, "tls.names"))
+    ycfg_seq items;
+    if (ycfg_seq_begin(y, node, "tls.names", &items))
         return;
-    yaml_node_item_t *it = node->data.sequence.items.start;
-    yaml_node_item_t *end = node->data.sequence.items.top;
-    if (it == end) {
-        report(l, node, "tls.names: the list is empty; expected the public host name first");
+    if (items.n == 0) {
+        ycfg_report(y, node, "tls.names: the list is empty; expected the public host name first");
         return;
     }
     strv_free(site->tls_names, site->n_tls_names);
     site->n_tls_names = 0;
-    site->tls_names = xcalloc((size_t)(end - it), sizeof *site->tls_names);
-    for (; it < end; it++) {
-        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-        const char *s = scalar(l, item, "tls.names");
+    site->tls_names = xcalloc(items.n, sizeof *site->tls_names);
+    for (const yaml_node_t *item; (item = ycfg_seq_next(&items)) != NULL;) {
+        const char *s = ycfg_text(y, item, "tls.names");
         if (s == NULL)
             continue;
         if (!valid_domain(s) && !valid_ip(s) && strcmp(s, "localhost") != 0) {
-            report(l, item, "tls.names: \"%s\" is not a host name or IP address", s);
+            ycfg_report(y, item, "tls.names: \"%s\" is not a host name or IP address", s);
             continue;
         }
         if (site->n_tls_names == 0 && valid_ip(s)) {
-            report(l, item, "tls.names: the first name is the public host name and must be a DNS name, not \"%s\"", s);
+            ycfg_report(y, item, "tls.names: the first name is the public host name and must be a DNS name, not \"%s\"", s);
             continue;
         }
         site->tls_names[site->n_tls_names++] = xstrdup(s);
     }
 }
 
-static unsigned take_roles(struct loader *l, const yaml_node_t *node)
+static unsigned take_roles(ycfg *y, const yaml_node_t *node)
 {
-    if (!is_sequence(l, node, "hosts.roles"))
+    ycfg_seq items;
+    if (ycfg_seq_begin(y, node, "hosts.roles", &items))
         return 0;
     unsigned roles = 0;
-    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
-        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-        const char *s = scalar(l, item, "hosts.roles");
+    for (const yaml_node_t *item; (item = ycfg_seq_next(&items)) != NULL;) {
+        const char *s = ycfg_text(y, item, "hosts.roles");
         if (s == NULL)
             continue;
         unsigned bit = 0;
@@ -376,118 +300,140 @@ static unsigned take_roles(struct loader *l, const yaml_node_t *node)
             if (strcmp(s, role_names[i].name) == 0)
                 bit = role_names[i].bit;
         if (bit == 0)
-            report(l, item, "hosts.roles: unknown role \"%s\"; expected relay, proxy, store or directory", s);
+            ycfg_report(y, item, "hosts.roles: unknown role \"%s\"; expected relay, proxy, store or directory", s);
         else if (roles & bit)
-            report(l, item, "hosts.roles: role \"%s\" is listed twice", s);
+            ycfg_report(y, item, "hosts.roles: role \"%s\" is listed twice", s);
         roles |= bit;
     }
-    if (roles == 0 && !l->failed)
-        report(l, node, "hosts.roles: no role given; expected one or more of relay, proxy, store, directory");
+    if (roles == 0 && !y->failed)
+        ycfg_report(y, node, "hosts.roles: no role given; expected one or more of relay, proxy, store, directory");
     return roles;
 }
 
-static void take_hosts(struct loader *l, const yaml_node_t *node, struct site *site)
+static void free_hosts(struct site *site)
 {
-    static const char *const keys[] = {"name", "address", "roles", "store_pair", NULL};
-    if (!is_sequence(l, node, "hosts"))
-        return;
-    yaml_node_item_t *it = node->data.sequence.items.start;
-    yaml_node_item_t *end = node->data.sequence.items.top;
-    if (it == end) {
-        report(l, node, "hosts: the list is empty; expected at least one host");
-        return;
-    }
     for (size_t i = 0; i < site->n_hosts; i++) {
         free(site->hosts[i].name);
         free(site->hosts[i].address);
         free(site->hosts[i].store_pair);
     }
     free(site->hosts);
+    site->hosts = NULL;
     site->n_hosts = 0;
-    site->hosts = xcalloc((size_t)(end - it), sizeof *site->hosts);
-    for (; it < end; it++) {
-        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-        if (!is_mapping(l, item, "hosts"))
-            continue;
-        struct site_host *h = &site->hosts[site->n_hosts++];
-        h->line = item->start_mark.line + 1;
-        h->column = item->start_mark.column + 1;
-        yaml_node_t *roles_node = NULL;
-        for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-            yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-            switch (key_index(l, k, "hosts", keys)) {
-            case 0:
-                free(h->name);
-                h->name = take_string(l, v, "hosts.name");
-                if (h->name && !valid_name(h->name)) {
-                    report(l, v, "hosts.name: \"%s\" is not a host name; expected lower-case letters, digits and '-', at most 63", h->name);
-                } else if (h->name) {
-                    for (struct site_host *o = site->hosts; o < h; o++)
-                        if (o->name && strcmp(o->name, h->name) == 0)
-                            report(l, v, "hosts.name: host \"%s\" is defined twice", h->name);
-                }
-                break;
-            case 1:
-                free(h->address);
-                h->address = take_string(l, v, "hosts.address");
-                if (h->address && !valid_ip(h->address))
-                    report(l, v, "hosts.address: \"%s\" is not an IP address; expected e.g. 127.0.0.1 or 2001:db8::25", h->address);
-                break;
-            case 2:
-                roles_node = v;
-                h->roles = take_roles(l, v);
-                break;
-            case 3:
-                free(h->store_pair);
-                h->store_pair = take_string(l, v, "hosts.store_pair");
-                if (h->store_pair && !valid_name(h->store_pair))
-                    report(l, v, "hosts.store_pair: \"%s\" is not a name; expected lower-case letters, digits and '-'", h->store_pair);
-                break;
-            default:
-                break;
-            }
-        }
-        if (h->name == NULL)
-            report(l, item, "hosts: this host has no \"name\"");
-        if (h->address == NULL)
-            report(l, item, "hosts: this host has no \"address\"");
-        if (roles_node == NULL)
-            report(l, item, "hosts: this host has no \"roles\"");
-        if (h->store_pair && !(h->roles & ROLE_STORE))
-            report(l, item, "hosts.store_pair: only a host with the store role has a store pair");
-        /* A store without store_pair: pair1 on a one-host site, an error
-         * on a site of several hosts (check_topology). */
+}
+
+/* One host of hosts: {name, address, roles, store_pair}. */
+static void take_host(struct loader *l, const yaml_node_t *item, struct site *site)
+{
+    static const char *const keys[] = {"name", "address", "roles", "store_pair", NULL};
+    ycfg *y = &l->y;
+    ycfg_map m;
+    if (ycfg_map_begin(y, item, "hosts", keys, &m) != 0) {
+        ycfg_map_end(&m);
+        return;
     }
+    struct site_host *h = &site->hosts[site->n_hosts];
+    struct host_nodes *at = &l->host_nodes[site->n_hosts];
+    site->n_hosts++;
+    h->line = item->start_mark.line + 1;
+    h->column = item->start_mark.column + 1;
+    at->item = item;
+    while (ycfg_map_next_all(&m)) {
+        switch (m.index) {
+        case 0:
+            free(h->name);
+            at->name = m.value;
+            h->name = take_string(y, m.value, m.path);
+            if (h->name && !valid_name(h->name)) {
+                ycfg_report(y, m.value, "hosts.name: \"%s\" is not a host name; expected lower-case letters, digits and '-', at most 63", h->name);
+            } else if (h->name) {
+                for (struct site_host *o = site->hosts; o < h; o++)
+                    if (o->name && strcmp(o->name, h->name) == 0)
+                        ycfg_report(y, m.value, "hosts.name: host \"%s\" is defined twice", h->name);
+            }
+            break;
+        case 1:
+            free(h->address);
+            at->address = m.value;
+            h->address = take_string(y, m.value, m.path);
+            if (h->address && !valid_ip(h->address))
+                ycfg_report(y, m.value, "hosts.address: \"%s\" is not an IP address; expected e.g. 127.0.0.1 or 2001:db8::25", h->address);
+            break;
+        case 2:
+            at->roles = m.value;
+            h->roles = take_roles(y, m.value);
+            break;
+        case 3:
+            free(h->store_pair);
+            at->store_pair = m.value;
+            h->store_pair = take_string(y, m.value, m.path);
+            if (h->store_pair && !valid_name(h->store_pair))
+                ycfg_report(y, m.value, "hosts.store_pair: \"%s\" is not a name; expected lower-case letters, digits and '-'", h->store_pair);
+            break;
+        default:
+            break;
+        }
+    }
+    ycfg_map_end(&m);
+    /* A missing key has no node of its own: the host's. */
+    if (at->name == NULL)
+        ycfg_report(y, item, "hosts: this host has no \"name\"");
+    if (at->address == NULL)
+        ycfg_report(y, item, "hosts: this host has no \"address\"");
+    if (at->roles == NULL)
+        ycfg_report(y, item, "hosts: this host has no \"roles\"");
+    if (h->store_pair && !(h->roles & ROLE_STORE))
+        ycfg_report(y, at->store_pair, "hosts.store_pair: only a host with the store role has a store pair");
+    /* A store without store_pair: pair1 on a one-host site, an error
+     * on a site of several hosts (check_topology). */
+}
+
+static void take_hosts(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    ycfg *y = &l->y;
+    ycfg_seq items;
+    if (ycfg_seq_begin(y, node, "hosts", &items))
+        return;
+    if (items.n == 0) {
+        ycfg_report(y, node, "hosts: the list is empty; expected at least one host");
+        return;
+    }
+    free_hosts(site);
+    free(l->host_nodes);
+    site->hosts = xcalloc(items.n, sizeof *site->hosts);
+    l->host_nodes = xcalloc(items.n, sizeof *l->host_nodes);
+    for (const yaml_node_t *item; (item = ycfg_seq_next(&items)) != NULL;)
+        take_host(l, item, site);
 }
 
 /* fabric: {dns: ADDR, client: ADDR} (struct site_fabric). */
 static void take_fabric(struct loader *l, const yaml_node_t *node, struct site *site)
 {
     static const char *const keys[] = {"dns", "client", NULL};
-    if (!is_mapping(l, node, "fabric"))
-        return;
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        int i = key_index(l, k, "fabric", keys);
-        if (i < 0)
-            continue;
-        char *field = xasprintf("fabric.%s", keys[i]);
-        char *addr = take_string(l, v, field);
-        if (addr && !valid_ip(addr)) {
-            report(l, v, "%s: \"%s\" is not an IP address; expected e.g. 198.18.0.53", field, addr);
-            free(addr);
-            addr = NULL;
+    ycfg *y = &l->y;
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "fabric", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            char *addr = take_string(y, m.value, m.path);
+            if (addr && !valid_ip(addr)) {
+                ycfg_report(y, m.value, "%s: \"%s\" is not an IP address; expected e.g. 198.18.0.53", m.path, addr);
+                free(addr);
+                addr = NULL;
+            }
+            if (addr) {
+                char **slot = m.index == 0 ? &site->fabric.dns : &site->fabric.client;
+                free(*slot);
+                *slot = addr;
+                *(m.index == 0 ? &l->fabric_dns : &l->fabric_client) = m.value;
+            }
         }
-        if (addr) {
-            char **slot = i == 0 ? &site->fabric.dns : &site->fabric.client;
-            free(*slot);
-            *slot = addr;
-        }
-        free(field);
-    }
+    ycfg_map_end(&m);
 }
+
+/* The node of host i's field, or the host's own node when the field is
+ * not in the file (NULL for the built-in host: 1:1). */
+#define HOST_AT(l, i, field) ((l)->host_nodes == NULL ? NULL \
+                              : (l)->host_nodes[i].field ? (l)->host_nodes[i].field : (l)->host_nodes[i].item)
 
 /* Rules over all hosts (docs/architecture.md, "The site model"):
  * unique addresses; a relay never holds the directory (X1); one host with
@@ -496,15 +442,16 @@ static void take_fabric(struct loader *l, const yaml_node_t *node, struct site *
  * of exactly two, and one directory host. */
 static void check_topology(struct loader *l, struct site *site)
 {
+    ycfg *y = &l->y;
     for (size_t i = 0; i < site->n_hosts; i++) {
         struct site_host *h = &site->hosts[i];
         for (size_t j = 0; j < i; j++)
             if (h->address && site->hosts[j].address && strcmp(h->address, site->hosts[j].address) == 0)
-                report_at(l, h->line, h->column, "hosts.address: %s is the address of host \"%s\" too; "
-                          "every host needs its own address", h->address, site->hosts[j].name);
+                ycfg_report(y, HOST_AT(l, i, address), "hosts.address: %s is the address of host \"%s\" too; "
+                            "every host needs its own address", h->address, site->hosts[j].name);
         if ((h->roles & ROLE_RELAY) && (h->roles & ROLE_DIRECTORY) && site->n_hosts > 1)
-            report_at(l, h->line, h->column, "hosts: host \"%s\" has the roles relay and directory; a relay "
-                      "stands in the DMZ and must not hold (or reach) the directory (X1)", h->name);
+            ycfg_report(y, HOST_AT(l, i, roles), "hosts: host \"%s\" has the roles relay and directory; a relay "
+                        "stands in the DMZ and must not hold (or reach) the directory (X1)", h->name);
     }
     if (site->n_hosts == 1) {
         struct site_host *h = &site->hosts[0];
@@ -520,12 +467,12 @@ static void check_topology(struct loader *l, struct site *site)
             continue;   /* reported above */
         buf roles = BUF_INIT;
         site_roles_text(h->roles, &roles);
-        report_at(l, h->line, h->column, "hosts: host \"%s\" has the roles %s; in a site of several hosts "
-                  "each host has exactly one role (only the one-host small site combines them)",
-                  h->name, buf_cstr(&roles));
+        ycfg_report(y, HOST_AT(l, i, roles), "hosts: host \"%s\" has the roles %s; in a site of several hosts "
+                    "each host has exactly one role (only the one-host small site combines them)",
+                    h->name, buf_cstr(&roles));
         buf_free(&roles);
     }
-    if (l->failed)
+    if (y->failed)
         return;
     static const struct {
         unsigned role;
@@ -542,8 +489,8 @@ static void check_topology(struct loader *l, struct site *site)
         if (n < counts[c].min || (counts[c].max && n > counts[c].max)) {
             buf roles = BUF_INIT;
             site_roles_text(counts[c].role, &roles);
-            report_at(l, site->hosts[0].line, site->hosts[0].column, "hosts: %zu host(s) with the role %s; "
-                      "a site of several hosts needs %s", n, buf_cstr(&roles), counts[c].why);
+            ycfg_report(y, l->hosts_key, "hosts: %zu host(s) with the role %s; "
+                        "a site of several hosts needs %s", n, buf_cstr(&roles), counts[c].why);
             buf_free(&roles);
         }
     }
@@ -552,8 +499,8 @@ static void check_topology(struct loader *l, struct site *site)
         if (!(h->roles & ROLE_STORE))
             continue;
         if (h->store_pair == NULL) {
-            report_at(l, h->line, h->column, "hosts: store \"%s\" has no store_pair; in a site of several "
-                      "hosts every store names its pair (two stores replicating each other)", h->name);
+            ycfg_report(y, HOST_AT(l, i, item), "hosts: store \"%s\" has no store_pair; in a site of several "
+                        "hosts every store names its pair (two stores replicating each other)", h->name);
             continue;
         }
         size_t n = 0, first = i;
@@ -565,159 +512,105 @@ static void check_topology(struct loader *l, struct site *site)
                 n++;
             }
         if (n != 2 && first == i)
-            report_at(l, h->line, h->column, "hosts.store_pair: the pair \"%s\" has %zu store(s); a pair is "
-                      "exactly two stores, each replicating the other (M3)", h->store_pair, n);
+            ycfg_report(y, HOST_AT(l, i, store_pair), "hosts.store_pair: the pair \"%s\" has %zu store(s); a pair is "
+                        "exactly two stores, each replicating the other (M3)", h->store_pair, n);
     }
-    if (site->fabric.dns || site->fabric.client) {
-        const char *const extra[] = {site->fabric.dns, site->fabric.client};
-        for (size_t e = 0; e < 2; e++)
-            for (size_t i = 0; extra[e] && i < site->n_hosts; i++)
-                if (site->hosts[i].address && strcmp(extra[e], site->hosts[i].address) == 0)
-                    report_at(l, site->hosts[i].line, site->hosts[i].column, "fabric.%s: %s is the address of "
-                              "host \"%s\"; the fabric's %s needs its own", e ? "client" : "dns", extra[e],
-                              site->hosts[i].name, e ? "client" : "DNS server");
-        if (site->fabric.dns && site->fabric.client && strcmp(site->fabric.dns, site->fabric.client) == 0)
-            report_at(l, 1, 1, "fabric: dns and client have the same address %s", site->fabric.dns);
-    }
+    const char *const extra[] = {site->fabric.dns, site->fabric.client};
+    const yaml_node_t *const extra_at[] = {l->fabric_dns, l->fabric_client};
+    for (size_t e = 0; e < 2; e++)
+        for (size_t i = 0; extra[e] && i < site->n_hosts; i++)
+            if (site->hosts[i].address && strcmp(extra[e], site->hosts[i].address) == 0)
+                ycfg_report(y, extra_at[e], "fabric.%s: %s is the address of host \"%s\"; the fabric's %s needs "
+                            "its own", e ? "client" : "dns", extra[e], site->hosts[i].name,
+                            e ? "client" : "DNS server");
+    if (site->fabric.dns && site->fabric.client && strcmp(site->fabric.dns, site->fabric.client) == 0)
+        ycfg_report(y, l->fabric_client, "fabric: dns and client have the same address %s", site->fabric.dns);
 }
 
-static unsigned long long take_size(struct loader *l, const yaml_node_t *node, const char *field,
-                                    unsigned long long fallback)
-{
-    const char *s = scalar(l, node, field);
-    if (s == NULL)
-        return fallback;
-    unsigned long long bytes = 0;
-    buf err = BUF_INIT;
-    if (size_parse(s, &bytes, &err) != 0) {
-        report(l, node, "%s: %s", field, buf_cstr(&err));
-        bytes = fallback;
-    }
-    buf_free(&err);
-    return bytes;
-}
-
-static long take_integer(struct loader *l, const yaml_node_t *node, const char *field, long min, long max)
-{
-    const char *s = scalar(l, node, field);
-    if (s == NULL)
-        return min;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < min || v > max) {
-        report(l, node, "%s: \"%s\" is not a whole number from %ld to %ld", field, s, min, max);
-        return min;
-    }
-    return v;
-}
-
-static void take_quota(struct loader *l, const yaml_node_t *node, struct site *site)
+static void take_quota(ycfg *y, const yaml_node_t *node, struct site *site)
 {
     static const char *const keys[] = {"default", "grace", NULL};
-    if (!is_mapping(l, node, "quota"))
-        return;
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        switch (key_index(l, k, "quota", keys)) {
-        case 0: {
-            site->quota_default = take_size(l, v, "quota.default", site->quota_default);
-            buf err = BUF_INIT;   /* 0 stays allowed here: no quota at all */
-            if (site->quota_default != 0 && quota_size_check(site->quota_default, &err) != 0)
-                report(l, v, "quota.default: %s", buf_cstr(&err));
-            buf_free(&err);
-            break;
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "quota", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            if (m.index == 0) {
+                if (ycfg_size(y, m.value, m.path, &site->quota_default) != 0)
+                    continue;
+                buf err = BUF_INIT;   /* 0 stays allowed here: no quota at all */
+                if (site->quota_default != 0 && quota_size_check(site->quota_default, &err) != 0)
+                    ycfg_report(y, m.value, "quota.default: %s", buf_cstr(&err));
+                buf_free(&err);
+            } else {
+                const char *s = ycfg_text(y, m.value, m.path);
+                if (s == NULL)
+                    continue;
+                char *end = NULL;
+                errno = 0;
+                long pct = strtol(s, &end, 10);
+                if (errno || end == s || strcmp(end, "%") != 0 || pct < 0 || pct > 100)
+                    ycfg_report(y, m.value, "quota.grace: \"%s\" is not a percentage; expected e.g. 10%%", s);
+                else
+                    site->quota_grace_percent = (unsigned)pct;
+            }
         }
-        case 1: {
-            const char *s = scalar(l, v, "quota.grace");
-            if (s == NULL)
-                break;
-            char *end = NULL;
-            errno = 0;
-            long pct = strtol(s, &end, 10);
-            if (errno || end == s || strcmp(end, "%") != 0 || pct < 0 || pct > 100)
-                report(l, v, "quota.grace: \"%s\" is not a percentage; expected e.g. 10%%", s);
-            else
-                site->quota_grace_percent = (unsigned)pct;
-            break;
-        }
-        default:
-            break;
-        }
-    }
+    ycfg_map_end(&m);
 }
 
-static void take_limits(struct loader *l, const yaml_node_t *node, struct site *site)
+static void take_limits(ycfg *y, const yaml_node_t *node, struct site *site)
 {
     static const char *const keys[] = {"message_size", "line_length", NULL};
-    if (!is_mapping(l, node, "limits"))
-        return;
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        switch (key_index(l, k, "limits", keys)) {
-        case 0:
-            site->message_size = take_size(l, v, "limits.message_size", site->message_size);
-            if (site->message_size < 64 * 1024)
-                report(l, v, "limits.message_size: at least 64K is needed for ordinary mail");
-            break;
-        case 1:
-            site->line_length = (unsigned long long)take_integer(l, v, "limits.line_length", 998, 1 << 20);
-            break;
-        default:
-            break;
+    ycfg_map m;
+    long line_length;
+    if (ycfg_map_begin(y, node, "limits", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            if (m.index == 0) {
+                if (ycfg_size(y, m.value, m.path, &site->message_size) == 0 && site->message_size < 64 * 1024)
+                    ycfg_report(y, m.value, "limits.message_size: at least 64K is needed for ordinary mail");
+            } else if (ycfg_long(y, m.value, m.path, 998, 1 << 20, &line_length) == 0) {
+                site->line_length = (unsigned long long)line_length;
+            }
         }
-    }
+    ycfg_map_end(&m);
 }
 
-static void take_ports(struct loader *l, const yaml_node_t *node, struct site *site)
+static void take_ports(ycfg *y, const yaml_node_t *node, struct site *site)
 {
     static const char *const keys[] = {"smtp", "submission", "submissions", "imap", "imaps",
                                        "pop3", "pop3s", "managesieve", "lmtp", "quota_status", NULL};
-    int *slots[] = {&site->ports.smtp, &site->ports.submission, &site->ports.submissions,
-                    &site->ports.imap, &site->ports.imaps, &site->ports.pop3, &site->ports.pop3s,
-                    &site->ports.managesieve, &site->ports.lmtp, &site->ports.quota_status};
-    if (!is_mapping(l, node, "ports"))
-        return;
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        int i = key_index(l, k, "ports", keys);
-        if (i < 0)
-            continue;
-        buf field = BUF_INIT;
-        buf_printf(&field, "ports.%s", keys[i]);
-        *slots[i] = (int)take_integer(l, v, buf_cstr(&field), 1, 65535);
-        buf_free(&field);
-    }
-    for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
-        for (size_t j = i + 1; j < sizeof slots / sizeof slots[0]; j++)
-            if (*slots[i] == *slots[j])
-                report(l, node, "ports: %s and %s both use port %d", keys[i], keys[j], *slots[i]);
-}
-
-/* true/yes or false/no; -1 (reported) otherwise. */
-static int take_bool(struct loader *l, const yaml_node_t *node, const char *field)
-{
-    const char *s = scalar(l, node, field);
-    if (s == NULL)
-        return -1;
-    if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0)
-        return 1;
-    if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0)
-        return 0;
-    report(l, node, "%s: \"%s\" is not true or false", field, s);
-    return -1;
+    enum { N_PORTS = sizeof keys / sizeof keys[0] - 1 };
+    int *slots[N_PORTS] = {&site->ports.smtp, &site->ports.submission, &site->ports.submissions,
+                           &site->ports.imap, &site->ports.imaps, &site->ports.pop3, &site->ports.pop3s,
+                           &site->ports.managesieve, &site->ports.lmtp, &site->ports.quota_status};
+    const yaml_node_t *given[N_PORTS] = {0};    /* the value node of a port in the file */
+    int invalid[N_PORTS] = {0};
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "ports", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            given[m.index] = m.value;
+            invalid[m.index] = ycfg_port(y, m.value, m.path, slots[m.index]) != 0;
+        }
+    ycfg_map_end(&m);
+    /* Two services on one port: reported at the one given later in the file. */
+    for (size_t i = 0; i < N_PORTS; i++)
+        for (size_t j = i + 1; j < N_PORTS; j++) {
+            if (invalid[i] || invalid[j] || *slots[i] != *slots[j])
+                continue;
+            const yaml_node_t *at = given[i];
+            if (at == NULL || (given[j] && (given[j]->start_mark.line > at->start_mark.line
+                                            || (given[j]->start_mark.line == at->start_mark.line
+                                                && given[j]->start_mark.column > at->start_mark.column))))
+                at = given[j];
+            ycfg_report(y, at ? at : node, "ports: %s and %s both use port %d", keys[i], keys[j], *slots[i]);
+        }
 }
 
 /* A SpamAssassin score with at most one decimal, from min to max tenths. */
-static int take_score(struct loader *l, const yaml_node_t *node, const char *field,
-                      int min_tenths, int max_tenths, int fallback)
+static void take_score(ycfg *y, const yaml_node_t *node, const char *field, int min_tenths, int max_tenths,
+                       int *out)
 {
-    const char *s = scalar(l, node, field);
+    const char *s = ycfg_text(y, node, field);
     if (s == NULL)
-        return fallback;
+        return;
     int tenths = 0, digits = 0;
     const char *p = s;
     while (isdigit((unsigned char)*p) && digits < 4) {
@@ -730,12 +623,12 @@ static int take_score(struct loader *l, const yaml_node_t *node, const char *fie
         p += 2;
     }
     if (digits == 0 || *p != '\0' || tenths < min_tenths || tenths > max_tenths) {
-        report(l, node, "%s: \"%s\" is not a score from %d.%d to %d.%d with at most one decimal; "
-               "expected e.g. 5.0", field, s, min_tenths / 10, min_tenths % 10,
-               max_tenths / 10, max_tenths % 10);
-        return fallback;
+        ycfg_report(y, node, "%s: \"%s\" is not a score from %d.%d to %d.%d with at most one decimal; "
+                    "expected e.g. 5.0", field, s, min_tenths / 10, min_tenths % 10,
+                    max_tenths / 10, max_tenths % 10);
+        return;
     }
-    return tenths;
+    *out = tenths;
 }
 
 static void take_filter(struct loader *l, const yaml_node_t *node, struct site *site)
@@ -743,86 +636,67 @@ static void take_filter(struct loader *l, const yaml_node_t *node, struct site *
     static const char *const keys[] = {"enabled", "before_queue", "virus_action", "spam_junk_level",
                                        "spam_quarantine_level", "quarantine", "signatures",
                                        "processes", "network_tests", NULL};
+    static const char *const quarantine_keys[] = {"size", NULL};
+    ycfg *y = &l->y;
     struct site_filter *f = &site->filter;
-    if (!is_mapping(l, node, "filter"))
-        return;
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        int b;
-        switch (key_index(l, k, "filter", keys)) {
-        case 0:
-            if ((b = take_bool(l, v, "filter.enabled")) >= 0)
-                f->enabled = b;
-            break;
-        case 1:
-            if ((b = take_bool(l, v, "filter.before_queue")) >= 0)
-                f->before_queue = b;
-            break;
-        case 2: {
-            const char *s = scalar(l, v, "filter.virus_action");
-            if (s && strcmp(s, "quarantine") == 0)
-                f->virus_action = VIRUS_QUARANTINE;
-            else if (s && strcmp(s, "discard") == 0)
-                f->virus_action = VIRUS_DISCARD;
-            else if (s)
-                report(l, v, "filter.virus_action: \"%s\" is not an action; expected quarantine or discard", s);
-            break;
-        }
-        case 3:
-            f->spam_junk_tenths = take_score(l, v, "filter.spam_junk_level", 5, 100, f->spam_junk_tenths);
-            break;
-        case 4: {
-            const char *s = v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : NULL;
-            if (s && (strcmp(s, "off") == 0 || strcmp(s, "false") == 0 || strcmp(s, "no") == 0))
-                f->spam_quarantine_tenths = 0;
-            else
-                f->spam_quarantine_tenths = take_score(l, v, "filter.spam_quarantine_level", 10, 1000,
-                                                       f->spam_quarantine_tenths);
-            break;
-        }
-        case 5: {
-            static const char *const qkeys[] = {"size", NULL};
-            if (!is_mapping(l, v, "filter.quarantine"))
+    ycfg_map m, q;
+    if (ycfg_map_begin(y, node, "filter", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            const yaml_node_t *v = m.value;
+            switch (m.index) {
+            case 0: ycfg_bool(y, v, m.path, &f->enabled); break;
+            case 1: ycfg_bool(y, v, m.path, &f->before_queue); break;
+            case 2: {
+                const char *s = ycfg_text(y, v, m.path);
+                if (s && strcmp(s, "quarantine") == 0)
+                    f->virus_action = VIRUS_QUARANTINE;
+                else if (s && strcmp(s, "discard") == 0)
+                    f->virus_action = VIRUS_DISCARD;
+                else if (s)
+                    ycfg_report(y, v, "filter.virus_action: \"%s\" is not an action; expected quarantine or discard", s);
                 break;
-            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
-                yaml_node_t *qv = yaml_document_get_node(l->doc, q->value);
-                if (key_index(l, yaml_document_get_node(l->doc, q->key), "filter.quarantine", qkeys) != 0)
-                    continue;
-                f->quarantine_size = take_size(l, qv, "filter.quarantine.size", f->quarantine_size);
-                if (f->quarantine_size < 1024 * 1024)
-                    report(l, qv, "filter.quarantine.size: at least 1M is needed (a few infected messages)");
             }
-            break;
-        }
-        case 6: {
-            char *path = take_string(l, v, "filter.signatures");
-            if (path && path[0] != '/') {
-                report(l, v, "filter.signatures: \"%s\" is not an absolute path; expected e.g. /var/lib/clamav", path);
-                free(path);
-            } else if (path && strpbrk(path, " \t'\"\\") != NULL) {
-                report(l, v, "filter.signatures: \"%s\": spaces, quotes and backslashes are not allowed", path);
-                free(path);
-            } else if (path) {
-                free(f->signatures);
-                f->signatures = path;
+            case 3: take_score(y, v, m.path, 5, 100, &f->spam_junk_tenths); break;
+            case 4:
+                l->spam_quarantine_level = v;
+                /* off (or any false word): never quarantine spam. */
+                if (v->type == YAML_SCALAR_NODE && ycfg_bool_word((const char *)v->data.scalar.value) == 0)
+                    f->spam_quarantine_tenths = 0;
+                else
+                    take_score(y, v, m.path, 10, 1000, &f->spam_quarantine_tenths);
+                break;
+            case 5:
+                if (ycfg_map_begin(y, v, m.path, quarantine_keys, &q) == 0)
+                    while (ycfg_map_next_all(&q))
+                        if (ycfg_size(y, q.value, q.path, &f->quarantine_size) == 0
+                            && f->quarantine_size < 1024 * 1024)
+                            ycfg_report(y, q.value, "filter.quarantine.size: at least 1M is needed (a few infected messages)");
+                ycfg_map_end(&q);
+                break;
+            case 6: {
+                char *path = take_string(y, v, m.path);
+                if (path && path[0] != '/') {
+                    ycfg_report(y, v, "filter.signatures: \"%s\" is not an absolute path; expected e.g. /var/lib/clamav", path);
+                    free(path);
+                } else if (path && strpbrk(path, " \t'\"\\") != NULL) {
+                    ycfg_report(y, v, "filter.signatures: \"%s\": spaces, quotes and backslashes are not allowed", path);
+                    free(path);
+                } else if (path) {
+                    free(f->signatures);
+                    f->signatures = path;
+                }
+                break;
             }
-            break;
+            case 7: ycfg_int(y, v, m.path, 1, 32, &f->processes); break;
+            case 8: ycfg_bool(y, v, m.path, &f->network_tests); break;
+            default: break;
+            }
         }
-        case 7:
-            f->processes = (int)take_integer(l, v, "filter.processes", 1, 32);
-            break;
-        case 8:
-            if ((b = take_bool(l, v, "filter.network_tests")) >= 0)
-                f->network_tests = b;
-            break;
-        default:
-            break;
-        }
-    }
+    ycfg_map_end(&m);
     if (f->spam_quarantine_tenths && f->spam_quarantine_tenths <= f->spam_junk_tenths)
-        report(l, node, "filter.spam_quarantine_level: must be above spam_junk_level (%d.%d), or off",
-               f->spam_junk_tenths / 10, f->spam_junk_tenths % 10);
+        ycfg_report(y, l->spam_quarantine_level ? l->spam_quarantine_level : node,
+                    "filter.spam_quarantine_level: must be above spam_junk_level (%d.%d), or off",
+                    f->spam_junk_tenths / 10, f->spam_junk_tenths % 10);
 }
 
 /* ---- policy: (emailng-policyd) ------------------------------------------- */
@@ -848,23 +722,23 @@ static int valid_network(const char *s)
         && isdigit((unsigned char)slash[1]);
 }
 
+
 /* A list of networks (addresses or ADDRESS/PREFIX); replaces *v. */
-static void take_networks(struct loader *l, const yaml_node_t *node, const char *field,
-                          char ***v, size_t *n)
+static void take_networks(ycfg *y, const yaml_node_t *node, const char *field, char ***v, size_t *n)
 {
-    if (!is_sequence(l, node, field))
+    ycfg_seq items;
+    if (ycfg_seq_begin(y, node, field, &items))
         return;
     strv_free(*v, *n);
     *n = 0;
-    *v = xcalloc((size_t)(node->data.sequence.items.top - node->data.sequence.items.start) + 1, sizeof **v);
-    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
-        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-        const char *s = scalar(l, item, field);
+    *v = xcalloc(items.n + 1, sizeof **v);
+    for (const yaml_node_t *item; (item = ycfg_seq_next(&items)) != NULL;) {
+        const char *s = ycfg_text(y, item, field);
         if (s == NULL)
             continue;
         if (!valid_network(s)) {
-            report(l, item, "%s: \"%s\" is not an IP address or network; expected e.g. 192.0.2.25 or 198.51.100.0/24",
-                   field, s);
+            ycfg_report(y, item, "%s: \"%s\" is not an IP address or network; expected e.g. 192.0.2.25 or 198.51.100.0/24",
+                        field, s);
             continue;
         }
         (*v)[(*n)++] = xstrdup(s);
@@ -872,217 +746,223 @@ static void take_networks(struct loader *l, const yaml_node_t *node, const char 
 }
 
 /* msgs_per_hour, rcpts_per_msg, rcpts_per_day (0 = no limit); keys not given keep *out. */
-static void take_send_limits(struct loader *l, const yaml_node_t *node, const char *field,
-                             struct site_send_limits *out)
+static void take_send_limits(ycfg *y, const yaml_node_t *node, const char *field, struct site_send_limits *out)
 {
     static const char *const keys[] = {"msgs_per_hour", "rcpts_per_msg", "rcpts_per_day", NULL};
     long *slots[] = {&out->msgs_per_hour, &out->rcpts_per_msg, &out->rcpts_per_day};
-    if (!is_mapping(l, node, field))
-        return;
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        int i = key_index(l, k, field, keys);
-        if (i < 0)
-            continue;
-        buf name = BUF_INIT;
-        buf_printf(&name, "%s.%s", field, keys[i]);
-        *slots[i] = take_integer(l, v, buf_cstr(&name), 0, 1000000000L);
-        buf_free(&name);
-    }
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, field, keys, &m) == 0)
+        while (ycfg_map_next_all(&m))
+            ycfg_long(y, m.value, m.path, 0, 1000000000L, slots[m.index]);
+    ycfg_map_end(&m);
 }
 
+/* policy.limits.overrides: {ADDRESS: limits}, the addresses chosen by the user. */
 static void take_overrides(struct loader *l, const yaml_node_t *node, struct site_policy *pol)
 {
-    if (!is_mapping(l, node, "policy.limits.overrides"))
+    ycfg *y = &l->y;
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "policy.limits.overrides", NULL, &m) != 0) {
+        ycfg_map_end(&m);
         return;
+    }
     for (size_t i = 0; i < pol->n_overrides; i++)
         free(pol->overrides[i].address);
     free(pol->overrides);
+    free(l->override_key_nodes);
     pol->n_overrides = 0;
-    pol->overrides = xcalloc((size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start) + 1,
-                             sizeof *pol->overrides);
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        const char *s = scalar(l, k, "policy.limits.overrides");
-        if (s == NULL)
-            continue;
+    pol->overrides = xcalloc(m.n + 1, sizeof *pol->overrides);
+    l->override_key_nodes = xcalloc(m.n + 1, sizeof *l->override_key_nodes);
+    while (ycfg_map_next_all(&m)) {
         buf address = BUF_INIT, why = BUF_INIT;
-        if (strchr(s, '@') == NULL) {
-            report(l, k, "policy.limits.overrides: \"%s\" is not a full address; expected e.g. alice@example.org", s);
-        } else if (address_normalize(s, NULL, &address, &why) != 0) {
-            report(l, k, "policy.limits.overrides: %s", buf_cstr(&why));
+        if (strchr(m.key, '@') == NULL) {
+            ycfg_report(y, m.key_node, "policy.limits.overrides: \"%s\" is not a full address; expected e.g. alice@example.org", m.key);
+        } else if (address_normalize(m.key, NULL, &address, &why) != 0) {
+            ycfg_report(y, m.key_node, "policy.limits.overrides: %s", buf_cstr(&why));
         } else {
             int dup = 0;
             for (size_t i = 0; i < pol->n_overrides; i++)
                 dup |= strcmp(pol->overrides[i].address, buf_cstr(&address)) == 0;
             if (dup) {
-                report(l, k, "policy.limits.overrides: %s is listed twice", buf_cstr(&address));
+                ycfg_report(y, m.key_node, "policy.limits.overrides: %s is listed twice", buf_cstr(&address));
             } else {
+                l->override_key_nodes[pol->n_overrides] = m.key_node;
                 struct site_limit_override *o = &pol->overrides[pol->n_overrides++];
                 o->address = buf_steal(&address);
                 o->limits = (struct site_send_limits){-1, -1, -1};
                 char *field = xasprintf("policy.limits.overrides.%s", o->address);
-                take_send_limits(l, v, field, &o->limits);
+                take_send_limits(y, m.value, field, &o->limits);
                 free(field);
             }
         }
         buf_free(&address);
         buf_free(&why);
     }
+    ycfg_map_end(&m);
+}
+
+static void take_policy_limits(struct loader *l, const yaml_node_t *node, struct site_policy *pol)
+{
+    static const char *const keys[] = {"user", "client", "overrides", NULL};
+    ycfg *y = &l->y;
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "policy.limits", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            switch (m.index) {
+            case 0: take_send_limits(y, m.value, m.path, &pol->user); break;
+            case 1: take_send_limits(y, m.value, m.path, &pol->client); break;
+            case 2: take_overrides(l, m.value, pol); break;
+            default: break;
+            }
+        }
+    ycfg_map_end(&m);
+}
+
+static void take_policy_spf(ycfg *y, const yaml_node_t *node, struct site_policy *pol)
+{
+    static const char *const keys[] = {"enabled", "reject_fail", "trusted_forwarders", "resolv_conf", NULL};
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "policy.spf", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            switch (m.index) {
+            case 0: ycfg_bool(y, m.value, m.path, &pol->spf_enabled); break;
+            case 1: ycfg_bool(y, m.value, m.path, &pol->spf_reject_fail); break;
+            case 2:
+                take_networks(y, m.value, m.path, &pol->spf_trusted_forwarders, &pol->n_spf_trusted_forwarders);
+                break;
+            case 3: {
+                char *path = take_string(y, m.value, m.path);
+                if (path && (path[0] != '/' || strpbrk(path, " \t'\"\\#:") != NULL)) {
+                    ycfg_report(y, m.value, "policy.spf.resolv_conf: \"%s\" is not an absolute path without spaces, "
+                                "quotes, '#' or ':'; expected e.g. /etc/emailng/resolv.conf", path);
+                    free(path);
+                } else if (path) {
+                    free(pol->spf_resolv_conf);
+                    pol->spf_resolv_conf = path;
+                }
+                break;
+            }
+            default: break;
+            }
+        }
+    ycfg_map_end(&m);
+}
+
+static void take_greylist_domains(struct loader *l, const yaml_node_t *node, const char *field,
+                                  struct site_policy *pol)
+{
+    ycfg *y = &l->y;
+    ycfg_seq items;
+    if (ycfg_seq_begin(y, node, field, &items))
+        return;
+    strv_free(pol->greylist_domains, pol->n_greylist_domains);
+    free(l->greylist_domain_nodes);
+    pol->n_greylist_domains = 0;
+    pol->greylist_domains = xcalloc(items.n + 1, sizeof *pol->greylist_domains);
+    l->greylist_domain_nodes = xcalloc(items.n + 1, sizeof *l->greylist_domain_nodes);
+    for (const yaml_node_t *item; (item = ycfg_seq_next(&items)) != NULL;) {
+        const char *s = ycfg_text(y, item, field);
+        buf d = BUF_INIT, why = BUF_INIT;
+        if (s && (!valid_domain(s) || domain_normalize(s, &d, &why) != 0)) {
+            ycfg_report(y, item, "policy.greylist.domains: \"%s\" is not a domain name; expected e.g. example.org", s);
+        } else if (s) {
+            l->greylist_domain_nodes[pol->n_greylist_domains] = item;
+            pol->greylist_domains[pol->n_greylist_domains++] = buf_steal(&d);
+        }
+        buf_free(&d);
+        buf_free(&why);
+    }
+}
+
+static void take_policy_greylist(struct loader *l, const yaml_node_t *node, struct site_policy *pol)
+{
+    static const char *const keys[] = {"enabled", "domains", "delay", NULL};
+    ycfg *y = &l->y;
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "policy.greylist", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            switch (m.index) {
+            case 0: ycfg_bool(y, m.value, m.path, &pol->greylist_enabled); break;
+            case 1: take_greylist_domains(l, m.value, m.path, pol); break;
+            case 2: ycfg_long(y, m.value, m.path, 1, 86400, &pol->greylist_delay); break;
+            default: break;
+            }
+        }
+    ycfg_map_end(&m);
 }
 
 static void take_policy(struct loader *l, const yaml_node_t *node, struct site *site)
 {
     static const char *const keys[] = {"limits", "spf", "greylist", "xclient_hosts", NULL};
-    static const char *const limit_keys[] = {"user", "client", "overrides", NULL};
-    static const char *const spf_keys[] = {"enabled", "reject_fail", "trusted_forwarders", "resolv_conf", NULL};
-    static const char *const grey_keys[] = {"enabled", "domains", "delay", NULL};
     struct site_policy *pol = &site->policy;
-    if (!is_mapping(l, node, "policy"))
-        return;
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        int section = key_index(l, k, "policy", keys);
-        if (section == 3) {
-            take_networks(l, v, "policy.xclient_hosts", &pol->xclient_hosts, &pol->n_xclient_hosts);
-            continue;
-        }
-        if (section < 0)
-            continue;
-        const char *name = keys[section];
-        buf field = BUF_INIT;
-        buf_printf(&field, "policy.%s", name);
-        if (!is_mapping(l, v, buf_cstr(&field))) {
-            buf_free(&field);
-            continue;
-        }
-        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
-            yaml_node_t *qk = yaml_document_get_node(l->doc, q->key);
-            yaml_node_t *qv = yaml_document_get_node(l->doc, q->value);
-            int b;
-            if (section == 0) {
-                switch (key_index(l, qk, buf_cstr(&field), limit_keys)) {
-                case 0: take_send_limits(l, qv, "policy.limits.user", &pol->user); break;
-                case 1: take_send_limits(l, qv, "policy.limits.client", &pol->client); break;
-                case 2: take_overrides(l, qv, pol); break;
-                default: break;
-                }
-            } else if (section == 1) {
-                switch (key_index(l, qk, buf_cstr(&field), spf_keys)) {
-                case 0:
-                    if ((b = take_bool(l, qv, "policy.spf.enabled")) >= 0)
-                        pol->spf_enabled = b;
-                    break;
-                case 1:
-                    if ((b = take_bool(l, qv, "policy.spf.reject_fail")) >= 0)
-                        pol->spf_reject_fail = b;
-                    break;
-                case 2:
-                    take_networks(l, qv, "policy.spf.trusted_forwarders", &pol->spf_trusted_forwarders,
-                                  &pol->n_spf_trusted_forwarders);
-                    break;
-                case 3: {
-                    char *path = take_string(l, qv, "policy.spf.resolv_conf");
-                    if (path && (path[0] != '/' || strpbrk(path, " \t'\"\\#:") != NULL)) {
-                        report(l, qv, "policy.spf.resolv_conf: \"%s\" is not an absolute path without spaces, "
-                               "quotes, '#' or ':'; expected e.g. /etc/emailng/resolv.conf", path);
-                        free(path);
-                    } else if (path) {
-                        free(pol->spf_resolv_conf);
-                        pol->spf_resolv_conf = path;
-                    }
-                    break;
-                }
-                default: break;
-                }
-            } else {
-                switch (key_index(l, qk, buf_cstr(&field), grey_keys)) {
-                case 0:
-                    if ((b = take_bool(l, qv, "policy.greylist.enabled")) >= 0)
-                        pol->greylist_enabled = b;
-                    break;
-                case 1:
-                    if (!is_sequence(l, qv, "policy.greylist.domains"))
-                        break;
-                    strv_free(pol->greylist_domains, pol->n_greylist_domains);
-                    pol->n_greylist_domains = 0;
-                    pol->greylist_domains = xcalloc((size_t)(qv->data.sequence.items.top
-                                                             - qv->data.sequence.items.start) + 1,
-                                                    sizeof *pol->greylist_domains);
-                    for (yaml_node_item_t *it = qv->data.sequence.items.start; it < qv->data.sequence.items.top; it++) {
-                        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-                        const char *s = scalar(l, item, "policy.greylist.domains");
-                        buf d = BUF_INIT, why = BUF_INIT;
-                        if (s && (!valid_domain(s) || domain_normalize(s, &d, &why) != 0))
-                            report(l, item, "policy.greylist.domains: \"%s\" is not a domain name; expected e.g. example.org", s);
-                        else if (s)
-                            pol->greylist_domains[pol->n_greylist_domains++] = buf_steal(&d);
-                        buf_free(&d);
-                        buf_free(&why);
-                    }
-                    break;
-                case 2:
-                    pol->greylist_delay = take_integer(l, qv, "policy.greylist.delay", 1, 86400);
-                    break;
-                default: break;
-                }
+    ycfg *y = &l->y;
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "policy", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            switch (m.index) {
+            case 0: take_policy_limits(l, m.value, pol); break;
+            case 1: take_policy_spf(y, m.value, pol); break;
+            case 2: take_policy_greylist(l, m.value, pol); break;
+            case 3: take_networks(y, m.value, m.path, &pol->xclient_hosts, &pol->n_xclient_hosts); break;
+            default: break;
             }
         }
-        buf_free(&field);
-    }
+    ycfg_map_end(&m);
 }
 
-static void take_site_section(struct loader *l, const yaml_node_t *node, struct site *site)
+static void take_site_section(ycfg *y, const yaml_node_t *node, struct site *site)
 {
     static const char *const keys[] = {"name", NULL};
-    if (!is_mapping(l, node, "site"))
-        return;
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        if (key_index(l, k, "site", keys) == 0) {
-            char *name = take_string(l, v, "site.name");
-            if (name && !valid_name(name)) {
-                report(l, v, "site.name: \"%s\" is not a name; expected lower-case letters, digits and '-'", name);
-            }
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "site", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            char *name = take_string(y, m.value, m.path);
+            if (name && !valid_name(name))
+                ycfg_report(y, m.value, "site.name: \"%s\" is not a name; expected lower-case letters, digits and '-'", name);
             if (name) {
                 free(site->name);
                 site->name = name;
             }
         }
-    }
+    ycfg_map_end(&m);
 }
 
-static void take_directory(struct loader *l, const yaml_node_t *node, struct site *site, int *base_given)
+static void take_directory(ycfg *y, const yaml_node_t *node, struct site *site, int *base_given)
 {
     static const char *const keys[] = {"base", NULL};
-    if (!is_mapping(l, node, "directory"))
-        return;
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        if (key_index(l, k, "directory", keys) != 0)
-            continue;
-        char *base = take_string(l, v, "directory.base");
-        if (base == NULL)
-            continue;
-        /* Only dc= components: the base is written into several configs. */
-        int ok = strncmp(base, "dc=", 3) == 0;
-        for (char *c = base; ok && *c; c++)
-            if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '=' || *c == ','))
-                ok = 0;
-        if (!ok) {
-            report(l, v, "directory.base: \"%s\" is not a base DN of dc= parts; expected e.g. dc=example,dc=org", base);
-            free(base);
-            continue;
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "directory", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            char *base = take_string(y, m.value, m.path);
+            if (base == NULL)
+                continue;
+            /* Only dc= components: the base is written into several configs. */
+            int ok = strncmp(base, "dc=", 3) == 0;
+            for (char *c = base; ok && *c; c++)
+                if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '=' || *c == ','))
+                    ok = 0;
+            if (!ok) {
+                ycfg_report(y, m.value, "directory.base: \"%s\" is not a base DN of dc= parts; expected e.g. dc=example,dc=org", base);
+                free(base);
+                continue;
+            }
+            free(site->ldap_base);
+            site->ldap_base = base;
+            *base_given = 1;
         }
-        free(site->ldap_base);
-        site->ldap_base = base;
-        *base_given = 1;
-    }
+    ycfg_map_end(&m);
+}
+
+static void take_tls(ycfg *y, const yaml_node_t *node, struct site *site, int *names_given)
+{
+    static const char *const keys[] = {"names", NULL};
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "tls", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            take_names(y, m.value, site);
+            *names_given = 1;
+        }
+    ycfg_map_end(&m);
 }
 
 /* ---- admin_hosts, resolver: (the firewall and the relays' resolvers) ------ */
@@ -1112,59 +992,57 @@ static int network_host_bits_clear(const char *s)
     return 1;
 }
 
-static void take_admin_hosts(struct loader *l, const yaml_node_t *node, struct site *site)
+
+static void take_admin_hosts(ycfg *y, const yaml_node_t *node, struct site *site)
 {
     struct site_network *net = &site->network;
-    if (!is_sequence(l, node, "admin_hosts"))
+    ycfg_seq items;
+    if (ycfg_seq_begin(y, node, "admin_hosts", &items))
         return;
     strv_free(net->admin_hosts, net->n_admin_hosts);
     net->n_admin_hosts = 0;
-    net->admin_hosts = xcalloc((size_t)(node->data.sequence.items.top - node->data.sequence.items.start) + 1,
-                               sizeof *net->admin_hosts);
-    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
-        yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-        const char *s = scalar(l, item, "admin_hosts");
+    net->admin_hosts = xcalloc(items.n + 1, sizeof *net->admin_hosts);
+    for (const yaml_node_t *item; (item = ycfg_seq_next(&items)) != NULL;) {
+        const char *s = ycfg_text(y, item, "admin_hosts");
         if (s == NULL)
             continue;
         if (!valid_network(s))
-            report(l, item, "admin_hosts: \"%s\" is not an IP address or network; expected e.g. 192.0.2.25 "
-                   "or 198.51.100.0/24", s);
+            ycfg_report(y, item, "admin_hosts: \"%s\" is not an IP address or network; expected e.g. 192.0.2.25 "
+                        "or 198.51.100.0/24", s);
         else if (!network_host_bits_clear(s))
-            report(l, item, "admin_hosts: \"%s\" has address bits set past its prefix length; "
-                   "write the network's first address, e.g. 192.0.2.0/24", s);
+            ycfg_report(y, item, "admin_hosts: \"%s\" has address bits set past its prefix length; "
+                        "write the network's first address, e.g. 192.0.2.0/24", s);
         else
             net->admin_hosts[net->n_admin_hosts++] = xstrdup(s);
     }
 }
 
 /* resolver: {forward: [ADDR, ...]} */
-static void take_resolver(struct loader *l, const yaml_node_t *node, struct site *site)
+static void take_resolver(ycfg *y, const yaml_node_t *node, struct site *site)
 {
     static const char *const keys[] = {"forward", NULL};
     struct site_network *net = &site->network;
-    if (!is_mapping(l, node, "resolver"))
-        return;
-    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
-        if (key_index(l, k, "resolver", keys) != 0 || !is_sequence(l, v, "resolver.forward"))
-            continue;
-        strv_free(net->resolver_forward, net->n_resolver_forward);
-        net->n_resolver_forward = 0;
-        net->resolver_forward = xcalloc((size_t)(v->data.sequence.items.top - v->data.sequence.items.start) + 1,
-                                        sizeof *net->resolver_forward);
-        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-            yaml_node_t *item = yaml_document_get_node(l->doc, *it);
-            const char *s = scalar(l, item, "resolver.forward");
-            if (s == NULL)
+    ycfg_map m;
+    ycfg_seq items;
+    if (ycfg_map_begin(y, node, "resolver", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            if (ycfg_seq_begin(y, m.value, m.path, &items))
                 continue;
-            if (!valid_ip(s)) {
-                report(l, item, "resolver.forward: \"%s\" is not an IP address; expected e.g. 192.0.2.53", s);
-                continue;
+            strv_free(net->resolver_forward, net->n_resolver_forward);
+            net->n_resolver_forward = 0;
+            net->resolver_forward = xcalloc(items.n + 1, sizeof *net->resolver_forward);
+            for (const yaml_node_t *item; (item = ycfg_seq_next(&items)) != NULL;) {
+                const char *s = ycfg_text(y, item, m.path);
+                if (s == NULL)
+                    continue;
+                if (!valid_ip(s)) {
+                    ycfg_report(y, item, "resolver.forward: \"%s\" is not an IP address; expected e.g. 192.0.2.53", s);
+                    continue;
+                }
+                net->resolver_forward[net->n_resolver_forward++] = xstrdup(s);
             }
-            net->resolver_forward[net->n_resolver_forward++] = xstrdup(s);
         }
-    }
+    ycfg_map_end(&m);
 }
 
 static void base_from_domain(const char *domain, buf *out)
@@ -1181,127 +1059,131 @@ static void base_from_domain(const char *domain, buf *out)
     }
 }
 
+static int is_site_domain(const struct site *site, const char *domain)
+{
+    for (size_t j = 0; j < site->n_domains; j++)
+        if (strcmp(domain, site->domains[j]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Rules over several sections, once every key is read; each report points
+ * at the field it is about. */
+static void check_site(struct loader *l, struct site *site)
+{
+    ycfg *y = &l->y;
+    unsigned covered = 0;
+    for (size_t i = 0; i < site->n_hosts; i++)
+        covered |= site->hosts[i].roles;
+    if (!y->failed && covered != ROLE_ALL) {
+        buf missing = BUF_INIT;
+        site_roles_text(ROLE_ALL & ~covered, &missing);
+        ycfg_report(y, l->hosts_key, "hosts: no host has the role(s) %s; every role needs a host", buf_cstr(&missing));
+        buf_free(&missing);
+    }
+    if (site->n_hosts > 0)
+        check_topology(l, site);
+    /* The one-host site has neither our firewall nor the relays'
+     * resolver: the host's own are the administrator's. */
+    if (site->n_hosts == 1 && site->network.n_admin_hosts)
+        ycfg_report(y, l->admin_hosts_key, "admin_hosts: only a site of several hosts gets a firewall from EmailNG; "
+                    "on the one-host site the host's own firewall decides who reaches ssh");
+    if (site->n_hosts == 1 && site->network.n_resolver_forward)
+        ycfg_report(y, l->resolver_key, "resolver: only the relays of a site of several hosts run EmailNG's caching "
+                    "resolver; the one-host site uses the host's own resolver");
+    const struct site_policy *pol = &site->policy;
+    for (size_t i = 0; i < pol->n_greylist_domains; i++)
+        if (!is_site_domain(site, pol->greylist_domains[i]))
+            ycfg_report(y, l->greylist_domain_nodes[i], "policy.greylist.domains: \"%s\" is not one of the site's "
+                        "domains; greylisting applies to mail for our own domains", pol->greylist_domains[i]);
+    /* Users exist only in the site's domains: a limit for another never applies. */
+    for (size_t i = 0; i < pol->n_overrides; i++) {
+        const char *at = strrchr(pol->overrides[i].address, '@');
+        if (at && !is_site_domain(site, at + 1))
+            ycfg_report(y, l->override_key_nodes[i], "policy.limits.overrides: %s is not in one of the site's "
+                        "domains; limits apply to the site's own users", pol->overrides[i].address);
+    }
+}
+
+/* The defaults that follow from other keys: TLS names and the LDAP base. */
+static void derive_defaults(struct site *site, int names_given, int base_given)
+{
+    if (!names_given && site->n_domains > 0 && site->n_hosts > 0) {
+        /* mail.<primary domain>, localhost, and each host's address. */
+        strv_free(site->tls_names, site->n_tls_names);
+        site->tls_names = xcalloc(site->n_hosts + 2, sizeof *site->tls_names);
+        site->n_tls_names = 0;
+        site->tls_names[site->n_tls_names++] = xasprintf("mail.%s", site->domains[0]);
+        site->tls_names[site->n_tls_names++] = xstrdup("localhost");
+        for (size_t i = 0; i < site->n_hosts; i++)
+            if (site->hosts[i].address)
+                site->tls_names[site->n_tls_names++] = xstrdup(site->hosts[i].address);
+    }
+    if (!base_given && site->n_domains > 0) {
+        buf base = BUF_INIT;
+        base_from_domain(site->domains[0], &base);
+        free(site->ldap_base);
+        site->ldap_base = buf_steal(&base);
+    }
+}
+
 int site_parse(const char *text, size_t len, const char *name, struct site *site, buf *errors)
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
                                        "admin_hosts", "resolver", NULL};
-    struct loader l = {.name = name, .errors = errors};
-    yaml_parser_t parser;
-    yaml_document_t doc;
+    struct loader l;
+    memset(&l, 0, sizeof l);
+    ycfg *y = &l.y;
 
     site_default(site);
     free(site->source);
     site->source = xstrdup(name);
 
-    if (!yaml_parser_initialize(&parser)) {
-        buf_printf(errors, "%s:1:1: cannot initialise the YAML parser\n", name);
+    /* A key given twice is reported by ycfg_parse; the document is still
+     * walked, so that every other problem is reported too. */
+    if (ycfg_parse(y, text, len, name, YCFG_ERROR_LINES, errors) != 0 && !y->loaded) {
+        ycfg_free(y);
         return -1;
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        buf_printf(errors, "%s:%zu:%zu: not valid YAML: %s%s%s\n", name,
-                   parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                   parser.problem ? parser.problem : "syntax error",
-                   parser.context ? " " : "", parser.context ? parser.context : "");
-        yaml_parser_delete(&parser);
-        return -1;
-    }
-    l.doc = &doc;
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    y->top = "site file";
     int base_given = 0, names_given = 0;
-    if (root == NULL) {
-        report(&l, NULL, "the site file is empty; expected a mapping with domains and hosts");
-    } else if (is_mapping(&l, root, "site file")) {
-        for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = yaml_document_get_node(&doc, p->key);
-            yaml_node_t *v = yaml_document_get_node(&doc, p->value);
-            switch (key_index(&l, k, "site file", keys)) {
-            case 0: take_site_section(&l, v, site); break;
-            case 1: take_domains(&l, v, site); break;
-            case 2: take_directory(&l, v, site, &base_given); break;
-            case 3: take_hosts(&l, v, site); break;
-            case 4: {
-                static const char *const tls_keys[] = {"names", NULL};
-                if (!is_mapping(&l, v, "tls"))
-                    break;
-                for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++)
-                    if (key_index(&l, yaml_document_get_node(&doc, q->key), "tls", tls_keys) == 0) {
-                        take_names(&l, yaml_document_get_node(&doc, q->value), site);
-                        names_given = 1;
-                    }
-                break;
-            }
-            case 5: take_quota(&l, v, site); break;
-            case 6: take_limits(&l, v, site); break;
-            case 7: take_ports(&l, v, site); break;
-            case 8: {
-                const char *s = scalar(&l, v, "demo_users");
-                if (s && (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0))
-                    site->demo_users = 1;
-                else if (s && (strcmp(s, "false") == 0 || strcmp(s, "no") == 0))
-                    site->demo_users = 0;
-                else if (s)
-                    report(&l, v, "demo_users: \"%s\" is not true or false", s);
-                break;
-            }
+    ycfg_map m;
+    if (y->root == NULL) {
+        ycfg_report(y, NULL, "the site file is empty; expected a mapping with domains and hosts");
+    } else if (ycfg_map_begin(y, y->root, "", keys, &m) == 0) {
+        while (ycfg_map_next_all(&m)) {
+            const yaml_node_t *v = m.value;
+            switch (m.index) {
+            case 0: take_site_section(y, v, site); break;
+            case 1: take_domains(y, v, site); break;
+            case 2: take_directory(y, v, site, &base_given); break;
+            case 3: l.hosts_key = m.key_node; take_hosts(&l, v, site); break;
+            case 4: take_tls(y, v, site, &names_given); break;
+            case 5: take_quota(y, v, site); break;
+            case 6: take_limits(y, v, site); break;
+            case 7: take_ports(y, v, site); break;
+            case 8: ycfg_bool(y, v, m.path, &site->demo_users); break;
             case 9: take_filter(&l, v, site); break;
             case 10: take_policy(&l, v, site); break;
             case 11: take_fabric(&l, v, site); break;
-            case 12: take_admin_hosts(&l, v, site); break;
-            case 13: take_resolver(&l, v, site); break;
+            case 12: l.admin_hosts_key = m.key_node; take_admin_hosts(y, v, site); break;
+            case 13: l.resolver_key = m.key_node; take_resolver(y, v, site); break;
             default: break;
             }
         }
-        /* Whole-site rules. */
-        unsigned covered = 0;
-        for (size_t i = 0; i < site->n_hosts; i++)
-            covered |= site->hosts[i].roles;
-        if (!l.failed && covered != ROLE_ALL) {
-            buf missing = BUF_INIT;
-            site_roles_text(ROLE_ALL & ~covered, &missing);
-            report(&l, root, "hosts: no host has the role(s) %s; every role needs a host", buf_cstr(&missing));
-            buf_free(&missing);
-        }
-        if (site->n_hosts > 0)
-            check_topology(&l, site);
-        /* The one-host site has neither our firewall nor the relays'
-         * resolver: the host's own are the administrator's. */
-        if (site->n_hosts == 1 && site->network.n_admin_hosts)
-            report(&l, root, "admin_hosts: only a site of several hosts gets a firewall from EmailNG; "
-                   "on the one-host site the host's own firewall decides who reaches ssh");
-        if (site->n_hosts == 1 && site->network.n_resolver_forward)
-            report(&l, root, "resolver: only the relays of a site of several hosts run EmailNG's caching "
-                   "resolver; the one-host site uses the host's own resolver");
-        for (size_t i = 0; i < site->policy.n_greylist_domains; i++) {
-            int ours = 0;
-            for (size_t j = 0; j < site->n_domains; j++)
-                ours |= strcmp(site->policy.greylist_domains[i], site->domains[j]) == 0;
-            if (!ours)
-                report(&l, root, "policy.greylist.domains: \"%s\" is not one of the site's domains; "
-                       "greylisting applies to mail for our own domains", site->policy.greylist_domains[i]);
-        }
-        if (!names_given && site->n_domains > 0 && site->n_hosts > 0) {
-            /* mail.<primary domain>, localhost, and each host's address. */
-            strv_free(site->tls_names, site->n_tls_names);
-            site->tls_names = xcalloc(site->n_hosts + 2, sizeof *site->tls_names);
-            site->n_tls_names = 0;
-            site->tls_names[site->n_tls_names++] = xasprintf("mail.%s", site->domains[0]);
-            site->tls_names[site->n_tls_names++] = xstrdup("localhost");
-            for (size_t i = 0; i < site->n_hosts; i++)
-                if (site->hosts[i].address)
-                    site->tls_names[site->n_tls_names++] = xstrdup(site->hosts[i].address);
-        }
-        if (!base_given && site->n_domains > 0) {
-            buf base = BUF_INIT;
-            base_from_domain(site->domains[0], &base);
-            free(site->ldap_base);
-            site->ldap_base = buf_steal(&base);
-        }
+        ycfg_map_end(&m);
+        check_site(&l, site);
+        derive_defaults(site, names_given, base_given);
+    } else {
+        ycfg_map_end(&m);
     }
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
-    return l.failed ? -1 : 0;
+    int failed = y->failed;
+    ycfg_free(y);       /* appends the reports to errors, sorted by line */
+    free(l.host_nodes);
+    free(l.greylist_domain_nodes);
+    free(l.override_key_nodes);
+    return failed ? -1 : 0;
 }
 
 int site_load(const char *path, struct site *site, buf *errors)

@@ -1,8 +1,9 @@
 /* site: the declarative site model and its loader.
  * A site file (YAML, parsed with libyaml) names the domains, the hosts and
  * their roles, the directory base, TLS names, quota and limits. site_load
- * checks every key and value and reports every problem as
- * "FILE:LINE:COL: what is wrong; what was expected", one per line.
+ * checks every key and value (through src/lib/yaml_config.h) and reports
+ * every problem as "FILE:LINE:COL: what is wrong; what was expected", one
+ * per line, sorted by line and column, at the field the problem is about.
  * With no file, site_default() gives the small-site profile. */
 #ifndef EMAILNG_SITE_H
 #define EMAILNG_SITE_H

@@ -52,6 +52,15 @@ BROKEN = {
     "bad-quota-size": (_replace_line(7, "quota: {default: lots, grace: 10%}"), (7, 18)),
     "quota-too-large": (_replace_line(7, "quota: {default: 8388608T, grace: 10%}"), (7, 18)),
     "bad-address": (_replace_line(5, "  - {name: mail, address: 999.1.1.1, roles: [relay, proxy, store, directory]}"), (5, 27)),
+    # a key given twice: at the second (libyaml keeps both silently)
+    "duplicate-top-key": (_insert_line(8, "quota: {default: 2G}"), (8, 1)),
+    "duplicate-nested-key": (_replace_line(7, "quota: {default: 1G, grace: 10%, default: 2G}"), (7, 34)),
+    "duplicate-host-key": (_replace_line(5, "  - {name: mail, address: 127.0.0.1, address: 127.0.0.2, roles: [relay, proxy, store, directory]}"), (5, 38)),
+    # rules over several fields: at the field, not at the top of the file
+    "roles-missing": (_replace_line(5, "  - {name: mail, address: 127.0.0.1, roles: [relay, proxy]}"), (4, 1)),
+    "port-clash": (_insert_line(8, "ports: {smtp: 2525, imap: 2525}"), (8, 27)),
+    "greylist-not-ours": (_insert_line(8, "policy: {greylist: {domains: [other.test]}}"), (8, 31)),
+    "admin-hosts-one-host": (_insert_line(8, "admin_hosts: [192.0.2.0/24]"), (8, 1)),
 }
 
 
@@ -66,6 +75,20 @@ def test_check_broken_site_names_line(site, tmp_path, case):
     found = [(int(a), int(b)) for a, b in pat.findall(r.err)]
     assert found, "no FILE:LINE:COL: line on stderr: %r" % r
     assert (line, col) in found, "expected %d:%d, got %s\n%r" % (line, col, found, r)
+    assert found == sorted(found), "errors not sorted by line and column: %s\n%r" % (found, r)
+
+
+def test_check_reports_every_error_sorted(site, tmp_path):
+    """X4: every error of a site file at once, each at its field and sorted by line and column,
+    whatever the order the checks run in (rules over several fields run after the walk)."""
+    text = _insert_line(2, "policy: {greylist: {domains: [other.test]}}")
+    text += "colour: blue\nquota: {default: 2G}\n"
+    path = _site_file(tmp_path, text, name="many.yaml")
+    r = site.run("check", "--site", path, state=False)
+    assert r.rc == 1, r
+    pat = re.compile(r"^%s:(\d+):(\d+): \S.*" % re.escape(path), re.M)
+    found = [(int(a), int(b)) for a, b in pat.findall(r.err)]
+    assert found == [(2, 31), (11, 1), (12, 1)], r
 
 
 def test_check_missing_file(site, tmp_path):

@@ -458,18 +458,18 @@ static void test_ha_rules(void **state)
     buf_free(&errors);
 
     char *t;
-    /* Same address twice, at the second host's position. */
+    /* Same address twice, at the second host's address. */
     t = ha_with(2, "  - {name: relay2, address: 198.18.0.11, roles: [relay]}\n");
-    expect_error(t, "site.yaml:3:5: hosts.address: 198.18.0.11 is the address of host \"relay1\" too");
+    expect_error(t, "site.yaml:3:29: hosts.address: 198.18.0.11 is the address of host \"relay1\" too");
     free(t);
     /* A relay is never the directory (X1). */
     t = ha_with(7, "  - {name: dir1, address: 198.18.0.41, roles: [directory, relay]}\n");
-    expect_error(t, "site.yaml:8:5: hosts: host \"dir1\" has the roles relay and directory; a relay "
+    expect_error(t, "site.yaml:8:47: hosts: host \"dir1\" has the roles relay and directory; a relay "
                     "stands in the DMZ and must not hold (or reach) the directory (X1)");
     free(t);
     /* One role per host in a site of several hosts. */
     t = ha_with(3, "  - {name: proxy1, address: 198.18.0.21, roles: [proxy, store], store_pair: pair1}\n");
-    expect_error(t, "site.yaml:4:5: hosts: host \"proxy1\" has the roles proxy, store; in a site of several "
+    expect_error(t, "site.yaml:4:49: hosts: host \"proxy1\" has the roles proxy, store; in a site of several "
                     "hosts each host has exactly one role");
     free(t);
     /* Two relays, two proxies. */
@@ -489,7 +489,7 @@ static void test_ha_rules(void **state)
     expect_error(t, "site.yaml:7:5: hosts: store \"store2\" has no store_pair");
     free(t);
     t = ha_with(6, "  - {name: store2, address: 198.18.0.32, roles: [store], store_pair: pair2}\n");
-    expect_error(t, "site.yaml:6:5: hosts.store_pair: the pair \"pair1\" has 1 store(s); a pair is exactly two stores");
+    expect_error(t, "site.yaml:6:70: hosts.store_pair: the pair \"pair1\" has 1 store(s); a pair is exactly two stores");
     free(t);
     t = ha_with(6, "  - {name: store2, address: 198.18.0.32, roles: [store], store_pair: pair1}\n"
                    "  - {name: store3, address: 198.18.0.33, roles: [store], store_pair: pair1}\n");
@@ -504,7 +504,7 @@ static void test_ha_rules(void **state)
     free(t);
     /* The fabric's own addresses. */
     t = xasprintf("%sfabric: {dns: 198.18.0.41, client: 198.18.0.100}\n", ha_hosts);
-    expect_error(t, "site.yaml:8:5: fabric.dns: 198.18.0.41 is the address of host \"dir1\"");
+    expect_error(t, "site.yaml:9:15: fabric.dns: 198.18.0.41 is the address of host \"dir1\"");
     free(t);
     t = xasprintf("%sfabric: {dns: nameserver}\n", ha_hosts);
     expect_error(t, "site.yaml:9:15: fabric.dns: \"nameserver\" is not an IP address");
@@ -577,6 +577,137 @@ static void test_network_keys(void **state)
     buf_free(&errors);
 }
 
+/* ---- one walker (yaml_config.c): booleans, keys given twice, positions ---- */
+
+/* true/yes/on and false/no/off mean the same in the site file as in the
+ * daemons' configurations (ycfg_bool_word). */
+static void test_booleans_on_off(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    static const char text[] =
+        "demo_users: off\n"
+        "filter: {enabled: on, before_queue: off, network_tests: on, spam_quarantine_level: off}\n"
+        "policy: {spf: {enabled: off, reject_fail: on}, greylist: {enabled: yes}}\n";
+    if (parse(text, &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_int_equal(site.demo_users, 0);
+    assert_int_equal(site.filter.enabled, 1);
+    assert_int_equal(site.filter.before_queue, 0);
+    assert_int_equal(site.filter.network_tests, 1);
+    assert_int_equal(site.filter.spam_quarantine_tenths, 0);
+    assert_int_equal(site.policy.spf_enabled, 0);
+    assert_int_equal(site.policy.spf_reject_fail, 1);
+    assert_int_equal(site.policy.greylist_enabled, 1);
+    buf_free(&errors);
+    site_free(&site);
+    expect_error("demo_users: On\n", "site.yaml:1:13: demo_users: \"On\" is not true or false");
+}
+
+/* libyaml keeps both of two equal keys; the site file refuses them, at the
+ * second, naming the first's line, and still reports every other problem. */
+static void test_duplicate_keys(void **state)
+{
+    (void)state;
+    expect_error("domains: [example.test]\nquota: {default: 1G}\ndomains: [example.org]\n",
+                 "site.yaml:3:1: domains: the key is given twice; the first is on line 1; give each key once");
+    expect_error("quota:\n  default: 1G\n  grace: 5%\n  default: 2G\n",
+                 "site.yaml:4:3: quota.default: the key is given twice; the first is on line 2");
+    expect_error("hosts:\n  - {name: mail, address: 127.0.0.1, roles: [relay, proxy, store, directory], name: x}\n",
+                 "site.yaml:2:79: hosts.name: the key is given twice; the first is on line 2");
+    expect_error("policy:\n  limits:\n    overrides:\n      a@example.test: {msgs_per_hour: 1}\n"
+                 "      a@example.test: {msgs_per_hour: 2}\n",
+                 "site.yaml:5:7: policy.limits.overrides.a@example.test: the key is given twice; the first is on line 4");
+    /* Three times: two reports, each naming the first. */
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse("ports: {smtp: 2525, smtp: 2526, smtp: 2527}\ncolour: blue\n", &site, &errors), -1);
+    assert_string_equal(buf_cstr(&errors),
+                        "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
+                        "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
+                        "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver\n");
+    buf_free(&errors);
+    site_free(&site);
+    /* Equal values are not equal keys. */
+    assert_int_equal(parse("quota: {default: 1G, grace: 1G}\n", &site, &errors), -1);
+    assert_null(strstr(buf_cstr(&errors), "given twice"));
+    buf_free(&errors);
+    site_free(&site);
+}
+
+/* Rules over several fields point at the field they are about (not at the
+ * top of the file or the enclosing section). */
+static void test_errors_point_at_the_field(void **state)
+{
+    (void)state;
+    static const char one_host[] =
+        "domains: [example.test]\n"
+        "hosts:\n"
+        "  - {name: mail, address: 127.0.0.1, roles: [relay, proxy, store, directory]}\n";
+    char *t;
+    /* Two services on one port: the port given in the file. */
+    expect_error("domains: [example.test]\nports: {submission: 443, smtp: 143}\n",
+                 "site.yaml:2:32: ports: smtp and imap both use port 143");
+    expect_error("ports:\n  imap: 2000\n  pop3: 2000\n", "site.yaml:3:9: ports: imap and pop3 both use port 2000");
+    /* A greylisted domain that is not ours: the item. */
+    expect_error("domains: [example.test]\npolicy: {greylist: {domains: [example.test, other.test]}}\n",
+                 "site.yaml:2:45: policy.greylist.domains: \"other.test\" is not one of the site's domains");
+    /* An override for an address outside the site's domains: its key. */
+    expect_error("domains: [example.test]\npolicy:\n  limits:\n    overrides:\n      a@other.test: {msgs_per_hour: 1}\n",
+                 "site.yaml:5:7: policy.limits.overrides: a@other.test is not in one of the site's domains");
+    /* Keys refused on the one-host site: the key. */
+    t = xasprintf("%sadmin_hosts: [192.0.2.0/24]\n", one_host);
+    expect_error(t, "site.yaml:4:1: admin_hosts: only a site of several hosts");
+    free(t);
+    t = xasprintf("%sresolver: {forward: [192.0.2.53]}\n", one_host);
+    expect_error(t, "site.yaml:4:1: resolver: only the relays");
+    free(t);
+    /* Roles no host has: the hosts key. */
+    expect_error("domains: [example.test]\nhosts:\n  - {name: mail, address: 127.0.0.1, roles: [relay]}\n",
+                 "site.yaml:2:1: hosts: no host has the role(s) proxy, store, directory");
+    /* store_pair on a host without the store role: the store_pair. */
+    expect_error("hosts:\n  - {name: mail, address: 127.0.0.1, roles: [relay, proxy, directory], store_pair: p}\n",
+                 "site.yaml:2:84: hosts.store_pair: only a host with the store role has a store pair");
+    /* The fabric's dns and client on one address: the client. */
+    t = xasprintf("%sfabric: {dns: 198.18.0.53, client: 198.18.0.53}\n", ha_hosts);
+    expect_error(t, "site.yaml:9:36: fabric: dns and client have the same address 198.18.0.53");
+    free(t);
+    /* Too few relays: the hosts key. */
+    t = ha_with(2, NULL);
+    expect_error(t, "site.yaml:1:1: hosts: 1 host(s) with the role relay");
+    free(t);
+    /* The quarantine level under the junk level: the quarantine level. */
+    expect_error("filter:\n  spam_quarantine_level: 3\n  spam_junk_level: 6\n",
+                 "site.yaml:2:26: filter.spam_quarantine_level: must be above spam_junk_level (6.0), or off");
+}
+
+/* Every error, sorted by line and column: the rules over several fields
+ * (checked after the walk) and keys given twice (found before it) too. */
+static void test_errors_sorted_by_line(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    static const char text[] =
+        "policy: {greylist: {domains: [other.test]}}\n"
+        "domains: [example.test]\n"
+        "quota: {default: lots, grace: 5%, grace: 6%}\n"
+        "colour: blue\n";
+    assert_int_equal(parse(text, &site, &errors), -1);
+    assert_string_equal(buf_cstr(&errors),
+                        "site.yaml:1:31: policy.greylist.domains: \"other.test\" is not one of the site's domains; "
+                        "greylisting applies to mail for our own domains\n"
+                        "site.yaml:3:18: quota.default: size \"lots\": expected a number of bytes, optionally followed by "
+                        "K, M, G or T (e.g. 500M)\n"
+                        "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
+                        "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver\n");
+    buf_free(&errors);
+    site_free(&site);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -599,6 +730,10 @@ int main(void)
         cmocka_unit_test(test_ha_example),
         cmocka_unit_test(test_ha_rules),
         cmocka_unit_test(test_network_keys),
+        cmocka_unit_test(test_booleans_on_off),
+        cmocka_unit_test(test_duplicate_keys),
+        cmocka_unit_test(test_errors_point_at_the_field),
+        cmocka_unit_test(test_errors_sorted_by_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,7 +107,9 @@ static void test_errors_name_file_line_and_key(void **state)
                  "h.yaml:2:57: pairs.pair1: unknown key \"tertiary\"; expected one of: primary, secondary");
     expect_error("  pair1", "  \"pair:1\": {primary: 198.18.0.31, secondary: 198.18.0.32}\n",
                  "h.yaml:2:3: pairs.pair:1: a pair name is");
-    expect_error("  pair1", "  pair2: {primary: 198.18.0.31, secondary: 198.18.0.32}\n", "pair given twice");
+    expect_error("  pair1", "  pair2: {primary: 198.18.0.31, secondary: 198.18.0.32}\n",
+                 "h.yaml:3:3: pairs.pair2: the key is given twice; the first is on line 2; give each key once");
+    expect_error("lmtp_port", "imap_port: 1143\n", "h.yaml:7:1: imap_port: the key is given twice; the first is on line 6");
     expect_error("catchup_command", "catchup_command: /bin/true\n", "h.yaml:13:18: catchup_command: expected a list");
     expect_error("catchup_command", "catchup_command: [true]\n", "must be an absolute path");
     expect_error("catchup_command", "catchup_command: []\n", "must name a program");
