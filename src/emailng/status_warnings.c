@@ -32,8 +32,8 @@ static void check_signatures(const struct site *site, const char *state_dir, con
     char *path = xasprintf("%s/data/%s/clamav/db/emailng-builtin-test.ndb", state_dir, h->name);
     if (fs_exists(path)) {
         char *line = xasprintf("%s: virus scanning uses only the built-in test signatures (EICAR and the EmailNG "
-                               "test pattern): run freshclam or set filter.signatures (admin manual, \"Virus "
-                               "signatures\")", h->name);
+                               "test pattern): run freshclam or set filter.signatures (docs/admin-manual.md, "
+                               "filter.signatures)", h->name);
         warn(f, line);
         free(line);
     }

@@ -169,7 +169,8 @@ def test_status_warns_about_a_certificate_expiring_within_21_days(site, tmp_path
     try:
         st = json.loads(site.run("status", "--json", check=True).out)
         expiring = [w for w in st["warnings"] if "short-lived.crt" in w]
-        assert len(expiring) == 1 and "(short.example.test) expires in 4 day(s)" in expiring[0], st["warnings"]
+        assert len(expiring) == 1, st["warnings"]
+        assert re.search(r"\(short\.example\.test\) expires in [45] day\(s\)", expiring[0]), expiring
         # The site's own certificates are far from expiry: no warning about them.
         assert not [w for w in st["warnings"] if "server.crt" in w or "ca.crt" in w], st["warnings"]
     finally:
