@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int fd = 2;
@@ -146,15 +147,30 @@ int daemon_log_open(const char *prog, const char *path)
     return 0;
 }
 
+/* 1 if descriptor a is open on the same file as the struct stat b. */
+static int same_file_as(int a, const struct stat *b)
+{
+    struct stat st;
+    return fstat(a, &st) == 0 && st.st_dev == b->st_dev && st.st_ino == b->st_ino;
+}
+
 int daemon_log_reopen(void)
 {
     (void)daemon_log_flush();       /* what came before goes to the old file */
     if (!path_copy)
         return 0;
+    struct stat old;
+    int had_old = fstat(fd, &old) == 0;
     int f = open_log(path_copy);
     if (f < 0)
         return -1;
     int rc = dup2(f, fd) < 0 ? -1 : 0;
+    /* A daemon started with its stdout and stderr on its log (emailng
+     * does that, for what libraries print) must not keep the rotated
+     * file open through them: they follow the log too. */
+    for (int std = 1; rc == 0 && had_old && std <= 2; std++)
+        if (std != fd && same_file_as(std, &old) && dup2(f, std) < 0)
+            rc = -1;
     int saved = errno;
     close(f);
     errno = saved;

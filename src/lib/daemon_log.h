@@ -22,7 +22,9 @@
 
 /* prog names the lines ("emailng-policyd"; kept, not copied). 0 or -1 (errno). */
 int daemon_log_open(const char *prog, const char *path);
-int daemon_log_reopen(void);            /* 0 or -1 (errno); the old file stays in use */
+/* 0 or -1 (errno; the old file stays in use). Standard output and error,
+ * when they are open on the old log file, are moved to the new one. */
+int daemon_log_reopen(void);
 void daemon_log_close(void);            /* back to stderr */
 int daemon_log_fd(void);
 

@@ -661,6 +661,12 @@ int spf_helper_start(const config *cfg, pid_t *pid, buf *err)
             fprintf(stderr, "emailng-policyd: spf helper: %s\n", e.data);
             _exit(1);
         }
+        /* Set up: it prints nothing more, and must not hold the daemon's
+         * log file open through rotations (stdout and stderr are the log). */
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+            _exit(1);
+        close(devnull);
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         signal(SIGPIPE, SIG_IGN);
         signal(SIGCHLD, SIG_DFL);
