@@ -83,14 +83,16 @@ endif
 FLAGS_cc      = $(CC) $(ALL_CFLAGS) $(ALL_CPPFLAGS)
 FLAGS_asan    = $(ASAN_CFLAGS)
 FLAGS_fuzz    = $(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SANITIZE) $(ALL_CPPFLAGS)
-FLAGS_ld      = $(CC) $(CFLAGS) $(LDFLAGS) $(ALL_LDLIBS) $(CMOCKA_LIBS)
+FLAGS_ld      = $(CC) $(CFLAGS) $(LDFLAGS) $(ALL_LDLIBS)
+FLAGS_test    = $(CMOCKA_LIBS)
 FLAGS_lib     = $(AR) $(LIB_SRC)
 FLAGS_cli     = $(CLI_SRC)
 FLAGS_datadir = $(DATADIR) $(DATADIR_SRC)
 FLAGS_curdir  = $(CURDIR)
 
-# Objects compiled only as prerequisites of pattern rules (the tests'):
-# mk/*.mk add theirs. Kept, and their .d files read, like all others.
+# Every object (mk/*.mk add theirs): its .d is read, and none is deleted as
+# an intermediate file (the tests' objects are prerequisites of pattern
+# rules only).
 ALL_OBJ = $(LIB_OBJ) $(ASAN_LIB_OBJ) $(FUZZ_LIB_OBJ) $(CLI_OBJ) $(UNIT_OBJ) $(ASAN_UNIT_OBJ)
 
 # Other daemons add their programs and tests in mk/*.mk through
@@ -151,11 +153,11 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJ) $(FLAGS)/lib
 $(BUILD)/emailng: $(CLI_OBJ) $(LIB) $(FLAGS)/ld $(FLAGS)/cli
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(ALL_LDLIBS)
 
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIB) $(FLAGS)/ld
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIB) $(FLAGS)/ld $(FLAGS)/test
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(ALL_LDLIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/asan/%: $(ASAN_OBJ)/tests/unit/%.o $(ASAN_LIB) $(FLAGS)/ld $(FLAGS)/asan
+$(BUILD)/asan/%: $(ASAN_OBJ)/tests/unit/%.o $(ASAN_LIB) $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(ASAN_LIB) $(ALL_LDLIBS) $(CMOCKA_LIBS)
 

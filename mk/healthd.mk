@@ -35,12 +35,12 @@ $(BUILD)/emailng-healthd: $(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(HEALTHD_LIBS)
 
 $(BUILD)/tests/healthd/%: $(OBJ)/tests/unit/healthd/%.o $(HEALTHD_SRC:%.c=$(OBJ)/%.o) $(LIB) \
-                          $(FLAGS)/ld $(FLAGS)/healthd
+                          $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/healthd
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(HEALTHD_SRC:%.c=$(OBJ)/%.o) $(LIB) $(HEALTHD_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/asan/healthd/%: $(ASAN_OBJ)/tests/unit/healthd/%.o $(HEALTHD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
-                         $(FLAGS)/ld $(FLAGS)/asan $(FLAGS)/healthd
+                         $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/healthd
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(HEALTHD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
 	  $(HEALTHD_LIBS) $(CMOCKA_LIBS)

@@ -40,12 +40,12 @@ $(BUILD)/emailng-policyd: $(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(POLICYD_LIBS)
 
 $(BUILD)/tests/policyd/%: $(OBJ)/tests/unit/policyd/%.o $(POLICYD_SRC:%.c=$(OBJ)/%.o) $(LIB) \
-                          $(FLAGS)/ld $(FLAGS)/policyd
+                          $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/policyd
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(POLICYD_SRC:%.c=$(OBJ)/%.o) $(LIB) $(POLICYD_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/asan/policyd/%: $(ASAN_OBJ)/tests/unit/policyd/%.o $(POLICYD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
-                         $(FLAGS)/ld $(FLAGS)/asan $(FLAGS)/policyd
+                         $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/policyd
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(POLICYD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
 	  $(POLICYD_LIBS) $(CMOCKA_LIBS)

@@ -34,12 +34,12 @@ $(BUILD)/emailng-syncwatch: $(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(SYNCWATCH_LIBS)
 
 $(BUILD)/tests/syncwatch/%: $(OBJ)/tests/unit/syncwatch/%.o $(SYNCWATCH_SRC:%.c=$(OBJ)/%.o) $(LIB) \
-                            $(FLAGS)/ld $(FLAGS)/syncwatch
+                            $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/syncwatch
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SYNCWATCH_SRC:%.c=$(OBJ)/%.o) $(LIB) $(SYNCWATCH_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/asan/syncwatch/%: $(ASAN_OBJ)/tests/unit/syncwatch/%.o $(SYNCWATCH_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
-                           $(FLAGS)/ld $(FLAGS)/asan $(FLAGS)/syncwatch
+                           $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/syncwatch
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(SYNCWATCH_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
 	  $(SYNCWATCH_LIBS) $(CMOCKA_LIBS)
