@@ -19,7 +19,8 @@ EXTRA_ASAN_BIN += $(HEALTHD_ASAN_BIN)
 EXTRA_TESTS    += healthd-integration fabric-test
 ALL_OBJ        += $(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(HEALTHD_SRC:%.c=$(ASAN_OBJ)/%.o) \
                   $(HEALTHD_UNIT_SRC:%.c=$(OBJ)/%.o) $(HEALTHD_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o)
-FLAGS_healthd   = $(HEALTHD_CFLAGS) $(HEALTHD_LIBS) $(HEALTHD_ALL_SRC)
+FLAGS_healthd    = $(HEALTHD_CFLAGS)
+FLAGS_healthd-ld = $(HEALTHD_LIBS) $(HEALTHD_ALL_SRC)
 
 .PHONY: healthd healthd-unit healthd-integration fabric-test
 
@@ -31,16 +32,16 @@ $(OBJ)/tests/unit/healthd/%.o $(ASAN_OBJ)/tests/unit/healthd/%.o: OBJ_CPPFLAGS +
 $(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(HEALTHD_SRC:%.c=$(ASAN_OBJ)/%.o) \
 $(HEALTHD_UNIT_SRC:%.c=$(OBJ)/%.o) $(HEALTHD_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o): $(FLAGS)/healthd
 
-$(BUILD)/emailng-healthd: $(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $(FLAGS)/healthd
+$(BUILD)/emailng-healthd: $(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $(FLAGS)/healthd-ld
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(HEALTHD_LIBS)
 
 $(BUILD)/tests/healthd/%: $(OBJ)/tests/unit/healthd/%.o $(HEALTHD_SRC:%.c=$(OBJ)/%.o) $(LIB) \
-                          $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/healthd
+                          $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/healthd-ld
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(HEALTHD_SRC:%.c=$(OBJ)/%.o) $(LIB) $(HEALTHD_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/asan/healthd/%: $(ASAN_OBJ)/tests/unit/healthd/%.o $(HEALTHD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
-                         $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/healthd
+                         $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/healthd-ld
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(HEALTHD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
 	  $(HEALTHD_LIBS) $(CMOCKA_LIBS)

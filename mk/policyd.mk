@@ -21,7 +21,8 @@ EXTRA_TESTS    += policyd-fuzz policyd-protocol
 ALL_OBJ        += $(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(POLICYD_SRC:%.c=$(ASAN_OBJ)/%.o) \
                   $(POLICYD_UNIT_SRC:%.c=$(OBJ)/%.o) $(POLICYD_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o) \
                   $(POLICYD_SRC:%.c=$(FUZZ_OBJ)/%.o) $(POLICYD_FUZZ:%=$(FUZZ_OBJ)/tests/fuzz/policyd/fuzz_%.o)
-FLAGS_policyd   = $(POLICYD_CFLAGS) $(POLICYD_LIBS) $(POLICYD_ALL_SRC)
+FLAGS_policyd    = $(POLICYD_CFLAGS)
+FLAGS_policyd-ld = $(POLICYD_LIBS) $(POLICYD_ALL_SRC)
 
 .PHONY: policyd policyd-fuzz policyd-protocol policyd-bench
 
@@ -36,23 +37,23 @@ $(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(POLICYD_SRC:%.c=$(ASAN_OBJ)/%.o) $(POLICYD_S
 $(POLICYD_UNIT_SRC:%.c=$(OBJ)/%.o) $(POLICYD_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o) \
 $(POLICYD_FUZZ:%=$(FUZZ_OBJ)/tests/fuzz/policyd/fuzz_%.o): $(FLAGS)/policyd
 
-$(BUILD)/emailng-policyd: $(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $(FLAGS)/policyd
+$(BUILD)/emailng-policyd: $(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $(FLAGS)/policyd-ld
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(POLICYD_LIBS)
 
 $(BUILD)/tests/policyd/%: $(OBJ)/tests/unit/policyd/%.o $(POLICYD_SRC:%.c=$(OBJ)/%.o) $(LIB) \
-                          $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/policyd
+                          $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/policyd-ld
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(POLICYD_SRC:%.c=$(OBJ)/%.o) $(LIB) $(POLICYD_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/asan/policyd/%: $(ASAN_OBJ)/tests/unit/policyd/%.o $(POLICYD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
-                         $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/policyd
+                         $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/policyd-ld
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(POLICYD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
 	  $(POLICYD_LIBS) $(CMOCKA_LIBS)
 
 # libFuzzer harnesses (tests/fuzz/policyd/fuzz_*.c), each run for a bounded time.
 $(BUILD)/fuzz/policyd/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/policyd/fuzz_%.o $(POLICYD_SRC:%.c=$(FUZZ_OBJ)/%.o) \
-                              $(FUZZ_LIB) $(FLAGS)/fuzz $(FLAGS)/policyd
+                              $(FUZZ_LIB) $(FLAGS)/fuzz $(FLAGS)/policyd-ld
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SANITIZE) -o $@ $< \
 	  $(POLICYD_SRC:%.c=$(FUZZ_OBJ)/%.o) $(FUZZ_LIB) $(POLICYD_LIBS)

@@ -18,7 +18,8 @@ EXTRA_UNIT_BIN += $(SYNCWATCH_UNIT_BIN)
 EXTRA_ASAN_BIN += $(SYNCWATCH_ASAN_BIN)
 ALL_OBJ        += $(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(SYNCWATCH_SRC:%.c=$(ASAN_OBJ)/%.o) \
                   $(SYNCWATCH_UNIT_SRC:%.c=$(OBJ)/%.o) $(SYNCWATCH_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o)
-FLAGS_syncwatch = $(SYNCWATCH_CFLAGS) $(SYNCWATCH_LIBS) $(SYNCWATCH_ALL_SRC)
+FLAGS_syncwatch    = $(SYNCWATCH_CFLAGS)
+FLAGS_syncwatch-ld = $(SYNCWATCH_LIBS) $(SYNCWATCH_ALL_SRC)
 
 .PHONY: syncwatch
 
@@ -30,16 +31,16 @@ $(OBJ)/tests/unit/syncwatch/%.o $(ASAN_OBJ)/tests/unit/syncwatch/%.o: OBJ_CPPFLA
 $(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(SYNCWATCH_SRC:%.c=$(ASAN_OBJ)/%.o) \
 $(SYNCWATCH_UNIT_SRC:%.c=$(OBJ)/%.o) $(SYNCWATCH_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o): $(FLAGS)/syncwatch
 
-$(BUILD)/emailng-syncwatch: $(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $(FLAGS)/syncwatch
+$(BUILD)/emailng-syncwatch: $(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $(FLAGS)/syncwatch-ld
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(SYNCWATCH_LIBS)
 
 $(BUILD)/tests/syncwatch/%: $(OBJ)/tests/unit/syncwatch/%.o $(SYNCWATCH_SRC:%.c=$(OBJ)/%.o) $(LIB) \
-                            $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/syncwatch
+                            $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/syncwatch-ld
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SYNCWATCH_SRC:%.c=$(OBJ)/%.o) $(LIB) $(SYNCWATCH_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/asan/syncwatch/%: $(ASAN_OBJ)/tests/unit/syncwatch/%.o $(SYNCWATCH_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
-                           $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/syncwatch
+                           $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/syncwatch-ld
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(SYNCWATCH_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
 	  $(SYNCWATCH_LIBS) $(CMOCKA_LIBS)
