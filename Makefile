@@ -1,47 +1,165 @@
 # EmailNG build. `make up` installs and starts the small site; `make test`
 # runs every unit and end-to-end test.
+#
+# Every .c is compiled once per variant, into an object under $(BUILD):
+#   $(BUILD)/obj/       CFLAGS; src/lib/*.o archived in $(BUILD)/libemailng.a
+#   $(BUILD)/asan-obj/  CFLAGS -O1 ASan/UBSan (the unit-asan tests);
+#                       src/lib/*.o archived in $(BUILD)/libemailng-asan.a
+#   $(BUILD)/fuzz-obj/  clang, libFuzzer with ASan/UBSan (mk/policyd.mk's
+#                       harnesses); $(BUILD)/libemailng-fuzz.a
+# Programs and tests link their own objects and the archive, so each takes
+# only the library members it uses. Header dependencies come from the
+# compiler (-MMD -MP: a .d next to each object). The flags an object or a
+# program is built with are kept in $(BUILD)/flags/NAME, rewritten only
+# when they change (see FLAGS_* below), and are prerequisites of what they
+# affect: `make CC=clang`, `make CFLAGS=-O0` or `make PREFIX=/opt/x`
+# rebuilds exactly what that changes.
 PREFIX   ?= /usr/local
 DATADIR  ?= $(PREFIX)/share/emailng
 BUILD    ?= build
 CC       ?= cc
-PKGS      = yaml-0.1 ldap libcrypt libcrypto libssl
+AR       ?= ar
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -Isrc/lib \
-            $(shell pkg-config --cflags $(PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) -llber
+PKGS      = yaml-0.1 ldap libcrypt libcrypto libssl
 SANITIZE  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_CC  ?= clang
+FUZZ_CFLAGS   = -g -O1 -std=c17 -fno-sanitize-recover=all
+FUZZ_SANITIZE = address,undefined
+
+# pkg-config runs once, when first needed (not for `make deps`, which may
+# be what installs it).
+PKG_CFLAGS  = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS    = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
+YAML_LIBS   = $(eval YAML_LIBS := $$(shell pkg-config --libs yaml-0.1))$(YAML_LIBS)
+CMOCKA_LIBS = $(eval CMOCKA_LIBS := $$(shell pkg-config --libs cmocka))$(CMOCKA_LIBS)
+
+# Our flags are kept apart from CFLAGS/CPPFLAGS/LDLIBS so that setting those
+# on the command line adds to them instead of replacing them.
+# OBJ_CPPFLAGS is set per object directory (target-specific, mk/*.mk).
+ALL_CFLAGS   = -std=c17 -Wall -Wextra -Werror $(CFLAGS)
+ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc/lib $(PKG_CFLAGS) $(CPPFLAGS)
+ALL_LDLIBS   = $(PKG_LIBS) -llber $(LDLIBS)
+ASAN_CFLAGS  = -O1 $(SANITIZE)
+DEPFLAGS     = -MMD -MP
+
+OBJ      = $(BUILD)/obj
+ASAN_OBJ = $(BUILD)/asan-obj
+LIB      = $(BUILD)/libemailng.a
+ASAN_LIB = $(BUILD)/libemailng-asan.a
+FUZZ_OBJ = $(BUILD)/fuzz-obj
+FUZZ_LIB = $(BUILD)/libemailng-fuzz.a
+FLAGS    = $(BUILD)/flags
 
 LIB_SRC  = $(sort $(wildcard src/lib/*.c))
 CLI_SRC  = $(sort $(wildcard src/emailng/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 
-LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
-CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/%.o)
-UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-ASAN_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/%)
+LIB_OBJ       = $(LIB_SRC:%.c=$(OBJ)/%.o)
+ASAN_LIB_OBJ  = $(LIB_SRC:%.c=$(ASAN_OBJ)/%.o)
+FUZZ_LIB_OBJ  = $(LIB_SRC:%.c=$(FUZZ_OBJ)/%.o)
+CLI_OBJ       = $(CLI_SRC:%.c=$(OBJ)/%.o)
+UNIT_OBJ      = $(UNIT_SRC:%.c=$(OBJ)/%.o)
+ASAN_UNIT_OBJ = $(UNIT_SRC:%.c=$(ASAN_OBJ)/%.o)
+UNIT_BIN      = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ASAN_BIN      = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/asan/%)
+
+# The data directory is compiled into the CLI objects that use
+# EMAILNG_DATADIR (found by grep, so it follows the code when it moves), and
+# only into those: a new PREFIX rebuilds them and nothing else. The unit
+# tests get the source tree instead. The library is shared by the CLI, the
+# daemons and the unit tests, so it must not depend on it.
+DATADIR_SRC := $(shell grep -l EMAILNG_DATADIR $(CLI_SRC) $(wildcard src/emailng/*.h) 2>/dev/null)
+ifneq ($(filter %.h,$(DATADIR_SRC)),)
+DATADIR_SRC := $(CLI_SRC)
+endif
+DATADIR_OBJ  = $(DATADIR_SRC:%.c=$(OBJ)/%.o)
+ifneq ($(shell grep -l EMAILNG_DATADIR $(LIB_SRC) $(wildcard src/lib/*.h) 2>/dev/null),)
+$(error src/lib must not use EMAILNG_DATADIR (one libemailng.a serves the CLI, the daemons and the unit tests): pass the directory in)
+endif
+
+# What each flags file records; mk/*.mk add theirs. A source list is part
+# of what links from it, so a removed file is also dropped from the
+# archive and the programs.
+FLAGS_cc      = $(CC) $(ALL_CFLAGS) $(ALL_CPPFLAGS)
+FLAGS_asan    = $(ASAN_CFLAGS)
+FLAGS_fuzz    = $(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SANITIZE) $(ALL_CPPFLAGS)
+FLAGS_ld      = $(CC) $(CFLAGS) $(LDFLAGS) $(ALL_LDLIBS)
+FLAGS_test    = $(CMOCKA_LIBS)
+FLAGS_lib     = $(AR) $(LIB_SRC)
+FLAGS_cli     = $(CLI_SRC)
+FLAGS_datadir = $(DATADIR) $(DATADIR_SRC)
+FLAGS_curdir  = $(CURDIR)
+
+# Every object (mk/*.mk add theirs): its .d is read, and none is deleted as
+# an intermediate file (the tests' objects are prerequisites of pattern
+# rules only).
+ALL_OBJ = $(LIB_OBJ) $(ASAN_LIB_OBJ) $(FUZZ_LIB_OBJ) $(CLI_OBJ) $(UNIT_OBJ) $(ASAN_UNIT_OBJ)
 
 # Other daemons add their programs and tests in mk/*.mk through
 # EXTRA_BINS, EXTRA_UNIT_BIN, EXTRA_ASAN_BIN and EXTRA_TESTS (run by `make test`).
 -include mk/*.mk
 
-.PHONY: all deps install up down test unit unit-asan e2e clean
+.PHONY: all deps install up down test unit unit-asan e2e clean FORCE
+.DELETE_ON_ERROR:
+.SECONDARY: $(ALL_OBJ)
+.PRECIOUS: $(FLAGS)/%
 
 all: $(BUILD)/emailng $(EXTRA_BINS)
 
-$(BUILD)/%.o: %.c $(wildcard src/lib/*.h src/emailng/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DEMAILNG_DATADIR='"$(DATADIR)"' -c -o $@ $<
+# --- flags: $(FLAGS)/NAME holds $(FLAGS_NAME), touched only when it changes.
+$(FLAGS)/%: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(subst ','\'',$(FLAGS_$*))' > $@.new; \
+	  if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+FORCE:
 
-$(BUILD)/emailng: $(CLI_OBJ) $(LIB_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# --- objects
+$(OBJ)/%.o: %.c $(FLAGS)/cc
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_CPPFLAGS) $(OBJ_CPPFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_SRC) $(wildcard src/lib/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DEMAILNG_DATADIR='"$(CURDIR)"' -o $@ $< $(LIB_SRC) $(LDLIBS) $(shell pkg-config --libs cmocka)
+$(ASAN_OBJ)/%.o: %.c $(FLAGS)/cc $(FLAGS)/asan
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ASAN_CFLAGS) $(ALL_CPPFLAGS) $(OBJ_CPPFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(BUILD)/asan/%: tests/unit/%.c $(LIB_SRC) $(wildcard src/lib/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SANITIZE) -DEMAILNG_DATADIR='"$(CURDIR)"' -o $@ $< $(LIB_SRC) $(LDLIBS) $(shell pkg-config --libs cmocka)
+$(FUZZ_OBJ)/%.o: %.c $(FLAGS)/fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SANITIZE) $(ALL_CPPFLAGS) $(OBJ_CPPFLAGS) \
+	  $(DEPFLAGS) -c -o $@ $<
+
+ifneq ($(DATADIR_OBJ),)
+$(DATADIR_OBJ): $(FLAGS)/datadir
+$(DATADIR_OBJ): OBJ_CPPFLAGS += -DEMAILNG_DATADIR='"$(DATADIR)"'
+endif
+
+# The unit tests read templates and examples from the source tree.
+$(UNIT_OBJ) $(ASAN_UNIT_OBJ): OBJ_CPPFLAGS += -DEMAILNG_DATADIR='"$(CURDIR)"'
+$(UNIT_OBJ) $(ASAN_UNIT_OBJ): $(FLAGS)/curdir
+
+# --- the library, built once per variant
+$(LIB): $(LIB_OBJ) $(FLAGS)/lib
+	@rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(ASAN_LIB): $(ASAN_LIB_OBJ) $(FLAGS)/lib
+	@rm -f $@
+	$(AR) rcs $@ $(ASAN_LIB_OBJ)
+
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ) $(FLAGS)/lib
+	@rm -f $@
+	$(AR) rcs $@ $(FUZZ_LIB_OBJ)
+
+# --- programs
+$(BUILD)/emailng: $(CLI_OBJ) $(LIB) $(FLAGS)/ld $(FLAGS)/cli
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(ALL_LDLIBS)
+
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIB) $(FLAGS)/ld $(FLAGS)/test
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(ALL_LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/asan/%: $(ASAN_OBJ)/tests/unit/%.o $(ASAN_LIB) $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(ASAN_LIB) $(ALL_LDLIBS) $(CMOCKA_LIBS)
 
 deps:
 	sh scripts/install-deps.sh
@@ -85,3 +203,6 @@ test: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# Header dependencies of every object built so far.
+-include $(ALL_OBJ:.o=.d)

@@ -6,13 +6,9 @@ ifeq ($(.DEFAULT_GOAL),)
 endif
 
 HEALTHD_CFLAGS   = -Isrc/healthd
-HEALTHD_LIBS     = $(shell pkg-config --libs yaml-0.1)
+HEALTHD_LIBS     = $(YAML_LIBS)
 HEALTHD_ALL_SRC  = $(sort $(wildcard src/healthd/*.c))
 HEALTHD_SRC      = $(filter-out src/healthd/main.c,$(HEALTHD_ALL_SRC))
-HEALTHD_LIB_SRC  = src/lib/buf.c src/lib/address.c src/lib/fsutil.c src/lib/netaddr.c src/lib/yaml_config.c \
-                   src/lib/daemon_log.c
-HEALTHD_HDR      = $(wildcard src/healthd/*.h) src/lib/buf.h src/lib/address.h src/lib/fsutil.h \
-                   src/lib/yaml_config.h src/lib/daemon_log.h
 HEALTHD_UNIT_SRC = $(sort $(wildcard tests/unit/healthd/test_*.c))
 HEALTHD_UNIT_BIN = $(HEALTHD_UNIT_SRC:tests/unit/healthd/%.c=$(BUILD)/tests/healthd/%)
 HEALTHD_ASAN_BIN = $(HEALTHD_UNIT_SRC:tests/unit/healthd/%.c=$(BUILD)/asan/healthd/%)
@@ -21,28 +17,34 @@ EXTRA_BINS     += $(BUILD)/emailng-healthd
 EXTRA_UNIT_BIN += $(HEALTHD_UNIT_BIN)
 EXTRA_ASAN_BIN += $(HEALTHD_ASAN_BIN)
 EXTRA_TESTS    += healthd-integration fabric-test
+ALL_OBJ        += $(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(HEALTHD_SRC:%.c=$(ASAN_OBJ)/%.o) \
+                  $(HEALTHD_UNIT_SRC:%.c=$(OBJ)/%.o) $(HEALTHD_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o)
+FLAGS_healthd    = $(HEALTHD_CFLAGS)
+FLAGS_healthd-ld = $(HEALTHD_LIBS) $(HEALTHD_ALL_SRC)
 
 .PHONY: healthd healthd-unit healthd-integration fabric-test
 
 healthd: $(BUILD)/emailng-healthd
 
-# Own object directory: src/healthd and src/policyd both have config.c, log.c.
-$(BUILD)/healthd-obj/%.o: %.c $(HEALTHD_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(HEALTHD_CFLAGS) -c -o $@ $<
+# Objects come from the top Makefile's rules (with the library: libemailng.a).
+$(OBJ)/src/healthd/%.o $(ASAN_OBJ)/src/healthd/%.o \
+$(OBJ)/tests/unit/healthd/%.o $(ASAN_OBJ)/tests/unit/healthd/%.o: OBJ_CPPFLAGS += $(HEALTHD_CFLAGS)
+$(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(HEALTHD_SRC:%.c=$(ASAN_OBJ)/%.o) \
+$(HEALTHD_UNIT_SRC:%.c=$(OBJ)/%.o) $(HEALTHD_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o): $(FLAGS)/healthd
 
-$(BUILD)/emailng-healthd: $(HEALTHD_ALL_SRC:%.c=$(BUILD)/healthd-obj/%.o) $(HEALTHD_LIB_SRC:%.c=$(BUILD)/healthd-obj/%.o)
-	$(CC) $(CFLAGS) -o $@ $^ $(HEALTHD_LIBS)
+$(BUILD)/emailng-healthd: $(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $(FLAGS)/healthd-ld
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(HEALTHD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(HEALTHD_LIBS)
 
-$(BUILD)/tests/healthd/%: tests/unit/healthd/%.c $(HEALTHD_SRC) $(HEALTHD_LIB_SRC) $(HEALTHD_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(HEALTHD_CFLAGS) -o $@ $< $(HEALTHD_SRC) $(HEALTHD_LIB_SRC) \
-	  $(HEALTHD_LIBS) $(shell pkg-config --libs cmocka)
+$(BUILD)/tests/healthd/%: $(OBJ)/tests/unit/healthd/%.o $(HEALTHD_SRC:%.c=$(OBJ)/%.o) $(LIB) \
+                          $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/healthd-ld
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(HEALTHD_SRC:%.c=$(OBJ)/%.o) $(LIB) $(HEALTHD_LIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/asan/healthd/%: tests/unit/healthd/%.c $(HEALTHD_SRC) $(HEALTHD_LIB_SRC) $(HEALTHD_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SANITIZE) $(HEALTHD_CFLAGS) -o $@ $< $(HEALTHD_SRC) $(HEALTHD_LIB_SRC) \
-	  $(HEALTHD_LIBS) $(shell pkg-config --libs cmocka)
+$(BUILD)/asan/healthd/%: $(ASAN_OBJ)/tests/unit/healthd/%.o $(HEALTHD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
+                         $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/healthd-ld
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(HEALTHD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
+	  $(HEALTHD_LIBS) $(CMOCKA_LIBS)
 
 # Only this daemon's unit tests (plain and ASan/UBSan).
 healthd-unit: $(HEALTHD_UNIT_BIN) $(HEALTHD_ASAN_BIN)

@@ -4,14 +4,10 @@ ifeq ($(.DEFAULT_GOAL),)
 .DEFAULT_GOAL := all
 endif
 
-POLICYD_LIBS     = -levent -llmdb -lspf2
+POLICYD_LIBS     = -levent -llmdb -lspf2 $(YAML_LIBS)
 POLICYD_CFLAGS   = -Isrc/policyd
 POLICYD_ALL_SRC  = $(sort $(wildcard src/policyd/*.c))
 POLICYD_SRC      = $(filter-out src/policyd/main.c,$(POLICYD_ALL_SRC))
-POLICYD_LIB_SRC  = src/lib/buf.c src/lib/address.c src/lib/fsutil.c src/lib/netaddr.c src/lib/yaml_config.c \
-                   src/lib/daemon_log.c
-POLICYD_HDR      = $(wildcard src/policyd/*.h src/lib/*.h)
-POLICYD_OBJ      = $(POLICYD_ALL_SRC:%.c=$(BUILD)/%.o) $(POLICYD_LIB_SRC:%.c=$(BUILD)/%.o)
 POLICYD_UNIT_SRC = $(sort $(wildcard tests/unit/policyd/test_*.c))
 POLICYD_UNIT_BIN = $(POLICYD_UNIT_SRC:tests/unit/policyd/%.c=$(BUILD)/tests/policyd/%)
 POLICYD_ASAN_BIN = $(POLICYD_UNIT_SRC:tests/unit/policyd/%.c=$(BUILD)/asan/policyd/%)
@@ -22,34 +18,45 @@ EXTRA_BINS     += $(BUILD)/emailng-policyd
 EXTRA_UNIT_BIN += $(POLICYD_UNIT_BIN)
 EXTRA_ASAN_BIN += $(POLICYD_ASAN_BIN)
 EXTRA_TESTS    += policyd-fuzz policyd-protocol
+ALL_OBJ        += $(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(POLICYD_SRC:%.c=$(ASAN_OBJ)/%.o) \
+                  $(POLICYD_UNIT_SRC:%.c=$(OBJ)/%.o) $(POLICYD_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o) \
+                  $(POLICYD_SRC:%.c=$(FUZZ_OBJ)/%.o) $(POLICYD_FUZZ:%=$(FUZZ_OBJ)/tests/fuzz/policyd/fuzz_%.o)
+FLAGS_policyd    = $(POLICYD_CFLAGS)
+FLAGS_policyd-ld = $(POLICYD_LIBS) $(POLICYD_ALL_SRC)
 
 .PHONY: policyd policyd-fuzz policyd-protocol policyd-bench
 
 policyd: $(BUILD)/emailng-policyd
 
-$(BUILD)/src/policyd/%.o: src/policyd/%.c $(POLICYD_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(POLICYD_CFLAGS) -c -o $@ $<
+# Objects come from the top Makefile's rules (with the library: libemailng.a,
+# libemailng-asan.a, libemailng-fuzz.a).
+$(OBJ)/src/policyd/%.o $(ASAN_OBJ)/src/policyd/%.o $(FUZZ_OBJ)/src/policyd/%.o \
+$(OBJ)/tests/unit/policyd/%.o $(ASAN_OBJ)/tests/unit/policyd/%.o \
+$(FUZZ_OBJ)/tests/fuzz/policyd/%.o: OBJ_CPPFLAGS += $(POLICYD_CFLAGS)
+$(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(POLICYD_SRC:%.c=$(ASAN_OBJ)/%.o) $(POLICYD_SRC:%.c=$(FUZZ_OBJ)/%.o) \
+$(POLICYD_UNIT_SRC:%.c=$(OBJ)/%.o) $(POLICYD_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o) \
+$(POLICYD_FUZZ:%=$(FUZZ_OBJ)/tests/fuzz/policyd/fuzz_%.o): $(FLAGS)/policyd
 
-$(BUILD)/emailng-policyd: $(POLICYD_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(POLICYD_LIBS) $(shell pkg-config --libs yaml-0.1)
+$(BUILD)/emailng-policyd: $(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $(FLAGS)/policyd-ld
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(POLICYD_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(POLICYD_LIBS)
 
-$(BUILD)/tests/policyd/%: tests/unit/policyd/%.c $(POLICYD_SRC) $(POLICYD_LIB_SRC) $(POLICYD_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(POLICYD_CFLAGS) -o $@ $< $(POLICYD_SRC) $(POLICYD_LIB_SRC) \
-	  $(POLICYD_LIBS) $(shell pkg-config --libs yaml-0.1 cmocka)
+$(BUILD)/tests/policyd/%: $(OBJ)/tests/unit/policyd/%.o $(POLICYD_SRC:%.c=$(OBJ)/%.o) $(LIB) \
+                          $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/policyd-ld
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(POLICYD_SRC:%.c=$(OBJ)/%.o) $(LIB) $(POLICYD_LIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/asan/policyd/%: tests/unit/policyd/%.c $(POLICYD_SRC) $(POLICYD_LIB_SRC) $(POLICYD_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SANITIZE) $(POLICYD_CFLAGS) -o $@ $< $(POLICYD_SRC) $(POLICYD_LIB_SRC) \
-	  $(POLICYD_LIBS) $(shell pkg-config --libs yaml-0.1 cmocka)
+$(BUILD)/asan/policyd/%: $(ASAN_OBJ)/tests/unit/policyd/%.o $(POLICYD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
+                         $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/policyd-ld
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(POLICYD_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
+	  $(POLICYD_LIBS) $(CMOCKA_LIBS)
 
 # libFuzzer harnesses (tests/fuzz/policyd/fuzz_*.c), each run for a bounded time.
-$(BUILD)/fuzz/policyd/fuzz_%: tests/fuzz/policyd/fuzz_%.c $(POLICYD_SRC) $(POLICYD_LIB_SRC) $(POLICYD_HDR)
-	@mkdir -p $(dir $@)
-	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -Isrc/lib $(POLICYD_CFLAGS) -o $@ $< $(POLICYD_SRC) $(POLICYD_LIB_SRC) \
-	  $(POLICYD_LIBS) $(shell pkg-config --libs yaml-0.1)
+$(BUILD)/fuzz/policyd/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/policyd/fuzz_%.o $(POLICYD_SRC:%.c=$(FUZZ_OBJ)/%.o) \
+                              $(FUZZ_LIB) $(FLAGS)/fuzz $(FLAGS)/policyd-ld
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SANITIZE) -o $@ $< \
+	  $(POLICYD_SRC:%.c=$(FUZZ_OBJ)/%.o) $(FUZZ_LIB) $(POLICYD_LIBS)
 
 policyd-fuzz: $(POLICYD_FUZZ:%=$(BUILD)/fuzz/policyd/fuzz_%)
 	@set -e; for f in $(POLICYD_FUZZ); do \

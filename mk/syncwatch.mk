@@ -9,9 +9,6 @@ SYNCWATCH_CFLAGS   = -Isrc/syncwatch
 SYNCWATCH_LIBS     = -lssl -lcrypto -lcrypt
 SYNCWATCH_ALL_SRC  = $(sort $(wildcard src/syncwatch/*.c))
 SYNCWATCH_SRC      = $(filter-out src/syncwatch/main.c,$(SYNCWATCH_ALL_SRC))
-SYNCWATCH_LIB_SRC  = src/lib/buf.c src/lib/daemon_log.c src/lib/doveadm_client.c src/lib/fsutil.c \
-                     src/lib/netaddr.c src/lib/password.c src/lib/process.c
-SYNCWATCH_HDR      = $(wildcard src/syncwatch/*.h) $(SYNCWATCH_LIB_SRC:.c=.h)
 SYNCWATCH_UNIT_SRC = $(sort $(wildcard tests/unit/syncwatch/test_*.c))
 SYNCWATCH_UNIT_BIN = $(SYNCWATCH_UNIT_SRC:tests/unit/syncwatch/%.c=$(BUILD)/tests/syncwatch/%)
 SYNCWATCH_ASAN_BIN = $(SYNCWATCH_UNIT_SRC:tests/unit/syncwatch/%.c=$(BUILD)/asan/syncwatch/%)
@@ -19,27 +16,34 @@ SYNCWATCH_ASAN_BIN = $(SYNCWATCH_UNIT_SRC:tests/unit/syncwatch/%.c=$(BUILD)/asan
 EXTRA_BINS     += $(BUILD)/emailng-syncwatch
 EXTRA_UNIT_BIN += $(SYNCWATCH_UNIT_BIN)
 EXTRA_ASAN_BIN += $(SYNCWATCH_ASAN_BIN)
+ALL_OBJ        += $(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(SYNCWATCH_SRC:%.c=$(ASAN_OBJ)/%.o) \
+                  $(SYNCWATCH_UNIT_SRC:%.c=$(OBJ)/%.o) $(SYNCWATCH_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o)
+FLAGS_syncwatch    = $(SYNCWATCH_CFLAGS)
+FLAGS_syncwatch-ld = $(SYNCWATCH_LIBS) $(SYNCWATCH_ALL_SRC)
 
 .PHONY: syncwatch
 
 syncwatch: $(BUILD)/emailng-syncwatch
 
-$(BUILD)/syncwatch-obj/%.o: %.c $(SYNCWATCH_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SYNCWATCH_CFLAGS) -c -o $@ $<
+# Objects come from the top Makefile's rules (with the library: libemailng.a).
+$(OBJ)/src/syncwatch/%.o $(ASAN_OBJ)/src/syncwatch/%.o \
+$(OBJ)/tests/unit/syncwatch/%.o $(ASAN_OBJ)/tests/unit/syncwatch/%.o: OBJ_CPPFLAGS += $(SYNCWATCH_CFLAGS)
+$(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(SYNCWATCH_SRC:%.c=$(ASAN_OBJ)/%.o) \
+$(SYNCWATCH_UNIT_SRC:%.c=$(OBJ)/%.o) $(SYNCWATCH_UNIT_SRC:%.c=$(ASAN_OBJ)/%.o): $(FLAGS)/syncwatch
 
-$(BUILD)/emailng-syncwatch: $(SYNCWATCH_ALL_SRC:%.c=$(BUILD)/syncwatch-obj/%.o) \
-                            $(SYNCWATCH_LIB_SRC:%.c=$(BUILD)/syncwatch-obj/%.o)
-	$(CC) $(CFLAGS) -o $@ $^ $(SYNCWATCH_LIBS)
+$(BUILD)/emailng-syncwatch: $(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(FLAGS)/ld $(FLAGS)/syncwatch-ld
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SYNCWATCH_ALL_SRC:%.c=$(OBJ)/%.o) $(LIB) $(SYNCWATCH_LIBS)
 
-$(BUILD)/tests/syncwatch/%: tests/unit/syncwatch/%.c $(SYNCWATCH_SRC) src/lib/buf.c src/lib/netaddr.c $(SYNCWATCH_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SYNCWATCH_CFLAGS) -o $@ $< $(SYNCWATCH_SRC) src/lib/buf.c src/lib/netaddr.c $(shell pkg-config --libs cmocka)
+$(BUILD)/tests/syncwatch/%: $(OBJ)/tests/unit/syncwatch/%.o $(SYNCWATCH_SRC:%.c=$(OBJ)/%.o) $(LIB) \
+                            $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/syncwatch-ld
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SYNCWATCH_SRC:%.c=$(OBJ)/%.o) $(LIB) $(SYNCWATCH_LIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/asan/syncwatch/%: tests/unit/syncwatch/%.c $(SYNCWATCH_SRC) src/lib/buf.c src/lib/netaddr.c $(SYNCWATCH_HDR)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O1 $(SANITIZE) $(SYNCWATCH_CFLAGS) -o $@ $< $(SYNCWATCH_SRC) src/lib/buf.c src/lib/netaddr.c \
-	  $(shell pkg-config --libs cmocka)
+$(BUILD)/asan/syncwatch/%: $(ASAN_OBJ)/tests/unit/syncwatch/%.o $(SYNCWATCH_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
+                           $(FLAGS)/ld $(FLAGS)/test $(FLAGS)/asan $(FLAGS)/syncwatch-ld
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(SYNCWATCH_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) \
+	  $(SYNCWATCH_LIBS) $(CMOCKA_LIBS)
 
 # emailng finds it next to itself (or on PATH): install it with emailng.
 .PHONY: install-syncwatch
