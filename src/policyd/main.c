@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -22,9 +21,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "engine.h"
 #include "fsutil.h"
 #include "log.h"
+#include "msg.h"
 #include "quotaclient.h"
 #include "server.h"
 #include "spfhelper.h"
@@ -98,10 +99,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     (void)arg;
     if (sig == SIGHUP) {
-        if (daemon_log_reopen() != 0)
-            daemon_log("SIGHUP: cannot reopen the log (%s), reloading the table", strerror(errno));
-        else
-            daemon_log("SIGHUP: reopened the log, reloading the table");
+        daemon_log_reopen_now();
         load_table(1);
         return;
     }
@@ -148,25 +146,187 @@ static void log_pending(void *arg)
     event_active(log_flush_ev, EV_TIMEOUT, 1);
 }
 
-static int drop_privileges(const char *user, buf *err)
+/* -t: the configuration (and the table it names) parse; nothing starts. */
+static int check_configuration(const char *conf)
 {
-    struct passwd *pw = getpwnam(user);
-    if (!pw) {
-        buf_printf(err, "the system user \"%s\" does not exist", user);
-        return -1;
+    buf err = BUF_INIT;
+    if (G.cfg.table[0]) {
+        table t;
+        table_init(&t);
+        if (table_load(&t, G.cfg.table, &err) != 0)
+            msg_fatal("%s", err.data);
+        table_free(&t);
     }
-    if (getuid() != 0)
-        return 0;       /* not root: run as whoever we are (tests) */
-    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-        buf_printf(err, "cannot switch to user %s: %s", user, strerror(errno));
-        return -1;
-    }
-    if (pw->pw_uid != 0 && setuid(0) == 0) {
-        buf_printf(err, "could regain root after switching to %s", user);
-        return -1;
-    }
-    prctl(PR_SET_DUMPABLE, 0);
+    buf_free(&err);
+    printf("emailng-policyd: %s is valid\n", conf);
     return 0;
+}
+
+/* The log, written by the daemon after it drops to its user. */
+static struct passwd *open_log_for_user(void)
+{
+    if (daemon_log_open("emailng-policyd", G.cfg.log_file) != 0)
+        msg_fatal("cannot open the log %s: %s", G.cfg.log_file, strerror(errno));
+    struct passwd *pw = getpwnam(G.cfg.user);
+    if (!pw)
+        msg_fatal("the system user \"%s\" does not exist", G.cfg.user);
+    if (getuid() == 0 && strcmp(G.cfg.log_file, "-") != 0 && fchown(daemon_log_fd(), pw->pw_uid, pw->pw_gid) != 0)
+        msg_fatal("cannot hand the log to %s: %s", G.cfg.user, strerror(errno));
+    return pw;
+}
+
+/* Room for max_connections connections, or fewer connections. */
+static void raise_file_limit(void)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)G.cfg.max_connections + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = want;
+    if (rl.rlim_max < want)
+        rl.rlim_max = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        return;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if ((long)rl.rlim_cur - 256 < G.cfg.max_connections) {
+        G.cfg.max_connections = (long)rl.rlim_cur - 256;
+        msg_warn("the file limit is %lu; max_connections lowered to %ld", (unsigned long)rl.rlim_cur,
+                 G.cfg.max_connections);
+    }
+}
+
+/* Who may use the unix sockets: socket_group owns them, peer_users (and
+ * root) are answered. Names are resolved now: an unknown one is fatal. */
+static gid_t socket_group(const struct passwd *pw)
+{
+    gid_t gid = pw->pw_gid;
+    if (G.cfg.socket_group[0]) {
+        struct group *gr = getgrnam(G.cfg.socket_group);
+        if (!gr)
+            msg_fatal("socket_group: the group \"%s\" does not exist", G.cfg.socket_group);
+        gid = gr->gr_gid;
+    }
+    return getuid() != 0 ? (gid_t)-1 : gid;     /* tests as a user: the socket keeps the user's group */
+}
+
+static uid_t *peer_uids(void)
+{
+    uid_t *peers = xcalloc(G.cfg.peer_users.n + 1, sizeof(uid_t));
+    for (size_t i = 0; i < G.cfg.peer_users.n; i++) {
+        struct passwd *p = getpwnam(G.cfg.peer_users.items[i]);
+        if (!p)
+            msg_fatal("peer_users: the user \"%s\" does not exist", G.cfg.peer_users.items[i]);
+        peers[i] = p->pw_uid;
+    }
+    return peers;
+}
+
+static int *open_listeners(gid_t sock_gid)
+{
+    buf err = BUF_INIT;
+    int *fds = xcalloc(G.cfg.listen.n, sizeof(int));
+    for (size_t i = 0; i < G.cfg.listen.n; i++) {
+        fds[i] = listen_on(G.cfg.listen.items[i], sock_gid, &err);
+        if (fds[i] < 0)
+            msg_fatal("%s", err.data);
+    }
+    buf_free(&err);
+    return fds;
+}
+
+/* Without -f: fork, the parent waits until the child says it is ready
+ * ('R' on the pipe: listening, table loaded) and exits 0, or 1 if the
+ * child died first. Returns the child's end of the pipe, or -1 (-f). */
+static int detach(void)
+{
+    int ready[2];
+    if (pipe(ready) != 0)
+        msg_fatal("pipe: %s", strerror(errno));
+    pid_t p = fork();
+    if (p < 0)
+        msg_fatal("fork: %s", strerror(errno));
+    if (p > 0) {
+        close(ready[1]);
+        char c;
+        ssize_t n = read(ready[0], &c, 1);
+        if (n == 1 && c == 'R')
+            exit(0);
+        fprintf(stderr, "emailng-policyd: did not start; see %s\n",
+                strcmp(G.cfg.log_file, "-") ? G.cfg.log_file : "the messages above");
+        exit(1);
+    }
+    close(ready[0]);
+    setsid();
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        if (strcmp(G.cfg.log_file, "-") != 0)
+            dup2(daemon_log_fd(), 2);
+        close(devnull);
+    }
+    return ready[1];
+}
+
+/* Root's part: the pid file and the SPF helper (which keeps a root parent
+ * to unshare its resolv.conf); then the daemon becomes its user. */
+static int start_as_root_then_drop(void)
+{
+    buf err = BUF_INIT;
+    if (G.cfg.pid_file[0] && daemon_pid_file_create(G.cfg.pid_file, &err) != 0)
+        msg_fatal("%s", err.data);
+    int spf_fd = -1;
+    if (G.cfg.spf.enabled) {
+        spf_fd = spf_helper_start(&G.cfg, &G.spf_pid, &err);
+        if (spf_fd < 0)
+            msg_fatal("cannot start the SPF helper: %s", err.data);
+    }
+    if (daemon_drop_privileges(G.cfg.user, &err) != 0)
+        msg_fatal("%s", err.data);
+    if (store_open(&G.store, G.cfg.state_dir, (size_t)G.cfg.lmdb_map_mb, &err) != 0)
+        msg_fatal("%s", err.data);
+    buf_free(&err);
+    return spf_fd;
+}
+
+static void log_started(void)
+{
+    msg_info("started: listening on %s%s, user %s, quota %s, send limits %s, SPF %s, greylisting %s",
+             G.cfg.listen.items[0], G.cfg.listen.n > 1 ? " and more" : "", G.cfg.user,
+             G.cfg.quota.enabled ? "on" : "off", G.cfg.ratelimit.enabled ? "on" : "off",
+             G.cfg.spf.enabled ? (G.cfg.spf.reject_fail ? "on (fail refused)" : "on (headers only)") : "off",
+             G.cfg.greylist.enabled ? "on" : (G.cfg.greylist.domains.n ? "on for some domains" : "off"));
+    for (size_t i = 0; i < G.cfg.listen.n; i++)
+        if (!listen_unix_path(G.cfg.listen.items[i]))
+            msg_warn("listening on TCP %s: every local user can reach it (peer_users holds only on unix "
+                     "sockets); for tests and benchmarks", G.cfg.listen.items[i]);
+}
+
+/* The event loop until SIGTERM/SIGINT, with the log buffered per pass. */
+static void run(void)
+{
+    struct event *sigs[4];
+    int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+    for (int i = 0; i < 4; i++) {
+        sigs[i] = evsignal_new(G.base, signums[i], on_signal, NULL);
+        evsignal_add(sigs[i], NULL);
+    }
+    struct event *tick = event_new(G.base, -1, EV_PERSIST, on_tick, NULL);
+    struct timeval one = {1, 0};
+    event_add(tick, &one);
+    log_flush_ev = event_new(G.base, -1, 0, on_log_flush, NULL);
+    if (!log_flush_ev || daemon_log_buffer(LOG_BUFFER, log_pending, NULL) != 0)
+        msg_warn("cannot buffer the log (%s); writing every line at once", strerror(errno));
+    event_base_dispatch(G.base);
+    if (daemon_log_buffer(0, NULL, NULL) != 0)     /* flushes; from here on, at once */
+        msg_error("cannot write the log: %s", strerror(errno));
+    if (log_flush_ev)
+        event_free(log_flush_ev);
+    event_free(tick);
+    for (int i = 0; i < 4; i++)
+        event_free(sigs[i]);
 }
 
 int main(int argc, char **argv)
@@ -183,144 +343,29 @@ int main(int argc, char **argv)
     }
     if (!conf || optind != argc)
         usage();
+    (void)daemon_log_open("emailng-policyd", "-");     /* stderr until the log is open */
     buf err = BUF_INIT;
     config_defaults(&G.cfg);
-    if (config_load(&G.cfg, conf, &err) != 0) {
-        fprintf(stderr, "emailng-policyd: %s\n", err.data);
-        return 1;
-    }
-    if (check_only) {
-        if (G.cfg.table[0]) {
-            table t;
-            table_init(&t);
-            if (table_load(&t, G.cfg.table, &err) != 0) {
-                fprintf(stderr, "emailng-policyd: %s\n", err.data);
-                return 1;
-            }
-            table_free(&t);
-        }
-        printf("emailng-policyd: %s is valid\n", conf);
-        return 0;
-    }
+    if (config_load(&G.cfg, conf, &err) != 0)
+        msg_fatal("%s", err.data);
+    if (check_only)
+        return check_configuration(conf);
     signal(SIGPIPE, SIG_IGN);
-    if (daemon_log_open("emailng-policyd", G.cfg.log_file) != 0) {
-        fprintf(stderr, "emailng-policyd: cannot open the log %s: %s\n", G.cfg.log_file, strerror(errno));
-        return 1;
-    }
-    struct passwd *pw = getpwnam(G.cfg.user);
-    if (!pw) {
-        fprintf(stderr, "emailng-policyd: the system user \"%s\" does not exist\n", G.cfg.user);
-        return 1;
-    }
-    if (getuid() == 0 && strcmp(G.cfg.log_file, "-") != 0 && fchown(daemon_log_fd(), pw->pw_uid, pw->pw_gid) != 0) {
-        fprintf(stderr, "emailng-policyd: cannot hand the log to %s: %s\n", G.cfg.user, strerror(errno));
-        return 1;
-    }
-    /* room for max_connections connections */
-    struct rlimit rl;
-    rlim_t want = (rlim_t)G.cfg.max_connections + 256;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
-        rl.rlim_cur = want;
-        if (rl.rlim_max < want)
-            rl.rlim_max = want;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-            getrlimit(RLIMIT_NOFILE, &rl);
-            rl.rlim_cur = rl.rlim_max;
-            setrlimit(RLIMIT_NOFILE, &rl);
-            if ((long)rl.rlim_cur - 256 < G.cfg.max_connections) {
-                G.cfg.max_connections = (long)rl.rlim_cur - 256;
-                fprintf(stderr, "emailng-policyd: the file limit is %lu; max_connections lowered to %ld\n",
-                        (unsigned long)rl.rlim_cur, G.cfg.max_connections);
-            }
-        }
-    }
-    /* Who may use the unix sockets: resolved now, an unknown name is an error */
-    gid_t sock_gid = pw->pw_gid;
-    if (G.cfg.socket_group[0]) {
-        struct group *gr = getgrnam(G.cfg.socket_group);
-        if (!gr) {
-            fprintf(stderr, "emailng-policyd: socket_group: the group \"%s\" does not exist\n", G.cfg.socket_group);
-            return 1;
-        }
-        sock_gid = gr->gr_gid;
-    }
-    if (getuid() != 0)
-        sock_gid = (gid_t)-1;       /* tests as a user: the socket keeps the user's group */
-    uid_t *peers = xcalloc(G.cfg.peer_users.n + 1, sizeof(uid_t));
-    for (size_t i = 0; i < G.cfg.peer_users.n; i++) {
-        struct passwd *p = getpwnam(G.cfg.peer_users.items[i]);
-        if (!p) {
-            fprintf(stderr, "emailng-policyd: peer_users: the user \"%s\" does not exist\n",
-                    G.cfg.peer_users.items[i]);
-            return 1;
-        }
-        peers[i] = p->pw_uid;
-    }
-    int *fds = xcalloc(G.cfg.listen.n, sizeof(int));
-    for (size_t i = 0; i < G.cfg.listen.n; i++) {
-        fds[i] = listen_on(G.cfg.listen.items[i], sock_gid, &err);
-        if (fds[i] < 0) {
-            fprintf(stderr, "emailng-policyd: %s\n", err.data);
-            return 1;
-        }
-    }
-    if (getuid() == 0 && fs_ensure_dir(G.cfg.state_dir, G.cfg.user, NULL, 0700, &err) != 0) {
-        fprintf(stderr, "emailng-policyd: %s\n", err.data);
-        return 1;
-    }
-    int ready[2] = {-1, -1};
-    if (!foreground) {
-        if (pipe(ready) != 0)
-            return 1;
-        pid_t p = fork();
-        if (p < 0)
-            return 1;
-        if (p > 0) {
-            close(ready[1]);
-            char c;
-            ssize_t n = read(ready[0], &c, 1);
-            if (n == 1 && c == 'R')
-                return 0;
-            fprintf(stderr, "emailng-policyd: did not start; see %s\n",
-                    strcmp(G.cfg.log_file, "-") ? G.cfg.log_file : "the messages above");
-            return 1;
-        }
-        close(ready[0]);
-        setsid();
-        int devnull = open("/dev/null", O_RDWR);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-            dup2(devnull, 1);
-            if (strcmp(G.cfg.log_file, "-") != 0)
-                dup2(daemon_log_fd(), 2);
-            close(devnull);
-        }
-    }
-    if (G.cfg.pid_file[0]) {
-        if (fs_write_pid_file(G.cfg.pid_file, &err) != 0) {
-            daemon_log("%s", err.data);
-            return 1;
-        }
-    }
-    int spf_fd = -1;
-    if (G.cfg.spf.enabled) {
-        spf_fd = spf_helper_start(&G.cfg, &G.spf_pid, &err);
-        if (spf_fd < 0) {
-            daemon_log("cannot start the SPF helper: %s", err.data);
-            return 1;
-        }
-    }
-    if (drop_privileges(G.cfg.user, &err) != 0) {
-        daemon_log("%s", err.data);
-        return 1;
-    }
-    if (store_open(&G.store, G.cfg.state_dir, (size_t)G.cfg.lmdb_map_mb, &err) != 0) {
-        daemon_log("%s", err.data);
-        return 1;
-    }
+    struct passwd *pw = open_log_for_user();
+    raise_file_limit();
+    gid_t sock_gid = socket_group(pw);
+    uid_t *peers = peer_uids();
+    int *fds = open_listeners(sock_gid);
+    if (getuid() == 0 && fs_ensure_dir(G.cfg.state_dir, G.cfg.user, NULL, 0700, &err) != 0)
+        msg_fatal("%s", err.data);
+    int ready = foreground ? -1 : detach();
+    int spf_fd = start_as_root_then_drop();
+
     G.table = xcalloc(1, sizeof(*G.table));
     table_init(G.table);
     G.base = event_base_new();
+    if (G.base == NULL)
+        msg_fatal("cannot create the event loop");
     G.qc = quota_client_new(G.base, &G.cfg, daemon_log_str);
     engine_init(&G.eng, &G.cfg, G.table, G.store, quota_client_lookup, G.qc);
     load_table(1);
@@ -329,39 +374,13 @@ int main(int argc, char **argv)
         G.eng.spf = G.spf;
     }
     G.srv = server_new(G.base, &G.cfg, &G.eng, fds, G.cfg.listen.n, peers, G.cfg.peer_users.n);
-    struct event *sigs[4];
-    int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
-    for (int i = 0; i < 4; i++) {
-        sigs[i] = evsignal_new(G.base, signums[i], on_signal, NULL);
-        evsignal_add(sigs[i], NULL);
+    log_started();
+    if (ready >= 0) {
+        (void)!write(ready, "R", 1);
+        close(ready);
     }
-    struct event *tick = event_new(G.base, -1, EV_PERSIST, on_tick, NULL);
-    struct timeval one = {1, 0};
-    event_add(tick, &one);
-    daemon_log("started: listening on %s%s, user %s, quota %s, send limits %s, SPF %s, greylisting %s",
-            G.cfg.listen.items[0], G.cfg.listen.n > 1 ? " and more" : "", G.cfg.user,
-            G.cfg.quota.enabled ? "on" : "off", G.cfg.ratelimit.enabled ? "on" : "off",
-            G.cfg.spf.enabled ? (G.cfg.spf.reject_fail ? "on (fail refused)" : "on (headers only)") : "off",
-            G.cfg.greylist.enabled ? "on" : (G.cfg.greylist.domains.n ? "on for some domains" : "off"));
-    for (size_t i = 0; i < G.cfg.listen.n; i++)
-        if (!listen_unix_path(G.cfg.listen.items[i]))
-            daemon_log("warning: listening on TCP %s: every local user can reach it (peer_users holds "
-                       "only on unix sockets); for tests and benchmarks", G.cfg.listen.items[i]);
-    if (ready[1] >= 0) {
-        (void)!write(ready[1], "R", 1);
-        close(ready[1]);
-    }
-    log_flush_ev = event_new(G.base, -1, 0, on_log_flush, NULL);
-    if (!log_flush_ev || daemon_log_buffer(LOG_BUFFER, log_pending, NULL) != 0)
-        daemon_log("cannot buffer the log (%s); writing every line at once", strerror(errno));
-    event_base_dispatch(G.base);
-    if (daemon_log_buffer(0, NULL, NULL) != 0)     /* flushes; from here on, at once */
-        daemon_log("cannot write the log: %s", strerror(errno));
-    if (log_flush_ev)
-        event_free(log_flush_ev);
-    event_free(tick);
-    for (int i = 0; i < 4; i++)
-        event_free(sigs[i]);
+    run();
+
     server_free(G.srv);
     spf_client_free(G.spf);
     engine_free(&G.eng);
@@ -376,6 +395,6 @@ int main(int argc, char **argv)
     free(fds);
     free(peers);
     buf_free(&err);
-    daemon_log("stopped");
+    msg_info("stopped");
     return 0;
 }
