@@ -40,6 +40,32 @@ long long clock_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Closes both ends of a pipe that was made (-1 = not made). */
+static void close_pipe(int fds[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0) {
+            close(fds[i]);
+            fds[i] = -1;
+        }
+}
+
+/* Waits for our child pid. A signal only restarts the wait; any other
+ * failure (ECHILD: someone else reaped it) is an error, never a status
+ * read from an uninitialised variable. 0, or -1 with err set. */
+static int wait_child(pid_t pid, int *status, buf *err)
+{
+    for (;;) {
+        pid_t reaped = waitpid(pid, status, 0);
+        if (reaped == pid)
+            return 0;
+        if (reaped < 0 && errno == EINTR)
+            continue;
+        buf_printf(err, "waitpid: %s", reaped < 0 ? strerror(errno) : "another process was reaped");
+        return -1;
+    }
+}
+
 int process_run(const char *const argv[], const char *input, buf *output, buf *err)
 {
     /* Output goes to an unlinked temporary file, not a pipe: a daemon that
@@ -61,6 +87,7 @@ int process_run(const char *const argv[], const char *input, buf *output, buf *e
     pid_t pid = fork();
     if (pid < 0) {
         buf_printf(err, "cannot fork: %s", strerror(errno));
+        close_pipe(in_pipe);
         close(out);
         return -1;
     }
@@ -89,12 +116,9 @@ int process_run(const char *const argv[], const char *input, buf *output, buf *e
         close(in_pipe[1]);
     }
     int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            buf_printf(err, "waitpid: %s", strerror(errno));
-            close(out);
-            return -1;
-        }
+    if (wait_child(pid, &status, err) != 0) {
+        close(out);
+        return -1;
     }
     if (output && lseek(out, 0, SEEK_SET) == 0) {
         char chunk[4096];
@@ -137,9 +161,8 @@ int process_spawn_daemon(const char *const argv[], const char *log_path, buf *er
     }
     close(log);
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            break;
+    if (wait_child(pid, &status, err) != 0)
+        return -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         buf_printf(err, "cannot start %s in the background", argv[0]);
         return -1;
