@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "catchup.h"
+#include "clock.h"
 #include "config.h"
 #include "daemon_log.h"
 #include "drain.h"
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
         buf_free(&ignored);
     }
 
-    long long now = monotonic_ms();
+    long long now = clock_ms();
     size_t nstores = cfg.npairs * 2;
     store_rt *st = xcalloc(nstores, sizeof(*st));
     for (size_t i = 0; i < nstores; i++) {
@@ -196,7 +197,7 @@ int main(int argc, char **argv)
     probe *pr = xcalloc(nstores * 2, sizeof(*pr));
     buf why = BUF_INIT, detail = BUF_INIT;
     while (!stop_sig) {
-        long long round = monotonic_ms();
+        long long round = clock_ms();
         if (hup) {
             hup = 0;
             if (daemon_log_reopen() != 0)
@@ -259,7 +260,7 @@ int main(int argc, char **argv)
             buf_printf(&detail, "lmtp %s; imap %s", buf_cstr(&l->detail), buf_cstr(&m->detail));
             if (s->job.pid) {
                 buf_reset(&why);
-                int r = catchup_poll(&s->job, monotonic_ms(), &why);
+                int r = catchup_poll(&s->job, clock_ms(), &why);
                 if (r >= 0)
                     s->caught_up = r;
                 if (r == 0 && strcmp(buf_cstr(&why), buf_cstr(&s->last_catchup)) != 0) {
@@ -325,7 +326,7 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nstores * 2; i++)
             probe_free(&pr[i]);
 
-        long long wait = round + cfg.interval_ms - monotonic_ms();
+        long long wait = round + cfg.interval_ms - clock_ms();
         if (wait > 0 && !stop_sig) {
             struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
             nanosleep(&ts, NULL);

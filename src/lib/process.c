@@ -33,13 +33,6 @@ char *process_program_next_to_us(const char *name, const char *fallback)
     return xstrdup(fallback);
 }
 
-long long clock_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Closes both ends of a pipe that was made (-1 = not made). */
 static void close_pipe(int fds[2])
 {

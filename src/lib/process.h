@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "clock.h"   /* clock_ms() for the callers of the waits below */
 
 /* Runs argv[0] (PATH searched) with stdin from /dev/null, or from `input`
  * when given; stdout and stderr are appended to output (bounded to 1 MiB).
@@ -60,8 +61,5 @@ pid_t port_owner(int port, buf *name);
  * there and executable (a build tree or an installed bindir), else a copy
  * of `fallback` (a PATH name or an installed path). Caller frees. */
 char *process_program_next_to_us(const char *name, const char *fallback);
-
-/* Milliseconds from a monotonic clock. */
-long long clock_ms(void);
 
 #endif
