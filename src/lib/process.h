@@ -37,6 +37,16 @@ int process_stop_tree(pid_t pid, int seconds);
  * 0, or -1 if the process is gone. */
 int process_stat_start(long pid, long *ppid, unsigned long long *start);
 
+/* Every process now. process_pids: the numeric entries of /proc;
+ * process_table: with each one's ppid and start time (those that ended
+ * meanwhile left out). 0, or -1 if /proc cannot be read. Caller frees. */
+struct process_entry {
+    long pid, ppid;
+    unsigned long long start;   /* clock ticks since boot */
+};
+int process_pids(long **pids, size_t *n);
+int process_table(struct process_entry **table, size_t *n);
+
 /* Memory of pid and all its descendants, in KiB: resident (RSS, shared
  * pages counted in every process) and proportional (PSS, shared pages
  * split among the processes sharing them: what the tree really costs). */

@@ -9,12 +9,16 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,6 +162,72 @@ static void test_spawn_failed_fork_closes_the_log(void **state)
     buf_free(&err);
 }
 
+static void test_table_holds_us_with_our_parent(void **state)
+{
+    (void)state;
+    struct process_entry *t;
+    size_t n;
+    assert_int_equal(process_table(&t, &n), 0);
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        if (t[i].pid == (long)getpid()) {
+            found = 1;
+            assert_int_equal(t[i].ppid, (long)getppid());
+            assert_true(t[i].start > 0);
+        }
+    assert_true(found);
+    free(t);
+    assert_true(process_tree_rss_kb(getpid()) > 0);
+}
+
+static void test_port_owner_finds_our_listener(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    buf name = BUF_INIT;
+    assert_int_equal(port_owner(ntohs(sa.sin_port), &name), getpid());
+    assert_true(name.len > 0);
+    close(fd);
+    buf_free(&name);
+}
+
+/* A child whose own child outlives it: stop_tree ends both. */
+static void test_stop_tree_ends_the_descendants(void **state)
+{
+    (void)state;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        pid_t grandchild = fork();
+        if (grandchild == 0) {
+            signal(SIGTERM, SIG_IGN);       /* only SIGKILL ends it */
+            dprintf(ready[1], "%ld\n", (long)getpid());
+            for (;;)
+                pause();
+        }
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    char line[32] = "";
+    assert_true(read(ready[0], line, sizeof line - 1) > 0);
+    close(ready[0]);
+    pid_t grandchild = (pid_t)strtol(line, NULL, 10);
+    assert_true(process_alive(grandchild));
+    assert_int_equal(process_stop_tree(child, 5), 0);
+    for (int i = 0; i < 100 && process_alive(grandchild); i++)
+        usleep(10 * 1000);
+    assert_false(process_alive(grandchild));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +237,9 @@ int main(void)
         cmocka_unit_test_setup(test_run_fails_when_the_child_cannot_be_waited_for, reset),
         cmocka_unit_test_setup(test_spawn_fails_when_the_child_cannot_be_waited_for, reset),
         cmocka_unit_test_setup(test_spawn_failed_fork_closes_the_log, reset),
+        cmocka_unit_test_setup(test_table_holds_us_with_our_parent, reset),
+        cmocka_unit_test_setup(test_stop_tree_ends_the_descendants, reset),
+        cmocka_unit_test_setup(test_port_owner_finds_our_listener, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
