@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "catchup.h"
+#include "clock.h"
 #include "config.h"
 #include "daemon_log.h"
 #include "drain.h"
@@ -35,6 +36,7 @@
 #include "probe.h"
 #include "table.h"
 
+/* One store of one pair, and what the monitor keeps about it. */
 typedef struct store_rt {
     size_t pair;                /* index into cfg.pairs */
     int role;                   /* 0 primary, 1 secondary */
@@ -47,6 +49,23 @@ typedef struct store_rt {
     struct sockaddr_storage lmtp, imap;
     socklen_t lmtp_len, imap_len;
 } store_rt;
+
+/* Everything one run keeps from round to round. Stores are numbered
+ * 2 * pair + role; each has two probes, LMTP at 2 * store, IMAP after it. */
+typedef struct healthd {
+    hd_config cfg;
+    store_policy policy;
+    size_t nstores;
+    store_rt *stores;
+    probe *probes;
+    int *active;                /* per pair: 0 primary, 1 secondary */
+    int table_dirty;            /* the table differs from what was last written */
+    int *drained, *next_drained;
+    const char **state_names;   /* scratch for the status file */
+    buf status, last_status;    /* the status file's text, and what was last written */
+    buf drain_err, last_drain_err, unknown, last_unknown;   /* each logged once */
+    buf why, detail, err;       /* scratch */
+} healthd;
 
 static volatile sig_atomic_t stop_sig, hup;
 
@@ -62,6 +81,132 @@ static void usage(void)
 {
     fprintf(stderr, "usage: emailng-healthd -c CONFIG [-t]\n");
     exit(2);
+}
+
+static const char *role_name(int role)
+{
+    return role ? "secondary" : "primary";
+}
+
+/* last := now, so a message repeated every round is logged only once. */
+static void remember(buf *last, const buf *now)
+{
+    buf_reset(last);
+    buf_append_str(last, buf_cstr((buf *)now));
+}
+
+static void parse_arguments(int argc, char **argv, const char **conf, int *test_only)
+{
+    int opt;
+    while ((opt = getopt(argc, argv, "c:t")) != -1) {
+        if (opt == 'c')
+            *conf = optarg;
+        else if (opt == 't')
+            *test_only = 1;
+        else
+            usage();
+    }
+    if (!*conf || optind != argc)
+        usage();
+}
+
+/* No SA_RESTART: a signal ends the sleep between rounds at once. */
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Start from the table a previous run left, so a restart never flips a
+ * pair; without one (or unreadable) every pair starts on its primary. */
+static void read_previous_table(const hd_config *cfg, int *active)
+{
+    if (!*cfg->table)
+        return;
+    buf old = BUF_INIT, ignored = BUF_INIT;
+    if (fs_read_file(cfg->table, 1024 * 1024, &old, &ignored) == 0)
+        table_parse_active(cfg, buf_cstr(&old), active);
+    buf_free(&old);
+    buf_free(&ignored);
+}
+
+static void init_stores(healthd *h, long long now)
+{
+    hd_config *cfg = &h->cfg;
+    for (size_t i = 0; i < h->nstores; i++) {
+        store_rt *s = &h->stores[i];
+        s->pair = i / 2;
+        s->role = (int)(i % 2);
+        s->addr = cfg->pairs[s->pair].host[s->role];
+        s->partner = cfg->pairs[s->pair].host[!s->role];
+        /* A primary that was not active when we started must prove it is
+         * caught up before it takes its pair back. */
+        store_state initial = (s->role == 0 && h->active[s->pair] == 1) ? ST_DOWN : ST_STARTING;
+        store_sm_init(&s->sm, initial, now);
+        s->caught_up = cfg->catchup_command == NULL;
+        config_sockaddr(s->addr, cfg->lmtp_port, &s->lmtp, &s->lmtp_len);
+        config_sockaddr(s->addr, cfg->imap_port, &s->imap, &s->imap_len);
+    }
+}
+
+/* The configuration, the previous table and the stores; no I/O besides
+ * reading the old table. */
+static void healthd_init(healthd *h)
+{
+    hd_config *cfg = &h->cfg;
+    h->policy = (store_policy){cfg->fail_grace_ms, cfg->recover_grace_ms, (int)cfg->recover_probes};
+    h->nstores = cfg->npairs * 2;
+    h->active = xcalloc(cfg->npairs, sizeof(int));
+    read_previous_table(cfg, h->active);
+    h->stores = xcalloc(h->nstores, sizeof(*h->stores));
+    init_stores(h, clock_ms());
+    h->table_dirty = 1;         /* write it once at start, whatever was there */
+    h->drained = xcalloc(h->nstores, sizeof(int));
+    h->next_drained = xcalloc(h->nstores, sizeof(int));
+    h->state_names = xcalloc(h->nstores, sizeof(char *));
+    h->probes = xcalloc(h->nstores * 2, sizeof(*h->probes));
+}
+
+static void healthd_free(healthd *h)
+{
+    for (size_t i = 0; i < h->nstores; i++) {
+        catchup_cancel(&h->stores[i].job);
+        buf_free(&h->stores[i].last_catchup);
+    }
+    free(h->probes);
+    free(h->stores);
+    free(h->active);
+    free(h->drained);
+    free(h->next_drained);
+    free(h->state_names);
+    buf_free(&h->status);
+    buf_free(&h->last_status);
+    buf_free(&h->drain_err);
+    buf_free(&h->last_drain_err);
+    buf_free(&h->unknown);
+    buf_free(&h->last_unknown);
+    buf_free(&h->why);
+    buf_free(&h->detail);
+    buf_free(&h->err);
+    config_free(&h->cfg);
+}
+
+/* A pid file that cannot be written is logged, not fatal: the monitor
+ * matters more than the file emailng uses to stop it. */
+static void write_pid_file(const hd_config *cfg, buf *err)
+{
+    if (!*cfg->pid_file)
+        return;
+    if (fs_write_pid_file(cfg->pid_file, err) != 0) {
+        daemon_log("cannot write pid file: %s", buf_cstr(err));
+        buf_reset(err);
+    }
 }
 
 /* Root only: become `user` (its group, no supplementary groups besides
@@ -90,269 +235,263 @@ static int drop_privileges(const char *user, buf *err)
     return 0;
 }
 
-static const char *role_name(int role)
+static void log_start(const healthd *h)
 {
-    return role ? "secondary" : "primary";
+    const hd_config *cfg = &h->cfg;
+    daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms), down after %ld ms, "
+            "up after %ld good probes over %ld ms%s",
+            cfg->npairs, cfg->interval_ms, cfg->timeout_ms, cfg->fail_grace_ms, cfg->recover_probes,
+            cfg->recover_grace_ms, cfg->catchup_command ? " and the catch-up check" : "");
+    for (size_t i = 0; i < cfg->npairs; i++)
+        daemon_log("pair %s: active %s (%s)", cfg->pairs[i].name, cfg->pairs[i].host[h->active[i]],
+                role_name(h->active[i]));
+}
+
+static void reopen_log_if_asked(void)
+{
+    if (!hup)
+        return;
+    hup = 0;
+    if (daemon_log_reopen() != 0)
+        daemon_log("cannot reopen the log: %s", strerror(errno));
+}
+
+/* Both dialogues with every store, all at once, under one deadline. */
+static void run_probes(healthd *h)
+{
+    for (size_t i = 0; i < h->nstores; i++) {
+        store_rt *s = &h->stores[i];
+        probe_init(&h->probes[2 * i], PROBE_LMTP, &s->lmtp, s->lmtp_len, NULL, NULL);
+        probe_init(&h->probes[2 * i + 1], PROBE_IMAP, &s->imap, s->imap_len,
+                   h->cfg.probe_user, h->cfg.probe_password);
+    }
+    probe_run(h->probes, h->nstores * 2, h->cfg.timeout_ms);
+}
+
+static void free_probes(healthd *h)
+{
+    for (size_t i = 0; i < h->nstores * 2; i++)
+        probe_free(&h->probes[i]);
+}
+
+/* Reads the administrator's drains (drain.h) into next_drained; an
+ * unreadable file keeps the last answer, so a transient error never
+ * undrains a store. Each error and each list of unknown addresses is
+ * logged once, not every round. */
+static void read_drains(healthd *h)
+{
+    hd_config *cfg = &h->cfg;
+    buf_reset(&h->drain_err);
+    buf_reset(&h->unknown);
+    if (drain_read(cfg, h->next_drained, &h->unknown, &h->drain_err) != 0) {
+        if (strcmp(buf_cstr(&h->drain_err), buf_cstr(&h->last_drain_err)) != 0)
+            daemon_log("cannot read the drain file (keeping the last one): %s", buf_cstr(&h->drain_err));
+        memcpy(h->next_drained, h->drained, h->nstores * sizeof(int));
+    } else if (h->unknown.len && strcmp(buf_cstr(&h->unknown), buf_cstr(&h->last_unknown)) != 0) {
+        daemon_log("drain file %s: not a store of any pair (ignored): %s", cfg->drain_file,
+                   buf_cstr(&h->unknown));
+    }
+    remember(&h->last_drain_err, &h->drain_err);
+    remember(&h->last_unknown, &h->unknown);
+}
+
+/* Drained or undrained: the store restarts from down, so the normal
+ * recovery (probes, grace, catch-up) decides when it serves again. */
+static void apply_drains(healthd *h, long long now)
+{
+    if (!*h->cfg.drain_file)
+        return;
+    read_drains(h);
+    for (size_t i = 0; i < h->nstores; i++) {
+        store_rt *s = &h->stores[i];
+        if (h->next_drained[i] == h->drained[i])
+            continue;
+        if (h->next_drained[i])
+            daemon_log("store %s (%s %s): %s -> down: drained by the administrator", s->addr,
+                       h->cfg.pairs[s->pair].name, role_name(s->role), store_state_name(s->sm.state));
+        else
+            daemon_log("store %s (%s %s): drain lifted; it serves again once it has recovered", s->addr,
+                       h->cfg.pairs[s->pair].name, role_name(s->role));
+        store_sm_init(&s->sm, ST_DOWN, now);
+        catchup_cancel(&s->job);
+        s->caught_up = h->cfg.catchup_command == NULL;
+        buf_reset(&s->last_catchup);
+        h->drained[i] = h->next_drained[i];
+    }
+}
+
+/* Collects the answer of a running catch-up check, if it has one; a
+ * "not yet" is logged when it differs from the last one. */
+static void poll_catchup(healthd *h, store_rt *s)
+{
+    if (s->job.pid == 0)
+        return;
+    buf_reset(&h->why);
+    int r = catchup_poll(&s->job, clock_ms(), &h->why);
+    if (r >= 0)
+        s->caught_up = r;
+    if (r == 0 && strcmp(buf_cstr(&h->why), buf_cstr(&s->last_catchup)) != 0) {
+        daemon_log("store %s (%s %s): %s", s->addr, h->cfg.pairs[s->pair].name,
+                role_name(s->role), buf_cstr(&h->why));
+        remember(&s->last_catchup, &h->why);
+    }
+}
+
+/* Feeds one store's round to its state machine, logs a change, and starts
+ * the catch-up check when the machine asks for it. A change away from
+ * recovering voids any earlier catch-up answer. */
+static void judge_store(healthd *h, size_t i, long long now)
+{
+    hd_config *cfg = &h->cfg;
+    store_rt *s = &h->stores[i];
+    probe *lmtp = &h->probes[2 * i], *imap = &h->probes[2 * i + 1];
+    int ok = lmtp->ok && imap->ok;
+    buf_reset(&h->detail);
+    buf_printf(&h->detail, "lmtp %s; imap %s", buf_cstr(&lmtp->detail), buf_cstr(&imap->detail));
+    poll_catchup(h, s);
+    store_state old = s->sm.state;
+    buf_reset(&h->why);
+    if (store_sm_feed(&s->sm, &h->policy, ok, s->caught_up, now, &h->why)) {
+        daemon_log("store %s (%s %s): %s -> %s: %s; %s", s->addr, cfg->pairs[s->pair].name,
+                role_name(s->role), store_state_name(old), store_state_name(s->sm.state),
+                buf_cstr(&h->why), buf_cstr(&h->detail));
+        if (cfg->catchup_command && s->sm.state != ST_RECOVERING) {
+            catchup_cancel(&s->job);
+            s->caught_up = 0;
+            buf_reset(&s->last_catchup);
+        }
+    }
+    if (cfg->catchup_command && !s->caught_up && s->job.pid == 0 &&
+        store_sm_wants_catchup(&s->sm, &h->policy, now)) {
+        buf_reset(&h->err);
+        if (catchup_start(&s->job, cfg->catchup_command, cfg->pairs[s->pair].name, s->addr,
+                          s->partner, cfg->catchup_secret, cfg->catchup_timeout_ms, now, &h->err) != 0)
+            daemon_log("store %s: cannot start the catch-up check: %s", s->addr, buf_cstr(&h->err));
+    }
+}
+
+/* A drained store is down by decree: its probes do not count. */
+static void judge_stores(healthd *h, long long now)
+{
+    for (size_t i = 0; i < h->nstores; i++)
+        if (!h->drained[i])
+            judge_store(h, i, now);
+}
+
+static void decide_pairs(healthd *h)
+{
+    hd_config *cfg = &h->cfg;
+    for (size_t i = 0; i < cfg->npairs; i++) {
+        buf_reset(&h->why);
+        int next = pair_decide(h->stores[2 * i].sm.state, h->stores[2 * i + 1].sm.state, h->active[i], &h->why);
+        if (next == h->active[i])
+            continue;
+        daemon_log("pair %s: active %s (%s) -> %s (%s): %s", cfg->pairs[i].name,
+                cfg->pairs[i].host[h->active[i]], role_name(h->active[i]), cfg->pairs[i].host[next],
+                role_name(next), buf_cstr(&h->why));
+        h->active[i] = next;
+        h->table_dirty = 1;
+    }
+}
+
+/* A failed write stays dirty and is retried next round. */
+static void write_table_if_dirty(healthd *h)
+{
+    if (!h->table_dirty)
+        return;
+    buf_reset(&h->err);
+    if (table_write(&h->cfg, h->active, &h->err) == 0)
+        h->table_dirty = 0;
+    else
+        daemon_log("cannot write the table (will retry): %s", buf_cstr(&h->err));
+}
+
+/* Rewritten only when its text changes; a failed write is retried. */
+static void write_status_if_changed(healthd *h)
+{
+    if (!*h->cfg.status_file)
+        return;
+    for (size_t i = 0; i < h->nstores; i++)
+        h->state_names[i] = h->drained[i] ? "drained" : store_state_name(h->stores[i].sm.state);
+    buf_reset(&h->status);
+    table_format_status(&h->cfg, h->active, h->state_names, &h->status);
+    if (strcmp(buf_cstr(&h->status), buf_cstr(&h->last_status)) == 0)
+        return;
+    buf_reset(&h->err);
+    if (fs_write_file(h->cfg.status_file, h->status.data, h->status.len, 0644, &h->err) == 0)
+        remember(&h->last_status, &h->status);
+    else
+        daemon_log("cannot write the status file (will retry): %s", buf_cstr(&h->err));
+}
+
+/* Until the next round's start; a signal ends the sleep at once. */
+static void sleep_until_next_round(const healthd *h, long long round_start)
+{
+    long long wait = round_start + h->cfg.interval_ms - clock_ms();
+    if (wait > 0 && !stop_sig) {
+        struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* One round: probe, drains, stores, pairs, then the files. Rounds start
+ * every interval exactly; judging them by their start keeps the graces
+ * exact (not shifted by how long a probe took). */
+static void run_round(healthd *h, long long round_start)
+{
+    run_probes(h);
+    apply_drains(h, round_start);
+    judge_stores(h, round_start);
+    decide_pairs(h);
+    write_table_if_dirty(h);
+    write_status_if_changed(h);
+    free_probes(h);
 }
 
 int main(int argc, char **argv)
 {
     const char *conf = NULL;
     int test_only = 0;
-    int opt;
-    while ((opt = getopt(argc, argv, "c:t")) != -1) {
-        if (opt == 'c')
-            conf = optarg;
-        else if (opt == 't')
-            test_only = 1;
-        else
-            usage();
-    }
-    if (!conf || optind != argc)
-        usage();
+    parse_arguments(argc, argv, &conf, &test_only);
 
-    hd_config cfg;
-    config_defaults(&cfg);
-    buf err = BUF_INIT;
-    if (config_load(&cfg, conf, &err) != 0) {
-        fprintf(stderr, "emailng-healthd: %s\n", buf_cstr(&err));
+    healthd h = {0};
+    config_defaults(&h.cfg);
+    if (config_load(&h.cfg, conf, &h.err) != 0) {
+        fprintf(stderr, "emailng-healthd: %s\n", buf_cstr(&h.err));
         return 1;
     }
     if (test_only) {
-        printf("emailng-healthd: %s is valid (%zu pairs)\n", conf, cfg.npairs);
-        config_free(&cfg);
-        buf_free(&err);
+        printf("emailng-healthd: %s is valid (%zu pairs)\n", conf, h.cfg.npairs);
+        healthd_free(&h);
         return 0;
     }
-    if (daemon_log_open("emailng-healthd", cfg.log_file) != 0) {
-        fprintf(stderr, "emailng-healthd: cannot open log %s: %s\n", cfg.log_file, strerror(errno));
+    if (daemon_log_open("emailng-healthd", h.cfg.log_file) != 0) {
+        fprintf(stderr, "emailng-healthd: cannot open log %s: %s\n", h.cfg.log_file, strerror(errno));
         return 1;
     }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;      /* no SA_RESTART: sleeps end at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    /* Start from the table a previous run left, so a restart never flips a pair. */
-    int *active = xcalloc(cfg.npairs, sizeof(int));
-    if (*cfg.table) {
-        buf old = BUF_INIT, ignored = BUF_INIT;
-        if (fs_read_file(cfg.table, 1024 * 1024, &old, &ignored) == 0)
-            table_parse_active(&cfg, buf_cstr(&old), active);
-        buf_free(&old);
-        buf_free(&ignored);
-    }
-
-    long long now = monotonic_ms();
-    size_t nstores = cfg.npairs * 2;
-    store_rt *st = xcalloc(nstores, sizeof(*st));
-    for (size_t i = 0; i < nstores; i++) {
-        store_rt *s = &st[i];
-        s->pair = i / 2;
-        s->role = (int)(i % 2);
-        s->addr = cfg.pairs[s->pair].host[s->role];
-        s->partner = cfg.pairs[s->pair].host[!s->role];
-        /* A primary that was not active when we started must prove it is
-         * caught up before it takes its pair back. */
-        store_state initial = (s->role == 0 && active[s->pair] == 1) ? ST_DOWN : ST_STARTING;
-        store_sm_init(&s->sm, initial, now);
-        s->caught_up = cfg.catchup_command == NULL;
-        config_sockaddr(s->addr, cfg.lmtp_port, &s->lmtp, &s->lmtp_len);
-        config_sockaddr(s->addr, cfg.imap_port, &s->imap, &s->imap_len);
-    }
-    if (*cfg.pid_file) {
-        if (fs_write_pid_file(cfg.pid_file, &err) != 0) {
-            daemon_log("cannot write pid file: %s", buf_cstr(&err));
-            buf_reset(&err);
-        }
-    }
-    if (*cfg.user && drop_privileges(cfg.user, &err) != 0) {
-        daemon_log("cannot start: %s", buf_cstr(&err));
-        fprintf(stderr, "emailng-healthd: %s\n", buf_cstr(&err));
-        if (*cfg.pid_file)
-            unlink(cfg.pid_file);
+    install_signal_handlers();
+    healthd_init(&h);
+    /* Log and pid file are opened as root, before the drop. */
+    write_pid_file(&h.cfg, &h.err);
+    if (*h.cfg.user && drop_privileges(h.cfg.user, &h.err) != 0) {
+        daemon_log("cannot start: %s", buf_cstr(&h.err));
+        fprintf(stderr, "emailng-healthd: %s\n", buf_cstr(&h.err));
+        if (*h.cfg.pid_file)
+            unlink(h.cfg.pid_file);
         return 1;
     }
-    store_policy pol = {cfg.fail_grace_ms, cfg.recover_grace_ms, (int)cfg.recover_probes};
-    daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms), down after %ld ms, "
-            "up after %ld good probes over %ld ms%s",
-            cfg.npairs, cfg.interval_ms, cfg.timeout_ms, cfg.fail_grace_ms, cfg.recover_probes,
-            cfg.recover_grace_ms, cfg.catchup_command ? " and the catch-up check" : "");
-    for (size_t i = 0; i < cfg.npairs; i++)
-        daemon_log("pair %s: active %s (%s)", cfg.pairs[i].name, cfg.pairs[i].host[active[i]],
-                role_name(active[i]));
-    int dirty = 1;
-    int *drained = xcalloc(nstores, sizeof(int));
-    int *next_drained = xcalloc(nstores, sizeof(int));
-    const char **state_names = xcalloc(nstores, sizeof(char *));
-    buf status = BUF_INIT, last_status = BUF_INIT, drain_err = BUF_INIT, last_drain_err = BUF_INIT;
-    buf unknown = BUF_INIT, last_unknown = BUF_INIT;
+    log_start(&h);
 
-    probe *pr = xcalloc(nstores * 2, sizeof(*pr));
-    buf why = BUF_INIT, detail = BUF_INIT;
     while (!stop_sig) {
-        long long round = monotonic_ms();
-        if (hup) {
-            hup = 0;
-            if (daemon_log_reopen() != 0)
-                daemon_log("cannot reopen the log: %s", strerror(errno));
-        }
-        for (size_t i = 0; i < nstores; i++) {
-            probe_init(&pr[2 * i], PROBE_LMTP, &st[i].lmtp, st[i].lmtp_len, NULL, NULL);
-            probe_init(&pr[2 * i + 1], PROBE_IMAP, &st[i].imap, st[i].imap_len,
-                       cfg.probe_user, cfg.probe_password);
-        }
-        probe_run(pr, nstores * 2, cfg.timeout_ms);
-        /* Rounds start every interval exactly; judging them by their start
-         * keeps the graces exact (not shifted by how long a probe took). */
-        now = round;
-
-        /* The administrator's drains (drain.h); an unreadable file keeps
-         * the last answer, so a transient error never undrains a store. */
-        if (*cfg.drain_file) {
-            buf_reset(&drain_err);
-            buf_reset(&unknown);
-            if (drain_read(&cfg, next_drained, &unknown, &drain_err) != 0) {
-                if (strcmp(buf_cstr(&drain_err), buf_cstr(&last_drain_err)) != 0)
-                    daemon_log("cannot read the drain file (keeping the last one): %s", buf_cstr(&drain_err));
-                memcpy(next_drained, drained, nstores * sizeof(int));
-            } else if (unknown.len && strcmp(buf_cstr(&unknown), buf_cstr(&last_unknown)) != 0) {
-                daemon_log("drain file %s: not a store of any pair (ignored): %s", cfg.drain_file,
-                           buf_cstr(&unknown));
-            }
-            buf_reset(&last_drain_err);
-            buf_append_str(&last_drain_err, buf_cstr(&drain_err));
-            buf_reset(&last_unknown);
-            buf_append_str(&last_unknown, buf_cstr(&unknown));
-            for (size_t i = 0; i < nstores; i++) {
-                store_rt *s = &st[i];
-                if (next_drained[i] == drained[i])
-                    continue;
-                if (next_drained[i])
-                    daemon_log("store %s (%s %s): %s -> down: drained by the administrator", s->addr,
-                               cfg.pairs[s->pair].name, role_name(s->role), store_state_name(s->sm.state));
-                else
-                    daemon_log("store %s (%s %s): drain lifted; it serves again once it has recovered", s->addr,
-                               cfg.pairs[s->pair].name, role_name(s->role));
-                /* Drained or undrained: from down, so the normal recovery
-                 * (probes, grace, catch-up) decides when it serves again. */
-                store_sm_init(&s->sm, ST_DOWN, now);
-                catchup_cancel(&s->job);
-                s->caught_up = cfg.catchup_command == NULL;
-                buf_reset(&s->last_catchup);
-                drained[i] = next_drained[i];
-            }
-        }
-
-        for (size_t i = 0; i < nstores; i++) {
-            store_rt *s = &st[i];
-            probe *l = &pr[2 * i], *m = &pr[2 * i + 1];
-            if (drained[i])
-                continue;
-            int ok = l->ok && m->ok;
-            buf_reset(&detail);
-            buf_printf(&detail, "lmtp %s; imap %s", buf_cstr(&l->detail), buf_cstr(&m->detail));
-            if (s->job.pid) {
-                buf_reset(&why);
-                int r = catchup_poll(&s->job, monotonic_ms(), &why);
-                if (r >= 0)
-                    s->caught_up = r;
-                if (r == 0 && strcmp(buf_cstr(&why), buf_cstr(&s->last_catchup)) != 0) {
-                    daemon_log("store %s (%s %s): %s", s->addr, cfg.pairs[s->pair].name,
-                            role_name(s->role), buf_cstr(&why));
-                    buf_reset(&s->last_catchup);
-                    buf_append_str(&s->last_catchup, buf_cstr(&why));
-                }
-            }
-            store_state old = s->sm.state;
-            buf_reset(&why);
-            if (store_sm_feed(&s->sm, &pol, ok, s->caught_up, now, &why)) {
-                daemon_log("store %s (%s %s): %s -> %s: %s; %s", s->addr, cfg.pairs[s->pair].name,
-                        role_name(s->role), store_state_name(old), store_state_name(s->sm.state),
-                        buf_cstr(&why), buf_cstr(&detail));
-                if (cfg.catchup_command && s->sm.state != ST_RECOVERING) {
-                    catchup_cancel(&s->job);
-                    s->caught_up = 0;
-                    buf_reset(&s->last_catchup);
-                }
-            }
-            if (cfg.catchup_command && !s->caught_up && s->job.pid == 0 &&
-                store_sm_wants_catchup(&s->sm, &pol, now)) {
-                buf_reset(&err);
-                if (catchup_start(&s->job, cfg.catchup_command, cfg.pairs[s->pair].name, s->addr,
-                                  s->partner, cfg.catchup_secret, cfg.catchup_timeout_ms, now, &err) != 0)
-                    daemon_log("store %s: cannot start the catch-up check: %s", s->addr, buf_cstr(&err));
-            }
-        }
-        for (size_t i = 0; i < cfg.npairs; i++) {
-            buf_reset(&why);
-            int next = pair_decide(st[2 * i].sm.state, st[2 * i + 1].sm.state, active[i], &why);
-            if (next != active[i]) {
-                daemon_log("pair %s: active %s (%s) -> %s (%s): %s", cfg.pairs[i].name,
-                        cfg.pairs[i].host[active[i]], role_name(active[i]), cfg.pairs[i].host[next],
-                        role_name(next), buf_cstr(&why));
-                active[i] = next;
-                dirty = 1;
-            }
-        }
-        if (dirty) {
-            buf_reset(&err);
-            if (table_write(&cfg, active, &err) == 0)
-                dirty = 0;
-            else
-                daemon_log("cannot write the table (will retry): %s", buf_cstr(&err));
-        }
-        if (*cfg.status_file) {
-            for (size_t i = 0; i < nstores; i++)
-                state_names[i] = drained[i] ? "drained" : store_state_name(st[i].sm.state);
-            buf_reset(&status);
-            table_format_status(&cfg, active, state_names, &status);
-            if (strcmp(buf_cstr(&status), buf_cstr(&last_status)) != 0) {
-                buf_reset(&err);
-                if (fs_write_file(cfg.status_file, status.data, status.len, 0644, &err) == 0) {
-                    buf_reset(&last_status);
-                    buf_append_str(&last_status, buf_cstr(&status));
-                } else {
-                    daemon_log("cannot write the status file (will retry): %s", buf_cstr(&err));
-                }
-            }
-        }
-        for (size_t i = 0; i < nstores * 2; i++)
-            probe_free(&pr[i]);
-
-        long long wait = round + cfg.interval_ms - monotonic_ms();
-        if (wait > 0 && !stop_sig) {
-            struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        long long round_start = clock_ms();
+        reopen_log_if_asked();
+        run_round(&h, round_start);
+        sleep_until_next_round(&h, round_start);
     }
+
     daemon_log("stopping (signal %d)", (int)stop_sig);
-    for (size_t i = 0; i < nstores; i++) {
-        catchup_cancel(&st[i].job);
-        buf_free(&st[i].last_catchup);
-    }
-    if (*cfg.pid_file)
-        unlink(cfg.pid_file);
-    free(pr);
-    free(st);
-    free(active);
-    free(drained);
-    free(next_drained);
-    free(state_names);
-    buf_free(&status);
-    buf_free(&last_status);
-    buf_free(&drain_err);
-    buf_free(&last_drain_err);
-    buf_free(&unknown);
-    buf_free(&last_unknown);
-    buf_free(&why);
-    buf_free(&detail);
-    buf_free(&err);
-    config_free(&cfg);
+    if (*h.cfg.pid_file)
+        unlink(h.cfg.pid_file);
+    healthd_free(&h);
     return 0;
 }

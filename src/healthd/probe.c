@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #define MAX_LINE 8192
 #define MAX_IN (64 * 1024)
 
@@ -41,13 +43,6 @@ static const step IMAP[] = {
     {OP_TAGGED, "A3", "LOGOUT"},
     {OP_END, NULL, "end"},
 };
-
-long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *probe_kind_name(probe_kind k)
 {
@@ -281,7 +276,7 @@ static void on_readable(probe *p, long long now)
 
 void probe_run(probe *ps, size_t n, long timeout_ms)
 {
-    long long t0 = monotonic_ms();
+    long long t0 = clock_ms();
     long long deadline = t0 + timeout_ms;
     for (size_t i = 0; i < n; i++) {
         buf_reset(&ps[i].detail);
@@ -290,7 +285,7 @@ void probe_run(probe *ps, size_t n, long timeout_ms)
     struct pollfd *pfd = xcalloc(n, sizeof(*pfd));
     size_t *idx = xcalloc(n, sizeof(*idx));
     for (;;) {
-        long long now = monotonic_ms();
+        long long now = clock_ms();
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
             probe *p = &ps[i];
@@ -320,7 +315,7 @@ void probe_run(probe *ps, size_t n, long timeout_ms)
             }
             break;
         }
-        now = monotonic_ms();
+        now = clock_ms();
         for (size_t k = 0; rc > 0 && k < m; k++) {
             probe *p = &ps[idx[k]];
             short re = pfd[k].revents;

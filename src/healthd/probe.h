@@ -45,6 +45,5 @@ const char *probe_kind_name(probe_kind k);
 /* Runs every probe at once until each has finished or timeout_ms has
  * passed; an unfinished one fails with "timed out" and the step it was at. */
 void probe_run(probe *ps, size_t n, long timeout_ms);
-long long monotonic_ms(void);
 
 #endif

@@ -4,8 +4,27 @@
 #define EMAILNG_NETADDR_H
 
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 /* 0, or -1 if host is not an IPv4/IPv6 literal. */
 int netaddr_sockaddr(const char *host, int port, struct sockaddr_storage *sa, socklen_t *len);
+
+/* A network: ADDRESS/PREFIX, or a bare address (one host: the full
+ * prefix). addr holds the address as written (host bits included). */
+struct netaddr_net {
+    int family;                 /* AF_INET or AF_INET6 */
+    unsigned char addr[16];     /* network byte order; IPv4 in the first 4 */
+    int bits;                   /* 0..32 or 0..128 */
+};
+
+/* 0, or -1 if s is not an address or ADDRESS/PREFIX with a decimal prefix
+ * in range. */
+int netaddr_parse_net(const char *s, struct netaddr_net *out);
+
+/* 1 if no bit beyond the prefix is set ("192.0.2.0/24", not "192.0.2.1/24"). */
+int netaddr_net_is_canonical(const struct netaddr_net *net);
+
+/* 1 if the numeric address ip (IPv4 or IPv6 text) is inside net. */
+int netaddr_net_contains(const struct netaddr_net *net, const char *ip);
 
 #endif

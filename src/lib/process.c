@@ -33,11 +33,30 @@ char *process_program_next_to_us(const char *name, const char *fallback)
     return xstrdup(fallback);
 }
 
-long long clock_ms(void)
+/* Closes both ends of a pipe that was made (-1 = not made). */
+static void close_pipe(int fds[2])
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0) {
+            close(fds[i]);
+            fds[i] = -1;
+        }
+}
+
+/* Waits for our child pid. A signal only restarts the wait; any other
+ * failure (ECHILD: someone else reaped it) is an error, never a status
+ * read from an uninitialised variable. 0, or -1 with err set. */
+static int wait_child(pid_t pid, int *status, buf *err)
+{
+    for (;;) {
+        pid_t reaped = waitpid(pid, status, 0);
+        if (reaped == pid)
+            return 0;
+        if (reaped < 0 && errno == EINTR)
+            continue;
+        buf_printf(err, "waitpid: %s", reaped < 0 ? strerror(errno) : "another process was reaped");
+        return -1;
+    }
 }
 
 int process_run(const char *const argv[], const char *input, buf *output, buf *err)
@@ -61,6 +80,7 @@ int process_run(const char *const argv[], const char *input, buf *output, buf *e
     pid_t pid = fork();
     if (pid < 0) {
         buf_printf(err, "cannot fork: %s", strerror(errno));
+        close_pipe(in_pipe);
         close(out);
         return -1;
     }
@@ -89,12 +109,9 @@ int process_run(const char *const argv[], const char *input, buf *output, buf *e
         close(in_pipe[1]);
     }
     int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            buf_printf(err, "waitpid: %s", strerror(errno));
-            close(out);
-            return -1;
-        }
+    if (wait_child(pid, &status, err) != 0) {
+        close(out);
+        return -1;
     }
     if (output && lseek(out, 0, SEEK_SET) == 0) {
         char chunk[4096];
@@ -137,9 +154,8 @@ int process_spawn_daemon(const char *const argv[], const char *log_path, buf *er
     }
     close(log);
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            break;
+    if (wait_child(pid, &status, err) != 0)
+        return -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         buf_printf(err, "cannot start %s in the background", argv[0]);
         return -1;
@@ -248,48 +264,78 @@ int process_stat_start(long pid, long *ppid, unsigned long long *start)
     return rc;
 }
 
-static long read_ppid(long pid)
+int process_pids(long **pids, size_t *n)
 {
-    long ppid;
-    unsigned long long start;
-    return process_stat_start(pid, &ppid, &start) == 0 ? ppid : -1;
+    *pids = NULL;
+    *n = 0;
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return -1;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        *pids = xrealloc(*pids, (*n + 1) * sizeof **pids);
+        (*pids)[(*n)++] = strtol(de->d_name, NULL, 10);
+    }
+    closedir(d);
+    return 0;
+}
+
+int process_table(struct process_entry **table, size_t *n)
+{
+    long *pids;
+    size_t npids;
+    *table = NULL;
+    *n = 0;
+    if (process_pids(&pids, &npids) != 0)
+        return -1;
+    *table = xcalloc(npids + 1, sizeof **table);
+    for (size_t i = 0; i < npids; i++) {
+        struct process_entry *e = &(*table)[*n];
+        if (process_stat_start(pids[i], &e->ppid, &e->start) != 0)
+            continue;               /* ended meanwhile */
+        e->pid = pids[i];
+        (*n)++;
+    }
+    free(pids);
+    return 0;
+}
+
+/* Marks below[i] for every entry of the table that descends from root
+ * (breadth first; a mark is never set twice, so a ppid loop cannot hang). */
+static void mark_descendants(const struct process_entry *t, size_t n, long root, char *below)
+{
+    long *queue = xmalloc((n + 1) * sizeof *queue);
+    size_t head = 0, tail = 0;
+    queue[tail++] = root;
+    while (head < tail) {
+        long p = queue[head++];
+        for (size_t i = 0; i < n && tail <= n; i++)
+            if (t[i].ppid == p && !below[i]) {
+                below[i] = 1;
+                queue[tail++] = t[i].pid;
+            }
+    }
+    free(queue);
 }
 
 static long tree_kb(pid_t root, const char *file, const char *field)
 {
     if (!process_alive(root))
         return 0;
-    /* Collect (pid, ppid) once, then sum the tree below root. */
-    long *pids = NULL, *ppids = NULL;
-    size_t n = 0;
-    DIR *d = opendir("/proc");
-    if (d == NULL)
+    struct process_entry *t;
+    size_t n;
+    if (process_table(&t, &n) != 0)
         return read_kb_field(root, file, field);
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
-        pids = xrealloc(pids, (n + 1) * sizeof *pids);
-        ppids = xrealloc(ppids, (n + 1) * sizeof *ppids);
-        pids[n] = strtol(de->d_name, NULL, 10);
-        ppids[n] = read_ppid(pids[n]);
-        n++;
-    }
-    closedir(d);
-    long total = 0;
-    long *queue = xmalloc((n + 1) * sizeof *queue);
-    size_t head = 0, tail = 0;
-    queue[tail++] = root;
-    while (head < tail) {
-        long p = queue[head++];
-        total += read_kb_field(p, file, field);
-        for (size_t i = 0; i < n && tail <= n; i++)
-            if (ppids[i] == p)
-                queue[tail++] = pids[i];
-    }
-    free(queue);
-    free(pids);
-    free(ppids);
+    char *below = xcalloc(n + 1, 1);
+    mark_descendants(t, n, root, below);
+    long total = read_kb_field(root, file, field);
+    for (size_t i = 0; i < n; i++)
+        if (below[i])
+            total += read_kb_field(t[i].pid, file, field);
+    free(below);
+    free(t);
     return total;
 }
 
@@ -299,53 +345,22 @@ int process_stop_tree(pid_t root, int seconds)
         return 0;
     /* The descendants now, each with its start time (so a pid reused
      * meanwhile is never signalled). */
-    long *pids = NULL, *ppids = NULL;
-    unsigned long long *starts = NULL;
-    size_t n = 0;
-    DIR *d = opendir("/proc");
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
-        long pid = strtol(de->d_name, NULL, 10), ppid;
-        unsigned long long start;
-        if (process_stat_start(pid, &ppid, &start) != 0)
-            continue;
-        pids = xrealloc(pids, (n + 1) * sizeof *pids);
-        ppids = xrealloc(ppids, (n + 1) * sizeof *ppids);
-        starts = xrealloc(starts, (n + 1) * sizeof *starts);
-        pids[n] = pid;
-        ppids[n] = ppid;
-        starts[n] = start;
-        n++;
-    }
-    if (d)
-        closedir(d);
+    struct process_entry *t;
+    size_t n;
+    if (process_table(&t, &n) != 0)
+        n = 0;                      /* no /proc: stop root alone */
     char *below = xcalloc(n + 1, 1);
-    long *queue = xmalloc((n + 1) * sizeof *queue);
-    size_t head = 0, tail = 0;
-    queue[tail++] = root;
-    while (head < tail) {
-        long p = queue[head++];
-        for (size_t i = 0; i < n && tail <= n; i++)
-            if (ppids[i] == p && !below[i]) {
-                below[i] = 1;
-                queue[tail++] = pids[i];
-            }
-    }
+    mark_descendants(t, n, root, below);
     int rc = process_stop(root, seconds);
     for (size_t i = 0; i < n; i++) {
         long ppid;
         unsigned long long start;
-        if (below[i] && process_stat_start(pids[i], &ppid, &start) == 0 && start == starts[i]
-            && process_alive((pid_t)pids[i]))
-            kill((pid_t)pids[i], SIGKILL);
+        if (below[i] && process_stat_start(t[i].pid, &ppid, &start) == 0 && start == t[i].start
+            && process_alive((pid_t)t[i].pid))
+            kill((pid_t)t[i].pid, SIGKILL);
     }
-    free(queue);
     free(below);
-    free(pids);
-    free(ppids);
-    free(starts);
+    free(t);
     return rc;
 }
 
@@ -487,16 +502,14 @@ pid_t port_owner(int port, buf *name)
     size_t n = listening_inodes(port, inodes, 16);
     if (n == 0)
         return 0;
-    DIR *proc = opendir("/proc");
-    if (proc == NULL)
+    long *pids;
+    size_t npids;
+    if (process_pids(&pids, &npids) != 0)
         return 0;
     pid_t found = 0;
-    struct dirent *de;
-    while (!found && (de = readdir(proc)) != NULL) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
-        char fddir[300];
-        snprintf(fddir, sizeof fddir, "/proc/%s/fd", de->d_name);
+    for (size_t p = 0; !found && p < npids; p++) {
+        char fddir[64];
+        snprintf(fddir, sizeof fddir, "/proc/%ld/fd", pids[p]);
         DIR *fds = opendir(fddir);
         if (fds == NULL)
             continue;
@@ -513,11 +526,11 @@ pid_t port_owner(int port, buf *name)
                 continue;
             for (size_t i = 0; i < n; i++)
                 if (inodes[i] == inode)
-                    found = (pid_t)strtol(de->d_name, NULL, 10);
+                    found = (pid_t)pids[p];
         }
         closedir(fds);
     }
-    closedir(proc);
+    free(pids);
     if (found && name) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%ld/comm", (long)found);

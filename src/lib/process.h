@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "clock.h"   /* clock_ms() for the callers of the waits below */
 
 /* Runs argv[0] (PATH searched) with stdin from /dev/null, or from `input`
  * when given; stdout and stderr are appended to output (bounded to 1 MiB).
@@ -36,6 +37,16 @@ int process_stop_tree(pid_t pid, int seconds);
  * 0, or -1 if the process is gone. */
 int process_stat_start(long pid, long *ppid, unsigned long long *start);
 
+/* Every process now. process_pids: the numeric entries of /proc;
+ * process_table: with each one's ppid and start time (those that ended
+ * meanwhile left out). 0, or -1 if /proc cannot be read. Caller frees. */
+struct process_entry {
+    long pid, ppid;
+    unsigned long long start;   /* clock ticks since boot */
+};
+int process_pids(long **pids, size_t *n);
+int process_table(struct process_entry **table, size_t *n);
+
 /* Memory of pid and all its descendants, in KiB: resident (RSS, shared
  * pages counted in every process) and proportional (PSS, shared pages
  * split among the processes sharing them: what the tree really costs). */
@@ -60,8 +71,5 @@ pid_t port_owner(int port, buf *name);
  * there and executable (a build tree or an installed bindir), else a copy
  * of `fallback` (a PATH name or an installed path). Caller frees. */
 char *process_program_next_to_us(const char *name, const char *fallback);
-
-/* Milliseconds from a monotonic clock. */
-long long clock_ms(void);
 
 #endif

@@ -25,8 +25,6 @@
  *   -t  check the arguments and the secret file, then exit.
  * One log line per decision: stalled-dsync action="end" (pid, waited_s,
  * partner, user, result) and action="retry" (partner, user, result). */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -209,8 +207,9 @@ static int read_title(const char *path, buf *title)
 /* One look at every process. */
 static void round_once(const struct options *o, const char *secret)
 {
-    DIR *d = opendir("/proc");
-    if (d == NULL) {
+    long *pids;
+    size_t npids;
+    if (process_pids(&pids, &npids) != 0) {
         daemon_log("cannot read /proc: %s", strerror(errno));
         return;
     }
@@ -218,11 +217,8 @@ static void round_once(const struct options *o, const char *secret)
     long ticks = sysconf(_SC_CLK_TCK);
     struct stall_title t = {BUF_INIT, BUF_INIT};
     buf title = BUF_INIT, path = BUF_INIT;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!isdigit((unsigned char)e->d_name[0]))
-            continue;
-        long pid = strtol(e->d_name, NULL, 10);
+    for (size_t i = 0; i < npids; i++) {
+        long pid = pids[i];
         buf_reset(&path);
         buf_printf(&path, "/proc/%ld/cmdline", pid);
         if (read_title(buf_cstr(&path), &title) != 0)
@@ -251,7 +247,7 @@ static void round_once(const struct options *o, const char *secret)
         else
             log_decision("retry", 0, -1, &t, "skipped: the client is not the partner");
     }
-    closedir(d);
+    free(pids);
     stall_title_free(&t);
     buf_free(&title);
     buf_free(&path);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "probe.h"
 
 /* The fake server: for each `reply` entry, reads one line (except the
@@ -95,9 +96,9 @@ static void test_lmtp_silent_times_out(void **state)
     (void)state;
     const char *r[] = {"220 ready\r\n", "", NULL};     /* never answers LHLO */
     probe p;
-    long long t0 = monotonic_ms();
+    long long t0 = clock_ms();
     run_one(PROBE_LMTP, r, 300, &p);
-    long long took = monotonic_ms() - t0;
+    long long took = clock_ms() - t0;
     assert_false(p.ok);
     assert_non_null(strstr(buf_cstr(&p.detail), "LHLO: timed out after 300 ms"));
     assert_true(took < 1500);                          /* the deadline is hard */
