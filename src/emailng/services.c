@@ -1,6 +1,7 @@
 /* services: prepare, start, check and stop slapd, Dovecot and Postfix; see
  * services.h. The commands are the daemons' own (docs/internals.md). */
 #include "services.h"
+#include "store_pairs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -159,13 +160,7 @@ static int proxy_pairs_ensure(const struct service_env *env, buf *err)
     int rc = fs_ensure_dir(dir, HEALTHD_USER, NULL, 0755, err);
     if (rc == 0 && !fs_exists(file)) {
         buf text = BUF_INIT;
-        const struct site *site = env->site;
-        for (size_t i = 0; i < site->n_hosts; i++) {
-            const struct site_host *h = &site->hosts[i];
-            if (!(h->roles & ROLE_STORE) || h->store_pair == NULL || strstr(buf_cstr(&text), h->store_pair))
-                continue;
-            buf_printf(&text, "%s:::::::host=%s nopassword\n", h->store_pair, h->address);
-        }
+        store_pairs_default_passwd(env->site, &text);
         rc = fs_write_file(file, text.data ? text.data : "", text.len, 0644, err);
         buf_free(&text);
     }
