@@ -68,6 +68,10 @@ void site_default(struct site *site)
     site->filter.signatures = xstrdup("/var/lib/clamav");
     site->filter.processes = 3;   /* bench/filter: +18% over 2 on 2 cores; 4 adds 5% */
     site->filter.network_tests = 0;
+    /* fail2ban's own default of 5 would ban a user who mistypes a changed
+     * password in a phone and a laptop; 10 in 10 minutes is still far from
+     * what a guesser needs. */
+    site->bruteforce = (struct site_bruteforce){.maxretry = 10, .findtime = 600, .bantime = 3600};
 }
 
 static void strv_free(char **v, size_t n)
@@ -108,6 +112,7 @@ void site_free(struct site *site)
     free(site->fabric.client);
     strv_free(site->network.admin_hosts, site->network.n_admin_hosts);
     strv_free(site->network.resolver_forward, site->network.n_resolver_forward);
+    strv_free(site->bruteforce.ignore, site->bruteforce.n_ignore);
     memset(site, 0, sizeof *site);
 }
 
@@ -1169,6 +1174,47 @@ static void take_resolver(struct loader *l, const yaml_node_t *node, struct site
     }
 }
 
+/* bruteforce: {maxretry: N, findtime: SECONDS, bantime: SECONDS, ignore: [NET, ...]} */
+static void take_bruteforce(struct loader *l, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"maxretry", "findtime", "bantime", "ignore", NULL};
+    struct site_bruteforce *bf = &site->bruteforce;
+    if (!is_mapping(l, node, "bruteforce"))
+        return;
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        switch (key_index(l, k, "bruteforce", keys)) {
+        case 0: bf->maxretry = take_integer(l, v, "bruteforce.maxretry", 1, 1000); break;
+        case 1: bf->findtime = take_integer(l, v, "bruteforce.findtime", 1, 7 * 86400); break;
+        case 2: bf->bantime = take_integer(l, v, "bruteforce.bantime", 1, 365 * 86400L); break;
+        case 3:
+            if (!is_sequence(l, v, "bruteforce.ignore"))
+                break;
+            strv_free(bf->ignore, bf->n_ignore);
+            bf->n_ignore = 0;
+            bf->ignore = xcalloc((size_t)(v->data.sequence.items.top - v->data.sequence.items.start) + 1,
+                                 sizeof *bf->ignore);
+            for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+                yaml_node_t *item = yaml_document_get_node(l->doc, *it);
+                const char *s = scalar(l, item, "bruteforce.ignore");
+                if (s == NULL)
+                    continue;
+                if (!valid_network(s))
+                    report(l, item, "bruteforce.ignore: \"%s\" is not an IP address or network; expected e.g. "
+                           "192.0.2.25 or 198.51.100.0/24", s);
+                else if (!network_host_bits_clear(s))
+                    report(l, item, "bruteforce.ignore: \"%s\" has address bits set past its prefix length; "
+                           "write the network's first address, e.g. 192.0.2.0/24", s);
+                else
+                    bf->ignore[bf->n_ignore++] = xstrdup(s);
+            }
+            break;
+        default: break;
+        }
+    }
+}
+
 static void base_from_domain(const char *domain, buf *out)
 {
     buf_reset(out);
@@ -1187,7 +1233,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
-                                       "admin_hosts", "resolver", NULL};
+                                       "admin_hosts", "resolver", "bruteforce", NULL};
     struct loader l = {.name = name, .errors = errors};
     yaml_parser_t parser;
     yaml_document_t doc;
@@ -1252,6 +1298,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 11: take_fabric(&l, v, site); break;
             case 12: take_admin_hosts(&l, v, site); break;
             case 13: take_resolver(&l, v, site); break;
+            case 14: take_bruteforce(&l, v, site); break;
             default: break;
             }
         }
