@@ -10,7 +10,7 @@ RUNTIME="postfix postfix-ldap postfix-lmdb dovecot-core dovecot-imapd dovecot-po
  dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved
  slapd ldap-utils openssl ca-certificates iproute2 procps libevent-2.1-7
  liblmdb0 libspf2-2 nftables unbound dns-root-data
- amavisd-new clamav clamav-daemon clamav-milter spamassassin logrotate"
+ amavisd-new clamav clamav-daemon clamav-milter spamassassin fail2ban logrotate"
 BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev clang
  lmdb-utils"

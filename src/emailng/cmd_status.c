@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fabric.h"
+#include "fail2ban_service.h"
 #include "firewall.h"
 #include "fsutil.h"
 #include "process.h"
@@ -69,6 +70,10 @@ int cmd_status(const struct options *o)
             const char *local = service_local_endpoint(svc);
             if (local)
                 buf_printf(&ports, "%s%s", ports.len ? " " : "", local);
+            /* fail2ban: how many addresses are refused now (X2). */
+            long banned = pid && svc->pid == fail2ban_pid ? fail2ban_banned(&env) : -1;
+            if (banned >= 0)
+                buf_printf(&ports, "%s%ld banned", ports.len ? " " : "", banned);
             total_kb += rss;
             total_pss_kb += pss;
             if (!pid)
@@ -80,6 +85,8 @@ int cmd_status(const struct options *o)
                 buf_printf(&json, ",\"local\":\"%s\"", local);
             if (queue >= 0)
                 buf_printf(&json, ",\"queue\":%ld", queue);
+            if (banned >= 0)
+                buf_printf(&json, ",\"banned\":%ld", banned);
             buf_append_char(&json, '}');
             first = 0;
             if (!o->json) {

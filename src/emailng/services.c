@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "directory.h"
+#include "fail2ban_service.h"
 #include "filter_services.h"
 #include "fsutil.h"
 #include "healthd_service.h"
@@ -360,6 +361,7 @@ static const char *const policyd_ports[] = {NULL};     /* a unix socket only */
 static const char *const resolver_ports[] = {"port_dns", NULL};
 static const char *const healthd_ports[] = {NULL};
 static const char *const syncwatch_ports[] = {NULL};
+static const char *const fail2ban_ports[] = {NULL};
 /* The per-role variants of a site of several hosts (templates/COMPONENT-ROLE)
  * open only some of the ports; the relay's Dovecot only a local socket. */
 static const char *const dovecot_auth_ports[] = {NULL};
@@ -404,6 +406,10 @@ const struct service services[] = {
      policyd_ports, NULL, NULL},
     {"postfix", ROLE_RELAY | ROLE_STORE, postfix_prepare, postfix_start, postfix_ready, postfix_pid,
      postfix_stop, postfix_ports, NULL, NULL},
+    /* Password guessing (fail2ban_service.c): reads the logs of Postfix
+     * and Dovecot, so after them (a jail's log must exist to start). */
+    {"fail2ban", ROLE_RELAY | ROLE_PROXY, fail2ban_prepare, fail2ban_start, fail2ban_ready, fail2ban_pid,
+     fail2ban_stop, fail2ban_ports, NULL, NULL},
 };
 const size_t n_services = sizeof services / sizeof services[0];
 

@@ -421,6 +421,32 @@ static void nft_elements(const struct site *site, unsigned role, const struct si
         buf_append_str(out, " }");
 }
 
+/* fail2ban (templates/fail2ban, X2): the jails of the host's roles and the
+ * site's limits. Relays watch SMTP AUTH (Postfix's log), proxies IMAP/POP3
+ * and ManageSieve logins (Dovecot's login processes). */
+static void render_bruteforce_context(const struct site *site, const struct site_host *host,
+                                      struct render_context *ctx)
+{
+    const struct site_bruteforce *bf = &site->bruteforce;
+    set_printf(ctx, "fail2ban_maxretry", "%ld", bf->maxretry);
+    set_printf(ctx, "fail2ban_findtime", "%ld", bf->findtime);
+    set_printf(ctx, "fail2ban_bantime", "%ld", bf->bantime);
+    render_context_set(ctx, "fail2ban_smtp_enabled", host->roles & ROLE_RELAY ? "true" : "false");
+    render_context_set(ctx, "fail2ban_imap_enabled", host->roles & ROLE_PROXY ? "true" : "false");
+    buf b = BUF_INIT;
+    for (size_t i = 0; i < bf->n_ignore; i++)
+        buf_printf(&b, "%s%s", b.len ? " " : "", bf->ignore[i]);
+    /* A proxy of several hosts sees the relays' submission logins (the
+     * relays' imap passdb) as coming from the relay: never ban a relay for
+     * its clients' guesses, which the relay's own jail bans. */
+    if (host->roles == ROLE_PROXY)
+        for (size_t h = 0; h < site->n_hosts; h++)
+            if (site->hosts[h].roles & ROLE_RELAY)
+                buf_printf(&b, "%s%s", b.len ? " " : "", site->hosts[h].address);
+    render_context_set(ctx, "fail2ban_ignoreip", buf_cstr(&b));
+    buf_free(&b);
+}
+
 /* The host firewall (templates/nftables-ROLE, X1) and the relays' caching
  * resolver (templates/unbound, S8); docs/architecture.md, "Firewall". */
 static void render_network_context(const struct site *site, const struct site_host *host,
@@ -545,6 +571,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_policy_context(site, host, ctx);
     render_topology_context(site, host, state_dir, ctx);
     render_network_context(site, host, ctx);
+    render_bruteforce_context(site, host, ctx);
 
     static const char *const users[] = {"postfix", "dovecot", "vmail", "openldap"};
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)
@@ -618,6 +645,8 @@ const char *const *render_components(unsigned roles)
         names[n++] = "nftables";
     if (roles == ROLE_PROXY)          /* store health monitor (emailng-healthd) */
         names[n++] = "healthd";
+    if (roles & (ROLE_RELAY | ROLE_PROXY))   /* password guessing (X2): the hosts users log in to */
+        names[n++] = "fail2ban";
     names[n++] = "logrotate";         /* every host: its logs' rotation */
     names[n] = NULL;
     return names;

@@ -69,6 +69,10 @@ void site_default(struct site *site)
     site->filter.signatures = xstrdup("/var/lib/clamav");
     site->filter.processes = 3;   /* bench/filter: +18% over 2 on 2 cores; 4 adds 5% */
     site->filter.network_tests = 0;
+    /* fail2ban's own default of 5 would ban a user who mistypes a changed
+     * password in a phone and a laptop; 10 in 10 minutes is still far from
+     * what a guesser needs. */
+    site->bruteforce = (struct site_bruteforce){.maxretry = 10, .findtime = 600, .bantime = 3600};
 }
 
 static void strv_free(char **v, size_t n)
@@ -109,6 +113,7 @@ void site_free(struct site *site)
     free(site->fabric.client);
     strv_free(site->network.admin_hosts, site->network.n_admin_hosts);
     strv_free(site->network.resolver_forward, site->network.n_resolver_forward);
+    strv_free(site->bruteforce.ignore, site->bruteforce.n_ignore);
     memset(site, 0, sizeof *site);
 }
 
@@ -1045,6 +1050,43 @@ static void take_resolver(ycfg *y, const yaml_node_t *node, struct site *site)
     ycfg_map_end(&m);
 }
 
+/* bruteforce: {maxretry: N, findtime: SECONDS, bantime: SECONDS, ignore: [NET, ...]} */
+static void take_bruteforce(ycfg *y, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"maxretry", "findtime", "bantime", "ignore", NULL};
+    static const long max[] = {1000, 7 * 86400, 365 * 86400L};
+    struct site_bruteforce *bf = &site->bruteforce;
+    long *slots[] = {&bf->maxretry, &bf->findtime, &bf->bantime};
+    ycfg_map m;
+    ycfg_seq items;
+    if (ycfg_map_begin(y, node, "bruteforce", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            if (m.index < 3) {
+                (void)ycfg_long(y, m.value, m.path, 1, max[m.index], slots[m.index]);
+                continue;
+            }
+            if (ycfg_seq_begin(y, m.value, m.path, &items))
+                continue;
+            strv_free(bf->ignore, bf->n_ignore);
+            bf->n_ignore = 0;
+            bf->ignore = xcalloc(items.n + 1, sizeof *bf->ignore);
+            for (const yaml_node_t *item; (item = ycfg_seq_next(&items)) != NULL;) {
+                const char *s = ycfg_text(y, item, m.path);
+                if (s == NULL)
+                    continue;
+                if (!valid_network(s))
+                    ycfg_report(y, item, "bruteforce.ignore: \"%s\" is not an IP address or network; expected "
+                                "e.g. 192.0.2.25 or 198.51.100.0/24", s);
+                else if (!network_host_bits_clear(s))
+                    ycfg_report(y, item, "bruteforce.ignore: \"%s\" has address bits set past its prefix length; "
+                                "write the network's first address, e.g. 192.0.2.0/24", s);
+                else
+                    bf->ignore[bf->n_ignore++] = xstrdup(s);
+            }
+        }
+    ycfg_map_end(&m);
+}
+
 static void base_from_domain(const char *domain, buf *out)
 {
     buf_reset(out);
@@ -1131,7 +1173,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
-                                       "admin_hosts", "resolver", NULL};
+                                       "admin_hosts", "resolver", "bruteforce", NULL};
     struct loader l;
     memset(&l, 0, sizeof l);
     ycfg *y = &l.y;
@@ -1169,6 +1211,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 11: take_fabric(&l, v, site); break;
             case 12: l.admin_hosts_key = m.key_node; take_admin_hosts(y, v, site); break;
             case 13: l.resolver_key = m.key_node; take_resolver(y, v, site); break;
+            case 14: take_bruteforce(y, v, site); break;
             default: break;
             }
         }

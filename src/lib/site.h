@@ -103,6 +103,15 @@ struct site_policy {
     size_t n_xclient_hosts;
 };
 
+/* Password guessing (X2): fail2ban on the hosts that authenticate bans an
+ * address for bantime seconds after maxretry failed logins within findtime
+ * seconds (docs/admin-manual.md, "Password guessing"). */
+struct site_bruteforce {
+    long maxretry, findtime, bantime;
+    char **ignore;                      /* ADDR or ADDR/PREFIX never banned */
+    size_t n_ignore;
+};
+
 struct site {
     char *source;                   /* file name, or "(built-in small site)" */
     char *name;
@@ -123,6 +132,7 @@ struct site {
     struct site_filter filter;
     struct site_fabric fabric;
     struct site_network network;
+    struct site_bruteforce bruteforce;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with

@@ -137,6 +137,38 @@ def test_reinjection_socket_serves_amavisd(site):
     assert stat.S_ISSOCK(os.stat(path).st_mode)
 
 
+_USERDB_LIST = r'''
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("refused:", e)
+    sys.exit(0)
+s.sendall(b"VERSION\t1\t0\nLIST\t1\t\n")
+data = b""
+while b"DONE\t1" not in data and b"FAIL\t1" not in data:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode(errors="replace"))
+'''
+
+
+def test_auth_userdb_refuses_local_users(site, alice):
+    """Dovecot's auth-userdb socket lists every user (and their mail
+    locations): only Dovecot's own processes may use it, not nobody."""
+    path = os.path.join(site.state, "run", "mail", "dovecot", "auth-userdb")
+    assert stat.S_ISSOCK(os.stat(path).st_mode)
+    cp = subprocess.run([sys.executable, "-c", _USERDB_LIST, path], preexec_fn=as_nobody,
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert alice[0] not in cp.stdout, "nobody listed the users: %s" % cp.stdout[:300]
+    assert cp.stdout.startswith("refused:"), cp.stdout[:300]
+
+
 def test_slapd_refuses_simple_bind_by_local_user(site, alice):
     """A simple bind with the right password would let any local user guess
     passwords at full speed, past Dovecot's penalty: refused."""

@@ -521,6 +521,46 @@ static void test_ha_rules(void **state)
     buf_free(&errors);
 }
 
+/* bruteforce (fail2ban, X2): defaults, values, and errors with positions. */
+static void test_bruteforce_keys(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse(ha_hosts, &site, &errors), 0);
+    assert_int_equal(site.bruteforce.maxretry, 10);
+    assert_int_equal(site.bruteforce.findtime, 600);
+    assert_int_equal(site.bruteforce.bantime, 3600);
+    assert_int_equal(site.bruteforce.n_ignore, 0);
+    site_free(&site);
+
+    char *t = xasprintf("%sbruteforce: {maxretry: 4, findtime: 60, bantime: 20, ignore: [192.0.2.0/24, \"2001:db8::1\"]}\n",
+                        ha_hosts);
+    if (parse(t, &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_int_equal(site.bruteforce.maxretry, 4);
+    assert_int_equal(site.bruteforce.findtime, 60);
+    assert_int_equal(site.bruteforce.bantime, 20);
+    assert_int_equal(site.bruteforce.n_ignore, 2);
+    assert_string_equal(site.bruteforce.ignore[1], "2001:db8::1");
+    site_free(&site);
+    free(t);
+
+    t = xasprintf("%sbruteforce: {maxretry: 0}\n", ha_hosts);
+    expect_error(t, "site.yaml:9:24: bruteforce.maxretry: \"0\" is not a whole number from 1 to 1000");
+    free(t);
+    t = xasprintf("%sbruteforce: {ignore: [webmail.example.test]}\n", ha_hosts);
+    expect_error(t, "site.yaml:9:23: bruteforce.ignore: \"webmail.example.test\" is not an IP address or network");
+    free(t);
+    t = xasprintf("%sbruteforce: {bantime: 10m}\n", ha_hosts);
+    expect_error(t, "bruteforce.bantime: \"10m\" is not a whole number");
+    free(t);
+    t = xasprintf("%sbruteforce: {banaction: iptables}\n", ha_hosts);
+    expect_error(t, "bruteforce: unknown key \"banaction\"");
+    free(t);
+    buf_free(&errors);
+}
+
 /* admin_hosts (ssh through the firewall) and resolver.forward (the relays'
  * unbound): a site of several hosts only, checked with positions. */
 static void test_network_keys(void **state)
@@ -627,7 +667,7 @@ static void test_duplicate_keys(void **state)
                         "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce\n");
     buf_free(&errors);
     site_free(&site);
     /* Equal values are not equal keys. */
@@ -703,7 +743,7 @@ static void test_errors_sorted_by_line(void **state)
                         "K, M, G or T (e.g. 500M)\n"
                         "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
                         "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce\n");
     buf_free(&errors);
     site_free(&site);
 }
@@ -734,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_errors_point_at_the_field),
         cmocka_unit_test(test_errors_sorted_by_line),
+        cmocka_unit_test(test_bruteforce_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
