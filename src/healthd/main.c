@@ -29,10 +29,12 @@
 #include "catchup.h"
 #include "clock.h"
 #include "config.h"
+#include "daemon.h"
 #include "daemon_log.h"
 #include "drain.h"
 #include "fsutil.h"
 #include "monitor.h"
+#include "msg.h"
 #include "probe.h"
 #include "table.h"
 
@@ -67,16 +69,6 @@ typedef struct healthd {
     buf why, detail, err;       /* scratch */
 } healthd;
 
-static volatile sig_atomic_t stop_sig, hup;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGHUP)
-        hup = 1;
-    else
-        stop_sig = sig;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: emailng-healthd -c CONFIG [-t]\n");
@@ -108,19 +100,6 @@ static void parse_arguments(int argc, char **argv, const char **conf, int *test_
     }
     if (!*conf || optind != argc)
         usage();
-}
-
-/* No SA_RESTART: a signal ends the sleep between rounds at once. */
-static void install_signal_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 }
 
 /* Start from the table a previous run left, so a restart never flips a
@@ -203,36 +182,10 @@ static void write_pid_file(const hd_config *cfg, buf *err)
 {
     if (!*cfg->pid_file)
         return;
-    if (fs_write_pid_file(cfg->pid_file, err) != 0) {
-        daemon_log("cannot write pid file: %s", buf_cstr(err));
+    if (daemon_pid_file_create(cfg->pid_file, err) != 0) {
+        msg_warn("cannot write pid file: %s", buf_cstr(err));
         buf_reset(err);
     }
-}
-
-/* Root only: become `user` (its group, no supplementary groups besides
- * its own). The password was read while still root. */
-static int drop_privileges(const char *user, buf *err)
-{
-    struct passwd *pw = getpwnam(user);
-    if (pw == NULL) {
-        buf_printf(err, "user %s does not exist", user);
-        return -1;
-    }
-    if (geteuid() != 0) {
-        if (geteuid() == pw->pw_uid)
-            return 0;
-        buf_printf(err, "must start as root to become %s", user);
-        return -1;
-    }
-    if (initgroups(user, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-        buf_printf(err, "cannot become %s: %s", user, strerror(errno));
-        return -1;
-    }
-    if (setuid(0) == 0) {           /* fail closed if root could be regained */
-        buf_printf(err, "still able to regain root after becoming %s", user);
-        return -1;
-    }
-    return 0;
 }
 
 static void log_start(const healthd *h)
@@ -249,11 +202,8 @@ static void log_start(const healthd *h)
 
 static void reopen_log_if_asked(void)
 {
-    if (!hup)
-        return;
-    hup = 0;
-    if (daemon_log_reopen() != 0)
-        daemon_log("cannot reopen the log: %s", strerror(errno));
+    if (daemon_signal_hup())
+        daemon_log_reopen_now();
 }
 
 /* Both dialogues with every store, all at once, under one deadline. */
@@ -428,7 +378,7 @@ static void write_status_if_changed(healthd *h)
 static void sleep_until_next_round(const healthd *h, long long round_start)
 {
     long long wait = round_start + h->cfg.interval_ms - clock_ms();
-    if (wait > 0 && !stop_sig) {
+    if (wait > 0 && !daemon_signal_stop()) {
         struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
         nanosleep(&ts, NULL);
     }
@@ -455,43 +405,33 @@ int main(int argc, char **argv)
     parse_arguments(argc, argv, &conf, &test_only);
 
     healthd h = {0};
+    (void)daemon_log_open("emailng-healthd", "-");     /* stderr until the log is open */
     config_defaults(&h.cfg);
-    if (config_load(&h.cfg, conf, &h.err) != 0) {
-        fprintf(stderr, "emailng-healthd: %s\n", buf_cstr(&h.err));
-        return 1;
-    }
+    if (config_load(&h.cfg, conf, &h.err) != 0)
+        msg_fatal("%s", buf_cstr(&h.err));
     if (test_only) {
         printf("emailng-healthd: %s is valid (%zu pairs)\n", conf, h.cfg.npairs);
         healthd_free(&h);
         return 0;
     }
-    if (daemon_log_open("emailng-healthd", h.cfg.log_file) != 0) {
-        fprintf(stderr, "emailng-healthd: cannot open log %s: %s\n", h.cfg.log_file, strerror(errno));
-        return 1;
-    }
-    install_signal_handlers();
+    if (daemon_log_open("emailng-healthd", h.cfg.log_file) != 0)
+        msg_fatal("cannot open log %s: %s", h.cfg.log_file, strerror(errno));
+    daemon_signals_catch();
     healthd_init(&h);
     /* Log and pid file are opened as root, before the drop. */
     write_pid_file(&h.cfg, &h.err);
-    if (*h.cfg.user && drop_privileges(h.cfg.user, &h.err) != 0) {
-        daemon_log("cannot start: %s", buf_cstr(&h.err));
-        fprintf(stderr, "emailng-healthd: %s\n", buf_cstr(&h.err));
-        if (*h.cfg.pid_file)
-            unlink(h.cfg.pid_file);
-        return 1;
-    }
+    if (*h.cfg.user && daemon_drop_privileges(h.cfg.user, &h.err) != 0)
+        msg_fatal("cannot start: %s", buf_cstr(&h.err));
     log_start(&h);
 
-    while (!stop_sig) {
+    while (!daemon_signal_stop()) {
         long long round_start = clock_ms();
         reopen_log_if_asked();
         run_round(&h, round_start);
         sleep_until_next_round(&h, round_start);
     }
 
-    daemon_log("stopping (signal %d)", (int)stop_sig);
-    if (*h.cfg.pid_file)
-        unlink(h.cfg.pid_file);
+    msg_info("stopping (signal %d)", daemon_signal_stop());
     healthd_free(&h);
     return 0;
 }

@@ -31,6 +31,11 @@ int daemon_drop_privileges(const char *user, buf *err)
         buf_printf(err, "could regain root after switching to %s", user);
         return -1;
     }
+    return daemon_forbid_core_dumps(err);
+}
+
+int daemon_forbid_core_dumps(buf *err)
+{
     if (prctl(PR_SET_DUMPABLE, 0) != 0) {
         buf_printf(err, "cannot forbid core dumps: %s", strerror(errno));
         return -1;
@@ -92,6 +97,11 @@ int daemon_signal_hup(void)
         return 0;
     hup_count = 0;
     return 1;
+}
+
+int daemon_signal_pending(void)
+{
+    return stop_signal != 0 || hup_count != 0;
 }
 
 void daemon_log_reopen_now(void)

@@ -36,9 +36,11 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "daemon.h"
 #include "daemon_log.h"
 #include "doveadm_client.h"
 #include "fsutil.h"
+#include "msg.h"
 #include "netaddr.h"
 #include "password.h"
 #include "process.h"
@@ -53,16 +55,6 @@ struct options {
     long port, stall, interval;
     int check;
 };
-
-static volatile sig_atomic_t stop_sig, hup;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGHUP)
-        hup = 1;
-    else
-        stop_sig = sig;
-}
 
 static int parse_long(const char *name, const char *s, long min, long max, long *out)
 {
@@ -258,53 +250,38 @@ int main(int argc, char **argv)
     struct options o;
     if (parse_options(argc, argv, &o) != 0)
         return 2;
+    (void)daemon_log_open("emailng-syncwatch", "-");   /* stderr until the log is open */
     buf secret = BUF_INIT, err = BUF_INIT;
-    if (fs_read_secret(o.secret_file, SECRET_MAX, &secret, &err) != 0) {
-        fprintf(stderr, "emailng-syncwatch: %s\n", buf_cstr(&err));
-        return 1;
-    }
-    if (!fs_exists(o.ca)) {
-        fprintf(stderr, "emailng-syncwatch: --ca: %s does not exist\n", o.ca);
-        return 1;
-    }
+    /* Root to the end (the stalled processes keep root as their real
+     * uid), but the pair's secret stays out of core dumps and ptrace. */
+    if (daemon_forbid_core_dumps(&err) != 0)
+        msg_fatal("%s", buf_cstr(&err));
+    if (fs_read_secret(o.secret_file, SECRET_MAX, &secret, &err) != 0)
+        msg_fatal("%s", buf_cstr(&err));
+    if (!fs_exists(o.ca))
+        msg_fatal("--ca: %s does not exist", o.ca);
     if (o.check) {
         password_wipe(&secret);
         return 0;
     }
-    if (daemon_log_open("emailng-syncwatch", o.log) != 0) {
-        fprintf(stderr, "emailng-syncwatch: cannot open log %s: %s\n", o.log, strerror(errno));
-        return 1;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;      /* no SA_RESTART: the sleep ends at once */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    if (*o.pid_file) {
-        if (fs_write_pid_file(o.pid_file, &err) != 0) {
-            daemon_log("cannot write pid file: %s", buf_cstr(&err));
-            buf_reset(&err);
-        }
+    if (daemon_log_open("emailng-syncwatch", o.log) != 0)
+        msg_fatal("cannot open log %s: %s", o.log, strerror(errno));
+    daemon_signals_catch();
+    if (*o.pid_file && daemon_pid_file_create(o.pid_file, &err) != 0) {
+        msg_warn("cannot write pid file: %s", buf_cstr(&err));
+        buf_reset(&err);
     }
     daemon_log("started: watching %s/doveadm-server for dsync runs waiting over %ld s for their handshake, "
                "every %ld s; retries go to %s:%ld", o.prefix, o.stall, o.interval, o.partner, o.port);
-    while (!stop_sig) {
-        if (hup) {
-            hup = 0;
-            if (daemon_log_reopen() != 0)
-                daemon_log("cannot reopen log: %s", strerror(errno));
-        }
+    while (!daemon_signal_stop()) {
+        if (daemon_signal_hup())
+            daemon_log_reopen_now();
         round_once(&o, buf_cstr(&secret));
         struct timespec ts = {o.interval, 0};
-        while (!stop_sig && !hup && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        while (!daemon_signal_pending() && nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
     }
-    daemon_log("stopping (signal %d)", (int)stop_sig);
-    if (*o.pid_file)
-        unlink(o.pid_file);
+    msg_info("stopping (signal %d)", daemon_signal_stop());
     password_wipe(&secret);
     buf_free(&err);
     daemon_log_close();
