@@ -699,8 +699,11 @@ static int cmd_status(const struct options *o)
             if (!o->json)
                 printf("%-8s %-13s %-5s %-8s %-10s %-6s %s\n", env.host->name, "kernel", n_low ? "low" : "ok", "-",
                        "-", "-", buf_cstr(&values));
-            if (n_low)
-                fprintf(stderr, "emailng: warning: %s: %s", env.host->name, buf_cstr(&low));
+            if (n_low) {
+                char *prefix = xasprintf("%s: ", env.host->name);
+                host_limits_warn(stderr, prefix, buf_cstr(&low));
+                free(prefix);
+            }
             buf_free(&low);
             buf_free(&values);
         }

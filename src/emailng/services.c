@@ -194,8 +194,10 @@ static int dovecot_prepare(const struct service_env *env, buf *err)
      * becomes polling): a warning, also shown by `status`. */
     if (rc == 0 && (env->host->roles & ROLE_STORE)) {
         buf low = BUF_INIT;
-        if (host_kernel_limits_raise("/proc/sys", &low) > 0)
-            fprintf(stderr, "\nemailng: warning: %s", buf_cstr(&low));
+        if (host_kernel_limits_raise("/proc/sys", &low) > 0) {
+            fputc('\n', stderr);
+            host_limits_warn(stderr, "", buf_cstr(&low));
+        }
         buf_free(&low);
     }
     free(mail);

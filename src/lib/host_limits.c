@@ -113,6 +113,16 @@ int host_kernel_limits_check(const char *procsys, buf *shortfalls)
     return limits_pass(procsys, 0, shortfalls);
 }
 
+void host_limits_warn(FILE *f, const char *prefix, const char *shortfalls)
+{
+    const char *p = shortfalls;
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        fprintf(f, "emailng: warning: %s%.*s\n", prefix, (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+}
+
 int host_nofile_raise(rlim_t want, struct rlimit *saved, buf *err)
 {
     if (getrlimit(RLIMIT_NOFILE, saved) != 0) {

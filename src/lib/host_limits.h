@@ -6,6 +6,7 @@
 #define EMAILNG_HOST_LIMITS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/resource.h>
 
 #include "buf.h"
@@ -36,6 +37,9 @@ int host_kernel_limits_raise(const char *procsys, buf *shortfalls);
 
 /* Like raise, without writing: the number below their wanted value. */
 int host_kernel_limits_check(const char *procsys, buf *shortfalls);
+
+/* Prints each line of shortfalls to f as "emailng: warning: PREFIXline". */
+void host_limits_warn(FILE *f, const char *prefix, const char *shortfalls);
 
 /* Sets this process's RLIMIT_NOFILE to at least `want` (soft and hard; the
  * hard limit needs CAP_SYS_RESOURCE), keeping the old one in *saved for

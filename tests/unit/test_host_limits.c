@@ -93,6 +93,18 @@ static void test_unreadable_is_low(void **state)
     buf_free(&low);
 }
 
+static void test_warning_lines(void **state)
+{
+    (void)state;
+    char text[256] = "";
+    FILE *f = fmemopen(text, sizeof text, "w");
+    assert_non_null(f);
+    host_limits_warn(f, "store1: ", "a is 1\nb is 2\n");
+    host_limits_warn(f, "", "");
+    assert_int_equal(fclose(f), 0);
+    assert_string_equal(text, "emailng: warning: store1: a is 1\nemailng: warning: store1: b is 2\n");
+}
+
 static void test_nofile_raised_and_restorable(void **state)
 {
     (void)state;
@@ -127,6 +139,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_raises_low_values_and_keeps_high_ones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports_what_it_cannot_raise, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_is_low, setup, teardown),
+        cmocka_unit_test(test_warning_lines),
         cmocka_unit_test(test_nofile_raised_and_restorable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
