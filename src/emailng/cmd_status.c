@@ -13,6 +13,7 @@
 #include "fail2ban_service.h"
 #include "firewall.h"
 #include "fsutil.h"
+#include "host_limits.h"
 #include "process.h"
 #include "render.h"
 #include "services.h"
@@ -104,6 +105,29 @@ int cmd_status(const struct options *o)
             buf_free(&ports_json);
         }
         buf_append_char(&json, ']');
+        /* A store's kernel limits for IDLE sessions (raised by `up` where
+         * the host allows it): a shortfall is reported, not an outage. */
+        if (env.host->roles & ROLE_STORE) {
+            buf low = BUF_INIT, values = BUF_INIT;
+            int n_low = host_kernel_limits_check("/proc/sys", &low);
+            buf_append_str(&json, ",\"kernel\":{");
+            for (size_t k = 0; k < host_n_kernel_limits; k++) {
+                long v = host_kernel_limit_read("/proc/sys", &host_kernel_limits[k]);
+                buf_printf(&json, "\"%s\":%ld,", host_kernel_limits[k].name, v);
+                buf_printf(&values, "%s%s %ld", k ? ", " : "", host_kernel_limits[k].name, v);
+            }
+            buf_printf(&json, "\"ok\":%s}", n_low ? "false" : "true");
+            if (!o->json)
+                printf("%-8s %-13s %-5s %-8s %-10s %-6s %s\n", env.host->name, "kernel", n_low ? "low" : "ok", "-",
+                       "-", "-", buf_cstr(&values));
+            if (n_low) {
+                char *prefix = xasprintf("%s: ", env.host->name);
+                host_limits_warn(stderr, prefix, buf_cstr(&low));
+                free(prefix);
+            }
+            buf_free(&low);
+            buf_free(&values);
+        }
         /* Its firewall, where we can see it: the fabric's namespace of the
          * host, or this machine when it is the --host asked about. */
         char *prefix = fabric_prefix(o->state_dir);

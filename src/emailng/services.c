@@ -16,6 +16,7 @@
 #include "filter_services.h"
 #include "fsutil.h"
 #include "healthd_service.h"
+#include "host_limits.h"
 #include "syncwatch_service.h"
 #include "policyd_service.h"
 #include "process.h"
@@ -184,6 +185,17 @@ static int dovecot_prepare(const struct service_env *env, buf *err)
         rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
     if (rc == 0)   /* compiled global Sieve scripts */
         rc = fs_ensure_dir(sieve, "vmail", "vmail", 0700, err);
+    /* A store's IDLE sessions need inotify instances of the mail uid; a
+     * host that does not let us raise them still serves mail (push
+     * becomes polling): a warning, also shown by `status`. */
+    if (rc == 0 && (env->host->roles & ROLE_STORE)) {
+        buf low = BUF_INIT;
+        if (host_kernel_limits_raise("/proc/sys", &low) > 0) {
+            fputc('\n', stderr);
+            host_limits_warn(stderr, "", buf_cstr(&low));
+        }
+        buf_free(&low);
+    }
     free(mail);
     free(sieve);
     return rc;
@@ -202,7 +214,19 @@ static int dovecot_start(const struct service_env *env, buf *err)
         unlink(pidfile);
         free(pidfile);
     }
+    /* Dovecot keeps the descriptor limit it is started with (its login
+     * processes hold thousands of TLS sessions); ours goes back after. */
+    struct rlimit saved;
+    buf low = BUF_INIT;
+    int raised = host_nofile_raise(HOST_NOFILE_WANT, &saved, &low);
+    if (raised != 0)
+        fprintf(stderr, "\nemailng: warning: dovecot: %s; fewer concurrent sessions fit\n", buf_cstr(&low));
+    buf_free(&low);
     int rc = service_run(argv, err);
+    if (raised >= 0 && setrlimit(RLIMIT_NOFILE, &saved) != 0 && rc == 0) {
+        buf_printf(err, "cannot restore RLIMIT_NOFILE: %s", strerror(errno));
+        rc = -1;
+    }
     free(conf);
     return rc;
 }

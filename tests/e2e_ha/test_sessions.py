@@ -1,0 +1,84 @@
+"""Many IMAP sessions through a proxy to a store (issue 14, requirement C4).
+
+320 TLS IMAP sessions at proxy1:993 from 20 client addresses (added to the
+client namespace for this test only, so the other tests' address
+198.18.0.100 keeps its per-user+address counts), alice and bob 8 each per
+address (mail_max_userip_connections is 10: the store counts per real
+client address, which the proxy passes on), each LOGIN + SELECT INBOX +
+IDLE. On Debian's defaults both ends stop at 100: the proxy's imap-login
+carries every session in a process of its own (process_limit 100), and so
+does the store's for the TLS connection from the proxy. Then: the next login
+works, a message by MX reaches every IDLE session of alice, none was dropped,
+and neither Dovecot log names a limit.
+"""
+
+import ssl
+import subprocess
+
+import pytest
+
+from clients import imap_login, new_msgid, send_by_mx
+from conftest import HOSTS, TLS_NAME
+from imap_load import Load, Session
+
+ADDRESSES = ["198.18.0.%d" % n for n in range(110, 130)]
+USERS = ("alice@example.test", "bob@example.test")
+PER_USER_ADDRESS = 8
+SESSIONS = len(ADDRESSES) * len(USERS) * PER_USER_ADDRESS
+IN_FLIGHT = 32
+OPEN_TIMEOUT = 180.0
+DELIVERY_TIMEOUT = 60.0    # by MX: relay, filter, store Postfix, proxy LMTP, store
+LIMIT_WORDS = ("process_limit", "client_limit", "Inotify instance limit", "Inotify watch limit", "fd limit",
+               "Maximum number of connections")
+
+
+@pytest.fixture
+def client_addresses(ha):
+    ns = ["ip", "netns", "exec", "%s-client" % ha.prefix]
+    added = []
+    try:
+        for address in ADDRESSES:
+            cp = subprocess.run(ns + ["ip", "addr", "add", address + "/24", "dev", "eth0"],
+                                capture_output=True, text=True, timeout=30)
+            assert cp.returncode == 0, cp.stderr
+            added.append(address)
+        yield
+    finally:
+        for address in added:
+            subprocess.run(ns + ["ip", "addr", "del", address + "/24", "dev", "eth0"],
+                           capture_output=True, text=True, timeout=30)
+
+
+def test_320_idle_sessions_through_a_proxy(ha, client_addresses):
+    """C4: 320 TLS IMAP IDLE sessions through proxy1 to the store of pair1; none dropped, push reaches them."""
+    logs = {h: len(ha.log(h, "dovecot.log")) for h in ("proxy1", "store1", "store2")}
+    ctx = ssl.create_default_context(cafile=ha.ca)
+    plan = [(a, u) for a in ADDRESSES for u in USERS for _ in range(PER_USER_ADDRESS)]
+    load = Load()
+    try:
+        opened = load.open(plan, lambda p: Session(ctx, HOSTS["proxy1"], TLS_NAME, p[0], p[1], ha.password(p[1])),
+                           IN_FLIGHT, OPEN_TIMEOUT)
+        failed = [s.error or s.state for s in load.sessions if s.state != "idle"]
+        assert not failed and len(load.sessions) == SESSIONS, "%d of %d sessions did not reach IDLE in %.0fs: %s" % (
+            len(failed) + SESSIONS - len(load.sessions), SESSIONS, OPEN_TIMEOUT, failed[:5])
+        print("\n%d sessions through proxy1 in IDLE after %.1f s" % (SESSIONS, opened))
+
+        m = imap_login(ha, "alice@example.test", HOSTS["proxy1"])
+        try:
+            assert m.select("INBOX")[0] == "OK"
+        finally:
+            m.logout()
+
+        send_by_mx(["alice@example.test"], new_msgid("sessions"))
+        watchers = [s for s in load.sessions if s.user == "alice@example.test"]
+        late = load.wait_pushed(watchers, DELIVERY_TIMEOUT)
+        assert not late, "%d of %d IDLE sessions of alice saw no EXISTS within %.0fs" % (
+            len(late), len(watchers), DELIVERY_TIMEOUT)
+
+        dropped = load.end_idle()
+        assert not dropped, "%d sessions dropped, e.g. %s" % (len(dropped), [s.error or s.state for s in dropped[:5]])
+        for host, since in logs.items():
+            named = [x for x in ha.log(host, "dovecot.log")[since:].splitlines() if any(w in x for w in LIMIT_WORDS)]
+            assert not named, "%s dovecot.log names a limit: %s" % (host, named[:5])
+    finally:
+        load.close()
