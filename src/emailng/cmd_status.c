@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "fabric.h"
-#include "fail2ban_service.h"
 #include "firewall.h"
 #include "fsutil.h"
 #include "host_limits.h"
@@ -62,17 +61,17 @@ int cmd_status(const struct options *o)
             pid_t pid = svc->pid(&env);
             long rss = pid ? process_tree_rss_kb(pid) : 0;
             long pss = pid ? process_tree_pss_kb(pid) : 0;
-            long queue = strcmp(svc->name, "postfix") == 0 ? postfix_queue_size(&env) : -1;
+            long queue = svc->queue_size ? svc->queue_size(&env) : -1;
             buf ports = BUF_INIT, ports_json = BUF_INIT;
             for (const char *const *p = service_ports(svc, &env); *p; p++) {
                 buf_printf(&ports, "%s%d", ports.len ? " " : "", service_port(&env, *p));
                 buf_printf(&ports_json, "%s%d", ports_json.len ? "," : "", service_port(&env, *p));
             }
-            const char *local = service_local_endpoint(svc);
+            const char *local = svc->local_endpoint;
             if (local)
                 buf_printf(&ports, "%s%s", ports.len ? " " : "", local);
             /* fail2ban: how many addresses are refused now (X2). */
-            long banned = pid && svc->pid == fail2ban_pid ? fail2ban_banned(&env) : -1;
+            long banned = pid && svc->banned ? svc->banned(&env) : -1;
             if (banned >= 0)
                 buf_printf(&ports, "%s%ld banned", ports.len ? " " : "", banned);
             total_kb += rss;

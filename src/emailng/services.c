@@ -1,7 +1,6 @@
 /* services: prepare, start, check and stop slapd, Dovecot and Postfix; see
  * services.h. The commands are the daemons' own (docs/internals.md). */
 #include "services.h"
-#include "store_pairs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,17 +11,19 @@
 #include <unistd.h>
 
 #include "directory.h"
+#include "directory_setup.h"
 #include "fail2ban_service.h"
 #include "filter_services.h"
 #include "fsutil.h"
 #include "healthd_service.h"
 #include "host_limits.h"
-#include "syncwatch_service.h"
 #include "policyd_service.h"
 #include "process.h"
 #include "relay_tables.h"
-#include "resolver_service.h"
 #include "replication.h"
+#include "resolver_service.h"
+#include "store_pairs.h"
+#include "syncwatch_service.h"
 
 const char *service_var(const struct service_env *env, const char *name)
 {
@@ -376,19 +377,14 @@ long postfix_queue_size(const struct service_env *env)
 
 /* ---- the table ----------------------------------------------------------- */
 
-static const char *const slapd_ports[] = {NULL};
+static const char *const no_ports[] = {NULL};
 /* The small site's LMTP is a unix socket only Postfix may open (no port). */
 static const char *const dovecot_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
                                             "port_managesieve", "port_quota_status", NULL};
 static const char *const postfix_ports[] = {"port_smtp", "port_submission", "port_submissions", NULL};
-static const char *const policyd_ports[] = {NULL};     /* a unix socket only */
 static const char *const resolver_ports[] = {"port_dns", NULL};
-static const char *const healthd_ports[] = {NULL};
-static const char *const syncwatch_ports[] = {NULL};
-static const char *const fail2ban_ports[] = {NULL};
 /* The per-role variants of a site of several hosts (templates/COMPONENT-ROLE)
  * open only some of the ports; the relay's Dovecot only a local socket. */
-static const char *const dovecot_auth_ports[] = {NULL};
 static const char *const dovecot_proxy_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
                                                   "port_managesieve", "port_lmtp", NULL};
 static const char *const dovecot_store_ports[] = {"port_imap", "port_pop3", "port_managesieve", "port_lmtp",
@@ -396,70 +392,85 @@ static const char *const dovecot_store_ports[] = {"port_imap", "port_pop3", "por
 static const char *const postfix_store_ports[] = {"port_smtp", NULL};
 static const char *const slapd_directory_ports[] = {"port_ldaps", NULL};
 
-static const char *const clamd_ports[] = {NULL};
 static const char *const amavisd_ports[] = {"port_amavis", "port_amavis_submission", NULL};
 static const char *const clamav_milter_ports[] = {"port_clamav_milter", NULL};
 
+/* Per kind of host of a site of several hosts (host_kind.h), where the
+ * role's variant of the daemon opens fewer (or other) ports. */
+static const struct service_ports dovecot_ports_by_kind[] = {
+    {ROLE_PROXY, dovecot_proxy_ports},
+    {ROLE_STORE, dovecot_store_ports},
+    {0, NULL},
+};
+static const struct service_ports postfix_ports_by_kind[] = {
+    {ROLE_STORE, postfix_store_ports},
+    {0, NULL},
+};
+static const struct service_ports slapd_ports_by_kind[] = {
+    {ROLE_DIRECTORY, slapd_directory_ports},
+    {0, NULL},
+};
+
+/* The start order; `down` stops in reverse. */
 const struct service services[] = {
-    {"slapd", ROLE_DIRECTORY, slapd_prepare, slapd_start, slapd_ready, slapd_pid, slapd_stop, slapd_ports, NULL, NULL},
+    {.name = "slapd", .roles = ROLE_DIRECTORY,
+     .prepare = slapd_prepare, .start = slapd_start, .ready = slapd_ready, .pid = slapd_pid, .stop = slapd_stop,
+     .ports = no_ports, .ports_by_kind = slapd_ports_by_kind, .local_endpoint = "ldapi",
+     .after_start = directory_setup},
     /* A relay's caching resolver (resolver_service.c): every later daemon resolves through it. */
-    {"unbound", ROLE_RELAY, resolver_prepare, resolver_start, resolver_ready, resolver_pid, resolver_stop,
-     resolver_ports, resolver_wanted, NULL},
+    {.name = "unbound", .roles = ROLE_RELAY,
+     .prepare = resolver_prepare, .start = resolver_start, .ready = resolver_ready, .pid = resolver_pid,
+     .stop = resolver_stop, .ports = resolver_ports, .wanted = resolver_wanted},
     /* A proxy's store monitor (healthd_service.c) owns the pair table its
      * Dovecot reads: up before Dovecot, stopped after it. */
-    {"healthd", ROLE_PROXY, healthd_prepare, healthd_start, healthd_ready, healthd_pid, healthd_stop,
-     healthd_ports, healthd_wanted, NULL},
-    {"dovecot", ROLE_STORE | ROLE_PROXY, dovecot_prepare, dovecot_start, dovecot_ready, dovecot_pid,
-     dovecot_stop, dovecot_ports, NULL, NULL},
+    {.name = "healthd", .roles = ROLE_PROXY,
+     .prepare = healthd_prepare, .start = healthd_start, .ready = healthd_ready, .pid = healthd_pid,
+     .stop = healthd_stop, .ports = no_ports, .wanted = healthd_wanted},
+    {.name = "dovecot", .roles = ROLE_STORE | ROLE_PROXY,
+     .prepare = dovecot_prepare, .start = dovecot_start, .ready = dovecot_ready, .pid = dovecot_pid,
+     .stop = dovecot_stop, .ports = dovecot_ports, .ports_by_kind = dovecot_ports_by_kind},
     /* A store's watch over Dovecot's replication (syncwatch_service.c):
      * it looks at the store's Dovecot processes, so up after Dovecot. */
-    {"syncwatch", ROLE_STORE, syncwatch_prepare, syncwatch_start, syncwatch_ready, syncwatch_pid, syncwatch_stop,
-     syncwatch_ports, syncwatch_wanted, NULL},
+    {.name = "syncwatch", .roles = ROLE_STORE,
+     .prepare = syncwatch_prepare, .start = syncwatch_start, .ready = syncwatch_ready, .pid = syncwatch_pid,
+     .stop = syncwatch_stop, .ports = no_ports, .wanted = syncwatch_wanted},
     /* The content filter (filter_services.c) is up before Postfix hands it mail. */
-    {"clamd", ROLE_RELAY, clamd_prepare, clamd_start, clamd_ready, clamd_pid, clamd_stop, clamd_ports,
-     filter_wanted, "clamav"},
-    {"amavisd", ROLE_RELAY, amavisd_prepare, amavisd_start, amavisd_ready, amavisd_pid, amavisd_stop,
-     amavisd_ports, filter_wanted, "amavis"},
-    {"clamav-milter", ROLE_RELAY, clamav_milter_prepare, clamav_milter_start, clamav_milter_ready,
-     clamav_milter_pid, clamav_milter_stop, clamav_milter_ports, filter_milter_wanted, "clamav"},
+    {.name = "clamd", .roles = ROLE_RELAY,
+     .prepare = clamd_prepare, .start = clamd_start, .ready = clamd_ready, .pid = clamd_pid, .stop = clamd_stop,
+     .ports = no_ports, .wanted = filter_wanted, .component = "clamav"},
+    {.name = "amavisd", .roles = ROLE_RELAY,
+     .prepare = amavisd_prepare, .start = amavisd_start, .ready = amavisd_ready, .pid = amavisd_pid,
+     .stop = amavisd_stop, .ports = amavisd_ports, .wanted = filter_wanted, .component = "amavis"},
+    {.name = "clamav-milter", .roles = ROLE_RELAY,
+     .prepare = clamav_milter_prepare, .start = clamav_milter_start, .ready = clamav_milter_ready,
+     .pid = clamav_milter_pid, .stop = clamav_milter_stop, .ports = clamav_milter_ports,
+     .wanted = filter_milter_wanted, .component = "clamav"},
     /* A relay of several hosts: Dovecot's auth service for submission. */
-    {"dovecot", ROLE_RELAY, dovecot_prepare, dovecot_start, dovecot_auth_ready, dovecot_pid, dovecot_stop,
-     dovecot_auth_ports, relay_only, NULL},
+    {.name = "dovecot", .roles = ROLE_RELAY,
+     .prepare = dovecot_prepare, .start = dovecot_start, .ready = dovecot_auth_ready, .pid = dovecot_pid,
+     .stop = dovecot_stop, .ports = no_ports, .local_endpoint = "auth socket", .wanted = relay_only},
     /* Border policy (policyd_service.c): Postfix asks it at RCPT and end of data. */
-    {"policyd", ROLE_RELAY, policyd_prepare, policyd_start, policyd_ready, policyd_pid, policyd_stop,
-     policyd_ports, NULL, NULL},
-    {"postfix", ROLE_RELAY | ROLE_STORE, postfix_prepare, postfix_start, postfix_ready, postfix_pid,
-     postfix_stop, postfix_ports, NULL, NULL},
+    {.name = "policyd", .roles = ROLE_RELAY,
+     .prepare = policyd_prepare, .start = policyd_start, .ready = policyd_ready, .pid = policyd_pid,
+     .stop = policyd_stop, .ports = no_ports, .local_endpoint = "policy socket"},
+    {.name = "postfix", .roles = ROLE_RELAY | ROLE_STORE,
+     .prepare = postfix_prepare, .start = postfix_start, .ready = postfix_ready, .pid = postfix_pid,
+     .stop = postfix_stop, .ports = postfix_ports, .ports_by_kind = postfix_ports_by_kind,
+     .queue_size = postfix_queue_size},
     /* Password guessing (fail2ban_service.c): reads the logs of Postfix
      * and Dovecot, so after them (a jail's log must exist to start). */
-    {"fail2ban", ROLE_RELAY | ROLE_PROXY, fail2ban_prepare, fail2ban_start, fail2ban_ready, fail2ban_pid,
-     fail2ban_stop, fail2ban_ports, NULL, NULL},
+    {.name = "fail2ban", .roles = ROLE_RELAY | ROLE_PROXY,
+     .prepare = fail2ban_prepare, .start = fail2ban_start, .ready = fail2ban_ready, .pid = fail2ban_pid,
+     .stop = fail2ban_stop, .ports = no_ports, .banned = fail2ban_banned},
 };
 const size_t n_services = sizeof services / sizeof services[0];
 
 const char *const *service_ports(const struct service *svc, const struct service_env *env)
 {
-    unsigned roles = env->host->roles;
-    if (svc->ports == dovecot_ports && roles == ROLE_PROXY)
-        return dovecot_proxy_ports;
-    if (svc->ports == dovecot_ports && roles == ROLE_STORE)
-        return dovecot_store_ports;
-    if (svc->ports == postfix_ports && roles == ROLE_STORE)
-        return postfix_store_ports;
-    if (svc->ports == slapd_ports && roles == ROLE_DIRECTORY && env->site->n_hosts > 1)
-        return slapd_directory_ports;
+    for (const struct service_ports *k = svc->ports_by_kind; k && k->ports; k++)
+        if (k->roles == env->host->roles)
+            return k->ports;
     return svc->ports;
-}
-
-const char *service_local_endpoint(const struct service *svc)
-{
-    if (svc->ports == slapd_ports)
-        return "ldapi";
-    if (svc->ports == dovecot_auth_ports)
-        return "auth socket";
-    if (svc->ports == policyd_ports)
-        return "policy socket";
-    return NULL;
 }
 
 int service_wanted(const struct service *svc, const struct service_env *env)

@@ -17,6 +17,13 @@ struct service_env {
     struct render_context ctx;     /* paths and ports of this host */
 };
 
+/* The public TCP ports a service opens on a host of one kind (exactly
+ * these roles, host_kind.h): placeholder names, NULL-terminated. */
+struct service_ports {
+    unsigned roles;
+    const char *const *ports;
+};
+
 struct service {
     const char *name;              /* slapd, dovecot, postfix */
     unsigned roles;                /* run on hosts with any of these roles */
@@ -25,12 +32,22 @@ struct service {
     int (*ready)(const struct service_env *env, buf *detail);  /* 0 when it answers */
     pid_t (*pid)(const struct service_env *env);
     int (*stop)(const struct service_env *env, buf *err);
-    /* Public TCP ports (a NULL-terminated list of placeholder names). */
+    /* Public TCP ports on the one-host site (placeholder names,
+     * NULL-terminated), and on the kinds of host where they differ (a
+     * list ending with a NULL ports). */
     const char *const *ports;
+    const struct service_ports *ports_by_kind;
+    /* What it serves besides TCP ports, for status ("ldapi"), or NULL. */
+    const char *local_endpoint;
     /* NULL, or 0 when the site does not want it (e.g. filter.enabled false). */
     int (*wanted)(const struct service_env *env);
     /* Its folder under templates/ (and STATE/etc/HOST/); NULL: the name. */
     const char *component;
+    /* NULL, or what `up` does once it answers (started now or already up). */
+    int (*after_start)(const struct service_env *env, buf *err);
+    /* NULL, or figures `status` shows: messages queued, addresses banned. */
+    long (*queue_size)(const struct service_env *env);
+    long (*banned)(const struct service_env *env);
 };
 
 /* The component (configuration folder) of a service. */
@@ -61,9 +78,6 @@ int service_stop_pid(pid_t pid, const char *name, buf *err);
 /* The public TCP ports the service opens on the env's host (placeholder
  * names, NULL-terminated): svc->ports, or fewer for a per-role variant. */
 const char *const *service_ports(const struct service *svc, const struct service_env *env);
-/* What the service serves besides TCP ports, for status ("ldapi",
- * "auth socket"), or NULL. */
-const char *service_local_endpoint(const struct service *svc);
 
 /* Checks that no foreign process holds one of the service's ports; if one
  * does, err says which and what to do. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "host_kind.h"
 #include "process.h"
 
 #define TEMPLATE_MAX (4 * 1024 * 1024)
@@ -618,63 +619,17 @@ int render_text(const struct render_context *ctx, const char *text, const char *
 
 const char *const *render_components(unsigned roles)
 {
-    /* The small-site host runs one of each daemon; the roles that share a
-     * daemon share its configuration. */
-    static const char *names[16];
-    size_t n = 0;
-    if (roles & ROLE_DIRECTORY)
-        names[n++] = "slapd";
-    /* A relay of several hosts runs Dovecot's auth service only (SASL for
-     * submission, checked at the proxies). */
-    if ((roles & (ROLE_STORE | ROLE_PROXY)) || roles == ROLE_RELAY)
-        names[n++] = "dovecot";
-    if (roles & (ROLE_STORE | ROLE_RELAY))
-        names[n++] = "postfix";
-    if (roles & ROLE_RELAY) {         /* content filter (rendered even when filter.enabled is false) */
-        names[n++] = "amavis";
-        names[n++] = "clamav";
-    }
-    if (roles & ROLE_RELAY)           /* border policy server (emailng-policyd) */
-        names[n++] = "policyd";
-    /* A relay of several hosts: its caching resolver (S8). */
-    if (roles == ROLE_RELAY)
-        names[n++] = "unbound";
-    /* A host of several (one role each): its firewall (X1). The one-host
-     * site's firewall is the administrator's. */
-    if (roles != 0 && (roles & (roles - 1)) == 0)
-        names[n++] = "nftables";
-    if (roles == ROLE_PROXY)          /* store health monitor (emailng-healthd) */
-        names[n++] = "healthd";
-    if (roles & (ROLE_RELAY | ROLE_PROXY))   /* password guessing (X2): the hosts users log in to */
-        names[n++] = "fail2ban";
-    names[n++] = "logrotate";         /* every host: its logs' rotation */
-    names[n] = NULL;
-    return names;
+    static const char *const none[] = {NULL};
+    const struct host_kind *kind = host_kind_of(roles);
+    return kind ? kind->components : none;
 }
 
 const char *render_component_template(unsigned roles, const char *component)
 {
-    /* A host with one role of a site of several hosts has its own variant
-     * of the shared daemons; everything else (the small-site host, the
-     * relay's filter and policy daemons) uses templates/COMPONENT. */
-    static const struct {
-        unsigned roles;
-        const char *component, *variant;
-    } variants[] = {
-        {ROLE_DIRECTORY, "slapd", "slapd-directory"},
-        {ROLE_PROXY, "dovecot", "dovecot-proxy"},
-        {ROLE_STORE, "dovecot", "dovecot-store"},
-        {ROLE_STORE, "postfix", "postfix-store"},
-        {ROLE_RELAY, "postfix", "postfix-relay"},
-        {ROLE_RELAY, "dovecot", "dovecot-relay"},
-        {ROLE_RELAY, "nftables", "nftables-relay"},
-        {ROLE_PROXY, "nftables", "nftables-proxy"},
-        {ROLE_STORE, "nftables", "nftables-store"},
-        {ROLE_DIRECTORY, "nftables", "nftables-directory"},
-    };
-    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++)
-        if (roles == variants[i].roles && strcmp(component, variants[i].component) == 0)
-            return variants[i].variant;
+    const struct host_kind *kind = host_kind_of(roles);
+    for (size_t i = 0; kind != NULL && kind->components[i]; i++)
+        if (strcmp(kind->components[i], component) == 0)
+            return kind->templates[i];
     return component;
 }
 

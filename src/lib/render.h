@@ -34,7 +34,8 @@ int render_text(const struct render_context *ctx, const char *text, const char *
                 buf *out, buf *err);
 
 /* The components a host runs, given its roles: a NULL-terminated list of
- * names such as "slapd", "dovecot", "postfix". */
+ * names such as "slapd", "dovecot", "postfix" (the role table,
+ * host_kind.h; empty for roles no host may have). */
 const char *const *render_components(unsigned roles);
 
 /* The template folder (under templates/) of a component on a host with
