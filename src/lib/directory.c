@@ -699,25 +699,30 @@ static int list_container(struct directory *d, const char *container,
     return 0;
 }
 
-int directory_user_list(struct directory *d, struct directory_user **users,
-                        size_t *n_users, buf *err)
+/* Every entry of a container as an array of elem_size items, each filled
+ * by from_entry (which returns -1 with err on a bad entry), sorted by
+ * compare; on failure the items made so far go to free_items. */
+typedef int entry_reader(struct directory *d, LDAPMessage *entry, void *item, buf *err);
+
+static int list_entries(struct directory *d, const char *container, const char *filter,
+                        const char *const *attrs, const char *what, size_t elem_size,
+                        entry_reader *from_entry, void (*free_items)(void *items, size_t n),
+                        int (*compare)(const void *, const void *), void **items, size_t *n_items,
+                        buf *err)
 {
     LDAPMessage *result = NULL;
-    *users = NULL;
-    *n_users = 0;
-    if (list_container(d, d->users_dn, "(objectClass=emailngMailUser)",
-                       user_attrs, "users", &result, err) < 0)
+    *items = NULL;
+    *n_items = 0;
+    if (list_container(d, container, filter, attrs, what, &result, err) < 0)
         return -1;
-
     int count = ldap_count_entries(d->ld, result);
-    struct directory_user *list = xcalloc(count > 0 ? (size_t)count : 1,
-                                          sizeof *list);
+    char *list = xcalloc(count > 0 ? (size_t)count : 1, elem_size);
     size_t n = 0;
     int rc = 0;
     for (LDAPMessage *entry = ldap_first_entry(d->ld, result);
          entry != NULL && n < (size_t)count;
          entry = ldap_next_entry(d->ld, entry)) {
-        if (user_from_entry(d, entry, &list[n], err) < 0) {
+        if (from_entry(d, entry, list + n * elem_size, err) < 0) {
             rc = -1;
             break;
         }
@@ -725,13 +730,33 @@ int directory_user_list(struct directory *d, struct directory_user **users,
     }
     ldap_msgfree(result);
     if (rc < 0) {
-        directory_user_list_free(list, n);
+        free_items(list, n);
         return -1;
     }
-    qsort(list, n, sizeof *list, compare_users);
-    *users = list;
-    *n_users = n;
+    qsort(list, n, elem_size, compare);
+    *items = list;
+    *n_items = n;
     return 0;
+}
+
+static int user_item(struct directory *d, LDAPMessage *entry, void *item, buf *err)
+{
+    return user_from_entry(d, entry, item, err);
+}
+
+static void free_users(void *items, size_t n)
+{
+    directory_user_list_free(items, n);
+}
+
+int directory_user_list(struct directory *d, struct directory_user **users,
+                        size_t *n_users, buf *err)
+{
+    void *items;
+    int rc = list_entries(d, d->users_dn, "(objectClass=emailngMailUser)", user_attrs, "users",
+                          sizeof **users, user_item, free_users, compare_users, &items, n_users, err);
+    *users = items;
+    return rc;
 }
 
 void directory_user_list_free(struct directory_user *users, size_t n_users)
@@ -891,34 +916,29 @@ static int compare_aliases(const void *a, const void *b)
     return strcmp(x->mail, y->mail);
 }
 
+static int alias_item(struct directory *d, LDAPMessage *entry, void *item, buf *err)
+{
+    (void)err;
+    struct directory_alias *a = item;
+    a->mail = entry_value(d, entry, "mail");
+    a->status = entry_value(d, entry, "emailngAccountStatus");
+    a->destinations = entry_values(d, entry, "emailngForwardTo", &a->n_destinations);
+    return 0;
+}
+
+static void free_aliases(void *items, size_t n)
+{
+    directory_alias_list_free(items, n);
+}
+
 int directory_alias_list(struct directory *d, struct directory_alias **aliases,
                          size_t *n_aliases, buf *err)
 {
-    LDAPMessage *result = NULL;
-    *aliases = NULL;
-    *n_aliases = 0;
-    if (list_container(d, d->aliases_dn, "(objectClass=emailngMailAlias)",
-                       alias_attrs, "aliases", &result, err) < 0)
-        return -1;
-
-    int count = ldap_count_entries(d->ld, result);
-    struct directory_alias *list = xcalloc(count > 0 ? (size_t)count : 1,
-                                           sizeof *list);
-    size_t n = 0;
-    for (LDAPMessage *entry = ldap_first_entry(d->ld, result);
-         entry != NULL && n < (size_t)count;
-         entry = ldap_next_entry(d->ld, entry)) {
-        struct directory_alias *a = &list[n++];
-        a->mail = entry_value(d, entry, "mail");
-        a->status = entry_value(d, entry, "emailngAccountStatus");
-        a->destinations = entry_values(d, entry, "emailngForwardTo",
-                                       &a->n_destinations);
-    }
-    ldap_msgfree(result);
-    qsort(list, n, sizeof *list, compare_aliases);
-    *aliases = list;
-    *n_aliases = n;
-    return 0;
+    void *items;
+    int rc = list_entries(d, d->aliases_dn, "(objectClass=emailngMailAlias)", alias_attrs, "aliases",
+                          sizeof **aliases, alias_item, free_aliases, compare_aliases, &items, n_aliases, err);
+    *aliases = items;
+    return rc;
 }
 
 void directory_alias_list_free(struct directory_alias *aliases,
