@@ -788,11 +788,19 @@ spf_client *spf_client_new(struct event_base *base, int fd, long timeout_ms,
     c->timeout_ms = timeout_ms;
     c->log_fn = log_fn;
     strmap_init(&c->jobs, job_free);
-    evutil_make_socket_nonblocking(fd);
-    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(c->bev, on_answer, NULL, on_helper_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    return c;
+    c->bev = evutil_make_socket_nonblocking(fd) == 0
+                 ? bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (c->bev) {
+        bufferevent_setcb(c->bev, on_answer, NULL, on_helper_event, c);
+        if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == 0)
+            return c;
+        bufferevent_free(c->bev);       /* closes fd */
+    } else {
+        close(fd);                      /* the helper exits at EOF */
+    }
+    strmap_free(&c->jobs);
+    free(c);
+    return NULL;
 }
 
 void spf_client_free(spf_client *c)
@@ -813,17 +821,22 @@ void spf_client_free(spf_client *c)
     free(c);
 }
 
+/* temperror at once, for the caller of spf_client_check: NULL. */
+static spf_job *answer_now(spf_result_fn cb, void *arg, const char *why)
+{
+    spf_answer a;
+    spf_answer_init(&a);
+    spf_answer_set(&a, "temperror", "", why);
+    cb(arg, &a);
+    spf_answer_free(&a);
+    return NULL;
+}
+
 spf_job *spf_client_check(spf_client *c, const char *ip, const char *helo, const char *sender,
                           spf_result_fn cb, void *arg)
 {
-    if (c->dead) {
-        spf_answer a;
-        spf_answer_init(&a);
-        spf_answer_set(&a, "temperror", "", "SPF helper is gone");
-        cb(arg, &a);
-        spf_answer_free(&a);
-        return NULL;
-    }
+    if (c->dead)
+        return answer_now(cb, arg, "SPF helper is gone");
     spf_job *j = xcalloc(1, sizeof(*j));
     j->c = c;
     j->id = ++c->next_id;
@@ -832,14 +845,28 @@ spf_job *spf_client_check(spf_client *c, const char *ip, const char *helo, const
     j->timer = evtimer_new(c->base, on_timeout, j);
     long ms = c->timeout_ms + 1000;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(j->timer, &tv);
+    if (j->timer == NULL || evtimer_add(j->timer, &tv) != 0) {
+        /* no deadline, no check: the caller gets temperror now */
+        if (c->log_fn)
+            c->log_fn("spf: cannot set a check's timer; answering temperror");
+        if (j->timer)
+            event_free(j->timer);
+        free(j);
+        return answer_now(cb, arg, "cannot set a timer for the SPF check");
+    }
     char key[32];
     snprintf(key, sizeof(key), "%lu", j->id);
     strmap_put(&c->jobs, key, j);
     buf line = BUF_INIT;
     spf_wire_request(&line, j->id, ip, helo, sender);
-    bufferevent_write(c->bev, line.data, line.len);
+    int queued = bufferevent_write(c->bev, line.data, line.len) == 0;
     buf_free(&line);
+    if (!queued) {
+        if (c->log_fn)
+            c->log_fn("spf: cannot queue a check for the helper; answering temperror");
+        fail_job(j, "cannot queue the SPF check");
+        return NULL;
+    }
     return j;
 }
 
