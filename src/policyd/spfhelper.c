@@ -26,9 +26,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "strmap.h"
 
 #define QUEUE_MAX 10000
@@ -44,13 +44,6 @@
 #ifndef UNDER_ASAN
 #define UNDER_ASAN 0
 #endif
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------------- child */
 
@@ -208,7 +201,7 @@ static int spawn(child *ch, unsigned long id, const char *ip, const char *helo,
     ch->pid = pid;
     ch->fd = p[0];
     ch->id = id;
-    ch->deadline = now_ms() + timeout_ms;
+    ch->deadline = clock_ms() + timeout_ms;
     buf_init(&ch->out);
     return 0;
 }
@@ -271,7 +264,7 @@ void spf_check_isolated(const char *ip, const char *helo, const char *sender,
     }
     int timed_out = 0;
     for (;;) {
-        long long left = ch.deadline - now_ms();
+        long long left = ch.deadline - clock_ms();
         if (left <= 0) {
             timed_out = 1;
             break;
@@ -412,7 +405,7 @@ static int helper_start(helper *h, const config *cfg, int daemon_fd)
     memset(h, 0, sizeof(*h));
     h->pid = pid;
     h->fd = sv[0];
-    h->born = now_ms();
+    h->born = clock_ms();
     buf_init(&h->out);
     return 0;
 }
@@ -422,7 +415,7 @@ static int helper_start(helper *h, const config *cfg, int daemon_fd)
 static int helper_give(helper *h, const config *cfg, int daemon_fd, const qreq *q)
 {
     if (h->pid && (h->checks >= cfg->spf.checks_per_helper ||
-                   now_ms() - h->born >= HELPER_MAX_AGE_MS))
+                   clock_ms() - h->born >= HELPER_MAX_AGE_MS))
         helper_stop(h);
     if (!h->pid && helper_start(h, cfg, daemon_fd) != 0)
         return -1;
@@ -444,7 +437,7 @@ static int helper_give(helper *h, const config *cfg, int daemon_fd, const qreq *
     buf_free(&line);
     h->busy = 1;
     h->id = q->id;
-    h->deadline = now_ms() + cfg->spf.timeout_ms;
+    h->deadline = clock_ms() + cfg->spf.timeout_ms;
     h->checks++;
     buf_reset(&h->out);
     return 0;
@@ -539,7 +532,7 @@ static void master_main(int fd, const config *cfg)
             busy += pool[i].busy;
         if (eof && !busy && !qlen)
             break;
-        long long now = now_ms(), next = now + 1000;
+        long long now = clock_ms(), next = now + 1000;
         for (size_t i = 0; i < max; i++) {
             pfd[i].fd = pool[i].pid ? pool[i].fd : -1;
             pfd[i].events = POLLIN;
@@ -553,7 +546,7 @@ static void master_main(int fd, const config *cfg)
         int rc = poll(pfd, max + 1, (int)(next > now ? next - now : 0));
         if (rc < 0 && errno != EINTR)
             _exit(1);
-        now = now_ms();
+        now = clock_ms();
         for (size_t i = 0; i < max; i++) {
             if (!pool[i].pid)
                 continue;
