@@ -29,6 +29,8 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "daemon_log.h"
+#include "msg.h"
 #include "strmap.h"
 
 #define QUEUE_MAX 10000
@@ -631,12 +633,15 @@ int spf_helper_start(const config *cfg, pid_t *pid, buf *err)
         return -1;
     }
     if (p == 0) {
+        /* Its messages go to stderr (the daemon's log, or the terminal with
+         * -f): the log's own descriptor may be 3, about to be the socket. */
+        daemon_log_close();
         close(sv[0]);
         if (sv[1] != 3) {
             dup2(sv[1], 3);
             sv[1] = 3;
         }
-        close_range(4, ~0U, 0);     /* listening sockets, log file */
+        close_range(4, ~0U, 0);     /* listening sockets */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         prctl(PR_SET_NAME, "policyd-spf");
         receiver_name = cfg->spf.receiver;
@@ -645,15 +650,12 @@ int spf_helper_start(const config *cfg, pid_t *pid, buf *err)
             if (unshare(CLONE_NEWNS) != 0 ||
                 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
                 mount(cfg->spf.resolv_conf, "/etc/resolv.conf", NULL, MS_BIND, NULL) != 0) {
-                fprintf(stderr, "emailng-policyd: spf helper: cannot use %s as resolv.conf: %s\n",
-                        cfg->spf.resolv_conf, strerror(errno));
-                _exit(1);
+                msg_fatal("spf helper: cannot use %s as resolv.conf: %s", cfg->spf.resolv_conf,
+                          strerror(errno));
             }
         }
-        if (drop_to(cfg->spf.user, &e) != 0) {
-            fprintf(stderr, "emailng-policyd: spf helper: %s\n", e.data);
-            _exit(1);
-        }
+        if (drop_to(cfg->spf.user, &e) != 0)
+            msg_fatal("spf helper: %s", e.data);
         /* Set up: it prints nothing more, and must not hold the daemon's
          * log file open through rotations (stdout and stderr are the log). */
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
