@@ -221,36 +221,25 @@ int config_parse(hd_config *c, const char *text, size_t len, const char *name, b
     return load(&y, c, ycfg_parse(&y, text, len, name, 0, err));
 }
 
-/* One line of a secret file (a trailing newline dropped), or -1. */
+/* One line of a secret file (fs_read_secret: its line end dropped, wiped
+ * on error); the old value is wiped when replaced. 0 or -1. */
 static int read_secret_line(const char *path, const char *what, char **out, buf *err)
 {
-    buf data = BUF_INIT;
-    if (fs_read_file(path, 4096, &data, err) != 0) {
-        buf_free(&data);
-        return -1;
-    }
-    size_t n = data.len;
-    if (n > 0 && data.data[n - 1] == '\n')
-        n--;
-    if (n > 0 && data.data[n - 1] == '\r')
-        n--;
-    int rc = 0;
-    if (n == 0) {
-        buf_printf(err, "%s: the %s file is empty", path, what);
-        rc = -1;
-    } else if (memchr(data.data, '\n', n) || memchr(data.data, '\r', n)) {
-        buf_printf(err, "%s: the %s must be one line", path, what);
-        rc = -1;
+    buf data = BUF_INIT, e = BUF_INIT;
+    int rc = fs_read_secret(path, 4096, &data, &e);
+    if (rc != 0) {
+        buf_printf(err, "the %s: %s", what, buf_cstr(&e));
     } else {
         if (*out) {
             explicit_bzero(*out, strlen(*out));
             free(*out);
         }
-        *out = xstrndup(data.data, n);
+        *out = xstrndup(data.data, data.len);
     }
     if (data.data)
-        explicit_bzero(data.data, data.len);
+        explicit_bzero(data.data, data.cap);
     buf_free(&data);
+    buf_free(&e);
     return rc;
 }
 

@@ -56,15 +56,23 @@ int fs_read_file(const char *path, size_t max, buf *out, buf *err)
 
 int fs_read_secret(const char *path, size_t max, buf *out, buf *err)
 {
-    if (fs_read_file(path, max, out, err) != 0)
-        return -1;
-    while (out->len && out->data[out->len - 1] == '\n')
+    int rc = fs_read_file(path, max, out, err);
+    /* the line's end, LF or CRLF (a file edited elsewhere), is not the secret */
+    while (rc == 0 && out->len && (out->data[out->len - 1] == '\n' || out->data[out->len - 1] == '\r'))
         out->data[--out->len] = '\0';
-    if (out->len == 0 || strchr(buf_cstr(out), '\n')) {
-        buf_printf(err, "%s: expected the secret on one line", path);
-        return -1;
+    if (rc == 0 && out->len == 0) {
+        buf_printf(err, "%s: the file is empty; expected the secret on one line", path);
+        rc = -1;
+    } else if (rc == 0 && strpbrk(buf_cstr(out), "\r\n")) {
+        buf_printf(err, "%s: the secret must be one line", path);
+        rc = -1;
     }
-    return 0;
+    if (rc != 0 && out->data) {
+        /* nothing of a refused secret stays in memory */
+        explicit_bzero(out->data, out->cap);
+        buf_reset(out);
+    }
+    return rc;
 }
 
 /* uid/gid of user and group names as fs_ensure_dir and fs_ensure_file

@@ -11,7 +11,8 @@
 
 int fs_read_file(const char *path, size_t max, buf *out, buf *err);
 /* A secret kept alone in a file (a shared password): its one line, without
- * the newline(s) at its end; an empty file, or a second line, is an error. */
+ * the line end(s) at its end (LF or CRLF); an empty file, or a second line
+ * (or a CR inside), is an error, and then out is wiped and left empty. */
 int fs_read_secret(const char *path, size_t max, buf *out, buf *err);
 /* Writes to path.tmp, fsyncs, renames over path. */
 int fs_write_file(const char *path, const void *data, size_t len, mode_t mode, buf *err);

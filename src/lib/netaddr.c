@@ -26,8 +26,7 @@ int netaddr_sockaddr(const char *host, int port, struct sockaddr_storage *sa, so
     return -1;
 }
 
-/* A numeric IPv4 or IPv6 address: its family and 16 bytes (zero-padded). */
-static int parse_ip(const char *s, int *family, unsigned char addr[16])
+int netaddr_parse_ip(const char *s, int *family, unsigned char addr[16])
 {
     memset(addr, 0, 16);
     if (inet_pton(AF_INET, s, addr) == 1) {
@@ -43,23 +42,25 @@ static int parse_ip(const char *s, int *family, unsigned char addr[16])
 
 int netaddr_parse_net(const char *s, struct netaddr_net *out)
 {
+    /* Only the address part is bounded (no address text is that long):
+     * the prefix may carry leading zeros, as the site file's check allowed. */
     char text[64];
-    size_t n = strlen(s);
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
     if (n == 0 || n >= sizeof text)
         return -1;
-    memcpy(text, s, n + 1);
-    char *slash = strchr(text, '/');
+    memcpy(text, s, n);
+    text[n] = '\0';
     long bits = -1;
     if (slash) {
-        *slash = '\0';
         if (slash[1] < '0' || slash[1] > '9')     /* no sign, space or empty prefix */
             return -1;
         char *end;
-        bits = strtol(slash + 1, &end, 10);
+        bits = strtol(slash + 1, &end, 10);     /* an overflow is LONG_MAX: out of range */
         if (*end || bits > 128)
             return -1;
     }
-    if (parse_ip(text, &out->family, out->addr) != 0)
+    if (netaddr_parse_ip(text, &out->family, out->addr) != 0)
         return -1;
     int max = out->family == AF_INET ? 32 : 128;
     if (bits > max)
@@ -83,11 +84,22 @@ int netaddr_net_is_canonical(const struct netaddr_net *net)
     return 1;
 }
 
+void netaddr_net_clear_host_bits(struct netaddr_net *net)
+{
+    for (int i = 0; i < 16; i++)
+        net->addr[i] &= prefix_mask(net->bits, i);
+}
+
 int netaddr_net_contains(const struct netaddr_net *net, const char *ip)
 {
     int family;
     unsigned char addr[16];
-    if (parse_ip(ip, &family, addr) != 0 || family != net->family)
+    return netaddr_parse_ip(ip, &family, addr) == 0 && netaddr_net_contains_addr(net, family, addr);
+}
+
+int netaddr_net_contains_addr(const struct netaddr_net *net, int family, const unsigned char addr[16])
+{
+    if (family != net->family)
         return 0;
     for (int i = 0; i < 16; i++) {
         unsigned char mask = prefix_mask(net->bits, i);

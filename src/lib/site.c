@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "address.h"
+#include "netaddr.h"
 #include "yaml_config.h"
 
 #define SITE_FILE_MAX (1024 * 1024)     /* a site file is small; refuse huge input */
@@ -706,25 +707,11 @@ static void take_filter(struct loader *l, const yaml_node_t *node, struct site *
 
 /* ---- policy: (emailng-policyd) ------------------------------------------- */
 
-/* An IPv4/IPv6 address, or a network ADDRESS/PREFIX. */
+/* An IPv4/IPv6 address, or a network ADDRESS/PREFIX (netaddr.h's rules). */
 static int valid_network(const char *s)
 {
-    const char *slash = strchr(s, '/');
-    if (slash == NULL)
-        return valid_ip(s);
-    size_t n = (size_t)(slash - s);
-    if (n == 0 || n >= 64)
-        return 0;
-    char addr[64];
-    memcpy(addr, s, n);
-    addr[n] = '\0';
-    unsigned char bin[16];
-    int max = inet_pton(AF_INET, addr, bin) == 1 ? 32 : inet_pton(AF_INET6, addr, bin) == 1 ? 128 : -1;
-    char *end = NULL;
-    errno = 0;
-    long bits = strtol(slash + 1, &end, 10);
-    return max > 0 && slash[1] && *end == '\0' && errno == 0 && bits >= 0 && bits <= max
-        && isdigit((unsigned char)slash[1]);
+    struct netaddr_net net;
+    return netaddr_parse_net(s, &net) == 0;
 }
 
 
@@ -976,25 +963,8 @@ static void take_tls(ycfg *y, const yaml_node_t *node, struct site *site, int *n
  * the firewall would silently widen 192.0.2.5/24 to 192.0.2.0/24. */
 static int network_host_bits_clear(const char *s)
 {
-    const char *slash = strchr(s, '/');
-    if (slash == NULL)
-        return 1;
-    char addr[64];
-    size_t n = (size_t)(slash - s);
-    memcpy(addr, s, n);             /* valid_network checked n < 64 */
-    addr[n] = '\0';
-    unsigned char bin[16];
-    size_t len = inet_pton(AF_INET, addr, bin) == 1 ? 4 : 16;
-    if (len == 16 && inet_pton(AF_INET6, addr, bin) != 1)
-        return 0;
-    long bits = strtol(slash + 1, NULL, 10);
-    for (size_t i = 0; i < len; i++) {
-        long first = (long)i * 8;
-        unsigned char mask = bits >= first + 8 ? 0xff : bits <= first ? 0 : (unsigned char)(0xff << (8 - (bits - first)));
-        if (bin[i] & (unsigned char)~mask)
-            return 0;
-    }
-    return 1;
+    struct netaddr_net net;
+    return netaddr_parse_net(s, &net) == 0 && netaddr_net_is_canonical(&net);
 }
 
 

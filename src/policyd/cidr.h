@@ -1,25 +1,20 @@
 /* cidr: lists of IPv4/IPv6 networks ("192.0.2.0/24", "2001:db8::/32",
  * a bare address = one host) and the client-network key used by
- * greylisting and per-client rate limits. */
+ * greylisting and per-client rate limits. A thin layer on src/lib's
+ * netaddr.h, which parses and matches. */
 #ifndef POLICYD_CIDR_H
 #define POLICYD_CIDR_H
 
 #include <stddef.h>
 
 #include "buf.h"
-
-typedef struct cidr {
-    int family;                 /* AF_INET or AF_INET6 */
-    unsigned char addr[16];
-    int bits;
-} cidr;
+#include "netaddr.h"
 
 typedef struct cidr_list {
-    cidr *items;
+    struct netaddr_net *items;
     size_t n;
 } cidr_list;
 
-int cidr_parse(const char *s, cidr *out);           /* 0 or -1 */
 int cidr_list_add(cidr_list *l, const char *s);     /* 0 or -1 */
 void cidr_list_free(cidr_list *l);
 /* 1 if the textual address ip is inside one of the networks. */

@@ -309,13 +309,17 @@ static void run(void)
 {
     struct event *sigs[4];
     int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+    /* Without these events the daemon could not be stopped, reloaded or
+     * keep its store synced: it does not run half-built. */
     for (int i = 0; i < 4; i++) {
         sigs[i] = evsignal_new(G.base, signums[i], on_signal, NULL);
-        evsignal_add(sigs[i], NULL);
+        if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) != 0)
+            msg_fatal("cannot watch signal %d", signums[i]);
     }
     struct event *tick = event_new(G.base, -1, EV_PERSIST, on_tick, NULL);
     struct timeval one = {1, 0};
-    event_add(tick, &one);
+    if (tick == NULL || event_add(tick, &one) != 0)
+        msg_fatal("cannot set the one-second timer");
     log_flush_ev = event_new(G.base, -1, 0, on_log_flush, NULL);
     if (!log_flush_ev || daemon_log_buffer(LOG_BUFFER, log_pending, NULL) != 0)
         msg_warn("cannot buffer the log (%s); writing every line at once", strerror(errno));
@@ -371,9 +375,13 @@ int main(int argc, char **argv)
     load_table(1);
     if (spf_fd >= 0) {
         G.spf = spf_client_new(G.base, spf_fd, G.cfg.spf.timeout_ms, daemon_log_str);
+        if (G.spf == NULL)
+            msg_fatal("cannot talk to the SPF helper: out of memory");
         G.eng.spf = G.spf;
     }
     G.srv = server_new(G.base, &G.cfg, &G.eng, fds, G.cfg.listen.n, peers, G.cfg.peer_users.n);
+    if (G.srv == NULL)
+        msg_fatal("cannot listen: out of memory");
     log_started();
     if (ready >= 0) {
         (void)!write(ready, "R", 1);

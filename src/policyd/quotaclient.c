@@ -73,6 +73,19 @@ static void finish(qlookup *l, quota_status st, const char *detail)
     free(l);
 }
 
+/* Our own resources failed, not the store: no store is marked down, the
+ * mailbox is unknown (quota.default_action), one log line. */
+static void local_failure(qlookup *l, const char *why)
+{
+    if (l->qc->log_fn) {
+        buf m = BUF_INIT;
+        buf_printf(&m, "quota-status for %s (pair %s): %s", l->mailbox, l->pair->name, why);
+        l->qc->log_fn(m.data);
+        buf_free(&m);
+    }
+    finish(l, QS_UNKNOWN, why);
+}
+
 static void store_failed(qlookup *l, const char *why)
 {
     quota_client *qc = l->qc;
@@ -149,16 +162,24 @@ static void try_next(qlookup *l)
     l->current = l->tried++;
     const store_addr *a = &l->pair->addr[l->order[l->current]];
     l->bev = bufferevent_socket_new(l->qc->base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (l->bev == NULL) {
+        local_failure(l, "cannot allocate a connection");
+        return;
+    }
     long ms = l->qc->cfg->quota.timeout_ms;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     bufferevent_set_timeouts(l->bev, &tv, &tv);
     bufferevent_setcb(l->bev, on_read, NULL, on_event, l);
-    bufferevent_enable(l->bev, EV_READ | EV_WRITE);
     buf req = BUF_INIT;
     buf_printf(&req, "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n"
                "recipient=%s\nsize=%llu\n\n", l->mailbox, l->size);
-    bufferevent_write(l->bev, req.data, req.len);
+    int queued = bufferevent_enable(l->bev, EV_READ | EV_WRITE) == 0 &&
+                 bufferevent_write(l->bev, req.data, req.len) == 0;
     buf_free(&req);
+    if (!queued) {
+        local_failure(l, "cannot queue the question");
+        return;
+    }
     if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&a->sa, (int)a->salen) < 0) {
         /* the bufferevent is freed by store_failed; the error event may not come */
         store_failed(l, "cannot connect");

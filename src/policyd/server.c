@@ -310,13 +310,25 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     int one = 1;
     if (sa->sa_family != AF_UNIX)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* Fail closed: without its bufferevent the connection cannot be
+     * served; closing it makes Postfix apply its own default_action. */
+    c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        daemon_log("closing connection from %s: cannot allocate its buffers", c->peer);
+        evutil_closesocket(fd);
+        s->nconn--;
+        free(c);
+        return;
+    }
     request_init(&c->req, &s->cfg->req);
     session_init(&c->sess);
-    c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, s->cfg->req.max_request + 4096);
     set_timeouts(c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) != 0) {
+        daemon_log("closing connection from %s: cannot watch it", c->peer);
+        conn_free(c);
+    }
 }
 
 static void on_listen_error(struct evconnlistener *l, void *arg)
@@ -326,7 +338,11 @@ static void on_listen_error(struct evconnlistener *l, void *arg)
     daemon_log("accept: %s; pausing new connections for a second", evutil_socket_error_to_string(err));
     evconnlistener_disable(l);
     struct timeval tv = {1, 0};
-    event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT, relisten, l, &tv);
+    /* Without the timer the listener would stay off for good: accept on. */
+    if (event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT, relisten, l, &tv) != 0) {
+        daemon_log("cannot pause new connections; accepting again at once");
+        evconnlistener_enable(l);
+    }
 }
 
 static void relisten(evutil_socket_t fd, short what, void *arg)
@@ -409,12 +425,20 @@ server *server_new(struct event_base *base, const config *cfg, engine *eng,
     s->base = base;
     s->cfg = cfg;
     s->eng = eng;
-    s->listeners = xcalloc(nfds, sizeof(*s->listeners));
+    s->listeners = xcalloc(nfds ? nfds : 1, sizeof(*s->listeners));
     for (size_t i = 0; i < nfds; i++) {
         s->listeners[i] = evconnlistener_new(base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
+        if (s->listeners[i] == NULL) {
+            /* the caller gives up: the sockets are closed, none half-served */
+            for (size_t j = i; j < nfds; j++)
+                evutil_closesocket(fds[j]);
+            s->nlisteners = i;
+            server_free(s);
+            return NULL;
+        }
         evconnlistener_set_error_cb(s->listeners[i], on_listen_error);
+        s->nlisteners = i + 1;
     }
-    s->nlisteners = nfds;
     return s;
 }
 

@@ -19,6 +19,7 @@
 
 typedef struct server server;
 
+/* NULL when libevent cannot take the listening sockets (they are closed). */
 server *server_new(struct event_base *base, const config *cfg, engine *eng,
                    const int *fds, size_t nfds, const uid_t *peers, size_t npeers);
 void server_free(server *s);

@@ -1,13 +1,13 @@
 /* spf: see spf.h. */
 #include "spf.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cidr.h"
+#include "netaddr.h"
 
 static const char *const results[] = {
     "pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", NULL
@@ -57,8 +57,9 @@ const char *spf_skip_reason(const config *cfg, const request *r)
     if (*request_get(r, "sasl_username"))
         return "spf: authenticated";
     const char *ip = request_get(r, "client_address");
-    unsigned char tmp[16];
-    if (inet_pton(AF_INET, ip, tmp) != 1 && inet_pton(AF_INET6, ip, tmp) != 1)
+    int family;
+    unsigned char addr[16];
+    if (netaddr_parse_ip(ip, &family, addr) != 0)
         return "spf: no client address";
     if (cidr_list_match(&cfg->spf.trusted_forwarders, ip))
         return "spf: trusted forwarder";

@@ -26,9 +26,11 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "daemon_log.h"
+#include "msg.h"
 #include "strmap.h"
 
 #define QUEUE_MAX 10000
@@ -44,13 +46,6 @@
 #ifndef UNDER_ASAN
 #define UNDER_ASAN 0
 #endif
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------------- child */
 
@@ -208,7 +203,7 @@ static int spawn(child *ch, unsigned long id, const char *ip, const char *helo,
     ch->pid = pid;
     ch->fd = p[0];
     ch->id = id;
-    ch->deadline = now_ms() + timeout_ms;
+    ch->deadline = clock_ms() + timeout_ms;
     buf_init(&ch->out);
     return 0;
 }
@@ -271,7 +266,7 @@ void spf_check_isolated(const char *ip, const char *helo, const char *sender,
     }
     int timed_out = 0;
     for (;;) {
-        long long left = ch.deadline - now_ms();
+        long long left = ch.deadline - clock_ms();
         if (left <= 0) {
             timed_out = 1;
             break;
@@ -412,7 +407,7 @@ static int helper_start(helper *h, const config *cfg, int daemon_fd)
     memset(h, 0, sizeof(*h));
     h->pid = pid;
     h->fd = sv[0];
-    h->born = now_ms();
+    h->born = clock_ms();
     buf_init(&h->out);
     return 0;
 }
@@ -422,7 +417,7 @@ static int helper_start(helper *h, const config *cfg, int daemon_fd)
 static int helper_give(helper *h, const config *cfg, int daemon_fd, const qreq *q)
 {
     if (h->pid && (h->checks >= cfg->spf.checks_per_helper ||
-                   now_ms() - h->born >= HELPER_MAX_AGE_MS))
+                   clock_ms() - h->born >= HELPER_MAX_AGE_MS))
         helper_stop(h);
     if (!h->pid && helper_start(h, cfg, daemon_fd) != 0)
         return -1;
@@ -444,7 +439,7 @@ static int helper_give(helper *h, const config *cfg, int daemon_fd, const qreq *
     buf_free(&line);
     h->busy = 1;
     h->id = q->id;
-    h->deadline = now_ms() + cfg->spf.timeout_ms;
+    h->deadline = clock_ms() + cfg->spf.timeout_ms;
     h->checks++;
     buf_reset(&h->out);
     return 0;
@@ -539,7 +534,7 @@ static void master_main(int fd, const config *cfg)
             busy += pool[i].busy;
         if (eof && !busy && !qlen)
             break;
-        long long now = now_ms(), next = now + 1000;
+        long long now = clock_ms(), next = now + 1000;
         for (size_t i = 0; i < max; i++) {
             pfd[i].fd = pool[i].pid ? pool[i].fd : -1;
             pfd[i].events = POLLIN;
@@ -553,7 +548,7 @@ static void master_main(int fd, const config *cfg)
         int rc = poll(pfd, max + 1, (int)(next > now ? next - now : 0));
         if (rc < 0 && errno != EINTR)
             _exit(1);
-        now = now_ms();
+        now = clock_ms();
         for (size_t i = 0; i < max; i++) {
             if (!pool[i].pid)
                 continue;
@@ -638,12 +633,15 @@ int spf_helper_start(const config *cfg, pid_t *pid, buf *err)
         return -1;
     }
     if (p == 0) {
+        /* Its messages go to stderr (the daemon's log, or the terminal with
+         * -f): the log's own descriptor may be 3, about to be the socket. */
+        daemon_log_close();
         close(sv[0]);
         if (sv[1] != 3) {
             dup2(sv[1], 3);
             sv[1] = 3;
         }
-        close_range(4, ~0U, 0);     /* listening sockets, log file */
+        close_range(4, ~0U, 0);     /* listening sockets */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         prctl(PR_SET_NAME, "policyd-spf");
         receiver_name = cfg->spf.receiver;
@@ -652,15 +650,12 @@ int spf_helper_start(const config *cfg, pid_t *pid, buf *err)
             if (unshare(CLONE_NEWNS) != 0 ||
                 mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
                 mount(cfg->spf.resolv_conf, "/etc/resolv.conf", NULL, MS_BIND, NULL) != 0) {
-                fprintf(stderr, "emailng-policyd: spf helper: cannot use %s as resolv.conf: %s\n",
-                        cfg->spf.resolv_conf, strerror(errno));
-                _exit(1);
+                msg_fatal("spf helper: cannot use %s as resolv.conf: %s", cfg->spf.resolv_conf,
+                          strerror(errno));
             }
         }
-        if (drop_to(cfg->spf.user, &e) != 0) {
-            fprintf(stderr, "emailng-policyd: spf helper: %s\n", e.data);
-            _exit(1);
-        }
+        if (drop_to(cfg->spf.user, &e) != 0)
+            msg_fatal("spf helper: %s", e.data);
         /* Set up: it prints nothing more, and must not hold the daemon's
          * log file open through rotations (stdout and stderr are the log). */
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -788,11 +783,19 @@ spf_client *spf_client_new(struct event_base *base, int fd, long timeout_ms,
     c->timeout_ms = timeout_ms;
     c->log_fn = log_fn;
     strmap_init(&c->jobs, job_free);
-    evutil_make_socket_nonblocking(fd);
-    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(c->bev, on_answer, NULL, on_helper_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    return c;
+    c->bev = evutil_make_socket_nonblocking(fd) == 0
+                 ? bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (c->bev) {
+        bufferevent_setcb(c->bev, on_answer, NULL, on_helper_event, c);
+        if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == 0)
+            return c;
+        bufferevent_free(c->bev);       /* closes fd */
+    } else {
+        close(fd);                      /* the helper exits at EOF */
+    }
+    strmap_free(&c->jobs);
+    free(c);
+    return NULL;
 }
 
 void spf_client_free(spf_client *c)
@@ -813,17 +816,22 @@ void spf_client_free(spf_client *c)
     free(c);
 }
 
+/* temperror at once, for the caller of spf_client_check: NULL. */
+static spf_job *answer_now(spf_result_fn cb, void *arg, const char *why)
+{
+    spf_answer a;
+    spf_answer_init(&a);
+    spf_answer_set(&a, "temperror", "", why);
+    cb(arg, &a);
+    spf_answer_free(&a);
+    return NULL;
+}
+
 spf_job *spf_client_check(spf_client *c, const char *ip, const char *helo, const char *sender,
                           spf_result_fn cb, void *arg)
 {
-    if (c->dead) {
-        spf_answer a;
-        spf_answer_init(&a);
-        spf_answer_set(&a, "temperror", "", "SPF helper is gone");
-        cb(arg, &a);
-        spf_answer_free(&a);
-        return NULL;
-    }
+    if (c->dead)
+        return answer_now(cb, arg, "SPF helper is gone");
     spf_job *j = xcalloc(1, sizeof(*j));
     j->c = c;
     j->id = ++c->next_id;
@@ -832,14 +840,28 @@ spf_job *spf_client_check(spf_client *c, const char *ip, const char *helo, const
     j->timer = evtimer_new(c->base, on_timeout, j);
     long ms = c->timeout_ms + 1000;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(j->timer, &tv);
+    if (j->timer == NULL || evtimer_add(j->timer, &tv) != 0) {
+        /* no deadline, no check: the caller gets temperror now */
+        if (c->log_fn)
+            c->log_fn("spf: cannot set a check's timer; answering temperror");
+        if (j->timer)
+            event_free(j->timer);
+        free(j);
+        return answer_now(cb, arg, "cannot set a timer for the SPF check");
+    }
     char key[32];
     snprintf(key, sizeof(key), "%lu", j->id);
     strmap_put(&c->jobs, key, j);
     buf line = BUF_INIT;
     spf_wire_request(&line, j->id, ip, helo, sender);
-    bufferevent_write(c->bev, line.data, line.len);
+    int queued = bufferevent_write(c->bev, line.data, line.len) == 0;
     buf_free(&line);
+    if (!queued) {
+        if (c->log_fn)
+            c->log_fn("spf: cannot queue a check for the helper; answering temperror");
+        fail_job(j, "cannot queue the SPF check");
+        return NULL;
+    }
     return j;
 }
 

@@ -41,10 +41,12 @@ typedef struct spf_client spf_client;
 typedef struct spf_job spf_job;
 typedef void (*spf_result_fn)(void *arg, const spf_answer *a);
 
+/* NULL when libevent cannot take fd (then closed: the helper exits). */
 spf_client *spf_client_new(struct event_base *base, int fd, long timeout_ms,
                            void (*log_fn)(const char *msg));
 void spf_client_free(spf_client *c);
-/* NULL if the callback already ran (helper gone: temperror). */
+/* NULL if the callback already ran (helper gone, or no timer or buffer
+ * for the check: temperror). */
 spf_job *spf_client_check(spf_client *c, const char *ip, const char *helo, const char *sender,
                           spf_result_fn cb, void *arg);
 void spf_job_cancel(spf_job *j);

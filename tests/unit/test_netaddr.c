@@ -66,12 +66,62 @@ static void test_canonical_and_contains(void **state)
     assert_true(netaddr_net_contains(&net, "203.0.113.9"));
 }
 
+/* The site file's check (valid_network in site.c) and emailng-policyd
+ * (cidr.c) now parse with netaddr_parse_net: a network the site check
+ * accepts must not stop policyd. Only the address part is bounded, so a
+ * prefix written with many leading zeros is taken by both (policyd's own
+ * parser refused any text of 64 bytes or more). */
+static void test_parse_net_bounds_only_the_address(void **state)
+{
+    (void)state;
+    struct netaddr_net net;
+    const char *zeros = "198.51.100.0/00000000000000000000000000000000000000000000000000000000000024";
+    assert_int_equal(netaddr_parse_net(zeros, &net), 0);
+    assert_int_equal(net.bits, 24);
+    assert_int_equal(netaddr_parse_net("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128", &net), 0);
+    assert_int_equal(netaddr_parse_net("1234567890123456789012345678901234567890123456789012345678901234", &net), -1);
+}
+
+static void test_parse_ip_and_clear_host_bits(void **state)
+{
+    (void)state;
+    int family;
+    unsigned char addr[16];
+    assert_int_equal(netaddr_parse_ip("192.0.2.77", &family, addr), 0);
+    assert_int_equal(family, AF_INET);
+    assert_int_equal(addr[3], 77);
+    assert_int_equal(addr[4], 0);
+    assert_int_equal(netaddr_parse_ip("2001:db8::1", &family, addr), 0);
+    assert_int_equal(family, AF_INET6);
+    assert_int_equal(netaddr_parse_ip("192.0.2.0/24", &family, addr), -1);     /* an address, no prefix */
+    assert_int_equal(netaddr_parse_ip("", &family, addr), -1);
+
+    struct netaddr_net net;
+    assert_int_equal(netaddr_parse_net("192.0.2.77/20", &net), 0);
+    netaddr_net_clear_host_bits(&net);
+    assert_true(netaddr_net_is_canonical(&net));
+    assert_int_equal(net.addr[2], 0);
+    assert_int_equal(net.addr[3], 0);
+    assert_int_equal(netaddr_parse_net("2001:db8:abcd::1/36", &net), 0);
+    netaddr_net_clear_host_bits(&net);
+    assert_true(netaddr_net_is_canonical(&net));
+    assert_int_equal(net.addr[4], 0xa0);
+    assert_int_equal(net.addr[5], 0);
+
+    assert_int_equal(netaddr_parse_ip("2001:db8:a000::5", &family, addr), 0);
+    assert_true(netaddr_net_contains_addr(&net, family, addr));
+    assert_int_equal(netaddr_parse_ip("192.0.2.1", &family, addr), 0);
+    assert_false(netaddr_net_contains_addr(&net, family, addr));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sockaddr_takes_literals_only),
         cmocka_unit_test(test_parse_net),
         cmocka_unit_test(test_canonical_and_contains),
+        cmocka_unit_test(test_parse_net_bounds_only_the_address),
+        cmocka_unit_test(test_parse_ip_and_clear_host_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

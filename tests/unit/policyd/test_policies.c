@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "cidr.h"
 #include "config.h"
 #include "engine.h"
 #include "fsutil.h"
@@ -939,9 +940,58 @@ static void test_engine(void **state)
     engine_free(&e);
 }
 
+/* cidr.c on netaddr: the client-network keys and list matching as before. */
+static void test_cidr_keys_and_lists(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ip;
+        int v4, v6;
+        const char *want;       /* NULL: not an address */
+    } keys[] = {
+        {"192.0.2.77", 24, 64, "192.0.2.0/24"},
+        {"192.0.2.77", 32, 64, "192.0.2.77/32"},
+        {"192.0.2.77", 99, 64, "192.0.2.77/32"},        /* out of range: the whole address */
+        {"192.0.2.77", 0, 64, "0.0.0.0/0"},
+        {"2001:db8:1:2:3:4:5:6", 24, 64, "2001:db8:1:2::/64"},
+        {"2001:db8:1:2:3:4:5:6", 24, 52, "2001:db8:1::/52"},
+        {"::ffff:192.0.2.1", 24, 128, "::ffff:192.0.2.1/128"},
+        {"192.0.2.0/24", 24, 64, NULL},
+        {"unknown", 24, 64, NULL},
+        {"", 24, 64, NULL},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        buf out = BUF_INIT;
+        int rc = client_net(keys[i].ip, keys[i].v4, keys[i].v6, &out);
+        if (keys[i].want) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(buf_cstr(&out), keys[i].want);
+        } else {
+            assert_int_equal(rc, -1);
+        }
+        buf_free(&out);
+    }
+    cidr_list l = {0};
+    assert_false(cidr_list_match(&l, "192.0.2.1"));
+    assert_int_equal(cidr_list_add(&l, "192.0.2.0/24"), 0);
+    assert_int_equal(cidr_list_add(&l, "2001:db8::/32"), 0);
+    assert_int_equal(cidr_list_add(&l, "203.0.113.5"), 0);
+    assert_int_equal(cidr_list_add(&l, "192.0.2.0/33"), -1);
+    assert_int_equal(cidr_list_add(&l, "example.test"), -1);
+    assert_int_equal(l.n, 3);
+    assert_true(cidr_list_match(&l, "192.0.2.200"));
+    assert_true(cidr_list_match(&l, "2001:db8:ffff::1"));
+    assert_true(cidr_list_match(&l, "203.0.113.5"));
+    assert_false(cidr_list_match(&l, "203.0.113.6"));
+    assert_false(cidr_list_match(&l, "::ffff:192.0.2.1"));
+    assert_false(cidr_list_match(&l, "garbage"));
+    cidr_list_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cidr_keys_and_lists),
         cmocka_unit_test_setup_teardown(test_table_expand, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_limits, setup, teardown),
