@@ -44,9 +44,9 @@ static void report_at(ycfg *y, size_t line, size_t col, const char *fmt, va_list
         y->n_held++;
         return;
     }
-    if (y->err->len > 0)
-        buf_append_char(y->err, '\n');
-    buf_append(y->err, out.data, out.len);
+    /* A daemon's configuration is refused with one report: the first. */
+    if (y->err->len == 0)
+        buf_append(y->err, out.data, out.len);
     buf_free(&out);
 }
 

@@ -5,7 +5,8 @@
  * the file shown as \n, \x01 ...), appended to the error buf given to
  * ycfg_parse/ycfg_load. The getters return 0, or -1 after
  * reporting; an output is only written on success. By default a report
- * ends without a newline (a daemon stops at its first error); with
+ * ends without a newline and err keeps only the first (a daemon stops at
+ * its first error); with
  * YCFG_ERROR_LINES each report ends in '\n', so a loader can go on and
  * collect every problem (y->failed counts them); those reports are kept
  * and appended to err by ycfg_free, sorted by line and column.
