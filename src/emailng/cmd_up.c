@@ -328,6 +328,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
             if (!service_wanted(svc, &env))
                 continue;
             pid_t pid = svc->pid(&env);
+            int restarted = pid != 0;
             if (pid && (o->config_changed || config_changed(&changed_list, env.host->name, svc))) {
                 /* New configuration: restart so it takes effect. */
                 printf("  %-8s restarting for the new configuration\n", svc->name);
@@ -339,6 +340,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
                 pid = 0;
             }
             if (pid) {
+                restarted = 0;
                 printf("  %-8s already up (pid %ld)\n", svc->name, (long)pid);
             } else if (rc == 0) {
                 long long t0 = clock_ms();
@@ -346,7 +348,23 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
                 fflush(stdout);
                 buf detail = BUF_INIT;
                 rc = svc->prepare(&env, &err);
-                if (rc == 0)
+                /* Just stopped: its last processes may hold a port for a
+                 * moment (Postfix's smtpd children exit after the master). */
+                for (int tries = 0; rc == 0 && restarted; tries++) {
+                    buf busy = BUF_INIT;
+                    int free_now = service_check_ports(svc, &env, &busy) == 0;
+                    if (!free_now && tries < 100) {
+                        buf_free(&busy);
+                        usleep(100 * 1000);
+                        continue;
+                    }
+                    if (!free_now)
+                        buf_append_str(&err, buf_cstr(&busy));
+                    buf_free(&busy);
+                    rc = free_now ? 0 : -1;
+                    break;
+                }
+                if (rc == 0 && !restarted)
                     rc = service_check_ports(svc, &env, &err);
                 if (rc == 0)
                     rc = svc->start(&env, &err);

@@ -6,7 +6,7 @@ so that they serve the new one.
 testssl.sh runs offline: --ip (no name lookup), --nodns none, no --phone-out
 (no OCSP/CRL fetching), the site CA as the only extra trust anchor (--add-ca).
 Only the checks the policy is about: protocols (-p), cipher categories (-s,
-which names CBC "obsoleted"), forward secrecy (-f) and the certificate (-S);
+whose "AVERAGE" class is the CBC suites), forward secrecy (-f) and the certificate (-S);
 testssl's per-cipher scan (-e) took minutes, so the suites outside Mozilla
 "intermediate" (CBC, CCM, CCM8) are tried with `openssl s_client` instead.
 The eight ports run in parallel.
@@ -115,6 +115,8 @@ class SieveStartTLS:
 
 def run_testssl(site, port, outdir, sieve_relay):
     jsonfile = os.path.join(outdir, "testssl-%d.json" % port)
+    if os.path.exists(jsonfile):            # a second run: testssl would append
+        os.unlink(jsonfile)
     argv = [TESTSSL, "--quiet", "--color", "0", "--warnings", "off", "--nodns", "none",
             "--ip", HOST, "--add-ca", site.ca, "--connect-timeout", "10",
             "--openssl-timeout", "10", "--jsonfile", jsonfile, "-p", "-s", "-f", "-S"]
@@ -140,6 +142,12 @@ def scans(site):
         with concurrent.futures.ThreadPoolExecutor(len(PORTS)) as pool:
             futures = {p: pool.submit(run_testssl, site, p, outdir, relay) for p in PORTS}
             results = {p: f.result() for p, f in futures.items()}
+        # A check that could not connect (WARN "connect problem", seen now
+        # and then on 465 with eight scans at once on two cores) proves
+        # nothing either way: scan that port once more, alone.
+        for p, (findings, _) in list(results.items()):
+            if any(f["severity"] == "WARN" and "connect problem" in f["finding"] for f in findings):
+                results[p] = run_testssl(site, p, outdir, relay)
     finally:
         relay.close()
         shutil.rmtree(outdir, ignore_errors=True)
@@ -159,7 +167,7 @@ def test_testssl_no_finding_not_ok(scans, port):
     for old in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
         assert by_id[old]["finding"] == "not offered", by_id.get(old)
     assert by_id["cert_chain_of_trust"]["severity"] == "OK", by_id.get("cert_chain_of_trust")
-    assert by_id["cipherlist_OBSOLETED"]["finding"] == "not offered", by_id.get("cipherlist_OBSOLETED")
+    assert by_id["cipherlist_AVERAGE"]["finding"] == "not offered", by_id.get("cipherlist_AVERAGE")
 
 
 def s_client(port, *args):
