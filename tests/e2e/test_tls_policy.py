@@ -9,7 +9,7 @@ Only the checks the policy is about: protocols (-p), cipher categories (-s,
 whose "AVERAGE" class is the CBC suites), forward secrecy (-f) and the certificate (-S);
 testssl's per-cipher scan (-e) took minutes, so the suites outside Mozilla
 "intermediate" (CBC, CCM, CCM8) are tried with `openssl s_client` instead.
-The eight ports run in parallel.
+The eight ports are scanned four at a time.
 
 Debian 12's testssl.sh (3.0.8) has no ManageSieve STARTTLS (-t sieve came
 in 3.1): for port 4190 the test runs a small relay on loopback that does
@@ -139,14 +139,17 @@ def scans(site):
     outdir = tempfile.mkdtemp(prefix="emailng-testssl-")
     relay = SieveStartTLS()
     try:
-        with concurrent.futures.ThreadPoolExecutor(len(PORTS)) as pool:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
             futures = {p: pool.submit(run_testssl, site, p, outdir, relay) for p in PORTS}
             results = {p: f.result() for p, f in futures.items()}
         # A check that could not connect (WARN "connect problem", seen now
-        # and then on 465 with eight scans at once on two cores) proves
-        # nothing either way: scan that port once more, alone.
-        for p, (findings, _) in list(results.items()):
-            if any(f["severity"] == "WARN" and "connect problem" in f["finding"] for f in findings):
+        # and then on a loaded machine in testssl's session resumption
+        # check) proves nothing either way: scan that port again, alone,
+        # at most twice. A WARN that stays fails the test.
+        for p in PORTS:
+            for _ in range(2):
+                if not any(f["severity"] == "WARN" and "connect problem" in f["finding"] for f in results[p][0]):
+                    break
                 results[p] = run_testssl(site, p, outdir, relay)
     finally:
         relay.close()
