@@ -66,6 +66,14 @@ static int render_into_state(const struct site *site, const char *state, buf *ch
     return rc;
 }
 
+/* The daemons that read the site's certificates (at start: a renewed one
+ * takes effect only when they restart). */
+static int uses_certificates(const struct service *svc)
+{
+    const char *c = service_component(svc);
+    return strcmp(c, "postfix") == 0 || strcmp(c, "dovecot") == 0 || strcmp(c, "slapd") == 0;
+}
+
 /* Whether the configuration of a service on a host changed in this `up`. */
 static int config_changed(const buf *changed, const char *host, const struct service *svc)
 {
@@ -112,8 +120,8 @@ static int cmd_up_fabric(const struct options *o, struct site *site)
     char *copy = xasprintf("%s/site.yaml", state);
     if (rc == 0 && o->site_file && !same_file(o->site_file, copy))
         rc = fs_copy_file(o->site_file, copy, 0644, &err);
-    if (rc == 0)
-        rc = site_tls_ensure(site, state, NULL, &err);
+    /* Certificates: each host's `up --host` below makes or renews its own
+     * (and the CA), so that it knows to restart the daemons that use them. */
     buf changed_list = BUF_INIT;
     if (rc == 0)
         rc = render_into_state(site, state, &changed_list, &err);
@@ -227,8 +235,9 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
     for (size_t h = 0; o->host && h < site.n_hosts; h++)
         if (strcmp(site.hosts[h].name, o->host) == 0)
             only = &site.hosts[h];
+    int tls_changed = 0;
     if (rc == 0)
-        rc = site_tls_ensure(&site, state, only, &err);
+        rc = site_tls_ensure(&site, state, only, &tls_changed, &err);
     buf changed_list = BUF_INIT;
     if (rc == 0)
         rc = render_into_state(&site, state, &changed_list, &err);
@@ -242,6 +251,9 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
         return 1;
     }
     printf("  configuration %s\n", changed ? "rendered (changed)" : "unchanged");
+    if (tls_changed)
+        printf("  certificates made or renewed in %s/tls (valid %d days, renewed %d days before expiry)\n", state,
+               TLS_SERVER_DAYS, TLS_RENEW_BEFORE_DAYS);
 
     int started_any = 0;
     for (size_t h = 0; rc == 0 && h < site.n_hosts; h++) {
@@ -265,13 +277,19 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
             if (!service_wanted(svc, &env))
                 continue;
             pid_t pid = svc->pid(&env);
+            int restarted = pid != 0;
             if (pid && (o->config_changed || config_changed(&changed_list, env.host->name, svc))) {
                 /* New configuration: restart so it takes effect. */
                 printf("  %-8s restarting for the new configuration\n", svc->name);
                 rc = svc->stop(&env, &err);
                 pid = 0;
+            } else if (pid && tls_changed && uses_certificates(svc)) {
+                printf("  %-8s restarting for the new certificate\n", svc->name);
+                rc = svc->stop(&env, &err);
+                pid = 0;
             }
             if (pid) {
+                restarted = 0;
                 printf("  %-8s already up (pid %ld)\n", svc->name, (long)pid);
             } else if (rc == 0) {
                 long long t0 = clock_ms();
@@ -279,7 +297,23 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
                 fflush(stdout);
                 buf detail = BUF_INIT;
                 rc = svc->prepare(&env, &err);
-                if (rc == 0)
+                /* Just stopped: its last processes may hold a port for a
+                 * moment (Postfix's smtpd children exit after the master). */
+                for (int tries = 0; rc == 0 && restarted; tries++) {
+                    buf busy = BUF_INIT;
+                    int free_now = service_check_ports(svc, &env, &busy) == 0;
+                    if (!free_now && tries < 100) {
+                        buf_free(&busy);
+                        usleep(100 * 1000);
+                        continue;
+                    }
+                    if (!free_now)
+                        buf_append_str(&err, buf_cstr(&busy));
+                    buf_free(&busy);
+                    rc = free_now ? 0 : -1;
+                    break;
+                }
+                if (rc == 0 && !restarted)
                     rc = service_check_ports(svc, &env, &err);
                 if (rc == 0)
                     rc = svc->start(&env, &err);
@@ -305,7 +339,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
     }
     if (rc != 0) {
         cli_fail("up", &err);
-    } else if (!started_any && !changed) {
+    } else if (!started_any && !changed && !tls_changed) {
         printf("emailng: everything was already up; nothing changed\n");
     } else if (o->host) {
         printf("emailng: host %s up in %.1f s\n", o->host, (double)(clock_ms() - started) / 1000);

@@ -110,6 +110,19 @@ void status_warnings(const struct site *site, const struct options *o, buf *text
     size_t n_seen = 0;
     char *tls = xasprintf("%s/tls", o->state_dir);
     check_certificates_in(tls, &f);
+    /* `up` keeps a CA made before EmailNG gave it name constraints (its
+     * clients trust it); say how to get one that has them. */
+    char *ca = xasprintf("%s/ca.crt", tls);
+    buf ca_err = BUF_INIT;
+    if (fs_exists(ca) && tls_ca_has_name_constraints(ca, &ca_err) == 0) {
+        char *line = xasprintf("the site CA %s has no name constraints (made by an older EmailNG): it could vouch "
+                               "for any name; to replace it, `emailng down`, remove %s/*, `emailng up`, and let "
+                               "every client trust the new CA (admin manual, \"Certificates\")", ca, tls);
+        warn(&f, line);
+        free(line);
+    }
+    buf_free(&ca_err);
+    free(ca);
     for (size_t i = 0; i < site->n_hosts; i++) {
         const struct site_host *h = &site->hosts[i];
         if (!cli_host_selected(o, h))

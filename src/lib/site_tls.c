@@ -3,11 +3,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fsutil.h"
 #include "tls.h"
 
-static int host_certs(const struct site *site, const char *tls_dir, const struct site_host *h, buf *err)
+static int host_certs(const struct site *site, const char *tls_dir, const struct site_host *h, int *changed,
+                      buf *err)
 {
     char *dir = xasprintf("%s/%s", tls_dir, h->name);
     int rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
@@ -25,7 +27,7 @@ static int host_certs(const struct site *site, const char *tls_dir, const struct
     /* slapd reads its key after dropping to openldap. */
     if (rc == 0)
         rc = tls_ensure_issued(tls_dir, crt, key, names, n, NULL,
-                               (h->roles & ROLE_DIRECTORY) ? "openldap" : NULL, err);
+                               (h->roles & ROLE_DIRECTORY) ? "openldap" : NULL, changed, err);
     free(crt);
     free(key);
     static const struct {
@@ -41,7 +43,7 @@ static int host_certs(const struct site *site, const char *tls_dir, const struct
         crt = xasprintf("%s/client-%s.crt", dir, clients[i].daemon);
         key = xasprintf("%s/client-%s.key", dir, clients[i].daemon);
         const char *cn[] = {clients[i].daemon};
-        rc = tls_ensure_issued(tls_dir, crt, key, cn, 1, h->name, clients[i].daemon, err);
+        rc = tls_ensure_issued(tls_dir, crt, key, cn, 1, h->name, clients[i].daemon, changed, err);
         free(crt);
         free(key);
     }
@@ -51,13 +53,46 @@ static int host_certs(const struct site *site, const char *tls_dir, const struct
     return rc;
 }
 
-int site_tls_ensure(const struct site *site, const char *state_dir, const struct site_host *host, buf *err)
+/* name equals domain or is below it (what a DNS name constraint admits). */
+static int within(const char *name, const char *domain)
+{
+    size_t n = strlen(name), d = strlen(domain);
+    return strcasecmp(name, domain) == 0
+        || (n > d + 1 && name[n - d - 1] == '.' && strcasecmp(name + n - d, domain) == 0);
+}
+
+static void add_permitted(const char **list, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (within(name, list[i]))
+            return;
+    list[(*n)++] = name;
+}
+
+size_t site_tls_permitted(const struct site *site, const char **out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < site->n_domains; i++)
+        add_permitted(out, &n, site->domains[i]);
+    for (size_t i = 0; i < site->n_tls_names; i++)
+        add_permitted(out, &n, site->tls_names[i]);
+    for (size_t i = 0; i < site->n_hosts; i++)
+        add_permitted(out, &n, site->hosts[i].address);
+    return n;
+}
+
+int site_tls_ensure(const struct site *site, const char *state_dir, const struct site_host *host, int *changed,
+                    buf *err)
 {
     char *tls_dir = xasprintf("%s/tls", state_dir);
-    int rc = tls_ensure(tls_dir, (const char *const *)site->tls_names, site->n_tls_names, err);
+    const char **permitted = xcalloc(site->n_domains + site->n_tls_names + site->n_hosts + 1, sizeof *permitted);
+    size_t n_permitted = site_tls_permitted(site, permitted);
+    int rc = tls_ensure(tls_dir, (const char *const *)site->tls_names, site->n_tls_names, permitted, n_permitted,
+                        changed, err);
     for (size_t i = 0; rc == 0 && site->n_hosts > 1 && i < site->n_hosts; i++)
         if (host == NULL || host == &site->hosts[i])
-            rc = host_certs(site, tls_dir, &site->hosts[i], err);
+            rc = host_certs(site, tls_dir, &site->hosts[i], changed, err);
+    free(permitted);
     free(tls_dir);
     return rc;
 }

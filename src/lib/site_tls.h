@@ -12,8 +12,19 @@
 #include "buf.h"
 #include "site.h"
 
-/* Creates what is missing or no longer valid; host NULL = every host.
- * Returns 0, or -1 with the reason in err. Run as root. */
-int site_tls_ensure(const struct site *site, const char *state_dir, const struct site_host *host, buf *err);
+/* Creates what is missing or no longer valid (expiring within
+ * TLS_RENEW_BEFORE_DAYS, longer than TLS_SERVER_DAYS, names not covered);
+ * host NULL = every host. *changed (when not NULL) becomes 1 when a
+ * certificate was written: the daemons must restart to use it. A new CA
+ * gets the name constraints of site_tls_permitted(); an existing CA is
+ * kept as it is. Returns 0, or -1 with the reason in err. Run as root. */
+int site_tls_ensure(const struct site *site, const char *state_dir, const struct site_host *host, int *changed,
+                    buf *err);
+
+/* The names the site's CA may vouch for, into out (room for n_domains +
+ * n_tls_names + n_hosts): every domain (with its subdomains), each TLS name
+ * and host address not below a domain (e.g. localhost, 127.0.0.1).
+ * Returns how many. The strings are the site's. */
+size_t site_tls_permitted(const struct site *site, const char **out);
 
 #endif

@@ -18,7 +18,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#define RENEW_BEFORE_DAYS 30    /* reissue a server cert this close to expiry */
 #define CN_MAX 64               /* RFC 5280 ub-common-name */
 
 /* Replace err with "WHAT: <OpenSSL's reason>" and clear OpenSSL's queue. */
@@ -235,8 +234,25 @@ static X509 *new_cert(EVP_PKEY *key, const char *common_name, long days)
     return cert;
 }
 
-static int make_ca(const char *first_name, X509 **ca_cert, EVP_PKEY **ca_key,
-                   buf *err)
+/* "critical,permitted;DNS:a,permitted;IP:1.2.3.4/255.255.255.255,...":
+ * critical as RFC 5280 4.2.1.10 requires. A DNS base without a leading dot
+ * admits the name and every subdomain; an address admits only itself. */
+static void name_constraints_value(const char *const *permitted, size_t n, buf *out)
+{
+    buf_append_str(out, "critical");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char addr[16];
+        if (inet_pton(AF_INET, permitted[i], addr) == 1)
+            buf_printf(out, ",permitted;IP:%s/255.255.255.255", permitted[i]);
+        else if (inet_pton(AF_INET6, permitted[i], addr) == 1)
+            buf_printf(out, ",permitted;IP:%s/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", permitted[i]);
+        else
+            buf_printf(out, ",permitted;DNS:%s", permitted[i]);
+    }
+}
+
+static int make_ca(const char *first_name, const char *const *permitted, size_t n_permitted,
+                   X509 **ca_cert, EVP_PKEY **ca_key, buf *err)
 {
     EVP_PKEY *key = EVP_EC_gen("P-256");
     if (key == NULL) {
@@ -252,9 +268,23 @@ static int make_ca(const char *first_name, X509 **ca_cert, EVP_PKEY **ca_key,
         || add_ext(cert, cert, NID_basic_constraints, "critical,CA:TRUE") < 0
         || add_ext(cert, cert, NID_key_usage,
                    "critical,keyCertSign,cRLSign") < 0
-        || add_ext(cert, cert, NID_subject_key_identifier, "hash") < 0
-        || !X509_sign(cert, key, EVP_sha256())) {
+        || add_ext(cert, cert, NID_subject_key_identifier, "hash") < 0) {
         openssl_error(err, "cannot build the CA certificate");
+        X509_free(cert);
+        EVP_PKEY_free(key);
+        return -1;
+    }
+    /* Name constraints: a stolen CA key cannot vouch for anyone else's
+     * names to a client that trusts this CA. */
+    int ok = 1;
+    if (n_permitted > 0) {
+        buf value = BUF_INIT;
+        name_constraints_value(permitted, n_permitted, &value);
+        ok = add_ext(cert, cert, NID_name_constraints, buf_cstr(&value)) == 0;
+        buf_free(&value);
+    }
+    if (!ok || !X509_sign(cert, key, EVP_sha256())) {
+        openssl_error(err, "cannot build the CA certificate (name constraints)");
         X509_free(cert);
         EVP_PKEY_free(key);
         return -1;
@@ -349,6 +379,35 @@ static int make_leaf(X509 *ca_cert, EVP_PKEY *ca_key,
     return 0;
 }
 
+/* A new certificate must chain to the CA, name constraints included: an
+ * existing CA whose constraints do not admit a name stops here with the
+ * name, rather than handing the daemons a certificate clients refuse. */
+static int verify_against_ca(X509 *ca_cert, X509 *cert, int client, buf *err)
+{
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int ok = store && ctx && X509_STORE_add_cert(store, ca_cert) == 1
+        && X509_STORE_CTX_init(ctx, store, cert, NULL) == 1
+        && X509_STORE_CTX_set_purpose(ctx, client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER) == 1;
+    if (!ok) {
+        openssl_error(err, "cannot check the new certificate");
+    } else if (X509_verify_cert(ctx) != 1) {
+        int code = X509_STORE_CTX_get_error(ctx);
+        buf_reset(err);
+        buf_printf(err, "the new certificate for %s does not verify against the site CA: %s",
+                   client ? "a client" : "the server names", X509_verify_cert_error_string(code));
+        if (code == X509_V_ERR_PERMITTED_VIOLATION || code == X509_V_ERR_EXCLUDED_VIOLATION)
+            buf_append_str(err, " (the CA's name constraints do not admit a TLS name: keep the names within the "
+                                "site's domains and hosts, or remove ca.crt and ca.key to make a new CA that "
+                                "every client must then trust anew)");
+        ERR_clear_error();
+        ok = 0;
+    }
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    return ok ? 0 : -1;
+}
+
 /* Does the existing server certificate still serve: issued and signed by
  * this CA, matching its key, covering every name, not about to expire? */
 static int server_cert_usable(X509 *cert, EVP_PKEY *key, X509 *ca_cert,
@@ -369,13 +428,17 @@ static int server_cert_usable(X509 *cert, EVP_PKEY *key, X509 *ca_cert,
     }
     int days = 0, seconds = 0;
     if (!ASN1_TIME_diff(&days, &seconds, NULL, X509_get0_notAfter(cert))
-        || days < RENEW_BEFORE_DAYS)
+        || days < TLS_RENEW_BEFORE_DAYS)
+        return 0;
+    /* Issued for longer than the policy allows (825 days before): anew. */
+    if (!ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(cert), X509_get0_notAfter(cert))
+        || days > TLS_SERVER_DAYS)
         return 0;
     return 1;
 }
 
 int tls_ensure(const char *dir, const char *const *names, size_t n_names,
-               buf *err)
+               const char *const *permitted, size_t n_permitted, int *changed, buf *err)
 {
     char *ca_crt_path = xasprintf("%s/ca.crt", dir);
     char *ca_key_path = xasprintf("%s/ca.key", dir);
@@ -405,11 +468,16 @@ int tls_ensure(const char *dir, const char *const *names, size_t n_names,
         goto out;
     int ca_created = 0;
     if (!have_ca_crt && !have_ca_key) {
-        if (make_ca(names[0], &ca_cert, &ca_key, err) < 0
+        for (size_t i = 0; i < n_permitted; i++)
+            if (!name_is_ip(permitted[i]) && check_dns_name(permitted[i], err) < 0)
+                goto out;
+        if (make_ca(names[0], permitted, n_permitted, &ca_cert, &ca_key, err) < 0
             || write_pem(ca_key_path, 0600, NULL, ca_key, err) < 0
             || write_pem(ca_crt_path, 0644, ca_cert, NULL, err) < 0)
             goto out;
         ca_created = 1;
+        if (changed)
+            *changed = 1;
     } else if (have_ca_crt != have_ca_key) {
         buf_reset(err);
         buf_printf(err, "%s exists but %s does not; remove the other one "
@@ -455,9 +523,12 @@ int tls_ensure(const char *dir, const char *const *names, size_t n_names,
     }
     if (make_leaf(ca_cert, ca_key, names, n_names, NULL, &server_cert,
                   &server_key, err) < 0
+        || verify_against_ca(ca_cert, server_cert, 0, err) < 0
         || write_pem(server_key_path, 0600, NULL, server_key, err) < 0
         || write_pem(server_crt_path, 0644, server_cert, NULL, err) < 0)
         goto out;
+    if (changed)
+        *changed = 1;
     rc = 0;
 
 out:
@@ -482,7 +553,7 @@ static int subject_is(X509 *cert, int nid, const char *want)
 
 int tls_ensure_issued(const char *ca_dir, const char *crt_path, const char *key_path,
                       const char *const *names, size_t n_names, const char *client_unit,
-                      const char *key_group, buf *err)
+                      const char *key_group, int *changed, buf *err)
 {
     char *ca_crt_path = xasprintf("%s/ca.crt", ca_dir);
     char *ca_key_path = xasprintf("%s/ca.key", ca_dir);
@@ -538,9 +609,12 @@ int tls_ensure_issued(const char *ca_dir, const char *crt_path, const char *key_
         }
     }
     if (make_leaf(ca_cert, ca_key, names, n_names, client_unit, &cert, &key, err) < 0
+        || verify_against_ca(ca_cert, cert, client_unit != NULL, err) < 0
         || write_pem(key_path, key_group ? 0640 : 0600, NULL, key, err) < 0
         || write_pem(crt_path, 0644, cert, NULL, err) < 0)
         goto out;
+    if (changed)
+        *changed = 1;
     if (key_group && chown(key_path, 0, gid) < 0) {
         buf_reset(err);
         buf_printf(err, "cannot give %s to the group %s: %s", key_path, key_group, strerror(errno));
@@ -579,4 +653,18 @@ int tls_certificate_days_left(const char *path, long *days, buf *subject, buf *e
     }
     X509_free(cert);
     return rc;
+}
+
+int tls_ca_has_name_constraints(const char *path, buf *err)
+{
+    X509 *cert = load_cert(path, err);
+    if (cert == NULL)
+        return -1;
+    int crit = 0;
+    NAME_CONSTRAINTS *nc = X509_get_ext_d2i(cert, NID_name_constraints, &crit, NULL);
+    int has = nc != NULL;
+    NAME_CONSTRAINTS_free(nc);
+    X509_free(cert);
+    ERR_clear_error();
+    return has;
 }

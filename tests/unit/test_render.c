@@ -332,7 +332,7 @@ static void test_ha_site_renders_per_role(void **state)
     free(slapd);
 
     if (geteuid() == 0) {
-        if (site_tls_ensure(&site, st, NULL, &err) != 0)
+        if (site_tls_ensure(&site, st, NULL, NULL, &err) != 0)
             fail_msg("%s", buf_cstr(&err));
         char *ldapdb = xasprintf("%s/data/dir1/ldap", st);
         assert_int_equal(fs_mkdirs(ldapdb, 0700, &err), 0);
