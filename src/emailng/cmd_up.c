@@ -66,14 +66,6 @@ static int render_into_state(const struct site *site, const char *state, buf *ch
     return rc;
 }
 
-/* The daemons that read the site's certificates (at start: a renewed one
- * takes effect only when they restart). */
-static int uses_certificates(const struct service *svc)
-{
-    const char *c = service_component(svc);
-    return strcmp(c, "postfix") == 0 || strcmp(c, "dovecot") == 0 || strcmp(c, "slapd") == 0;
-}
-
 /* Whether the configuration of a service on a host changed in this `up`. */
 static int config_changed(const buf *changed, const char *host, const struct service *svc)
 {
@@ -283,7 +275,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
                 printf("  %-8s restarting for the new configuration\n", svc->name);
                 rc = svc->stop(&env, &err);
                 pid = 0;
-            } else if (pid && tls_changed && uses_certificates(svc)) {
+            } else if (pid && tls_changed && svc->uses_certificates) {
                 printf("  %-8s restarting for the new certificate\n", svc->name);
                 rc = svc->stop(&env, &err);
                 pid = 0;

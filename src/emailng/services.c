@@ -416,7 +416,7 @@ const struct service services[] = {
     {.name = "slapd", .roles = ROLE_DIRECTORY,
      .prepare = slapd_prepare, .start = slapd_start, .ready = slapd_ready, .pid = slapd_pid, .stop = slapd_stop,
      .ports = no_ports, .ports_by_kind = slapd_ports_by_kind, .local_endpoint = "ldapi",
-     .after_start = directory_setup},
+     .uses_certificates = 1, .after_start = directory_setup},
     /* A relay's caching resolver (resolver_service.c): every later daemon resolves through it. */
     {.name = "unbound", .roles = ROLE_RELAY,
      .prepare = resolver_prepare, .start = resolver_start, .ready = resolver_ready, .pid = resolver_pid,
@@ -428,7 +428,7 @@ const struct service services[] = {
      .stop = healthd_stop, .ports = no_ports, .wanted = healthd_wanted},
     {.name = "dovecot", .roles = ROLE_STORE | ROLE_PROXY,
      .prepare = dovecot_prepare, .start = dovecot_start, .ready = dovecot_ready, .pid = dovecot_pid,
-     .stop = dovecot_stop, .ports = dovecot_ports, .ports_by_kind = dovecot_ports_by_kind},
+     .stop = dovecot_stop, .ports = dovecot_ports, .ports_by_kind = dovecot_ports_by_kind, .uses_certificates = 1},
     /* A store's watch over Dovecot's replication (syncwatch_service.c):
      * it looks at the store's Dovecot processes, so up after Dovecot. */
     {.name = "syncwatch", .roles = ROLE_STORE,
@@ -448,7 +448,8 @@ const struct service services[] = {
     /* A relay of several hosts: Dovecot's auth service for submission. */
     {.name = "dovecot", .roles = ROLE_RELAY,
      .prepare = dovecot_prepare, .start = dovecot_start, .ready = dovecot_auth_ready, .pid = dovecot_pid,
-     .stop = dovecot_stop, .ports = no_ports, .local_endpoint = "auth socket", .wanted = relay_only},
+     .stop = dovecot_stop, .ports = no_ports, .local_endpoint = "auth socket", .wanted = relay_only,
+     .uses_certificates = 1},
     /* Border policy (policyd_service.c): Postfix asks it at RCPT and end of data. */
     {.name = "policyd", .roles = ROLE_RELAY,
      .prepare = policyd_prepare, .start = policyd_start, .ready = policyd_ready, .pid = policyd_pid,
@@ -456,7 +457,7 @@ const struct service services[] = {
     {.name = "postfix", .roles = ROLE_RELAY | ROLE_STORE,
      .prepare = postfix_prepare, .start = postfix_start, .ready = postfix_ready, .pid = postfix_pid,
      .stop = postfix_stop, .ports = postfix_ports, .ports_by_kind = postfix_ports_by_kind,
-     .queue_size = postfix_queue_size},
+     .uses_certificates = 1, .queue_size = postfix_queue_size},
     /* Password guessing (fail2ban_service.c): reads the logs of Postfix
      * and Dovecot, so after them (a jail's log must exist to start). */
     {.name = "fail2ban", .roles = ROLE_RELAY | ROLE_PROXY,

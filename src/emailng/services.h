@@ -43,6 +43,9 @@ struct service {
     int (*wanted)(const struct service_env *env);
     /* Its folder under templates/ (and STATE/etc/HOST/); NULL: the name. */
     const char *component;
+    /* 1 if it reads the site's certificates at start: a renewed one takes
+     * effect when `up` restarts it. */
+    int uses_certificates;
     /* NULL, or what `up` does once it answers (started now or already up). */
     int (*after_start)(const struct service_env *env, buf *err);
     /* NULL, or figures `status` shows: messages queued, addresses banned. */
