@@ -373,8 +373,9 @@ static const char *const postfix_store_ports[] = {"port_smtp", NULL};
 static const char *const slapd_directory_ports[] = {"port_ldaps", NULL};
 
 static const char *const clamd_ports[] = {NULL};
-static const char *const amavisd_ports[] = {"port_amavis", "port_amavis_submission", NULL};
-static const char *const clamav_milter_ports[] = {"port_clamav_milter", NULL};
+/* Postfix reaches these two over unix sockets only it may open (no port). */
+static const char *const amavisd_ports[] = {NULL};
+static const char *const clamav_milter_ports[] = {NULL};
 
 const struct service services[] = {
     {"slapd", ROLE_DIRECTORY, slapd_prepare, slapd_start, slapd_ready, slapd_pid, slapd_stop, slapd_ports, NULL, NULL},
@@ -435,6 +436,10 @@ const char *service_local_endpoint(const struct service *svc)
         return "auth socket";
     if (svc->ports == policyd_ports)
         return "policy socket";
+    if (svc->ports == amavisd_ports)
+        return "lmtp sockets";
+    if (svc->ports == clamav_milter_ports)
+        return "milter socket";
     return NULL;
 }
 
