@@ -197,38 +197,58 @@ int clamd_start(const struct service_env *env, buf *err)
     return rc;
 }
 
-/* clamd's own protocol on its local socket: "zPING\0" -> "PONG\0". */
-int clamd_ready(const struct service_env *env, buf *detail)
+/* Connects to the unix socket path; -1 with the reason in detail. */
+static int unix_connect(const char *path, const char *what, buf *detail)
 {
-    char *path = service_path(env, "run_dir", "clamav/clamd.ctl");
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int rc = -1;
     if (strlen(path) >= sizeof sa.sun_path) {
         buf_printf(detail, "socket path too long: %s", path);
-        free(path);
         return -1;
     }
     memcpy(sa.sun_path, path, strlen(path) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         buf_printf(detail, "socket: %s", strerror(errno));
-    } else if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        buf_printf(detail, "no clamd at %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        buf_printf(detail, "no %s at %s: %s", what, path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads from fd until `stop` arrives (or 2 s pass), into answer. */
+static size_t read_answer(int fd, char *answer, size_t size, char stop)
+{
+    size_t got = 0;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    while (got < size - 1 && poll(&pfd, 1, 2000) == 1) {
+        ssize_t n = recv(fd, answer + got, size - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (memchr(answer, stop, got))
+            break;
+    }
+    answer[got] = '\0';
+    return got;
+}
+
+/* clamd's own protocol on its local socket: "zPING\0" -> "PONG\0". */
+int clamd_ready(const struct service_env *env, buf *detail)
+{
+    char *path = service_path(env, "run_dir", "clamav/clamd.ctl");
+    int rc = -1;
+    int fd = unix_connect(path, "clamd", detail);
+    if (fd < 0) {
+        /* reason in detail */
     } else if (send(fd, "zPING", 6, MSG_NOSIGNAL) != 6) {
         buf_printf(detail, "cannot send PING to clamd: %s", strerror(errno));
     } else {
         char answer[16];
-        size_t got = 0;
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        while (got < sizeof answer - 1 && poll(&pfd, 1, 2000) == 1) {
-            ssize_t n = recv(fd, answer + got, sizeof answer - 1 - got, 0);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-            if (memchr(answer, '\0', got))
-                break;
-        }
-        answer[got] = '\0';
+        read_answer(fd, answer, sizeof answer, '\0');
         if (strcmp(answer, "PONG") == 0)
             rc = 0;
         else
@@ -264,19 +284,44 @@ int amavisd_prepare(const struct service_env *env, buf *err)
         free(dir);
     }
     char *run_amavis = service_path(env, "run_dir", "amavis");
+    char *lmtp = service_path(env, "run_dir", "amavis/lmtp");
     char *log = service_path(env, "log_dir", "amavisd.log");
     if (rc == 0)
         rc = fs_ensure_dir(run_amavis, "amavis", "amavis", 0755, err);
+    /* The LMTP sockets Postfix hands mail to (amavis_socket_mx,
+     * amavis_socket_submission): only root, amavis and the group postfix
+     * get through this folder, whatever the sockets' own mode. */
+    if (rc == 0)
+        rc = fs_ensure_dir(lmtp, "amavis", "postfix", 0750, err);
     if (rc == 0)
         rc = ensure_log_file(log, "amavis", err);
     free(run_amavis);
+    free(lmtp);
     free(log);
     return rc;
 }
 
+/* An LMTP greeting (220) on each of the two sockets Postfix uses. */
 int amavisd_ready(const struct service_env *env, buf *detail)
 {
-    return tcp_greeting("127.0.0.1", atoi(service_var(env, "port_amavis")), "220", 1000, detail);
+    static const char *const sockets[] = {"amavis_socket_mx", "amavis_socket_submission"};
+    for (size_t i = 0; i < sizeof sockets / sizeof sockets[0]; i++) {
+        const char *path = service_var(env, sockets[i]);
+        int fd = unix_connect(path, "amavisd", detail);
+        if (fd < 0)
+            return -1;
+        char answer[256];
+        read_answer(fd, answer, sizeof answer, '\n');
+        close(fd);
+        if (strncmp(answer, "220", 3) != 0) {
+            char *cr = strpbrk(answer, "\r\n");
+            if (cr)
+                *cr = '\0';
+            buf_printf(detail, "amavisd answered \"%s\" on %s", answer, path);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int amavisd_start(const struct service_env *env, buf *err)
@@ -296,8 +341,8 @@ int amavisd_start(const struct service_env *env, buf *err)
         long long waited = clock_ms() - started;
         /* gone (no pid file) after 10 s: it failed; see its log */
         if (waited > AMAVISD_READY_TIMEOUT_MS || (waited > 10000 && amavisd_pid(env) == 0)) {
-            buf_printf(err, "amavisd did not answer on port %s (%s); see %s/amavisd.log",
-                       service_var(env, "port_amavis"), buf_cstr(&detail), service_var(env, "log_dir"));
+            buf_printf(err, "amavisd did not answer on its LMTP sockets (%s); see %s/amavisd.log",
+                       buf_cstr(&detail), service_var(env, "log_dir"));
             buf_free(&detail);
             return -1;
         }
@@ -335,11 +380,17 @@ int amavisd_stop(const struct service_env *env, buf *err)
 int clamav_milter_prepare(const struct service_env *env, buf *err)
 {
     char *run_clamav = service_path(env, "run_dir", "clamav");
+    char *run_milter = service_path(env, "run_dir", "clamav-milter");
     char *log = service_path(env, "log_dir", "clamav-milter.log");
     int rc = fs_ensure_dir(run_clamav, "clamav", "amavis", 0750, err);
+    /* The milter's socket (clamav_milter_socket, group postfix 0660) in a
+     * folder only root, clamav and the group postfix get through. */
+    if (rc == 0)
+        rc = fs_ensure_dir(run_milter, "clamav", "postfix", 0750, err);
     if (rc == 0)
         rc = ensure_log_file(log, "clamav", err);
     free(run_clamav);
+    free(run_milter);
     free(log);
     return rc;
 }
@@ -360,11 +411,11 @@ int clamav_milter_start(const struct service_env *env, buf *err)
 
 int clamav_milter_ready(const struct service_env *env, buf *detail)
 {
-    int port = atoi(service_var(env, "port_clamav_milter"));
-    if (tcp_listening("127.0.0.1", port))
-        return 0;
-    buf_printf(detail, "nothing listens on 127.0.0.1:%d", port);
-    return -1;
+    int fd = unix_connect(service_var(env, "clamav_milter_socket"), "clamav-milter", detail);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
 }
 
 pid_t clamav_milter_pid(const struct service_env *env)

@@ -28,7 +28,7 @@ int amavisd_prepare(const struct service_env *env, buf *err);
  * to load its rules), then asks Postfix to retry the mail it deferred
  * while the filter was down. */
 int amavisd_start(const struct service_env *env, buf *err);
-int amavisd_ready(const struct service_env *env, buf *detail);   /* 220 on port_amavis */
+int amavisd_ready(const struct service_env *env, buf *detail);   /* LMTP 220 on both unix sockets */
 pid_t amavisd_pid(const struct service_env *env);
 int amavisd_stop(const struct service_env *env, buf *err);
 

@@ -392,8 +392,6 @@ static const char *const dovecot_store_ports[] = {"port_imap", "port_pop3", "por
 static const char *const postfix_store_ports[] = {"port_smtp", NULL};
 static const char *const slapd_directory_ports[] = {"port_ldaps", NULL};
 
-static const char *const amavisd_ports[] = {"port_amavis", "port_amavis_submission", NULL};
-static const char *const clamav_milter_ports[] = {"port_clamav_milter", NULL};
 
 /* Per kind of host of a site of several hosts (host_kind.h), where the
  * role's variant of the daemon opens fewer (or other) ports. */
@@ -440,10 +438,11 @@ const struct service services[] = {
      .ports = no_ports, .wanted = filter_wanted, .component = "clamav"},
     {.name = "amavisd", .roles = ROLE_RELAY,
      .prepare = amavisd_prepare, .start = amavisd_start, .ready = amavisd_ready, .pid = amavisd_pid,
-     .stop = amavisd_stop, .ports = amavisd_ports, .wanted = filter_wanted, .component = "amavis"},
+     .stop = amavisd_stop, .ports = no_ports, .local_endpoint = "lmtp sockets", .wanted = filter_wanted,
+     .component = "amavis"},
     {.name = "clamav-milter", .roles = ROLE_RELAY,
      .prepare = clamav_milter_prepare, .start = clamav_milter_start, .ready = clamav_milter_ready,
-     .pid = clamav_milter_pid, .stop = clamav_milter_stop, .ports = clamav_milter_ports,
+     .pid = clamav_milter_pid, .stop = clamav_milter_stop, .ports = no_ports, .local_endpoint = "milter socket",
      .wanted = filter_milter_wanted, .component = "clamav"},
     /* A relay of several hosts: Dovecot's auth service for submission. */
     {.name = "dovecot", .roles = ROLE_RELAY,

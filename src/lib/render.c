@@ -120,27 +120,30 @@ static int system_ids(struct render_context *ctx, const char *user, buf *err)
 }
 
 /* Content filter placeholders (docs/internals.md, "filter_*" and friends).
- * Internal ports are fixed: amavisd 10024 (MX) and 10026 (submission),
- * clamav-milter 10027, all 127.0.0.1. Postfix's reinjection listener is a
- * unix socket (master.cf amavis-reinject), so no local user can relay. */
+ * No TCP port (issue 10, local trust): Postfix hands queued mail to amavisd
+ * over LMTP on two unix sockets in RUN/amavis/lmtp/ (amavis:postfix 0750),
+ * one per policy bank (MX, submission = ORIGINATING), asks clamav-milter on
+ * RUN/clamav-milter/milter (group postfix, 0660), and takes scanned mail
+ * back on its own unix socket (master.cf amavis-reinject): no local user
+ * can hand mail to the filter and have it relayed. */
 static void render_filter_context(const struct site *site, const char *state_dir,
                                   const struct site_host *host, struct render_context *ctx)
 {
     const struct site_filter *f = &site->filter;
-    enum { PORT_AMAVIS = 10024, PORT_AMAVIS_SUBMISSION = 10026, PORT_CLAMAV_MILTER = 10027 };
-    set_printf(ctx, "port_amavis", "%d", PORT_AMAVIS);
-    set_printf(ctx, "port_amavis_submission", "%d", PORT_AMAVIS_SUBMISSION);
-    set_printf(ctx, "port_clamav_milter", "%d", PORT_CLAMAV_MILTER);
+    const char *run = render_context_get(ctx, "run_dir");
+    set_printf(ctx, "amavis_socket_mx", "%s/amavis/lmtp/mx", run);
+    set_printf(ctx, "amavis_socket_submission", "%s/amavis/lmtp/submission", run);
+    set_printf(ctx, "clamav_milter_socket", "%s/clamav-milter/milter", run);
     render_context_set(ctx, "filter_enabled", f->enabled ? "yes" : "no");
     if (f->enabled) {
-        set_printf(ctx, "filter_mx_content_filter", "amavis:[127.0.0.1]:%d", PORT_AMAVIS);
-        set_printf(ctx, "filter_submission_content_filter", "amavis:[127.0.0.1]:%d", PORT_AMAVIS_SUBMISSION);
+        set_printf(ctx, "filter_mx_content_filter", "amavis:unix:%s/amavis/lmtp/mx", run);
+        set_printf(ctx, "filter_submission_content_filter", "amavis:unix:%s/amavis/lmtp/submission", run);
     } else {
         render_context_set(ctx, "filter_mx_content_filter", "");
         render_context_set(ctx, "filter_submission_content_filter", "");
     }
     if (f->enabled && f->before_queue)
-        set_printf(ctx, "filter_mx_milters", "inet:127.0.0.1:%d", PORT_CLAMAV_MILTER);
+        set_printf(ctx, "filter_mx_milters", "unix:%s/clamav-milter/milter", run);
     else
         render_context_set(ctx, "filter_mx_milters", "");
     render_context_set(ctx, "filter_virus_action", f->virus_action == VIRUS_DISCARD ? "discard" : "quarantine");

@@ -3,15 +3,20 @@ any local user is a potential attacker. These tests play that user: a child
 process that has dropped to `nobody` (setuid) and tries the internal doors.
 
 - LMTP (Dovecot's TCP port and unix socket) must not deliver for it;
-- the content filter's return path into Postfix must not relay for it;
+- the content filter's return path into Postfix must not relay for it, and
+  its ways in (amavisd's LMTP sockets, clamav-milter's socket) must not
+  open for it: no TCP port 10024/10026/10027;
 - slapd must not check a user's password for it (simple bind over ldapi);
 - no log file and no exported table may be readable by it;
 - the public greetings name no software.
 """
 
+import errno
+import grp
 import json
 import os
 import pwd
+import socket
 import stat
 import subprocess
 import sys
@@ -35,7 +40,7 @@ def talk(target, lmtp, rcpt):
             host, port = target.rsplit(":", 1)
             s = socket.create_connection((host, int(port)), 10)
     except OSError as e:
-        return {"stage": "connect", "error": str(e)}
+        return {"stage": "connect", "error": str(e), "errno": e.errno}
     f = s.makefile("rb")
     def reply():
         lines = []
@@ -84,9 +89,16 @@ def as_nobody():
     os.setuid(NOBODY.pw_uid)
 
 
-def probe_as_nobody(targets):
+def as_postfix():
+    pw = pwd.getpwnam("postfix")
+    os.setgroups([])
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+
+
+def probe_as_nobody(targets, user=as_nobody):
     """targets: [(target, lmtp?, recipient)] -> {target: {"stage": ...}}."""
-    cp = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(targets)], preexec_fn=as_nobody,
+    cp = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(targets)], preexec_fn=user,
                         capture_output=True, text=True, timeout=120)
     assert cp.returncode == 0, cp.stderr
     return json.loads(cp.stdout)
@@ -127,6 +139,71 @@ def test_reinjection_refuses_local_users(site, alice):
     res = probe_as_nobody(targets)
     for target, r in res.items():
         assert r["stage"] == "connect", "nobody got to %s of reinjection %s: %r" % (r["stage"], target, r)
+
+
+def filter_sockets(site):
+    """amavisd's two LMTP sockets and clamav-milter's socket, as configured."""
+    run = os.path.join(site.state, "run", "mail")
+    sockets = {"amavisd mx": os.path.join(run, "amavis", "lmtp", "mx"),
+               "amavisd submission": os.path.join(run, "amavis", "lmtp", "submission"),
+               "clamav-milter": os.path.join(run, "clamav-milter", "milter")}
+    amavis = open(os.path.join(site.state, "etc", "mail", "amavis", "amavisd.conf")).read()
+    milter = open(os.path.join(site.state, "etc", "mail", "clamav", "clamav-milter.conf")).read()
+    master = open(os.path.join(site.state, "etc", "mail", "postfix", "master.cf")).read()
+    assert "@listen_sockets = ('%s', '%s');" % (sockets["amavisd mx"], sockets["amavisd submission"]) in amavis
+    assert "MilterSocket unix:%s\n" % sockets["clamav-milter"] in milter
+    assert "-o content_filter=amavis:unix:%s\n" % sockets["amavisd mx"] in master
+    assert "-o content_filter=amavis:unix:%s\n" % sockets["amavisd submission"] in master
+    assert "-o smtpd_milters=unix:%s\n" % sockets["clamav-milter"] in master
+    for path in sockets.values():
+        assert stat.S_ISSOCK(os.stat(path).st_mode), path
+    return sockets
+
+
+def test_filter_entries_refuse_local_users(site, alice):
+    """Mail handed to amavisd is scanned and then relayed anywhere by the
+    reinjection listener, and clamav-milter answers anyone: a local user
+    reaches neither (no TCP port; the sockets' folders let only postfix in)."""
+    ports = ["%s:%d" % (address, port) for address in ("127.0.0.1", HOST) for port in (10024, 10026, 10027)]
+    res = probe_as_nobody([(t, False, "victim@elsewhere.example") for t in ports])
+    for target, r in res.items():
+        assert r["stage"] == "connect" and r["errno"] == errno.ECONNREFUSED, \
+            "nobody got to %s of the filter at %s: %r" % (r["stage"], target, r)
+    sockets = filter_sockets(site)
+    res = probe_as_nobody([(sockets["amavisd mx"], True, "victim@elsewhere.example"),
+                           (sockets["amavisd submission"], True, "victim@elsewhere.example"),
+                           (sockets["clamav-milter"], False, alice[0])])
+    for target, r in res.items():
+        assert r["stage"] == "connect" and r["errno"] == errno.EACCES, \
+            "nobody got to %s of the filter at %s: %r" % (r["stage"], target, r)
+    # Nothing listens on those ports for anyone (root included).
+    for port in (10024, 10026, 10027):
+        with socket.socket() as s:
+            s.settimeout(2)
+            assert s.connect_ex(("127.0.0.1", port)) == errno.ECONNREFUSED, "something listens on %d" % port
+    # The folders are the lock: root, the daemon and the group postfix only.
+    for path, owner in ((os.path.dirname(sockets["amavisd mx"]), "amavis"),
+                        (os.path.dirname(sockets["clamav-milter"]), "clamav")):
+        st = os.stat(path)
+        assert (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name,
+                stat.S_IMODE(st.st_mode)) == (owner, "postfix", 0o750), path
+    st = os.stat(sockets["clamav-milter"])
+    assert grp.getgrgid(st.st_gid).gr_name == "postfix" and stat.S_IMODE(st.st_mode) == 0o660, oct(st.st_mode)
+
+
+def test_filter_entries_serve_postfix(site):
+    """User postfix (what Postfix's lmtp client and smtpd run as) does get
+    in: amavisd greets on both LMTP sockets, clamav-milter accepts."""
+    sockets = filter_sockets(site)
+    script = ("import socket, sys\nfor p in sys.argv[1:]:\n"
+              "    s = socket.socket(socket.AF_UNIX)\n    s.settimeout(10)\n    s.connect(p)\n"
+              "    print(p, s.recv(200).decode(errors='replace').split()[0] if 'milter' not in p else 'ok')\n"
+              "    s.close()\n")
+    cp = subprocess.run([sys.executable, "-c", script, *sockets.values()], preexec_fn=as_postfix,
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split("\n")[:3] == ["%s 220" % sockets["amavisd mx"], "%s 220" % sockets["amavisd submission"],
+                                         "%s ok" % sockets["clamav-milter"]], cp.stdout
 
 
 def test_reinjection_socket_serves_amavisd(site):
@@ -263,4 +340,7 @@ def test_lmtp_and_reinjection_still_deliver(site, alice, bob):
     reinject = os.path.join(site.state, "data", "mail", "postfix", "queue", "public", "amavis-reinject")
     lmtp = os.path.join(site.state, "run", "mail", "dovecot", "lmtp")
     assert "MTA(smtp:%s): 250 2.0.0 Ok" % reinject in text, log_tail(site)
+    # MX mail reached amavisd over LMTP on its socket (not a TCP port)
+    mx = os.path.join(site.state, "run", "mail", "amavis", "lmtp", "mx")
+    assert "relay=mail.example.test[%s]" % mx in text, log_tail(site)
     assert "relay=mail.example.test[%s]" % lmtp in text, log_tail(site)

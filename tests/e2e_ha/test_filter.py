@@ -2,8 +2,9 @@
 
 Both relays run what the small site runs (docs/architecture-filtering.md):
 clamav-milter refuses a virus at the end of DATA on port 25, amavisd (ClamAV
-+ SpamAssassin) scans after the queue and hands the message back on
-127.0.0.1:10025, submission is scanned by the ORIGINATING policy bank (a
++ SpamAssassin) scans after the queue (Postfix hands it over LMTP on a unix
+socket) and hands the message back on Postfix's unix socket
+amavis-reinject, submission is scanned by the ORIGINATING policy bank (a
 virus is quarantined and bounced to the authenticated sender), and the
 stores' global Sieve script files spam into Junk. ClamAV uses the sigtool
 database of conftest.py (EICAR and a test pattern).

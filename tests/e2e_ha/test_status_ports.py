@@ -3,8 +3,8 @@
 Each host runs a per-role variant of its daemons' configuration that opens
 only some ports; status lists those: every TCP port open to other hosts
 (and local ones of ours), none that is not open, plus what it serves on local sockets
-(slapd's ldapi, the relays' Dovecot auth socket for Postfix and emailng-policyd's
-policy socket).
+(slapd's ldapi, the relays' Dovecot auth socket for Postfix, emailng-policyd's
+policy socket, amavisd's LMTP sockets and clamav-milter's socket).
 """
 
 import subprocess
@@ -45,6 +45,11 @@ def test_status_shows_the_relays_auth_socket(ha):
         policyd = [s for s in hosts[relay] if s["name"] == "policyd"][0]
         assert policyd["ports"] == [] and policyd["local"] == "policy socket", policyd
         assert 10040 not in _listening(ha, relay)
+        # the content filter: unix sockets only Postfix may open (local trust)
+        amavisd = [s for s in hosts[relay] if s["name"] == "amavisd"][0]
+        assert amavisd["ports"] == [] and amavisd["local"] == "lmtp sockets", amavisd
+        milter = [s for s in hosts[relay] if s["name"] == "clamav-milter"][0]
+        assert milter["ports"] == [] and milter["local"] == "milter socket", milter
     slapd = [s for s in hosts["dir1"] if s["name"] == "slapd"][0]
     assert slapd["ports"] == [636] and slapd["local"] == "ldapi", slapd
     text = ha.emailng("status", "--host", "relay1").stdout
