@@ -59,10 +59,12 @@ def test_every_host_and_service_up(ha):
     services = {h["name"]: sorted(s["name"] for s in h["services"]) for h in st["hosts"]}
     assert services["dir1"] == ["slapd"]
     assert services["store1"] == ["dovecot", "postfix", "syncwatch"]
-    assert services["proxy2"] == ["dovecot", "healthd"]
+    # fail2ban where users log in (X2): the proxies and the relays
+    assert services["proxy2"] == ["dovecot", "fail2ban", "healthd"]
     # dovecot: the auth service only; unbound: the caching resolver (S8);
     # the content filter (filter.enabled)
-    assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "policyd", "postfix", "unbound"]
+    assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "fail2ban", "policyd", "postfix",
+                                  "unbound"]
     assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
 
 
