@@ -43,6 +43,9 @@ $(BUILD)/asan/fromcheck/%: $(ASAN_OBJ)/tests/unit/fromcheck/%.o $(FROMCHECK_SRC:
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(ASAN_CFLAGS) $(LDFLAGS) -o $@ $< $(FROMCHECK_SRC:%.c=$(ASAN_OBJ)/%.o) $(ASAN_LIB) $(CMOCKA_LIBS)
 
+# the submission services refuse mail (451) without it
+e2e e2e-ha: $(BUILD)/emailng-fromcheck
+
 .PHONY: install-fromcheck
 install: install-fromcheck
 
