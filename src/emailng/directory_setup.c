@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "address.h"
 #include "directory.h"
@@ -64,10 +65,61 @@ static int ensure_demo_users(const struct site *site, const struct service_env *
     return rc;
 }
 
+/* postmaster@ and abuse@ of every domain (RFC 5321 4.5.1, RFC 2142): an
+ * alias to the site's admin_address where the address is free; an alias,
+ * user or other address the administrator made of it is kept as it is.
+ * An admin address in one of our domains must exist (the relays would
+ * accept mail for the aliases that could never be delivered): until it
+ * does, a warning, and the next `up` creates them. */
+static int ensure_role_aliases(const struct site *site, const char *ldap_uri, buf *err)
+{
+    static const char *const locals[] = {"postmaster", "abuse"};
+    const char *admin = site->admin_address;
+    if (admin == NULL)
+        return 0;
+    struct directory *d = NULL;
+    if (directory_open(&d, ldap_uri, site->ldap_base, err) != 0)
+        return -1;
+    int rc = 0;
+    const char *at = strrchr(admin, '@');
+    for (size_t i = 0; at != NULL && i < site->n_domains; i++) {
+        if (strcmp(at + 1, site->domains[i]) != 0)
+            continue;
+        enum directory_address_use use = DIRECTORY_ADDRESS_FREE;
+        rc = directory_address_use(d, admin, &use, err);
+        if (rc == 0 && (use == DIRECTORY_ADDRESS_FREE || use == DIRECTORY_ADDRESS_OTHER)) {
+            fprintf(stderr, "emailng: warning: admin_address %s is no user or alias yet: postmaster@ and abuse@ "
+                            "are created by the next `emailng up` once it is (emailng user add %s)\n", admin, admin);
+            directory_close(d);
+            return 0;
+        }
+        break;
+    }
+    for (size_t i = 0; rc == 0 && i < site->n_domains; i++)
+        for (size_t j = 0; rc == 0 && j < sizeof locals / sizeof locals[0]; j++) {
+            char *alias = xasprintf("%s@%s", locals[j], site->domains[i]);
+            enum directory_address_use use = DIRECTORY_ADDRESS_FREE;
+            rc = directory_address_use(d, alias, &use, err);
+            if (rc == 0 && use == DIRECTORY_ADDRESS_FREE) {
+                const char *dests[] = {admin};
+                rc = directory_alias_add(d, alias, dests, 1, NULL, err);
+                if (rc == 0)
+                    printf("  alias %-28s -> %s\n", alias, admin);
+                else
+                    buf_printf(err, " (creating %s for admin_address)", alias);
+            }
+            free(alias);
+        }
+    directory_close(d);
+    return rc;
+}
+
 int directory_setup(const struct service_env *env, buf *err)
 {
     const char *ldap_uri = render_context_get(&env->ctx, "ldap_uri");
     int rc = ensure_demo_users(env->site, env, env->state_dir, err);
+    if (rc == 0)
+        rc = ensure_role_aliases(env->site, ldap_uri, err);
     if (rc == 0)
         rc = healthd_probe_account_ensure(env->site, ldap_uri, env->state_dir, err);
     /* The relays read users and aliases from tables. */

@@ -17,6 +17,7 @@
 #include "fsutil.h"
 #include "healthd_service.h"
 #include "host_limits.h"
+#include "fromcheck_service.h"
 #include "policyd_service.h"
 #include "process.h"
 #include "relay_tables.h"
@@ -453,6 +454,12 @@ const struct service services[] = {
     {.name = "policyd", .roles = ROLE_RELAY,
      .prepare = policyd_prepare, .start = policyd_start, .ready = policyd_ready, .pid = policyd_pid,
      .stop = policyd_stop, .ports = no_ports, .local_endpoint = "policy socket"},
+    /* The submission services' milter (fromcheck_service.c): header
+     * From:/Sender: against the login; Postfix tempfails submission
+     * without it, so up before Postfix. */
+    {.name = "fromcheck", .roles = ROLE_RELAY,
+     .prepare = fromcheck_prepare, .start = fromcheck_start, .ready = fromcheck_ready, .pid = fromcheck_pid,
+     .stop = fromcheck_stop, .ports = no_ports, .local_endpoint = "milter socket"},
     {.name = "postfix", .roles = ROLE_RELAY | ROLE_STORE,
      .prepare = postfix_prepare, .start = postfix_start, .ready = postfix_ready, .pid = postfix_pid,
      .stop = postfix_stop, .ports = postfix_ports, .ports_by_kind = postfix_ports_by_kind,

@@ -179,6 +179,9 @@ static void render_policy_context(const struct site *site, const struct site_hos
     /* Postfix's only way in: a directory root:postfix 0750 (emailng up),
      * the socket 0660 group postfix, and peer_users checked by the daemon */
     set_printf(ctx, "policyd_socket", "%s/policyd/policy", render_context_get(ctx, "run_dir"));
+    /* emailng-fromcheck, the submission services' milter (issue 11): in a
+     * directory of user postfix, 0700; the socket 0600 postfix */
+    set_printf(ctx, "fromcheck_socket", "%s/fromcheck/milter", render_context_get(ctx, "run_dir"));
     /* quota.stores: every store pair and the quota-status services of its
      * hosts (a store on this host answers on 127.0.0.1 only). */
     for (size_t i = 0; i < site->n_hosts; i++) {

@@ -54,6 +54,7 @@ void site_default(struct site *site)
     site->message_size = 25ULL * 1024 * 1024;
     site->line_length = 2048;
     site->demo_users = 1;
+    site->admin_address = xstrdup("alice@example.test");
     site->ports = default_ports;
     site->policy.user = (struct site_send_limits){100, 100, 1000};
     site->policy.client = (struct site_send_limits){1000, 100, 10000};
@@ -101,6 +102,7 @@ void site_free(struct site *site)
     free(site->name);
     strv_free(site->domains, site->n_domains);
     free(site->ldap_base);
+    free(site->admin_address);
     for (size_t i = 0; i < site->n_hosts; i++) {
         free(site->hosts[i].name);
         free(site->hosts[i].address);
@@ -184,6 +186,7 @@ struct loader {
     const yaml_node_t *hosts_key, *admin_hosts_key, *resolver_key;
     const yaml_node_t *fabric_dns, *fabric_client;
     const yaml_node_t *spam_quarantine_level;
+    const yaml_node_t *admin_address, *demo_users;     /* values, when given */
     const yaml_node_t **greylist_domain_nodes;  /* beside policy.greylist_domains */
     const yaml_node_t **override_key_nodes;     /* beside policy.overrides */
 };
@@ -1117,6 +1120,53 @@ static void check_site(struct loader *l, struct site *site)
     }
 }
 
+/* admin_address: ADDRESS (postmaster@ and abuse@ of every domain go there). */
+static void take_admin_address(ycfg *y, const yaml_node_t *node, struct site *site)
+{
+    const char *s = ycfg_text(y, node, "admin_address");
+    if (s == NULL)
+        return;
+    buf out = BUF_INIT, why = BUF_INIT;
+    if (strchr(s, '@') == NULL)
+        ycfg_report(y, node, "admin_address: \"%s\" is not an address; expected e.g. "
+                    "hostmaster@example.org (postmaster@ and abuse@ of every domain go there)", s);
+    else if (address_normalize(s, NULL, &out, &why) != 0)
+        ycfg_report(y, node, "admin_address: %s; expected e.g. hostmaster@example.org", buf_cstr(&why));
+    else {
+        free(site->admin_address);
+        site->admin_address = buf_steal(&out);
+    }
+    buf_free(&out);
+    buf_free(&why);
+}
+
+/* Without the key: alice@ the primary domain, only when the site has demo
+ * users (a real site names its administrator). Never one of the aliases it
+ * is the target of: mail to postmaster@ would go round in a loop. */
+static void check_admin_address(struct loader *l, struct site *site)
+{
+    if (l->admin_address == NULL) {
+        free(site->admin_address);
+        site->admin_address = NULL;
+        if (site->demo_users && site->n_domains > 0)
+            site->admin_address = xasprintf("alice@%s", site->domains[0]);
+        else if (!site->demo_users)
+            ycfg_report(&l->y, l->demo_users, "admin_address: required when demo_users is false; "
+                        "expected the address that receives the mail of postmaster@ and abuse@ "
+                        "of every domain, e.g. admin_address: hostmaster@%s",
+                        site->n_domains > 0 ? site->domains[0] : "example.org");
+        return;
+    }
+    const char *a = site->admin_address, *at = a ? strrchr(a, '@') : NULL;
+    if (at == NULL)
+        return;     /* reported by take_admin_address */
+    size_t local = (size_t)(at - a);
+    int role = (local == 10 && strncmp(a, "postmaster", 10) == 0) || (local == 5 && strncmp(a, "abuse", 5) == 0);
+    if (role && is_site_domain(site, at + 1))
+        ycfg_report(&l->y, l->admin_address, "admin_address: %s is one of the aliases that point to it "
+                    "(a loop); expected a user's address or one outside the site's domains", a);
+}
+
 /* The defaults that follow from other keys: TLS names and the LDAP base. */
 static void derive_defaults(struct site *site, int names_given, int base_given)
 {
@@ -1143,7 +1193,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
-                                       "admin_hosts", "resolver", "bruteforce", NULL};
+                                       "admin_hosts", "resolver", "bruteforce", "admin_address", NULL};
     struct loader l;
     memset(&l, 0, sizeof l);
     ycfg *y = &l.y;
@@ -1175,19 +1225,21 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 5: take_quota(y, v, site); break;
             case 6: take_limits(y, v, site); break;
             case 7: take_ports(y, v, site); break;
-            case 8: ycfg_bool(y, v, m.path, &site->demo_users); break;
+            case 8: l.demo_users = v; ycfg_bool(y, v, m.path, &site->demo_users); break;
             case 9: take_filter(&l, v, site); break;
             case 10: take_policy(&l, v, site); break;
             case 11: take_fabric(&l, v, site); break;
             case 12: l.admin_hosts_key = m.key_node; take_admin_hosts(y, v, site); break;
             case 13: l.resolver_key = m.key_node; take_resolver(y, v, site); break;
             case 14: take_bruteforce(y, v, site); break;
+            case 15: l.admin_address = v; take_admin_address(y, v, site); break;
             default: break;
             }
         }
         ycfg_map_end(&m);
         check_site(&l, site);
         derive_defaults(site, names_given, base_given);
+        check_admin_address(&l, site);
     } else {
         ycfg_map_end(&m);
     }

@@ -127,6 +127,11 @@ struct site {
     unsigned long long message_size;    /* bytes */
     unsigned long long line_length;     /* bytes */
     int demo_users;
+    /* Where postmaster@ and abuse@ of every domain go (RFC 5321, RFC 2142):
+     * `up` creates those aliases when they are missing. Normalised; given,
+     * or alice@ the primary domain when the site has demo users (required
+     * otherwise). */
+    char *admin_address;
     struct site_ports ports;
     struct site_policy policy;
     struct site_filter filter;

@@ -61,6 +61,10 @@ BROKEN = {
     "port-clash": (_insert_line(8, "ports: {smtp: 2525, imap: 2525}"), (8, 27)),
     "greylist-not-ours": (_insert_line(8, "policy: {greylist: {domains: [other.test]}}"), (8, 31)),
     "admin-hosts-one-host": (_insert_line(8, "admin_hosts: [192.0.2.0/24]"), (8, 1)),
+    # issue 11: where postmaster@ and abuse@ go
+    "admin-address-bad": (_insert_line(8, "admin_address: not-an-address"), (8, 16)),
+    "admin-address-loop": (_insert_line(8, "admin_address: postmaster@example.test"), (8, 16)),
+    "admin-address-required": (_replace_line(9, "demo_users: false"), (9, 13)),
 }
 
 

@@ -1,7 +1,10 @@
 """Submission: 587 (STARTTLS) and 465 (implicit TLS), SASL only after TLS,
 senders limited to their own addresses."""
 
+import os
+import re
 import smtplib
+import subprocess
 
 import pytest
 
@@ -114,3 +117,115 @@ def test_465_wrong_password_535(site, alice):
         with pytest.raises(smtplib.SMTPAuthenticationError) as e:
             _auth(s, "PLAIN", alice[0], "not-" + alice[1])
         assert e.value.smtp_code == 535, e.value
+
+
+# --- submission hygiene (issue 11) ---------------------------------------------------
+
+def _logged_in(site, port, user):
+    """A submission session on 587 (after STARTTLS) or 465, logged in as user."""
+    if port == 465:
+        s = SMTP_SSL(site, 465)
+        s.ehlo("client.e2e.test")
+    else:
+        s = _submission(site)
+    code, msg = _auth(s, "PLAIN", *user)
+    assert code == 235, (code, msg)
+    return s
+
+
+def _data_refused(site, port, user, envelope, headers, rcpt):
+    """Sends a message with the given header lines; returns (code, text) of the refusal."""
+    mid = msgid()
+    body = "\r\n".join(headers + ["To: <%s>" % rcpt, "Subject: hygiene", "Message-ID: %s" % mid,
+                                  "", "spoof attempt", ""])
+    with _logged_in(site, port, user) as s:
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail(envelope, [rcpt], body.encode())
+        return e.value.smtp_code, e.value.smtp_error
+
+
+def _add_alternate(site, user, alternate):
+    """Gives user another address (emailngAlternateAddress) straight in the directory."""
+    ldif = "dn: mail=%s,ou=users,dc=example,dc=test\nchangetype: modify\nadd: emailngAlternateAddress\n" \
+           "emailngAlternateAddress: %s\n" % (user, alternate)
+    uri = "ldapi://" + os.path.join(site.state, "run", "mail", "ldapi").replace("/", "%2F")
+    r = subprocess.run(["ldapmodify", "-Q", "-Y", "EXTERNAL", "-H", uri], input=ldif, text=True,
+                       capture_output=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("port", [587, 465])
+def test_header_from_not_owned_refused(site, port, alice, bob):
+    """S1, issue 11: alice (her own envelope sender) with `From: bob@...` is refused 550 5.7.1 at DATA."""
+    code, text = _data_refused(site, port, alice, alice[0], ["From: Bob <%s>" % bob[0]], bob[0])
+    assert code == 550 and text.startswith(b"5.7.1"), (code, text)
+    assert b"From" in text and bob[0].encode() in text, text
+
+
+@pytest.mark.parametrize("headers", [
+    ["From: <{alice}>", "Sender: <{bob}>"],                       # Sender: not hers
+    ["From: <{alice}>, <{bob}>"],                                  # one of two authors not hers
+    ["From: <{alice}>", "From: <{bob}>"],                          # a second From: header
+    ["From: {alice} <{bob}>"],                                     # the address is in the brackets
+    ['From: "{alice}" <{bob}>'],
+    ["From: (<{alice}>) {bob}"],                                   # a comment is no address
+    ["From: undisclosed:;"],                                       # no address at all
+    ["From: <{bob_upper}>"],                                       # case does not hide bob
+], ids=["sender", "two-authors", "two-from", "phrase", "quoted-phrase", "comment", "group", "case"])
+def test_header_from_evasions_refused(site, alice, bob, headers):
+    """S1, issue 11: every author and Sender: address must be the login's, however it is written."""
+    lines = [h.format(alice=alice[0], bob=bob[0], bob_upper=bob[0].upper()) for h in headers]
+    code, text = _data_refused(site, 587, alice, alice[0], lines, bob[0])
+    assert code == 550 and text.startswith(b"5.7.1"), (code, text)
+
+
+def test_header_from_own_addresses_accepted(site, alice, bob):
+    """S1, issue 11: From: in another case with a display name, and the user's other address
+    (emailngAlternateAddress, as smtpd_sender_login_maps says), as From:, Sender: and envelope."""
+    alternate = "%s@example.test" % site.unique("alice-alt")
+    _add_alternate(site, alice[0], alternate)
+    cases = [
+        (alice[0], ['From: "Alice, Example (work)" <%s>' % alice[0].upper()]),
+        (alice[0], ["From: %s" % alternate]),
+        (alternate, ["From: <%s>" % alternate, "Sender: %s" % alice[0]]),
+    ]
+    for envelope, headers in cases:
+        mid = msgid()
+        body = "\r\n".join(headers + ["To: <%s>" % bob[0], "Subject: own address", "Message-ID: %s" % mid,
+                                      "", "mine", ""])
+        with _logged_in(site, 587, alice) as s:
+            assert s.sendmail(envelope, [bob[0]], body.encode()) == {}
+        wait_for_message(site, bob[0], mid)
+
+
+@pytest.mark.parametrize("port", [587, 465])
+def test_null_sender_refused(site, port, alice):
+    """S1, issue 11: MAIL FROM:<> on submission is refused with 5.7.1 and says why."""
+    with _logged_in(site, port, alice) as s:
+        code, msg = s.mail("<>")
+        if code == 250:       # smtpd_delay_reject: sender restrictions answer at RCPT
+            code, msg = s.rcpt(alice[0])
+        assert code == 550 and msg.startswith(b"5.7.1"), (code, msg)
+        assert b"null sender" in msg, msg
+        s.rset()
+
+
+def _openssl(site, port, cipher):
+    argv = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-CAfile", site.ca,
+            "-servername", "mail.example.test"]
+    if port == 587:
+        argv += ["-starttls", "smtp"]
+    if cipher:
+        argv += ["-cipher", cipher]
+    return subprocess.run(argv, input="QUIT\n", capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("port", [587, 465])
+def test_submission_refuses_anonymous_ciphers(site, port):
+    """X3, issue 11: a TLS 1.2 client offering only aNULL suites gets no handshake on 587/465;
+    the same client with its default suites does (so the refusal is the cipher's)."""
+    good = _openssl(site, port, None)
+    assert good.returncode == 0 and "Cipher is " in good.stdout, good.stdout + good.stderr
+    anon = _openssl(site, port, "aNULL:@SECLEVEL=0")
+    assert anon.returncode != 0, anon.stdout
+    assert not re.search(r"Cipher is (ADH|AECDH)", anon.stdout), anon.stdout

@@ -63,7 +63,9 @@ def test_every_host_and_service_up(ha):
     assert services["proxy2"] == ["dovecot", "fail2ban", "healthd"]
     # dovecot: the auth service only; unbound: the caching resolver (S8);
     # the content filter (filter.enabled)
-    assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "fail2ban", "policyd", "postfix",
+    # fromcheck: the submission milter (header From:/Sender: against the login)
+    assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "fail2ban", "fromcheck", "policyd",
+                                  "postfix",
                                   "unbound"]
     assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
 

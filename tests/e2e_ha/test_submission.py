@@ -87,3 +87,40 @@ def test_submission_keeps_working_with_proxy1_down(ha):
         ha.emailng("up")            # brings proxy1 back; the others are already up
     st = ha.emailng("status", "--host", "proxy1", check=False)
     assert st.returncode == 0, st.stdout
+
+
+def _submit_headers(site, relay, user, password, envelope, headers, rcpt, msgid):
+    ctx = ssl.create_default_context(cafile=site.ca)
+    with smtplib.SMTP(HOSTS[relay], 587, local_hostname="laptop.outside.test", timeout=30) as s:
+        s.ehlo()
+        s._host = TLS_NAME
+        s.starttls(context=ctx)
+        s.ehlo()
+        s.login(user, password)
+        body = "\r\n".join(headers + ["To: %s" % rcpt, "Subject: hygiene", "Message-ID: %s" % msgid, "",
+                                      "from the relay", ""])
+        return s.sendmail(envelope, [rcpt], body)
+
+
+def test_header_from_held_to_the_login_at_each_relay(ha):
+    """S1, issue 11: at each relay (its exported sender table, no directory), a From: that is
+    not the login's is refused 550 5.7.1; the login's own is delivered; the null sender is refused."""
+    alice, bob = "alice@example.test", "bob@example.test"
+    for relay in ("relay1", "relay2"):
+        try:
+            _submit_headers(ha, relay, alice, ha.password(alice), alice, ["From: Bob <%s>" % bob], bob,
+                            "<%s@e2e.test>" % uuid.uuid4().hex)
+            raise AssertionError("%s accepted From: %s from %s" % (relay, bob, alice))
+        except smtplib.SMTPDataError as e:
+            assert e.smtp_code == 550 and e.smtp_error.startswith(b"5.7.1"), e
+        msgid = "<%s@e2e.test>" % uuid.uuid4().hex
+        assert _submit_headers(ha, relay, alice, ha.password(alice), alice, ["From: Alice <%s>" % alice.upper()],
+                               bob, msgid) == {}
+        assert _delivered(ha, bob, msgid), "%s: not delivered" % relay
+        try:
+            _submit_headers(ha, relay, alice, ha.password(alice), "<>", ["From: %s" % alice], bob,
+                            "<%s@e2e.test>" % uuid.uuid4().hex)
+            raise AssertionError("%s accepted the null sender" % relay)
+        except smtplib.SMTPRecipientsRefused as e:
+            code, text = e.recipients[bob]
+            assert code == 550 and text.startswith(b"5.7.1"), e

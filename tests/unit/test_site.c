@@ -39,7 +39,8 @@ static const char *const good =
     "quota: {default: 2G, grace: 5%}\n"
     "limits: {message_size: 10M, line_length: 4096}\n"
     "ports: {smtp: 2525}\n"
-    "demo_users: false\n";
+    "demo_users: false\n"
+    "admin_address: Hostmaster@Example.ORG\n";
 
 static void test_good_site(void **state)
 {
@@ -61,8 +62,35 @@ static void test_good_site(void **state)
     assert_int_equal(site.ports.smtp, 2525);
     assert_int_equal(site.ports.imap, 143);
     assert_int_equal(site.demo_users, 0);
+    assert_string_equal(site.admin_address, "hostmaster@example.org");
     buf_free(&errors);
     site_free(&site);
+}
+
+/* admin_address (issue 11): where postmaster@ and abuse@ of every domain go. */
+static void test_admin_address(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    /* With demo users: alice@ the primary domain; on the built-in site too. */
+    assert_int_equal(parse("domains: [example.org, example.test]\n", &site, &errors), 0);
+    assert_string_equal(site.admin_address, "alice@example.org");
+    site_free(&site);
+    site_default(&site);
+    assert_string_equal(site.admin_address, "alice@example.test");
+    site_free(&site);
+    /* An address outside the site's domains is fine (a forwarding target). */
+    assert_int_equal(parse("demo_users: false\nadmin_address: noc@isp.example\n", &site, &errors), 0);
+    assert_string_equal(site.admin_address, "noc@isp.example");
+    site_free(&site);
+    buf_free(&errors);
+    expect_error("demo_users: false\n", "site.yaml:1:13: admin_address: required when demo_users is false");
+    expect_error("admin_address: alice\n", "site.yaml:1:16: admin_address: \"alice\" is not an address");
+    expect_error("admin_address: \"a(b)@example.test\"\n", "site.yaml:1:16: admin_address: ");
+    expect_error("admin_address: [a@example.test]\n", "site.yaml:1:16: admin_address");
+    expect_error("domains: [example.test, b.test]\nadmin_address: Abuse@B.test\n",
+                 "site.yaml:2:16: admin_address: abuse@b.test is one of the aliases that point to it (a loop)");
 }
 
 static void test_defaults_derived_from_domain(void **state)
@@ -628,6 +656,7 @@ static void test_booleans_on_off(void **state)
     buf errors = BUF_INIT;
     static const char text[] =
         "demo_users: off\n"
+        "admin_address: hostmaster@example.test\n"
         "filter: {enabled: on, before_queue: off, network_tests: on, spam_quarantine_level: off}\n"
         "policy: {spf: {enabled: off, reject_fail: on}, greylist: {enabled: yes}}\n";
     if (parse(text, &site, &errors) != 0)
@@ -667,7 +696,7 @@ static void test_duplicate_keys(void **state)
                         "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address\n");
     buf_free(&errors);
     site_free(&site);
     /* Equal values are not equal keys. */
@@ -743,7 +772,7 @@ static void test_errors_sorted_by_line(void **state)
                         "K, M, G or T (e.g. 500M)\n"
                         "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
                         "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address\n");
     buf_free(&errors);
     site_free(&site);
 }
@@ -752,6 +781,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_site),
+        cmocka_unit_test(test_admin_address),
         cmocka_unit_test(test_defaults_derived_from_domain),
         cmocka_unit_test(test_default_profile),
         cmocka_unit_test(test_unknown_key_with_position),
