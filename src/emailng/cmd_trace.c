@@ -388,8 +388,17 @@ static void join_the_rest(struct trace *t)
             continue;
         size_t *slot = NULL;
         if (strncmp(e->ev.daemon, "dovecot", 7) == 0) {
-            if (e->ev.session)
-                slot = map_slot(&t->unit_of_session, e->ev.session, 0);
+            /* a proxied delivery's session on the store is the proxy's (the
+             * one Postfix logged) with ":P1" added */
+            char *session = e->ev.session ? xstrdup(e->ev.session) : NULL;
+            if (session && (slot = map_slot(&t->unit_of_session, session, 0)) == NULL) {
+                char *colon = strrchr(session, ':');
+                if (colon && colon[1] == 'P') {
+                    *colon = '\0';
+                    slot = map_slot(&t->unit_of_session, session, 0);
+                }
+            }
+            free(session);
             if (slot == NULL && e->ev.message_id)
                 slot = map_slot(&t->unit_of_message_id, e->ev.message_id, 0);
         }

@@ -360,6 +360,16 @@ static int parse_dovecot(const char *p, const char *end, struct maillog_event *e
         r = r ? find(r + 5, end, ": ") : NULL;
         if (r)
             set_field(&ev->reply, r + 2, (size_t)(end - r - 2));
+        /* "rcpt R: <SESSION>: Sent message to": the session the delivering
+         * Postfix was told; the store's Dovecot logs it with ":P1" added */
+        const char *sent = find(text, end, "Sent message to <");
+        if (sent - text >= 4 && memcmp(sent - 3, ">: ", 3) == 0) {
+            const char *open = sent - 4;
+            while (open > text && *open != '<' && *open != ' ')
+                open--;
+            if (*open == '<')
+                set_field(&ev->session, open + 1, (size_t)(sent - 3 - open - 1));
+        }
         ev->kind = MAILLOG_PROXIED;
     } else if (is_error && msgid) {
         ev->kind = MAILLOG_FAILED;
@@ -368,7 +378,7 @@ static int parse_dovecot(const char *p, const char *end, struct maillog_event *e
     }
     if (user && ev->recipient == NULL && !isdigit((unsigned char)user[0]))
         set_field(&ev->recipient, user, (size_t)(user_end - user));
-    if (session)
+    if (session && ev->session == NULL)
         set_field(&ev->session, session, (size_t)(session_end - session));
     /* what the line says, with who said it: "sieve: stored mail into mailbox 'Junk'" */
     buf detail = BUF_INIT;

@@ -60,6 +60,8 @@ def test_trace_names_relay_proxy_and_store(ha):
     store = handed[0]["next_host"]
     assert (store, "accepted") in kinds and any(
         e["host"] == store and e.get("queue_id") == handed[0]["next_queue_id"] for e in events), events
+    # the store's Postfix hands it to a proxy's LMTP, which passes it to the active store
+    assert any(e["event"] == "proxied" and e["host"] in ("proxy1", "proxy2") for e in events), events
     final = [e for e in events if e["event"] == "delivered" and e["daemon"].startswith("dovecot")]
     assert final and final[-1]["folder"] == "INBOX" and final[-1]["host"] in ("store1", "store2"), events
     assert final[-1]["recipient"] == ALICE

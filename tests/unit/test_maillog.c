@@ -231,7 +231,23 @@ static void test_dovecot_sieve_and_saved(void **state)
     assert_string_equal(ev.detail, "saved mail to Junk");
     maillog_event_free(&ev);
 
+    /* a proxy's LMTP (full topology): its session (the one the store's Postfix was
+     * told) and the store's reply */
+    assert_int_equal(parse(MAILLOG_DOVECOT,
+                           "Dec 07 02:21:04 lmtp(8377): Info: lmtp-server: conn 198.18.0.31:56675 [1]: rcpt "
+                           "alice@example.test: <vudgAxAYFmu5IAAAg+zDdQ>: Sent message to <alice@example.test> at "
+                           "198.18.0.31:24: 250 2.0.0 <alice@example.test> vudgAxAYFmu5IAAAg+zDdQ:P1 Saved (1/1 at 32 "
+                           "ms)", &ev), 1);
+    assert_int_equal(ev.kind, MAILLOG_PROXIED);
+    assert_string_equal(ev.recipient, "alice@example.test");
+    assert_string_equal(ev.relay, "198.18.0.31");
+    assert_string_equal(ev.session, "vudgAxAYFmu5IAAAg+zDdQ");
+    assert_string_equal(ev.reply, "250 2.0.0 <alice@example.test> vudgAxAYFmu5IAAAg+zDdQ:P1 Saved (1/1 at 32 ms)");
+    maillog_event_free(&ev);
+
     const char *others[] = {
+        "Dec 07 02:25:54 lmtp(10076): Error: lmtp-client: conn 198.18.0.31:24 [1]: connect(198.18.0.31:24) failed: "
+        "Connection refused",
         "Dec 07 02:15:14 lmtp(11953): Info: Connect from local",
         "Dec 07 02:15:14 lmtp(11953): Info: Disconnect from local: Logged out (state=READY)",
         "Dec 07 02:15:14 imap-login: Info: Login: user=<alice@example.test>, method=PLAIN, rip=127.0.0.2",
