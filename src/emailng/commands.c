@@ -8,6 +8,7 @@
 #include "cmd_replication.h"
 #include "cmd_site.h"
 #include "cmd_status.h"
+#include "cmd_trace.h"
 #include "cmd_up.h"
 #include "cmd_user.h"
 
@@ -158,6 +159,15 @@ const struct command commands[] = {
      run_node},
     {"replication", NULL, "a site of several hosts: the store pairs' replication", NULL, replication_subcommands, 1,
      run_replication},
+    {"trace", "QUERY [--since TIME] [--until TIME] [--logs DIR] [--json] [--host NAME]",
+     "a message's way through every host, from the logs (Message-ID, queue id, sender or recipient)",
+     "One timeline per message: accepted, refused (with the reply), policy decisions, scanned\n"
+     "(score, virus), handed to the filter or the next host (queued as ID), deferred or bounced\n"
+     "(with the reason), delivered (store and folder), discarded as a duplicate.\n"
+     "TIME: YYYY-MM-DD[ HH:MM[:SS]] (local time) or 30m, 2h, 1d before now. The logs are\n"
+     "STATE/log/HOST/*.log, or DIR/HOST/*.log with --logs DIR (logs collected from real hosts).\n"
+     "Exit status 0 when something matched, 1 \"no trace of QUERY\", 2 usage error.",
+     NULL, 1, cmd_trace},
     {"help", "[COMMAND [SUBCOMMAND]]", "this text, or one command's", NULL, NULL, 1, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
