@@ -118,8 +118,13 @@ def ha():
         pytest.fail("the full topology tests need root (they create network namespaces)")
     state = tempfile.mkdtemp(prefix="emailng-ha-")
     os.chmod(state, 0o755)      # clamd (user clamav) reads the signatures below it
-    cp = subprocess.run([EMAILNG, "--state", state, "up", "--site", site_file(state)], capture_output=True, text=True,
-                        timeout=600, env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
+    argv = [EMAILNG, "--state", state, "up", "--site", site_file(state)]
+    try:
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
+    except subprocess.TimeoutExpired as e:
+        # Still clean up below: `down` stops whatever hosts came up and removes the fabric.
+        cp = subprocess.CompletedProcess(argv, -1, (e.stdout or b"").decode(errors="replace") + "\n(timed out after 600 s)",
+                                         (e.stderr or b"").decode(errors="replace"))
     m = re.search(r"test fabric (en[0-9a-f]{8})", cp.stdout)
     site = Site(state, m.group(1) if m else None)
     own = os.open("/proc/self/ns/net", os.O_RDONLY)
