@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -198,24 +197,13 @@ int clamd_start(const struct service_env *env, buf *err)
 }
 
 /* Connects to the unix socket path; -1 with the reason in detail. */
-static int unix_connect(const char *path, const char *what, buf *detail)
+static int connect_to(const char *path, const char *what, buf *detail)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path) {
-        buf_printf(detail, "socket path too long: %s", path);
-        return -1;
-    }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        buf_printf(detail, "socket: %s", strerror(errno));
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        buf_printf(detail, "no %s at %s: %s", what, path, strerror(errno));
-        close(fd);
-        return -1;
-    }
+    buf why = BUF_INIT;
+    int fd = unix_connect(path, &why);
+    if (fd < 0)
+        buf_printf(detail, "no %s: %s", what, buf_cstr(&why));
+    buf_free(&why);
     return fd;
 }
 
@@ -241,7 +229,7 @@ int clamd_ready(const struct service_env *env, buf *detail)
 {
     char *path = service_path(env, "run_dir", "clamav/clamd.ctl");
     int rc = -1;
-    int fd = unix_connect(path, "clamd", detail);
+    int fd = connect_to(path, "clamd", detail);
     if (fd < 0) {
         /* reason in detail */
     } else if (send(fd, "zPING", 6, MSG_NOSIGNAL) != 6) {
@@ -307,7 +295,7 @@ int amavisd_ready(const struct service_env *env, buf *detail)
     static const char *const sockets[] = {"amavis_socket_mx", "amavis_socket_submission"};
     for (size_t i = 0; i < sizeof sockets / sizeof sockets[0]; i++) {
         const char *path = service_var(env, sockets[i]);
-        int fd = unix_connect(path, "amavisd", detail);
+        int fd = connect_to(path, "amavisd", detail);
         if (fd < 0)
             return -1;
         char answer[256];
@@ -411,7 +399,7 @@ int clamav_milter_start(const struct service_env *env, buf *err)
 
 int clamav_milter_ready(const struct service_env *env, buf *detail)
 {
-    int fd = unix_connect(service_var(env, "clamav_milter_socket"), "clamav-milter", detail);
+    int fd = connect_to(service_var(env, "clamav_milter_socket"), "clamav-milter", detail);
     if (fd < 0)
         return -1;
     close(fd);

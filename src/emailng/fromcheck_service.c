@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -77,23 +76,13 @@ int fromcheck_start(const struct service_env *env, buf *err)
 /* Its socket accepts a connection (root may open it). */
 int fromcheck_ready(const struct service_env *env, buf *detail)
 {
-    const char *path = service_var(env, "fromcheck_socket");
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        buf_printf(detail, "%s: path too long for a unix socket", path);
-        return -1;
-    }
-    memcpy(sun.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = unix_connect(service_var(env, "fromcheck_socket"), detail);
     if (fd < 0) {
-        buf_printf(detail, "socket: %s", strerror(errno));
+        buf_printf(detail, " (see %s/fromcheck.log)", service_var(env, "log_dir"));
         return -1;
     }
-    int rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-    if (rc != 0)
-        buf_printf(detail, "%s: %s (see %s/fromcheck.log)", path, strerror(errno), service_var(env, "log_dir"));
     close(fd);
-    return rc == 0 ? 0 : -1;
+    return 0;
 }
 
 pid_t fromcheck_pid(const struct service_env *env)

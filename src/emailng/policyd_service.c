@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -71,23 +70,13 @@ int policyd_ready(const struct service_env *env, buf *detail)
         "request=smtpd_access_policy\nprotocol_state=CONNECT\nprotocol_name=SMTP\n"
         "client_address=127.0.0.1\nclient_name=localhost\ninstance=emailng-ready\n\n";
     const char *path = service_var(env, "policyd_socket");
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        buf_printf(detail, "%s: path too long for a unix socket", path);
+    int fd = unix_connect(path, detail);
+    if (fd < 0)
         return -1;
-    }
-    memcpy(sun.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        buf_printf(detail, "socket: %s", strerror(errno));
-        return -1;
-    }
     int rc = -1;
     char answer[512];
     size_t got = 0;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
-        buf_printf(detail, "%s: %s", path, strerror(errno));
-    } else if (send(fd, request, sizeof request - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof request - 1)) {
+    if (send(fd, request, sizeof request - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof request - 1)) {
         buf_printf(detail, "%s: cannot send a policy request", path);
     } else {
         long long deadline = clock_ms() + READY_TIMEOUT_MS;

@@ -416,18 +416,36 @@ int tcp_listening(const char *host, int port)
     return 1;
 }
 
-int unix_listening(const char *path)
+int unix_connect(const char *path, buf *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path)
-        return 0;
-    strcpy(sa.sun_path, path);
+    if (strlen(path) >= sizeof sa.sun_path) {
+        buf_printf(err, "%s: path too long for a unix socket", path);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        buf_printf(err, "socket: %s", strerror(errno));
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        buf_printf(err, "%s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int unix_listening(const char *path)
+{
+    buf ignored = BUF_INIT;
+    int fd = unix_connect(path, &ignored);
+    buf_free(&ignored);
     if (fd < 0)
         return 0;
-    int ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
     close(fd);
-    return ok;
+    return 1;
 }
 
 int tcp_greeting(const char *host, int port, const char *expect, int timeout_ms, buf *line)

@@ -57,6 +57,9 @@ long process_tree_pss_kb(pid_t pid);
  * Returns 0 if a line starting with `expect` arrived. */
 int tcp_greeting(const char *host, int port, const char *expect, int timeout_ms, buf *line);
 
+/* A connected stream socket to the unix socket path, or -1 with
+ * "PATH: reason" in err. */
+int unix_connect(const char *path, buf *err);
 /* Returns 1 if something accepts connections on the unix socket path. */
 int unix_listening(const char *path);
 
