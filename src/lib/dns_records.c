@@ -131,6 +131,16 @@ static void note(struct dns_domain_records *r, char *line)
     r->notes[r->n_notes++] = line;
 }
 
+/* An address as inet_ntop writes it (as a resolver answer shows it), in text. */
+static const char *canon_address(const char *address, char text[INET6_ADDRSTRLEN])
+{
+    unsigned char bin[16];
+    int af = is_ipv6(address) ? AF_INET6 : AF_INET;
+    if (inet_pton(af, address, bin) == 1 && inet_ntop(af, bin, text, INET6_ADDRSTRLEN) != NULL)
+        return text;
+    return address;         /* the site model accepted it: cannot happen */
+}
+
 /* A/AAAA of a host name, if it belongs with this domain: in its zone, or in
  * no zone of the site and this is the primary domain. */
 static void add_address(const struct site *site, struct dns_domain_records *r, const char *name,
@@ -142,14 +152,9 @@ static void add_address(const struct site *site, struct dns_domain_records *r, c
         free(comment);
         return;
     }
-    /* The address as inet_ntop writes it, so an answer compares equal. */
-    unsigned char bin[16];
     char text[INET6_ADDRSTRLEN];
-    int af = is_ipv6(address) ? AF_INET6 : AF_INET;
-    const char *canon = address;
-    if (inet_pton(af, address, bin) == 1 && inet_ntop(af, bin, text, sizeof text) != NULL)
-        canon = text;
-    add(r, name, af == AF_INET6 ? DNS_AAAA : DNS_A, canon, canon, NULL, zone != NULL, comment);
+    const char *canon = canon_address(address, text);
+    add(r, name, is_ipv6(address) ? DNS_AAAA : DNS_A, canon, canon, NULL, zone != NULL, comment);
 }
 
 /* The reverse name of an address: 11.0.18.198.in-addr.arpa, or the
@@ -248,8 +253,11 @@ int dns_records_build(const struct site *site, const char *domain, struct dns_do
     /* SPF: mail from the domain leaves only through the relays. */
     buf b = BUF_INIT;
     buf_append_str(&b, "v=spf1");
-    for (size_t k = 0; k < n_relays; k++)
-        buf_printf(&b, " ip%c:%s", is_ipv6(relay_hosts[k]->address) ? '6' : '4', relay_hosts[k]->address);
+    for (size_t k = 0; k < n_relays; k++) {
+        char text[INET6_ADDRSTRLEN];
+        buf_printf(&b, " ip%c:%s", is_ipv6(relay_hosts[k]->address) ? '6' : '4',
+                   canon_address(relay_hosts[k]->address, text));
+    }
     buf_append_str(&b, " -all");
     add_txt(out, out->domain, buf_cstr(&b), "v=spf1",
             xasprintf("SPF: only the relays send for %s; -all: everything else fails", out->domain));
