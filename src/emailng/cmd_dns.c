@@ -145,8 +145,10 @@ static char *canonical(ns_msg *msg, const ns_rr *rr, enum dns_type type)
             buf_append(&b, rd + off + 1, n);
             off += 1 + n;
         }
+        /* Shown in messages and JSON: control bytes and non-ASCII as '?'
+         * (our records are ASCII, so a match is never made by it). */
         for (size_t i = 0; i < b.len; i++)
-            if (b.data[i] == '\0')
+            if ((unsigned char)b.data[i] < 0x20 || (unsigned char)b.data[i] >= 0x7f)
                 b.data[i] = '?';
         buf_cstr(&b);
         return buf_steal(&b);
