@@ -31,6 +31,9 @@ FUZZ_SANITIZE = address,undefined
 PKG_CFLAGS  = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)))$(PKG_CFLAGS)
 PKG_LIBS    = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)))$(PKG_LIBS)
 YAML_LIBS   = $(eval YAML_LIBS := $$(shell pkg-config --libs yaml-0.1))$(YAML_LIBS)
+# Libraries only the CLI links (not the daemons or the unit tests): glibc's
+# libresolv for `emailng dns check` (res_nquery, ns_parserr; in libc6-dev).
+CLI_LIBS    = -lresolv
 CMOCKA_LIBS = $(eval CMOCKA_LIBS := $$(shell pkg-config --libs cmocka))$(CMOCKA_LIBS)
 
 # Our flags are kept apart from CFLAGS/CPPFLAGS/LDLIBS so that setting those
@@ -86,7 +89,7 @@ FLAGS_fuzz    = $(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SANITIZE) $(ALL_CPPFLAGS)
 FLAGS_ld      = $(CC) $(CFLAGS) $(LDFLAGS) $(ALL_LDLIBS)
 FLAGS_test    = $(CMOCKA_LIBS)
 FLAGS_lib     = $(AR) $(LIB_SRC)
-FLAGS_cli     = $(CLI_SRC)
+FLAGS_cli     = $(CLI_SRC) $(CLI_LIBS)
 FLAGS_datadir = $(DATADIR) $(DATADIR_SRC)
 FLAGS_curdir  = $(CURDIR)
 
@@ -151,7 +154,7 @@ $(FUZZ_LIB): $(FUZZ_LIB_OBJ) $(FLAGS)/lib
 
 # --- programs
 $(BUILD)/emailng: $(CLI_OBJ) $(LIB) $(FLAGS)/ld $(FLAGS)/cli
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(ALL_LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(ALL_LDLIBS) $(CLI_LIBS)
 
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIB) $(FLAGS)/ld $(FLAGS)/test
 	@mkdir -p $(@D)

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cmd_dns.h"
 #include "cmd_node.h"
 #include "cmd_quarantine.h"
 #include "cmd_replication.h"
@@ -168,6 +169,13 @@ const struct command commands[] = {
      "STATE/log/HOST/*.log, or DIR/HOST/*.log with --logs DIR (logs collected from real hosts).\n"
      "Exit status 0 when something matched, 1 \"no trace of QUERY\", 2 usage error.",
      NULL, 1, cmd_trace},
+    {"dns", "[check] [--domain DOMAIN] [--json]", "the DNS records the domains need; `dns check` looks them up",
+     "Without `check`: every record to publish for each domain of the site (or DOMAIN),\n"
+     "as zone-file lines with a comment each, the MTA-STS policy file and the PTR\n"
+     "records the address owner must set. With `check`: each record looked up through\n"
+     "the system resolver, reported ok, missing, wrong (with what was found) or error;\n"
+     "exit status 0 when every record is right, 1 otherwise.",
+     NULL, 1, cmd_dns_run},
     {"help", "[COMMAND [SUBCOMMAND]]", "this text, or one command's", NULL, NULL, 1, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

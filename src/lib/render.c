@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dns_records.h"
 #include "fsutil.h"
 #include "host_kind.h"
 #include "process.h"
@@ -696,7 +697,9 @@ static int render_tree(const struct render_context *ctx, const char *src, const 
     return rc;
 }
 
-/* The test fabric's DNS (templates/nsd): zone records from the site. */
+/* The test fabric's DNS (templates/nsd): one zone file per domain, DOMAIN.zone,
+ * whose records are exactly what `emailng dns` prints (dns_records.h), so
+ * `emailng dns check` against the fabric checks the tool's own output. */
 static void fabric_dns_context(const struct site *site, const char *state_dir, struct render_context *ctx)
 {
     buf b = BUF_INIT;
@@ -705,56 +708,53 @@ static void fabric_dns_context(const struct site *site, const char *state_dir, s
     render_context_set(ctx, "fabric_dns_address", site->fabric.dns);
     set_printf(ctx, "fabric_dns_dir", "%s/etc/fabric-dns/nsd", state_dir);
     for (size_t i = 0; i < site->n_domains; i++)
-        buf_printf(&b, "zone:\n    name: %s\n    zonefile: zone\n", site->domains[i]);
+        buf_printf(&b, "zone:\n    name: %s\n    zonefile: %s.zone\n", site->domains[i], site->domains[i]);
     render_context_set(ctx, "nsd_zones", buf_cstr(&b));
-    buf_reset(&b);
-    /* MX: the relays in site order, preference 10, 20, ... (the first is
-     * tried first; the others take over when it does not answer). */
-    int pref = 10;
-    for (size_t i = 0; i < site->n_hosts; i++)
-        if (site->hosts[i].roles & ROLE_RELAY) {
-            buf_printf(&b, "@       IN MX   %d %s\n", pref, site->hosts[i].name);
-            pref += 10;
-        }
-    /* Only the names the internet needs (S7: no internal host names). */
-    for (size_t i = 0; i < site->n_hosts; i++)
-        if (site->hosts[i].roles & ROLE_RELAY)
-            buf_printf(&b, "%-7s IN %-4s %s\n", site->hosts[i].name,
-                       strchr(site->hosts[i].address, ':') ? "AAAA" : "A", site->hosts[i].address);
-    /* The public name (mail.DOMAIN) points at every proxy. */
-    size_t plen = strlen(site->domains[0]), nlen = strlen(site->tls_names[0]);
-    if (nlen > plen + 1 && strcmp(site->tls_names[0] + nlen - plen, site->domains[0]) == 0
-        && site->tls_names[0][nlen - plen - 1] == '.') {
-        for (size_t i = 0; i < site->n_hosts; i++)
-            if (site->hosts[i].roles & ROLE_PROXY)
-                buf_printf(&b, "%-7.*s IN %-4s %s\n", (int)(nlen - plen - 1), site->tls_names[0],
-                           strchr(site->hosts[i].address, ':') ? "AAAA" : "A", site->hosts[i].address);
-    }
-    /* SPF: mail from our domains leaves through the relays. */
-    buf_append_str(&b, "@       IN TXT  \"v=spf1");
-    for (size_t i = 0; i < site->n_hosts; i++)
-        if (site->hosts[i].roles & ROLE_RELAY)
-            buf_printf(&b, " ip%c:%s", strchr(site->hosts[i].address, ':') ? '6' : '4', site->hosts[i].address);
-    buf_append_str(&b, " -all\"");
-    render_context_set(ctx, "zone_records", buf_cstr(&b));
     buf_free(&b);
+}
+
+/* templates/nsd/nsd.conf, and templates/nsd/zone once per domain as
+ * DOMAIN.zone with that domain's records. */
+static int render_fabric_dns(const struct site *site, const char *templates_dir, const char *state_dir,
+                             const char *out_dir, buf *err)
+{
+    struct render_context ctx = {0};
+    fabric_dns_context(site, state_dir, &ctx);
+    char *dst = xasprintf("%s/fabric-dns/nsd", out_dir);
+    char *src = xasprintf("%s/nsd/nsd.conf", templates_dir);
+    char *file = xasprintf("%s/nsd.conf", dst);
+    int rc = fs_mkdirs(dst, 0755, err);
+    if (rc == 0)
+        rc = render_tree(&ctx, src, file, err);
+    free(src);
+    free(file);
+    src = xasprintf("%s/nsd/zone", templates_dir);
+    for (size_t i = 0; rc == 0 && i < site->n_domains; i++) {
+        struct dns_domain_records r;
+        buf records = BUF_INIT;
+        rc = dns_records_build(site, site->domains[i], &r, err);
+        if (rc == 0) {
+            dns_records_zone_text(&r, 1, 1, &records);
+            dns_records_free(&r);
+            render_context_set(&ctx, "zone_domain", site->domains[i]);
+            render_context_set(&ctx, "zone_records", buf_cstr(&records));
+            file = xasprintf("%s/%s.zone", dst, site->domains[i]);
+            rc = render_tree(&ctx, src, file, err);
+            free(file);
+        }
+        buf_free(&records);
+    }
+    free(src);
+    free(dst);
+    render_context_free(&ctx);
+    return rc;
 }
 
 int render_site(const struct site *site, const char *templates_dir, const char *state_dir,
                 const char *out_dir, buf *err)
 {
-    if (site->fabric.dns && site->n_hosts > 1) {
-        struct render_context ctx = {0};
-        fabric_dns_context(site, state_dir, &ctx);
-        char *src = xasprintf("%s/nsd", templates_dir);
-        char *dst = xasprintf("%s/fabric-dns/nsd", out_dir);
-        int rc = render_tree(&ctx, src, dst, err);
-        free(src);
-        free(dst);
-        render_context_free(&ctx);
-        if (rc != 0)
-            return -1;
-    }
+    if (site->fabric.dns && site->n_hosts > 1 && render_fabric_dns(site, templates_dir, state_dir, out_dir, err) != 0)
+        return -1;
     for (size_t h = 0; h < site->n_hosts; h++) {
         const struct site_host *host = &site->hosts[h];
         struct render_context ctx = {0};

@@ -1,0 +1,14 @@
+/* cmd_dns: `emailng dns [--domain D] [--json]` prints the DNS records the
+ * site's domains need as zone-file lines (src/lib/dns_records.h), and
+ * `emailng dns check [--domain D] [--json]` looks each one up through the
+ * system resolver (glibc's res_nquery) and reports it ok, missing, wrong
+ * (with what was found) or error (the lookup failed): exit 0 when every
+ * record is right, 1 otherwise. */
+#ifndef EMAILNG_CMD_DNS_H
+#define EMAILNG_CMD_DNS_H
+
+#include "cli.h"
+
+int cmd_dns_run(const struct options *o, int argc, char **argv);
+
+#endif
