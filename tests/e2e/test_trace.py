@@ -108,7 +108,7 @@ def test_clean_message_full_timeline(tsite):
     assert ("emailng-policyd", "policy") in k, k
     assert ("amavisd", "scanned") in k, k
     assert ("postfix/reinject/smtpd", "accepted") in k, k
-    assert ("postfix/amavis/smtp", "handed") in k, k
+    assert ("postfix/amavis/lmtp", "handed") in k, k          # to amavisd over its LMTP socket
     assert ("postfix/lmtp", "delivered") in k, k
     assert folder_of(ev) == ["INBOX"], ev
     first = [e for e in ev if e["event"] == "accepted"][0]
