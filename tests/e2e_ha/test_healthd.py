@@ -285,6 +285,12 @@ def test_drain_kicks_sessions_to_the_partner_and_undrain_gives_the_pair_back(ha)
         for proxy in ("proxy1", "proxy2"):
             line = [l for l in listing.splitlines() if l.startswith(proxy)][0]
             assert "store2" in line.split()[3] and "store1 drained" in line, listing
+        # The same as JSON (U6: --json for every listing).
+        doc = json.loads(ha.emailng("node", "list", "--json").stdout)
+        for monitor in doc["monitors"]:
+            (pair,) = monitor["pairs"]
+            assert monitor["monitor"] == "up" and pair["pair"] == "pair1" and pair["active"] == "store2", doc
+            assert {"name": "store1", "state": "drained", "drain_pending": False} in pair["stores"], doc
         # Both stores of a pair cannot be drained.
         cp = ha.emailng("node", "drain", "store2", check=False)
         assert cp.returncode == 1 and "partner store1 (pair1) is drained" in cp.stderr, cp.stderr
