@@ -17,6 +17,7 @@ Environment:
   EMAILNG_E2E_KEEP=1  keep the state directory after the run (for debugging)
 """
 
+import contextlib
 import ctypes
 import imaplib
 import itertools
@@ -397,6 +398,39 @@ def log_tail(site, n=40):
         except OSError:
             pass
     return "\n".join(out)
+
+
+# --- a site of a module's own --------------------------------------------------
+
+@contextlib.contextmanager
+def own_site(name, site_text, timeout=400, tail=None):
+    """A small site of its own for a module's fixture, beside the session's:
+    its own network namespace and state directory, started with
+    `up --site FILE` from site_text (a string, or a function of the state
+    directory that returns one, e.g. to make a signature folder there).
+    Yields the Site (site_file is the file); `down` and cleanup after."""
+    parent = os.environ.get("EMAILNG_E2E_TMP", tempfile.gettempdir())
+    state = tempfile.mkdtemp(prefix="emailng-e2e-%s-" % name, dir=parent)
+    os.chmod(state, 0o755)       # the daemons' users must reach their subdirectories
+    text = site_text(state) if callable(site_text) else site_text
+    with NetNS("emailng-%s-%d" % (name, os.getpid())):
+        s = Site(state)
+        s.site_file = os.path.join(state, "%s-site.yaml" % name)
+        with open(s.site_file, "w") as f:
+            f.write(text)
+        try:
+            r = s.run("up", "--site", s.site_file, timeout=timeout)
+            assert r.rc == 0, "emailng up failed: %r\n%s" % (r, (tail or log_tail)(s))
+            s.load_passwords()
+            yield s
+        finally:
+            r = s.run("down", timeout=120)
+            if r.rc != 0:
+                print("emailng down failed: %r" % r)
+    if os.environ.get("EMAILNG_E2E_KEEP"):
+        print("%s test state kept in %s" % (name, state))
+    else:
+        shutil.rmtree(state, ignore_errors=True)
 
 
 # --- the session instance ----------------------------------------------------

@@ -13,17 +13,15 @@ import json
 import os
 import re
 import socket
-import shutil
 import signal
 import smtplib
 import subprocess
-import tempfile
 import time
 import uuid
 
 import pytest
 
-from conftest import (DATADIR, DELIVERY_TIMEOUT, NetNS, Site, SMTP, assert_not_delivered,
+from conftest import (own_site, SMTP, assert_not_delivered,
                       imap_connect, imap_find, log_tail, make_message, msgid, smtp_send,
                       tls_context, wait_for_message)
 
@@ -62,30 +60,18 @@ def build_signatures(folder):
     os.chmod(folder, 0o755)
 
 
-@pytest.fixture(scope="module")
-def fsite():
-    ns = NetNS("emailng-filter-%d" % os.getpid())
-    state = tempfile.mkdtemp(prefix="emailng-filter-e2e-")
-    os.chmod(state, 0o755)
+def _site_with_test_signatures(state):
+    """The filter site's text, its ClamAV databases made in the state directory."""
     sigs = os.path.join(state, "signatures")
     os.mkdir(sigs)
     build_signatures(sigs)
-    site_file = os.path.join(state, "site-input.yaml")
-    with open(site_file, "w") as f:
-        f.write(SITE % sigs)
-    with ns:
-        s = Site(state)
-        try:
-            r = s.run("up", "--site", site_file, timeout=400)
-            assert r.rc == 0, "emailng up failed: %r\n%s" % (r, filter_log_tail(s))
-            s.load_passwords()
-            yield s
-        finally:
-            r = s.run("down", timeout=120)
-            if r.rc != 0:
-                print("emailng down failed: %r" % r)
-    if not os.environ.get("EMAILNG_E2E_KEEP"):
-        shutil.rmtree(state, ignore_errors=True)
+    return SITE % sigs
+
+
+@pytest.fixture(scope="module")
+def fsite():
+    with own_site("filter", _site_with_test_signatures, tail=filter_log_tail) as s:
+        yield s
 
 
 def filter_log_tail(site, n=30):

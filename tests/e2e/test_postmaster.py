@@ -6,13 +6,10 @@ when they are missing, and keeps them when the administrator changed
 them. The session site checks the default; this module's own site (two
 domains, `admin_address: bob@...`) the rest."""
 
-import os
-import shutil
-import tempfile
 
 import pytest
 
-from conftest import SMTP, NetNS, Site, log_tail, make_message, msgid, wait_for_message
+from conftest import own_site, SMTP, make_message, msgid, wait_for_message
 
 OTHER = "second.test"
 
@@ -56,27 +53,8 @@ def test_role_addresses_default_to_alice(site, alice, local):
 
 @pytest.fixture(scope="module")
 def psite():
-    parent = os.environ.get("EMAILNG_E2E_TMP", tempfile.gettempdir())
-    state = tempfile.mkdtemp(prefix="emailng-e2e-postmaster-", dir=parent)
-    os.chmod(state, 0o755)
-    with NetNS("emailng-e2e-pm-%d" % os.getpid()):
-        s = Site(state)
-        s.site_file = os.path.join(state, "postmaster-site.yaml")
-        with open(s.site_file, "w") as f:
-            f.write(SITE)
-        try:
-            r = s.run("up", "--site", s.site_file, timeout=180)
-            assert r.rc == 0, "emailng up failed: %r\n%s" % (r, log_tail(s))
-            s.load_passwords()
-            yield s
-        finally:
-            r = s.run("down", timeout=120)
-            if r.rc != 0:
-                print("emailng down failed: %r" % r)
-    if os.environ.get("EMAILNG_E2E_KEEP"):
-        print("postmaster test state kept in", state)
-    else:
-        shutil.rmtree(state, ignore_errors=True)
+    with own_site("postmaster", SITE, timeout=180) as s:
+        yield s
 
 
 def test_every_domain_has_postmaster_and_abuse(psite):

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import NetNS, Site, make_message, msgid, smtp_send, wait_for_message
+from conftest import own_site, make_message, msgid, smtp_send, wait_for_message
 from test_filter_pipeline import EICAR, GTUBE, build_signatures, filter_log_tail, refused_at_data
 
 SITE = """\
@@ -39,28 +39,13 @@ filter:
 
 @pytest.fixture(scope="module")
 def tsite():
-    ns = NetNS("emailng-trace-%d" % os.getpid())
-    state = tempfile.mkdtemp(prefix="emailng-trace-e2e-")
-    os.chmod(state, 0o755)
-    sigs = os.path.join(state, "signatures")
-    os.mkdir(sigs)
-    build_signatures(sigs)
-    site_file = os.path.join(state, "site-input.yaml")
-    with open(site_file, "w") as f:
-        f.write(SITE % sigs)
-    with ns:
-        s = Site(state)
-        try:
-            r = s.run("up", "--site", site_file, timeout=400)
-            assert r.rc == 0, "emailng up failed: %r\n%s" % (r, filter_log_tail(s))
-            s.load_passwords()
-            yield s
-        finally:
-            r = s.run("down", timeout=120)
-            if r.rc != 0:
-                print("emailng down failed: %r" % r)
-    if not os.environ.get("EMAILNG_E2E_KEEP"):
-        shutil.rmtree(state, ignore_errors=True)
+    def text(state):
+        sigs = os.path.join(state, "signatures")
+        os.mkdir(sigs)
+        build_signatures(sigs)
+        return SITE % sigs
+    with own_site("trace", text, tail=filter_log_tail) as s:
+        yield s
 
 
 def trace_json(site, *args):
