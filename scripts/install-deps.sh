@@ -15,7 +15,8 @@ BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev libmilter-dev clang
  lmdb-utils"
 TEST="python3 python3-pytest swaks postfix-policyd-spf-python postfwd nsd
- python3-dnspython iputils-ping testssl.sh groff-base man-db"
+ python3-dnspython iputils-ping testssl.sh groff-base man-db
+ opendkim opendmarc bind9-dnsutils"
 
 if [ "$(id -u)" != 0 ]; then
     echo "install-deps: must run as root (it installs Debian packages)" >&2
