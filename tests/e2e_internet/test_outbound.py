@@ -1,7 +1,7 @@
 """Outbound mail to the internet (issue 11, S2/S6): what an outside receiver
 that EmailNG does not configure makes of our mail."""
 
-from conftest import DOMAIN, make_message
+from world import DOMAIN, make_message
 from outside import authentication_results
 
 
