@@ -364,7 +364,11 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
                site.ports.imap, site.ports.imaps, site.ports.pop3, site.ports.pop3s, site.ports.managesieve);
         printf("  SMTP %d (MX)   submission %d (STARTTLS), %d (TLS)\n", site.ports.smtp,
                site.ports.submission, site.ports.submissions);
-        printf("  Trust the CA in %s/tls/ca.crt; the server name is %s.\n", state, site.tls_names[0]);
+        if (site.cert_source == CERT_SOURCE_SITE_CA)
+            printf("  Trust the CA in %s/tls/ca.crt; the server name is %s.\n", state, site.tls_names[0]);
+        else
+            printf("  The server name is %s; its certificate (tls.source %s): %s/tls/public/fullchain.pem.\n",
+                   site.tls_names[0], site.cert_source == CERT_SOURCE_FILES ? "files" : "acme", state);
         if (site.demo_users)
             printf("  Demo users and passwords: %s/secrets/demo-passwords (root only).\n", state);
     }

@@ -777,11 +777,72 @@ static void test_errors_sorted_by_line(void **state)
     site_free(&site);
 }
 
+/* tls.source, tls.files, tls.acme (site_cert_source.c). */
+static void test_cert_source(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse("domains: [example.test]\n", &site, &errors), 0);
+    assert_int_equal(site.cert_source, CERT_SOURCE_SITE_CA);
+    site_free(&site);
+    assert_int_equal(parse("tls:\n  source: acme\n  acme:\n    directory: https://acme.test/dir\n"
+                           "    email: Hostmaster@Example.TEST\n    ca_bundle: /etc/pebble/ca.pem\n",
+                           &site, &errors), 0);
+    assert_string_equal(buf_cstr(&errors), "");
+    assert_int_equal(site.cert_source, CERT_SOURCE_ACME);
+    assert_string_equal(site.acme.directory, "https://acme.test/dir");
+    assert_string_equal(site.acme.email, "hostmaster@example.test");
+    assert_string_equal(site.acme.ca_bundle, "/etc/pebble/ca.pem");
+    site_free(&site);
+    assert_int_equal(parse("tls:\n  source: files\n  files: {certificate: /c.pem, key: /k.pem}\n", &site, &errors),
+                     0);
+    assert_int_equal(site.cert_source, CERT_SOURCE_FILES);
+    assert_string_equal(site.cert_files.certificate, "/c.pem");
+    assert_string_equal(site.cert_files.key, "/k.pem");
+    assert_null(site.cert_files.chain);
+    site_free(&site);
+    buf_free(&errors);
+
+    expect_error("tls: {source: letsencrypt}\n",
+                 "site.yaml:1:15: tls.source: \"letsencrypt\" is not a certificate source; expected one of: "
+                 "site-ca, files, acme");
+    expect_error("tls:\n  source: acme\n  acme: {directory: \"https://a.test/dir\"}\n",
+                 "site.yaml:3:9: tls.acme.email: missing; ACME needs a contact address");
+    expect_error("tls: {source: acme}\n", "site.yaml:1:15: tls.acme.email: missing");
+    expect_error("tls: {source: acme}\n", "site.yaml:1:15: tls.acme.directory: missing");
+    expect_error("tls:\n  source: acme\n  acme: {directory: \"http://a.test/dir\", email: a@b.test}\n",
+                 "site.yaml:3:21: tls.acme.directory: \"http://a.test/dir\" is not an https:// URL");
+    expect_error("tls:\n  source: acme\n  acme: {directory: \"https://a.test/dir\", email: nobody}\n",
+                 "site.yaml:3:50: tls.acme.email: \"nobody\" is not an address");
+    expect_error("tls:\n  source: files\n  files: {certificate: /c.pem}\n",
+                 "site.yaml:3:10: tls.files.key: missing");
+    expect_error("tls:\n  source: files\n  files: {certificate: c.pem, key: /k.pem}\n",
+                 "site.yaml:3:24: tls.files.certificate: \"c.pem\" is not an absolute path");
+    expect_error("tls:\n  files: {certificate: /c.pem, key: /k.pem}\n",
+                 "site.yaml:2:10: tls.files: given, but tls.source is site-ca");
+    expect_error("tls:\n  source: files\n  acme: {directory: \"https://a.test/dir\", email: a@b.test}\n"
+                 "  files: {certificate: /c.pem, key: /k.pem}\n",
+                 "site.yaml:3:9: tls.acme: given, but tls.source is files");
+    expect_error("tls:\n  source: files\n  files: {certificate: /c.pem, key: /k.pem, cert: /x}\n",
+                 "tls.files: unknown key \"cert\"");
+    /* Several hosts: the relays check the proxies against the site CA. */
+    expect_error("hosts:\n"
+                 "  - {name: relay1, address: 10.0.0.1, roles: [relay]}\n"
+                 "  - {name: proxy1, address: 10.0.0.2, roles: [proxy]}\n"
+                 "  - {name: store1, address: 10.0.0.3, roles: [store], store_pair: p}\n"
+                 "  - {name: store2, address: 10.0.0.4, roles: [store], store_pair: p}\n"
+                 "  - {name: dir1, address: 10.0.0.5, roles: [directory]}\n"
+                 "tls:\n  source: acme\n  acme: {directory: \"https://a.test/dir\", email: a@b.test}\n",
+                 "site.yaml:8:11: tls.source: acme is supported on a site of one host for now");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_site),
         cmocka_unit_test(test_admin_address),
+        cmocka_unit_test(test_cert_source),
         cmocka_unit_test(test_defaults_derived_from_domain),
         cmocka_unit_test(test_default_profile),
         cmocka_unit_test(test_unknown_key_with_position),
