@@ -79,7 +79,10 @@ static void last_line(buf *output, buf *out)
 /* Runs `lego ... run`: a new certificate for the names, into acme_dir. */
 static int run_lego(const struct site *site, const char *acme_dir, buf *names, buf *err)
 {
-    const char *argv[64];
+    size_t n_names = 0;
+    for (const char *p = buf_cstr(names); *p; p++)
+        n_names += *p == '\n';
+    const char **argv = xcalloc(16 + 2 * n_names, sizeof *argv);
     size_t n = 0;
     argv[n++] = LEGO;
     argv[n++] = "--accept-tos";     /* the site file's tls.acme is the admin's consent */
@@ -95,7 +98,7 @@ static int run_lego(const struct site *site, const char *acme_dir, buf *names, b
     argv[n++] = "--http-timeout";
     argv[n++] = "30";
     char *copy = xstrdup(buf_cstr(names));
-    for (char *save = NULL, *name = strtok_r(copy, "\n", &save); name && n < 60; name = strtok_r(NULL, "\n", &save)) {
+    for (char *save = NULL, *name = strtok_r(copy, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
         argv[n++] = "--domains";
         argv[n++] = name;
     }
@@ -112,6 +115,7 @@ static int run_lego(const struct site *site, const char *acme_dir, buf *names, b
     }
     buf_free(&output);
     free(copy);
+    free(argv);
     return status == 0 ? 0 : -1;
 }
 

@@ -127,7 +127,7 @@ void status_warnings(const struct site *site, const struct options *o, buf *text
     /* The public certificate of tls.source files or acme, and a failed renewal. */
     buf public_lines = BUF_INIT;
     public_cert_warnings(site, o->state_dir, STATUS_CERT_WARN_DAYS, &public_lines);
-    for (char *save = NULL, *line = strtok_r(public_lines.data ? public_lines.data : "", "\n", &save); line;
+    for (char *save = NULL, *line = public_lines.len ? strtok_r(public_lines.data, "\n", &save) : NULL; line;
          line = strtok_r(NULL, "\n", &save))
         warn(&f, line);
     buf_free(&public_lines);

@@ -1,6 +1,7 @@
 /* site_cert_source: tls.source, tls.files, tls.acme; see site_cert_source.h. */
 #include "site_cert_source.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -122,19 +123,22 @@ static void take_acme(ycfg *y, const yaml_node_t *node, struct site *site)
 int site_cert_source_take(ycfg *y, const char *key, const yaml_node_t *value, struct site *site,
                           struct cert_source_nodes *nodes)
 {
-    if (strcmp(key, "source") == 0) {
-        nodes->source = value;
-        take_source(y, value, site);
-    } else if (strcmp(key, "files") == 0) {
-        nodes->files = value;
-        take_files(y, value, site);
-    } else if (strcmp(key, "acme") == 0) {
-        nodes->acme = value;
-        take_acme(y, value, site);
-    } else {
-        return 0;
-    }
-    return 1;
+    static const struct {
+        const char *key;
+        void (*take)(ycfg *y, const yaml_node_t *node, struct site *site);
+        size_t node;                    /* offset in struct cert_source_nodes */
+    } keys[] = {
+        {"source", take_source, offsetof(struct cert_source_nodes, source)},
+        {"files", take_files, offsetof(struct cert_source_nodes, files)},
+        {"acme", take_acme, offsetof(struct cert_source_nodes, acme)},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(key, keys[i].key) == 0) {
+            *(const yaml_node_t **)((char *)nodes + keys[i].node) = value;
+            keys[i].take(y, value, site);
+            return 1;
+        }
+    return 0;
 }
 
 /* Whether a mapping has the key (given but refused: reported already, so

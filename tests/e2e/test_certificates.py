@@ -483,6 +483,7 @@ def test_acme_unreachable_keeps_the_old_certificate_and_warns(cs):
         assert st.rc == 0, repr(st)
         warnings = json.loads(st.out)["warnings"]
         assert any("ACME renewal failed" in w for w in warnings), warnings
+        print("\nstatus warns: %s" % [w for w in warnings if "ACME" in w][0])
         assert_every_port_serves(current, cafile)
         # `up` must renew (a name was added) but cannot: it still comes up,
         # with a warning, the old certificate serving.
