@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from conftest import (SMTP, imap_connect, imap_fetch, imap_find, log_tail, make_message, msgid, own_site,
+from conftest import (SMTP, imap_connect, imap_find, log_tail, make_message, msgid, own_site,
                       wait_for_message)
 
 DNS_ADDR = "127.0.0.154"
