@@ -13,6 +13,7 @@
 
 #include "directory.h"
 #include "directory_setup.h"
+#include "dmarc_service.h"
 #include "fail2ban_service.h"
 #include "filter_services.h"
 #include "fsutil.h"
@@ -486,6 +487,11 @@ const struct service services[] = {
     {.name = "fromcheck", .roles = ROLE_RELAY,
      .prepare = fromcheck_prepare, .start = fromcheck_start, .ready = fromcheck_ready, .pid = fromcheck_pid,
      .stop = fromcheck_stop, .ports = no_ports, .local_endpoint = "milter socket"},
+    /* The MX's DMARC milter (dmarc_service.c); Postfix tempfails MX mail
+     * without it (dmarc.mode off: not run, not asked). */
+    {.name = "opendmarc", .roles = ROLE_RELAY,
+     .prepare = dmarc_prepare, .start = dmarc_start, .ready = dmarc_ready, .pid = dmarc_pid,
+     .stop = dmarc_stop, .ports = no_ports, .local_endpoint = "milter socket", .wanted = dmarc_wanted},
     {.name = "postfix", .roles = ROLE_RELAY | ROLE_STORE,
      .prepare = postfix_prepare, .start = postfix_start, .ready = postfix_ready, .pid = postfix_pid,
      .stop = postfix_stop, .ports = postfix_ports, .ports_by_kind = postfix_ports_by_kind,

@@ -17,6 +17,7 @@
 #include "fsutil.h"
 #include "host_kind.h"
 #include "process.h"
+#include "site_dmarc.h"
 
 #define TEMPLATE_MAX (4 * 1024 * 1024)
 /* Debian's dns-root-data: the root zone's DNSSEC key. */
@@ -589,6 +590,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_topology_context(site, host, state_dir, ctx);
     render_network_context(site, host, ctx);
     render_bruteforce_context(site, host, ctx);
+    site_dmarc_render(site, ctx);
 
     static const char *const users[] = {"postfix", "dovecot", "vmail", "openldap"};
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)

@@ -14,6 +14,7 @@
 #include "address.h"
 #include "netaddr.h"
 #include "site_cert_source.h"
+#include "site_dmarc.h"
 #include "yaml_config.h"
 
 #define SITE_FILE_MAX (1024 * 1024)     /* a site file is small; refuse huge input */
@@ -1201,7 +1202,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
-                                       "admin_hosts", "resolver", "bruteforce", "admin_address", NULL};
+                                       "admin_hosts", "resolver", "bruteforce", "admin_address", "dmarc", NULL};
     struct loader l;
     memset(&l, 0, sizeof l);
     ycfg *y = &l.y;
@@ -1241,6 +1242,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 13: l.resolver_key = m.key_node; take_resolver(y, v, site); break;
             case 14: take_bruteforce(y, v, site); break;
             case 15: l.admin_address = v; take_admin_address(y, v, site); break;
+            case 16: site_dmarc_take(y, v, &site->dmarc); break;
             default: break;
             }
         }

@@ -132,6 +132,24 @@ struct site_acme {
     char *ca_bundle;            /* CA of the ACME server's HTTPS; NULL = the system's */
 };
 
+/* DMARC of inbound mail on the relays (OpenDMARC, issue 11; docs/admin-manual.md
+ * "DMARC"), and the policy our own domains publish in _dmarc.DOMAIN. The
+ * zero values are the defaults (enforce, p=none). */
+enum site_dmarc_mode {
+    DMARC_ENFORCE = 0,      /* p=reject refused at DATA, p=quarantine to Junk */
+    DMARC_MONITOR,          /* Authentication-Results only */
+    DMARC_OFF,              /* no OpenDMARC */
+};
+enum site_dmarc_policy {
+    DMARC_POLICY_NONE = 0,
+    DMARC_POLICY_QUARANTINE,
+    DMARC_POLICY_REJECT,
+};
+struct site_dmarc {
+    enum site_dmarc_mode mode;
+    enum site_dmarc_policy policy;  /* of our own domains' DMARC record */
+};
+
 struct site {
     char *source;                   /* file name, or "(built-in small site)" */
     char *name;
@@ -161,6 +179,7 @@ struct site {
     struct site_fabric fabric;
     struct site_network network;
     struct site_bruteforce bruteforce;
+    struct site_dmarc dmarc;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with
