@@ -10,12 +10,13 @@ RUNTIME="postfix postfix-ldap postfix-lmdb dovecot-core dovecot-imapd dovecot-po
  dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved
  slapd ldap-utils openssl ca-certificates iproute2 procps libevent-2.1-7
  liblmdb0 libspf2-2 libmilter1.0.1 nftables unbound dns-root-data
- amavisd-new clamav clamav-daemon clamav-milter spamassassin fail2ban logrotate"
+ amavisd-new clamav clamav-daemon clamav-milter spamassassin fail2ban logrotate
+ lego opendmarc publicsuffix"
 BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev libmilter-dev clang
  lmdb-utils"
 TEST="python3 python3-pytest swaks postfix-policyd-spf-python postfwd nsd
- python3-dnspython iputils-ping testssl.sh groff-base man-db
+ python3-dnspython iputils-ping testssl.sh groff-base man-db pebble
  opendkim opendmarc bind9-dnsutils"
 
 if [ "$(id -u)" != 0 ]; then

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "public_cert.h"
 #include "render.h"
 
 int cmd_check(const struct options *o)
@@ -22,6 +23,8 @@ int cmd_check(const struct options *o)
     int rc = site_load(o->site_file, &site, &err);
     if (rc != 0) {
         fputs(buf_cstr(&err), stderr);
+    } else if ((rc = public_cert_check_site(&site, &err)) != 0) {
+        fprintf(stderr, "emailng: check: %s\n", buf_cstr(&err));
     } else {
         printf("%s: ok (site %s, %zu domain(s), %zu host(s))\n", o->site_file, site.name,
                site.n_domains, site.n_hosts);

@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "logrotate_install.h"
 #include "process.h"
+#include "public_cert.h"
 #include "render.h"
 #include "services.h"
 #include "site_tls.h"
@@ -210,6 +211,15 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
 
     printf("emailng: site %s (%s), state %s\n", site.name, site.source, state);
     rc = fs_ensure_dir(state, NULL, NULL, 0755, &err);
+    /* The public certificate first (tls.source files or acme): files that
+     * do not pass refuse the whole `up` before the site is taken on. */
+    int public_changed = 0;
+    buf public_warning = BUF_INIT;
+    if (rc == 0)
+        rc = public_cert_ensure(&site, state, 0, &public_changed, &public_warning, &err);
+    if (public_warning.len)
+        fprintf(stderr, "emailng: up: warning: %s\n", buf_cstr(&public_warning));
+    buf_free(&public_warning);
     /* Keep the site this state directory runs, so that later commands
      * (down, status, user ...) and a later `up` use the same one. With no
      * --site that is the small-site example, which equals the built-in
@@ -243,6 +253,9 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
         return 1;
     }
     printf("  configuration %s\n", changed ? "rendered (changed)" : "unchanged");
+    if (public_changed)
+        printf("  public certificate installed in %s/tls/public (tls.source %s)\n", state,
+               site.cert_source == CERT_SOURCE_FILES ? "files" : "acme");
     if (tls_changed)
         printf("  certificates made or renewed in %s/tls (valid %d days, renewed %d days before expiry)\n", state,
                TLS_SERVER_DAYS, TLS_RENEW_BEFORE_DAYS);
@@ -269,7 +282,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
             if (!service_wanted(svc, &env))
                 continue;
             pid_t pid = svc->pid(&env);
-            int restarted = pid != 0;
+            int restarted = pid != 0, reloaded = 0;
             if (pid && (o->config_changed || config_changed(&changed_list, env.host->name, svc))) {
                 /* New configuration: restart so it takes effect. */
                 printf("  %-8s restarting for the new configuration\n", svc->name);
@@ -279,10 +292,18 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
                 printf("  %-8s restarting for the new certificate\n", svc->name);
                 rc = svc->stop(&env, &err);
                 pid = 0;
+            } else if (pid && public_changed && svc->reload) {
+                /* A new public certificate only: open sessions go on. */
+                rc = svc->reload(&env, &err);
+                if (rc == 0)
+                    printf("  %-8s reloaded for the new public certificate (pid %ld kept)\n", svc->name,
+                           (long)pid);
+                reloaded = 1;
             }
             if (pid) {
                 restarted = 0;
-                printf("  %-8s already up (pid %ld)\n", svc->name, (long)pid);
+                if (!reloaded)
+                    printf("  %-8s already up (pid %ld)\n", svc->name, (long)pid);
             } else if (rc == 0) {
                 long long t0 = clock_ms();
                 printf("  %-8s starting ... ", svc->name);
@@ -331,7 +352,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
     }
     if (rc != 0) {
         cli_fail("up", &err);
-    } else if (!started_any && !changed && !tls_changed) {
+    } else if (!started_any && !changed && !tls_changed && !public_changed) {
         printf("emailng: everything was already up; nothing changed\n");
     } else if (o->host) {
         printf("emailng: host %s up in %.1f s\n", o->host, (double)(clock_ms() - started) / 1000);
@@ -343,7 +364,11 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
                site.ports.imap, site.ports.imaps, site.ports.pop3, site.ports.pop3s, site.ports.managesieve);
         printf("  SMTP %d (MX)   submission %d (STARTTLS), %d (TLS)\n", site.ports.smtp,
                site.ports.submission, site.ports.submissions);
-        printf("  Trust the CA in %s/tls/ca.crt; the server name is %s.\n", state, site.tls_names[0]);
+        if (site.cert_source == CERT_SOURCE_SITE_CA)
+            printf("  Trust the CA in %s/tls/ca.crt; the server name is %s.\n", state, site.tls_names[0]);
+        else
+            printf("  The server name is %s; its certificate (tls.source %s): %s/tls/public/fullchain.pem.\n",
+                   site.tls_names[0], site.cert_source == CERT_SOURCE_FILES ? "files" : "acme", state);
         if (site.demo_users)
             printf("  Demo users and passwords: %s/secrets/demo-passwords (root only).\n", state);
     }

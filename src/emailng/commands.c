@@ -9,6 +9,7 @@
 #include "cmd_replication.h"
 #include "cmd_site.h"
 #include "cmd_status.h"
+#include "cmd_tls.h"
 #include "cmd_trace.h"
 #include "cmd_up.h"
 #include "cmd_user.h"
@@ -139,6 +140,13 @@ static const struct subcommand_help replication_subcommands[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct subcommand_help tls_subcommands[] = {
+    {"renew", "[--force]",
+     "the public certificate from tls.source now: changed files installed, ACME renewed when due (--force: "
+     "now); the daemons reload, open sessions go on"},
+    {NULL, NULL, NULL},
+};
+
 const struct command commands[] = {
     {"up", "[--site FILE] [--host NAME]", "render the configuration, start every daemon, create the demo users",
      "Without --site: the site this state directory runs, or the built-in small site.\n"
@@ -176,6 +184,8 @@ const struct command commands[] = {
      "the system resolver, reported ok, missing, wrong (with what was found) or error;\n"
      "exit status 0 when every record is right, 1 otherwise.",
      NULL, 1, cmd_dns_run},
+    {"tls", NULL, "the public certificate (tls.source files or acme): install or renew it, reload", NULL,
+     tls_subcommands, 1, cmd_tls_run},
     {"help", "[COMMAND [SUBCOMMAND]]", "this text, or one command's", NULL, NULL, 1, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "directory.h"
 #include "directory_setup.h"
+#include "dmarc_service.h"
 #include "fail2ban_service.h"
 #include "filter_services.h"
 #include "fsutil.h"
@@ -281,6 +283,19 @@ static int dovecot_stop(const struct service_env *env, buf *err)
     return 0;
 }
 
+/* SIGHUP: the master reads its configuration (and ssl_cert) again; new
+ * logins get the new certificate, running sessions keep theirs. */
+static int dovecot_reload(const struct service_env *env, buf *err)
+{
+    pid_t pid = dovecot_pid(env);
+    if (pid == 0 || kill(pid, SIGHUP) != 0) {
+        buf_printf(err, "cannot signal dovecot (pid %ld) to reload: %s", (long)pid,
+                   pid ? strerror(errno) : "not running");
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- Postfix ------------------------------------------------------------- */
 
 static int postfix_prepare(const struct service_env *env, buf *err)
@@ -336,6 +351,17 @@ static int postfix_stop(const struct service_env *env, buf *err)
     buf_free(&ignored);
     free(conf);
     return service_stop_pid(pid, "postfix", err);
+}
+
+/* The master re-reads main.cf and tells its children to finish their
+ * session and exit: new smtpd processes load the new certificate. */
+static int postfix_reload(const struct service_env *env, buf *err)
+{
+    char *conf = service_path(env, "etc_dir", "postfix");
+    const char *argv[] = {"/usr/sbin/postfix", "-c", conf, "reload", NULL};
+    int rc = service_run(argv, err);
+    free(conf);
+    return rc;
 }
 
 static long count_files(const char *dir)
@@ -427,7 +453,8 @@ const struct service services[] = {
      .stop = healthd_stop, .ports = no_ports, .wanted = healthd_wanted},
     {.name = "dovecot", .roles = ROLE_STORE | ROLE_PROXY,
      .prepare = dovecot_prepare, .start = dovecot_start, .ready = dovecot_ready, .pid = dovecot_pid,
-     .stop = dovecot_stop, .ports = dovecot_ports, .ports_by_kind = dovecot_ports_by_kind, .uses_certificates = 1},
+     .stop = dovecot_stop, .ports = dovecot_ports, .ports_by_kind = dovecot_ports_by_kind, .uses_certificates = 1,
+     .reload = dovecot_reload},
     /* A store's watch over Dovecot's replication (syncwatch_service.c):
      * it looks at the store's Dovecot processes, so up after Dovecot. */
     {.name = "syncwatch", .roles = ROLE_STORE,
@@ -460,10 +487,15 @@ const struct service services[] = {
     {.name = "fromcheck", .roles = ROLE_RELAY,
      .prepare = fromcheck_prepare, .start = fromcheck_start, .ready = fromcheck_ready, .pid = fromcheck_pid,
      .stop = fromcheck_stop, .ports = no_ports, .local_endpoint = "milter socket"},
+    /* The MX's DMARC milter (dmarc_service.c); Postfix tempfails MX mail
+     * without it (dmarc.mode off: not run, not asked). */
+    {.name = "opendmarc", .roles = ROLE_RELAY,
+     .prepare = dmarc_prepare, .start = dmarc_start, .ready = dmarc_ready, .pid = dmarc_pid,
+     .stop = dmarc_stop, .ports = no_ports, .local_endpoint = "milter socket", .wanted = dmarc_wanted},
     {.name = "postfix", .roles = ROLE_RELAY | ROLE_STORE,
      .prepare = postfix_prepare, .start = postfix_start, .ready = postfix_ready, .pid = postfix_pid,
      .stop = postfix_stop, .ports = postfix_ports, .ports_by_kind = postfix_ports_by_kind,
-     .uses_certificates = 1, .queue_size = postfix_queue_size},
+     .uses_certificates = 1, .queue_size = postfix_queue_size, .reload = postfix_reload},
     /* Password guessing (fail2ban_service.c): reads the logs of Postfix
      * and Dovecot, so after them (a jail's log must exist to start). */
     {.name = "fail2ban", .roles = ROLE_RELAY | ROLE_PROXY,

@@ -46,6 +46,10 @@ struct service {
     /* 1 if it reads the site's certificates at start: a renewed one takes
      * effect when `up` restarts it. */
     int uses_certificates;
+    /* NULL, or how it takes a new public certificate (tls.source files
+     * or acme) without a restart: open sessions go on (postfix reload,
+     * Dovecot's SIGHUP). */
+    int (*reload)(const struct service_env *env, buf *err);
     /* NULL, or what `up` does once it answers (started now or already up). */
     int (*after_start)(const struct service_env *env, buf *err);
     /* NULL, or figures `status` shows: messages queued, addresses banned. */

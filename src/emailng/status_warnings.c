@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "public_cert.h"
 #include "tls.h"
 
 struct findings {
@@ -123,6 +124,13 @@ void status_warnings(const struct site *site, const struct options *o, buf *text
     }
     buf_free(&ca_err);
     free(ca);
+    /* The public certificate of tls.source files or acme, and a failed renewal. */
+    buf public_lines = BUF_INIT;
+    public_cert_warnings(site, o->state_dir, STATUS_CERT_WARN_DAYS, &public_lines);
+    for (char *save = NULL, *line = public_lines.len ? strtok_r(public_lines.data, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save))
+        warn(&f, line);
+    buf_free(&public_lines);
     for (size_t i = 0; i < site->n_hosts; i++) {
         const struct site_host *h = &site->hosts[i];
         if (!cli_host_selected(o, h))

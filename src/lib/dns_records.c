@@ -9,6 +9,8 @@
 
 #include <openssl/evp.h>
 
+#include "site_dmarc.h"
+
 /* Preferences of the MX records: the relays in site order, 10, 20, ... */
 #define MX_STEP 10
 /* MTA-STS policy lifetime (RFC 8461 suggests weeks): one week. */
@@ -262,11 +264,18 @@ int dns_records_build(const struct site *site, const char *domain, struct dns_do
     add_txt(out, out->domain, buf_cstr(&b), "v=spf1",
             xasprintf("SPF: only the relays send for %s; -all: everything else fails", out->domain));
 
-    /* DMARC: monitor first (p=none), reports to postmaster@. */
+    /* DMARC: the site's dmarc.policy (none by default: monitor first),
+     * reports to postmaster@. */
+    const char *dmarc_p = site_dmarc_policy_name(site->dmarc.policy);
     char *name = xasprintf("_dmarc.%s", out->domain);
-    char *text = xasprintf("v=DMARC1; p=none; rua=mailto:postmaster@%s", out->domain);
+    char *text = xasprintf("v=DMARC1; p=%s; rua=mailto:postmaster@%s", dmarc_p, out->domain);
     add_txt(out, name, text, "v=DMARC1",
-            xstrdup("DMARC: p=none (reports only) to start; tighten to quarantine, then reject (admin manual)"));
+            site->dmarc.policy == DMARC_POLICY_NONE
+                ? xstrdup("DMARC: p=none (reports only) to start; tighten to quarantine, then reject "
+                          "(dmarc.policy; admin manual)")
+                : xasprintf("DMARC: p=%s (dmarc.policy): receivers %s", dmarc_p,
+                            site->dmarc.policy == DMARC_POLICY_REJECT ? "refuse mail that fails DMARC"
+                                                                      : "put mail that fails DMARC in spam"));
     free(name);
     free(text);
 

@@ -17,6 +17,7 @@
 #include "fsutil.h"
 #include "host_kind.h"
 #include "process.h"
+#include "site_dmarc.h"
 
 #define TEMPLATE_MAX (4 * 1024 * 1024)
 /* Debian's dns-root-data: the root zone's DNSSEC key. */
@@ -549,6 +550,15 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     set_printf(ctx, "tls_ca", "%s/tls/ca.crt", state_dir);
     set_printf(ctx, "tls_cert", "%s/tls/server.crt", state_dir);
     set_printf(ctx, "tls_key", "%s/tls/server.key", state_dir);
+    /* What clients see on the public ports: the site CA's certificate, or
+     * the one `up` installed from the admin's files or from ACME. */
+    if (site->cert_source == CERT_SOURCE_SITE_CA) {
+        set_printf(ctx, "tls_public_cert", "%s/tls/server.crt", state_dir);
+        set_printf(ctx, "tls_public_key", "%s/tls/server.key", state_dir);
+    } else {
+        set_printf(ctx, "tls_public_cert", "%s/tls/public/fullchain.pem", state_dir);
+        set_printf(ctx, "tls_public_key", "%s/tls/public/key.pem", state_dir);
+    }
 
     buf_reset(&b);
     buf_printf(&b, "%s/run/%s/ldapi", state_dir, dir_host ? dir_host->name : host->name);
@@ -580,6 +590,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_topology_context(site, host, state_dir, ctx);
     render_network_context(site, host, ctx);
     render_bruteforce_context(site, host, ctx);
+    site_dmarc_render(site, ctx);
 
     static const char *const users[] = {"postfix", "dovecot", "vmail", "openldap"};
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)

@@ -13,6 +13,8 @@
 
 #include "address.h"
 #include "netaddr.h"
+#include "site_cert_source.h"
+#include "site_dmarc.h"
 #include "yaml_config.h"
 
 #define SITE_FILE_MAX (1024 * 1024)     /* a site file is small; refuse huge input */
@@ -110,6 +112,7 @@ void site_free(struct site *site)
     }
     free(site->hosts);
     strv_free(site->tls_names, site->n_tls_names);
+    site_cert_source_free(site);
     policy_free(&site->policy);
     free(site->filter.signatures);
     free(site->fabric.dns);
@@ -189,6 +192,8 @@ struct loader {
     const yaml_node_t *admin_address, *demo_users;     /* values, when given */
     const yaml_node_t **greylist_domain_nodes;  /* beside policy.greylist_domains */
     const yaml_node_t **override_key_nodes;     /* beside policy.overrides */
+    const yaml_node_t *tls;                     /* the tls mapping, when given */
+    struct cert_source_nodes cert_source;       /* its source, files, acme */
 };
 
 static int valid_name(const char *s)
@@ -948,12 +953,16 @@ static void take_directory(ycfg *y, const yaml_node_t *node, struct site *site, 
     ycfg_map_end(&m);
 }
 
-static void take_tls(ycfg *y, const yaml_node_t *node, struct site *site, int *names_given)
+static void take_tls(struct loader *l, const yaml_node_t *node, struct site *site, int *names_given)
 {
-    static const char *const keys[] = {"names", NULL};
+    static const char *const keys[] = {"names", "source", "files", "acme", NULL};
+    ycfg *y = &l->y;
     ycfg_map m;
+    l->tls = node;
     if (ycfg_map_begin(y, node, "tls", keys, &m) == 0)
         while (ycfg_map_next_all(&m)) {
+            if (site_cert_source_take(y, m.key, m.value, site, &l->cert_source))
+                continue;
             take_names(y, m.value, site);
             *names_given = 1;
         }
@@ -1193,7 +1202,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
-                                       "admin_hosts", "resolver", "bruteforce", "admin_address", NULL};
+                                       "admin_hosts", "resolver", "bruteforce", "admin_address", "dmarc", NULL};
     struct loader l;
     memset(&l, 0, sizeof l);
     ycfg *y = &l.y;
@@ -1221,7 +1230,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 1: take_domains(y, v, site); break;
             case 2: take_directory(y, v, site, &base_given); break;
             case 3: l.hosts_key = m.key_node; take_hosts(&l, v, site); break;
-            case 4: take_tls(y, v, site, &names_given); break;
+            case 4: take_tls(&l, v, site, &names_given); break;
             case 5: take_quota(y, v, site); break;
             case 6: take_limits(y, v, site); break;
             case 7: take_ports(y, v, site); break;
@@ -1233,6 +1242,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 13: l.resolver_key = m.key_node; take_resolver(y, v, site); break;
             case 14: take_bruteforce(y, v, site); break;
             case 15: l.admin_address = v; take_admin_address(y, v, site); break;
+            case 16: site_dmarc_take(y, v, &site->dmarc); break;
             default: break;
             }
         }
@@ -1240,6 +1250,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
         check_site(&l, site);
         derive_defaults(site, names_given, base_given);
         check_admin_address(&l, site);
+        site_cert_source_check(y, l.tls ? l.tls : y->root, &l.cert_source, site);
     } else {
         ycfg_map_end(&m);
     }

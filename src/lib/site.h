@@ -112,6 +112,44 @@ struct site_bruteforce {
     size_t n_ignore;
 };
 
+/* Where the public certificate comes from (the one served to clients on
+ * 25/587/465/143/993/110/995/4190 for tls.names). Internal TLS (LDAPS,
+ * proxies to stores, relays to proxies) always uses the site CA. */
+enum site_cert_source {
+    CERT_SOURCE_SITE_CA = 0,    /* issued by the site CA (default; tests) */
+    CERT_SOURCE_FILES,          /* the admin's files, used as they are */
+    CERT_SOURCE_ACME,           /* obtained and renewed over ACME (lego) */
+};
+
+struct site_cert_files {
+    char *certificate, *key;    /* absolute paths */
+    char *chain;                /* intermediates; NULL: the certificate file holds them */
+};
+
+struct site_acme {
+    char *directory;            /* https:// URL of the ACME directory */
+    char *email;                /* the account's contact (normalised) */
+    char *ca_bundle;            /* CA of the ACME server's HTTPS; NULL = the system's */
+};
+
+/* DMARC of inbound mail on the relays (OpenDMARC, issue 11; docs/admin-manual.md
+ * "DMARC"), and the policy our own domains publish in _dmarc.DOMAIN. The
+ * zero values are the defaults (enforce, p=none). */
+enum site_dmarc_mode {
+    DMARC_ENFORCE = 0,      /* p=reject refused at DATA, p=quarantine to Junk */
+    DMARC_MONITOR,          /* Authentication-Results only */
+    DMARC_OFF,              /* no OpenDMARC */
+};
+enum site_dmarc_policy {
+    DMARC_POLICY_NONE = 0,
+    DMARC_POLICY_QUARANTINE,
+    DMARC_POLICY_REJECT,
+};
+struct site_dmarc {
+    enum site_dmarc_mode mode;
+    enum site_dmarc_policy policy;  /* of our own domains' DMARC record */
+};
+
 struct site {
     char *source;                   /* file name, or "(built-in small site)" */
     char *name;
@@ -122,6 +160,9 @@ struct site {
     size_t n_hosts;
     char **tls_names;               /* server certificate names; [0] is the public host name */
     size_t n_tls_names;
+    enum site_cert_source cert_source;  /* tls.source */
+    struct site_cert_files cert_files;  /* tls.files */
+    struct site_acme acme;              /* tls.acme */
     unsigned long long quota_default;   /* bytes; 0 = unlimited */
     unsigned quota_grace_percent;
     unsigned long long message_size;    /* bytes */
@@ -138,6 +179,7 @@ struct site {
     struct site_fabric fabric;
     struct site_network network;
     struct site_bruteforce bruteforce;
+    struct site_dmarc dmarc;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with

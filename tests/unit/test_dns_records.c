@@ -124,7 +124,7 @@ static void test_small_site_with_comments(void **state)
         "mail.example.test. IN A 127.0.0.1\n"
         "; SPF: only the relays send for example.test; -all: everything else fails\n"
         "example.test. IN TXT \"v=spf1 ip4:127.0.0.1 -all\"\n"
-        "; DMARC: p=none (reports only) to start; tighten to quarantine, then reject (admin manual)\n"
+        "; DMARC: p=none (reports only) to start; tighten to quarantine, then reject (dmarc.policy; admin manual)\n"
         "_dmarc.example.test. IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@example.test\"\n"
         "; MTA-STS: a policy exists; id = SHA-256 of the policy text below (changes with it)\n"
         "_mta-sts.example.test. IN TXT \"v=STSv1; id=42cd25c14e55a3a9fa02428d39df66c0\"\n"
@@ -158,6 +158,36 @@ static void test_small_site_with_comments(void **state)
         "your provider)\n");
     free(text);
     site_free(&site);
+}
+
+/* dmarc.policy is the p= of every domain's DMARC record (issue 11). */
+static void test_dmarc_policy_from_the_site(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml, *comment, *record;
+    } cases[] = {
+        {"dmarc: {policy: quarantine}\n",
+         "; DMARC: p=quarantine (dmarc.policy): receivers put mail that fails DMARC in spam\n",
+         "_dmarc.other.example. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@other.example\"\n"},
+        {"dmarc: {mode: off, policy: reject}\n",
+         "; DMARC: p=reject (dmarc.policy): receivers refuse mail that fails DMARC\n",
+         "_dmarc.other.example. IN TXT \"v=DMARC1; p=reject; rua=mailto:postmaster@other.example\"\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct site site;
+        buf text = BUF_INIT, want = BUF_INIT;
+        buf_printf(&text, "%s%s", full, cases[i].yaml);
+        load(buf_cstr(&text), &site);
+        char *zone = zone_of(&site, "other.example", 0, 1);
+        buf_printf(&want, "%s%s", cases[i].comment, cases[i].record);
+        if (strstr(zone, buf_cstr(&want)) == NULL)
+            fail_msg("expected\n%s\nin\n%s", buf_cstr(&want), zone);
+        free(zone);
+        buf_free(&text);
+        buf_free(&want);
+        site_free(&site);
+    }
 }
 
 static void test_policy_and_ptr_notes(void **state)
@@ -292,6 +322,7 @@ int main(void)
         cmocka_unit_test(test_full_topology_primary_domain),
         cmocka_unit_test(test_second_domain_points_at_the_primary_names),
         cmocka_unit_test(test_small_site_with_comments),
+        cmocka_unit_test(test_dmarc_policy_from_the_site),
         cmocka_unit_test(test_policy_and_ptr_notes),
         cmocka_unit_test(test_name_outside_the_domains),
         cmocka_unit_test(test_long_txt_is_split),

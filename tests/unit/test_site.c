@@ -386,6 +386,63 @@ static void test_filter_section(void **state)
     site_free(&site);
 }
 
+/* ---- dmarc: (issue 11) ----------------------------------------------------- */
+
+static void test_dmarc_defaults_and_section(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT, text = BUF_INIT;
+    assert_int_equal(parse(filter_base, &site, &errors), 0);
+    assert_int_equal(site.dmarc.mode, DMARC_ENFORCE);
+    assert_int_equal(site.dmarc.policy, DMARC_POLICY_NONE);
+    site_free(&site);
+    static const struct {
+        const char *yaml;
+        enum site_dmarc_mode mode;
+        enum site_dmarc_policy policy;
+    } cases[] = {
+        {"dmarc: {mode: monitor}\n", DMARC_MONITOR, DMARC_POLICY_NONE},
+        {"dmarc: {mode: off, policy: reject}\n", DMARC_OFF, DMARC_POLICY_REJECT},
+        {"dmarc:\n  mode: enforce\n  policy: quarantine\n", DMARC_ENFORCE, DMARC_POLICY_QUARANTINE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf_reset(&text);
+        buf_printf(&text, "%s%s", filter_base, cases[i].yaml);
+        if (parse(buf_cstr(&text), &site, &errors) != 0)
+            fail_msg("%s: %s", cases[i].yaml, buf_cstr(&errors));
+        assert_int_equal(site.dmarc.mode, cases[i].mode);
+        assert_int_equal(site.dmarc.policy, cases[i].policy);
+        site_free(&site);
+    }
+    buf_free(&errors);
+    buf_free(&text);
+}
+
+static void test_dmarc_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *needle;
+    } cases[] = {
+        {"dmarc: {mode: strict}\n",
+         "site.yaml:4:15: dmarc.mode: \"strict\" is not one of enforce, monitor or off"},
+        {"dmarc:\n  policy: p=reject\n",
+         "site.yaml:5:11: dmarc.policy: \"p=reject\" is not one of none, quarantine or reject"},
+        {"dmarc: {mode: Enforce}\n", "site.yaml:4:15: dmarc.mode: \"Enforce\""},
+        {"dmarc: {enforce: true}\n", "site.yaml:4:9: dmarc: unknown key \"enforce\""},
+        {"dmarc: {mode: [off]}\n", "site.yaml:4:15: dmarc.mode"},
+        {"dmarc: off\n", "site.yaml:4:8: dmarc: expected a mapping of keys"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf text = BUF_INIT;
+        buf_printf(&text, "%s%s", filter_base, cases[i].yaml);
+        expect_error(buf_cstr(&text), cases[i].needle);
+        buf_free(&text);
+    }
+}
+
 static void test_filter_errors(void **state)
 {
     (void)state;
@@ -696,7 +753,7 @@ static void test_duplicate_keys(void **state)
                         "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc\n");
     buf_free(&errors);
     site_free(&site);
     /* Equal values are not equal keys. */
@@ -772,9 +829,69 @@ static void test_errors_sorted_by_line(void **state)
                         "K, M, G or T (e.g. 500M)\n"
                         "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
                         "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc\n");
     buf_free(&errors);
     site_free(&site);
+}
+
+/* tls.source, tls.files, tls.acme (site_cert_source.c). */
+static void test_cert_source(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse("domains: [example.test]\n", &site, &errors), 0);
+    assert_int_equal(site.cert_source, CERT_SOURCE_SITE_CA);
+    site_free(&site);
+    assert_int_equal(parse("tls:\n  source: acme\n  acme:\n    directory: https://acme.test/dir\n"
+                           "    email: Hostmaster@Example.TEST\n    ca_bundle: /etc/pebble/ca.pem\n",
+                           &site, &errors), 0);
+    assert_string_equal(buf_cstr(&errors), "");
+    assert_int_equal(site.cert_source, CERT_SOURCE_ACME);
+    assert_string_equal(site.acme.directory, "https://acme.test/dir");
+    assert_string_equal(site.acme.email, "hostmaster@example.test");
+    assert_string_equal(site.acme.ca_bundle, "/etc/pebble/ca.pem");
+    site_free(&site);
+    assert_int_equal(parse("tls:\n  source: files\n  files: {certificate: /c.pem, key: /k.pem}\n", &site, &errors),
+                     0);
+    assert_int_equal(site.cert_source, CERT_SOURCE_FILES);
+    assert_string_equal(site.cert_files.certificate, "/c.pem");
+    assert_string_equal(site.cert_files.key, "/k.pem");
+    assert_null(site.cert_files.chain);
+    site_free(&site);
+    buf_free(&errors);
+
+    expect_error("tls: {source: letsencrypt}\n",
+                 "site.yaml:1:15: tls.source: \"letsencrypt\" is not a certificate source; expected one of: "
+                 "site-ca, files, acme");
+    expect_error("tls:\n  source: acme\n  acme: {directory: \"https://a.test/dir\"}\n",
+                 "site.yaml:3:9: tls.acme.email: missing; ACME needs a contact address");
+    expect_error("tls: {source: acme}\n", "site.yaml:1:15: tls.acme.email: missing");
+    expect_error("tls: {source: acme}\n", "site.yaml:1:15: tls.acme.directory: missing");
+    expect_error("tls:\n  source: acme\n  acme: {directory: \"http://a.test/dir\", email: a@b.test}\n",
+                 "site.yaml:3:21: tls.acme.directory: \"http://a.test/dir\" is not an https:// URL");
+    expect_error("tls:\n  source: acme\n  acme: {directory: \"https://a.test/dir\", email: nobody}\n",
+                 "site.yaml:3:50: tls.acme.email: \"nobody\" is not an address");
+    expect_error("tls:\n  source: files\n  files: {certificate: /c.pem}\n",
+                 "site.yaml:3:10: tls.files.key: missing");
+    expect_error("tls:\n  source: files\n  files: {certificate: c.pem, key: /k.pem}\n",
+                 "site.yaml:3:24: tls.files.certificate: \"c.pem\" is not an absolute path");
+    expect_error("tls:\n  files: {certificate: /c.pem, key: /k.pem}\n",
+                 "site.yaml:2:10: tls.files: given, but tls.source is site-ca");
+    expect_error("tls:\n  source: files\n  acme: {directory: \"https://a.test/dir\", email: a@b.test}\n"
+                 "  files: {certificate: /c.pem, key: /k.pem}\n",
+                 "site.yaml:3:9: tls.acme: given, but tls.source is files");
+    expect_error("tls:\n  source: files\n  files: {certificate: /c.pem, key: /k.pem, cert: /x}\n",
+                 "tls.files: unknown key \"cert\"");
+    /* Several hosts: the relays check the proxies against the site CA. */
+    expect_error("hosts:\n"
+                 "  - {name: relay1, address: 10.0.0.1, roles: [relay]}\n"
+                 "  - {name: proxy1, address: 10.0.0.2, roles: [proxy]}\n"
+                 "  - {name: store1, address: 10.0.0.3, roles: [store], store_pair: p}\n"
+                 "  - {name: store2, address: 10.0.0.4, roles: [store], store_pair: p}\n"
+                 "  - {name: dir1, address: 10.0.0.5, roles: [directory]}\n"
+                 "tls:\n  source: acme\n  acme: {directory: \"https://a.test/dir\", email: a@b.test}\n",
+                 "site.yaml:8:11: tls.source: acme is supported on a site of one host for now");
 }
 
 int main(void)
@@ -782,6 +899,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_site),
         cmocka_unit_test(test_admin_address),
+        cmocka_unit_test(test_cert_source),
         cmocka_unit_test(test_defaults_derived_from_domain),
         cmocka_unit_test(test_default_profile),
         cmocka_unit_test(test_unknown_key_with_position),
@@ -797,6 +915,8 @@ int main(void)
         cmocka_unit_test(test_filter_defaults),
         cmocka_unit_test(test_filter_section),
         cmocka_unit_test(test_filter_errors),
+        cmocka_unit_test(test_dmarc_defaults_and_section),
+        cmocka_unit_test(test_dmarc_errors),
         cmocka_unit_test(test_ha_example),
         cmocka_unit_test(test_ha_rules),
         cmocka_unit_test(test_network_keys),

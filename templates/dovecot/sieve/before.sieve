@@ -11,6 +11,7 @@
 # a value of their own users get the site's filter.spam_junk_level
 # ({{spam_junk_level}}) and empty lists.
 #
+#   0. DMARC quarantine (dmarc.mode enforce, below)       -> Junk
 #   1. envelope sender (or its @domain) on the allow list -> keep
 #   2. on the deny list                                   -> Junk
 #   3. score >= threshold                                 -> Junk
@@ -34,6 +35,24 @@ require ["fileinto", "mailbox", "envelope", "variables", "environment",
 # other store of the pair is not caught (docs/architecture.md 7a).
 if duplicate :seconds 86400 {
   discard;
+  stop;
+}
+
+# DMARC (issue 11; docs/admin-manual.md "DMARC"): with dmarc.mode enforce
+# ({{dmarc_mode}} here), a message that failed DMARC while its From: domain
+# asks for p=quarantine goes to Junk. The relay's OpenDMARC says so in its
+# Authentication-Results under our own authserv-id, {{public_hostname}}:
+# "dmarc=fail (p=quarantine dis=none)" (OpenDMARC writes dis=quarantine
+# only when it has Postfix hold the message, which we do not want). A
+# p=reject failure gets here only when the domain's pct= spared it from
+# refusal, and then RFC 7489 6.6.4 asks for quarantine: Junk too.
+# Only our relays' header can start with that authserv-id: the relays'
+# Postfix removes every copy arriving from outside (header-checks) before
+# OpenDMARC adds its own.
+if allof (string :is "{{dmarc_mode}}" "enforce",
+          anyof (header :matches "Authentication-Results" "{{public_hostname}};*dmarc=fail (p=quarantine *",
+                 header :matches "Authentication-Results" "{{public_hostname}};*dmarc=fail (p=reject *")) {
+  fileinto :create "Junk";
   stop;
 }
 

@@ -1,0 +1,313 @@
+/* public_cert: the public certificate from files or ACME; see public_cert.h. */
+#include "public_cert.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+
+#include "cert_check.h"
+#include "fsutil.h"
+#include "process.h"
+#include "services.h"
+#include "site_cert_source.h"
+
+/* lego talks to the ACME CA and answers its HTTP-01 request itself. */
+#define LEGO "/usr/bin/lego"
+#define ACME_HTTP_PORT ":80"
+#define FAILURE_FILE "acme-renewal-failed"
+/* The names of the installed ACME certificate; absent when what is
+ * installed did not come from ACME (or came from the admin's files). */
+#define NAMES_FILE "acme-names"
+
+static char *public_dir(const char *state_dir)
+{
+    return xasprintf("%s/tls/public", state_dir);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static int from_files(const struct site *site, const char *state_dir, int *changed, buf *err)
+{
+    const struct site_cert_files *f = &site->cert_files;
+    if (cert_check(f->certificate, f->key, f->chain, site->tls_names[0], time(NULL), err) != 0)
+        return -1;
+    char *dir = public_dir(state_dir);
+    char *names = xasprintf("%s/%s", dir, NAMES_FILE);
+    int rc = cert_install(f->certificate, f->key, f->chain, dir, changed, err);
+    if (rc == 0 && fs_exists(names) && remove(names) != 0) {
+        buf_printf(err, "cannot remove %s: %s", names, strerror(errno));
+        rc = -1;
+    }
+    free(names);
+    free(dir);
+    return rc;
+}
+
+/* ---- ACME -------------------------------------------------------------- */
+
+static int is_address(const char *s)
+{
+    unsigned char a[16];
+    return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+/* The names an ACME CA can vouch for: tls.names less localhost and
+ * addresses; one per line (also what is recorded of the last order). */
+static void acme_names(const struct site *site, buf *out)
+{
+    for (size_t i = 0; i < site->n_tls_names; i++)
+        if (strcmp(site->tls_names[i], "localhost") != 0 && !is_address(site->tls_names[i]))
+            buf_printf(out, "%s\n", site->tls_names[i]);
+}
+
+/* The last line lego printed (its reason), without the line end. */
+static void last_line(buf *output, buf *out)
+{
+    const char *text = buf_cstr(output);
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        n--;
+    size_t start = n;
+    while (start && text[start - 1] != '\n')
+        start--;
+    buf_append(out, text + start, n - start);
+}
+
+/* Runs `lego ... run`: a new certificate for the names, into acme_dir. */
+static int run_lego(const struct site *site, const char *acme_dir, buf *names, buf *err)
+{
+    size_t n_names = 0;
+    for (const char *p = buf_cstr(names); *p; p++)
+        n_names += *p == '\n';
+    const char **argv = xcalloc(16 + 2 * n_names, sizeof *argv);
+    size_t n = 0;
+    argv[n++] = LEGO;
+    argv[n++] = "--accept-tos";     /* the site file's tls.acme is the admin's consent */
+    argv[n++] = "--email";
+    argv[n++] = site->acme.email;
+    argv[n++] = "--server";
+    argv[n++] = site->acme.directory;
+    argv[n++] = "--path";
+    argv[n++] = acme_dir;
+    argv[n++] = "--http";
+    argv[n++] = "--http.port";
+    argv[n++] = ACME_HTTP_PORT;
+    argv[n++] = "--http-timeout";
+    argv[n++] = "30";
+    char *copy = xstrdup(buf_cstr(names));
+    for (char *save = NULL, *name = strtok_r(copy, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
+        argv[n++] = "--domains";
+        argv[n++] = name;
+    }
+    argv[n++] = "run";
+    argv[n] = NULL;
+    /* lego trusts the system's CAs for the ACME server, or only this bundle. */
+    if (site->acme.ca_bundle)
+        setenv("LEGO_CA_CERTIFICATES", site->acme.ca_bundle, 1);
+    buf output = BUF_INIT;
+    int status = process_run(argv, NULL, &output, err);
+    if (status > 0) {
+        buf_printf(err, "lego could not obtain a certificate from %s (exit %d): ", site->acme.directory, status);
+        last_line(&output, err);
+    }
+    buf_free(&output);
+    free(copy);
+    free(argv);
+    return status == 0 ? 0 : -1;
+}
+
+/* Why a new certificate is needed, or NULL when the installed one is good;
+ * *valid: an ACME certificate is installed that may keep serving. */
+static const char *acme_due(const struct site *site, const char *dir, buf *names, int force, int *valid)
+{
+    char *crt = xasprintf("%s/fullchain.pem", dir), *key = xasprintf("%s/key.pem", dir);
+    char *record = xasprintf("%s/%s", dir, NAMES_FILE);
+    buf why = BUF_INIT, last = BUF_INIT, ignored = BUF_INIT;
+    long long left = 0;
+    int from_acme = fs_read_file(record, 64 * 1024, &last, &ignored) == 0;
+    *valid = from_acme && cert_check(crt, key, NULL, site->tls_names[0], time(NULL), &why) == 0;
+    const char *reason = NULL;
+    if (!from_acme)
+        reason = "no certificate from ACME yet";
+    else if (!*valid)
+        reason = "the installed certificate is not valid";
+    else if (strcmp(buf_cstr(&last), buf_cstr(names)) != 0)
+        reason = "tls.names changed";
+    else if (cert_seconds_left(crt, time(NULL), &left, &ignored) != 0 || left < PUBLIC_CERT_RENEW_DAYS * 86400LL)
+        reason = "it expires within 30 days";
+    else if (force)
+        reason = "forced";
+    buf_free(&why);
+    buf_free(&last);
+    buf_free(&ignored);
+    free(crt);
+    free(key);
+    free(record);
+    return reason;
+}
+
+static int from_acme(const struct site *site, const char *state_dir, int force, int *changed, buf *warning,
+                     buf *err)
+{
+    buf names = BUF_INIT;
+    acme_names(site, &names);
+    if (names.len == 0) {
+        buf_printf(err, "tls.source acme: tls.names has no DNS name an ACME CA could vouch for");
+        buf_free(&names);
+        return -1;
+    }
+    char *secrets = xasprintf("%s/secrets", state_dir);
+    char *acme_dir = xasprintf("%s/secrets/acme", state_dir);
+    char *dir = public_dir(state_dir);
+    char *failure = xasprintf("%s/%s", dir, FAILURE_FILE);
+    int valid = 0;
+    const char *reason = acme_due(site, dir, &names, force, &valid);
+    int rc = 0;
+    if (reason) {
+        rc = fs_ensure_dir(secrets, NULL, NULL, 0700, err);
+        if (rc == 0)
+            rc = fs_ensure_dir(acme_dir, NULL, NULL, 0700, err);
+        if (rc == 0)
+            rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
+        buf why = BUF_INIT;
+        long long t0 = clock_ms();
+        int got = rc == 0 && run_lego(site, acme_dir, &names, &why) == 0;
+        /* lego names its files after the first domain. */
+        char *first = xstrndup(buf_cstr(&names), strcspn(buf_cstr(&names), "\n"));
+        char *crt = xasprintf("%s/certificates/%s.crt", acme_dir, first);
+        char *key = xasprintf("%s/certificates/%s.key", acme_dir, first);
+        if (got && cert_check(crt, key, NULL, site->tls_names[0], time(NULL), &why) != 0)
+            got = 0;
+        if (got) {
+            rc = cert_install(crt, key, NULL, dir, changed, err);
+            char *record = xasprintf("%s/%s", dir, NAMES_FILE);
+            if (rc == 0)
+                rc = fs_write_file(record, names.data, names.len, 0644, err);
+            free(record);
+            if (rc == 0 && fs_exists(failure) && remove(failure) != 0) {
+                buf_printf(err, "cannot remove %s: %s", failure, strerror(errno));
+                rc = -1;
+            }
+            if (rc == 0)
+                printf("  acme     certificate for %s obtained from %s (%s) in %.1f s\n", first,
+                       site->acme.directory, reason, (double)(clock_ms() - t0) / 1000);
+        } else if (rc == 0 && valid) {
+            /* Keep serving the old one; `status` says so until a renewal works. */
+            time_t now = time(NULL);
+            char when[32];
+            strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+            buf line = BUF_INIT;
+            buf_printf(&line, "ACME renewal failed at %s (%s): %s; the installed certificate %s/fullchain.pem "
+                       "keeps serving", when, reason, buf_cstr(&why), dir);
+            for (size_t i = 0; i < line.len; i++)
+                if (line.data[i] == '\n' || line.data[i] == '\r')
+                    line.data[i] = ' ';
+            buf ignored = BUF_INIT;
+            buf_append_char(&line, '\n');
+            if (fs_write_file(failure, line.data, line.len, 0644, &ignored) != 0)
+                buf_printf(warning, "(not recorded for status: %s) ", buf_cstr(&ignored));
+            buf_free(&ignored);
+            line.data[--line.len] = '\0';
+            buf_append_str(warning, buf_cstr(&line));
+        } else if (rc == 0) {
+            buf_append_str(err, buf_cstr(&why));
+            rc = -1;
+        }
+        free(first);
+        free(crt);
+        free(key);
+        buf_free(&why);
+    }
+    free(failure);
+    free(dir);
+    free(acme_dir);
+    free(secrets);
+    buf_free(&names);
+    return rc;
+}
+
+int public_cert_ensure(const struct site *site, const char *state_dir, int force, int *changed, buf *warning,
+                       buf *err)
+{
+    switch (site->cert_source) {
+    case CERT_SOURCE_FILES: return from_files(site, state_dir, changed, err);
+    case CERT_SOURCE_ACME: return from_acme(site, state_dir, force, changed, warning, err);
+    case CERT_SOURCE_SITE_CA: break;
+    }
+    return 0;
+}
+
+int public_cert_check_site(const struct site *site, buf *err)
+{
+    if (site->cert_source == CERT_SOURCE_FILES) {
+        const struct site_cert_files *f = &site->cert_files;
+        return cert_check(f->certificate, f->key, f->chain, site->tls_names[0], time(NULL), err);
+    }
+    if (site->cert_source == CERT_SOURCE_ACME && site->acme.ca_bundle) {
+        buf text = BUF_INIT, why = BUF_INIT;
+        int rc = fs_read_file(site->acme.ca_bundle, 1024 * 1024, &text, &why);
+        if (rc != 0)
+            buf_printf(err, "%s: cannot read tls.acme.ca_bundle: %s", site->acme.ca_bundle, buf_cstr(&why));
+        buf_free(&text);
+        buf_free(&why);
+        return rc;
+    }
+    return 0;
+}
+
+int public_cert_reload(const struct site *site, const char *state_dir, buf *err)
+{
+    int rc = 0;
+    for (size_t h = 0; rc == 0 && h < site->n_hosts; h++) {
+        struct service_env env;
+        if (service_env_init(&env, site, &site->hosts[h], state_dir, err) != 0) {
+            service_env_free(&env);
+            return -1;
+        }
+        for (size_t s = 0; rc == 0 && s < n_services; s++) {
+            const struct service *svc = &services[s];
+            pid_t pid;
+            if (svc->reload == NULL || !service_wanted(svc, &env) || (pid = svc->pid(&env)) == 0)
+                continue;
+            rc = svc->reload(&env, err);
+            if (rc == 0)
+                printf("  %-8s reloaded for the new public certificate (pid %ld kept)\n", svc->name, (long)pid);
+        }
+        service_env_free(&env);
+    }
+    return rc;
+}
+
+void public_cert_warnings(const struct site *site, const char *state_dir, int days, buf *lines)
+{
+    if (site->cert_source == CERT_SOURCE_SITE_CA)
+        return;
+    char *dir = public_dir(state_dir);
+    char *failure = xasprintf("%s/%s", dir, FAILURE_FILE);
+    char *crt = xasprintf("%s/fullchain.pem", dir);
+    buf text = BUF_INIT, ignored = BUF_INIT;
+    if (fs_read_file(failure, 64 * 1024, &text, &ignored) == 0 && text.len) {
+        buf_append(lines, text.data, text.len);
+        if (text.data[text.len - 1] != '\n')
+            buf_append_char(lines, '\n');
+    }
+    long long left = 0;
+    buf_reset(&ignored);
+    if (fs_exists(crt) && cert_seconds_left(crt, time(NULL), &left, &ignored) == 0 && left < days * 86400LL) {
+        if (left < 0)
+            buf_printf(lines, "the public certificate %s has expired\n", crt);
+        else
+            buf_printf(lines, "the public certificate %s (tls.source %s) expires in %lld day(s)%s\n", crt,
+                       site_cert_source_name(site->cert_source), left / 86400,
+                       site->cert_source == CERT_SOURCE_FILES ? "; replace the files and run `emailng tls renew`"
+                                                               : "; `emailng tls renew` tries again");
+    }
+    buf_free(&text);
+    buf_free(&ignored);
+    free(crt);
+    free(failure);
+    free(dir);
+}
