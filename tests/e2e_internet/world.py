@@ -22,9 +22,13 @@ EMAILNG_DATADIR (templates), EMAILNG_E2E_KEEP=1 (keep the state directory).
 
 import contextlib
 import ctypes
+import email
+import email.policy
+import imaplib
 import os
 import shutil
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -182,6 +186,58 @@ class World:
             s.starttls(context=self.tls_context())
             s.login(address, self.passwords[address])
             return s.sendmail(sender or address, rcpts, message)
+
+
+    def imap(self, user):
+        """IMAPS on 993 as USER@example.test, logged in."""
+        m = PublicNameIMAP(MAIL, 993, ssl_context=self.tls_context(), timeout=60)
+        address = "%s@%s" % (user, DOMAIN)
+        m.login(address, self.passwords[address])
+        return m
+
+    def mailbox_messages(self, user, message_id, mailbox="INBOX"):
+        """The messages with MESSAGE_ID in USER's MAILBOX, parsed."""
+        m = self.imap(user)
+        try:
+            typ, _ = m.select('"%s"' % mailbox, readonly=True)
+            if typ != "OK":
+                return []
+            typ, data = m.uid("SEARCH", "HEADER", "Message-ID", '"%s"' % message_id)
+            assert typ == "OK", data
+            out = []
+            for uid in (data[0].split() if data and data[0] else []):
+                typ, got = m.uid("FETCH", uid, "(BODY.PEEK[])")
+                assert typ == "OK", got
+                out.append(email.message_from_bytes(got[0][1], policy=email.policy.compat32))
+            return out
+        finally:
+            m.logout()
+
+    def wait_in_mailbox(self, user, message_id, mailbox="INBOX", timeout=90):
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.mailbox_messages(user, message_id, mailbox)
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError("%s not in %s's %s after %d s; mail log tail:\n%s"
+                                     % (message_id, user, mailbox, timeout, self.maillog()[-3000:]))
+            time.sleep(0.5)
+
+    def outside_sends(self, sender, rcpts, message):
+        """mx.outside.test sends MESSAGE (its own sendmail, its own queue)."""
+        cp = subprocess.run(["ip", "netns", "exec", self.ns("outside"), "/usr/sbin/sendmail", "-f", sender, *rcpts],
+                            input=message, capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, MAIL_CONFIG=self.mta.etc))
+        assert cp.returncode == 0, "outside sendmail: %s%s" % (cp.stdout, cp.stderr)
+
+
+class PublicNameIMAP(imaplib.IMAP4_SSL):
+    """IMAPS to an address whose certificate is checked for the public name."""
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((self.host, self.port), timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=PUBLIC_NAME)
 
 
 class PublicNameSMTP(smtplib.SMTP):
