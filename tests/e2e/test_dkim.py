@@ -186,6 +186,30 @@ def test_opendkim_runs_as_opendkim_and_only_postfix_reaches_it(dsite):
         assert pwd.getpwuid(st.st_uid).pw_name == "opendkim" and st.st_mode & 0o077 == 0, name
 
 
+def _connect_as(user, path):
+    """Connects to the unix socket as user (no other groups): "ok" or the errno name."""
+    import pwd
+    pw = pwd.getpwnam(user)
+
+    def drop():
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    script = ("import errno, socket, sys\ns = socket.socket(socket.AF_UNIX)\n"
+              "try:\n    s.connect(sys.argv[1])\n    print('ok')\n"
+              "except OSError as e:\n    print(errno.errorcode[e.errno])\n")
+    cp = subprocess.run(["python3", "-c", script, path], preexec_fn=drop, capture_output=True, text=True,
+                        timeout=30)
+    assert cp.returncode == 0, cp.stderr
+    return cp.stdout.strip()
+
+
+def test_only_postfix_connects_to_the_milter(dsite):
+    sock = os.path.join(dsite.state, "run", "mail", "opendkim", "milter")
+    assert _connect_as("nobody", sock) == "EACCES"
+    assert _connect_as("postfix", sock) == "ok"
+
+
 def test_submission_is_signed_and_verifies_after_amavisd(dsite, dns, tmp_path):
     """alice's mail is signed d=example.test with the active selector; the
     copy bob receives (after amavisd added its headers) still verifies."""

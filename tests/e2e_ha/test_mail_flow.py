@@ -64,8 +64,9 @@ def test_every_host_and_service_up(ha):
     # dovecot: the auth service only; unbound: the caching resolver (S8);
     # the content filter (filter.enabled)
     # fromcheck: the submission milter (header From:/Sender: against the login)
-    assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "fail2ban", "fromcheck", "policyd",
-                                  "postfix",
+    # opendkim: DKIM signing and verification (issue 11)
+    assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "fail2ban", "fromcheck",
+                                  "opendkim", "policyd", "postfix",
                                   "unbound"]
     assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
 
