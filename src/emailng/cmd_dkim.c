@@ -128,32 +128,10 @@ static int rotate(const struct options *o, const struct site *site, const struct
         buf_printf(&err, "%s already has a pending selector, %s: publish it and run `emailng dkim activate %s`",
                    a->domain, pending->name, a->domain);
         rc = EXIT_FAILED;
-    } else if (rc == EXIT_DONE && a->selector && dkim_find(&d, a->selector)) {
-        buf_printf(&err, "selector %s exists already for %s", a->selector, a->domain);
-        rc = EXIT_FAILED;
     }
-    if (rc == EXIT_DONE && a->selector) {
-        /* The chosen name instead of sYYYYMMDD: made as dkim_selector_add would. */
-        char *path = dkim_key_path(o->state_dir, a->domain, a->selector);
-        struct dkim_domain probe = d;
-        buf_append_str(&name, a->selector);
-        if (dkim_key_generate(path, &err) != 0) {
-            rc = EXIT_FAILED;
-        } else {
-            probe.selectors = xrealloc(d.selectors, (d.n_selectors + 1) * sizeof *d.selectors);
-            probe.selectors[probe.n_selectors].name = xstrdup(a->selector);
-            probe.selectors[probe.n_selectors].state = DKIM_PENDING;
-            probe.selectors[probe.n_selectors].since = (long long)time(NULL);
-            probe.n_selectors++;
-            d = probe;
-            if (dkim_domain_save(o->state_dir, &d, &err) != 0)
-                rc = EXIT_FAILED;
-        }
-        free(path);
-    } else if (rc == EXIT_DONE && dkim_selector_add(o->state_dir, &d, DKIM_PENDING, (long long)time(NULL), &name,
-                                                    &err) != 0) {
+    if (rc == EXIT_DONE && dkim_selector_add(o->state_dir, &d, a->selector, DKIM_PENDING, (long long)time(NULL),
+                                             &name, &err) != 0)
         rc = EXIT_FAILED;
-    }
     if (rc == EXIT_DONE && record_of(o->state_dir, a->domain, buf_cstr(&name), &text, &err) != 0)
         rc = EXIT_FAILED;
     if (rc == EXIT_DONE) {

@@ -315,12 +315,24 @@ char *dkim_record_name(const char *selector, const char *domain)
     return xasprintf("%s._domainkey.%s", selector, domain);
 }
 
-int dkim_selector_add(const char *state_dir, struct dkim_domain *d, enum dkim_state st, long long now,
-                      buf *name, buf *err)
+int dkim_selector_add(const char *state_dir, struct dkim_domain *d, const char *want, enum dkim_state st,
+                      long long now, buf *name, buf *err)
 {
+    if (want && !dkim_selector_valid(want)) {
+        buf_printf(err, "\"%s\" is not a selector", want);
+        return -1;
+    }
+    if (want && dkim_find(d, want)) {
+        buf_printf(err, "selector %s exists already for %s", want, d->domain);
+        return -1;
+    }
     if (ensure_dirs(state_dir, d->domain, err) != 0)
         return -1;
-    dkim_selector_new_name(d, now, name);
+    buf_reset(name);
+    if (want)
+        buf_append_str(name, want);
+    else
+        dkim_selector_new_name(d, now, name);
     char *path = dkim_key_path(state_dir, d->domain, buf_cstr(name));
     int rc = dkim_key_generate(path, err);
     free(path);
@@ -340,7 +352,7 @@ int dkim_keys_ensure(const struct site *site, const char *state_dir, int *made, 
         int rc = dkim_domain_load(state_dir, site->domains[i], &d, err);
         if (rc == 0 && dkim_find_state(&d, DKIM_ACTIVE) == NULL) {
             buf name = BUF_INIT;
-            rc = dkim_selector_add(state_dir, &d, DKIM_ACTIVE, (long long)time(NULL), &name, err);
+            rc = dkim_selector_add(state_dir, &d, NULL, DKIM_ACTIVE, (long long)time(NULL), &name, err);
             if (rc == 0)
                 (*made)++;
             buf_free(&name);

@@ -76,9 +76,10 @@ void dkim_record_text(const char *b64, buf *out);
 char *dkim_record_name(const char *selector, const char *domain);
 
 /* Adds a selector with a new key to d (state st, since now) and saves the
- * file; name receives the selector. */
-int dkim_selector_add(const char *state_dir, struct dkim_domain *d, enum dkim_state st, long long now,
-                      buf *name, buf *err);
+ * file; name receives the selector: want if not NULL (refused unless
+ * dkim_selector_valid and not taken), else dkim_selector_new_name's. */
+int dkim_selector_add(const char *state_dir, struct dkim_domain *d, const char *want, enum dkim_state st,
+                      long long now, buf *name, buf *err);
 
 /* `emailng up`: every domain of the site without an active selector gets
  * one (key made now). made counts the keys made. */

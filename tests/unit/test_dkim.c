@@ -168,7 +168,10 @@ static void test_keys_and_records(void **state)
 
     /* A second selector, pending, gets its own new key. */
     buf name = BUF_INIT, b64b = BUF_INIT;
-    assert_int_equal(dkim_selector_add(dir, &d, DKIM_PENDING, 1796616921, &name, &err), 0);
+    assert_int_equal(dkim_selector_add(dir, &d, "../x", DKIM_PENDING, 1796616921, &name, &err), -1);
+    assert_int_equal(dkim_selector_add(dir, &d, d.selectors[0].name, DKIM_PENDING, 1796616921, &name, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "exists already"));
+    assert_int_equal(dkim_selector_add(dir, &d, NULL, DKIM_PENDING, 1796616921, &name, &err), 0);
     char *path2 = dkim_key_path(dir, "example.test", buf_cstr(&name));
     assert_int_equal(dkim_public_key(path2, &b64b, &err), 0);
     assert_string_not_equal(buf_cstr(&b64), buf_cstr(&b64b));
