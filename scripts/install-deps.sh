@@ -11,7 +11,7 @@ RUNTIME="postfix postfix-ldap postfix-lmdb dovecot-core dovecot-imapd dovecot-po
  slapd ldap-utils openssl ca-certificates iproute2 procps libevent-2.1-7
  liblmdb0 libspf2-2 libmilter1.0.1 nftables unbound dns-root-data
  amavisd-new clamav clamav-daemon clamav-milter spamassassin fail2ban logrotate
- lego opendmarc publicsuffix"
+ lego opendmarc publicsuffix opendkim"
 BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev libmilter-dev clang
  lmdb-utils"

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dkim.h"
 #include "dns_records.h"
 
 /* An answer of up to 64 KiB (glibc retries over TCP when UDP is truncated). */
@@ -191,6 +192,30 @@ static void resolve(res_state st, const char *name, enum dns_type type, unsigned
         if (v)
             push(out, v);
     }
+}
+
+int dns_lookup_txt(const char *name, buf *found, buf *err)
+{
+    struct __res_state st;
+    memset(&st, 0, sizeof st);
+    if (res_ninit(&st) != 0) {
+        buf_printf(err, "cannot read the resolver configuration (/etc/resolv.conf)");
+        return -1;
+    }
+    unsigned char *answer = xmalloc(ANSWER_MAX);
+    struct lookup l;
+    resolve(&st, name, DNS_TXT, answer, &l);
+    int rc = 0;
+    if (l.error) {
+        buf_printf(err, "%s TXT: %s", name, l.error);
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < l.n; i++)
+        buf_printf(found, "%s\n", l.values[i]);
+    lookup_free(&l);
+    free(answer);
+    res_nclose(&st);
+    return rc;
 }
 
 /* A TXT value of the kind of tag ("v=spf1"): the tag, then a space, ';' or the end. */
@@ -396,6 +421,11 @@ int cmd_dns_run(const struct options *o, int argc, char **argv)
             continue;
         buf err = BUF_INIT;
         if (dns_records_build(&site, site.domains[i], &doms[n], &err) != 0) {
+            cli_fail("dns", &err);
+            rc = EXIT_FAILED;
+        } else if (dkim_dns_add(&site, o->state_dir, &doms[n], &err) != 0) {
+            /* The DKIM records come from the keys in the state directory. */
+            dns_records_free(&doms[n]);
             cli_fail("dns", &err);
             rc = EXIT_FAILED;
         } else {

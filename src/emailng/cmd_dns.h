@@ -11,4 +11,10 @@
 
 int cmd_dns_run(const struct options *o, int argc, char **argv);
 
+/* Looks the TXT records at name up through the system resolver, as `dns
+ * check` does: found receives each value (its strings joined) on a line
+ * of its own. 0 (found may be empty: no such record), or -1 with err when
+ * the lookup itself failed. For `emailng dkim activate`. */
+int dns_lookup_txt(const char *name, buf *found, buf *err);
+
 #endif

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dkim.h"
 #include "fabric.h"
 #include "firewall.h"
 #include "fsutil.h"
@@ -99,6 +100,18 @@ static int same_file(const char *a, const char *b)
     return same;
 }
 
+/* Each domain's DKIM key, made when missing (dkim.h); the relays' OpenDKIM
+ * gets its copy when it starts (opendkim_service.c). */
+static int up_dkim_keys(const struct site *site, const char *state, buf *err)
+{
+    int made = 0;
+    int rc = dkim_keys_ensure(site, state, &made, err);
+    if (rc == 0 && made)
+        printf("  DKIM: %d key%s made in %s/secrets/dkim (publish the records `emailng dns` prints)\n", made,
+               made == 1 ? "" : "s", state);
+    return rc;
+}
+
 static int cmd_up_host(const struct options *o, struct site *site);
 
 /* A site of several hosts on this machine: the test fabric, then each host
@@ -115,6 +128,9 @@ static int cmd_up_fabric(const struct options *o, struct site *site)
         rc = fs_copy_file(o->site_file, copy, 0644, &err);
     /* Certificates: each host's `up --host` below makes or renews its own
      * (and the CA), so that it knows to restart the daemons that use them. */
+    /* DKIM keys before rendering: the fabric's nsd zones publish them. */
+    if (rc == 0)
+        rc = up_dkim_keys(site, state, &err);
     buf changed_list = BUF_INIT;
     if (rc == 0)
         rc = render_into_state(site, state, &changed_list, &err);
@@ -240,6 +256,8 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
     int tls_changed = 0;
     if (rc == 0)
         rc = site_tls_ensure(&site, state, only, &tls_changed, &err);
+    if (rc == 0)
+        rc = up_dkim_keys(&site, state, &err);
     buf changed_list = BUF_INIT;
     if (rc == 0)
         rc = render_into_state(&site, state, &changed_list, &err);

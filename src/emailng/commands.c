@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "cmd_dkim.h"
 #include "cmd_dns.h"
 #include "cmd_node.h"
 #include "cmd_quarantine.h"
@@ -147,6 +148,14 @@ static const struct subcommand_help tls_subcommands[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct subcommand_help dkim_subcommands[] = {
+    {"list", "[--domain DOMAIN] [--json]", "each domain's selectors: state (pending, active, retiring) and record"},
+    {"rotate", "DOMAIN [--selector NAME]", "make a new key, pending: published by `emailng dns`, not signing yet"},
+    {"activate", "DOMAIN", "sign with the pending key once the DNS serves its record; the old one retires"},
+    {"retire", "DOMAIN [--force]", "remove retiring selectors older than dkim.retire_after_days (--force: all)"},
+    {NULL, NULL, NULL},
+};
+
 const struct command commands[] = {
     {"up", "[--site FILE] [--host NAME]", "render the configuration, start every daemon, create the demo users",
      "Without --site: the site this state directory runs, or the built-in small site.\n"
@@ -184,6 +193,12 @@ const struct command commands[] = {
      "the system resolver, reported ok, missing, wrong (with what was found) or error;\n"
      "exit status 0 when every record is right, 1 otherwise.",
      NULL, 1, cmd_dns_run},
+    {"dkim", NULL, "DKIM keys of the domains: list, and a safe rotation (rotate, activate, retire)",
+     "Keys are made by `emailng up` (RSA 2048, one per domain) in STATE/secrets/dkim.\n"
+     "Rotation: `rotate` makes a pending key whose record `emailng dns` prints; `activate`\n"
+     "checks through the system resolver that the DNS serves it, then every relay signs with\n"
+     "it; the old key stays published (retiring) until `retire`.",
+     dkim_subcommands, 1, cmd_dkim_run},
     {"tls", NULL, "the public certificate (tls.source files or acme): install or renew it, reload", NULL,
      tls_subcommands, 1, cmd_tls_run},
     {"help", "[COMMAND [SUBCOMMAND]]", "this text, or one command's", NULL, NULL, 1, NULL},

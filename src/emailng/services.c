@@ -20,6 +20,7 @@
 #include "healthd_service.h"
 #include "host_limits.h"
 #include "fromcheck_service.h"
+#include "opendkim_service.h"
 #include "policyd_service.h"
 #include "process.h"
 #include "relay_tables.h"
@@ -481,6 +482,14 @@ const struct service services[] = {
     {.name = "policyd", .roles = ROLE_RELAY,
      .prepare = policyd_prepare, .start = policyd_start, .ready = policyd_ready, .pid = policyd_pid,
      .stop = policyd_stop, .ports = no_ports, .local_endpoint = "policy socket"},
+    /* DKIM (opendkim_service.c): signs submission and the stores' mail,
+     * verifies the MX's; a milter of Postfix, so up before it. After it
+     * answers (or if already up) the keys are synced, reloading it if
+     * they changed. */
+    {.name = "opendkim", .roles = ROLE_RELAY,
+     .prepare = opendkim_prepare, .start = opendkim_start, .ready = opendkim_ready, .pid = opendkim_pid,
+     .stop = opendkim_stop, .ports = no_ports, .local_endpoint = "milter socket", .wanted = opendkim_wanted,
+     .after_start = opendkim_sync_reload},
     /* The submission services' milter (fromcheck_service.c): header
      * From:/Sender: against the login; Postfix tempfails submission
      * without it, so up before Postfix. */

@@ -118,8 +118,8 @@ static void add(struct dns_domain_records *r, const char *name, enum dns_type ty
     rec->in_zone = in_zone;
 }
 
-static void add_txt(struct dns_domain_records *r, const char *name, const char *text, const char *tag,
-                    char *comment)
+void dns_records_add_txt(struct dns_domain_records *r, const char *name, const char *text, const char *tag,
+                         char *comment)
 {
     buf q = BUF_INIT;
     txt_quote(text, &q);
@@ -127,7 +127,7 @@ static void add_txt(struct dns_domain_records *r, const char *name, const char *
     buf_free(&q);
 }
 
-static void note(struct dns_domain_records *r, char *line)
+void dns_records_note(struct dns_domain_records *r, char *line)
 {
     r->notes = xrealloc(r->notes, (r->n_notes + 1) * sizeof *r->notes);
     r->notes[r->n_notes++] = line;
@@ -261,7 +261,7 @@ int dns_records_build(const struct site *site, const char *domain, struct dns_do
                    canon_address(relay_hosts[k]->address, text));
     }
     buf_append_str(&b, " -all");
-    add_txt(out, out->domain, buf_cstr(&b), "v=spf1",
+    dns_records_add_txt(out, out->domain, buf_cstr(&b), "v=spf1",
             xasprintf("SPF: only the relays send for %s; -all: everything else fails", out->domain));
 
     /* DMARC: the site's dmarc.policy (none by default: monitor first),
@@ -269,7 +269,7 @@ int dns_records_build(const struct site *site, const char *domain, struct dns_do
     const char *dmarc_p = site_dmarc_policy_name(site->dmarc.policy);
     char *name = xasprintf("_dmarc.%s", out->domain);
     char *text = xasprintf("v=DMARC1; p=%s; rua=mailto:postmaster@%s", dmarc_p, out->domain);
-    add_txt(out, name, text, "v=DMARC1",
+    dns_records_add_txt(out, name, text, "v=DMARC1",
             site->dmarc.policy == DMARC_POLICY_NONE
                 ? xstrdup("DMARC: p=none (reports only) to start; tighten to quarantine, then reject "
                           "(dmarc.policy; admin manual)")
@@ -292,7 +292,7 @@ int dns_records_build(const struct site *site, const char *domain, struct dns_do
     if (rc == 0) {
         name = xasprintf("_mta-sts.%s", out->domain);
         text = xasprintf("v=STSv1; id=%s", id);
-        add_txt(out, name, text, "v=STSv1",
+        dns_records_add_txt(out, name, text, "v=STSv1",
                 xstrdup("MTA-STS: a policy exists; id = SHA-256 of the policy text below (changes with it)"));
         free(name);
         free(text);
@@ -308,7 +308,7 @@ int dns_records_build(const struct site *site, const char *domain, struct dns_do
     /* TLS-RPT (RFC 8460): senders' reports of TLS failures. */
     name = xasprintf("_smtp._tls.%s", out->domain);
     text = xasprintf("v=TLSRPTv1; rua=mailto:postmaster@%s", out->domain);
-    add_txt(out, name, text, "v=TLSRPTv1", xstrdup("TLS-RPT: daily reports of TLS failures to postmaster@"));
+    dns_records_add_txt(out, name, text, "v=TLSRPTv1", xstrdup("TLS-RPT: daily reports of TLS failures to postmaster@"));
     free(name);
     free(text);
 
@@ -323,12 +323,11 @@ int dns_records_build(const struct site *site, const char *domain, struct dns_do
     add_srv(out, "_pop3s._tcp", 20, site->ports.pop3s, public_name, "POP3, implicit TLS (after IMAP)");
     add_srv(out, "_pop3._tcp", 30, site->ports.pop3, public_name, "POP3, STARTTLS (after IMAP)");
 
-    /* What cannot be published here. */
-    note(out, xstrdup("DKIM: not implemented yet; no record to publish (mail is not signed)."));
+    /* What cannot be published here (DKIM: dkim_dns_add, from the keys). */
     for (size_t k = 0; k < n_relays; k++) {
         buf_reset(&b);
         ptr_name(relay_hosts[k]->address, &b);
-        note(out, xasprintf("PTR %s. -> %s. (relay %s; set by the owner of %s: ask your provider)", buf_cstr(&b),
+        dns_records_note(out, xasprintf("PTR %s. -> %s. (relay %s; set by the owner of %s: ask your provider)", buf_cstr(&b),
                             relays[k], relay_hosts[k]->name, relay_hosts[k]->address));
     }
     buf_free(&b);

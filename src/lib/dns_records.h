@@ -1,7 +1,8 @@
 /* dns_records: the DNS records a site's domains need on the internet, built
  * from the site model alone (a pure function: the same site gives the same
- * records). `emailng dns` prints them as zone-file lines, `emailng dns
- * check` looks each one up, and the test fabric's nsd serves exactly these
+ * records; the DKIM records come from the keys: dkim.h, dkim_dns_add).
+ * `emailng dns` prints them as zone-file lines, `emailng dns check` looks
+ * each one up, and the test fabric's nsd serves exactly these
  * (render.c), so what the fabric publishes is what the tool prints.
  *
  * Names are absolute, lower case, without the trailing dot; the zone-file
@@ -45,6 +46,13 @@ struct dns_domain_records {
 int dns_records_build(const struct site *site, const char *domain, struct dns_domain_records *out, buf *err);
 
 void dns_records_free(struct dns_domain_records *r);
+
+/* Adds a TXT record in the domain's zone (text unquoted; cut into strings
+ * of at most 255 bytes in the zone-file form; tag: the kind, a literal
+ * that outlives r), and a note line; both take ownership of comment/line. */
+void dns_records_add_txt(struct dns_domain_records *r, const char *name, const char *text, const char *tag,
+                         char *comment);
+void dns_records_note(struct dns_domain_records *r, char *line);
 
 /* "MX", "TXT", ... */
 const char *dns_type_name(enum dns_type type);

@@ -12,8 +12,10 @@
  * firewall (X1) and, as a relay, its caching resolver (S8). */
 static const struct host_kind kinds[] = {
     {"one-host site", ROLE_RELAY | ROLE_PROXY | ROLE_STORE | ROLE_DIRECTORY,
-     {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendmarc", "fail2ban", "logrotate", NULL},
-     {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendmarc", "fail2ban", "logrotate", NULL}},
+     {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "fail2ban",
+      "logrotate", NULL},
+     {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "fail2ban",
+      "logrotate", NULL}},
     {"directory", ROLE_DIRECTORY,
      {"slapd", "nftables", "logrotate", NULL},
      {"slapd-directory", "nftables-directory", "logrotate", NULL}},
@@ -26,10 +28,10 @@ static const struct host_kind kinds[] = {
     /* Dovecot on a relay is its auth service only (SASL for submission,
      * checked at the proxies). */
     {"relay", ROLE_RELAY,
-     {"dovecot", "postfix", "amavis", "clamav", "policyd", "opendmarc", "unbound", "nftables", "fail2ban",
-      "logrotate", NULL},
-     {"dovecot-relay", "postfix-relay", "amavis", "clamav", "policyd", "opendmarc", "unbound", "nftables-relay",
-      "fail2ban", "logrotate", NULL}},
+     {"dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "unbound", "nftables",
+      "fail2ban", "logrotate", NULL},
+     {"dovecot-relay", "postfix-relay", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "unbound",
+      "nftables-relay", "fail2ban", "logrotate", NULL}},
 };
 
 const struct host_kind *host_kind_of(unsigned roles)

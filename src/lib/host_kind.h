@@ -10,7 +10,7 @@
 #ifndef EMAILNG_HOST_KIND_H
 #define EMAILNG_HOST_KIND_H
 
-#define HOST_KIND_MAX_COMPONENTS 12
+#define HOST_KIND_MAX_COMPONENTS 16
 
 struct host_kind {
     const char *name;               /* "one-host site", "relay", ... */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dkim.h"
 #include "dns_records.h"
 #include "fsutil.h"
 #include "host_kind.h"
@@ -257,6 +258,48 @@ static void role_addresses(const struct site *site, unsigned role, const char *s
         buf_append_str(out, after);
         first = 0;
     }
+}
+
+/* OpenDKIM on the relays (templates/opendkim, issue 11); after port_dns. Its milter comes
+ * first wherever Postfix lists milters (OpenDMARC after it reads its
+ * Authentication-Results); dkim.enabled false leaves every list without it. */
+static void render_dkim_context(const struct site *site, const struct site_host *host, struct render_context *ctx)
+{
+    const char *run = render_context_get(ctx, "run_dir");
+    buf b = BUF_INIT;
+    set_printf(ctx, "opendkim_socket", "%s/opendkim/milter", run);
+    set_printf(ctx, "opendkim_key_dir", "%s/opendkim", render_context_get(ctx, "data_dir"));
+    render_context_set(ctx, "dkim_enabled", site->dkim.enabled ? "yes" : "no");
+    if (site->dkim.enabled) {
+        set_printf(ctx, "opendkim_milter", "unix:%s/opendkim/milter", run);
+        set_printf(ctx, "opendkim_milter_first", "unix:%s/opendkim/milter,", run);
+        set_printf(ctx, "opendkim_milter_next", ", unix:%s/opendkim/milter", run);
+    } else {
+        render_context_set(ctx, "opendkim_milter", "");
+        render_context_set(ctx, "opendkim_milter_first", "");
+        render_context_set(ctx, "opendkim_milter_next", "");
+    }
+    /* Signed without authentication: loopback and the stores. */
+    buf_append_str(&b, "127.0.0.1,::1,");
+    role_addresses(site, ROLE_STORE, ",", "", "", 0, &b);
+    render_context_set(ctx, "opendkim_internal_hosts", buf_cstr(&b));
+    /* The names an Authentication-Results of ours would carry. */
+    buf_reset(&b);
+    for (size_t i = 0; i < site->n_tls_names; i++)
+        if (strchr(site->tls_names[i], '.') && strspn(site->tls_names[i], "0123456789.") != strlen(site->tls_names[i])
+            && !strchr(site->tls_names[i], ':'))
+            buf_printf(&b, "%s%s", b.len ? "," : "", site->tls_names[i]);
+    render_context_set(ctx, "opendkim_own_names", b.len ? buf_cstr(&b) : site->tls_names[0]);
+    /* A relay of several hosts has its caching resolver (unbound on
+     * 127.0.0.1); the one-host site none: libunbound resolves itself. */
+    buf_reset(&b);
+    if (host->roles == ROLE_RELAY)
+        buf_printf(&b, "forward-zone:\n    name: \".\"\n    forward-addr: 127.0.0.1@%s",
+                   render_context_get(ctx, "port_dns"));
+    else
+        buf_append_str(&b, "# No resolver of our own on this host: libunbound resolves from the root.");
+    render_context_set(ctx, "opendkim_resolver_forward", buf_cstr(&b));
+    buf_free(&b);
 }
 
 /* emailng-healthd on the proxies (templates/healthd): every store pair,
@@ -589,6 +632,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_policy_context(site, host, ctx);
     render_topology_context(site, host, state_dir, ctx);
     render_network_context(site, host, ctx);
+    render_dkim_context(site, host, ctx);     /* after port_dns */
     render_bruteforce_context(site, host, ctx);
     site_dmarc_render(site, ctx);
 
@@ -744,6 +788,10 @@ static int render_fabric_dns(const struct site *site, const char *templates_dir,
         struct dns_domain_records r;
         buf records = BUF_INIT;
         rc = dns_records_build(site, site->domains[i], &r, err);
+        if (rc == 0)
+            rc = dkim_dns_add(site, state_dir, &r, err);
+        if (rc != 0)
+            dns_records_free(&r);
         if (rc == 0) {
             dns_records_zone_text(&r, 1, 1, &records);
             dns_records_free(&r);

@@ -74,6 +74,13 @@ struct site_filter {
     int network_tests;                  /* SpamAssassin DNS/network tests */
 };
 
+/* DKIM signing on the relays (OpenDKIM; dkim.h, docs/admin-manual.md
+ * "DKIM keys"). */
+struct site_dkim {
+    int enabled;                        /* OpenDKIM signs and verifies on every relay */
+    int retire_days;                    /* a replaced selector's record stays at least this long */
+};
+
 /* The border policy (emailng-policyd on the relays; docs/policyd.md):
  * send limits (S5), SPF (S6), greylisting. Limits: 0 = no limit. */
 struct site_send_limits {
@@ -176,6 +183,7 @@ struct site {
     struct site_ports ports;
     struct site_policy policy;
     struct site_filter filter;
+    struct site_dkim dkim;
     struct site_fabric fabric;
     struct site_network network;
     struct site_bruteforce bruteforce;

@@ -141,6 +141,9 @@ def test_bash_completion(site):
     assert _complete("emailng user ") == ["add", "del", "list", "passwd", "quota", "show", "spam"]
     assert _complete("emailng --state /tmp/x alias d") == ["del"]
     assert _complete("emailng --js") == ["--json"]
+    assert _complete("emailng dkim ") == ["activate", "list", "retire", "rotate"]
+    assert _complete("emailng dkim retire example.test --fo") == ["--force"]
+    assert _complete("emailng --fo") == []
 
 
 def test_status_warns_about_test_signatures_only(site):

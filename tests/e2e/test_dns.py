@@ -41,17 +41,26 @@ def test_dns_prints_every_record(site):
         assert line in lines, (line, r.out)
     sts = [l for l in lines if l.startswith("_mta-sts.%s. IN TXT" % DOMAIN)]
     assert len(sts) == 1 and re.fullmatch(r'_mta-sts\.\S+ IN TXT "v=STSv1; id=[0-9a-f]{32}"', sts[0]), r.out
-    assert len(lines) == len(expected) + 1, r.out
+    # DKIM: the active selector's key (made by `up`), its p= cut into
+    # strings of at most 255 bytes.
+    dkim = [l for l in lines if "._domainkey.%s. IN TXT" % DOMAIN in l]
+    assert len(dkim) == 1, r.out
+    m = re.fullmatch(r'(s\d{8})\._domainkey\.\S+ IN TXT ((?:"[^"]*" ?)+)', dkim[0])
+    assert m, dkim[0]
+    strings = re.findall(r'"([^"]*)"', m.group(2))
+    assert all(len(x) <= 255 for x in strings) and len(strings) == 2, strings
+    assert "".join(strings).startswith("v=DKIM1; k=rsa; p=MIIBIjAN")
+    assert len(lines) == len(expected) + 2, r.out
     # One comment line before every record.
     all_lines = r.out.splitlines()
     for i, line in enumerate(all_lines):
         if line and not line.startswith(";"):
             assert all_lines[i - 1].startswith("; "), (line, r.out)
-    # The policy file, its URL, the DKIM and PTR reminders, as comments.
+    # The policy file, its URL and the PTR reminder, as comments.
     assert "; MTA-STS policy: serve this text" in r.out
     assert ";   https://mta-sts.%s/.well-known/mta-sts.txt" % DOMAIN in r.out
     assert ";   mx: %s\n" % TLS_NAME in r.out and ";   mode: testing\n" in r.out
-    assert "; DKIM: not implemented yet" in r.out and "DKIM" not in "\n".join(lines)
+    assert "; DKIM selector %s, active: the relays sign with it" % m.group(1) in r.out
     assert "; PTR 1.0.0.127.in-addr.arpa. -> %s." % TLS_NAME in r.out
 
 
@@ -88,7 +97,9 @@ def test_dns_json_matches_the_text(site):
     assert [s["value"] for s in spf] == ["v=spf1 ip4:%s -all" % HOST]
     assert dom["mta_sts_policy"] == "version: STSv1\r\nmode: testing\r\nmx: %s\r\nmax_age: 604800\r\n" % TLS_NAME
     assert dom["mta_sts_policy_url"] == "https://mta-sts.%s/.well-known/mta-sts.txt" % DOMAIN
-    assert any(n.startswith("DKIM: not implemented yet") for n in dom["notes"])
+    dkim = [rec for rec in dom["records"] if rec["value"].startswith("v=DKIM1")]
+    assert len(dkim) == 1 and dkim[0]["name"].endswith("._domainkey.%s" % DOMAIN), dkim
+    assert not any(n.startswith("DKIM") for n in dom["notes"])
 
 
 def test_dns_bad_input(site):

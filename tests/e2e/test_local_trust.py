@@ -154,7 +154,9 @@ def filter_sockets(site):
     assert "MilterSocket unix:%s\n" % sockets["clamav-milter"] in milter
     assert "-o content_filter=amavis:unix:%s\n" % sockets["amavisd mx"] in master
     assert "-o content_filter=amavis:unix:%s\n" % sockets["amavisd submission"] in master
-    assert "-o smtpd_milters=unix:%s\n" % sockets["clamav-milter"] in master
+    # OpenDKIM's milter first (issue 11, test_dkim.py), then clamav-milter.
+    dkim = os.path.join(run, "opendkim", "milter")
+    assert "-o smtpd_milters=unix:%s,unix:%s\n" % (dkim, sockets["clamav-milter"]) in master
     for path in sockets.values():
         assert stat.S_ISSOCK(os.stat(path).st_mode), path
     return sockets

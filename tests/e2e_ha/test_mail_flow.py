@@ -64,9 +64,10 @@ def test_every_host_and_service_up(ha):
     # dovecot: the auth service only; unbound: the caching resolver (S8);
     # the content filter (filter.enabled)
     # fromcheck: the submission milter (header From:/Sender: against the login)
-    # opendmarc: the MX's DMARC milter (dmarc.mode enforce by default)
+    # opendkim: DKIM signing and verification; opendmarc: the MX's DMARC
+    # milter (dmarc.mode enforce by default) (issue 11)
     assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "fail2ban", "fromcheck",
-                                  "opendmarc", "policyd", "postfix", "unbound"]
+                                  "opendkim", "opendmarc", "policyd", "postfix", "unbound"]
     assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
 
 

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dkim.h"
 #include "dns_records.h"
+#include "fsutil.h"
 #include "site.h"
 
 /* Two domains, two relays (one IPv6), two proxies, a store pair, a directory. */
@@ -153,7 +155,6 @@ static void test_small_site_with_comments(void **state)
         ";   mode: testing\n"
         ";   mx: mail.example.test\n"
         ";   max_age: 604800\n"
-        "; DKIM: not implemented yet; no record to publish (mail is not signed).\n"
         "; PTR 1.0.0.127.in-addr.arpa. -> mail.example.test. (relay mail; set by the owner of 127.0.0.1: ask "
         "your provider)\n");
     free(text);
@@ -200,11 +201,10 @@ static void test_policy_and_ptr_notes(void **state)
     assert_int_equal(dns_records_build(&site, "example.test", &r, &err), 0);
     assert_string_equal(r.mta_sts_policy, "version: STSv1\r\nmode: testing\r\nmx: relay1.example.test\r\n"
                                           "mx: relay2.example.test\r\nmax_age: 604800\r\n");
-    assert_int_equal(r.n_notes, 3);
-    assert_string_equal(r.notes[0], "DKIM: not implemented yet; no record to publish (mail is not signed).");
-    assert_string_equal(r.notes[1], "PTR 11.0.18.198.in-addr.arpa. -> relay1.example.test. (relay relay1; set by "
+    assert_int_equal(r.n_notes, 2);
+    assert_string_equal(r.notes[0], "PTR 11.0.18.198.in-addr.arpa. -> relay1.example.test. (relay relay1; set by "
                                     "the owner of 198.18.0.11: ask your provider)");
-    assert_string_equal(r.notes[2], "PTR 2.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. "
+    assert_string_equal(r.notes[1], "PTR 2.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. "
                                     "-> relay2.example.test. (relay relay2; set by the owner of 2001:db8:0::12: "
                                     "ask your provider)");
     dns_records_free(&r);
@@ -316,6 +316,64 @@ static void test_hostile_domains_refused(void **state)
     site_free(&site);
 }
 
+/* The DKIM records come from the keys in a state directory: one TXT per
+ * selector at SELECTOR._domainkey.DOMAIN, its p= cut into strings of at
+ * most 255 bytes in the zone-file form, whole in canon (what `dns check`
+ * compares with the resolver's joined answer); none and a note without keys,
+ * none at all with dkim.enabled false. */
+static void test_dkim_records_from_the_keys(void **state)
+{
+    (void)state;
+    struct site site;
+    load(full, &site);
+    char dir[] = "/tmp/emailng-test-dnsdkim-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct dns_domain_records r;
+    buf err = BUF_INIT;
+
+    assert_int_equal(dns_records_build(&site, "example.test", &r, &err), 0);
+    assert_int_equal(dkim_dns_add(&site, dir, &r, &err), 0);
+    assert_string_equal(r.notes[r.n_notes - 1], "DKIM: no key for example.test yet; `emailng up` makes one.");
+    dns_records_free(&r);
+
+    int made = 0;
+    assert_int_equal(dkim_keys_ensure(&site, dir, &made, &err), 0);
+    assert_int_equal(made, 2);      /* example.test and other.example */
+    struct dkim_domain d;
+    assert_int_equal(dkim_domain_load(dir, "example.test", &d, &err), 0);
+    assert_int_equal(d.n_selectors, 1);
+    char *name = dkim_record_name(d.selectors[0].name, "example.test");
+    assert_int_equal(dns_records_build(&site, "example.test", &r, &err), 0);
+    assert_int_equal(dkim_dns_add(&site, dir, &r, &err), 0);
+    const struct dns_record *rec = &r.records[r.n_records - 1];
+    assert_string_equal(rec->name, name);
+    assert_int_equal(rec->type, DNS_TXT);
+    assert_string_equal(rec->tag, "v=DKIM1");
+    assert_true(strncmp(rec->canon, "v=DKIM1; k=rsa; p=MIIBIjAN", 26) == 0);
+    assert_true(strlen(rec->canon) > 255);
+    /* "...255 bytes" "the rest": each quoted string at most 255 bytes. */
+    assert_int_equal(rec->data[0], '"');
+    const char *second = strstr(rec->data, "\" \"");
+    assert_non_null(second);
+    assert_int_equal(second - rec->data - 1, 255);
+    assert_non_null(strstr(rec->comment, "active: the relays sign with it"));
+    dns_records_free(&r);
+
+    site.dkim.enabled = 0;
+    assert_int_equal(dns_records_build(&site, "example.test", &r, &err), 0);
+    size_t n = r.n_records, notes = r.n_notes;
+    assert_int_equal(dkim_dns_add(&site, dir, &r, &err), 0);
+    assert_int_equal(r.n_records, n);
+    assert_int_equal(r.n_notes, notes);
+    dns_records_free(&r);
+
+    free(name);
+    dkim_domain_free(&d);
+    assert_int_equal(fs_remove_tree(dir, &err), 0);
+    buf_free(&err);
+    site_free(&site);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_name_outside_the_domains),
         cmocka_unit_test(test_long_txt_is_split),
         cmocka_unit_test(test_hostile_domains_refused),
+        cmocka_unit_test(test_dkim_records_from_the_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,6 +93,31 @@ static void test_admin_address(void **state)
                  "site.yaml:2:16: admin_address: abuse@b.test is one of the aliases that point to it (a loop)");
 }
 
+/* dkim: signing on by default, a replaced selector kept 7 days; bad
+ * values and unknown keys at FILE:LINE:COL. */
+static void test_dkim_section(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse("domains: [example.test]\n", &site, &errors), 0);
+    assert_int_equal(site.dkim.enabled, 1);
+    assert_int_equal(site.dkim.retire_days, 7);
+    site_free(&site);
+    assert_int_equal(parse("domains: [example.test]\ndkim: {enabled: false, retire_after_days: 30}\n", &site,
+                           &errors), 0);
+    assert_int_equal(site.dkim.enabled, 0);
+    assert_int_equal(site.dkim.retire_days, 30);
+    site_free(&site);
+    buf_free(&errors);
+    expect_error("dkim: {enabled: sometimes}\n", "site.yaml:1:17: dkim.enabled: \"sometimes\" is not true or false");
+    expect_error("dkim:\n  retire_after_days: 400\n",
+                 "site.yaml:2:22: dkim.retire_after_days: \"400\" is not a whole number from 0 to 365");
+    expect_error("dkim:\n  retire_after_days: -1\n", "site.yaml:2:22: dkim.retire_after_days:");
+    expect_error("dkim:\n  selector: \"x; rm -rf /\"\n", "site.yaml:2:3: dkim: unknown key \"selector\"");
+    expect_error("dkim: [on]\n", "site.yaml:1:7: dkim:");
+}
+
 static void test_defaults_derived_from_domain(void **state)
 {
     (void)state;
@@ -753,7 +778,7 @@ static void test_duplicate_keys(void **state)
                         "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim\n");
     buf_free(&errors);
     site_free(&site);
     /* Equal values are not equal keys. */
@@ -829,7 +854,7 @@ static void test_errors_sorted_by_line(void **state)
                         "K, M, G or T (e.g. 500M)\n"
                         "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
                         "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim\n");
     buf_free(&errors);
     site_free(&site);
 }
@@ -900,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_good_site),
         cmocka_unit_test(test_admin_address),
         cmocka_unit_test(test_cert_source),
+        cmocka_unit_test(test_dkim_section),
         cmocka_unit_test(test_defaults_derived_from_domain),
         cmocka_unit_test(test_default_profile),
         cmocka_unit_test(test_unknown_key_with_position),
