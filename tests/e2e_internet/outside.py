@@ -172,6 +172,17 @@ UserID opendkim:postfix
 UMask 007
 AuthservID {mx}
 Syslog yes
+ResolverConfiguration {root}/opendkim-resolver.conf
+"""
+
+# Debian's OpenDKIM resolves with libunbound, not /etc/resolv.conf: ask the
+# internet's DNS, and let the special-use name test. through.
+OPENDKIM_RESOLVER_CONF = """\
+server:
+  local-zone: "test." nodefault
+forward-zone:
+  name: "."
+  forward-addr: {dns}
 """
 
 # Debian's defaults, with the result written as Authentication-Results.
@@ -204,8 +215,8 @@ Syslog true
 class OutsideMTA:
     """Postfix for outside.test + OpenDKIM (verify) + OpenDMARC + policyd-spf."""
 
-    def __init__(self, root, ns, address):
-        self.root, self.ns, self.address = root, ns, address
+    def __init__(self, root, ns, address, dns):
+        self.root, self.ns, self.address, self.dns = root, ns, address, dns
         self.etc = os.path.join(root, "etc")
 
     def start(self):
@@ -217,7 +228,7 @@ class OutsideMTA:
         shutil.chown(os.path.join(self.root, "opendmarc"), "opendmarc", "postfix")
         os.chmod(os.path.join(self.root, "opendkim"), 0o750)
         os.chmod(os.path.join(self.root, "opendmarc"), 0o750)
-        fields = dict(root=self.root, mx=OUTSIDE_MX, domain=OUTSIDE_DOMAIN, address=self.address,
+        fields = dict(root=self.root, mx=OUTSIDE_MX, domain=OUTSIDE_DOMAIN, address=self.address, dns=self.dns,
                       uid=nobody.pw_uid, gid=nobody.pw_gid)
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
             f.write(OUTSIDE_MAIN_CF.format(**fields))
@@ -234,6 +245,8 @@ class OutsideMTA:
             f.write("gone@outside.test error:5.1.1 this mailbox is gone\n")
         with open(os.path.join(self.root, "opendkim.conf"), "w") as f:
             f.write(OPENDKIM_CONF.format(**fields))
+        with open(os.path.join(self.root, "opendkim-resolver.conf"), "w") as f:
+            f.write(OPENDKIM_RESOLVER_CONF.format(**fields))
         with open(os.path.join(self.root, "opendmarc.conf"), "w") as f:
             f.write(OPENDMARC_CONF.format(**fields))
         open(os.path.join(self.root, "opendmarc", "ignore"), "w").close()

@@ -134,7 +134,7 @@ class World:
         self.ca = os.path.join(state, "tls", "ca.crt")
         self.dns = outside.InternetDNS(os.path.join(state, "world", "dns"), self.ns("inet"), ADDRESSES["inet"])
         self.mta = outside.OutsideMTA(os.path.join(state, "world", "outside"), self.ns("outside"),
-                                      ADDRESSES["outside"])
+                                      ADDRESSES["outside"], ADDRESSES["inet"])
         self.passwords = {}
 
     def ns(self, host):
