@@ -260,10 +260,10 @@ static void role_addresses(const struct site *site, unsigned role, const char *s
     }
 }
 
-/* OpenDKIM on the relays (templates/opendkim, issue 11); after port_dns. Its milter comes
+/* OpenDKIM on the relays (templates/opendkim, issue 11). Its milter comes
  * first wherever Postfix lists milters (OpenDMARC after it reads its
  * Authentication-Results); dkim.enabled false leaves every list without it. */
-static void render_dkim_context(const struct site *site, const struct site_host *host, struct render_context *ctx)
+static void render_dkim_context(const struct site *site, struct render_context *ctx)
 {
     const char *run = render_context_get(ctx, "run_dir");
     buf b = BUF_INIT;
@@ -290,15 +290,26 @@ static void render_dkim_context(const struct site *site, const struct site_host 
             && !strchr(site->tls_names[i], ':'))
             buf_printf(&b, "%s%s", b.len ? "," : "", site->tls_names[i]);
     render_context_set(ctx, "opendkim_own_names", b.len ? buf_cstr(&b) : site->tls_names[0]);
-    /* A relay of several hosts has its caching resolver (unbound on
-     * 127.0.0.1); the one-host site none: libunbound resolves itself. */
+    /* How OpenDKIM finds the keys of the signatures it verifies. Debian's
+     * OpenDKIM 2.11 resolves with libunbound and re-reads a
+     * ResolverConfiguration file for every message; that parser is not
+     * thread-safe, and concurrent messages crash the milter ("fatal flex
+     * scanner internal error"; seen at 4 submission sessions). So no
+     * such file: the site's upstream resolvers (Nameservers, plain
+     * addresses), or in the test fabric its DNS, else libunbound's own
+     * recursion from the root with DNSSEC (the relay's unbound on
+     * 127.0.0.1 cannot serve: libunbound never queries loopback). */
     buf_reset(&b);
-    if (host->roles == ROLE_RELAY)
-        buf_printf(&b, "forward-zone:\n    name: \".\"\n    forward-addr: 127.0.0.1@%s",
-                   render_context_get(ctx, "port_dns"));
-    else
-        buf_append_str(&b, "# No resolver of our own on this host: libunbound resolves from the root.");
-    render_context_set(ctx, "opendkim_resolver_forward", buf_cstr(&b));
+    if (site->network.n_resolver_forward) {
+        buf_append_str(&b, "Nameservers             ");
+        for (size_t i = 0; i < site->network.n_resolver_forward; i++)
+            buf_printf(&b, "%s%s", i ? "," : "", site->network.resolver_forward[i]);
+    } else if (site->fabric.dns && site->n_hosts > 1) {
+        buf_printf(&b, "Nameservers             %s", site->fabric.dns);
+    } else {
+        buf_append_str(&b, "TrustAnchorFile         /usr/share/dns/root.key");
+    }
+    render_context_set(ctx, "opendkim_dns", buf_cstr(&b));
     buf_free(&b);
 }
 
@@ -632,7 +643,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_policy_context(site, host, ctx);
     render_topology_context(site, host, state_dir, ctx);
     render_network_context(site, host, ctx);
-    render_dkim_context(site, host, ctx);     /* after port_dns */
+    render_dkim_context(site, ctx);
     render_bruteforce_context(site, host, ctx);
     site_dmarc_render(site, ctx);
 
