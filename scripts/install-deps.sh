@@ -11,13 +11,14 @@ RUNTIME="postfix postfix-ldap postfix-lmdb dovecot-core dovecot-imapd dovecot-po
  slapd ldap-utils openssl ca-certificates iproute2 procps libevent-2.1-7
  liblmdb0 libspf2-2 libmilter1.0.1 nftables unbound dns-root-data
  amavisd-new clamav clamav-daemon clamav-milter spamassassin fail2ban logrotate
- lego opendmarc publicsuffix opendkim"
+ lego opendmarc publicsuffix opendkim
+ prometheus-postfix-exporter"
 BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev libmilter-dev clang
  lmdb-utils"
 TEST="python3 python3-pytest swaks postfix-policyd-spf-python postfwd nsd
  python3-dnspython iputils-ping testssl.sh groff-base man-db pebble
- opendkim opendmarc bind9-dnsutils"
+ opendkim opendmarc bind9-dnsutils prometheus python3-prometheus-client"
 
 if [ "$(id -u)" != 0 ]; then
     echo "install-deps: must run as root (it installs Debian packages)" >&2
@@ -66,6 +67,9 @@ id vmail >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /us
 id emailng-policyd >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-policyd
 # emailng-healthd (the proxies' store monitor) drops to its own user once started.
 id emailng-healthd >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-healthd
+# The Prometheus endpoints (emailng-metricsd, prometheus-postfix-exporter)
+# run as their own user once started.
+id emailng-metrics >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-metrics
 # clamd (user clamav) scans the temporary files of amavisd (group amavis).
 if id clamav >/dev/null 2>&1 && getent group amavis >/dev/null && ! id -nG clamav | grep -qw amavis; then
     usermod -a -G amavis clamav

@@ -13,6 +13,7 @@
 #include "firewall.h"
 #include "fsutil.h"
 #include "host_limits.h"
+#include "metrics_service.h"
 #include "process.h"
 #include "render.h"
 #include "services.h"
@@ -64,6 +65,8 @@ int cmd_status(const struct options *o)
             long queue = svc->queue_size ? svc->queue_size(&env) : -1;
             buf ports = BUF_INIT, ports_json = BUF_INIT;
             for (const char *const *p = service_ports(svc, &env); *p; p++) {
+                if (!service_port_open(&env, *p))
+                    continue;
                 buf_printf(&ports, "%s%d", ports.len ? " " : "", service_port(&env, *p));
                 buf_printf(&ports_json, "%s%d", ports_json.len ? "," : "", service_port(&env, *p));
             }
@@ -127,6 +130,17 @@ int cmd_status(const struct options *o)
             buf_free(&low);
             buf_free(&values);
         }
+        /* Its Prometheus endpoints (metrics_service.h). */
+        buf urls = BUF_INIT, urls_json = BUF_INIT;
+        metrics_endpoints(&env, &urls, &urls_json);
+        if (urls.len) {
+            buf_printf(&json, ",\"metrics\":[%s]", buf_cstr(&urls_json));
+            if (!o->json)
+                printf("%-8s %-13s %-5s %-8s %-10s %-6s %s\n", env.host->name, "metrics", "-", "-", "-", "-",
+                       buf_cstr(&urls));
+        }
+        buf_free(&urls);
+        buf_free(&urls_json);
         /* Its firewall, where we can see it: the fabric's namespace of the
          * host, or this machine when it is the --host asked about. */
         char *prefix = fabric_prefix(o->state_dir);

@@ -18,6 +18,7 @@
 #include "filter_services.h"
 #include "fsutil.h"
 #include "healthd_service.h"
+#include "metrics_service.h"
 #include "host_limits.h"
 #include "fromcheck_service.h"
 #include "opendkim_service.h"
@@ -408,15 +409,19 @@ long postfix_queue_size(const struct service_env *env)
 static const char *const no_ports[] = {NULL};
 /* The small site's LMTP is a unix socket only Postfix may open (no port). */
 static const char *const dovecot_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
-                                            "port_managesieve", "port_quota_status", NULL};
+                                            "port_managesieve", "port_quota_status", "port_metrics_dovecot",
+                                            NULL};
 static const char *const postfix_ports[] = {"port_smtp", "port_submission", "port_submissions", NULL};
 static const char *const resolver_ports[] = {"port_dns", NULL};
+static const char *const postfix_exporter_ports[] = {"port_metrics_postfix", NULL};
+static const char *const metricsd_ports[] = {"port_metrics_emailng", NULL};
 /* The per-role variants of a site of several hosts (templates/COMPONENT-ROLE)
  * open only some of the ports; the relay's Dovecot only a local socket. */
 static const char *const dovecot_proxy_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
-                                                  "port_managesieve", "port_lmtp", NULL};
+                                                  "port_managesieve", "port_lmtp", "port_metrics_dovecot", NULL};
 static const char *const dovecot_store_ports[] = {"port_imap", "port_pop3", "port_managesieve", "port_lmtp",
-                                                  "port_quota_status", "port_doveadm", NULL};
+                                                  "port_quota_status", "port_doveadm", "port_metrics_dovecot",
+                                                  NULL};
 static const char *const postfix_store_ports[] = {"port_smtp", NULL};
 static const char *const slapd_directory_ports[] = {"port_ldaps", NULL};
 
@@ -510,6 +515,16 @@ const struct service services[] = {
     {.name = "fail2ban", .roles = ROLE_RELAY | ROLE_PROXY,
      .prepare = fail2ban_prepare, .start = fail2ban_start, .ready = fail2ban_ready, .pid = fail2ban_pid,
      .stop = fail2ban_stop, .ports = no_ports, .banned = fail2ban_banned},
+    /* Prometheus endpoints (metrics_service.c; Dovecot's is its own stats
+     * service): last, so that what they read (showq, postfix.log, the
+     * health monitor's status, the replicator) is there. */
+    {.name = "postfix-exporter", .roles = ROLE_RELAY | ROLE_STORE,
+     .prepare = postfix_exporter_prepare, .start = postfix_exporter_start, .ready = postfix_exporter_ready,
+     .pid = postfix_exporter_pid, .stop = postfix_exporter_stop, .ports = postfix_exporter_ports,
+     .wanted = metrics_wanted},
+    {.name = "metricsd", .roles = ROLE_ALL,
+     .prepare = metricsd_prepare, .start = metricsd_start, .ready = metricsd_ready, .pid = metricsd_pid,
+     .stop = metricsd_stop, .ports = metricsd_ports, .wanted = metrics_wanted},
 };
 const size_t n_services = sizeof services / sizeof services[0];
 
@@ -540,11 +555,20 @@ static const char *packaged_service(const char *comm)
     return NULL;
 }
 
+int service_port_open(const struct service_env *env, const char *name)
+{
+    return strncmp(name, "port_metrics_", 13) != 0 || env->site->metrics.enabled;
+}
+
 int service_check_ports(const struct service *svc, const struct service_env *env, buf *err)
 {
     for (const char *const *p = service_ports(svc, env); *p; p++) {
+        if (!service_port_open(env, *p))
+            continue;
         int port = service_port(env, *p);
-        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") || strstr(*p, "dns") ? "127.0.0.1" : service_var(env, "host_address");
+        const char *address = strstr(*p, "lmtp") || strstr(*p, "quota") || strstr(*p, "dns") ? "127.0.0.1"
+                              : strstr(*p, "metrics") ? service_var(env, "metrics_address")
+                                                      : service_var(env, "host_address");
         if (!tcp_listening(address, port))
             continue;
         buf comm = BUF_INIT;

@@ -86,6 +86,10 @@ int service_stop_pid(pid_t pid, const char *name, buf *err);
  * names, NULL-terminated): svc->ports, or fewer for a per-role variant. */
 const char *const *service_ports(const struct service *svc, const struct service_env *env);
 
+/* 0 for a port the site switched off (Dovecot's metrics port with
+ * metrics.enabled false), else 1: `status` and the port check skip it. */
+int service_port_open(const struct service_env *env, const char *name);
+
 /* Checks that no foreign process holds one of the service's ports; if one
  * does, err says which and what to do. */
 int service_check_ports(const struct service *svc, const struct service_env *env, buf *err);

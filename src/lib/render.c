@@ -581,6 +581,31 @@ static void render_network_context(const struct site *site, const struct site_ho
     buf_free(&name);
 }
 
+/* Prometheus metrics (O1; site_metrics.h): where every host's endpoints
+ * listen. A host of several has a firewall that admits only the site's
+ * admin_hosts to them (templates/nftables-ROLE); the one-host site has
+ * none, so there they listen on loopback only. */
+static void render_metrics_context(const struct site *site, const struct site_host *host,
+                                   struct render_context *ctx)
+{
+    const struct site_metrics *m = &site->metrics;
+    const char *address = site->n_hosts > 1 ? host->address : "127.0.0.1";
+    render_context_set(ctx, "metrics_address", address);
+    set_printf(ctx, "port_metrics_dovecot", "%d", m->dovecot_port);
+    set_printf(ctx, "port_metrics_postfix", "%d", m->postfix_port);
+    set_printf(ctx, "port_metrics_emailng", "%d", m->emailng_port);
+    if (m->enabled)
+        set_printf(ctx, "dovecot_stats_listener",
+                   "service stats {\n"
+                   "  inet_listener http {\n"
+                   "    address = %s\n"
+                   "    port = %d\n"
+                   "  }\n"
+                   "}", address, m->dovecot_port);
+    else
+        render_context_set(ctx, "dovecot_stats_listener", "# metrics.enabled is false: no OpenMetrics listener");
+}
+
 int render_context_for_host(const struct site *site, const struct site_host *host,
                             const char *state_dir, struct render_context *ctx, buf *err)
 {
@@ -646,6 +671,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_dkim_context(site, ctx);
     render_bruteforce_context(site, host, ctx);
     site_dmarc_render(site, ctx);
+    render_metrics_context(site, host, ctx);
 
     static const char *const users[] = {"postfix", "dovecot", "vmail", "openldap"};
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)

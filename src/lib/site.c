@@ -15,6 +15,7 @@
 #include "netaddr.h"
 #include "site_cert_source.h"
 #include "site_dmarc.h"
+#include "site_metrics.h"
 #include "yaml_config.h"
 
 #define SITE_FILE_MAX (1024 * 1024)     /* a site file is small; refuse huge input */
@@ -79,6 +80,7 @@ void site_default(struct site *site)
      * password in a phone and a laptop; 10 in 10 minutes is still far from
      * what a guesser needs. */
     site->bruteforce = (struct site_bruteforce){.maxretry = 10, .findtime = 600, .bantime = 3600};
+    site_metrics_default(&site->metrics);
 }
 
 static void strv_free(char **v, size_t n)
@@ -192,6 +194,7 @@ struct loader {
     const yaml_node_t *fabric_dns, *fabric_client;
     const yaml_node_t *spam_quarantine_level;
     const yaml_node_t *admin_address, *demo_users;     /* values, when given */
+    const yaml_node_t *metrics;             /* read after the rest (its ports vs ports:) */
     const yaml_node_t **greylist_domain_nodes;  /* beside policy.greylist_domains */
     const yaml_node_t **override_key_nodes;     /* beside policy.overrides */
     const yaml_node_t *tls;                     /* the tls mapping, when given */
@@ -1221,7 +1224,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
-                                       "admin_hosts", "resolver", "bruteforce", "admin_address", "dmarc", "dkim", NULL};
+                                       "admin_hosts", "resolver", "bruteforce", "admin_address", "dmarc", "dkim", "metrics", NULL};
     struct loader l;
     memset(&l, 0, sizeof l);
     ycfg *y = &l.y;
@@ -1263,10 +1266,13 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 15: l.admin_address = v; take_admin_address(y, v, site); break;
             case 16: site_dmarc_take(y, v, &site->dmarc); break;
             case 17: take_dkim(y, v, site); break;
+            case 18: l.metrics = v; break;
             default: break;
             }
         }
         ycfg_map_end(&m);
+        if (l.metrics)
+            site_metrics_take(y, l.metrics, site);
         check_site(&l, site);
         derive_defaults(site, names_given, base_given);
         check_admin_address(&l, site);

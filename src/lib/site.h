@@ -157,6 +157,15 @@ struct site_dmarc {
     enum site_dmarc_policy policy;  /* of our own domains' DMARC record */
 };
 
+/* Prometheus metrics on every host (site_metrics.h; docs/admin-manual.md,
+ * "Monitoring"). */
+struct site_metrics {
+    int enabled;
+    int dovecot_port;    /* Dovecot's stats service (proxies, stores) */
+    int postfix_port;    /* prometheus-postfix-exporter (relays, stores) */
+    int emailng_port;    /* emailng-metricsd (every host) */
+};
+
 struct site {
     char *source;                   /* file name, or "(built-in small site)" */
     char *name;
@@ -188,6 +197,7 @@ struct site {
     struct site_network network;
     struct site_bruteforce bruteforce;
     struct site_dmarc dmarc;
+    struct site_metrics metrics;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with

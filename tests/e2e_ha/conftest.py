@@ -9,9 +9,11 @@ client on the internet. At the end it returns to its own namespace and
 runs `emailng down`, which stops every daemon and removes the fabric; the
 fixture checks that no namespace is left.
 
-The site file is examples/ha-site.yaml with one change: the relays' ClamAV
+The site file is examples/ha-site.yaml with two changes: the relays' ClamAV
 reads a signature database built here with sigtool (EICAR and a test
-pattern; there is no signature download), as the small site's filter tests do.
+pattern; there is no signature download), as the small site's filter tests
+do; and admin_hosts is the fabric's "dns" namespace (MONITOR), the side
+from which the metrics tests scrape.
 
 Environment: EMAILNG (binary), EMAILNG_DATADIR (templates), EMAILNG_E2E_KEEP=1
 (keep the state directory).
@@ -38,6 +40,7 @@ HOSTS = {"relay1": "198.18.0.11", "relay2": "198.18.0.12", "proxy1": "198.18.0.2
 TLS_NAME = "mail.example.test"
 DOMAIN = "example.test"
 FABRIC_DNS = "198.18.0.53"      # fabric.dns of examples/ha-site.yaml (nsd)
+MONITOR = FABRIC_DNS            # admin_hosts of the test site (the "dns" namespace): Prometheus' side
 CLONE_NEWNET = 0x40000000
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -109,6 +112,9 @@ def site_file(state):
     path = os.path.join(state, "site-input.yaml")
     with open(path, "w") as f:
         f.write(text.replace("signatures: /var/lib/clamav", "signatures: " + sigs))
+        # The fabric's DNS namespace stands in for the administrators'
+        # monitoring machine: the one admin host (ssh, metrics ports).
+        f.write("\nadmin_hosts: [%s]\n" % MONITOR)
     return path
 
 

@@ -57,17 +57,20 @@ def test_every_host_and_service_up(ha):
     assert sorted(names) == sorted(HOSTS), names
     assert st["all_up"], st
     services = {h["name"]: sorted(s["name"] for s in h["services"]) for h in st["hosts"]}
-    assert services["dir1"] == ["slapd"]
-    assert services["store1"] == ["dovecot", "postfix", "syncwatch"]
+    # metricsd everywhere, the Postfix exporter beside every Postfix
+    # (Prometheus endpoints, admin manual 4d)
+    assert services["dir1"] == ["metricsd", "slapd"]
+    assert services["store1"] == ["dovecot", "metricsd", "postfix", "postfix-exporter", "syncwatch"]
     # fail2ban where users log in (X2): the proxies and the relays
-    assert services["proxy2"] == ["dovecot", "fail2ban", "healthd"]
+    assert services["proxy2"] == ["dovecot", "fail2ban", "healthd", "metricsd"]
     # dovecot: the auth service only; unbound: the caching resolver (S8);
     # the content filter (filter.enabled)
     # fromcheck: the submission milter (header From:/Sender: against the login)
     # opendkim: DKIM signing and verification; opendmarc: the MX's DMARC
     # milter (dmarc.mode enforce by default) (issue 11)
     assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "fail2ban", "fromcheck",
-                                  "opendkim", "opendmarc", "policyd", "postfix", "unbound"]
+                                  "metricsd", "opendkim", "opendmarc", "policyd", "postfix", "postfix-exporter",
+                                  "unbound"]
     assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
 
 

@@ -233,6 +233,7 @@ static void test_example_equals_default(void **state)
     assert_true(site.line_length == def.line_length);
     assert_int_equal(site.demo_users, def.demo_users);
     assert_memory_equal(&site.ports, &def.ports, sizeof site.ports);
+    assert_memory_equal(&site.metrics, &def.metrics, sizeof site.metrics);
     buf_free(&errors);
     site_free(&site);
     site_free(&def);
@@ -778,7 +779,7 @@ static void test_duplicate_keys(void **state)
                         "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics\n");
     buf_free(&errors);
     site_free(&site);
     /* Equal values are not equal keys. */
@@ -854,7 +855,7 @@ static void test_errors_sorted_by_line(void **state)
                         "K, M, G or T (e.g. 500M)\n"
                         "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
                         "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics\n");
     buf_free(&errors);
     site_free(&site);
 }
@@ -919,6 +920,52 @@ static void test_cert_source(void **state)
                  "site.yaml:8:11: tls.source: acme is supported on a site of one host for now");
 }
 
+/* metrics: (O1): defaults, given ports, and bad values at their field,
+ * including a clash with a mail port given later in the file. */
+static void test_metrics_keys(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse(good, &site, &errors), 0);
+    assert_int_equal(site.metrics.enabled, 1);
+    assert_int_equal(site.metrics.dovecot_port, 9900);
+    assert_int_equal(site.metrics.postfix_port, 9154);
+    assert_int_equal(site.metrics.emailng_port, 9901);
+    site_free(&site);
+
+    char *t = xasprintf("%smetrics: {enabled: false, dovecot: 19900, postfix: 19154, emailng: 19901}\n", good);
+    if (parse(t, &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_int_equal(site.metrics.enabled, 0);
+    assert_int_equal(site.metrics.dovecot_port, 19900);
+    assert_int_equal(site.metrics.postfix_port, 19154);
+    assert_int_equal(site.metrics.emailng_port, 19901);
+    site_free(&site);
+    free(t);
+
+    t = xasprintf("%smetrics: {dovecot: 70000}\n", good);
+    expect_error(t, "site.yaml:14:20: metrics.dovecot: \"70000\" is not a whole number from 1 to 65535");
+    free(t);
+    t = xasprintf("%smetrics: {enabled: maybe}\n", good);
+    expect_error(t, "site.yaml:14:20: metrics.enabled: \"maybe\"");
+    free(t);
+    t = xasprintf("%smetrics: {prometheus: 9090}\n", good);
+    expect_error(t, "site.yaml:14:11: metrics: unknown key \"prometheus\"");
+    free(t);
+    t = xasprintf("%smetrics: {postfix: 9900}\n", good);
+    expect_error(t, "site.yaml:14:20: metrics: dovecot and postfix both use port 9900");
+    free(t);
+    /* metrics before ports: the clash is still found, at the metrics port. */
+    t = "metrics: {emailng: 2526}\n"
+        "site: {name: s}\n"
+        "domains: [example.test]\n"
+        "hosts: [{name: mail, address: 127.0.0.1, roles: [relay, proxy, store, directory]}]\n"
+        "ports: {smtp: 2526}\n";
+    expect_error(t, "site.yaml:1:20: metrics.emailng: port 2526 is the port of ports.smtp");
+    buf_free(&errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -951,6 +998,7 @@ int main(void)
         cmocka_unit_test(test_errors_point_at_the_field),
         cmocka_unit_test(test_errors_sorted_by_line),
         cmocka_unit_test(test_bruteforce_keys),
+        cmocka_unit_test(test_metrics_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
