@@ -174,7 +174,9 @@ cmd_up() {
             case $own_resolver in
                 *" $host "*)
                     echo "# $host's own caching resolver (unbound, started by emailng)"
-                    echo "nameserver 127.0.0.1" ;;
+                    echo "nameserver 127.0.0.1"
+                    # it validates DNSSEC: let its AD bit through (Postfix DANE)
+                    echo "options trust-ad" ;;
                 *)
                     if [ -n "$dns" ]; then
                         echo "nameserver $dns"

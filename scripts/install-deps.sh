@@ -6,7 +6,7 @@
 # directory; see docs/admin-manual.md "Packaged services".
 set -eu
 
-RUNTIME="postfix postfix-ldap postfix-lmdb dovecot-core dovecot-imapd dovecot-pop3d
+RUNTIME="postfix postfix-ldap postsrsd postfix-mta-sts-resolver postfix-lmdb dovecot-core dovecot-imapd dovecot-pop3d
  dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved
  slapd ldap-utils openssl ca-certificates iproute2 procps libevent-2.1-7
  liblmdb0 libspf2-2 libmilter1.0.1 nftables unbound dns-root-data
@@ -18,7 +18,8 @@ BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  lmdb-utils"
 TEST="python3 python3-pytest swaks postfix-policyd-spf-python postfwd nsd
  python3-dnspython iputils-ping testssl.sh groff-base man-db pebble
- opendkim opendmarc bind9-dnsutils prometheus python3-prometheus-client"
+ opendkim opendmarc bind9-dnsutils prometheus python3-prometheus-client
+ ldnsutils"
 
 if [ "$(id -u)" != 0 ]; then
     echo "install-deps: must run as root (it installs Debian packages)" >&2

@@ -27,6 +27,8 @@
 #include "relay_tables.h"
 #include "replication.h"
 #include "resolver_service.h"
+#include "mtasts_service.h"
+#include "srs_service.h"
 #include "store_pairs.h"
 #include "syncwatch_service.h"
 
@@ -506,6 +508,14 @@ const struct service services[] = {
     {.name = "opendmarc", .roles = ROLE_RELAY,
      .prepare = dmarc_prepare, .start = dmarc_start, .ready = dmarc_ready, .pid = dmarc_pid,
      .stop = dmarc_stop, .ports = no_ports, .local_endpoint = "milter socket", .wanted = dmarc_wanted},
+    /* SRS for forwarded mail (srs_service.c): Postfix's lookup tables. */
+    {.name = "postsrsd", .roles = ROLE_RELAY,
+     .prepare = srs_prepare, .start = srs_start, .ready = srs_ready, .pid = srs_pid, .stop = srs_stop,
+     .ports = no_ports, .local_endpoint = "lookup tables on 127.0.0.1", .wanted = srs_wanted},
+    /* MTA-STS policies for Postfix's smtp client (mtasts_service.c). */
+    {.name = "mta-sts", .roles = ROLE_RELAY,
+     .prepare = mtasts_prepare, .start = mtasts_start, .ready = mtasts_ready, .pid = mtasts_pid,
+     .stop = mtasts_stop, .ports = no_ports, .local_endpoint = "policy socket", .wanted = mtasts_wanted},
     {.name = "postfix", .roles = ROLE_RELAY | ROLE_STORE,
      .prepare = postfix_prepare, .start = postfix_start, .ready = postfix_ready, .pid = postfix_pid,
      .stop = postfix_stop, .ports = postfix_ports, .ports_by_kind = postfix_ports_by_kind,

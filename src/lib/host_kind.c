@@ -12,9 +12,9 @@
  * firewall (X1) and, as a relay, its caching resolver (S8). */
 static const struct host_kind kinds[] = {
     {"one-host site", ROLE_RELAY | ROLE_PROXY | ROLE_STORE | ROLE_DIRECTORY,
-     {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "fail2ban",
+     {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "mta-sts", "fail2ban",
       "logrotate", NULL},
-     {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "fail2ban",
+     {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "mta-sts", "fail2ban",
       "logrotate", NULL}},
     {"directory", ROLE_DIRECTORY,
      {"slapd", "nftables", "logrotate", NULL},
@@ -28,9 +28,9 @@ static const struct host_kind kinds[] = {
     /* Dovecot on a relay is its auth service only (SASL for submission,
      * checked at the proxies). */
     {"relay", ROLE_RELAY,
-     {"dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "unbound", "nftables",
+     {"dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "mta-sts", "unbound", "nftables",
       "fail2ban", "logrotate", NULL},
-     {"dovecot-relay", "postfix-relay", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "unbound",
+     {"dovecot-relay", "postfix-relay", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "mta-sts", "unbound",
       "nftables-relay", "fail2ban", "logrotate", NULL}},
 };
 

@@ -1,5 +1,6 @@
 /* render: templates + site model -> configuration files; see render.h. */
 #include "render.h"
+#include "render_outbound.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -672,6 +673,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_bruteforce_context(site, host, ctx);
     site_dmarc_render(site, ctx);
     render_metrics_context(site, host, ctx);
+    render_outbound_context(site, host, ctx);
 
     static const char *const users[] = {"postfix", "dovecot", "vmail", "openldap"};
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)

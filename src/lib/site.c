@@ -81,6 +81,7 @@ void site_default(struct site *site)
      * what a guesser needs. */
     site->bruteforce = (struct site_bruteforce){.maxretry = 10, .findtime = 600, .bantime = 3600};
     site_metrics_default(&site->metrics);
+    site->outbound = (struct site_outbound){.srs_enabled = 1, .tls = OUTBOUND_TLS_DEFAULT, .mta_sts = 1};
 }
 
 static void strv_free(char **v, size_t n)
@@ -1091,6 +1092,46 @@ static void take_bruteforce(ycfg *y, const yaml_node_t *node, struct site *site)
     ycfg_map_end(&m);
 }
 
+/* srs: {enabled: BOOL} */
+static void take_srs(ycfg *y, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"enabled", NULL};
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "srs", keys, &m) == 0)
+        while (ycfg_map_next_all(&m))
+            (void)ycfg_bool(y, m.value, m.path, &site->outbound.srs_enabled);
+    ycfg_map_end(&m);
+}
+
+/* outbound: {tls: may|dane, mta_sts: BOOL} */
+static void take_outbound(ycfg *y, const yaml_node_t *node, struct site *site)
+{
+    static const char *const keys[] = {"tls", "mta_sts", NULL};
+    static const struct { const char *word; enum site_outbound_tls level; } levels[] = {
+        {"may", OUTBOUND_TLS_MAY},
+        {"dane", OUTBOUND_TLS_DANE},
+    };
+    ycfg_map m;
+    if (ycfg_map_begin(y, node, "outbound", keys, &m) == 0)
+        while (ycfg_map_next_all(&m)) {
+            if (m.index == 1) {
+                (void)ycfg_bool(y, m.value, m.path, &site->outbound.mta_sts);
+                continue;
+            }
+            const char *s = ycfg_text(y, m.value, m.path);
+            if (s == NULL)
+                continue;
+            size_t i = 0;
+            while (i < sizeof levels / sizeof levels[0] && strcmp(levels[i].word, s) != 0)
+                i++;
+            if (i < sizeof levels / sizeof levels[0])
+                site->outbound.tls = levels[i].level;
+            else
+                ycfg_report(y, m.value, "outbound.tls: \"%s\" is not a TLS policy; expected may or dane", s);
+        }
+    ycfg_map_end(&m);
+}
+
 static void base_from_domain(const char *domain, buf *out)
 {
     buf_reset(out);
@@ -1224,7 +1265,8 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
 {
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
-                                       "admin_hosts", "resolver", "bruteforce", "admin_address", "dmarc", "dkim", "metrics", NULL};
+                                       "admin_hosts", "resolver", "bruteforce", "admin_address", "dmarc", "dkim", "metrics",
+                                       "srs", "outbound", NULL};
     struct loader l;
     memset(&l, 0, sizeof l);
     ycfg *y = &l.y;
@@ -1267,6 +1309,8 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 16: site_dmarc_take(y, v, &site->dmarc); break;
             case 17: take_dkim(y, v, site); break;
             case 18: l.metrics = v; break;
+            case 19: take_srs(y, v, site); break;
+            case 20: take_outbound(y, v, site); break;
             default: break;
             }
         }

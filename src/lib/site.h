@@ -166,6 +166,20 @@ struct site_metrics {
     int emailng_port;    /* emailng-metricsd (every host) */
 };
 
+/* Mail that leaves for other sites (issue 11, S2): SRS for what the site
+ * forwards, and the relays' TLS policy toward other MTAs. */
+enum site_outbound_tls {
+    OUTBOUND_TLS_DEFAULT = 0,   /* dane where the host runs its own validating resolver, else may */
+    OUTBOUND_TLS_MAY,           /* opportunistic TLS (RFC 7435) */
+    OUTBOUND_TLS_DANE,          /* DANE where TLSA is published and DNSSEC-validated, else may */
+};
+
+struct site_outbound {
+    int srs_enabled;            /* postsrsd on the relays rewrites forwarded mail's envelope sender */
+    enum site_outbound_tls tls;
+    int mta_sts;                /* mta-sts-daemon on the relays answers Postfix's TLS policy lookups */
+};
+
 struct site {
     char *source;                   /* file name, or "(built-in small site)" */
     char *name;
@@ -198,6 +212,7 @@ struct site {
     struct site_bruteforce bruteforce;
     struct site_dmarc dmarc;
     struct site_metrics metrics;
+    struct site_outbound outbound;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with

@@ -67,10 +67,12 @@ def test_every_host_and_service_up(ha):
     # the content filter (filter.enabled)
     # fromcheck: the submission milter (header From:/Sender: against the login)
     # opendkim: DKIM signing and verification; opendmarc: the MX's DMARC
-    # milter (dmarc.mode enforce by default) (issue 11)
+    # milter (dmarc.mode enforce by default) (issue 11); postsrsd: SRS for
+    # forwarded mail (srs.enabled); mta-sts: MTA-STS policies for the
+    # outbound smtp client (outbound.mta_sts)
     assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "fail2ban", "fromcheck",
-                                  "metricsd", "opendkim", "opendmarc", "policyd", "postfix", "postfix-exporter",
-                                  "unbound"]
+                                  "metricsd", "mta-sts", "opendkim", "opendmarc", "policyd", "postfix",
+                                  "postfix-exporter", "postsrsd", "unbound"]
     assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
 
 

@@ -497,6 +497,66 @@ static void test_filter_errors(void **state)
     }
 }
 
+/* ---- srs: and outbound: (issue 11) ---------------------------------------- */
+
+static void test_outbound_defaults(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse(filter_base, &site, &errors), 0);
+    assert_true(site.outbound.srs_enabled);
+    assert_int_equal(site.outbound.tls, OUTBOUND_TLS_DEFAULT);
+    assert_true(site.outbound.mta_sts);
+    buf_free(&errors);
+    site_free(&site);
+}
+
+static void test_outbound_section(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT, text = BUF_INIT;
+    buf_printf(&text, "%ssrs: {enabled: false}\noutbound:\n  tls: dane\n  mta_sts: no\n", filter_base);
+    if (parse(buf_cstr(&text), &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_false(site.outbound.srs_enabled);
+    assert_int_equal(site.outbound.tls, OUTBOUND_TLS_DANE);
+    assert_false(site.outbound.mta_sts);
+    site_free(&site);
+    buf_reset(&text);
+    buf_printf(&text, "%soutbound: {tls: may}\n", filter_base);
+    assert_int_equal(parse(buf_cstr(&text), &site, &errors), 0);
+    assert_int_equal(site.outbound.tls, OUTBOUND_TLS_MAY);
+    buf_free(&errors);
+    buf_free(&text);
+    site_free(&site);
+}
+
+static void test_outbound_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *needle;
+    } cases[] = {
+        {"srs: {enabeld: true}\n", "site.yaml:4:7: srs: unknown key \"enabeld\""},
+        {"srs: {enabled: perhaps}\n", "site.yaml:4:16: srs.enabled: \"perhaps\" is not true or false"},
+        {"srs: yes\n", "srs: expected a mapping of keys"},
+        {"outbound: {tls: encrypt}\n",
+         "site.yaml:4:17: outbound.tls: \"encrypt\" is not a TLS policy; expected may or dane"},
+        {"outbound: {tls: [dane]}\n", "site.yaml:4:17: outbound.tls"},
+        {"outbound: {mta_sts: 2}\n", "site.yaml:4:21: outbound.mta_sts: \"2\" is not true or false"},
+        {"outbound: {sts: true}\n", "outbound: unknown key \"sts\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf text = BUF_INIT;
+        buf_printf(&text, "%s%s", filter_base, cases[i].yaml);
+        expect_error(buf_cstr(&text), cases[i].needle);
+        buf_free(&text);
+    }
+}
+
 
 /* ---- the full topology (several hosts) ---------------------------------- */
 
@@ -779,7 +839,7 @@ static void test_duplicate_keys(void **state)
                         "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound\n");
     buf_free(&errors);
     site_free(&site);
     /* Equal values are not equal keys. */
@@ -855,7 +915,7 @@ static void test_errors_sorted_by_line(void **state)
                         "K, M, G or T (e.g. 500M)\n"
                         "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
                         "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound\n");
     buf_free(&errors);
     site_free(&site);
 }
@@ -990,6 +1050,9 @@ int main(void)
         cmocka_unit_test(test_filter_errors),
         cmocka_unit_test(test_dmarc_defaults_and_section),
         cmocka_unit_test(test_dmarc_errors),
+        cmocka_unit_test(test_outbound_defaults),
+        cmocka_unit_test(test_outbound_section),
+        cmocka_unit_test(test_outbound_errors),
         cmocka_unit_test(test_ha_example),
         cmocka_unit_test(test_ha_rules),
         cmocka_unit_test(test_network_keys),

@@ -1,0 +1,23 @@
+/* render_outbound: the placeholders of mail that leaves for other sites
+ * (issue 11): SRS for what the site forwards (postsrsd's two lookup
+ * tables, the Postfix blocks that route forwarded mail through them) and
+ * the Postfix client's TLS policy (may or DANE). Set by
+ * render_context_for_host(); see docs/admin-manual.md "Forwarded mail (SRS)"
+ * and "Outbound TLS". */
+#ifndef EMAILNG_RENDER_OUTBOUND_H
+#define EMAILNG_RENDER_OUTBOUND_H
+
+#include "render.h"
+#include "site.h"
+
+/* postsrsd's TCP lookup tables and the SRS reinjection listener (loopback). */
+enum { PORT_SRS_FORWARD = 10001, PORT_SRS_REVERSE = 10002, PORT_SRS_REINJECT = 10027,
+       PORT_LOCAL_REINJECT = 10028 };
+
+void render_outbound_context(const struct site *site, const struct site_host *host, struct render_context *ctx);
+
+/* The effective TLS level of a host's Postfix client: DANE where asked and,
+ * by default, where the host validates DNSSEC itself (its own unbound). */
+enum site_outbound_tls render_outbound_tls(const struct site *site, const struct site_host *host);
+
+#endif
