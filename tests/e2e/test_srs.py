@@ -313,6 +313,7 @@ zone:
     def stop(self):
         if getattr(self, "web", None):
             self.web.shutdown()
+            self.web.server_close()
         subprocess.run(["postfix", "-c", self.rx, "stop"], capture_output=True)
         for pidfile in ("nsd.pid", "unbound.pid"):
             try:
@@ -372,10 +373,10 @@ def world():
                 del os.environ["SSL_CERT_FILE"]
             else:
                 os.environ["SSL_CERT_FILE"] = saved_cert_file
-            w.start_dns()
-            w.start_sts_web()
-            w.start_receiver()
-            try:
+            try:       # stop() also after a failed start: no daemon left behind
+                w.start_dns()
+                w.start_sts_web()
+                w.start_receiver()
                 yield s, w
             finally:
                 w.stop()
