@@ -4,7 +4,8 @@
  * atomically), `down` deletes it, `status` shows it. No other table is
  * touched. In the test fabric the commands run in the host's namespace
  * PREFIX-HOST, so they act on the right host from any namespace; on a
- * real host, in the current one. The one-host site gets no firewall. */
+ * real host, in the current one. The one-host site gets only the loopback
+ * guard (templates/nftables-local: an output chain; src/lib/loopback_guard.h). */
 #ifndef EMAILNG_FIREWALL_H
 #define EMAILNG_FIREWALL_H
 

@@ -47,9 +47,10 @@ int mtasts_start(const struct service_env *env, buf *err)
     char *socket = service_path(env, "run_dir", "mta-sts/socket");
     unlink(socket);        /* a stale one from a killed daemon makes the bind fail */
     /* mta-sts-daemon writes no pid file and does not drop privileges:
-     * Debian's start-stop-daemon does both (and sends its output to the log). */
+     * Debian's start-stop-daemon does both (and sends its output to the log).
+     * umask 027: its policy cache is nobody else's business. */
     const char *argv[] = {"/sbin/start-stop-daemon", "--start", "--quiet", "--background", "--make-pidfile",
-                          "--pidfile", pid_file, "--chuid", MTASTS_USER ":postfix", "--output", log,
+                          "--pidfile", pid_file, "--chuid", MTASTS_USER ":postfix", "--umask", "027", "--output", log,
                           "--startas", "/usr/bin/mta-sts-daemon", "--", "-c", conf, NULL};
     int rc = service_run(argv, err);
     free(conf);

@@ -13,9 +13,9 @@
 static const struct host_kind kinds[] = {
     {"one-host site", ROLE_RELAY | ROLE_PROXY | ROLE_STORE | ROLE_DIRECTORY,
      {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "mta-sts", "fail2ban",
-      "logrotate", NULL},
+      "logrotate", "nftables", NULL},
      {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "mta-sts", "fail2ban",
-      "logrotate", NULL}},
+      "logrotate", "nftables-local", NULL}},
     {"directory", ROLE_DIRECTORY,
      {"slapd", "nftables", "logrotate", NULL},
      {"slapd-directory", "nftables-directory", "logrotate", NULL}},

@@ -1,5 +1,6 @@
 /* render: templates + site model -> configuration files; see render.h. */
 #include "render.h"
+#include "loopback_guard.h"
 #include "render_outbound.h"
 
 #include <ctype.h>
@@ -674,6 +675,12 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     site_dmarc_render(site, ctx);
     render_metrics_context(site, host, ctx);
     render_outbound_context(site, host, ctx);
+    {
+        buf guard = BUF_INIT;
+        loopback_guard_rules(site, host, &guard);
+        render_context_set(ctx, "loopback_guard_rules", buf_cstr(&guard));
+        buf_free(&guard);
+    }
 
     static const char *const users[] = {"postfix", "dovecot", "vmail", "openldap"};
     for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)

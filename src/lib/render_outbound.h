@@ -10,8 +10,9 @@
 #include "render.h"
 #include "site.h"
 
-/* postsrsd's TCP lookup tables and the SRS reinjection listener (loopback). */
-enum { PORT_SRS_FORWARD = 10001, PORT_SRS_REVERSE = 10002, PORT_SRS_REINJECT = 10027,
+/* postsrsd's TCP lookup tables and the SRS reinjection listener (loopback;
+ * the loopback guard lets only Postfix's users in: loopback_guard.h). */
+enum { PORT_SRS_FORWARD = 10001, PORT_SRS_REVERSE = 10002, PORT_SRS_REINJECT = 10029,
        PORT_LOCAL_REINJECT = 10028 };
 
 void render_outbound_context(const struct site *site, const struct site_host *host, struct render_context *ctx);

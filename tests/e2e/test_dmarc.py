@@ -282,11 +282,12 @@ def test_forged_results_do_not_junk_or_unjunk(dsite):
 
 def test_loopback_client_not_checked(dsite):
     """Programs on the host itself (loopback, no XCLIENT) are not DMARC-checked
-    (IgnoreHosts): even reject.test is delivered, without our results."""
+    (IgnoreHosts): even reject.test is delivered, without a DMARC result of
+    ours (OpenDKIM, first in the list, may still say dkim=none)."""
     mid, (code, msg) = _send("reject.test", xclient=None)
     assert code == 250, (code, msg)
     raw = wait_for_message(dsite, BOB, mid)
-    assert _our_results(raw) == [], _our_results(raw)
+    assert not any("dmarc=" in r for r in _our_results(raw)), _our_results(raw)
 
 
 # --- monitor, then off ---------------------------------------------------------

@@ -6,6 +6,8 @@ process that has dropped to `nobody` (setuid) and tries the internal doors.
 - the content filter's return path into Postfix must not relay for it, and
   its ways in (amavisd's LMTP sockets, clamav-milter's socket) must not
   open for it: no TCP port 10024/10026/10027;
+- the TCP services on loopback (postsrsd, the SRS and local reinjection
+  listeners, quota-status) refuse it: the loopback guard;
 - slapd must not check a user's password for it (simple bind over ldapi);
 - no log file and no exported table may be readable by it;
 - the public greetings name no software.
@@ -156,7 +158,7 @@ def filter_sockets(site):
     assert "-o content_filter=amavis:unix:%s\n" % sockets["amavisd submission"] in master
     # OpenDKIM's milter first (issue 11, test_dkim.py), then clamav-milter.
     dkim = os.path.join(run, "opendkim", "milter")
-    assert "-o smtpd_milters=unix:%s,unix:%s\n" % (dkim, sockets["clamav-milter"]) in master
+    assert "-o smtpd_milters=unix:%s,unix:%s,$dmarc_milter\n" % (dkim, sockets["clamav-milter"]) in master
     for path in sockets.values():
         assert stat.S_ISSOCK(os.stat(path).st_mode), path
     return sockets
@@ -346,3 +348,43 @@ def test_lmtp_and_reinjection_still_deliver(site, alice, bob):
     mx = os.path.join(site.state, "run", "mail", "amavis", "lmtp", "mx")
     assert "relay=mail.example.test[%s]" % mx in text, log_tail(site)
     assert "relay=mail.example.test[%s]" % lmtp in text, log_tail(site)
+
+
+# The loopback services whose clients cannot use a unix socket, and the
+# daemon users that may reach them (src/lib/loopback_guard.c).
+GUARDED = {10001: "postfix", 10002: "postfix", 10029: "postfix", 10028: "vmail",
+           12340: "emailng-policyd"}   # 12340: ports.quota_status
+
+_CONNECT = ("import json, socket, sys\nout = {}\nfor port in json.loads(sys.argv[1]):\n"
+            "    s = socket.socket()\n    s.settimeout(5)\n"
+            "    out[port] = s.connect_ex(('127.0.0.1', port))\n    s.close()\n"
+            "print(json.dumps(out))\n")
+
+
+def connect_as(user, ports):
+    """{port: errno of connect()} for a child that dropped to USER."""
+    pw = pwd.getpwnam(user)
+
+    def drop():
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+    cp = subprocess.run([sys.executable, "-c", _CONNECT, json.dumps(ports)], preexec_fn=drop,
+                        capture_output=True, text=True, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    return {int(k): v for k, v in json.loads(cp.stdout).items()}
+
+
+def test_loopback_services_refuse_local_users(site):
+    """postsrsd's tables, the SRS and local reinjection listeners and
+    quota-status listen on loopback TCP (their clients cannot use unix
+    sockets): the loopback guard refuses every other user (a reset, as if
+    nothing listened) and lets each daemon's own user in."""
+    for port in GUARDED:
+        with socket.socket() as s:      # root: they do listen
+            s.settimeout(5)
+            assert s.connect_ex(("127.0.0.1", port)) == 0, "nothing listens on %d" % port
+    refused = connect_as("nobody", list(GUARDED))
+    assert refused == {port: errno.ECONNREFUSED for port in GUARDED}, refused
+    for port, user in GUARDED.items():
+        assert connect_as(user, [port]) == {port: 0}, (port, user)
