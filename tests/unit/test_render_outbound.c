@@ -65,7 +65,7 @@ static void test_srs_domains(void **state)
     assert_non_null(strstr(main_cf, "sender_dependent_default_transport_maps = regexp:/s/etc/h/postfix/srs-senders"));
     assert_non_null(strstr(main_cf, "pipemap:{regexp:/s/etc/h/postfix/srs-recipients, tcp:127.0.0.1:10002}"));
     const char *master_cf = render_context_get(&ctx, "postfix_srs_master");
-    assert_non_null(strstr(master_cf, "127.0.0.1:10027 inet"));
+    assert_non_null(strstr(master_cf, "127.0.0.1:10029 inet"));
     assert_non_null(strstr(master_cf, "sender_canonical_maps=tcp:127.0.0.1:10001"));
     assert_non_null(strstr(master_cf, "sender_canonical_classes=envelope_sender"));
     /* the one-host site's loopback listener for Dovecot's redirects */
