@@ -76,7 +76,9 @@ static void srs_context(const struct site *site, struct render_context *ctx)
     /* master.cf: the srs transport hands the message to a loopback
      * listener whose own cleanup asks postsrsd for the new envelope
      * sender (header addresses untouched); the rewritten message is then
-     * ours and leaves by the default transport. */
+     * ours and leaves by the default transport. The client binds to
+     * 127.0.0.1: with one inet_interfaces address Postfix would connect
+     * from the public one, which the listener does not trust. */
     buf_reset(&b);
     buf_printf(&b,
                "srs       unix  -       -       n       -       -       smtp\n"
@@ -87,6 +89,7 @@ static void srs_context(const struct site *site, struct render_context *ctx)
                "  -o smtp_tls_policy_maps=\n"
                "  -o smtp_send_xforward_command=yes\n"
                "  -o smtp_header_checks=\n"
+               "  -o smtp_bind_address=127.0.0.1\n"
                "127.0.0.1:%d inet n  -       n       -       -       smtpd\n"
                "  -o syslog_name=postfix/srs-reinject\n"
                "  -o cleanup_service_name=srs-cleanup\n"

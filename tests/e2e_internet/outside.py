@@ -300,6 +300,23 @@ class OutsideMTA:
         raise AssertionError("%s never reached %s@%s; outside MTA log:\n%s"
                              % (message_id, user, OUTSIDE_DOMAIN, self.log()[-4000:]))
 
+    def wait_for_text(self, user, text, select=lambda m: True, timeout=120):
+        """Messages in USER's Maildir whose whole text contains TEXT (e.g. a
+        bounce quoting a Message-ID) and that SELECT accepts."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in self.messages(user) if text in _text(m) and select(m)]
+            if found:
+                time.sleep(2)       # a second copy would have come with the first
+                return [m for m in self.messages(user) if text in _text(m) and select(m)]
+            time.sleep(0.5)
+        raise AssertionError("nothing with %s reached %s@%s; outside MTA log:\n%s"
+                             % (text, user, OUTSIDE_DOMAIN, self.log()[-4000:]))
+
+
+def _text(msg):
+    return msg.as_bytes().decode(errors="replace")
+
 
 def authentication_results(msg, authserv_id=OUTSIDE_MX):
     """{method: result} from the Authentication-Results headers that

@@ -224,6 +224,11 @@ class World:
                                      % (message_id, user, mailbox, timeout, self.maillog()[-3000:]))
             time.sleep(0.5)
 
+    def send_mx(self, sender, rcpts, message):
+        """An internet client (198.18.0.100) hands MESSAGE to our MX (port 25)."""
+        with smtplib.SMTP(MAIL, 25, local_hostname="client.client.test", timeout=60) as s:
+            return s.sendmail(sender, rcpts, message)
+
     def outside_sends(self, sender, rcpts, message):
         """mx.outside.test sends MESSAGE (its own sendmail, its own queue)."""
         cp = subprocess.run(["ip", "netns", "exec", self.ns("outside"), "/usr/sbin/sendmail", "-f", sender, *rcpts],

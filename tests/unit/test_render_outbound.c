@@ -66,6 +66,8 @@ static void test_srs_domains(void **state)
     assert_non_null(strstr(main_cf, "pipemap:{regexp:/s/etc/h/postfix/srs-recipients, tcp:127.0.0.1:10002}"));
     const char *master_cf = render_context_get(&ctx, "postfix_srs_master");
     assert_non_null(strstr(master_cf, "127.0.0.1:10029 inet"));
+    /* the srs client comes from loopback, whatever the host's address */
+    assert_non_null(strstr(master_cf, "-o smtp_bind_address=127.0.0.1\n"));
     assert_non_null(strstr(master_cf, "sender_canonical_maps=tcp:127.0.0.1:10001"));
     assert_non_null(strstr(master_cf, "sender_canonical_classes=envelope_sender"));
     /* the one-host site's loopback listener for Dovecot's redirects */
