@@ -27,6 +27,8 @@ typedef struct hd_config {
     long fail_grace_ms;
     long recover_grace_ms;
     long recover_probes;
+    int fast_fail;              /* a refused connect (RST) goes down after refused_confirm_ms */
+    long refused_confirm_ms;
     char *table;                /* "pair1 198.18.0.31" lines, or "" */
     char *passwd_file;          /* Dovecot passwd-file form, or "" */
     char *log_file;             /* "-" = stderr */

@@ -129,6 +129,7 @@ static void start(probe *p, long long now)
         p->connecting = 1;
         return;
     }
+    p->refused = errno == ECONNREFUSED;
     buf_printf(&p->detail, "connect: %s", strerror(errno));
     finish(p, 0, now);
 }
@@ -223,6 +224,7 @@ static void on_writable(probe *p, long long now)
         if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
             e = errno;
         if (e != 0) {
+            p->refused = e == ECONNREFUSED;
             buf_printf(&p->detail, "connect: %s", strerror(e));
             finish(p, 0, now);
             return;

@@ -25,6 +25,7 @@ typedef struct probe {
     const char *password;       /* IMAP only; borrowed */
     /* result */
     int ok;
+    int refused;                /* failed because the connect was refused (RST) */
     buf detail;                 /* what passed or what failed, and where */
     long long ms;               /* time taken */
     /* private */

@@ -152,6 +152,7 @@ static void test_imap_closed(void **state)
     run_one(PROBE_IMAP, r, 3000, &p);
     assert_false(p.ok);
     assert_non_null(strstr(buf_cstr(&p.detail), "EXAMINE INBOX: "));
+    assert_false(p.refused);            /* closed after a greeting is no refusal */
     probe_free(&p);
 }
 
@@ -176,6 +177,7 @@ static void test_refused_and_parallel(void **state)
     for (int i = 0; i < 3; i++) {
         assert_false(ps[i].ok);
         assert_non_null(strstr(buf_cstr(&ps[i].detail), "connect: Connection refused"));
+        assert_true(ps[i].refused);     /* the fast_fail evidence (monitor.h) */
         probe_free(&ps[i]);
     }
 }
