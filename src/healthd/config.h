@@ -24,6 +24,7 @@ typedef struct hd_config {
     char *probe_password;       /* loaded by config_load */
     long interval_ms;           /* one probe round every interval */
     long timeout_ms;            /* hard deadline of one round */
+    long connect_timeout_ms;    /* a connect unanswered this long fails; default timeout_ms */
     long fail_grace_ms;
     long recover_grace_ms;
     long recover_probes;

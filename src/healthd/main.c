@@ -205,9 +205,10 @@ static void write_pid_file(const hd_config *cfg, buf *err)
 static void log_start(const healthd *h)
 {
     const hd_config *cfg = &h->cfg;
-    daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms), down after %ld ms, "
+    daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms, connects %ld ms), down after %ld ms, "
             "up after %ld good probes over %ld ms%s; refused connections: %s",
-            cfg->npairs, cfg->interval_ms, cfg->timeout_ms, cfg->fail_grace_ms, cfg->recover_probes,
+            cfg->npairs, cfg->interval_ms, cfg->timeout_ms, cfg->connect_timeout_ms, cfg->fail_grace_ms,
+            cfg->recover_probes,
             cfg->recover_grace_ms, cfg->catchup_command ? " and the catch-up check" : "",
             cfg->fast_fail ? "down after refused_confirm_ms (held connections watch every store)"
                            : "like any failed probe (fast_fail off)");
@@ -231,7 +232,7 @@ static void run_probes(healthd *h)
         probe_init(&h->probes[2 * i + 1], PROBE_IMAP, &s->imap, s->imap_len,
                    h->cfg.probe_user, h->cfg.probe_password);
     }
-    probe_run(h->probes, h->nstores * 2, h->cfg.timeout_ms);
+    probe_run(h->probes, h->nstores * 2, h->cfg.timeout_ms, h->cfg.connect_timeout_ms);
 }
 
 static void free_probes(healthd *h)
@@ -435,14 +436,16 @@ static long watch_retry_ms(const healthd *h, const store_rt *s)
     return h->cfg.refused_confirm_ms > 50 ? h->cfg.refused_confirm_ms : 50;
 }
 
-/* Instead of sleeping: poll every store's watch until the next round. */
+/* Instead of sleeping: poll every store's watch until the next round;
+ * at least once, so a round that overran its interval (a slow store)
+ * does not starve the watches. */
 static void watch_until_next_round(healthd *h, long long round_start)
 {
     long long until = round_start + h->cfg.interval_ms;
     struct pollfd *pfd = xcalloc(h->nstores, sizeof(*pfd));
-    while (!daemon_signal_stop()) {
+    for (int pass = 0; !daemon_signal_stop(); pass++) {
         long long now = clock_ms(), wake = until;
-        if (now >= until)
+        if (now >= until && pass > 0)
             break;
         for (size_t i = 0; i < h->nstores; i++) {
             watch_pollfd(&h->stores[i].w, &pfd[i]);
@@ -461,7 +464,7 @@ static void watch_until_next_round(healthd *h, long long round_start)
             store_rt *s = &h->stores[i];
             short re = rc > 0 ? pfd[i].revents : 0;
             if (watch_step(&s->w, re, now, watch_retry_ms(h, s), h->cfg.interval_ms,
-                           h->cfg.timeout_ms) == WATCH_REFUSED)
+                           h->cfg.connect_timeout_ms) == WATCH_REFUSED)
                 watch_refused(h, i, now);
         }
     }

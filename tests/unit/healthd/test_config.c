@@ -56,6 +56,7 @@ static void test_good(void **state)
     assert_int_equal(c.recover_probes, 3);
     assert_int_equal(c.fast_fail, 1);                       /* default: on */
     assert_int_equal(c.refused_confirm_ms, 200);            /* default */
+    assert_int_equal(c.connect_timeout_ms, c.timeout_ms);   /* default: the round's deadline */
     assert_string_equal(c.catchup_command[0], "/bin/true");
     assert_string_equal(c.catchup_command[1], "--quiet");
     assert_null(c.catchup_command[2]);
@@ -102,10 +103,12 @@ static void test_fast_fail_keys(void **state)
     static const char text[] =
         "pairs: {p: {primary: 198.18.0.31, secondary: 198.18.0.32}}\n"
         "probe_user: u\nprobe_password_file: /x\ntable: /t\n"
-        "fast_fail: no\nrefused_confirm_ms: 0\n";
+        "fast_fail: no\nrefused_confirm_ms: 0\ntimeout_ms: 2000\nconnect_timeout_ms: 1000\n";
     assert_int_equal(parse(text, &c, &err), 0);
     assert_int_equal(c.fast_fail, 0);
     assert_int_equal(c.refused_confirm_ms, 0);
+    assert_int_equal(c.timeout_ms, 2000);
+    assert_int_equal(c.connect_timeout_ms, 1000);
     config_free(&c);
     buf_free(&err);
 }
@@ -137,6 +140,8 @@ static void test_errors_name_file_line_and_key(void **state)
     expect_error("interval_ms", "interval_ms: 50\n", "interval_ms: \"50\" is not a whole number from 100");
     expect_error("fail_grace_ms", "fail_grace_ms: -1\n", "fail_grace_ms: \"-1\" is not a whole number from 0");
     expect_error("table", "fast_fail: maybe\n", "h.yaml:12:12: fast_fail: ");
+    expect_error("table", "table: /t\nconnect_timeout_ms: 2001\n",
+                 "connect_timeout_ms: must not be over timeout_ms");
     expect_error("table", "refused_confirm_ms: 60001\n",
                  "h.yaml:12:21: refused_confirm_ms: \"60001\" is not a whole number from 0 to 60000");
     expect_error("lmtp_port", "lmtp_port: [\n", "h.yaml:8:11: not valid YAML");     /* YAML syntax error */
