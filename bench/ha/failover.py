@@ -153,14 +153,16 @@ def healthd_pid(state, proxy):
 
 def restart_healthd(state, prefix, fast_fail):
     """Both proxies' monitors again with fast_fail on or off (a copy of the
-    rendered configuration with that one key added), started like emailng
+    rendered configuration with that one key changed), started like emailng
     starts them; with fast_fail on, the rendered file itself."""
     for proxy in PROXIES:
         conf = os.path.join(state, "etc", proxy, "healthd", "healthd.yaml")
         if not fast_fail:
             alt = conf.replace("healthd.yaml", "healthd-bench-nofastfail.yaml")
-            with open(conf) as f, open(alt, "w") as g:
-                g.write(f.read() + "\nfast_fail: no\n")
+            with open(conf) as f:
+                text = re.sub(r"^fast_fail: .*\n", "", f.read(), flags=re.M)
+            with open(alt, "w") as g:
+                g.write(text + "\nfast_fail: no\n")
             conf = alt
         pid = healthd_pid(state, proxy)
         if pid:
@@ -175,7 +177,7 @@ def restart_healthd(state, prefix, fast_fail):
         deadline = time.time() + 10
         while healthd_pid(state, proxy) in (0, pid):
             if time.time() > deadline:
-                sys.exit("emailng-healthd on %s did not start" % proxy)
+                sys.exit("emailng-healthd on %s did not start (see %s)" % (proxy, log.name))
             time.sleep(0.05)
     time.sleep(2)                         # a first round, and the held connections
 
