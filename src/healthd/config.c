@@ -17,9 +17,12 @@ void config_defaults(hd_config *c)
     c->imap_port = 143;
     c->interval_ms = 1000;
     c->timeout_ms = 2000;
+    c->connect_timeout_ms = -1;         /* not given: timeout_ms */
     c->fail_grace_ms = 3000;
     c->recover_grace_ms = 5000;
     c->recover_probes = 3;
+    c->fast_fail = 1;
+    c->refused_confirm_ms = 200;
     c->table = xstrdup("");
     c->passwd_file = xstrdup("");
     c->log_file = xstrdup("-");
@@ -159,6 +162,10 @@ static int check(ycfg *y, hd_config *c)
         return ycfg_report(y, r, "table or passwd_file: at least one output file is needed");
     if (c->timeout_ms >= c->interval_ms * 10)
         return ycfg_report(y, r, "timeout_ms: must be under ten intervals");
+    if (c->connect_timeout_ms < 0)
+        c->connect_timeout_ms = c->timeout_ms;
+    if (c->connect_timeout_ms > c->timeout_ms)
+        return ycfg_report(y, r, "connect_timeout_ms: must not be over timeout_ms (the round's deadline)");
     return 0;
 }
 
@@ -168,7 +175,7 @@ static int load_top(ycfg *y, hd_config *c)
         "pairs", "lmtp_port", "imap_port", "probe_user", "probe_password_file", "interval_ms",
         "timeout_ms", "fail_grace_ms", "recover_grace_ms", "recover_probes", "table", "passwd_file",
         "log_file", "pid_file", "catchup_command", "catchup_timeout_ms", "drain_file", "status_file", "user",
-        "catchup_secret_file", NULL};
+        "catchup_secret_file", "fast_fail", "refused_confirm_ms", "connect_timeout_ms", NULL};
     ycfg_map m, pairs;
     int rc = ycfg_map_begin(y, y->root, "", keys, &m);
     while (rc == 0 && (rc = ycfg_map_next(&m)) > 0) {
@@ -200,6 +207,9 @@ static int load_top(ycfg *y, hd_config *c)
         case 17: rc = ycfg_str(y, v, k, &c->status_file); break;
         case 18: rc = ycfg_str(y, v, k, &c->user); break;
         case 19: rc = ycfg_str(y, v, k, &c->catchup_secret_file); break;
+        case 20: rc = ycfg_bool(y, v, k, &c->fast_fail); break;
+        case 21: rc = ycfg_long(y, v, k, 0, 60000, &c->refused_confirm_ms); break;
+        case 22: rc = ycfg_long(y, v, k, 50, 60000, &c->connect_timeout_ms); break;
         }
     }
     ycfg_map_end(&m);

@@ -24,9 +24,12 @@ typedef struct hd_config {
     char *probe_password;       /* loaded by config_load */
     long interval_ms;           /* one probe round every interval */
     long timeout_ms;            /* hard deadline of one round */
+    long connect_timeout_ms;    /* a connect unanswered this long fails; default timeout_ms */
     long fail_grace_ms;
     long recover_grace_ms;
     long recover_probes;
+    int fast_fail;              /* a refused connect (RST) goes down after refused_confirm_ms */
+    long refused_confirm_ms;
     char *table;                /* "pair1 198.18.0.31" lines, or "" */
     char *passwd_file;          /* Dovecot passwd-file form, or "" */
     char *log_file;             /* "-" = stderr */

@@ -15,9 +15,18 @@
  * counts as down until it is no longer listed, and then recovers like a
  * store that came back. status_file (table.h) is rewritten whenever a
  * store's state or a pair's active store changes. With `user`, it drops
- * to that user (as root) once the log and the pid file are open. */
+ * to that user (as root) once the log and the pid file are open.
+ *
+ * With fast_fail (the default) it also holds one idle connection to every
+ * store's IMAP port between rounds (watch.h) and waits on them instead of
+ * sleeping: when a store's daemons die the connection closes, the
+ * reconnect is refused, and the store goes down after refused_confirm_ms
+ * of refusals (monitor.h) instead of at the next rounds after
+ * fail_grace_ms; the table is rewritten at that moment. Events that
+ * arrive during a probe round are handled when the round ends. */
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +46,7 @@
 #include "msg.h"
 #include "probe.h"
 #include "table.h"
+#include "watch.h"
 
 /* One store of one pair, and what the monitor keeps about it. */
 typedef struct store_rt {
@@ -50,6 +60,7 @@ typedef struct store_rt {
     buf last_catchup;           /* last "not yet" detail, logged once */
     struct sockaddr_storage lmtp, imap;
     socklen_t lmtp_len, imap_len;
+    watch w;                    /* held IMAP connection (fast_fail) */
 } store_rt;
 
 /* Everything one run keeps from round to round. Stores are numbered
@@ -131,6 +142,7 @@ static void init_stores(healthd *h, long long now)
         s->caught_up = cfg->catchup_command == NULL;
         config_sockaddr(s->addr, cfg->lmtp_port, &s->lmtp, &s->lmtp_len);
         config_sockaddr(s->addr, cfg->imap_port, &s->imap, &s->imap_len);
+        watch_init(&s->w, &s->imap, s->imap_len, now);
     }
 }
 
@@ -139,7 +151,8 @@ static void init_stores(healthd *h, long long now)
 static void healthd_init(healthd *h)
 {
     hd_config *cfg = &h->cfg;
-    h->policy = (store_policy){cfg->fail_grace_ms, cfg->recover_grace_ms, (int)cfg->recover_probes};
+    h->policy = (store_policy){cfg->fail_grace_ms, cfg->recover_grace_ms, (int)cfg->recover_probes,
+                               cfg->fast_fail, cfg->refused_confirm_ms};
     h->nstores = cfg->npairs * 2;
     h->active = xcalloc(cfg->npairs, sizeof(int));
     read_previous_table(cfg, h->active);
@@ -156,6 +169,7 @@ static void healthd_free(healthd *h)
 {
     for (size_t i = 0; i < h->nstores; i++) {
         catchup_cancel(&h->stores[i].job);
+        watch_close(&h->stores[i].w);
         buf_free(&h->stores[i].last_catchup);
     }
     free(h->probes);
@@ -191,10 +205,13 @@ static void write_pid_file(const hd_config *cfg, buf *err)
 static void log_start(const healthd *h)
 {
     const hd_config *cfg = &h->cfg;
-    daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms), down after %ld ms, "
-            "up after %ld good probes over %ld ms%s",
-            cfg->npairs, cfg->interval_ms, cfg->timeout_ms, cfg->fail_grace_ms, cfg->recover_probes,
-            cfg->recover_grace_ms, cfg->catchup_command ? " and the catch-up check" : "");
+    daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms, connects %ld ms), down after %ld ms, "
+            "up after %ld good probes over %ld ms%s; refused connections: %s",
+            cfg->npairs, cfg->interval_ms, cfg->timeout_ms, cfg->connect_timeout_ms, cfg->fail_grace_ms,
+            cfg->recover_probes,
+            cfg->recover_grace_ms, cfg->catchup_command ? " and the catch-up check" : "",
+            cfg->fast_fail ? "down after refused_confirm_ms (held connections watch every store)"
+                           : "like any failed probe (fast_fail off)");
     for (size_t i = 0; i < cfg->npairs; i++)
         daemon_log("pair %s: active %s (%s)", cfg->pairs[i].name, cfg->pairs[i].host[h->active[i]],
                 role_name(h->active[i]));
@@ -215,7 +232,7 @@ static void run_probes(healthd *h)
         probe_init(&h->probes[2 * i + 1], PROBE_IMAP, &s->imap, s->imap_len,
                    h->cfg.probe_user, h->cfg.probe_password);
     }
-    probe_run(h->probes, h->nstores * 2, h->cfg.timeout_ms);
+    probe_run(h->probes, h->nstores * 2, h->cfg.timeout_ms, h->cfg.connect_timeout_ms);
 }
 
 static void free_probes(healthd *h)
@@ -287,24 +304,22 @@ static void poll_catchup(healthd *h, store_rt *s)
     }
 }
 
-/* Feeds one store's round to its state machine, logs a change, and starts
+/* Feeds one verdict to a store's state machine, logs a change, and starts
  * the catch-up check when the machine asks for it. A change away from
- * recovering voids any earlier catch-up answer. */
-static void judge_store(healthd *h, size_t i, long long now)
+ * recovering voids any earlier catch-up answer. 1 if the state changed. */
+static int feed_store(healthd *h, size_t i, int verdict, const char *detail, long long now)
 {
     hd_config *cfg = &h->cfg;
     store_rt *s = &h->stores[i];
-    probe *lmtp = &h->probes[2 * i], *imap = &h->probes[2 * i + 1];
-    int ok = lmtp->ok && imap->ok;
-    buf_reset(&h->detail);
-    buf_printf(&h->detail, "lmtp %s; imap %s", buf_cstr(&lmtp->detail), buf_cstr(&imap->detail));
+    int changed = 0;
     poll_catchup(h, s);
     store_state old = s->sm.state;
     buf_reset(&h->why);
-    if (store_sm_feed(&s->sm, &h->policy, ok, s->caught_up, now, &h->why)) {
+    if (store_sm_feed(&s->sm, &h->policy, verdict, s->caught_up, now, &h->why)) {
+        changed = 1;
         daemon_log("store %s (%s %s): %s -> %s: %s; %s", s->addr, cfg->pairs[s->pair].name,
                 role_name(s->role), store_state_name(old), store_state_name(s->sm.state),
-                buf_cstr(&h->why), buf_cstr(&h->detail));
+                buf_cstr(&h->why), detail);
         if (cfg->catchup_command && s->sm.state != ST_RECOVERING) {
             catchup_cancel(&s->job);
             s->caught_up = 0;
@@ -318,6 +333,19 @@ static void judge_store(healthd *h, size_t i, long long now)
                           s->partner, cfg->catchup_secret, cfg->catchup_timeout_ms, now, &h->err) != 0)
             daemon_log("store %s: cannot start the catch-up check: %s", s->addr, buf_cstr(&h->err));
     }
+    return changed;
+}
+
+/* One store's round: good if both dialogues passed; refused if either
+ * connect was refused (nothing listens); otherwise bad. */
+static void judge_store(healthd *h, size_t i, long long now)
+{
+    probe *lmtp = &h->probes[2 * i], *imap = &h->probes[2 * i + 1];
+    int verdict = lmtp->ok && imap->ok ? VERDICT_GOOD
+                : lmtp->refused || imap->refused ? VERDICT_REFUSED : VERDICT_BAD;
+    buf_reset(&h->detail);
+    buf_printf(&h->detail, "lmtp %s; imap %s", buf_cstr(&lmtp->detail), buf_cstr(&imap->detail));
+    feed_store(h, i, verdict, buf_cstr(&h->detail), now);
 }
 
 /* A drained store is down by decree: its probes do not count. */
@@ -384,6 +412,65 @@ static void sleep_until_next_round(const healthd *h, long long round_start)
     }
 }
 
+/* A watch found a store refusing connections: feed it now and, if a pair
+ * changes, write the table now rather than at the end of the next round.
+ * A drained store is down by decree and is not fed. */
+static void watch_refused(healthd *h, size_t i, long long now)
+{
+    if (h->drained[i])
+        return;
+    if (!feed_store(h, i, VERDICT_REFUSED, "watch: connect to the IMAP port refused", now))
+        return;
+    decide_pairs(h);
+    write_table_if_dirty(h);
+    write_status_if_changed(h);
+}
+
+/* While refusals go on, the next connect comes after refused_confirm_ms
+ * (at least 50 ms), so the confirmation is quick; once the store is down
+ * (or was never up) one connect a round is enough. */
+static long watch_retry_ms(const healthd *h, const store_rt *s)
+{
+    if (s->sm.state == ST_DOWN || s->sm.state == ST_RECOVERING)
+        return h->cfg.interval_ms;
+    return h->cfg.refused_confirm_ms > 50 ? h->cfg.refused_confirm_ms : 50;
+}
+
+/* Instead of sleeping: poll every store's watch until the next round;
+ * at least once, so a round that overran its interval (a slow store)
+ * does not starve the watches. */
+static void watch_until_next_round(healthd *h, long long round_start)
+{
+    long long until = round_start + h->cfg.interval_ms;
+    struct pollfd *pfd = xcalloc(h->nstores, sizeof(*pfd));
+    for (int pass = 0; !daemon_signal_stop(); pass++) {
+        long long now = clock_ms(), wake = until;
+        if (now >= until && pass > 0)
+            break;
+        for (size_t i = 0; i < h->nstores; i++) {
+            watch_pollfd(&h->stores[i].w, &pfd[i]);
+            long long t = watch_next_ms(&h->stores[i].w);
+            if (t >= 0 && t < wake)
+                wake = t;
+        }
+        int rc = poll(pfd, h->nstores, wake > now ? (int)(wake - now) : 0);
+        if (rc < 0 && errno != EINTR) {
+            daemon_log("poll: %s; sleeping until the next round", strerror(errno));
+            sleep_until_next_round(h, round_start);
+            break;
+        }
+        now = clock_ms();
+        for (size_t i = 0; i < h->nstores; i++) {
+            store_rt *s = &h->stores[i];
+            short re = rc > 0 ? pfd[i].revents : 0;
+            if (watch_step(&s->w, re, now, watch_retry_ms(h, s), h->cfg.interval_ms,
+                           h->cfg.connect_timeout_ms) == WATCH_REFUSED)
+                watch_refused(h, i, now);
+        }
+    }
+    free(pfd);
+}
+
 /* One round: probe, drains, stores, pairs, then the files. Rounds start
  * every interval exactly; judging them by their start keeps the graces
  * exact (not shifted by how long a probe took). */
@@ -428,7 +515,10 @@ int main(int argc, char **argv)
         long long round_start = clock_ms();
         reopen_log_if_asked();
         run_round(&h, round_start);
-        sleep_until_next_round(&h, round_start);
+        if (h.cfg.fast_fail)
+            watch_until_next_round(&h, round_start);
+        else
+            sleep_until_next_round(&h, round_start);
     }
 
     msg_info("stopping (signal %d)", daemon_signal_stop());

@@ -19,6 +19,7 @@ void store_sm_init(store_sm *s, store_state initial, long long now_ms)
     s->since_ms = now_ms;
     s->first_bad_ms = now_ms;
     s->first_good_ms = now_ms;
+    s->first_refused_ms = -1;
     s->good = 0;
 }
 
@@ -39,9 +40,19 @@ int store_sm_wants_catchup(const store_sm *s, const store_policy *p, long long n
     return s->state == ST_RECOVERING && recovered(s, p, now_ms);
 }
 
-int store_sm_feed(store_sm *s, const store_policy *p, int ok, int caught_up,
+/* A refusal counts only with fast_fail; otherwise it is a plain failure. */
+static int refused(const store_policy *p, int verdict)
+{
+    return verdict == VERDICT_REFUSED && p->fast_fail;
+}
+
+int store_sm_feed(store_sm *s, const store_policy *p, int verdict, int caught_up,
                   long long now_ms, buf *why)
 {
+    int ok = verdict == VERDICT_GOOD;
+    int refusal = refused(p, verdict);
+    if (!refusal)
+        s->first_refused_ms = -1;
     switch (s->state) {
     case ST_STARTING:
     case ST_UP:
@@ -53,6 +64,15 @@ int store_sm_feed(store_sm *s, const store_policy *p, int ok, int caught_up,
             return 0;
         }
         s->first_bad_ms = now_ms;
+        if (refusal) {
+            s->first_refused_ms = now_ms;
+            if (p->refused_confirm_ms <= 0) {
+                buf_printf(why, "connection refused: nothing listens");
+                return go(s, ST_DOWN, now_ms);
+            }
+            buf_printf(why, "connection refused; down if still refused after %lld ms", p->refused_confirm_ms);
+            return go(s, ST_SUSPECT, now_ms);
+        }
         if (p->fail_grace_ms <= 0) {
             buf_printf(why, "probe failed (no grace)");
             return go(s, ST_DOWN, now_ms);
@@ -63,6 +83,15 @@ int store_sm_feed(store_sm *s, const store_policy *p, int ok, int caught_up,
         if (ok) {
             buf_printf(why, "probe good again after %lld ms", now_ms - s->first_bad_ms);
             return go(s, ST_UP, now_ms);
+        }
+        if (refusal) {
+            if (s->first_refused_ms < 0)
+                s->first_refused_ms = now_ms;
+            if (now_ms - s->first_refused_ms >= p->refused_confirm_ms) {
+                buf_printf(why, "connections refused for %lld ms (confirm %lld ms): nothing listens",
+                           now_ms - s->first_refused_ms, p->refused_confirm_ms);
+                return go(s, ST_DOWN, now_ms);
+            }
         }
         if (now_ms - s->first_bad_ms >= p->fail_grace_ms) {
             buf_printf(why, "probes failed for %lld ms (grace %lld ms)",

@@ -9,6 +9,15 @@
  *   down --good--> recovering        recovering --bad--> down
  *   recovering --good, >= recover_probes in a row, >= recover_grace since
  *     the first good one, and caught up--> up
+ *   with fast_fail, "refused" (the store's host answered a connect with a
+ *   reset: nothing listens there, the daemons are gone) is a bad result
+ *   that does not wait for fail_grace:
+ *   starting/up --refused--> suspect (down at once if refused_confirm is 0)
+ *   suspect --refused, refused_confirm since the first refusal of an
+ *     unbroken run of refusals--> down
+ *   any other result ends the run of refusals. A busy or slow store never
+ *   refuses (its kernel still accepts; a full backlog drops, not resets),
+ *   so this path cannot switch a loaded store away.
  * "Caught up" is the answer of the pluggable catch-up check (docs/healthd.md);
  * with no check configured it is always yes.
  *
@@ -33,10 +42,19 @@ typedef enum store_state {
     ST_RECOVERING,
 } store_state;
 
+/* What one check found. BAD and GOOD are 0 and 1 so a plain "ok" works. */
+typedef enum store_verdict {
+    VERDICT_BAD = 0,            /* failed: timeout, wrong reply, closed, unreachable */
+    VERDICT_GOOD = 1,           /* every probe of the round passed */
+    VERDICT_REFUSED = 2,        /* a connect was refused (RST): nothing listens */
+} store_verdict;
+
 typedef struct store_policy {
     long long fail_grace_ms;    /* bad probes for this long: suspect -> down */
     long long recover_grace_ms; /* good probes for this long: recovering -> up */
     int recover_probes;         /* and at least this many good probes in a row */
+    int fast_fail;              /* refusals go down after refused_confirm_ms, not fail_grace */
+    long long refused_confirm_ms;
 } store_policy;
 
 typedef struct store_sm {
@@ -44,16 +62,18 @@ typedef struct store_sm {
     long long since_ms;         /* when the current state began */
     long long first_bad_ms;     /* first bad probe of the current failure */
     long long first_good_ms;    /* first good probe of the current recovery */
+    long long first_refused_ms; /* first of the current run of refusals, or -1 */
     int good;                   /* good probes in a row while recovering */
 } store_sm;
 
 const char *store_state_name(store_state s);
 void store_sm_init(store_sm *s, store_state initial, long long now_ms);
 
-/* Feeds one probe result (ok = every probe of the round passed) and the
- * latest caught-up answer (1 yes, 0 not yet). Returns 1 if the state
- * changed, with `why` set to the reason (e.g. "bad for 3000 ms"). */
-int store_sm_feed(store_sm *s, const store_policy *p, int ok, int caught_up,
+/* Feeds one check's verdict (store_verdict; 1 = every probe of the round
+ * passed, 0 = failed) and the latest caught-up answer (1 yes, 0 not yet).
+ * Feeds must come in time order. Returns 1 if the state changed, with
+ * `why` set to the reason (e.g. "bad for 3000 ms"). */
+int store_sm_feed(store_sm *s, const store_policy *p, int verdict, int caught_up,
                   long long now_ms, buf *why);
 
 /* 1 while recovering with enough good probes and time: the moment the

@@ -129,6 +129,7 @@ static void start(probe *p, long long now)
         p->connecting = 1;
         return;
     }
+    p->refused = errno == ECONNREFUSED;
     buf_printf(&p->detail, "connect: %s", strerror(errno));
     finish(p, 0, now);
 }
@@ -223,6 +224,7 @@ static void on_writable(probe *p, long long now)
         if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
             e = errno;
         if (e != 0) {
+            p->refused = e == ECONNREFUSED;
             buf_printf(&p->detail, "connect: %s", strerror(e));
             finish(p, 0, now);
             return;
@@ -274,10 +276,23 @@ static void on_readable(probe *p, long long now)
     advance(p, now);
 }
 
-void probe_run(probe *ps, size_t n, long timeout_ms)
+/* Fails the probes whose connect has not completed by now. */
+static void connect_deadline(probe *ps, size_t n, long long now, long connect_timeout_ms)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ps[i].done || !ps[i].connecting)
+            continue;
+        buf_printf(&ps[i].detail, "connect: timed out after %ld ms", connect_timeout_ms);
+        finish(&ps[i], 0, now);
+    }
+}
+
+void probe_run(probe *ps, size_t n, long timeout_ms, long connect_timeout_ms)
 {
     long long t0 = clock_ms();
     long long deadline = t0 + timeout_ms;
+    long long connect_deadline_ms = t0 + (connect_timeout_ms < timeout_ms ? connect_timeout_ms : timeout_ms);
+    int connects_due = connect_timeout_ms < timeout_ms;
     for (size_t i = 0; i < n; i++) {
         buf_reset(&ps[i].detail);
         start(&ps[i], t0);
@@ -298,6 +313,11 @@ void probe_run(probe *ps, size_t n, long timeout_ms)
         }
         if (m == 0)
             break;
+        if (connects_due && now >= connect_deadline_ms) {
+            connect_deadline(ps, n, now, connect_timeout_ms);
+            connects_due = 0;
+            continue;
+        }
         if (now >= deadline) {
             for (size_t k = 0; k < m; k++) {
                 probe *p = &ps[idx[k]];
@@ -307,7 +327,8 @@ void probe_run(probe *ps, size_t n, long timeout_ms)
             }
             break;
         }
-        int rc = poll(pfd, m, (int)(deadline - now));
+        long long wake = connects_due && connect_deadline_ms < deadline ? connect_deadline_ms : deadline;
+        int rc = poll(pfd, m, (int)(wake - now));
         if (rc < 0 && errno != EINTR) {
             for (size_t k = 0; k < m; k++) {
                 buf_printf(&ps[idx[k]].detail, "poll: %s", strerror(errno));

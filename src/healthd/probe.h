@@ -25,6 +25,7 @@ typedef struct probe {
     const char *password;       /* IMAP only; borrowed */
     /* result */
     int ok;
+    int refused;                /* failed because the connect was refused (RST) */
     buf detail;                 /* what passed or what failed, and where */
     long long ms;               /* time taken */
     /* private */
@@ -43,7 +44,10 @@ void probe_init(probe *p, probe_kind kind, const struct sockaddr_storage *sa, so
 void probe_free(probe *p);
 const char *probe_kind_name(probe_kind k);
 /* Runs every probe at once until each has finished or timeout_ms has
- * passed; an unfinished one fails with "timed out" and the step it was at. */
-void probe_run(probe *ps, size_t n, long timeout_ms);
+ * passed; an unfinished one fails with "timed out" and the step it was at.
+ * A connect still unanswered after connect_timeout_ms (<= timeout_ms)
+ * fails then: a host that does not answer a SYN is gone or cut off, while
+ * a host that accepted may take the whole deadline to answer a login. */
+void probe_run(probe *ps, size_t n, long timeout_ms, long connect_timeout_ms);
 
 #endif

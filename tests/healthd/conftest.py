@@ -23,6 +23,7 @@ USER_PASSWORD = "alice-pw"
 
 # Timings of the monitor under test (milliseconds).
 INTERVAL, TIMEOUT, FAIL_GRACE, RECOVER_GRACE, RECOVER_PROBES = 500, 1000, 1500, 1500, 3
+REFUSED_CONFIRM = 200           # fast_fail: refusals this long -> down
 
 STORE_CONF = """\
 protocols = imap lmtp
@@ -239,6 +240,8 @@ timeout_ms: {TIMEOUT}
 fail_grace_ms: {FAIL_GRACE}
 recover_grace_ms: {RECOVER_GRACE}
 recover_probes: {RECOVER_PROBES}
+fast_fail: yes
+refused_confirm_ms: {REFUSED_CONFIRM}
 table: {self.table}
 passwd_file: {self.passwd}
 log_file: {self.log}

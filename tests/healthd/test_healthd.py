@@ -1,7 +1,9 @@
 """emailng-healthd against real Dovecot stores on the test fabric: the
 table starts on the primaries, a store killed with SIGKILL (the whole host)
-moves its pair to the partner within the grace, a partitioned store (link
-cut) too, a returning store takes its pair back only once healthy and
+moves its pair to the partner once its refusals are confirmed (fast_fail:
+the held connection closes, the reconnect is refused), a store that only
+closes the held session is not failed, a partitioned store (link cut)
+moves within the grace, a returning store takes its pair back only once healthy and
 caught up, and both stores down keeps the last active. Tests run in order
 and share one monitor (its log tells the whole story)."""
 import os
@@ -9,12 +11,15 @@ import re
 import time
 
 from conftest import (FAIL_GRACE, HOSTS, imap_list_via, INTERVAL, RECOVER_GRACE, RECOVER_PROBES, TIMEOUT,
-                      FABRIC, run)
+                      FABRIC, REFUSED_CONFIRM, ns, run)
 
 S1, S2 = HOSTS["store1"], HOSTS["store2"]
 # kill -> switch: the grace, plus up to one interval until the first failed
 # probe, plus scheduling slack.
 SWITCH_LIMIT = (FAIL_GRACE + INTERVAL) / 1000 + 1.0
+# kill -9 with fast_fail: the refusals' confirmation, plus at most a probe
+# round that was running (events wait for its end), plus slack.
+KILL_LIMIT = (REFUSED_CONFIRM + TIMEOUT) / 1000 + 0.5
 # A partition is seen by probes timing out, so add a probe deadline.
 CUT_LIMIT = SWITCH_LIMIT + TIMEOUT / 1000
 # Back: RECOVER_PROBES good probes over RECOVER_GRACE, plus the check.
@@ -42,19 +47,25 @@ def test_starts_on_primaries(site):
     assert hd.proc.poll() is None
 
 
-def test_kill9_store_fails_over_within_grace(site):
+def test_kill9_store_fails_over_on_refusals(site):
     hd, s1 = site["healthd"], site["stores"]["store1"]
     t0 = time.monotonic()
     s1.kill9()
-    took = hd.wait_active("pair1", S2, SWITCH_LIMIT + 2)
+    took = hd.wait_active("pair1", S2, KILL_LIMIT + 2)
     MEASURED["kill"] = took
-    print(f"\nkill -9 -> table switch: {took:.2f} s (grace {FAIL_GRACE} ms, interval {INTERVAL} ms)")
-    assert took <= SWITCH_LIMIT, f"switch took {took:.2f}s"
-    assert took >= FAIL_GRACE / 1000 - 0.1, "switched before the grace: one bad probe is not enough"
+    print(f"\nkill -9 -> table switch: {took:.2f} s (refusals confirmed over {REFUSED_CONFIRM} ms)")
+    assert took <= KILL_LIMIT, f"switch took {took:.2f}s"
+    assert took < FAIL_GRACE / 1000, "the fast path did not beat the grace"
+    assert took >= REFUSED_CONFIRM / 1000 - 0.05, "switched before the confirmation: one refusal is not enough"
     assert hd.active("pair2") == S2, "the other pair keeps its active store"
     log = hd.log_text()
-    assert re.search(rf"store {S1} \(pair1 primary\): up -> suspect: .*lmtp connect: Connection refused", log), log
-    assert re.search(rf"store {S1} \(pair1 primary\): suspect -> down: probes failed for \d+ ms", log), log
+    # Suspect at the first refusal, or at a round the kill broke off (it
+    # may have been talking to the store at that moment) ...
+    assert re.search(rf"store {S1} \(pair1 primary\): up -> suspect: (connection refused; down if still refused "
+                     rf"after {REFUSED_CONFIRM} ms|probe failed)", log), log
+    # ... and down on the refusals, not on the grace.
+    assert re.search(rf"store {S1} \(pair1 primary\): suspect -> down: connections refused for \d+ ms "
+                     rf"\(confirm {REFUSED_CONFIRM} ms\): nothing listens", log), log
     assert f"pair pair1: active {S1} (primary) -> {S2} (secondary): primary is down, secondary is up" in log
     assert time.monotonic() - t0 < 10
 
@@ -95,6 +106,43 @@ def test_partition_fails_over_and_back(site):
         run("sh", FABRIC, "heal", site_prefix(), "store2")
     hd.wait_active("pair2", S2, BACK_LIMIT + CUT_LIMIT)
     assert time.monotonic() - t0 < 30
+
+
+def imap_login_pids(host):
+    pids = run("ip", "netns", "pids", ns(host)).stdout.split()
+    out = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "imap-login":
+                    out.append(int(pid))
+        except OSError:
+            pass
+    return out
+
+
+def test_lost_session_on_a_live_store_is_no_failover(site):
+    """The store's login processes die (the held connections close) but
+    Dovecot still listens: the watch reconnects, nothing is refused, and
+    store1 stays up with its pairs."""
+    hd = site["healthd"]
+    hd.wait_active("pair1", S1, BACK_LIMIT + CUT_LIMIT)
+    time.sleep(2 * INTERVAL / 1000)
+    before = hd.log_text()
+    pids = imap_login_pids("store1")
+    assert pids, "no imap-login process holds the monitor's connection"
+    for pid in pids:
+        os.kill(pid, 9)
+    time.sleep(FAIL_GRACE / 1000 + 1)
+    new = hd.log_text()[len(before):]
+    # (A probe that was logging in right then may fail once: suspect is
+    # allowed, a refusal, down or a switch is not.)
+    assert "refused" not in new and "-> down" not in new and "pair pair" not in new, new
+    assert hd.active("pair1") == S1 and hd.active("pair2") == S2
+    # The monitor holds a connection to store1's IMAP port again.
+    established = run("ip", "netns", "exec", ns("store1"), "ss", "-Htn", "state", "established",
+                      f"( sport = :143 and dst {HOSTS['mon']} )").stdout
+    assert established.strip(), "the watch did not reconnect"
 
 
 def test_both_down_keeps_last_active(site):

@@ -54,6 +54,9 @@ static void test_good(void **state)
     assert_int_equal(c.fail_grace_ms, 1500);
     assert_int_equal(c.recover_grace_ms, 5000);            /* default */
     assert_int_equal(c.recover_probes, 3);
+    assert_int_equal(c.fast_fail, 1);                       /* default: on */
+    assert_int_equal(c.refused_confirm_ms, 200);            /* default */
+    assert_int_equal(c.connect_timeout_ms, c.timeout_ms);   /* default: the round's deadline */
     assert_string_equal(c.catchup_command[0], "/bin/true");
     assert_string_equal(c.catchup_command[1], "--quiet");
     assert_null(c.catchup_command[2]);
@@ -92,6 +95,24 @@ static void expect_error(const char *key, const char *line, const char *msg)
     buf_free(&text);
 }
 
+static void test_fast_fail_keys(void **state)
+{
+    (void)state;
+    hd_config c;
+    buf err = BUF_INIT;
+    static const char text[] =
+        "pairs: {p: {primary: 198.18.0.31, secondary: 198.18.0.32}}\n"
+        "probe_user: u\nprobe_password_file: /x\ntable: /t\n"
+        "fast_fail: no\nrefused_confirm_ms: 0\ntimeout_ms: 2000\nconnect_timeout_ms: 1000\n";
+    assert_int_equal(parse(text, &c, &err), 0);
+    assert_int_equal(c.fast_fail, 0);
+    assert_int_equal(c.refused_confirm_ms, 0);
+    assert_int_equal(c.timeout_ms, 2000);
+    assert_int_equal(c.connect_timeout_ms, 1000);
+    config_free(&c);
+    buf_free(&err);
+}
+
 static void test_errors_name_file_line_and_key(void **state)
 {
     (void)state;
@@ -118,6 +139,11 @@ static void test_errors_name_file_line_and_key(void **state)
     expect_error("table", "table: [a, b]\n", "h.yaml:12:8: table: expected a single value, found a list");
     expect_error("interval_ms", "interval_ms: 50\n", "interval_ms: \"50\" is not a whole number from 100");
     expect_error("fail_grace_ms", "fail_grace_ms: -1\n", "fail_grace_ms: \"-1\" is not a whole number from 0");
+    expect_error("table", "fast_fail: maybe\n", "h.yaml:12:12: fast_fail: ");
+    expect_error("table", "table: /t\nconnect_timeout_ms: 2001\n",
+                 "connect_timeout_ms: must not be over timeout_ms");
+    expect_error("table", "refused_confirm_ms: 60001\n",
+                 "h.yaml:12:21: refused_confirm_ms: \"60001\" is not a whole number from 0 to 60000");
     expect_error("lmtp_port", "lmtp_port: [\n", "h.yaml:8:11: not valid YAML");     /* YAML syntax error */
     expect_error("catchup_command", "catchup_command: [/bin/x, {a: b}]\n",
                  "h.yaml:13:27: catchup_command: expected a single value, found a mapping");
@@ -349,6 +375,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
+        cmocka_unit_test(test_fast_fail_keys),
         cmocka_unit_test(test_errors_name_file_line_and_key),
         cmocka_unit_test(test_missing_required),
         cmocka_unit_test(test_password_file),

@@ -9,7 +9,7 @@
 
 #include "monitor.h"
 
-static const store_policy POL = {3000, 5000, 3};   /* fail grace, recover grace, probes */
+static const store_policy POL = {3000, 5000, 3, 0, 0};   /* fail grace, recover grace, probes; no fast_fail */
 
 /* Feeds one probe at time t; returns the new state. */
 static store_state feed(store_sm *s, const store_policy *p, int ok, int caught_up, long long t)
@@ -63,7 +63,7 @@ static void test_blip_does_not_fail(void **state)
 static void test_zero_grace(void **state)
 {
     (void)state;
-    store_policy p = {0, 0, 1};
+    store_policy p = {0, 0, 1, 0, 0};
     store_sm s;
     store_sm_init(&s, ST_UP, 0);
     assert_int_equal(feed(&s, &p, 0, 1, 10), ST_DOWN);
@@ -82,7 +82,7 @@ static void test_recovery_needs_probes_and_time(void **state)
     assert_int_equal(feed(&s, &POL, 1, 1, 14999), ST_RECOVERING);
     assert_int_equal(feed(&s, &POL, 1, 1, 15000), ST_UP);           /* 5 s since the first good */
     /* Time alone is not enough: at least recover_probes good probes. */
-    store_policy p = {3000, 1000, 3};
+    store_policy p = {3000, 1000, 3, 0, 0};
     store_sm_init(&s, ST_DOWN, 0);
     assert_int_equal(feed(&s, &p, 1, 1, 0), ST_RECOVERING);
     assert_int_equal(feed(&s, &p, 1, 1, 5000), ST_RECOVERING);
@@ -115,6 +115,88 @@ static void test_catchup_gate(void **state)
         assert_int_equal(feed(&s, &POL, 1, 0, t), ST_RECOVERING);   /* not caught up: waits */
     assert_int_equal(feed(&s, &POL, 1, 1, 61000), ST_UP);
     assert_false(store_sm_wants_catchup(&s, &POL, 61000));
+}
+
+/* fast_fail on, refusals confirmed after 200 ms; fail grace 3000 ms. */
+static const store_policy FAST = {3000, 5000, 3, 1, 200};
+
+static void test_refused_goes_down_after_confirm(void **state)
+{
+    (void)state;
+    store_sm s;
+    store_sm_init(&s, ST_UP, 0);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1100), ST_SUSPECT);   /* 100 < 200 */
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1200), ST_DOWN);      /* not 3000 */
+    assert_int_equal(s.since_ms, 1200);
+}
+
+static void test_refused_run_broken_by_other_results(void **state)
+{
+    (void)state;
+    store_sm s;
+    store_sm_init(&s, ST_UP, 0);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1000), ST_SUSPECT);
+    /* A timeout in between: the refusals start over, the grace goes on. */
+    assert_int_equal(feed(&s, &FAST, VERDICT_BAD, 1, 1100), ST_SUSPECT);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1250), ST_SUSPECT);   /* run from 1250 */
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1400), ST_SUSPECT);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1450), ST_DOWN);
+    /* A good probe ends it all: a store that listens again is up. */
+    store_sm_init(&s, ST_UP, 0);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &FAST, VERDICT_GOOD, 1, 1100), ST_UP);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1250), ST_SUSPECT);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1300), ST_SUSPECT);   /* 50 ms of this run */
+}
+
+static void test_refused_after_plain_failure(void **state)
+{
+    (void)state;
+    store_sm s;
+    store_sm_init(&s, ST_UP, 0);
+    assert_int_equal(feed(&s, &FAST, VERDICT_BAD, 1, 1000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1500), ST_SUSPECT);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1700), ST_DOWN);
+    assert_int_equal(s.first_bad_ms, 1000);
+}
+
+static void test_refused_without_fast_fail_is_a_plain_failure(void **state)
+{
+    (void)state;
+    store_sm s;
+    store_sm_init(&s, ST_UP, 0);
+    assert_int_equal(feed(&s, &POL, VERDICT_REFUSED, 1, 1000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &POL, VERDICT_REFUSED, 1, 1200), ST_SUSPECT);
+    assert_int_equal(feed(&s, &POL, VERDICT_REFUSED, 1, 3999), ST_SUSPECT);
+    assert_int_equal(feed(&s, &POL, VERDICT_REFUSED, 1, 4000), ST_DOWN);       /* fail grace */
+}
+
+static void test_refused_zero_confirm_and_other_states(void **state)
+{
+    (void)state;
+    const store_policy at_once = {3000, 5000, 3, 1, 0};
+    store_sm s;
+    store_sm_init(&s, ST_UP, 0);
+    assert_int_equal(feed(&s, &at_once, VERDICT_REFUSED, 1, 1000), ST_DOWN);
+    store_sm_init(&s, ST_STARTING, 0);
+    assert_int_equal(feed(&s, &at_once, VERDICT_REFUSED, 1, 10), ST_DOWN);
+    /* Down stays down; recovering falls back to down, like any failure. */
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 1000), ST_DOWN);
+    assert_int_equal(feed(&s, &FAST, VERDICT_GOOD, 0, 2000), ST_RECOVERING);
+    assert_int_equal(feed(&s, &FAST, VERDICT_REFUSED, 1, 2100), ST_DOWN);
+}
+
+/* A store that keeps answering, however slowly, never takes the fast
+ * path: bad rounds (timeouts) still need the whole fail grace. */
+static void test_slow_store_needs_the_grace(void **state)
+{
+    (void)state;
+    store_sm s;
+    store_sm_init(&s, ST_UP, 0);
+    for (long long t = 1000; t < 4000; t += 250)
+        assert_int_equal(feed(&s, &FAST, VERDICT_BAD, 1, t), ST_SUSPECT);
+    assert_int_equal(feed(&s, &FAST, VERDICT_BAD, 1, 4000), ST_DOWN);
 }
 
 static void test_state_names(void **state)
@@ -201,6 +283,12 @@ int main(void)
         cmocka_unit_test(test_recovery_needs_probes_and_time),
         cmocka_unit_test(test_recovery_interrupted),
         cmocka_unit_test(test_catchup_gate),
+        cmocka_unit_test(test_refused_goes_down_after_confirm),
+        cmocka_unit_test(test_refused_run_broken_by_other_results),
+        cmocka_unit_test(test_refused_after_plain_failure),
+        cmocka_unit_test(test_refused_without_fast_fail_is_a_plain_failure),
+        cmocka_unit_test(test_refused_zero_confirm_and_other_states),
+        cmocka_unit_test(test_slow_store_needs_the_grace),
         cmocka_unit_test(test_state_names),
         cmocka_unit_test(test_pair),
         cmocka_unit_test(test_scenario),

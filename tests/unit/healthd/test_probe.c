@@ -62,7 +62,7 @@ static void run_one(probe_kind kind, const char *const *replies, long timeout_ms
     socklen_t len;
     pid_t pid = serve(replies, &sa, &len);
     probe_init(p, kind, &sa, len, "probe@example.test", "S3CRET\"pw");
-    probe_run(p, 1, timeout_ms);
+    probe_run(p, 1, timeout_ms, timeout_ms);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     assert_null(strstr(buf_cstr(&p->detail), "S3CRET"));
@@ -152,6 +152,7 @@ static void test_imap_closed(void **state)
     run_one(PROBE_IMAP, r, 3000, &p);
     assert_false(p.ok);
     assert_non_null(strstr(buf_cstr(&p.detail), "EXAMINE INBOX: "));
+    assert_false(p.refused);            /* closed after a greeting is no refusal */
     probe_free(&p);
 }
 
@@ -172,12 +173,64 @@ static void test_refused_and_parallel(void **state)
     probe ps[3];
     for (int i = 0; i < 3; i++)
         probe_init(&ps[i], i == 0 ? PROBE_LMTP : PROBE_IMAP, &sa, sizeof a, "u", "p");
-    probe_run(ps, 3, 1000);
+    probe_run(ps, 3, 1000, 1000);
     for (int i = 0; i < 3; i++) {
         assert_false(ps[i].ok);
         assert_non_null(strstr(buf_cstr(&ps[i].detail), "connect: Connection refused"));
+        assert_true(ps[i].refused);     /* the fast_fail evidence (monitor.h) */
         probe_free(&ps[i]);
     }
+}
+
+/* A host that does not answer the SYN (here: a listener whose backlog is
+ * full drops it, as a cut link would) fails at the connect deadline, not
+ * the round's; one that accepted keeps the whole deadline. */
+static void test_connect_deadline(void **state)
+{
+    (void)state;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(l, 0), 0);
+    socklen_t al = sizeof a;
+    getsockname(l, (struct sockaddr *)&a, &al);
+    int fill[4];
+    for (int i = 0; i < 4; i++) {       /* never accepted: the backlog fills up */
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fill[i], (struct sockaddr *)&a, sizeof a);
+    }
+    usleep(100 * 1000);
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
+    memcpy(&sa, &a, sizeof a);
+    probe p;
+    probe_init(&p, PROBE_LMTP, &sa, sizeof a, NULL, NULL);
+    long long t0 = clock_ms();
+    probe_run(&p, 1, 3000, 300);
+    long long took = clock_ms() - t0;
+    assert_false(p.ok);
+    assert_false(p.refused);
+    assert_non_null(strstr(buf_cstr(&p.detail), "connect: timed out after 300 ms"));
+    assert_true(took >= 290 && took < 1500);
+    probe_free(&p);
+    for (int i = 0; i < 4; i++)
+        close(fill[i]);
+    close(l);
+    /* Accepted but silent: the round's deadline, not the connect's. */
+    const char *r[] = {"", NULL};
+    struct sockaddr_storage sa2;
+    socklen_t len2;
+    pid_t pid = serve(r, &sa2, &len2);
+    probe_init(&p, PROBE_LMTP, &sa2, len2, NULL, NULL);
+    t0 = clock_ms();
+    probe_run(&p, 1, 800, 200);
+    took = clock_ms() - t0;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_non_null(strstr(buf_cstr(&p.detail), "greeting: timed out after 800 ms"));
+    assert_true(took >= 790);
+    probe_free(&p);
 }
 
 int main(void)
@@ -192,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_imap_login_refused),
         cmocka_unit_test(test_imap_closed),
         cmocka_unit_test(test_refused_and_parallel),
+        cmocka_unit_test(test_connect_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
