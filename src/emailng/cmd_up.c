@@ -235,7 +235,9 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
             only = &site.hosts[h];
     int public_changed = 0;
     buf public_warning = BUF_INIT;
-    if (rc == 0)
+    /* ACME on several hosts comes later, once the host's firewall opens
+     * port 80 and its forwarder runs (acme_forward_service.h). */
+    if (rc == 0 && !(site.cert_source == CERT_SOURCE_ACME && site.n_hosts > 1))
         rc = public_cert_ensure(&site, state, only, 0, &public_changed, &public_warning, &err);
     if (public_warning.len)
         fprintf(stderr, "emailng: up: warning: %s\n", buf_cstr(&public_warning));

@@ -17,6 +17,8 @@
 
 /* lego talks to the ACME CA and answers its HTTP-01 request itself. */
 #define LEGO "/usr/bin/lego"
+/* lego's HTTP-01 port: 80 itself on a one-host site; on several hosts
+ * ACME_LEGO_PORT, where every host's port-80 forwarder sends the CA. */
 #define ACME_HTTP_PORT ":80"
 #define FAILURE_FILE "acme-renewal-failed"
 /* The names of the installed ACME certificate; absent when what is
@@ -100,8 +102,9 @@ static int run_lego(const struct site *site, const char *acme_dir, buf *names, b
     argv[n++] = "--path";
     argv[n++] = acme_dir;
     argv[n++] = "--http";
+    char *port = site->n_hosts > 1 ? xasprintf(":%d", ACME_LEGO_PORT) : xstrdup(ACME_HTTP_PORT);
     argv[n++] = "--http.port";
-    argv[n++] = ACME_HTTP_PORT;
+    argv[n++] = port;
     argv[n++] = "--http-timeout";
     argv[n++] = "30";
     char *copy = xstrdup(buf_cstr(names));
@@ -122,6 +125,7 @@ static int run_lego(const struct site *site, const char *acme_dir, buf *names, b
     }
     buf_free(&output);
     free(copy);
+    free(port);
     free(argv);
     return status == 0 ? 0 : -1;
 }

@@ -18,7 +18,10 @@
  * must cover every public name, installed on each relay and proxy; acme =
  * each relay orders its own name, the first proxy orders the proxies'
  * names, and the other proxies serve what is in that folder (shared in
- * the test fabric, copied there on real hosts), checked like the rest.
+ * the test fabric, copied there on real hosts), checked like the rest;
+ * lego listens on ACME_LEGO_PORT, to which every relay's and proxy's port
+ * 80 is forwarded (acme_forward_service.h); `up` calls this for ACME only
+ * once that forwarder runs.
  * Stores and the directory have no public port: nothing to do there.
  * *changed = 1 when new files were installed (or, on a proxy that does
  * not order, a new copy is found): the daemons must reload

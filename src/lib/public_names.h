@@ -19,6 +19,13 @@
 #include "buf.h"
 #include "site.h"
 
+/* On a site of several hosts lego answers HTTP-01 on this port of the
+ * ordering host (its own address), and every relay and proxy forwards
+ * port 80 to it (acme_forward_service.h): the CA may ask any address of
+ * a name, and mail.DOMAIN has one per proxy. The proxies accept it from
+ * the other proxies only. */
+#define ACME_LEGO_PORT 8402
+
 /* Whether s is an IPv4 or IPv6 literal. */
 int public_names_is_address(const char *s);
 

@@ -31,15 +31,21 @@ static void proxy_internal_tls(const struct site *site, const struct site_host *
 
 static void acme_http_rule(const struct site *site, const struct site_host *host, struct render_context *ctx)
 {
-    buf names = BUF_INIT;
+    buf names = BUF_INIT, rule = BUF_INIT;
     public_names_of_host(site, host, &names);
-    if (site->cert_source == CERT_SOURCE_ACME && names.len > 0)
-        render_context_set(ctx, "acme_http_rule",
-                           "# tls.source acme: the CA's HTTP-01 check of this host's public names, answered by\n"
-                           "        # lego while it orders (the proxies' name is ordered by the first proxy; admin manual).\n"
-                           "        tcp dport 80 accept");
-    else
-        render_context_set(ctx, "acme_http_rule", "# Port 80: closed (tls.source is not acme).");
+    if (site->cert_source == CERT_SOURCE_ACME && site->n_hosts > 1 && names.len > 0) {
+        buf_append_str(&rule, "# tls.source acme: the CA's HTTP-01 check of this host's public names, forwarded\n"
+                              "        # to lego on the host that orders them (acme-forward; admin manual).\n"
+                              "        tcp dport 80 accept");
+        if (host->roles & ROLE_PROXY)
+            buf_printf(&rule, "\n        # lego of the first proxy, for the other proxies' forwarders.\n"
+                              "        ip saddr @proxies_v4 tcp dport %d accept\n"
+                              "        ip6 saddr @proxies_v6 tcp dport %d accept", ACME_LEGO_PORT, ACME_LEGO_PORT);
+    } else {
+        buf_append_str(&rule, "# Port 80: closed (tls.source is not acme).");
+    }
+    render_context_set(ctx, "acme_http_rule", buf_cstr(&rule));
+    buf_free(&rule);
     buf_free(&names);
 }
 

@@ -8,9 +8,10 @@
  *       relays' SASL logins over IMAPS still get the proxy's site-CA
  *       certificate (the relays check it against the site CA); empty
  *       (a comment) otherwise;
- *   acme_http_rule  the nftables rule opening TCP 80 on a relay or proxy
- *       when tls.source is acme (HTTP-01 is answered there); a comment
- *       saying 80 stays closed otherwise.
+ *   acme_http_rule  the nftables rules of tls.source acme on a relay or
+ *       proxy of several hosts: TCP 80 from anywhere (HTTP-01, forwarded
+ *       to lego: acme_forward_service.h), and on a proxy ACME_LEGO_PORT
+ *       from the other proxies; a comment saying 80 stays closed otherwise.
  * Needs tls_cert and tls_key in ctx already. */
 #ifndef EMAILNG_RENDER_PUBLIC_TLS_H
 #define EMAILNG_RENDER_PUBLIC_TLS_H
