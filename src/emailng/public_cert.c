@@ -24,8 +24,9 @@
 /* The names of the installed ACME certificate; absent when what is
  * installed did not come from ACME (or came from the admin's files). */
 #define NAMES_FILE "acme-names"
-/* On a proxy that does not order the proxies' certificate: what it last
- * served (sizes and times of the two files), to know when to reload. */
+/* Per host of several: what it last served from a shared folder (sizes
+ * and times of the two files), to know when to reload: in the test fabric
+ * the first host installs the files, the others find them already there. */
 #define SERVED_FILE_FMT "served-by-%s"
 
 static char *public_dir(const char *state_dir)
@@ -145,7 +146,11 @@ static const char *acme_due(const char *dir, buf *names, int force, int *valid)
     buf why = BUF_INIT, last = BUF_INIT, ignored = BUF_INIT;
     long long left = 0;
     int from_acme = fs_read_file(record, 64 * 1024, &last, &ignored) == 0;
-    *valid = from_acme && check_names(crt, key, NULL, buf_cstr(names), &why) == 0;
+    /* May keep serving while a renewal fails: good for the first name (a
+     * name added since is what the renewal is for). */
+    char *first = first_name(names);
+    *valid = from_acme && cert_check(crt, key, NULL, first, time(NULL), &why) == 0;
+    free(first);
     const char *reason = NULL;
     if (!from_acme)
         reason = "no certificate from ACME yet";
@@ -253,16 +258,37 @@ static void file_stamp(const char *path, buf *out)
         buf_append_str(out, "-\n");
 }
 
-/* A proxy other than the one that orders the proxies' certificate: it
- * serves the certificate found in dir (the shared state of the test
- * fabric, or a copy from the ordering proxy on real hosts), checked like
- * any other; *changed when it differs from what this host served last. */
-static int acme_take_copy(const struct site_host *host, const struct site_host *orderer, buf *names,
-                          const char *dir, int *changed, buf *err)
+/* *changed when the files in dir differ from what host served last. */
+static int served_changed(const struct site_host *host, const char *dir, int *changed, buf *err)
 {
     char *crt = xasprintf("%s/fullchain.pem", dir), *key = xasprintf("%s/key.pem", dir);
     char *served = xasprintf("%s/" SERVED_FILE_FMT, dir, host->name);
-    buf why = BUF_INIT, now = BUF_INIT, last = BUF_INIT, ignored = BUF_INIT;
+    buf now = BUF_INIT, last = BUF_INIT, ignored = BUF_INIT;
+    file_stamp(crt, &now);
+    file_stamp(key, &now);
+    int rc = 0;
+    if (fs_read_file(served, 4096, &last, &ignored) != 0 || strcmp(buf_cstr(&last), buf_cstr(&now)) != 0) {
+        rc = fs_write_file(served, now.data, now.len, 0644, err);
+        *changed = 1;
+    }
+    buf_free(&now);
+    buf_free(&last);
+    buf_free(&ignored);
+    free(crt);
+    free(key);
+    free(served);
+    return rc;
+}
+
+/* A proxy other than the one that orders the proxies' certificate: it
+ * serves the certificate found in dir (the shared state of the test
+ * fabric, or a copy from the ordering proxy on real hosts), checked like
+ * any other. */
+static int acme_take_copy(const struct site_host *host, const struct site_host *orderer, buf *names,
+                          const char *dir, buf *err)
+{
+    char *crt = xasprintf("%s/fullchain.pem", dir), *key = xasprintf("%s/key.pem", dir);
+    buf why = BUF_INIT;
     int rc = check_names(crt, key, NULL, buf_cstr(names), &why);
     if (rc != 0) {
         char *first = first_name(names);
@@ -271,21 +297,10 @@ static int acme_take_copy(const struct site_host *host, const struct site_host *
                    "host (admin manual, \"The public certificate on several hosts\")", first, orderer->name,
                    host->name, buf_cstr(&why), orderer->name, dir);
         free(first);
-    } else {
-        file_stamp(crt, &now);
-        file_stamp(key, &now);
-        if (fs_read_file(served, 4096, &last, &ignored) != 0 || strcmp(buf_cstr(&last), buf_cstr(&now)) != 0) {
-            rc = fs_write_file(served, now.data, now.len, 0644, err);
-            *changed = 1;
-        }
     }
     buf_free(&why);
-    buf_free(&now);
-    buf_free(&last);
-    buf_free(&ignored);
     free(crt);
     free(key);
-    free(served);
     return rc;
 }
 
@@ -306,7 +321,7 @@ static int acme_for_host(const struct site *site, const struct site_host *host, 
         if (orderer == host)
             rc = acme_order(site, state_dir, &names, dir, force, changed, warning, err);
         else
-            rc = acme_take_copy(host, orderer, &names, dir, changed, err);
+            rc = acme_take_copy(host, orderer, &names, dir, err);
         free(dir);
     }
     buf_free(&names);
@@ -330,9 +345,14 @@ int public_cert_ensure(const struct site *site, const char *state_dir, const str
     buf_free(&names);
     if (!serves)
         return 0;     /* a store or the directory: no public port */
-    if (site->cert_source == CERT_SOURCE_FILES)
-        return from_files(site, state_dir, changed, err);
-    return acme_for_host(site, host, state_dir, force, changed, warning, err);
+    int rc = site->cert_source == CERT_SOURCE_FILES ? from_files(site, state_dir, changed, err)
+                                                    : acme_for_host(site, host, state_dir, force, changed, warning, err);
+    if (rc == 0 && site->n_hosts > 1) {
+        char *dir = public_names_dir(site, host, state_dir);
+        rc = served_changed(host, dir, changed, err);
+        free(dir);
+    }
+    return rc;
 }
 
 int public_cert_check_site(const struct site *site, buf *err)

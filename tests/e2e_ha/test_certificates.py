@@ -346,6 +346,22 @@ def test_files_on_every_public_port_and_internal_hops_keep_the_site_ca(certs):
                           "-servername", TLS_NAME, "-CAfile", ha.ca, "-verify_hostname", TLS_NAME, input="")
     assert "Verify return code: 0 (ok)" in relay_view.stdout, relay_view.stdout[-2000:]
 
+    # New files at the same paths: `tls renew` installs them once (shared
+    # state) and every relay and proxy reloads: all ports present the new
+    # chain, the Dovecot masters are the same processes.
+    pids = {h: dovecot_master(ha, h) for h in ("proxy1", "proxy2")}
+    ha.pki.leaf("leaf", [TLS_NAME, RELAY_NAMES["relay1"], RELAY_NAMES["relay2"]])
+    renew = ha.emailng("tls", "renew")
+    for host in ("relay1", "relay2", "proxy1", "proxy2"):
+        assert re.search(r"== %s .*?reloaded for the new public certificate" % host, renew.stdout, re.S), \
+            renew.stdout
+    new_chain = der_file(crt) + der_file(ha.pki.inter_crt)
+    assert new_chain != chain
+    for (host, port), (got, verify) in presented(ha.pki.root_crt).items():
+        assert got == new_chain and verify == 0, "%s:%d does not present the new chain" % (host, port)
+    for h, pid in pids.items():
+        assert dovecot_master(ha, h) == pid, h
+
     # `up` again: the admin's files are neither rewritten nor re-installed.
     before = digest(installed)
     cp, _ = up(ha, text, "site-files.yaml")
