@@ -229,10 +229,16 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
     rc = fs_ensure_dir(state, NULL, NULL, 0755, &err);
     /* The public certificate first (tls.source files or acme): files that
      * do not pass refuse the whole `up` before the site is taken on. */
+    const struct site_host *only = NULL;
+    for (size_t h = 0; o->host && h < site.n_hosts; h++)
+        if (strcmp(site.hosts[h].name, o->host) == 0)
+            only = &site.hosts[h];
     int public_changed = 0;
     buf public_warning = BUF_INIT;
-    if (rc == 0)
-        rc = public_cert_ensure(&site, state, 0, &public_changed, &public_warning, &err);
+    /* ACME on several hosts comes later, once the host's firewall opens
+     * port 80 and its forwarder runs (acme_forward_service.h). */
+    if (rc == 0 && !(site.cert_source == CERT_SOURCE_ACME && site.n_hosts > 1))
+        rc = public_cert_ensure(&site, state, only, 0, &public_changed, &public_warning, &err);
     if (public_warning.len)
         fprintf(stderr, "emailng: up: warning: %s\n", buf_cstr(&public_warning));
     buf_free(&public_warning);
@@ -249,10 +255,6 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
         rc = fs_copy_file(example, copy, 0644, &err);
     free(copy);
     free(example);
-    const struct site_host *only = NULL;
-    for (size_t h = 0; o->host && h < site.n_hosts; h++)
-        if (strcmp(site.hosts[h].name, o->host) == 0)
-            only = &site.hosts[h];
     int tls_changed = 0;
     if (rc == 0)
         rc = site_tls_ensure(&site, state, only, &tls_changed, &err);

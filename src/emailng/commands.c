@@ -144,7 +144,8 @@ static const struct subcommand_help replication_subcommands[] = {
 static const struct subcommand_help tls_subcommands[] = {
     {"renew", "[--force]",
      "the public certificate from tls.source now: changed files installed, ACME renewed when due (--force: "
-     "now); the daemons reload, open sessions go on"},
+     "now); the daemons reload, open sessions go on. Several hosts: --host ITSELF on each relay and proxy "
+     "(the test fabric: all of them without --host)"},
     {NULL, NULL, NULL},
 };
 

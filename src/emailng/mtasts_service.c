@@ -46,6 +46,11 @@ int mtasts_start(const struct service_env *env, buf *err)
     char *pid_file = service_path(env, "run_dir", "mta-sts.pid");
     char *socket = service_path(env, "run_dir", "mta-sts/socket");
     unlink(socket);        /* a stale one from a killed daemon makes the bind fail */
+    /* The pid file of a daemon just stopped: start-stop-daemon would take
+     * its pid, still a zombie until the namespace's reaper collects it, for
+     * a running daemon and start nothing (exit 1) on a restart. */
+    if (mtasts_pid(env) == 0)
+        unlink(pid_file);
     /* mta-sts-daemon writes no pid file and does not drop privileges:
      * Debian's start-stop-daemon does both (and sends its output to the log).
      * umask 027: its policy cache is nobody else's business. */

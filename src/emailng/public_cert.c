@@ -6,62 +6,72 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include "cert_check.h"
 #include "fsutil.h"
 #include "process.h"
+#include "public_names.h"
 #include "services.h"
 #include "site_cert_source.h"
 
 /* lego talks to the ACME CA and answers its HTTP-01 request itself. */
 #define LEGO "/usr/bin/lego"
+/* lego's HTTP-01 port: 80 itself on a one-host site; on several hosts
+ * ACME_LEGO_PORT, where every host's port-80 forwarder sends the CA. */
 #define ACME_HTTP_PORT ":80"
 #define FAILURE_FILE "acme-renewal-failed"
 /* The names of the installed ACME certificate; absent when what is
  * installed did not come from ACME (or came from the admin's files). */
 #define NAMES_FILE "acme-names"
+/* Per host of several: what it last served from a shared folder (sizes
+ * and times of the two files), to know when to reload: in the test fabric
+ * the first host installs the files, the others find them already there. */
+#define SERVED_FILE_FMT "served-by-%s"
 
 static char *public_dir(const char *state_dir)
 {
     return xasprintf("%s/tls/public", state_dir);
 }
 
+/* cert_check for every name, one per line in names. */
+static int check_names(const char *crt, const char *key, const char *chain, const char *names, buf *err)
+{
+    char *copy = xstrdup(names);
+    int rc = 0;
+    for (char *save = NULL, *name = strtok_r(copy, "\n", &save); rc == 0 && name;
+         name = strtok_r(NULL, "\n", &save))
+        rc = cert_check(crt, key, chain, name, time(NULL), err);
+    free(copy);
+    return rc;
+}
+
 /* ---- files ------------------------------------------------------------- */
 
+/* One certificate for the site: it must cover every public name, so each
+ * relay and proxy can serve the same files (public_names.h). */
 static int from_files(const struct site *site, const char *state_dir, int *changed, buf *err)
 {
     const struct site_cert_files *f = &site->cert_files;
-    if (cert_check(f->certificate, f->key, f->chain, site->tls_names[0], time(NULL), err) != 0)
+    buf names = BUF_INIT;
+    public_names_all(site, &names);
+    int checked = check_names(f->certificate, f->key, f->chain, buf_cstr(&names), err);
+    buf_free(&names);
+    if (checked != 0)
         return -1;
     char *dir = public_dir(state_dir);
-    char *names = xasprintf("%s/%s", dir, NAMES_FILE);
+    char *record = xasprintf("%s/%s", dir, NAMES_FILE);
     int rc = cert_install(f->certificate, f->key, f->chain, dir, changed, err);
-    if (rc == 0 && fs_exists(names) && remove(names) != 0) {
-        buf_printf(err, "cannot remove %s: %s", names, strerror(errno));
+    if (rc == 0 && fs_exists(record) && remove(record) != 0) {
+        buf_printf(err, "cannot remove %s: %s", record, strerror(errno));
         rc = -1;
     }
-    free(names);
+    free(record);
     free(dir);
     return rc;
 }
 
 /* ---- ACME -------------------------------------------------------------- */
-
-static int is_address(const char *s)
-{
-    unsigned char a[16];
-    return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
-}
-
-/* The names an ACME CA can vouch for: tls.names less localhost and
- * addresses; one per line (also what is recorded of the last order). */
-static void acme_names(const struct site *site, buf *out)
-{
-    for (size_t i = 0; i < site->n_tls_names; i++)
-        if (strcmp(site->tls_names[i], "localhost") != 0 && !is_address(site->tls_names[i]))
-            buf_printf(out, "%s\n", site->tls_names[i]);
-}
 
 /* The last line lego printed (its reason), without the line end. */
 static void last_line(buf *output, buf *out)
@@ -93,8 +103,9 @@ static int run_lego(const struct site *site, const char *acme_dir, buf *names, b
     argv[n++] = "--path";
     argv[n++] = acme_dir;
     argv[n++] = "--http";
+    char *port = site->n_hosts > 1 ? xasprintf(":%d", ACME_LEGO_PORT) : xstrdup(ACME_HTTP_PORT);
     argv[n++] = "--http.port";
-    argv[n++] = ACME_HTTP_PORT;
+    argv[n++] = port;
     argv[n++] = "--http-timeout";
     argv[n++] = "30";
     char *copy = xstrdup(buf_cstr(names));
@@ -115,20 +126,31 @@ static int run_lego(const struct site *site, const char *acme_dir, buf *names, b
     }
     buf_free(&output);
     free(copy);
+    free(port);
     free(argv);
     return status == 0 ? 0 : -1;
 }
 
+/* The first line of names (the name lego files the certificate under). */
+static char *first_name(buf *names)
+{
+    return xstrndup(buf_cstr(names), strcspn(buf_cstr(names), "\n"));
+}
+
 /* Why a new certificate is needed, or NULL when the installed one is good;
  * *valid: an ACME certificate is installed that may keep serving. */
-static const char *acme_due(const struct site *site, const char *dir, buf *names, int force, int *valid)
+static const char *acme_due(const char *dir, buf *names, int force, int *valid)
 {
     char *crt = xasprintf("%s/fullchain.pem", dir), *key = xasprintf("%s/key.pem", dir);
     char *record = xasprintf("%s/%s", dir, NAMES_FILE);
     buf why = BUF_INIT, last = BUF_INIT, ignored = BUF_INIT;
     long long left = 0;
     int from_acme = fs_read_file(record, 64 * 1024, &last, &ignored) == 0;
-    *valid = from_acme && cert_check(crt, key, NULL, site->tls_names[0], time(NULL), &why) == 0;
+    /* May keep serving while a renewal fails: good for the first name (a
+     * name added since is what the renewal is for). */
+    char *first = first_name(names);
+    *valid = from_acme && cert_check(crt, key, NULL, first, time(NULL), &why) == 0;
+    free(first);
     const char *reason = NULL;
     if (!from_acme)
         reason = "no certificate from ACME yet";
@@ -149,43 +171,41 @@ static const char *acme_due(const struct site *site, const char *dir, buf *names
     return reason;
 }
 
-static int from_acme(const struct site *site, const char *state_dir, int force, int *changed, buf *warning,
-                     buf *err)
+/* The certificate for names (one group of hosts), obtained by this host
+ * into dir when it is due. */
+static int acme_order(const struct site *site, const char *state_dir, buf *names, const char *dir, int force,
+                      int *changed, buf *warning, buf *err)
 {
-    buf names = BUF_INIT;
-    acme_names(site, &names);
-    if (names.len == 0) {
-        buf_printf(err, "tls.source acme: tls.names has no DNS name an ACME CA could vouch for");
-        buf_free(&names);
-        return -1;
-    }
     char *secrets = xasprintf("%s/secrets", state_dir);
     char *acme_dir = xasprintf("%s/secrets/acme", state_dir);
-    char *dir = public_dir(state_dir);
     char *failure = xasprintf("%s/%s", dir, FAILURE_FILE);
     int valid = 0;
-    const char *reason = acme_due(site, dir, &names, force, &valid);
+    const char *reason = acme_due(dir, names, force, &valid);
     int rc = 0;
     if (reason) {
         rc = fs_ensure_dir(secrets, NULL, NULL, 0700, err);
         if (rc == 0)
             rc = fs_ensure_dir(acme_dir, NULL, NULL, 0700, err);
+        char *top = public_dir(state_dir);
+        if (rc == 0)
+            rc = fs_ensure_dir(top, NULL, NULL, 0755, err);
+        free(top);
         if (rc == 0)
             rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
         buf why = BUF_INIT;
         long long t0 = clock_ms();
-        int got = rc == 0 && run_lego(site, acme_dir, &names, &why) == 0;
+        int got = rc == 0 && run_lego(site, acme_dir, names, &why) == 0;
         /* lego names its files after the first domain. */
-        char *first = xstrndup(buf_cstr(&names), strcspn(buf_cstr(&names), "\n"));
+        char *first = first_name(names);
         char *crt = xasprintf("%s/certificates/%s.crt", acme_dir, first);
         char *key = xasprintf("%s/certificates/%s.key", acme_dir, first);
-        if (got && cert_check(crt, key, NULL, site->tls_names[0], time(NULL), &why) != 0)
+        if (got && check_names(crt, key, NULL, buf_cstr(names), &why) != 0)
             got = 0;
         if (got) {
             rc = cert_install(crt, key, NULL, dir, changed, err);
             char *record = xasprintf("%s/%s", dir, NAMES_FILE);
             if (rc == 0)
-                rc = fs_write_file(record, names.data, names.len, 0644, err);
+                rc = fs_write_file(record, names->data, names->len, 0644, err);
             free(record);
             if (rc == 0 && fs_exists(failure) && remove(failure) != 0) {
                 buf_printf(err, "cannot remove %s: %s", failure, strerror(errno));
@@ -222,29 +242,128 @@ static int from_acme(const struct site *site, const char *state_dir, int force, 
         buf_free(&why);
     }
     free(failure);
-    free(dir);
     free(acme_dir);
     free(secrets);
+    return rc;
+}
+
+/* "SIZE MTIME-NS" of a file, to notice a new copy. */
+static void file_stamp(const char *path, buf *out)
+{
+    struct stat st;
+    if (stat(path, &st) == 0)
+        buf_printf(out, "%lld %lld.%09ld\n", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                   st.st_mtim.tv_nsec);
+    else
+        buf_append_str(out, "-\n");
+}
+
+/* *changed when the files in dir differ from what host served last. */
+static int served_changed(const struct site_host *host, const char *dir, int *changed, buf *err)
+{
+    char *crt = xasprintf("%s/fullchain.pem", dir), *key = xasprintf("%s/key.pem", dir);
+    char *served = xasprintf("%s/" SERVED_FILE_FMT, dir, host->name);
+    buf now = BUF_INIT, last = BUF_INIT, ignored = BUF_INIT;
+    file_stamp(crt, &now);
+    file_stamp(key, &now);
+    int rc = 0;
+    if (fs_read_file(served, 4096, &last, &ignored) != 0 || strcmp(buf_cstr(&last), buf_cstr(&now)) != 0) {
+        rc = fs_write_file(served, now.data, now.len, 0644, err);
+        *changed = 1;
+    }
+    buf_free(&now);
+    buf_free(&last);
+    buf_free(&ignored);
+    free(crt);
+    free(key);
+    free(served);
+    return rc;
+}
+
+/* A proxy other than the one that orders the proxies' certificate: it
+ * serves the certificate found in dir (the shared state of the test
+ * fabric, or a copy from the ordering proxy on real hosts), checked like
+ * any other. */
+static int acme_take_copy(const struct site_host *host, const struct site_host *orderer, buf *names,
+                          const char *dir, buf *err)
+{
+    char *crt = xasprintf("%s/fullchain.pem", dir), *key = xasprintf("%s/key.pem", dir);
+    buf why = BUF_INIT;
+    int rc = check_names(crt, key, NULL, buf_cstr(names), &why);
+    if (rc != 0) {
+        char *first = first_name(names);
+        buf_printf(err, "the certificate for %s is obtained by %s (the first proxy), not by %s, and there is no "
+                   "good one here (%s): run `emailng up --host %s` there first, then copy its folder %s to this "
+                   "host (admin manual, \"The public certificate on several hosts\")", first, orderer->name,
+                   host->name, buf_cstr(&why), orderer->name, dir);
+        free(first);
+    }
+    buf_free(&why);
+    free(crt);
+    free(key);
+    return rc;
+}
+
+/* One host's public certificate from ACME: ordered by the host itself, or
+ * taken from the proxy that orders it. */
+static int acme_for_host(const struct site *site, const struct site_host *host, const char *state_dir, int force,
+                         int *changed, buf *warning, buf *err)
+{
+    buf names = BUF_INIT;
+    public_names_of_host(site, host, &names);
+    const struct site_host *orderer = public_names_orderer(site, host);
+    int rc = 0;
+    if (names.len == 0 && site->n_hosts == 1) {
+        buf_printf(err, "tls.source acme: tls.names has no DNS name an ACME CA could vouch for");
+        rc = -1;
+    } else if (names.len > 0 && orderer) {
+        char *dir = public_names_dir(site, host, state_dir);
+        if (orderer == host)
+            rc = acme_order(site, state_dir, &names, dir, force, changed, warning, err);
+        else
+            rc = acme_take_copy(host, orderer, &names, dir, err);
+        free(dir);
+    }
     buf_free(&names);
     return rc;
 }
 
-int public_cert_ensure(const struct site *site, const char *state_dir, int force, int *changed, buf *warning,
-                       buf *err)
+int public_cert_ensure(const struct site *site, const char *state_dir, const struct site_host *only, int force,
+                       int *changed, buf *warning, buf *err)
 {
-    switch (site->cert_source) {
-    case CERT_SOURCE_FILES: return from_files(site, state_dir, changed, err);
-    case CERT_SOURCE_ACME: return from_acme(site, state_dir, force, changed, warning, err);
-    case CERT_SOURCE_SITE_CA: break;
+    if (site->cert_source == CERT_SOURCE_SITE_CA)
+        return 0;
+    if (only == NULL && site->n_hosts > 1) {
+        /* lego answers on port 80 of the host it runs on: per host only. */
+        buf_printf(err, "a site of several hosts takes its public certificates host by host (--host NAME)");
+        return -1;
     }
-    return 0;
+    const struct site_host *host = only ? only : &site->hosts[0];
+    buf names = BUF_INIT;
+    public_names_of_host(site, host, &names);
+    int serves = names.len > 0 || site->n_hosts == 1;
+    buf_free(&names);
+    if (!serves)
+        return 0;     /* a store or the directory: no public port */
+    int rc = site->cert_source == CERT_SOURCE_FILES ? from_files(site, state_dir, changed, err)
+                                                    : acme_for_host(site, host, state_dir, force, changed, warning, err);
+    if (rc == 0 && site->n_hosts > 1) {
+        char *dir = public_names_dir(site, host, state_dir);
+        rc = served_changed(host, dir, changed, err);
+        free(dir);
+    }
+    return rc;
 }
 
 int public_cert_check_site(const struct site *site, buf *err)
 {
     if (site->cert_source == CERT_SOURCE_FILES) {
         const struct site_cert_files *f = &site->cert_files;
-        return cert_check(f->certificate, f->key, f->chain, site->tls_names[0], time(NULL), err);
+        buf names = BUF_INIT;
+        public_names_all(site, &names);
+        int rc = check_names(f->certificate, f->key, f->chain, buf_cstr(&names), err);
+        buf_free(&names);
+        return rc;
     }
     if (site->cert_source == CERT_SOURCE_ACME && site->acme.ca_bundle) {
         buf text = BUF_INIT, why = BUF_INIT;
@@ -258,10 +377,12 @@ int public_cert_check_site(const struct site *site, buf *err)
     return 0;
 }
 
-int public_cert_reload(const struct site *site, const char *state_dir, buf *err)
+int public_cert_reload(const struct site *site, const char *state_dir, const struct site_host *only, buf *err)
 {
     int rc = 0;
     for (size_t h = 0; rc == 0 && h < site->n_hosts; h++) {
+        if (only && only != &site->hosts[h])
+            continue;
         struct service_env env;
         if (service_env_init(&env, site, &site->hosts[h], state_dir, err) != 0) {
             service_env_free(&env);
@@ -281,11 +402,9 @@ int public_cert_reload(const struct site *site, const char *state_dir, buf *err)
     return rc;
 }
 
-void public_cert_warnings(const struct site *site, const char *state_dir, int days, buf *lines)
+/* The warnings of one certificate folder (each only once). */
+static void dir_warnings(const struct site *site, const char *dir, int days, buf *lines)
 {
-    if (site->cert_source == CERT_SOURCE_SITE_CA)
-        return;
-    char *dir = public_dir(state_dir);
     char *failure = xasprintf("%s/%s", dir, FAILURE_FILE);
     char *crt = xasprintf("%s/fullchain.pem", dir);
     buf text = BUF_INIT, ignored = BUF_INIT;
@@ -309,5 +428,26 @@ void public_cert_warnings(const struct site *site, const char *state_dir, int da
     buf_free(&ignored);
     free(crt);
     free(failure);
-    free(dir);
+}
+
+void public_cert_warnings(const struct site *site, const char *state_dir, int days, buf *lines)
+{
+    if (site->cert_source == CERT_SOURCE_SITE_CA)
+        return;
+    /* Every folder once: the proxies share theirs. */
+    buf seen = BUF_INIT;
+    for (size_t h = 0; h < site->n_hosts; h++) {
+        buf names = BUF_INIT;
+        public_names_of_host(site, &site->hosts[h], &names);
+        char *dir = public_names_dir(site, &site->hosts[h], state_dir);
+        char *key = xasprintf("%s\n", dir);
+        if ((names.len > 0 || site->n_hosts == 1) && strstr(buf_cstr(&seen), key) == NULL) {
+            buf_append_str(&seen, key);
+            dir_warnings(site, dir, days, lines);
+        }
+        free(key);
+        free(dir);
+        buf_free(&names);
+    }
+    buf_free(&seen);
 }

@@ -14,7 +14,17 @@
  *     error: it is recorded in STATE/tls/public/acme-renewal-failed (one
  *     line, for `status`) and returned as a warning; the old certificate
  *     keeps serving. A success removes that record.
- * *changed = 1 when new files were installed: the daemons must reload
+ * A site of several hosts (public_names.h): files = one certificate that
+ * must cover every public name, installed on each relay and proxy; acme =
+ * each relay orders its own name, the first proxy orders the proxies'
+ * names, and the other proxies serve what is in that folder (shared in
+ * the test fabric, copied there on real hosts), checked like the rest;
+ * lego listens on ACME_LEGO_PORT, to which every relay's and proxy's port
+ * 80 is forwarded (acme_forward_service.h); `up` calls this for ACME only
+ * once that forwarder runs.
+ * Stores and the directory have no public port: nothing to do there.
+ * *changed = 1 when new files were installed (or, on a proxy that does
+ * not order, a new copy is found): the daemons must reload
  * (public_cert_reload). */
 #ifndef EMAILNG_PUBLIC_CERT_H
 #define EMAILNG_PUBLIC_CERT_H
@@ -24,23 +34,26 @@
 
 #define PUBLIC_CERT_RENEW_DAYS 30
 
-/* 0, or -1 with err (nothing installed; what is installed stays). A
+/* For `only` (NULL: the one host of a one-host site; a site of several
+ * hosts needs a host, since lego answers on port 80 of the host it runs
+ * on). 0, or -1 with err (nothing installed; what is installed stays). A
  * warning (ACME failed, old certificate kept) goes to warning. */
-int public_cert_ensure(const struct site *site, const char *state_dir, int force, int *changed, buf *warning,
-                       buf *err);
+int public_cert_ensure(const struct site *site, const char *state_dir, const struct site_host *only, int force,
+                       int *changed, buf *warning, buf *err);
 
 /* What `emailng check` can say without touching the state: the files of
  * tls.source files (every check of cert_check), the ACME CA bundle
  * readable. 0, or -1 with "PATH: reason". */
 int public_cert_check_site(const struct site *site, buf *err);
 
-/* Reloads every running daemon of the host that serves the public
+/* Reloads every running daemon of `only` (NULL: of every host) that serves the public
  * certificate (services.h: reload), printing one line each to stdout.
  * 0, or -1 with err. */
-int public_cert_reload(const struct site *site, const char *state_dir, buf *err);
+int public_cert_reload(const struct site *site, const char *state_dir, const struct site_host *only, buf *err);
 
-/* Lines (each ending in \n) `status` warns with: the recorded ACME
- * failure; an installed public certificate that expires within days. */
+/* Lines (each ending in \n) `status` warns with, for each certificate
+ * folder of the site: the recorded ACME failure; an installed public
+ * certificate that expires within days. */
 void public_cert_warnings(const struct site *site, const char *state_dir, int days, buf *lines);
 
 #endif

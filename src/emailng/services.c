@@ -20,6 +20,7 @@
 #include "healthd_service.h"
 #include "metrics_service.h"
 #include "host_limits.h"
+#include "acme_forward_service.h"
 #include "fromcheck_service.h"
 #include "opendkim_service.h"
 #include "policyd_service.h"
@@ -454,6 +455,13 @@ const struct service services[] = {
     {.name = "unbound", .roles = ROLE_RELAY,
      .prepare = resolver_prepare, .start = resolver_start, .ready = resolver_ready, .pid = resolver_pid,
      .stop = resolver_stop, .ports = resolver_ports, .wanted = resolver_wanted},
+    /* tls.source acme on several hosts (acme_forward_service.c): port 80
+     * to the ordering host's lego, then this host's certificate ordered or
+     * taken: before the daemons that serve it. */
+    {.name = "acme-forward", .roles = ROLE_RELAY | ROLE_PROXY,
+     .prepare = acme_forward_prepare, .start = acme_forward_start, .ready = acme_forward_ready,
+     .pid = acme_forward_pid, .stop = acme_forward_stop, .ports = no_ports, .wanted = acme_forward_wanted,
+     .after_start = acme_forward_after_start},
     /* A proxy's store monitor (healthd_service.c) owns the pair table its
      * Dovecot reads: up before Dovecot, stopped after it. */
     {.name = "healthd", .roles = ROLE_PROXY,

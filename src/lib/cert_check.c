@@ -147,7 +147,7 @@ int cert_check(const char *cert_path, const char *key_path, const char *chain_pa
     if (rc == 0)
         rc = check_validity(leaf, cert_path, now, err);
     if (rc == 0 && !covers(leaf, name)) {
-        buf_printf(err, "%s: the certificate does not cover %s (tls.names[0], the name clients connect to)",
+        buf_printf(err, "%s: the certificate does not cover %s (a public name clients connect to)",
                    cert_path, name);
         rc = -1;
     }

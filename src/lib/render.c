@@ -21,6 +21,7 @@
 #include "host_kind.h"
 #include "process.h"
 #include "site_dmarc.h"
+#include "render_public_tls.h"
 
 #define TEMPLATE_MAX (4 * 1024 * 1024)
 /* Debian's dns-root-data: the root zone's DNSSEC key. */
@@ -631,15 +632,6 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     set_printf(ctx, "tls_ca", "%s/tls/ca.crt", state_dir);
     set_printf(ctx, "tls_cert", "%s/tls/server.crt", state_dir);
     set_printf(ctx, "tls_key", "%s/tls/server.key", state_dir);
-    /* What clients see on the public ports: the site CA's certificate, or
-     * the one `up` installed from the admin's files or from ACME. */
-    if (site->cert_source == CERT_SOURCE_SITE_CA) {
-        set_printf(ctx, "tls_public_cert", "%s/tls/server.crt", state_dir);
-        set_printf(ctx, "tls_public_key", "%s/tls/server.key", state_dir);
-    } else {
-        set_printf(ctx, "tls_public_cert", "%s/tls/public/fullchain.pem", state_dir);
-        set_printf(ctx, "tls_public_key", "%s/tls/public/key.pem", state_dir);
-    }
 
     buf_reset(&b);
     buf_printf(&b, "%s/run/%s/ldapi", state_dir, dir_host ? dir_host->name : host->name);
@@ -669,6 +661,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_filter_context(site, state_dir, host, ctx);
     render_policy_context(site, host, ctx);
     render_topology_context(site, host, state_dir, ctx);
+    render_public_tls_context(site, host, state_dir, ctx);    /* after tls_cert is final */
     render_network_context(site, host, ctx);
     render_dkim_context(site, ctx);
     render_bruteforce_context(site, host, ctx);

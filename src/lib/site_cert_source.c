@@ -184,10 +184,13 @@ void site_cert_source_check(ycfg *y, const yaml_node_t *tls_node, const struct c
             ycfg_report(y, at, "tls.acme.email: missing; ACME needs a contact address (the CA writes about "
                         "expiry and revocation), e.g. hostmaster@example.org");
     }
-    if (site->cert_source != CERT_SOURCE_SITE_CA && site->n_hosts > 1)
-        ycfg_report(y, at_source, "tls.source: %s is supported on a site of one host for now; a site of several "
-                    "hosts uses site-ca (the relays check the proxies against the site CA; admin manual, "
-                    "\"Certificates\")", name);
+    /* Several hosts: the proxies serve tls.names[0] with the public
+     * certificate (the relays their own names, HOST.PRIMARY-DOMAIN), so it
+     * must be a name a CA can put in a certificate and clients resolve. */
+    if (site->cert_source != CERT_SOURCE_SITE_CA && site->n_hosts > 1 && site->n_tls_names > 0
+        && strcasecmp(site->tls_names[0], "localhost") == 0)     /* an address: site.c says so already */
+        ycfg_report(y, at_source, "tls.source: %s on a site of several hosts needs a DNS name as tls.names[0] "
+                    "(the proxies' public name, e.g. mail.example.org), not \"%s\"", name, site->tls_names[0]);
 }
 
 void site_cert_source_free(struct site *site)

@@ -8,8 +8,9 @@
  * the tls mapping, then calls site_cert_source_check() once with the tls
  * node: a source without its block (files without certificate/key, acme
  * without directory/email), a block for another source, an unknown
- * source, a non-https directory, relative paths and a source other than
- * site-ca on a site of several hosts are reported there as FILE:LINE:COL.
+ * source, a non-https directory, relative paths and, on a site of several
+ * hosts, files or acme with localhost as tls.names[0] (the
+ * proxies' public name) are reported there as FILE:LINE:COL.
  * Only the site file is checked here; the files themselves are checked by
  * cert_check.h when `check` or `up` runs. */
 #ifndef EMAILNG_SITE_CERT_SOURCE_H

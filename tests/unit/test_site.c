@@ -969,15 +969,35 @@ static void test_cert_source(void **state)
                  "site.yaml:3:9: tls.acme: given, but tls.source is files");
     expect_error("tls:\n  source: files\n  files: {certificate: /c.pem, key: /k.pem, cert: /x}\n",
                  "tls.files: unknown key \"cert\"");
-    /* Several hosts: the relays check the proxies against the site CA. */
-    expect_error("hosts:\n"
-                 "  - {name: relay1, address: 10.0.0.1, roles: [relay]}\n"
-                 "  - {name: proxy1, address: 10.0.0.2, roles: [proxy]}\n"
-                 "  - {name: store1, address: 10.0.0.3, roles: [store], store_pair: p}\n"
-                 "  - {name: store2, address: 10.0.0.4, roles: [store], store_pair: p}\n"
-                 "  - {name: dir1, address: 10.0.0.5, roles: [directory]}\n"
-                 "tls:\n  source: acme\n  acme: {directory: \"https://a.test/dir\", email: a@b.test}\n",
-                 "site.yaml:8:11: tls.source: acme is supported on a site of one host for now");
+    /* Several hosts: files and acme are accepted (the proxies' relay
+     * logins keep the site CA; public_names.h says who serves what). */
+    char *text = xasprintf("%stls:\n  names: [mail.example.test]\n  source: acme\n"
+                           "  acme: {directory: \"https://a.test/dir\", email: a@b.test}\n", ha_hosts);
+    buf errors2 = BUF_INIT;
+    assert_int_equal(parse(text, &site, &errors2), 0);
+    assert_string_equal(buf_cstr(&errors2), "");
+    assert_int_equal(site.cert_source, CERT_SOURCE_ACME);
+    assert_int_equal(site.n_hosts, 7);
+    site_free(&site);
+    free(text);
+    text = xasprintf("%stls:\n  names: [mail.example.test]\n  source: files\n"
+                     "  files: {certificate: /c.pem, key: /k.pem}\n", ha_hosts);
+    assert_int_equal(parse(text, &site, &errors2), 0);
+    assert_int_equal(site.cert_source, CERT_SOURCE_FILES);
+    site_free(&site);
+    free(text);
+    buf_free(&errors2);
+    /* ... but the proxies' public name must be a DNS name. */
+    text = xasprintf("%stls:\n  names: [198.18.0.21]\n  source: files\n"
+                     "  files: {certificate: /c.pem, key: /k.pem}\n", ha_hosts);
+    expect_error(text, "site.yaml:10:11: tls.names: the first name is the public host name and must be a DNS "
+                       "name, not \"198.18.0.21\"");
+    free(text);
+    text = xasprintf("%stls:\n  names: [localhost]\n  source: acme\n"
+                     "  acme: {directory: \"https://a.test/dir\", email: a@b.test}\n", ha_hosts);
+    expect_error(text, "site.yaml:11:11: tls.source: acme on a site of several hosts needs a DNS name as "
+                       "tls.names[0] (the proxies' public name, e.g. mail.example.org), not \"localhost\"");
+    free(text);
 }
 
 /* metrics: (O1): defaults, given ports, and bad values at their field,
