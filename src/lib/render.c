@@ -297,22 +297,32 @@ static void render_dkim_context(const struct site *site, struct render_context *
      * OpenDKIM 2.11 resolves with libunbound and re-reads a
      * ResolverConfiguration file for every message; that parser is not
      * thread-safe, and concurrent messages crash the milter ("fatal flex
-     * scanner internal error"; seen at 4 submission sessions). So no
-     * such file: the site's upstream resolvers (Nameservers, plain
-     * addresses), or in the test fabric its DNS, else libunbound's own
-     * recursion from the root with DNSSEC (the relay's unbound on
-     * 127.0.0.1 cannot serve: libunbound never queries loopback). */
+     * scanner internal error"; seen at 4 submission sessions). So a real
+     * site gets no such file: the site's upstream resolvers (Nameservers,
+     * plain addresses), else libunbound's own recursion from the root with
+     * DNSSEC (the relay's unbound on 127.0.0.1 cannot serve: libunbound
+     * never queries loopback). Only the test fabric needs the file:
+     * libunbound answers names under test. itself (NXDOMAIN) unless told
+     * "nodefault", and only a file can tell it; the fabric's tests send
+     * one message at a time through a relay's verifier. */
     buf_reset(&b);
-    if (site->network.n_resolver_forward) {
+    buf c = BUF_INIT;
+    if (site->fabric.dns && site->n_hosts > 1 && !site->network.n_resolver_forward) {
+        buf_printf(&b, "ResolverConfiguration   %s/opendkim/resolver.conf", render_context_get(ctx, "etc_dir"));
+        buf_printf(&c, "server:\n    local-zone: \"test.\" nodefault\n"
+                       "forward-zone:\n    name: \".\"\n    forward-addr: %s", site->fabric.dns);
+    } else if (site->network.n_resolver_forward) {
         buf_append_str(&b, "Nameservers             ");
         for (size_t i = 0; i < site->network.n_resolver_forward; i++)
             buf_printf(&b, "%s%s", i ? "," : "", site->network.resolver_forward[i]);
-    } else if (site->fabric.dns && site->n_hosts > 1) {
-        buf_printf(&b, "Nameservers             %s", site->fabric.dns);
+        buf_append_str(&c, "# not used: opendkim.conf names the resolvers (Nameservers)");
     } else {
         buf_append_str(&b, "TrustAnchorFile         /usr/share/dns/root.key");
+        buf_append_str(&c, "# not used: libunbound resolves from the root itself");
     }
     render_context_set(ctx, "opendkim_dns", buf_cstr(&b));
+    render_context_set(ctx, "opendkim_resolver_conf", buf_cstr(&c));
+    buf_free(&c);
     buf_free(&b);
 }
 
