@@ -77,16 +77,15 @@ static void log_answer(const char *key, enum decision_kind kind, const char *ans
                        int cached)
 {
     buf line = BUF_INIT;
-    char ms_text[32];
-    snprintf(ms_text, sizeof ms_text, "%.1f", ms);
     daemon_log_begin(&line);
+    buf_append_str(&line, "decision");
     daemon_log_field(&line, "domain", key);
     daemon_log_field(&line, "policy", decision_kind_name(kind));
     daemon_log_field(&line, "answer", answer);
-    daemon_log_field(&line, "ms", ms_text);
     daemon_log_field(&line, "cached", cached ? "yes" : "no");
     if (note && *note)
         daemon_log_field(&line, "why", note);
+    buf_printf(&line, " ms=%.3f", ms);
     daemon_log_end(&line);
 }
 
