@@ -54,7 +54,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
     const char *opt_socket = NULL, *opt_mtasts = NULL, *opt_user = NULL, *opt_pidfile = NULL, *opt_map = "postfix";
-    long workers = 8, ttl = 60;
+    long workers = 16, ttl = 60;
     int test = 0, opt;
     while ((opt = getopt(argc, argv, "s:m:u:p:n:w:T:t")) != -1) {
         switch (opt) {

@@ -6,7 +6,12 @@ mx.outside.test -> 127.0.0.5), and an independent Postfix configured here
 in a few lines receives for outside.test on 127.0.0.5:25 (virtual(8) into
 maildirs, a self-signed certificate for STARTTLS). The site's Postfix uses
 the system resolver, so this module runs in a mount namespace of its own
-in which /etc/resolv.conf names that nsd (undone at the end)."""
+in which /etc/resolv.conf names that nsd (undone at the end).
+
+Outbound TLS: outside.test has neither DANE nor MTA-STS (opportunistic TLS),
+sts.test an MTA-STS enforce policy only (a bad certificate keeps the mail
+queued), dane.test a DNSSEC-signed TLSA record and an MTA-STS policy (DANE
+takes precedence: emailng-tlspolicy answers dane)."""
 
 import ctypes
 import email
