@@ -30,6 +30,7 @@
 #include "resolver_service.h"
 #include "mtasts_service.h"
 #include "srs_service.h"
+#include "tlspolicy_service.h"
 #include "store_pairs.h"
 #include "syncwatch_service.h"
 
@@ -524,6 +525,11 @@ const struct service services[] = {
     {.name = "mta-sts", .roles = ROLE_RELAY,
      .prepare = mtasts_prepare, .start = mtasts_start, .ready = mtasts_ready, .pid = mtasts_pid,
      .stop = mtasts_stop, .ports = no_ports, .local_endpoint = "policy socket", .wanted = mtasts_wanted},
+    /* In front of it where Postfix does DANE (tlspolicy_service.c): DANE
+     * before MTA-STS; asks mta-sts-daemon, so after it. */
+    {.name = "tlspolicy", .roles = ROLE_RELAY,
+     .prepare = tlspolicy_prepare, .start = tlspolicy_start, .ready = tlspolicy_ready, .pid = tlspolicy_pid,
+     .stop = tlspolicy_stop, .ports = no_ports, .local_endpoint = "policy socket", .wanted = tlspolicy_wanted},
     {.name = "postfix", .roles = ROLE_RELAY | ROLE_STORE,
      .prepare = postfix_prepare, .start = postfix_start, .ready = postfix_ready, .pid = postfix_pid,
      .stop = postfix_stop, .ports = postfix_ports, .ports_by_kind = postfix_ports_by_kind,

@@ -26,6 +26,12 @@ enum site_outbound_tls render_outbound_tls(const struct site *site, const struct
     return runs_own_resolver(host) ? OUTBOUND_TLS_DANE : OUTBOUND_TLS_MAY;
 }
 
+int render_outbound_tlspolicy(const struct site *site, const struct site_host *host)
+{
+    return site->outbound.mta_sts && (host->roles & ROLE_RELAY) &&
+           render_outbound_tls(site, host) == OUTBOUND_TLS_DANE;
+}
+
 /* Our domains as one alternation of a POSIX ERE (the srs-senders table). */
 static void domains_regexp(const struct site *site, buf *out)
 {
@@ -126,12 +132,15 @@ static void tls_context(const struct site *site, const struct site_host *host, s
     else
         buf_append_str(&b, "smtp_tls_security_level = may");
     /* MTA-STS: a domain with a policy gets "secure" (WebPKI names) from
-     * mta-sts-daemon; Postfix lets such a per-domain answer override the
-     * default level above, DANE included (docs/admin-manual.md). */
+     * mta-sts-daemon, and Postfix lets such a per-domain answer override
+     * the default level above, DANE included. Where the client does DANE,
+     * emailng-tlspolicy answers first: "dane" for a domain with validated
+     * TLSA records, mta-sts-daemon's answer otherwise (docs/admin-manual.md
+     * "Outbound TLS"). */
     if (site->outbound.mta_sts && (host->roles & ROLE_RELAY))
-        buf_printf(&b, "\nsmtp_tls_policy_maps = socketmap:unix:%s/mta-sts/socket:postfix\n"
+        buf_printf(&b, "\nsmtp_tls_policy_maps = socketmap:unix:%s/%s/socket:postfix\n"
                        "smtp_tls_CAfile = /etc/ssl/certs/ca-certificates.crt",
-                   render_context_get(ctx, "run_dir"));
+                   render_context_get(ctx, "run_dir"), render_outbound_tlspolicy(site, host) ? "tlspolicy" : "mta-sts");
     render_context_set(ctx, "postfix_outbound_tls", buf_cstr(&b));
     buf_free(&b);
 }

@@ -21,4 +21,10 @@ void render_outbound_context(const struct site *site, const struct site_host *ho
  * by default, where the host validates DNSSEC itself (its own unbound). */
 enum site_outbound_tls render_outbound_tls(const struct site *site, const struct site_host *host);
 
+/* 1 if the host's Postfix asks emailng-tlspolicy (DANE before MTA-STS)
+ * rather than mta-sts-daemon directly: a relay with outbound.mta_sts whose
+ * client does DANE. With "may" Postfix does no DANE, so there is nothing
+ * to give precedence to, and it asks mta-sts-daemon itself. */
+int render_outbound_tlspolicy(const struct site *site, const struct site_host *host);
+
 #endif

@@ -6,7 +6,12 @@ mx.outside.test -> 127.0.0.5), and an independent Postfix configured here
 in a few lines receives for outside.test on 127.0.0.5:25 (virtual(8) into
 maildirs, a self-signed certificate for STARTTLS). The site's Postfix uses
 the system resolver, so this module runs in a mount namespace of its own
-in which /etc/resolv.conf names that nsd (undone at the end)."""
+in which /etc/resolv.conf names that nsd (undone at the end).
+
+Outbound TLS: outside.test has neither DANE nor MTA-STS (opportunistic TLS),
+sts.test an MTA-STS enforce policy only (a bad certificate keeps the mail
+queued), dane.test a DNSSEC-signed TLSA record and an MTA-STS policy (DANE
+takes precedence: emailng-tlspolicy answers dane)."""
 
 import ctypes
 import email
@@ -63,9 +68,12 @@ mta-sts  IN A   {sts}
 """
 
 STS_POLICY = b"version: STSv1\r\nmode: enforce\r\nmx: mx.sts.test\r\nmax_age: 86400\r\n"
+DANE_STS_POLICY = b"version: STSv1\r\nmode: enforce\r\nmx: mx.dane.test\r\nmax_age: 86400\r\n"
 
 # dane.test is DNSSEC-signed (ldns-signzone; the test's unbound has its key
-# as trust anchor) and publishes a TLSA record for the receiver's key.
+# as trust anchor) and publishes a TLSA record for the receiver's key, and
+# also an MTA-STS policy in enforce mode (which alone would defer its mail:
+# the receiver's certificate is self-signed): DANE must take precedence.
 DANE_ZONE = """$ORIGIN dane.test.
 $TTL 60
 @        IN SOA ns.outside.test. hostmaster.outside.test. 1 3600 600 86400 60
@@ -73,6 +81,8 @@ $TTL 60
 @        IN MX  10 mx.dane.test.
 mx       IN A   {rx}
 _25._tcp.mx IN TLSA 3 1 1 {spki}
+_mta-sts IN TXT "v=STSv1; id=20261207"
+mta-sts  IN A   {sts}
 """
 
 ZONE = """$ORIGIN outside.test.
@@ -169,7 +179,7 @@ class OutsideWorld:
         """dane.test, signed with a fresh key; returns the trust anchor file (its DNSKEY)."""
         zone = os.path.join(self.root, "dane.test.zone")
         with open(zone, "w") as f:
-            f.write(DANE_ZONE.format(rx=RX_ADDR, spki=spki))
+            f.write(DANE_ZONE.format(rx=RX_ADDR, spki=spki, sts=STS_ADDR))
         name = subprocess.run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "dane.test"], cwd=self.root,
                               check=True, capture_output=True, text=True).stdout.strip()
         subprocess.run(["ldns-signzone", "-n", zone, os.path.join(self.root, name)], cwd=self.root, check=True,
@@ -257,14 +267,14 @@ zone:
         run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=mta-sts.sts.test",
             "-keyout", d + "/web.key", "-out", d + "/web.csr")
         with open(d + "/ext", "w") as f:
-            f.write("subjectAltName=DNS:mta-sts.sts.test\n")
+            f.write("subjectAltName=DNS:mta-sts.sts.test,DNS:mta-sts.dane.test\n")
         run("openssl", "x509", "-req", "-in", d + "/web.csr", "-CA", d + "/ca.crt", "-CAkey", d + "/ca.key",
             "-CAcreateserial", "-days", "2", "-extfile", d + "/ext", "-out", d + "/web.crt")
         self.sts_dir = d
         return d + "/ca.crt"
 
     def start_sts_web(self):
-        """https://mta-sts.sts.test/.well-known/mta-sts.txt on STS_ADDR:443."""
+        """https://mta-sts.sts.test/ and https://mta-sts.dane.test/.well-known/mta-sts.txt on STS_ADDR:443."""
         import http.server
         import ssl
         import threading
@@ -274,11 +284,13 @@ zone:
                 if self.path != "/.well-known/mta-sts.txt":
                     self.send_error(404)
                     return
+                policy = DANE_STS_POLICY if self.headers.get("Host", "").startswith("mta-sts.dane.test") \
+                    else STS_POLICY
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(STS_POLICY)))
+                self.send_header("Content-Length", str(len(policy)))
                 self.end_headers()
-                self.wfile.write(STS_POLICY)
+                self.wfile.write(policy)
 
             def log_message(self, *args):
                 pass
@@ -398,6 +410,50 @@ def _return_path(m):
     return (m["Return-Path"] or "").strip().strip("<>")
 
 
+def _tlspolicy_line(site, domain, timeout=10):
+    """emailng-tlspolicy's log line for its answer about domain (the first
+    one, not from its cache), or None."""
+    path = os.path.join(site.state, "log", "mail", "tlspolicy.log")
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with open(path, errors="replace") as f:
+                for line in f:
+                    if ' domain="%s" ' % domain in line and ' cached="no"' in line:
+                        return line
+        except OSError:
+            pass
+        if time.time() > deadline:
+            return None
+        time.sleep(0.3)
+
+
+def _tlspolicy_log(site):
+    try:
+        with open(os.path.join(site.state, "log", "mail", "tlspolicy.log"), errors="replace") as f:
+            return f.read()[-3000:]
+    except OSError as e:
+        return str(e)
+
+
+def _socketmap(path, key):
+    """One socketmap question (netstring "postfix KEY"), its answer."""
+    import socket
+    with socket.socket(socket.AF_UNIX) as c:
+        c.settimeout(20)
+        c.connect(path)
+        q = ("postfix " + key).encode()
+        c.sendall(b"%d:%s," % (len(q), q))
+        data = b""
+        while not data.endswith(b",") or len(data) < 2:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    length, _, rest = data.partition(b":")
+    return rest[:int(length)].decode()
+
+
 def _send(sender, rcpts, message, port=25):
     with SMTP(port) as c:
         c.ehlo("client.e2e.test")
@@ -507,6 +563,9 @@ def test_outbound_delivery_uses_tls(world):
         log = f.read()
     assert re.search(r"postfix/smtp\[\d+\]: (Untrusted|Trusted|Verified|Anonymous) TLS connection established "
                      r"to mx\.outside\.test\[127\.0\.0\.5\]:25", log), log[-3000:]
+    # neither DANE (unsigned) nor MTA-STS: emailng-tlspolicy passed on NOTFOUND (opportunistic TLS)
+    line = _tlspolicy_line(site, "outside.test")
+    assert line and ' policy="none" ' in line and ' answer="NOTFOUND' in line, _tlspolicy_log(site)
 
 
 def test_mta_sts_enforce_policy_is_honoured(world):
@@ -530,12 +589,20 @@ def test_mta_sts_enforce_policy_is_honoured(world):
         log = f.read()
     assert found, log[-4000:]
     assert "henry" not in w.log(), w.log()[-3000:]
+    # not DANE (sts.test is unsigned): emailng-tlspolicy passed on mta-sts-daemon's policy
+    line = _tlspolicy_line(site, "sts.test")
+    assert line and ' policy="mta-sts" ' in line and ' answer="OK secure match=mx.sts.test' in line, \
+        _tlspolicy_log(site)
 
 
-def test_dane_verified_delivery(world):
-    """S2: dane.test publishes a DNSSEC-signed TLSA record for its MX's key; with outbound.tls dane
-    the site's Postfix verifies it ("Verified TLS connection established"), self-signed as it is."""
+def test_dane_takes_precedence_over_mta_sts(world):
+    """S2: dane.test publishes a DNSSEC-signed TLSA record for its MX's key AND an MTA-STS enforce policy
+    (which the self-signed certificate would fail); DANE takes precedence: emailng-tlspolicy answers dane,
+    and the site's Postfix verifies the key ("Verified TLS connection established") and delivers."""
     site, w = world
+    # the MTA-STS policy is really there: mta-sts-daemon itself would demand WebPKI names
+    answer = _socketmap(os.path.join(site.state, "run", "mail", "mta-sts", "socket"), "dane.test")
+    assert answer.startswith("OK secure match=mx.dane.test"), answer
     mid = msgid()
     message, _ = make_message("alice@example.test", "ivan@dane.test", mid)
     with SMTP_SSL(site) as c:
@@ -546,4 +613,6 @@ def test_dane_verified_delivery(world):
         log = f.read()
     assert re.search(r"postfix/smtp\[\d+\]: Verified TLS connection established to mx\.dane\.test\[127\.0\.0\.5\]:25",
                      log), log[-3000:]
+    line = _tlspolicy_line(site, "dane.test")
+    assert line and ' policy="dane" ' in line and ' answer="OK dane" ' in line, _tlspolicy_log(site)
 

@@ -69,10 +69,11 @@ def test_every_host_and_service_up(ha):
     # opendkim: DKIM signing and verification; opendmarc: the MX's DMARC
     # milter (dmarc.mode enforce by default) (issue 11); postsrsd: SRS for
     # forwarded mail (srs.enabled); mta-sts: MTA-STS policies for the
-    # outbound smtp client (outbound.mta_sts)
+    # outbound smtp client (outbound.mta_sts), behind tlspolicy (DANE
+    # before MTA-STS: the relays do DANE)
     assert services["relay1"] == ["amavisd", "clamav-milter", "clamd", "dovecot", "fail2ban", "fromcheck",
                                   "metricsd", "mta-sts", "opendkim", "opendmarc", "policyd", "postfix",
-                                  "postfix-exporter", "postsrsd", "unbound"]
+                                  "postfix-exporter", "postsrsd", "tlspolicy", "unbound"]
     assert st["fabric"]["dns"]["state"] == "up", st   # the test fabric's nsd
 
 

@@ -50,6 +50,15 @@ static void render(const struct site *site, const char *host_name, struct render
     fail_msg("no host %s", host_name);
 }
 
+static const struct site_host *host_named(const struct site *site, const char *name)
+{
+    for (size_t i = 0; i < site->n_hosts; i++)
+        if (strcmp(site->hosts[i].name, name) == 0)
+            return &site->hosts[i];
+    fail_msg("no host %s", name);
+    return NULL;
+}
+
 /* Our domains, escaped for a POSIX ERE, decide what is forwarded mail;
  * postsrsd excludes every domain but the primary (its own). */
 static void test_srs_domains(void **state)
@@ -115,6 +124,10 @@ static void test_tls_levels(void **state)
     load(ha, "", &site);
     render(&site, "relay1", &ctx);
     assert_non_null(strstr(render_context_get(&ctx, "postfix_outbound_tls"), "smtp_tls_security_level = dane"));
+    /* DANE and MTA-STS: emailng-tlspolicy in front of mta-sts-daemon */
+    assert_non_null(strstr(render_context_get(&ctx, "postfix_outbound_tls"),
+                           "smtp_tls_policy_maps = socketmap:unix:/s/run/h/tlspolicy/socket:postfix"));
+    assert_int_equal(render_outbound_tlspolicy(&site, host_named(&site, "relay1")), 1);
     assert_int_equal(render_context_get(&ctx, "postfix_local_reinject")[0], '#');
     render_context_free(&ctx);
     render(&site, "store1", &ctx);
@@ -125,6 +138,21 @@ static void test_tls_levels(void **state)
     load(ha, "outbound: {tls: may}\n", &site);
     render(&site, "relay1", &ctx);
     assert_non_null(strstr(render_context_get(&ctx, "postfix_outbound_tls"), "smtp_tls_security_level = may"));
+    /* no DANE: mta-sts-daemon asked directly, emailng-tlspolicy not run */
+    assert_non_null(strstr(render_context_get(&ctx, "postfix_outbound_tls"), "/s/run/h/mta-sts/socket:postfix"));
+    assert_int_equal(render_outbound_tlspolicy(&site, host_named(&site, "relay1")), 0);
+    render_context_free(&ctx);
+    site_free(&site);
+
+    load(two_domains, "outbound: {tls: dane}\n", &site);
+    render(&site, "mail", &ctx);
+    assert_non_null(strstr(render_context_get(&ctx, "postfix_outbound_tls"), "/s/run/h/tlspolicy/socket:postfix"));
+    render_context_free(&ctx);
+    site_free(&site);
+
+    load(ha, "outbound: {mta_sts: false}\n", &site);
+    assert_int_equal(render_outbound_tlspolicy(&site, host_named(&site, "relay1")), 0);
+    assert_int_equal(render_outbound_tlspolicy(&site, host_named(&site, "store1")), 0);
     render_context_free(&ctx);
     site_free(&site);
 }
