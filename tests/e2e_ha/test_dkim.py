@@ -127,6 +127,8 @@ def test_both_relays_sign_with_the_one_key_and_it_verifies(ha, tmp_path):
     results = [re.sub(r"\s+", " ", a) for a in
                re.findall(r"^Authentication-Results:[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", _headers(got), re.M)]
     ours = [a for a in results if a.startswith(TLS_NAME + ";")]
-    assert len(ours) == 1, results
-    assert "dkim=pass" in ours[0] and "header.d=%s" % DOMAIN in ours[0], ours
-    assert "relay" not in ours[0].split(";")[0], ours       # S7: the public name only
+    # OpenDKIM's (one), then OpenDMARC's (dmarc=, spf=): each names only the public name.
+    dkim = [a for a in ours if "dkim=" in a]
+    assert len(dkim) == 1, results
+    assert "dkim=pass" in dkim[0] and "header.d=%s" % DOMAIN in dkim[0], ours
+    assert all("relay" not in a.split(";")[0] for a in results), results   # S7: the public name only
