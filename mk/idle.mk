@@ -2,7 +2,8 @@
 # 4b). Not part of `make test`: `make bench-idle` builds it and runs
 # bench/idle/run.sh (root: a small site in its own network namespace).
 # Its line splitter and classifier (bench/idle/imap_resp.c) have unit tests,
-# which `make unit` / `make unit-asan` run.
+# which `make unit` / `make unit-asan` run, and a libFuzzer harness
+# (`make idle-fuzz`, IDLE_FUZZ_TIME seconds).
 # Included by the top Makefile; only appends to its variables.
 ifeq ($(.DEFAULT_GOAL),)
 .DEFAULT_GOAL := all
@@ -49,3 +50,20 @@ $(BUILD)/asan/idle/%: $(ASAN_OBJ)/tests/unit/idle/%.o $(IDLE_SRC:%.c=$(ASAN_OBJ)
 bench-idle: $(BUILD)/emailng $(EXTRA_BINS) $(BUILD)/idle-load
 	IDLE_LOAD=$(CURDIR)/$(BUILD)/idle-load EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
 	  sh bench/idle/run.sh
+
+# libFuzzer harness of the line splitter and classifier, for a bounded time.
+IDLE_FUZZ_TIME ?= 30
+$(FUZZ_OBJ)/bench/idle/%.o $(FUZZ_OBJ)/tests/fuzz/idle/%.o: OBJ_CPPFLAGS += $(IDLE_CFLAGS)
+$(FUZZ_OBJ)/bench/idle/%.o $(FUZZ_OBJ)/tests/fuzz/idle/%.o: $(FLAGS)/idle
+ALL_OBJ += $(IDLE_SRC:%.c=$(FUZZ_OBJ)/%.o) $(FUZZ_OBJ)/tests/fuzz/idle/fuzz_imap_resp.o
+
+$(BUILD)/fuzz/idle/fuzz_imap_resp: $(FUZZ_OBJ)/tests/fuzz/idle/fuzz_imap_resp.o $(IDLE_SRC:%.c=$(FUZZ_OBJ)/%.o) \
+                                   $(FUZZ_LIB) $(FLAGS)/fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SANITIZE) -o $@ $< $(IDLE_SRC:%.c=$(FUZZ_OBJ)/%.o) $(FUZZ_LIB)
+
+.PHONY: idle-fuzz
+idle-fuzz: $(BUILD)/fuzz/idle/fuzz_imap_resp
+	mkdir -p $(BUILD)/fuzz/idle/corpus
+	$(BUILD)/fuzz/idle/fuzz_imap_resp -max_total_time=$(IDLE_FUZZ_TIME) -max_len=4096 -rss_limit_mb=512 \
+	  -artifact_prefix=$(BUILD)/fuzz/idle/crash- $(BUILD)/fuzz/idle/corpus
