@@ -12,7 +12,8 @@
  * itself) or by SMTP (--smtp: the whole pipeline, content filter included):
  * the push latency is the time from the server's final 250 to the untagged
  * EXISTS in every IDLE session of that user. One line "RESULT key=value..."
- * per stage for scripts.
+ * per stage for scripts. --wake-all: after the last stage, DONE to every
+ * session at once and the time until the last one answered.
  *
  * Sessions are spread so that user u holds sessions from different
  * addresses before a second one from the same address (Dovecot allows
@@ -54,17 +55,18 @@
 #define MAX_HOSTS 8
 
 typedef enum {
-    S_CONNECT, S_HANDSHAKE, S_GREETING, S_LOGIN, S_SELECT, S_IDLE_START, S_IDLE, S_FAILED
+    S_CONNECT, S_HANDSHAKE, S_GREETING, S_LOGIN, S_SELECT, S_IDLE_START, S_IDLE, S_DONE, S_WOKEN, S_FAILED
 } sstate;
 
 static const char *const state_names[] = {
     [S_CONNECT] = "connect", [S_HANDSHAKE] = "tls", [S_GREETING] = "greeting", [S_LOGIN] = "login",
-    [S_SELECT] = "select", [S_IDLE_START] = "idle-start", [S_IDLE] = "idle", [S_FAILED] = "failed",
+    [S_SELECT] = "select", [S_IDLE_START] = "idle-start", [S_IDLE] = "idle", [S_DONE] = "done",
+    [S_WOKEN] = "woken", [S_FAILED] = "failed",
 };
 
 /* The tag each state's command uses: its tagged answer moves the session on. */
 static const char *const state_tags[] = {
-    [S_LOGIN] = "a", [S_SELECT] = "b", [S_IDLE_START] = "c", [S_IDLE] = "c",
+    [S_LOGIN] = "a", [S_SELECT] = "b", [S_IDLE_START] = "c", [S_IDLE] = "c", [S_DONE] = "c",
 };
 
 typedef struct {
@@ -98,6 +100,7 @@ static struct {
     struct in_addr source0;
     unsigned nsources, in_flight, sample;
     double settle, rest, push_timeout, push_gap, open_timeout;
+    int wake_all;
     size_t stages[32];
     unsigned nstages;
     host hosts[MAX_HOSTS];
@@ -146,7 +149,7 @@ static void session_fail(session *s, const char *why)
                    e ? "; " : "", e ? ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "" : "");
     }
     ERR_clear_error();
-    if (s->state != S_IDLE)
+    if (s->state < S_IDLE)
         opening--;
     s->state = S_FAILED;
     failed++;
@@ -249,6 +252,12 @@ static void session_line(session *s, const char *line, size_t len)
         } else if (r.kind == IMAP_RESP_TAGGED_FAIL || r.kind == IMAP_RESP_TAGGED_OK) {
             session_fail(s, "IDLE refused");
         }
+        break;
+    case S_DONE:
+        if (r.kind == IMAP_RESP_TAGGED_OK)
+            s->state = S_WOKEN;
+        else if (r.kind == IMAP_RESP_TAGGED_FAIL)
+            session_fail(s, "DONE refused");
         break;
     case S_IDLE:
         if (r.kind == IMAP_RESP_EXISTS && s->exists_at == 0)
@@ -831,6 +840,47 @@ static void run_stage(unsigned stage, size_t target)
     fflush(stdout);
 }
 
+/* --- every session ends IDLE at once ------------------------------------- */
+
+static int all_woken(void)
+{
+    for (size_t i = 0; i < nsessions; i++)
+        if (sessions[i].state == S_DONE)
+            return 0;
+    return 1;
+}
+
+/* DONE to every IDLE session at once, as every client would after a network
+ * blip, or what a message to every user costs: each hibernated session
+ * needs a new imap process. The time until the last tagged OK. */
+static void wake_all(void)
+{
+    size_t n = 0;
+    unsigned failed_before = failed;
+    double t0 = now();
+    for (size_t i = 0; i < nsessions; i++) {
+        session *s = &sessions[i];
+        if (s->state != S_IDLE)
+            continue;
+        s->state = S_DONE;
+        session_send(s, "DONE\r\n");
+        if (session_flush(s) == 0)
+            session_interest(s);
+        n++;
+    }
+    int rc = pump(all_woken, t0 + opt.push_timeout * 4, -1, NULL);
+    size_t woken = 0;
+    for (size_t i = 0; i < nsessions; i++)
+        woken += sessions[i].state == S_WOKEN;
+    printf("[%s] wake-all: DONE to %zu IDLE sessions at once: %zu answered OK in %.1f s%s, %u failed\n", opt.label,
+           n, woken, now() - t0, rc ? " (deadline)" : "", failed - failed_before);
+    if (failed > failed_before)
+        printf("[%s] first failures:\n%s", opt.label, buf_cstr(&first_errors));
+    printf("RESULT label=%s wake_all=%zu woken=%zu wake_s=%.1f wake_failed=%u\n", opt.label, n, woken, now() - t0,
+           failed - failed_before);
+    fflush(stdout);
+}
+
 /* --- options --------------------------------------------------------------- */
 
 static void read_users(const char *path)
@@ -885,7 +935,7 @@ static void usage(void)
             "usage: idle-load --users FILE --ca FILE [--server ADDR] [--port 993] [--tls-name NAME]\n"
             "       [--source ADDR --sources N] [--stages N,N,...] [--in-flight N] [--settle S] [--rest S]\n"
             "       [--sample USERS] [--push-gap S] [--push-timeout S] [--smtp ADDR] [--smtp-port 25]\n"
-            "       [--lmtp SOCKET] [--mail-from ADDR] [--host NAME[=NETNS-PATH]]... [--label TEXT]\n");
+            "       [--lmtp SOCKET] [--wake-all] [--mail-from ADDR] [--host NAME[=NETNS-PATH]]... [--label TEXT]\n");
     exit(2);
 }
 
@@ -922,7 +972,7 @@ int main(int argc, char **argv)
         {"tls-name", 1, 0, 'n'}, {"source", 1, 0, 'a'}, {"sources", 1, 0, 'A'}, {"stages", 1, 0, 'N'},
         {"in-flight", 1, 0, 'f'}, {"settle", 1, 0, 'w'}, {"rest", 1, 0, 'r'}, {"sample", 1, 0, 'S'},
         {"push-gap", 1, 0, 'g'}, {"push-timeout", 1, 0, 't'}, {"smtp", 1, 0, 'm'}, {"smtp-port", 1, 0, 'P'},
-        {"mail-from", 1, 0, 'F'}, {"host", 1, 0, 'H'}, {"lmtp", 1, 0, 'L'}, {"label", 1, 0, 'l'}, {"open-timeout", 1, 0, 'o'},
+        {"mail-from", 1, 0, 'F'}, {"host", 1, 0, 'H'}, {"lmtp", 1, 0, 'L'}, {"wake-all", 0, 0, 'W'}, {"label", 1, 0, 'l'}, {"open-timeout", 1, 0, 'o'},
         {0, 0, 0, 0},
     };
     int c;
@@ -962,6 +1012,7 @@ int main(int argc, char **argv)
         case 'F': opt.mail_from = optarg; break;
         case 'H': add_host(optarg); break;
         case 'L': opt.lmtp = optarg; break;
+        case 'W': opt.wake_all = 1; break;
         case 'l': opt.label = optarg; break;
         case 'o': opt.open_timeout = num(optarg, "--open-timeout"); break;
         default: usage();
@@ -1015,5 +1066,7 @@ int main(int argc, char **argv)
             break;
         }
     }
+    if (opt.wake_all)
+        wake_all();
     return failed ? 1 : 0;
 }

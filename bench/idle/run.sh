@@ -20,7 +20,9 @@
 # Push latency: one message by LMTP to each of IDLE_SAMPLE users per stage
 # (Dovecot's delivery and push, what hibernation changes; the relay's
 # content filter is measured by bench/filter), from the LMTP server's 250 to
-# the EXISTS in each of the user's IDLE sessions.
+# the EXISTS in each of the user's IDLE sessions. At the end of each run,
+# DONE to every session at once (wake-all): what every client ending IDLE
+# together, or one message to every user, costs.
 #
 # Tuning: IDLE_USERS (1000), IDLE_SOURCES (100), IDLE_STAGES
 # (1000,5000,10000), IDLE_BASELINE_STAGES (1000; empty: none), IDLE_SAMPLE
@@ -90,7 +92,7 @@ load() {        # $1: label, $2: stages
     in_ns "$IDLE_LOAD" --users "$USERLIST" --ca "$STATE/tls/ca.crt" --server 127.0.0.1 --port 993 \
         --tls-name mail.example.test --source 127.0.20.1 --sources "$SOURCES" --stages "$2" \
         --in-flight "$IN_FLIGHT" --sample "$SAMPLE" --settle 10 --rest 10 --host mail --label "$1" \
-        --lmtp "$STATE/run/mail/dovecot/lmtp" || true
+        --lmtp "$STATE/run/mail/dovecot/lmtp" --wake-all || true
 }
 
 OUT=$STATE/results
@@ -103,10 +105,11 @@ load hibernate "$STAGES" | tee -a "$OUT"
 
 echo
 echo "== summary (per stage: sessions, login rate, host PSS added, per session, CPU at rest, push p50/p99)"
-grep '^RESULT' "$OUT" | sed 's/^RESULT //' | awk '{
+grep '^RESULT.*stage=' "$OUT" | sed 's/^RESULT //' | awk '{
     for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
     printf "%-13s %6d sessions  %5.1f logins/s  +%7.1f MiB  %6.1f KiB/session  imap %5d (%.0f MiB)  hibernate %d (%.0f MiB)  imap-login %d (%.0f MiB)  CPU %4.1f %%  push p50 %.3f s p99 %.3f s (%d sessions, %d missed)\n",
         v["label"], v["sessions"], v["login_rate"], v["pss_extra_mib"], v["kib_per_session"], v["imap"], v["imap_pss_mib"],
         v["hibernate"], v["hibernate_pss_mib"], v["login"], v["login_pss_mib"], v["cpu_rest_pct"], v["push_p50_s"], v["push_p99_s"], v["push_sessions"], v["push_missing"]
 }'
+grep '^RESULT.*wake_all=' "$OUT" | sed 's/^RESULT //'
 grep -E "process_limit|client_limit|Inotify|fd limit|Too many open" "$STATE/log/mail/dovecot.log" | tail -5 || true
