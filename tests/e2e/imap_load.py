@@ -27,6 +27,7 @@ class Session:
         self.inbuf = b""
         self.outbuf = b""
         self.lines = []
+        self.idle_from = None      # index in lines of the first line after "+ idling"
         self.error = None
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setblocking(False)
@@ -60,6 +61,12 @@ class Session:
 
     def saw(self, word):
         return any(word in line for line in self.lines)
+
+    def pushed(self):
+        """An untagged EXISTS arrived during IDLE (SELECT's own "* n EXISTS"
+        does not count)."""
+        return self.idle_from is not None and any(
+            line.startswith(b"* ") and line.endswith(b" EXISTS") for line in self.lines[self.idle_from:])
 
     def step(self):
         """Advances on readiness; returns False once the session failed."""
@@ -118,6 +125,7 @@ class Session:
             self.send(b"c IDLE\r\n")
         elif self.state == "idle-start" and line.startswith(b"+"):
             self.state = "idle"
+            self.idle_from = len(self.lines)
         elif self.state == "idle-start" and line.startswith(b"c "):
             self.fail("IDLE refused")
         elif self.state == "done" and line.startswith(b"c "):
@@ -171,9 +179,9 @@ class Load:
         return time.monotonic() - started
 
     def wait_pushed(self, sessions, timeout):
-        """Waits until each of sessions saw an untagged EXISTS; the ones that did not."""
-        self.pump(lambda: all(s.saw(b"EXISTS") for s in sessions), time.monotonic() + timeout)
-        return [s for s in sessions if not s.saw(b"EXISTS")]
+        """Waits until each of sessions saw an untagged EXISTS in IDLE; the ones that did not."""
+        self.pump(lambda: all(s.pushed() for s in sessions), time.monotonic() + timeout)
+        return [s for s in sessions if not s.pushed()]
 
     def end_idle(self, timeout=30):
         """DONE to every session; the ones that did not answer with a tagged OK."""
