@@ -437,6 +437,44 @@ int unix_connect(const char *path, buf *err)
     return fd;
 }
 
+int unix_listen(const char *path, mode_t mode, gid_t gid, int backlog, buf *err)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        buf_printf(err, "the path %s is too long for a unix socket", path);
+        return -1;
+    }
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            buf_printf(err, "cannot listen on %s: it exists and is not a socket", path);
+            return -1;
+        }
+        if (unlink(path) != 0) {
+            buf_printf(err, "cannot replace the socket %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        buf_printf(err, "cannot listen on %s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* Bound under the umask of mode, so it is never open to others before
+     * the chown; group and mode set again, whatever the umask was. */
+    mode_t old = umask(~mode & 0777);
+    int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (rc != 0 || (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) || chmod(path, mode) != 0 ||
+        listen(fd, backlog) != 0) {
+        buf_printf(err, "cannot listen on %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int unix_listening(const char *path)
 {
     buf ignored = BUF_INIT;

@@ -62,6 +62,11 @@ int tcp_greeting(const char *host, int port, const char *expect, int timeout_ms,
 int unix_connect(const char *path, buf *err);
 /* Returns 1 if something accepts connections on the unix socket path. */
 int unix_listening(const char *path);
+/* A listening, non-blocking stream socket at path with mode (never wider,
+ * even for an instant: it is bound under the matching umask) and group gid
+ * ((gid_t)-1: unchanged). A stale socket from an earlier run is replaced;
+ * anything else at path is an error. Returns the fd, or -1 with err set. */
+int unix_listen(const char *path, mode_t mode, gid_t gid, int backlog, buf *err);
 
 /* Returns 1 if something accepts TCP connections on host:port. */
 int tcp_listening(const char *host, int port);

@@ -1,4 +1,5 @@
 /* server: see server.h. */
+#include "process.h"
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -352,50 +353,11 @@ static void relisten(evutil_socket_t fd, short what, void *arg)
     evconnlistener_enable(arg);
 }
 
-/* A unix socket at path, mode 0660, group gid (-1: unchanged). A stale
- * socket from an earlier run is replaced; anything else there is an error. */
-static int listen_unix(const char *path, gid_t gid, buf *err)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        buf_printf(err, "listen: the path %s is too long for a unix socket", path);
-        return -1;
-    }
-    memcpy(sun.sun_path, path, strlen(path) + 1);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            buf_printf(err, "cannot listen on %s: it exists and is not a socket", path);
-            return -1;
-        }
-        if (unlink(path) != 0) {
-            buf_printf(err, "cannot replace the socket %s: %s", path, strerror(errno));
-            return -1;
-        }
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        buf_printf(err, "cannot listen on %s: %s", path, strerror(errno));
-        return -1;
-    }
-    /* Created 0660 at once (umask), so it is never open to others before
-     * the chown; group and mode set again, whatever the umask was. */
-    mode_t old = umask(0117);
-    int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-    umask(old);
-    if (rc != 0 || chown(path, (uid_t)-1, gid) != 0 || chmod(path, 0660) != 0 || listen(fd, 4096) != 0) {
-        buf_printf(err, "cannot listen on %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 int listen_on(const char *item, gid_t gid, buf *err)
 {
     const char *path = listen_unix_path(item);
     if (path)
-        return listen_unix(path, gid, err);
+        return unix_listen(path, 0660, gid, 4096, err);   /* Postfix's group */
     struct sockaddr_storage sa;
     socklen_t len;
     if (parse_hostport(item, &sa, &len) != 0) {

@@ -1,4 +1,5 @@
 /* server: see server.h. */
+#include "process.h"
 #include "server.h"
 
 #include <errno.h>
@@ -385,37 +386,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 int server_listen_unix(const char *path, buf *err)
 {
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        buf_printf(err, "the path %s is too long for a unix socket", path);
-        return -1;
-    }
-    memcpy(sun.sun_path, path, strlen(path) + 1);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            buf_printf(err, "cannot listen on %s: it exists and is not a socket", path);
-            return -1;
-        }
-        if (unlink(path) != 0) {
-            buf_printf(err, "cannot replace the socket %s: %s", path, strerror(errno));
-            return -1;
-        }
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        buf_printf(err, "cannot listen on %s: %s", path, strerror(errno));
-        return -1;
-    }
-    mode_t old = umask(0177);       /* 0600 from the start */
-    int rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-    umask(old);
-    if (rc != 0 || chmod(path, 0600) != 0 || listen(fd, 1024) != 0) {
-        buf_printf(err, "cannot listen on %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return unix_listen(path, 0600, (gid_t)-1, 1024, err);
 }
 
 server *server_new(struct event_base *base, const struct server_config *cfg, buf *err)
