@@ -15,47 +15,24 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 
 import pytest
 
+from nsd import Nsd as SharedNsd
 from conftest import (DATADIR, DOMAIN, EMAILNG, GOOD_SITE, SMTP, TLS_NAME, make_message, msgid, own_site,
                       smtp_send, tls_context, wait_for_message)
 
 DNS_ADDR = "127.0.0.153"
 
 
-class Nsd:
-    """nsd serving example.test on DNS_ADDR:53 from what `emailng dns` prints."""
+class Nsd(SharedNsd):
+    """nsd serving example.test on DNS_ADDR:53 from what `emailng dns` prints,
+    and a verifier: OpenDKIM in verify mode, its libunbound forwarding to nsd."""
 
     def __init__(self, root):
-        self.root = root
-        self.conf = os.path.join(root, "nsd.conf")
-        with open(self.conf, "w") as f:
-            f.write("""server:
-  ip-address: {dns}
-  port: 53
-  username: ""
-  zonesdir: "{root}"
-  database: ""
-  pidfile: "{root}/nsd.pid"
-  xfrdfile: "{root}/xfrd.state"
-  zonelistfile: "{root}/zone.list"
-  logfile: "{root}/nsd.log"
-  server-count: 1
-  verbosity: 1
-remote-control:
-  control-enable: no
-zone:
-  name: {domain}
-  zonefile: {domain}.zone
-""".format(dns=DNS_ADDR, root=root, domain=DOMAIN))
-        self.resolv = os.path.join(root, "resolv.conf")
-        with open(self.resolv, "w") as f:
-            f.write("nameserver %s\noptions timeout:1 attempts:2\n" % DNS_ADDR)
-        # The verifier: OpenDKIM in verify mode, its libunbound forwarding to nsd.
+        super().__init__(root, DNS_ADDR, attempts=2)
         self.unbound = os.path.join(root, "verifier-unbound.conf")
         with open(self.unbound, "w") as f:
             f.write('server:\n    do-not-query-localhost: no\n    local-zone: "test." nodefault\n'
@@ -65,34 +42,8 @@ zone:
             f.write("Mode v\nSyslog no\nAuthservID verifier.test\nResolverConfiguration %s\n" % self.unbound)
 
     def publish(self, zone_text):
-        """Serve zone_text (zone-file lines) under a SOA/NS head; restarts nsd."""
-        self.stop()
-        with open(os.path.join(self.root, DOMAIN + ".zone"), "w") as f:
-            f.write("$TTL 5\n@ IN SOA ns hostmaster %d 3600 600 86400 5\n@ IN NS ns\nns IN A %s\n"
-                    % (int(time.time()), DNS_ADDR) + zone_text)
-        r = subprocess.run(["nsd", "-c", self.conf], capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        for _ in range(50):
-            if os.path.exists(os.path.join(self.root, "nsd.pid")):
-                break
-            time.sleep(0.1)
-        time.sleep(0.3)
-
-    def stop(self):
-        pidfile = os.path.join(self.root, "nsd.pid")
-        try:
-            with open(pidfile) as f:
-                pid = int(f.read())
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                os.kill(pid, 0)
-                time.sleep(0.1)
-        except (OSError, ValueError):
-            pass
-        try:
-            os.unlink(pidfile)
-        except OSError:
-            pass
+        """Serve zone_text (zone-file lines); restarts nsd."""
+        self.serve({DOMAIN: zone_text})
 
     def verify(self, raw, tmp):
         """OpenDKIM's own verdict on the message bytes: its output line."""

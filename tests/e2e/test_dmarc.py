@@ -19,13 +19,12 @@ Message-ID, per folder."""
 
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 
 import pytest
 
+from nsd import Nsd
 from conftest import (SMTP, imap_connect, imap_find, log_tail, make_message, msgid, own_site,
                       wait_for_message)
 
@@ -55,48 +54,6 @@ dmarc: {{mode: {mode}}}
 """
 
 
-class Nsd:
-    """nsd serving ZONES on DNS_ADDR:53 in the current network namespace."""
-
-    def __init__(self, root):
-        self.root = root
-        zones = ""
-        for name, records in ZONES.items():
-            with open(os.path.join(root, name + ".zone"), "w") as f:
-                f.write("$ORIGIN %s.\n$TTL 60\n"
-                        "@ IN SOA ns.%s. hostmaster.%s. 1 3600 600 86400 60\n"
-                        "@ IN NS ns.%s.\nns IN A %s\n%s\n"
-                        % (name, name, name, name, DNS_ADDR, "\n".join(records)))
-            zones += "zone:\n  name: %s\n  zonefile: %s.zone\n" % (name, name)
-        self.conf = os.path.join(root, "nsd.conf")
-        with open(self.conf, "w") as f:
-            f.write('server:\n  ip-address: %s\n  port: 53\n  username: ""\n  zonesdir: "%s"\n'
-                    '  database: ""\n  pidfile: "%s/nsd.pid"\n  xfrdfile: "%s/xfrd.state"\n'
-                    '  zonelistfile: "%s/zone.list"\n  logfile: "%s/nsd.log"\n  server-count: 1\n'
-                    'remote-control:\n  control-enable: no\n%s' % (DNS_ADDR, root, root, root, root, root, zones))
-        self.resolv = os.path.join(root, "resolv.conf")
-        with open(self.resolv, "w") as f:
-            f.write("nameserver %s\noptions timeout:1 attempts:1\n" % DNS_ADDR)
-        os.chmod(self.resolv, 0o644)
-
-    def start(self):
-        r = subprocess.run(["nsd", "-c", self.conf], capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        for _ in range(50):
-            if os.path.exists(os.path.join(self.root, "nsd.pid")):
-                break
-            time.sleep(0.1)
-        time.sleep(0.3)
-
-    def stop(self):
-        try:
-            with open(os.path.join(self.root, "nsd.pid")) as f:
-                pid = int(f.read())
-            os.kill(pid, signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
-
-
 @pytest.fixture(scope="module")
 def dns():
     if not shutil.which("nsd"):
@@ -104,7 +61,7 @@ def dns():
     parent = os.environ.get("EMAILNG_E2E_TMP", tempfile.gettempdir())
     root = tempfile.mkdtemp(prefix="emailng-e2e-dmarc-dns-", dir=parent)
     os.chmod(root, 0o755)
-    yield Nsd(root)
+    yield Nsd(root, DNS_ADDR)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -133,7 +90,7 @@ def _restart(site, dns, mode):
 def dsite(dns):
     with own_site("dmarc", lambda state: SITE.format(public=PUBLIC_NAME, resolv=dns.resolv, mode="enforce"),
                   tail=_tail) as s:
-        dns.start()
+        dns.serve({name: "\n".join(records) for name, records in ZONES.items()})
         try:
             yield s
         finally:

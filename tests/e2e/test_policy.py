@@ -14,14 +14,13 @@ that server (policy.spf.resolv_conf)."""
 import base64
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 import uuid
 
 import pytest
 
+from nsd import Nsd
 from conftest import (DOMAIN, SMTP, NetNS, Site, imap_storage, log_tail, make_message, msgid,
                       tls_context, wait_for_message)
 
@@ -30,12 +29,7 @@ GREY_DOMAIN = "grey.test"
 GREY_DELAY = 3
 LIMITED = "limited@example.test"
 
-ZONE = """$ORIGIN spf.test.
-$TTL 60
-@        IN SOA ns.spf.test. hostmaster.spf.test. 1 3600 600 86400 60
-@        IN NS  ns.spf.test.
-ns       IN A   {dns}
-pass     IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
+ZONE = """pass     IN TXT "v=spf1 ip4:192.0.2.0/24 -all"
 fail     IN TXT "v=spf1 -all"
 """
 
@@ -54,59 +48,6 @@ demo_users: true
   greylist: {{enabled: false, domains: [{grey}], delay: {delay}}}
   xclient_hosts: [127.0.0.2]
 """
-
-
-class Nsd:
-    """nsd serving spf.test on DNS_ADDR:53 (in the current network namespace)."""
-
-    def __init__(self, root):
-        self.root = root
-        with open(os.path.join(root, "spf.test.zone"), "w") as f:
-            f.write(ZONE.format(dns=DNS_ADDR))
-        self.conf = os.path.join(root, "nsd.conf")
-        with open(self.conf, "w") as f:
-            f.write("""server:
-  ip-address: {dns}
-  port: 53
-  username: ""
-  zonesdir: "{root}"
-  database: ""
-  pidfile: "{root}/nsd.pid"
-  xfrdfile: "{root}/xfrd.state"
-  zonelistfile: "{root}/zone.list"
-  logfile: "{root}/nsd.log"
-  server-count: 1
-  verbosity: 1
-remote-control:
-  control-enable: no
-zone:
-  name: spf.test
-  zonefile: spf.test.zone
-""".format(dns=DNS_ADDR, root=root))
-        self.resolv = os.path.join(root, "resolv.conf")
-        with open(self.resolv, "w") as f:
-            f.write("nameserver %s\noptions timeout:1 attempts:1\n" % DNS_ADDR)
-
-    def start(self):
-        r = subprocess.run(["nsd", "-c", self.conf], capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        pidfile = os.path.join(self.root, "nsd.pid")
-        for _ in range(50):
-            if os.path.exists(pidfile):
-                break
-            time.sleep(0.1)
-        time.sleep(0.3)
-
-    def stop(self):
-        try:
-            with open(os.path.join(self.root, "nsd.pid")) as f:
-                pid = int(f.read())
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(50):
-                os.kill(pid, 0)
-                time.sleep(0.1)
-        except (OSError, ValueError):
-            pass
 
 
 def _filter_off(site):
@@ -132,8 +73,8 @@ def psite():
     # Nested: returns to the session's namespace (if any) at the end.
     with NetNS("emailng-e2e-policy-%d" % os.getpid()):
         s = Site(state)
-        nsd = Nsd(dnsroot)
-        nsd.start()
+        nsd = Nsd(dnsroot, DNS_ADDR)
+        nsd.serve({"spf.test": ZONE})
         try:
             site_file = os.path.join(state, "policy-site.yaml")
             with open(site_file, "w") as f:
