@@ -299,8 +299,17 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
         }
         for (size_t s = 0; rc == 0 && s < n_services; s++) {
             const struct service *svc = &services[s];
-            if (!service_wanted(svc, &env))
+            if (!service_wanted(svc, &env)) {
+                /* Turned off in the site file since it started. */
+                pid_t stale = service_unwanted_pid(svc, &env);
+                if (stale) {
+                    rc = svc->stop(&env, &err);
+                    if (rc == 0)
+                        printf("  %-8s stopped, no longer wanted by the site file (was pid %ld)\n", svc->name,
+                               (long)stale);
+                }
                 continue;
+            }
             pid_t pid = svc->pid(&env);
             int restarted = pid != 0, reloaded = 0;
             if (pid && (o->config_changed || config_changed(&changed_list, env.host->name, svc))) {
@@ -422,7 +431,8 @@ int cmd_down(const struct options *o)
         /* Stop in reverse order: mail first, the directory last. */
         for (size_t s = n_services; s-- > 0;) {
             const struct service *svc = &services[s];
-            if (!service_wanted(svc, &env))
+            /* Also what the site file no longer wants but still runs. */
+            if (!service_wanted(svc, &env) && service_unwanted_pid(svc, &env) == 0)
                 continue;
             pid_t pid = svc->pid(&env);
             if (pid == 0) {

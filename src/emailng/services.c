@@ -567,6 +567,16 @@ int service_wanted(const struct service *svc, const struct service_env *env)
     return svc->wanted == NULL || svc->wanted(env);
 }
 
+pid_t service_unwanted_pid(const struct service *svc, const struct service_env *env)
+{
+    if (!(svc->roles & env->host->roles) || service_wanted(svc, env))
+        return 0;
+    for (size_t s = 0; s < n_services; s++)
+        if (services[s].pid == svc->pid && service_wanted(&services[s], env))
+            return 0;
+    return svc->pid(env);
+}
+
 /* What to tell an administrator whose port is taken by a packaged daemon. */
 static const char *packaged_service(const char *comm)
 {

@@ -66,6 +66,12 @@ extern const size_t n_services;
 /* 1 if the service runs on the env's host: its roles and the site's settings. */
 int service_wanted(const struct service *svc, const struct service_env *env);
 
+/* The pid of svc if it still runs on this host although the site no longer
+ * wants it (e.g. dmarc.mode changed to off since it started), else 0. An
+ * entry whose pid is also a wanted entry's (the relay's auth Dovecot and
+ * the store's Dovecot on one host) is never unwanted. */
+pid_t service_unwanted_pid(const struct service *svc, const struct service_env *env);
+
 int service_env_init(struct service_env *env, const struct site *site,
                      const struct site_host *host, const char *state_dir, buf *err);
 void service_env_free(struct service_env *env);

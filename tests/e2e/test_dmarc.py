@@ -77,13 +77,29 @@ def _tail(site):
 
 
 def _restart(site, dns, mode):
-    """The same site again with dmarc.mode = mode (down, then up with the new file)."""
-    r = site.run("down", timeout=120)
-    assert r.rc == 0, repr(r)
+    """The running site with dmarc.mode = mode: `emailng up` with the changed
+    file and no `down` before it, as an administrator would change it."""
     with open(site.site_file, "w") as f:
         f.write(SITE.format(public=PUBLIC_NAME, resolv=dns.resolv, mode=mode))
     r = site.run("up", "--site", site.site_file, timeout=300)
     assert r.rc == 0, "emailng up (dmarc.mode %s) failed: %r\n%s" % (mode, r, _tail(site))
+    return r
+
+
+def _opendmarc_processes(site):
+    """OpenDMARC processes started for this site (their command line names its state)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if args and os.path.basename(args[0]) == b"opendmarc" and site.state.encode() in b" ".join(args):
+            found.append(int(pid))
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -269,8 +285,11 @@ def test_monitor_mode_only_reports(dsite, dns):
 def test_off_mode_no_opendmarc(dsite, dns):
     """dmarc.mode off: no OpenDMARC runs, Postfix asks no DMARC milter, and mail
     from reject.test is delivered without our DMARC result."""
-    _restart(dsite, dns, "off")
+    assert _opendmarc_processes(dsite), "OpenDMARC should run before the switch"
+    r = _restart(dsite, dns, "off")
+    assert "opendmarc stopped, no longer wanted by the site file" in r.out, r.out
     assert "opendmarc" not in dsite.services()
+    assert _opendmarc_processes(dsite) == []
     mid, (code, msg) = _send("reject.test")
     assert code == 250, (code, msg, _tail(dsite))
     raw = wait_for_message(dsite, BOB, mid)
