@@ -14,6 +14,7 @@
 #include "firewall.h"
 #include "fsutil.h"
 #include "logrotate_install.h"
+#include "alt_storage.h"
 #include "process.h"
 #include "public_cert.h"
 #include "render.h"
@@ -207,7 +208,8 @@ int cmd_up(const struct options *o)
     else
         rc = cmd_up_host(o, &site);
     buf err = BUF_INIT;
-    if (rc == 0 && logrotate_install(&site, o->state_dir, &err) != 0) {
+    if (rc == 0 && (logrotate_install(&site, o->state_dir, &err) != 0 ||
+                    alt_storage_cron_install(&site, o->state_dir, o->host, &err) != 0)) {
         cli_fail("up", &err);
         rc = 1;
     }
@@ -469,6 +471,8 @@ int cmd_down(const struct options *o)
     }
     if (rc == 0 && o->host == NULL)
         rc = logrotate_remove(o->state_dir, &err);
+    if (rc == 0 && o->host == NULL)
+        rc = alt_storage_cron_remove(o->state_dir, &err);
     free(prefix);
     if (rc != 0)
         cli_fail("down", &err);

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "alt_storage.h"
 #include "cmd_dkim.h"
 #include "cmd_dns.h"
 #include "cmd_node.h"
@@ -157,6 +158,12 @@ static const struct subcommand_help dkim_subcommands[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct subcommand_help storage_subcommands[] = {
+    {"altmove", "[--host STORE]",
+     "move mail received more than storage.alt_after_days ago to each store's ALT storage (cron runs it daily)"},
+    {NULL, NULL, NULL},
+};
+
 const struct command commands[] = {
     {"up", "[--site FILE] [--host NAME]", "render the configuration, start every daemon, create the demo users",
      "Without --site: the site this state directory runs, or the built-in small site.\n"
@@ -202,6 +209,10 @@ const struct command commands[] = {
      dkim_subcommands, 1, cmd_dkim_run},
     {"tls", NULL, "the public certificate (tls.source files or acme): install or renew it, reload", NULL,
      tls_subcommands, 1, cmd_tls_run},
+    {"storage", NULL, "the stores' ALT storage for old mail (storage.alt_path)",
+     "Each store moves its own copy (ALT does not replicate) with doveadm altmove; a store\n"
+     "whose ALT file system is missing (not mounted) is refused, and `status` warns.",
+     storage_subcommands, 1, cmd_storage_run},
     {"help", "[COMMAND [SUBCOMMAND]]", "this text, or one command's", NULL, NULL, 1, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alt_storage.h"
 #include "directory.h"
 #include "directory_setup.h"
 #include "dmarc_service.h"
@@ -195,6 +196,13 @@ static int dovecot_prepare(const struct service_env *env, buf *err)
         rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
     if (rc == 0)   /* compiled global Sieve scripts */
         rc = fs_ensure_dir(sieve, "vmail", "vmail", 0700, err);
+    if (rc == 0 && (env->host->roles & ROLE_STORE)) {
+        buf missing = BUF_INIT;
+        rc = alt_storage_prepare(env->site, env->host, env->state_dir, &missing, err);
+        if (missing.len)
+            fprintf(stderr, "\nwarning: %s\n", buf_cstr(&missing));
+        buf_free(&missing);
+    }
     /* A store's IDLE sessions need inotify instances of the mail uid; a
      * host that does not let us raise them still serves mail (push
      * becomes polling): a warning, also shown by `status`. */

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alt_storage.h"
 #include "fsutil.h"
 #include "public_cert.h"
+#include "site_storage.h"
 #include "tls.h"
 
 struct findings {
@@ -104,10 +106,27 @@ static void check_disk(const char *path, unsigned long long *seen, size_t *n_see
     }
 }
 
+/* A store's ALT file system: there (and how full), or missing. */
+static void check_alt_storage(const struct site *site, const char *state_dir, const struct site_host *h,
+                              unsigned long long *seen, size_t *n_seen, struct findings *f)
+{
+    enum alt_state st = alt_storage_state(site, h, state_dir);
+    if (st == ALT_MISSING) {
+        buf line = BUF_INIT;
+        alt_storage_missing_text(site, h, &line);
+        warn(f, buf_cstr(&line));
+        buf_free(&line);
+    } else if (st == ALT_OK) {
+        char *dir = site_storage_alt_dir(site, h);
+        check_disk(dir, seen, n_seen, f);
+        free(dir);
+    }
+}
+
 void status_warnings(const struct site *site, const struct options *o, buf *text, buf *json)
 {
     struct findings f = {text, BUF_INIT, BUF_INIT};
-    unsigned long long *seen = xcalloc(site->n_hosts + 1, sizeof *seen);
+    unsigned long long *seen = xcalloc(2 * site->n_hosts + 1, sizeof *seen);
     size_t n_seen = 0;
     char *tls = xasprintf("%s/tls", o->state_dir);
     check_certificates_in(tls, &f);
@@ -142,6 +161,7 @@ void status_warnings(const struct site *site, const struct options *o, buf *text
         char *data = xasprintf("%s/data/%s", o->state_dir, h->name);
         check_disk(data, seen, &n_seen, &f);
         free(data);
+        check_alt_storage(site, o->state_dir, h, seen, &n_seen, &f);
     }
     buf_printf(json, ",\"warnings\":[%s],\"disks\":[%s]", buf_cstr(&f.warnings), buf_cstr(&f.disks));
     free(tls);

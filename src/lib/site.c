@@ -15,6 +15,7 @@
 #include "netaddr.h"
 #include "site_cert_source.h"
 #include "site_dmarc.h"
+#include "site_storage.h"
 #include "site_metrics.h"
 #include "yaml_config.h"
 
@@ -58,6 +59,7 @@ void site_default(struct site *site)
     site->line_length = 2048;
     site->demo_users = 1;
     site->admin_address = xstrdup("alice@example.test");
+    site->storage.alt_after_days = SITE_ALT_AFTER_DAYS_DEFAULT;
     site->ports = default_ports;
     site->policy.user = (struct site_send_limits){100, 100, 1000};
     site->policy.client = (struct site_send_limits){1000, 100, 10000};
@@ -110,6 +112,7 @@ void site_free(struct site *site)
     strv_free(site->domains, site->n_domains);
     free(site->ldap_base);
     free(site->admin_address);
+    free(site->storage.alt_path);
     for (size_t i = 0; i < site->n_hosts; i++) {
         free(site->hosts[i].name);
         free(site->hosts[i].address);
@@ -1266,7 +1269,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
                                        "admin_hosts", "resolver", "bruteforce", "admin_address", "dmarc", "dkim", "metrics",
-                                       "srs", "outbound", NULL};
+                                       "srs", "outbound", "storage", NULL};
     struct loader l;
     memset(&l, 0, sizeof l);
     ycfg *y = &l.y;
@@ -1311,6 +1314,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 18: l.metrics = v; break;
             case 19: take_srs(y, v, site); break;
             case 20: take_outbound(y, v, site); break;
+            case 21: site_storage_take(y, v, &site->storage); break;
             default: break;
             }
         }

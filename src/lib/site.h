@@ -157,6 +157,13 @@ struct site_dmarc {
     enum site_dmarc_policy policy;  /* of our own domains' DMARC record */
 };
 
+/* ALT storage of the stores (site_storage.h; docs/admin-manual.md,
+ * "Old mail on a second file system"). */
+struct site_storage {
+    char *alt_path;              /* NULL: no ALT storage */
+    unsigned alt_after_days;     /* mail received earlier moves to ALT */
+};
+
 /* Prometheus metrics on every host (site_metrics.h; docs/admin-manual.md,
  * "Monitoring"). */
 struct site_metrics {
@@ -213,6 +220,7 @@ struct site {
     struct site_dmarc dmarc;
     struct site_metrics metrics;
     struct site_outbound outbound;
+    struct site_storage storage;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with

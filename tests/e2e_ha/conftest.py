@@ -9,11 +9,12 @@ client on the internet. At the end it returns to its own namespace and
 runs `emailng down`, which stops every daemon and removes the fabric; the
 fixture checks that no namespace is left.
 
-The site file is examples/ha-site.yaml with two changes: the relays' ClamAV
+The site file is examples/ha-site.yaml with three changes: the relays' ClamAV
 reads a signature database built here with sigtool (EICAR and a test
 pattern; there is no signature download), as the small site's filter tests
-do; and admin_hosts is the fabric's "dns" namespace (MONITOR), the side
-from which the metrics tests scrape.
+do; admin_hosts is the fabric's "dns" namespace (MONITOR), the side
+from which the metrics tests scrape; and the stores have ALT storage in
+STATE/alt-fs (storage.alt_path).
 
 Environment: EMAILNG (binary), EMAILNG_DATADIR (templates), EMAILNG_E2E_KEEP=1
 (keep the state directory).
@@ -115,6 +116,9 @@ def site_file(state):
         # The fabric's DNS namespace stands in for the administrators'
         # monitoring machine: the one admin host (ssh, metrics ports).
         f.write("\nadmin_hosts: [%s]\n" % MONITOR)
+        # Each store's ALT storage (issue 15, M2) in STATE/alt-fs/STORE:
+        # every full-topology test runs with it (test_alt_storage moves mail).
+        f.write("storage: {alt_path: %s}\n" % os.path.join(state, "alt-fs"))
     return path
 
 

@@ -115,7 +115,14 @@ static void test_context_values(void **state)
     assert_string_equal(render_context_get(&ctx, "policyd_greylist_domains"), "");
     assert_string_equal(render_context_get(&ctx, "policyd_greylist_delay"), "300");
     assert_string_equal(render_context_get(&ctx, "postfix_xclient_hosts"), "");
+    assert_string_equal(render_context_get(&ctx, "mail_alt"), "");      /* no ALT storage */
     render_context_free(&ctx);
+    /* ALT storage: this store's folder in alt_path, per user like the mail. */
+    site.storage.alt_path = xstrdup("/srv/mail-alt");
+    struct render_context alt = {0};
+    assert_int_equal(render_context_for_host(&site, &site.hosts[0], "/var/lib/emailng", &alt, &err), 0);
+    assert_string_equal(render_context_get(&alt, "mail_alt"), ":ALT=/srv/mail-alt/mail/%d/%n");
+    render_context_free(&alt);
     buf_free(&err);
     site_free(&site);
 }
@@ -284,6 +291,9 @@ static void test_ha_site_renders_per_role(void **state)
     char *dovecot1 = read_rendered(etc, "store1/dovecot/dovecot.conf");
     char *dovecot2 = read_rendered(etc, "store2/dovecot/dovecot.conf");
     assert_non_null(strstr(dovecot1, "mail_replica = tcps:198.18.0.32:12345\n"));
+    char *location = xasprintf("mail_location = mdbox:%s/data/store1/mail/%%d/%%n\n", st);
+    assert_non_null(strstr(dovecot1, location));
+    free(location);
     assert_non_null(strstr(dovecot2, "mail_replica = tcps:198.18.0.31:12345\n"));
     assert_non_null(strstr(dovecot1, "    address = 198.18.0.31\n    port = 12345\n    ssl = yes\n"));
     char *secret_ref = xasprintf("doveadm_password = <%s/secrets/doveadm-password\n", st);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "site.h"
+#include "site_storage.h"
 
 static int parse(const char *text, struct site *site, buf *errors)
 {
@@ -445,6 +446,55 @@ static void test_dmarc_defaults_and_section(void **state)
     buf_free(&text);
 }
 
+/* ---- storage: (issue 15, ALT storage) --------------------------------------- */
+
+static void test_storage_alt_section(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT, text = BUF_INIT;
+    assert_int_equal(parse(filter_base, &site, &errors), 0);
+    assert_null(site.storage.alt_path);
+    assert_int_equal(site.storage.alt_after_days, 90);
+    assert_null(site_storage_alt_dir(&site, &site.hosts[0]));
+    site_free(&site);
+    buf_printf(&text, "%sstorage: {alt_path: /srv/mail-alt/, alt_after_days: 365}\n", filter_base);
+    if (parse(buf_cstr(&text), &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_string_equal(site.storage.alt_path, "/srv/mail-alt");   /* the trailing / dropped */
+    assert_int_equal(site.storage.alt_after_days, 365);
+    char *dir = site_storage_alt_dir(&site, &site.hosts[0]);
+    assert_string_equal(dir, "/srv/mail-alt/mail");
+    free(dir);
+    site_free(&site);
+    buf_free(&errors);
+    buf_free(&text);
+}
+
+static void test_storage_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *needle;
+    } cases[] = {
+        {"storage: {alt_path: alt}\n", "site.yaml:4:21: storage.alt_path: \"alt\" is not an absolute folder path"},
+        {"storage: {alt_path: \"/srv/%u\"}\n", "site.yaml:4:21: storage.alt_path: \"/srv/%u\""},
+        {"storage: {alt_path: \"/srv/a:b\"}\n", "storage.alt_path: \"/srv/a:b\""},
+        {"storage: {alt_path: /}\n", "storage.alt_path: \"/\""},
+        {"storage: {alt_path: /srv/../etc}\n", "storage.alt_path"},
+        {"storage: {alt_after_days: 0}\n", "site.yaml:4:27: storage.alt_after_days"},
+        {"storage: {alt_after_days: 36501}\n", "storage.alt_after_days"},
+        {"storage: {alt: /srv}\n", "site.yaml:4:11: storage: unknown key \"alt\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf text = BUF_INIT;
+        buf_printf(&text, "%s%s", filter_base, cases[i].yaml);
+        expect_error(buf_cstr(&text), cases[i].needle);
+        buf_free(&text);
+    }
+}
+
 static void test_dmarc_errors(void **state)
 {
     (void)state;
@@ -839,7 +889,7 @@ static void test_duplicate_keys(void **state)
                         "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage\n");
     buf_free(&errors);
     site_free(&site);
     /* Equal values are not equal keys. */
@@ -915,7 +965,7 @@ static void test_errors_sorted_by_line(void **state)
                         "K, M, G or T (e.g. 500M)\n"
                         "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
                         "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage\n");
     buf_free(&errors);
     site_free(&site);
 }
@@ -1070,6 +1120,8 @@ int main(void)
         cmocka_unit_test(test_filter_errors),
         cmocka_unit_test(test_dmarc_defaults_and_section),
         cmocka_unit_test(test_dmarc_errors),
+        cmocka_unit_test(test_storage_alt_section),
+        cmocka_unit_test(test_storage_errors),
         cmocka_unit_test(test_outbound_defaults),
         cmocka_unit_test(test_outbound_section),
         cmocka_unit_test(test_outbound_errors),
