@@ -196,6 +196,11 @@ static int dovecot_prepare(const struct service_env *env, buf *err)
         rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
     if (rc == 0)   /* compiled global Sieve scripts */
         rc = fs_ensure_dir(sieve, "vmail", "vmail", 0700, err);
+    if (rc == 0 && (env->host->roles & ROLE_STORE)) {   /* quota-warning.sh's dovecot-lda writes as vmail */
+        char *notices = service_path(env, "log_dir", "quota-warning.log");
+        rc = fs_ensure_file(notices, "vmail", "vmail", 0640, err);
+        free(notices);
+    }
     if (rc == 0 && (env->host->roles & ROLE_STORE)) {
         buf missing = BUF_INIT;
         rc = alt_storage_prepare(env->site, env->host, env->state_dir, &missing, err);

@@ -21,6 +21,7 @@
 #include "host_kind.h"
 #include "process.h"
 #include "site_dmarc.h"
+#include "site_quota_warning.h"
 #include "site_storage.h"
 #include "render_public_tls.h"
 
@@ -678,6 +679,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_bruteforce_context(site, host, ctx);
     site_dmarc_render(site, ctx);
     site_storage_render(site, host, ctx);
+    site_quota_warning_render(site, ctx);
     render_metrics_context(site, host, ctx);
     render_outbound_context(site, host, ctx);
     {

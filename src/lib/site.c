@@ -15,6 +15,7 @@
 #include "netaddr.h"
 #include "site_cert_source.h"
 #include "site_dmarc.h"
+#include "site_quota_warning.h"
 #include "site_storage.h"
 #include "site_metrics.h"
 #include "yaml_config.h"
@@ -60,6 +61,9 @@ void site_default(struct site *site)
     site->demo_users = 1;
     site->admin_address = xstrdup("alice@example.test");
     site->storage.alt_after_days = SITE_ALT_AFTER_DAYS_DEFAULT;
+    site->quota_warnings[0] = 95;
+    site->quota_warnings[1] = 80;
+    site->n_quota_warnings = 2;
     site->ports = default_ports;
     site->policy.user = (struct site_send_limits){100, 100, 1000};
     site->policy.client = (struct site_send_limits){1000, 100, 10000};
@@ -113,6 +117,7 @@ void site_free(struct site *site)
     free(site->ldap_base);
     free(site->admin_address);
     free(site->storage.alt_path);
+    free(site->quota_warning_message);
     for (size_t i = 0; i < site->n_hosts; i++) {
         free(site->hosts[i].name);
         free(site->hosts[i].address);
@@ -552,11 +557,15 @@ static void check_topology(struct loader *l, struct site *site)
 
 static void take_quota(ycfg *y, const yaml_node_t *node, struct site *site)
 {
-    static const char *const keys[] = {"default", "grace", NULL};
+    static const char *const keys[] = {"default", "grace", "warnings", "warning_message", NULL};
     ycfg_map m;
     if (ycfg_map_begin(y, node, "quota", keys, &m) == 0)
         while (ycfg_map_next_all(&m)) {
-            if (m.index == 0) {
+            if (m.index == 2) {
+                site_quota_warnings_take(y, m.value, site);
+            } else if (m.index == 3) {
+                site_quota_warning_message_take(y, m.value, site);
+            } else if (m.index == 0) {
                 if (ycfg_size(y, m.value, m.path, &site->quota_default) != 0)
                     continue;
                 buf err = BUF_INIT;   /* 0 stays allowed here: no quota at all */

@@ -157,6 +157,8 @@ struct site_dmarc {
     enum site_dmarc_policy policy;  /* of our own domains' DMARC record */
 };
 
+#define SITE_QUOTA_WARNINGS_MAX 5
+
 /* ALT storage of the stores (site_storage.h; docs/admin-manual.md,
  * "Old mail on a second file system"). */
 struct site_storage {
@@ -202,6 +204,9 @@ struct site {
     struct site_acme acme;              /* tls.acme */
     unsigned long long quota_default;   /* bytes; 0 = unlimited */
     unsigned quota_grace_percent;
+    unsigned quota_warnings[SITE_QUOTA_WARNINGS_MAX];  /* percent, highest first (site_quota_warning.h) */
+    size_t n_quota_warnings;
+    char *quota_warning_message;        /* NULL: the rendered default */
     unsigned long long message_size;    /* bytes */
     unsigned long long line_length;     /* bytes */
     int demo_users;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "site.h"
+#include "site_quota_warning.h"
 #include "site_storage.h"
 
 static int parse(const char *text, struct site *site, buf *errors)
@@ -492,6 +493,67 @@ static void test_storage_errors(void **state)
         buf_printf(&text, "%s%s", filter_base, cases[i].yaml);
         expect_error(buf_cstr(&text), cases[i].needle);
         buf_free(&text);
+    }
+}
+
+/* ---- quota.warnings (issue 13, U2) ------------------------------------------ */
+
+static void test_quota_warnings(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT, text = BUF_INIT;
+    struct render_context ctx = {0};
+    assert_int_equal(parse(filter_base, &site, &errors), 0);
+    assert_int_equal(site.n_quota_warnings, 2);
+    assert_int_equal(site.quota_warnings[0], 95);
+    assert_int_equal(site.quota_warnings[1], 80);
+    render_context_set(&ctx, "etc_dir", "/e");
+    site_quota_warning_render(&site, &ctx);
+    assert_string_equal(render_context_get(&ctx, "quota_warning_settings"),
+                        "  quota_warning = storage=95%% quota-warning 95 %u\n"
+                        "  quota_warning2 = storage=80%% quota-warning 80 %u");
+    assert_string_equal(render_context_get(&ctx, "quota_warning_message"), "/e/dovecot/quota-warning.txt");
+    site_free(&site);
+    /* Sorted highest first, whatever the file's order; a file of one's own. */
+    buf_printf(&text, "%squota: {warnings: [50, 99, 75], warning_message: /etc/emailng/quota-de.txt}\n", filter_base);
+    if (parse(buf_cstr(&text), &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_int_equal(site.n_quota_warnings, 3);
+    assert_int_equal(site.quota_warnings[0], 99);
+    assert_int_equal(site.quota_warnings[1], 75);
+    assert_int_equal(site.quota_warnings[2], 50);
+    site_quota_warning_render(&site, &ctx);
+    assert_non_null(strstr(render_context_get(&ctx, "quota_warning_settings"),
+                           "\n  quota_warning3 = storage=50%% quota-warning 50 %u"));
+    assert_string_equal(render_context_get(&ctx, "quota_warning_message"), "/etc/emailng/quota-de.txt");
+    site_free(&site);
+    buf_reset(&text);
+    buf_printf(&text, "%squota: {warnings: []}\n", filter_base);
+    assert_int_equal(parse(buf_cstr(&text), &site, &errors), 0);
+    site_quota_warning_render(&site, &ctx);
+    assert_string_equal(render_context_get(&ctx, "quota_warning_settings"), "");
+    site_free(&site);
+    render_context_free(&ctx);
+    buf_free(&errors);
+    buf_free(&text);
+    static const struct {
+        const char *yaml;
+        const char *needle;
+    } cases[] = {
+        {"quota: {warnings: [80, 80]}\n", "site.yaml:4:24: quota.warnings: 80 is given twice"},
+        {"quota: {warnings: [0]}\n", "site.yaml:4:20: quota.warnings"},
+        {"quota: {warnings: [101]}\n", "quota.warnings"},
+        {"quota: {warnings: [10, 20, 30, 40, 50, 60]}\n", "quota.warnings: 6 thresholds; at most 5"},
+        {"quota: {warnings: 80}\n", "site.yaml:4:19: quota.warnings"},
+        {"quota: {warning_message: quota.txt}\n", "quota.warning_message: \"quota.txt\" is not an absolute file path"},
+        {"quota: {warning_message: \"/x/$(id).txt\"}\n", "quota.warning_message"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf t = BUF_INIT;
+        buf_printf(&t, "%s%s", filter_base, cases[i].yaml);
+        expect_error(buf_cstr(&t), cases[i].needle);
+        buf_free(&t);
     }
 }
 
@@ -1122,6 +1184,7 @@ int main(void)
         cmocka_unit_test(test_dmarc_errors),
         cmocka_unit_test(test_storage_alt_section),
         cmocka_unit_test(test_storage_errors),
+        cmocka_unit_test(test_quota_warnings),
         cmocka_unit_test(test_outbound_defaults),
         cmocka_unit_test(test_outbound_section),
         cmocka_unit_test(test_outbound_errors),
