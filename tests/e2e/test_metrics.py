@@ -4,8 +4,11 @@ Three endpoints on 127.0.0.1 (the one-host site has no firewall, so they
 listen on loopback only): Dovecot's stats service (OpenMetrics, 9900), Debian's
 prometheus-postfix-exporter (9154) and emailng-metricsd (9901). Each is parsed
 with python3-prometheus-client's parsers; a login, a failed login and a
-delivery must move exactly the counters that name them; `emailng status
---json` and the metrics must agree; metrics.enabled: false starts none.
+delivery must move exactly the counters that name them (Dovecot's, Postfix's
+and emailng-policyd's, whose request count and latency histogram must match
+the decision lines of its log); `emailng status --json` and the metrics must
+agree; metrics.enabled: false starts none. (The quarantine's figures are
+tested on the filter site, tests/e2e/test_filter_pipeline.py.)
 """
 
 import errno
