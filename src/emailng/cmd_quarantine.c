@@ -17,21 +17,15 @@
 #include "filter_services.h"
 #include "fsutil.h"
 #include "process.h"
+#include "quarantine_name.h"
 #include "services.h"
 
 #define QUARANTINE_FILE_MAX (256ULL * 1024 * 1024)
 
-/* amavisd's file names: TYPE-MAILID, letters, digits, + _ - . only. */
+/* amavisd's file names (quarantine_name.h). */
 static int valid_id(const char *id)
 {
-    if (strncmp(id, "virus-", 6) != 0 && strncmp(id, "spam-", 5) != 0 && strncmp(id, "banned-", 7) != 0
-        && strncmp(id, "badh-", 5) != 0 && strncmp(id, "clean-", 6) != 0)
-        return 0;
-    for (const char *p = id; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
-              || *p == '+' || *p == '_' || *p == '-' || *p == '.'))
-            return 0;
-    return strlen(id) < 128;
+    return quarantine_name_type(id) >= 0;
 }
 
 /* The value of header `name` among the leading headers of text (unfolded,

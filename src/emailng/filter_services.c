@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "metrics_service.h"
 #include "process.h"
 
 #define AMAVISD_READY_TIMEOUT_MS 180000     /* SpamAssassin compiles its rules at start */
@@ -270,6 +271,19 @@ int amavisd_prepare(const struct service_env *env, buf *err)
          * temporary files amavisd asks it to scan. */
         rc = fs_ensure_dir(dir, "amavis", "amavis", 0750, err);
         free(dir);
+    }
+    /* emailng-metricsd counts the quarantine (files and bytes): the
+     * folder's group is its user, who may list it and stat the files but
+     * not read them (amavis:amavis 0640), and may pass through amavis/
+     * (0751) without listing it; its other folders stay 0750. */
+    if (rc == 0 && metrics_wanted(env)) {
+        char *top = service_path(env, "data_dir", "amavis");
+        char *quarantine = filter_quarantine_dir(env);
+        rc = fs_ensure_dir(top, "amavis", "amavis", 0751, err);
+        if (rc == 0)
+            rc = fs_ensure_dir(quarantine, "amavis", METRICS_USER, 0750, err);
+        free(top);
+        free(quarantine);
     }
     char *run_amavis = service_path(env, "run_dir", "amavis");
     char *lmtp = service_path(env, "run_dir", "amavis/lmtp");

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "filter_services.h"
 #include "healthd_service.h"
 #include "process.h"
 #include "replication.h"
+#include "syncwatch_service.h"
 
 int metrics_wanted(const struct service_env *env)
 {
@@ -146,6 +148,23 @@ static void add_arg(const char ***argv, size_t *n, char ***owned, size_t *n_owne
     }
 }
 
+/* Our daemons on this host whose running state (pid file) and counters
+ * (the file each writes in Prometheus' text format) metricsd reports:
+ * DIR_VAR/REST paths as the daemon's template or service gives them. */
+static const struct {
+    const char *name;
+    unsigned roles;
+    int (*wanted)(const struct service_env *env);   /* NULL: every host of the roles */
+    const char *pid_dir, *pid_rest, *metrics_dir, *metrics_rest;
+} own_daemons[] = {
+    /* templates/policyd/policyd.conf: metrics_file */
+    {"policyd", ROLE_RELAY, NULL, "run_dir", "policyd.pid", "data_dir", "policyd/metrics/policyd.prom"},
+    /* templates/healthd/healthd.yaml: metrics_file */
+    {"healthd", ROLE_PROXY, healthd_wanted, "run_dir", "healthd/healthd.pid", "data_dir", "healthd/metrics.prom"},
+    {"syncwatch", ROLE_STORE, syncwatch_wanted, "run_dir", "syncwatch/syncwatch.pid", "run_dir",
+     SYNCWATCH_METRICS_FILE},
+};
+
 int metricsd_start(const struct service_env *env, buf *err)
 {
     char *program = process_program_next_to_us("emailng-metricsd", "emailng-metricsd");    /* else PATH */
@@ -196,6 +215,24 @@ int metricsd_start(const struct service_env *env, buf *err)
         add_arg(&argv, &n, NULL, NULL, (char *)service_var(env, "tls_ca"));
         add_arg(&argv, &n, NULL, NULL, "--secret-file");
         add_arg(&argv, &n, &owned, &n_owned, replication_secret_path(env->state_dir));
+    }
+    for (size_t i = 0; i < sizeof own_daemons / sizeof own_daemons[0]; i++) {
+        if (!(roles & own_daemons[i].roles) || (own_daemons[i].wanted && !own_daemons[i].wanted(env)))
+            continue;
+        char *pid = service_path(env, own_daemons[i].pid_dir, own_daemons[i].pid_rest);
+        char *metrics = service_path(env, own_daemons[i].metrics_dir, own_daemons[i].metrics_rest);
+        add_arg(&argv, &n, NULL, NULL, "--daemon");
+        add_arg(&argv, &n, &owned, &n_owned, xasprintf("%s=%s", own_daemons[i].name, pid));
+        add_arg(&argv, &n, NULL, NULL, "--daemon-metrics");
+        add_arg(&argv, &n, &owned, &n_owned, xasprintf("%s=%s", own_daemons[i].name, metrics));
+        free(pid);
+        free(metrics);
+    }
+    /* amavisd's quarantine: its folder is group METRICS_USER (list and
+     * stat the files; amavisd_prepare), the messages stay amavis'. */
+    if ((roles & ROLE_RELAY) && filter_wanted(env)) {
+        add_arg(&argv, &n, NULL, NULL, "--quarantine");
+        add_arg(&argv, &n, &owned, &n_owned, filter_quarantine_dir(env));
     }
     add_arg(&argv, &n, NULL, NULL, "-t");
     int rc = service_run(argv, err);

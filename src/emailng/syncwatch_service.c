@@ -35,6 +35,7 @@ int syncwatch_start(const struct service_env *env, buf *err)
     char *prefix = xasprintf("dovecot-emailng-%s", env->host->name);
     char *log = service_path(env, "log_dir", "syncwatch.log");
     char *pid_file = service_path(env, "run_dir", "syncwatch/syncwatch.pid");
+    char *metrics = service_path(env, "run_dir", SYNCWATCH_METRICS_FILE);
     char stall[16], interval[16];
     snprintf(stall, sizeof stall, "%d", SYNCWATCH_STALL_SECONDS);
     snprintf(interval, sizeof interval, "%d", SYNCWATCH_INTERVAL_SECONDS);
@@ -42,7 +43,7 @@ int syncwatch_start(const struct service_env *env, buf *err)
                           "--port", service_var(env, "port_doveadm"), "--ca", service_var(env, "tls_ca"),
                           "--secret-file", service_var(env, "doveadm_password_file"),
                           "--stall-seconds", stall, "--interval-seconds", interval,
-                          "--log", log, "--pid-file", pid_file, "-t", NULL};
+                          "--log", log, "--pid-file", pid_file, "--metrics-file", metrics, "-t", NULL};
     int rc = service_run(argv, err);
     if (rc != 0)
         buf_printf(err, " (emailng-syncwatch is looked for next to emailng, then on PATH)");
@@ -53,6 +54,7 @@ int syncwatch_start(const struct service_env *env, buf *err)
     free(prefix);
     free(log);
     free(pid_file);
+    free(metrics);
     return rc;
 }
 

@@ -21,6 +21,9 @@ int syncwatch_start(const struct service_env *env, buf *err);
 int syncwatch_ready(const struct service_env *env, buf *detail);
 pid_t syncwatch_pid(const struct service_env *env);
 int syncwatch_stop(const struct service_env *env, buf *err);
+/* Its counters for emailng-metricsd (src/syncwatch/counters.h), under
+ * RUN (run_dir). */
+#define SYNCWATCH_METRICS_FILE "syncwatch/metrics.prom"
 /* On a store that has a partner. */
 int syncwatch_wanted(const struct service_env *env);
 

@@ -30,6 +30,7 @@ void config_defaults(hd_config *c)
     c->catchup_timeout_ms = 10000;
     c->drain_file = xstrdup("");
     c->status_file = xstrdup("");
+    c->metrics_file = xstrdup("");
     c->user = xstrdup("");
 }
 
@@ -66,6 +67,7 @@ void config_free(hd_config *c)
     free_argv(c->catchup_command);
     free(c->drain_file);
     free(c->status_file);
+    free(c->metrics_file);
     free(c->user);
     memset(c, 0, sizeof(*c));
 }
@@ -175,7 +177,7 @@ static int load_top(ycfg *y, hd_config *c)
         "pairs", "lmtp_port", "imap_port", "probe_user", "probe_password_file", "interval_ms",
         "timeout_ms", "fail_grace_ms", "recover_grace_ms", "recover_probes", "table", "passwd_file",
         "log_file", "pid_file", "catchup_command", "catchup_timeout_ms", "drain_file", "status_file", "user",
-        "catchup_secret_file", "fast_fail", "refused_confirm_ms", "connect_timeout_ms", NULL};
+        "catchup_secret_file", "fast_fail", "refused_confirm_ms", "connect_timeout_ms", "metrics_file", NULL};
     ycfg_map m, pairs;
     int rc = ycfg_map_begin(y, y->root, "", keys, &m);
     while (rc == 0 && (rc = ycfg_map_next(&m)) > 0) {
@@ -210,6 +212,7 @@ static int load_top(ycfg *y, hd_config *c)
         case 20: rc = ycfg_bool(y, v, k, &c->fast_fail); break;
         case 21: rc = ycfg_long(y, v, k, 0, 60000, &c->refused_confirm_ms); break;
         case 22: rc = ycfg_long(y, v, k, 50, 60000, &c->connect_timeout_ms); break;
+        case 23: rc = ycfg_str(y, v, k, &c->metrics_file); break;
         }
     }
     ycfg_map_end(&m);

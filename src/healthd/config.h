@@ -40,6 +40,7 @@ typedef struct hd_config {
     char *catchup_secret;       /* ... and written to the check's stdin */
     char *drain_file;           /* stores drained by the administrator (drain.h), or "" */
     char *status_file;          /* every store's state and every pair's active store, or "" */
+    char *metrics_file;         /* its counters for Prometheus (table.h), or "" */
     char *user;                 /* drop to this user after start (as root), or "" */
 } hd_config;
 

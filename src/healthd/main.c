@@ -45,6 +45,7 @@
 #include "monitor.h"
 #include "msg.h"
 #include "probe.h"
+#include "promtext.h"
 #include "table.h"
 #include "watch.h"
 
@@ -76,6 +77,8 @@ typedef struct healthd {
     int *drained, *next_drained;
     const char **state_names;   /* scratch for the status file */
     buf status, last_status;    /* the status file's text, and what was last written */
+    unsigned long long *switches;   /* per pair and direction (table_format_metrics) */
+    buf metrics, last_metrics;
     buf drain_err, last_drain_err, unknown, last_unknown;   /* each logged once */
     buf why, detail, err;       /* scratch */
 } healthd;
@@ -163,6 +166,7 @@ static void healthd_init(healthd *h)
     h->next_drained = xcalloc(h->nstores, sizeof(int));
     h->state_names = xcalloc(h->nstores, sizeof(char *));
     h->probes = xcalloc(h->nstores * 2, sizeof(*h->probes));
+    h->switches = xcalloc(cfg->npairs * 2, sizeof(*h->switches));
 }
 
 static void healthd_free(healthd *h)
@@ -180,6 +184,9 @@ static void healthd_free(healthd *h)
     free(h->state_names);
     buf_free(&h->status);
     buf_free(&h->last_status);
+    free(h->switches);
+    buf_free(&h->metrics);
+    buf_free(&h->last_metrics);
     buf_free(&h->drain_err);
     buf_free(&h->last_drain_err);
     buf_free(&h->unknown);
@@ -368,6 +375,7 @@ static void decide_pairs(healthd *h)
                 cfg->pairs[i].host[h->active[i]], role_name(h->active[i]), cfg->pairs[i].host[next],
                 role_name(next), buf_cstr(&h->why));
         h->active[i] = next;
+        h->switches[2 * i + (size_t)next]++;
         h->table_dirty = 1;
     }
 }
@@ -402,6 +410,23 @@ static void write_status_if_changed(healthd *h)
         daemon_log("cannot write the status file (will retry): %s", buf_cstr(&h->err));
 }
 
+/* The counters for emailng-metricsd, like the status file: rewritten only
+ * when their text changes (a switch), a failed write retried. */
+static void write_metrics_if_changed(healthd *h)
+{
+    if (!*h->cfg.metrics_file)
+        return;
+    buf_reset(&h->metrics);
+    table_format_metrics(&h->cfg, h->switches, &h->metrics);
+    if (strcmp(buf_cstr(&h->metrics), buf_cstr(&h->last_metrics)) == 0)
+        return;
+    buf_reset(&h->err);
+    if (prom_file_write(h->cfg.metrics_file, &h->metrics, &h->err) == 0)
+        remember(&h->last_metrics, &h->metrics);
+    else
+        daemon_log("cannot write the metrics file (will retry): %s", buf_cstr(&h->err));
+}
+
 /* Until the next round's start; a signal ends the sleep at once. */
 static void sleep_until_next_round(const healthd *h, long long round_start)
 {
@@ -424,6 +449,7 @@ static void watch_refused(healthd *h, size_t i, long long now)
     decide_pairs(h);
     write_table_if_dirty(h);
     write_status_if_changed(h);
+    write_metrics_if_changed(h);
 }
 
 /* While refusals go on, the next connect comes after refused_confirm_ms
@@ -482,6 +508,7 @@ static void run_round(healthd *h, long long round_start)
     decide_pairs(h);
     write_table_if_dirty(h);
     write_status_if_changed(h);
+    write_metrics_if_changed(h);
     free_probes(h);
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "fsutil.h"
+#include "promtext.h"
 
 void table_format_plain(const hd_config *c, const int *active, buf *out)
 {
@@ -25,6 +26,16 @@ void table_format_status(const hd_config *c, const int *active, const char *cons
                    i % 2 ? "secondary" : "primary", states[i]);
     for (size_t i = 0; i < c->npairs; i++)
         buf_printf(out, "pair %s %s\n", c->pairs[i].name, c->pairs[i].host[active[i] ? 1 : 0]);
+}
+
+void table_format_metrics(const hd_config *c, const unsigned long long *switches, buf *out)
+{
+    prom_family(out, "emailng_healthd_switches_total", "counter",
+                "Times this proxy's health monitor moved the pair to its primary or secondary store.");
+    for (size_t i = 0; i < c->npairs * 2; i++) {
+        const char *labels[] = {"pair", c->pairs[i / 2].name, "to", i % 2 ? "secondary" : "primary", NULL};
+        prom_sample_u(out, "emailng_healthd_switches_total", labels, switches[i]);
+    }
 }
 
 int table_write(const hd_config *c, const int *active, buf *err)

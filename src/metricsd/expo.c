@@ -1,31 +1,32 @@
 /* expo: see expo.h. */
 #include "expo.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <openssl/asn1.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+
+#include "fsutil.h"
+#include "process.h"
+#include "promtext.h"
+#include "quarantine_name.h"
+
+#define DAEMON_METRICS_MAX (1024 * 1024)
 
 void expo_label_escape(const char *value, buf *out)
 {
-    for (const char *p = value; *p; p++) {
-        if (*p == '\\')
-            buf_append_str(out, "\\\\");
-        else if (*p == '"')
-            buf_append_str(out, "\\\"");
-        else if (*p == '\n')
-            buf_append_str(out, "\\n");
-        else
-            buf_append(out, p, 1);
-    }
+    prom_escape(value, out);
 }
 
 static void family(buf *out, const char *name, const char *type, const char *help)
 {
-    buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    prom_family(out, name, type, help);
 }
 
 /* One label="value" pair; first: no comma before it. */
@@ -228,4 +229,70 @@ void expo_replication(const struct replication_status *st, buf *out)
     buf_printf(out, "emailng_replication_users{state=\"known\"} %zu\n", st->n_users);
     buf_printf(out, "emailng_replication_users{state=\"queued\"} %zu\n", queued);
     buf_printf(out, "emailng_replication_users{state=\"failed\"} %zu\n", failed);
+}
+
+void expo_daemons(const struct expo_item *daemons, size_t n, buf *out)
+{
+    if (n == 0)
+        return;
+    family(out, "emailng_daemon_up", "gauge", "1 if the daemon (its pid file's process) is running.");
+    for (size_t i = 0; i < n; i++) {
+        const char *labels[] = {"daemon", daemons[i].name, NULL};
+        prom_sample_u(out, "emailng_daemon_up", labels, pidfile_read(daemons[i].path) != 0);
+    }
+}
+
+void expo_daemon_metrics(const struct expo_item *files, size_t n, buf *out)
+{
+    if (n == 0)
+        return;
+    buf *texts = xcalloc(n, sizeof *texts);
+    for (size_t i = 0; i < n; i++) {
+        buf err = BUF_INIT;
+        if (fs_read_file(files[i].path, DAEMON_METRICS_MAX, &texts[i], &err) != 0 || texts[i].len == 0 ||
+            texts[i].data[texts[i].len - 1] != '\n' || strlen(texts[i].data) != texts[i].len)
+            buf_free(&texts[i]);        /* missing, or not whole: left out, _up says so */
+        buf_free(&err);
+    }
+    family(out, "emailng_daemon_metrics_up", "gauge", "1 if the daemon's own counters could be read.");
+    for (size_t i = 0; i < n; i++) {
+        const char *labels[] = {"daemon", files[i].name, NULL};
+        prom_sample_u(out, "emailng_daemon_metrics_up", labels, texts[i].len != 0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (texts[i].len)
+            buf_append(out, texts[i].data, texts[i].len);
+        buf_free(&texts[i]);
+    }
+    free(texts);
+}
+
+void expo_quarantine(const char *dir, buf *out)
+{
+    unsigned long long messages[QUARANTINE_TYPES] = {0}, bytes[QUARANTINE_TYPES] = {0};
+    DIR *d = opendir(dir);
+    family(out, "emailng_quarantine_up", "gauge", "1 if amavisd's quarantine folder could be read.");
+    buf_printf(out, "emailng_quarantine_up %d\n", d != NULL);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        int type = quarantine_name_type(de->d_name);
+        struct stat st;
+        if (type < 0 || fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        messages[type]++;
+        bytes[type] += (unsigned long long)st.st_size;
+    }
+    closedir(d);
+    family(out, "emailng_quarantine_messages", "gauge", "Messages in amavisd's quarantine, by type.");
+    for (int i = 0; i < QUARANTINE_TYPES; i++) {
+        const char *labels[] = {"type", quarantine_type_names[i], NULL};
+        prom_sample_u(out, "emailng_quarantine_messages", labels, messages[i]);
+    }
+    family(out, "emailng_quarantine_size_bytes", "gauge", "Bytes of the messages in amavisd's quarantine, by type.");
+    for (int i = 0; i < QUARANTINE_TYPES; i++) {
+        const char *labels[] = {"type", quarantine_type_names[i], NULL};
+        prom_sample_u(out, "emailng_quarantine_size_bytes", labels, bytes[i]);
+    }
 }

@@ -14,6 +14,16 @@
  *                        the mail, the queues and the logs.
  *   expo_replication     a store's replicator: users with a sync queued
  *                        or whose last sync failed (replication.h).
+ *   expo_daemons         whether our daemons run (their pid files).
+ *   expo_daemon_metrics  the counters our daemons keep (policyd, healthd,
+ *                        syncwatch): each writes them in this format
+ *                        (src/lib/promtext.h) to a file of its own,
+ *                        replaced atomically; they are appended as they
+ *                        are (no parser here), after a check that the
+ *                        text is whole (ends with a newline, no NUL).
+ *   expo_quarantine      amavisd's quarantine: files and bytes by type
+ *                        (quarantine_name.h: the rule `emailng quarantine`
+ *                        lists by).
  * A source that cannot be read gives its family's "_up" sample 0 (or no
  * sample for that item) rather than failing the whole scrape. */
 #ifndef EMAILNG_METRICSD_EXPO_H
@@ -45,5 +55,13 @@ void expo_volumes(const struct expo_item *volumes, size_t n, buf *out);
 
 /* st: NULL when the replicator could not be asked. */
 void expo_replication(const struct replication_status *st, buf *out);
+
+/* name: the daemon; path: its pid file. */
+void expo_daemons(const struct expo_item *daemons, size_t n, buf *out);
+
+/* name: the daemon; path: its metrics file. */
+void expo_daemon_metrics(const struct expo_item *files, size_t n, buf *out);
+
+void expo_quarantine(const char *dir, buf *out);
 
 #endif

@@ -1,8 +1,11 @@
 /* emailng-metricsd: EmailNG's own figures for Prometheus, where the mail
  * daemons leave a gap (O1; docs/admin-manual.md, "Monitoring"): a proxy's
  * view of its stores (the health monitor's status file), a store's
- * replication queue and failures, certificate expiry, and the free space
- * of the volumes that hold mail, queues and logs. Dovecot (its stats
+ * replication queue and failures, certificate expiry, the free space
+ * of the volumes that hold mail, queues and logs, amavisd's quarantine,
+ * whether our daemons run, and the counters they keep themselves
+ * (policyd, healthd, syncwatch: files they write in this format, which
+ * are appended as they are; expo.h). Dovecot (its stats
  * service) and Postfix (prometheus-postfix-exporter) serve their own.
  *
  * HTTP is libevent's evhttp (no parser of ours): GET /metrics answers
@@ -14,7 +17,9 @@
  *            [--healthd-status FILE --healthd-pid-file FILE]
  *            [--certificate NAME=FILE]...
  *            [--volume NAME=FOLDER]... [--replication ADDRESS:PORT
- *            --ca FILE --secret-file FILE] [--pid-file FILE] [-t]
+ *            --ca FILE --secret-file FILE] [--daemon NAME=PIDFILE]...
+ *            [--daemon-metrics NAME=FILE]... [--quarantine FOLDER]
+ *            [--pid-file FILE] [-t]
  *   -t  check the arguments (and read the secret), then exit. */
 #include <errno.h>
 #include <event2/event.h>
@@ -47,8 +52,9 @@
 struct options {
     const char *listen, *user, *healthd_status, *healthd_pid_file, *pid_file;
     long port;
-    struct expo_item *certs, *volumes;
-    size_t n_certs, n_volumes;
+    struct expo_item *certs, *volumes, *daemons, *daemon_metrics;
+    size_t n_certs, n_volumes, n_daemons, n_daemon_metrics;
+    const char *quarantine;           /* NULL: no quarantine here */
     char *repl_address;               /* NULL: no replication figures */
     long repl_port;
     const char *ca, *secret_file;
@@ -96,6 +102,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"replication", required_argument, NULL, 'r'},  {"ca", required_argument, NULL, 'a'},
         {"secret-file", required_argument, NULL, 's'},  {"pid-file", required_argument, NULL, 'p'},
         {"healthd-pid-file", required_argument, NULL, 'H'},
+        {"daemon", required_argument, NULL, 'd'},       {"daemon-metrics", required_argument, NULL, 'm'},
+        {"quarantine", required_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -118,6 +126,12 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'H': o->healthd_pid_file = optarg; break;
         case 'c': if (add_item(optarg, "--certificate", &o->certs, &o->n_certs)) return -1; break;
         case 'v': if (add_item(optarg, "--volume", &o->volumes, &o->n_volumes)) return -1; break;
+        case 'd': if (add_item(optarg, "--daemon", &o->daemons, &o->n_daemons)) return -1; break;
+        case 'm':
+            if (add_item(optarg, "--daemon-metrics", &o->daemon_metrics, &o->n_daemon_metrics))
+                return -1;
+            break;
+        case 'q': o->quarantine = optarg; break;
         case 'r': {
             const char *colon = strrchr(optarg, ':');
             if (colon == NULL || colon == optarg || parse_long(colon + 1, 1, 65535, &o->repl_port) != 0) {
@@ -138,7 +152,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         fprintf(stderr, "usage: emailng-metricsd --listen ADDRESS --port N [--user USER] [--healthd-status FILE "
                         "--healthd-pid-file FILE] "
                         "[--certificate NAME=FILE]... [--volume NAME=FOLDER]... [--replication ADDRESS:PORT --ca FILE "
-                        "--secret-file FILE] [--pid-file FILE] [-t]\n");
+                        "--secret-file FILE] [--daemon NAME=PIDFILE]... [--daemon-metrics NAME=FILE]... "
+                        "[--quarantine FOLDER] [--pid-file FILE] [-t]\n");
         return -1;
     }
     if ((*o->healthd_status != '\0') != (*o->healthd_pid_file != '\0')) {
@@ -200,6 +215,10 @@ static void collect(struct server *s, buf *out)
     }
     expo_certificates(o->certs, o->n_certs, out);
     expo_volumes(o->volumes, o->n_volumes, out);
+    if (o->quarantine)
+        expo_quarantine(o->quarantine, out);
+    expo_daemons(o->daemons, o->n_daemons, out);
+    expo_daemon_metrics(o->daemon_metrics, o->n_daemon_metrics, out);
 }
 
 static void on_metrics(struct evhttp_request *req, void *arg)
@@ -288,8 +307,10 @@ int main(int argc, char **argv)
     struct event *hup = evsignal_new(s.base, SIGHUP, on_hup, NULL);
     if (!stop_term || !stop_int || !hup || event_add(stop_term, NULL) || event_add(stop_int, NULL) || event_add(hup, NULL))
         msg_fatal("cannot catch signals");
-    msg_info("serving /metrics on %s port %ld (%zu certificates, %zu volumes%s%s)", o.listen, o.port, o.n_certs,
-             o.n_volumes, *o.healthd_status ? ", store health" : "", o.repl_address ? ", replication" : "");
+    msg_info("serving /metrics on %s port %ld (%zu certificates, %zu volumes, %zu daemons, %zu daemons' counters%s%s%s)",
+             o.listen, o.port, o.n_certs, o.n_volumes, o.n_daemons, o.n_daemon_metrics,
+             *o.healthd_status ? ", store health" : "", o.repl_address ? ", replication" : "",
+             o.quarantine ? ", quarantine" : "");
     event_base_dispatch(s.base);
     event_free(stop_term);
     event_free(stop_int);
@@ -302,6 +323,12 @@ int main(int argc, char **argv)
         free((char *)o.certs[i].name);
     for (size_t i = 0; i < o.n_volumes; i++)
         free((char *)o.volumes[i].name);
+    for (size_t i = 0; i < o.n_daemons; i++)
+        free((char *)o.daemons[i].name);
+    for (size_t i = 0; i < o.n_daemon_metrics; i++)
+        free((char *)o.daemon_metrics[i].name);
+    free(o.daemons);
+    free(o.daemon_metrics);
     free(o.certs);
     free(o.volumes);
     free(o.repl_address);

@@ -29,6 +29,8 @@ void config_defaults(config *c)
     c->request_timeout = 10;
     c->lmdb_map_mb = 256;
     c->on_error = xstrdup("DUNNO");
+    c->metrics_file = xstrdup("");
+    c->metrics_interval = 5;
     c->req.max_line = REQ_DEFAULT_MAX_LINE;
     c->req.max_attrs = REQ_DEFAULT_MAX_ATTRS;
     c->req.max_request = REQ_DEFAULT_MAX_REQUEST;
@@ -77,6 +79,7 @@ void config_free(config *c)
     free(c->state_dir);
     free(c->table);
     free(c->on_error);
+    free(c->metrics_file);
     free(c->quota.default_action);
     for (size_t i = 0; i < c->quota.npairs; i++) {
         free(c->quota.pairs[i].name);
@@ -335,7 +338,7 @@ static int load_top(ycfg *y, config *c)
         "listen", "user", "pid_file", "log_file", "state_dir", "table", "table_check_interval",
         "max_connections", "idle_timeout", "request_timeout", "lmdb_map_mb", "on_error", "max_line",
         "max_attributes", "max_request", "quota", "ratelimit", "spf", "greylist", "socket_group",
-        "peer_users", NULL};
+        "peer_users", "metrics_file", "metrics_interval", NULL};
     yaml_node_t *listen = NULL, *sizes = NULL;
     ycfg_map m;
     int rc = ycfg_map_begin(y, y->root, "", keys, &m);
@@ -364,6 +367,8 @@ static int load_top(ycfg *y, config *c)
         case 18: rc = load_greylist(y, c, v); break;
         case 19: rc = ycfg_str(y, v, k, &c->socket_group); break;
         case 20: rc = ycfg_strings(y, v, k, 0, &c->peer_users); break;
+        case 21: rc = ycfg_str(y, v, k, &c->metrics_file); break;
+        case 22: rc = ycfg_long(y, v, k, 1, 3600, &c->metrics_interval); break;
         }
     }
     ycfg_map_end(&m);

@@ -51,6 +51,8 @@ typedef struct config {
     long request_timeout;               /* seconds to finish a started request */
     long lmdb_map_mb;
     char *on_error;                     /* answer to a malformed request */
+    char *metrics_file;                 /* Prometheus text for metricsd ("": none; stats.h) */
+    long metrics_interval;              /* seconds between rewrites of it */
     request_limits req;
 
     struct {

@@ -76,8 +76,10 @@ void session_free(session *s)
     spf_answer_free(&s->spf);
 }
 
-static void add_reason(eval *v)
+/* A policy's answer (v->d): into the log reason and the counters. */
+static void add_reason(eval *v, enum stats_policy policy)
 {
+    stats_policy_answer(v->e->stats, policy, buf_cstr(&v->d.action));
     if (v->reasons.len)
         buf_append_str(&v->reasons, "; ");
     buf_append_str(&v->reasons, buf_cstr(&v->d.reason));
@@ -143,18 +145,18 @@ static int run(eval *v)
         switch (v->stage) {
         case ST_RATELIMIT:
             if (ratelimit_check(cfg, e->table, e->store, r, now, v->s->rcpts, &v->d) == 1) {
-                add_reason(v);
+                add_reason(v, STATS_RATELIMIT);
                 complete(v, v->d.action.data);
                 goto finished;
             }
-            add_reason(v);
+            add_reason(v, STATS_RATELIMIT);
             v->stage = ST_SPF;
             break;
         case ST_SPF: {
             const char *skip = spf_skip_reason(cfg, r);
             if (skip) {
                 decision_set(&v->d, "DUNNO", "%s", skip);
-                add_reason(v);
+                add_reason(v, STATS_SPF);
                 v->stage = ST_QUOTA;
                 break;
             }
@@ -168,7 +170,7 @@ static int run(eval *v)
                 break;
             }
             spf_decide(cfg, r, &v->s->spf, &v->d);
-            add_reason(v);
+            add_reason(v, STATS_SPF);
             if (strncmp(v->d.action.data, "PREPEND ", 8) == 0) {
                 if (!v->s->spf_header_sent)
                     buf_append_str(&v->prepend, v->d.action.data);
@@ -181,6 +183,7 @@ static int run(eval *v)
         }
         case ST_QUOTA:
             if (!cfg->quota.enabled || !*request_get(r, "recipient")) {
+                stats_policy_answer(e->stats, STATS_QUOTA, "DUNNO");
                 v->stage = ST_GREYLIST;
                 break;
             }
@@ -193,7 +196,7 @@ static int run(eval *v)
                     v->qjob = j;
                 break;
             }
-            add_reason(v);
+            add_reason(v, STATS_QUOTA);
             if (!decision_is_dunno(&v->d)) {
                 complete(v, v->d.action.data);
                 goto finished;
@@ -202,11 +205,11 @@ static int run(eval *v)
             break;
         case ST_GREYLIST:
             if (greylist_check(cfg, e->store, r, now, &v->d) == 1) {
-                add_reason(v);
+                add_reason(v, STATS_GREYLIST);
                 complete(v, v->d.action.data);
                 goto finished;
             }
-            add_reason(v);
+            add_reason(v, STATS_GREYLIST);
             v->stage = ST_FINAL;
             break;
         default:

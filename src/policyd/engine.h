@@ -18,6 +18,7 @@
 #include "request.h"
 #include "spf.h"
 #include "spfhelper.h"
+#include "stats.h"
 #include "store.h"
 #include "table.h"
 
@@ -32,6 +33,7 @@ typedef struct engine {
                       spf_result_fn cb, void *arg, void **job);
     int64_t (*now)(void);
     unsigned long requests, deferred, rejected;
+    policy_stats *stats;    /* NULL: not counted (stats.h) */
 } engine;
 
 /* per connection: what we know about the current message transaction */

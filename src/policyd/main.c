@@ -29,6 +29,7 @@
 #include "quotaclient.h"
 #include "server.h"
 #include "spfhelper.h"
+#include "stats.h"
 #include "store.h"
 #include "table.h"
 
@@ -44,6 +45,9 @@ static struct {
     pid_t spf_pid;
     struct stat table_st;
     int have_table_st;
+    policy_stats stats;
+    buf stats_text;
+    int stats_error_logged;     /* a failing write is logged once until one works */
 } G;
 
 static void usage(void)
@@ -107,6 +111,26 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(G.base);
 }
 
+/* The counters for emailng-metricsd (stats.h): rewritten when something
+ * changed (and at exit), off the request path. */
+static void write_metrics(int force)
+{
+    if (!G.cfg.metrics_file[0] || (!force && !G.stats.changed))
+        return;
+    buf_reset(&G.stats_text);
+    stats_format(&G.stats, &G.stats_text);
+    buf err = BUF_INIT;
+    if (prom_file_write(G.cfg.metrics_file, &G.stats_text, &err) != 0) {
+        G.stats.changed = 1;        /* try again next time */
+        if (!G.stats_error_logged)
+            daemon_log("cannot write the metrics file (will retry): %s", buf_cstr(&err));
+        G.stats_error_logged = 1;
+    } else {
+        G.stats_error_logged = 0;
+    }
+    buf_free(&err);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -117,6 +141,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     store_sync(G.store);
     if (ticks % G.cfg.table_check_interval == 0)
         load_table(0);
+    if (ticks % G.cfg.metrics_interval == 0)
+        write_metrics(0);
     if (ticks % 60 == 0) {
         long n = store_expire(G.store, (int64_t)time(NULL), 10000);
         if (n > 0)
@@ -234,6 +260,25 @@ static int *open_listeners(gid_t sock_gid)
     }
     buf_free(&err);
     return fds;
+}
+
+/* The metrics file's folder, made as root for the user the daemon becomes
+ * (it replaces the file there); readable by all: the counters are no
+ * secret and metricsd runs as its own user. */
+static void ensure_metrics_folder(void)
+{
+    if (!G.cfg.metrics_file[0] || getuid() != 0)
+        return;
+    buf err = BUF_INIT;
+    char *dir = xstrdup(G.cfg.metrics_file);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (fs_ensure_dir(dir, G.cfg.user, NULL, 0755, &err) != 0)
+            msg_fatal("metrics_file: %s", buf_cstr(&err));
+    }
+    free(dir);
+    buf_free(&err);
 }
 
 /* Without -f: fork, the parent waits until the child says it is ready
@@ -362,6 +407,7 @@ int main(int argc, char **argv)
     int *fds = open_listeners(sock_gid);
     if (getuid() == 0 && fs_ensure_dir(G.cfg.state_dir, G.cfg.user, NULL, 0700, &err) != 0)
         msg_fatal("%s", err.data);
+    ensure_metrics_folder();
     int ready = foreground ? -1 : detach();
     int spf_fd = start_as_root_then_drop();
 
@@ -372,6 +418,11 @@ int main(int argc, char **argv)
         msg_fatal("cannot create the event loop");
     G.qc = quota_client_new(G.base, &G.cfg, daemon_log_str);
     engine_init(&G.eng, &G.cfg, G.table, G.store, quota_client_lookup, G.qc);
+    struct timespec started;
+    clock_gettime(CLOCK_REALTIME, &started);
+    stats_init(&G.stats, (double)started.tv_sec + (double)started.tv_nsec / 1e9);
+    G.eng.stats = &G.stats;
+    write_metrics(1);           /* zeros from the start: the families exist before the first mail */
     load_table(1);
     if (spf_fd >= 0) {
         G.spf = spf_client_new(G.base, spf_fd, G.cfg.spf.timeout_ms, daemon_log_str);
@@ -388,6 +439,7 @@ int main(int argc, char **argv)
         close(ready);
     }
     run();
+    write_metrics(1);
 
     server_free(G.srv);
     spf_client_free(G.spf);
@@ -399,6 +451,8 @@ int main(int argc, char **argv)
     event_base_free(G.base);
     table_free(G.table);
     free(G.table);
+    stats_free(&G.stats);
+    buf_free(&G.stats_text);
     config_free(&G.cfg);
     free(fds);
     free(peers);

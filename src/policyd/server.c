@@ -122,6 +122,8 @@ static void on_done(void *arg, const decision *d)
     c->ev = NULL;
     double ms = ms_since(&c->t0);
     answer(c, buf_cstr((buf *)&d->action));
+    stats_request(c->srv->eng->stats, request_get(&c->req, "protocol_state"), buf_cstr((buf *)&d->action),
+                  ms / 1000.0);
     log_decision(&c->req, buf_cstr((buf *)&d->action), buf_cstr((buf *)&d->reason), ms);
     request_reset(&c->req);
     c->waiting = 0;
@@ -196,6 +198,7 @@ static void process(conn *c)
         if (c->req.bad) {
             double ms = ms_since(&c->t0);
             answer(c, c->srv->cfg->on_error);
+            stats_bad_request(c->srv->eng->stats, ms / 1000.0);
             buf reason = BUF_INIT;
             buf_printf(&reason, "bad request from %s: %s", c->peer, c->req.bad);
             log_decision(&c->req, c->srv->cfg->on_error, reason.data, ms);

@@ -21,8 +21,10 @@
  *
  * Usage: emailng-syncwatch --prefix NAME --partner ADDRESS --port N
  *            --ca FILE --secret-file FILE [--stall-seconds N]
- *            [--interval-seconds N] [--log FILE] [--pid-file FILE] [-t]
+ *            [--interval-seconds N] [--log FILE] [--pid-file FILE]
+ *            [--metrics-file FILE] [-t]
  *   -t  check the arguments and the secret file, then exit.
+ * --metrics-file: its counters for emailng-metricsd (counters.h).
  * One log line per decision: stalled-dsync action="end" (pid, waited_s,
  * partner, user, result) and action="retry" (partner, user, result). */
 #include <errno.h>
@@ -36,6 +38,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "counters.h"
 #include "daemon.h"
 #include "daemon_log.h"
 #include "doveadm_client.h"
@@ -44,6 +47,7 @@
 #include "netaddr.h"
 #include "password.h"
 #include "process.h"
+#include "promtext.h"
 #include "stall.h"
 
 #define SECRET_MAX 1024
@@ -51,7 +55,7 @@
 #define RETRY_TIMEOUT_MS 10000
 
 struct options {
-    const char *prefix, *partner, *ca, *secret_file, *log, *pid_file;
+    const char *prefix, *partner, *ca, *secret_file, *log, *pid_file, *metrics_file;
     long port, stall, interval;
     int check;
 };
@@ -77,13 +81,15 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"port", required_argument, NULL, 'o'},        {"ca", required_argument, NULL, 'a'},
         {"secret-file", required_argument, NULL, 's'}, {"stall-seconds", required_argument, NULL, 'S'},
         {"interval-seconds", required_argument, NULL, 'i'}, {"log", required_argument, NULL, 'l'},
-        {"pid-file", required_argument, NULL, 'f'},    {NULL, 0, NULL, 0},
+        {"pid-file", required_argument, NULL, 'f'},    {"metrics-file", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->stall = 60;
     o->interval = 5;
     o->log = "-";
     o->pid_file = "";
+    o->metrics_file = "";
     int c;
     while ((c = getopt_long(argc, argv, "t", longopts, NULL)) != -1) {
         int rc = 0;
@@ -97,6 +103,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'i': rc = parse_long("interval-seconds", optarg, 1, 3600, &o->interval); break;
         case 'l': o->log = optarg; break;
         case 'f': o->pid_file = optarg; break;
+        case 'm': o->metrics_file = optarg; break;
         case 't': o->check = 1; break;
         default: return -1;
         }
@@ -108,7 +115,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     if (optind != argc || missing) {
         fprintf(stderr, "emailng-syncwatch: %s%s\nusage: emailng-syncwatch --prefix NAME --partner ADDRESS "
                 "--port N --ca FILE --secret-file FILE [--stall-seconds N] [--interval-seconds N] "
-                "[--log FILE] [--pid-file FILE] [-t]\n",
+                "[--log FILE] [--pid-file FILE] [--metrics-file FILE] [-t]\n",
                 missing ? missing : "unexpected argument ", missing ? " is required" : argv[optind]);
         return -1;
     }
@@ -158,18 +165,45 @@ static void log_decision(const char *action, long pid, long age, const struct st
     buf_free(&num);
 }
 
+static struct sw_counters counters;
+
+/* After a round that changed them (and at start): metricsd's user reads
+ * the file; a failed write is logged once and tried again. */
+static void write_metrics(const struct options *o, int force)
+{
+    static int failing;
+    if (!*o->metrics_file || (!force && !counters.changed))
+        return;
+    buf text = BUF_INIT, err = BUF_INIT;
+    sw_format(&counters, &text);
+    if (prom_file_write(o->metrics_file, &text, &err) != 0) {
+        counters.changed = 1;
+        if (!failing)
+            daemon_log("cannot write the metrics file (will retry): %s", buf_cstr(&err));
+        failing = 1;
+    } else {
+        failing = 0;
+    }
+    buf_free(&text);
+    buf_free(&err);
+}
+
 static void retry_at_partner(const struct options *o, const char *secret, const struct stall_title *t)
 {
     struct doveadm_target target = {o->partner, (int)o->port, o->ca, secret, RETRY_TIMEOUT_MS};
     const char *argv[] = {"replicator", "replicate", "-p", "high", buf_cstr((buf *)&t->user), NULL};
     struct doveadm_reply reply = {0};
     buf err = BUF_INIT, result = BUF_INIT;
+    int ok = 0;
     if (doveadm_run(&target, "", argv, &reply, &err) != 0)
         buf_printf(&result, "failed: %s", buf_cstr(&err));
     else if (!reply.ok)
         buf_printf(&result, "failed: the partner answered -%s", reply.code ? reply.code : "");
-    else
+    else {
+        ok = 1;
         buf_append_str(&result, "requested");
+    }
+    sw_count(&counters, ok ? SW_RETRY_REQUESTED : SW_RETRY_FAILED);
     log_decision("retry", 0, -1, t, buf_cstr(&result));
     doveadm_reply_free(&reply);
     buf_free(&err);
@@ -231,13 +265,17 @@ static void round_once(const struct options *o, const char *secret)
          * holds no lock and has opened no mailbox). */
         if (kill((pid_t)pid, SIGKILL) != 0) {
             log_decision("end", pid, age, &t, strerror(errno));
+            sw_count(&counters, SW_END_FAILED);
             continue;
         }
         log_decision("end", pid, age, &t, "SIGKILL");
-        if (strcmp(buf_cstr(&t.client), o->partner) == 0)
+        sw_count(&counters, SW_END_KILLED);
+        if (strcmp(buf_cstr(&t.client), o->partner) == 0) {
             retry_at_partner(o, secret, &t);
-        else
+        } else {
             log_decision("retry", 0, -1, &t, "skipped: the client is not the partner");
+            sw_count(&counters, SW_RETRY_SKIPPED);
+        }
     }
     free(pids);
     stall_title_free(&t);
@@ -273,10 +311,12 @@ int main(int argc, char **argv)
     }
     daemon_log("started: watching %s/doveadm-server for dsync runs waiting over %ld s for their handshake, "
                "every %ld s; retries go to %s:%ld", o.prefix, o.stall, o.interval, o.partner, o.port);
+    write_metrics(&o, 1);       /* zeros from the start */
     while (!daemon_signal_stop()) {
         if (daemon_signal_hup())
             daemon_log_reopen_now();
         round_once(&o, buf_cstr(&secret));
+        write_metrics(&o, 0);
         struct timespec ts = {o.interval, 0};
         while (!daemon_signal_pending() && nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;

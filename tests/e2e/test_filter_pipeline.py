@@ -358,3 +358,63 @@ def test_status_lists_filter_daemons(fsite):
     st = fsite.services()
     for name in ("clamd", "amavisd", "clamav-milter"):
         assert st[name]["state"] == "up", st
+
+
+def test_quarantine_size_in_metrics(fsite):
+    """emailng-metricsd counts amavisd's quarantine as `emailng quarantine
+    list --json` lists it (messages and bytes, by type), a virus more after
+    one more is quarantined; it may list the folder, not read the messages."""
+    import grp
+    import urllib.request
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def metrics():
+        with urllib.request.urlopen("http://127.0.0.1:9901/metrics", timeout=10) as r:
+            text = r.read().decode()
+        return {(s.name, frozenset(s.labels.items())): s.value
+                for f in text_string_to_metric_families(text) for s in f.samples}
+
+    def listed():
+        relays = json.loads(fsite.run("quarantine", "list", "--json", check=True).out)["relays"]
+        return [m for relay in relays for m in relay["messages"]]
+
+    def by_type(messages, kind):
+        chosen = [m for m in messages if m["id"].startswith(kind + "-")]
+        return len(chosen), sum(m["bytes"] for m in chosen)
+
+    def figures(m, kind):
+        return (m[("emailng_quarantine_messages", frozenset({("type", kind)}))],
+                m[("emailng_quarantine_size_bytes", frozenset({("type", kind)}))])
+
+    before = listed()
+    m = metrics()
+    assert m[("emailng_quarantine_up", frozenset())] == 1.0
+    for kind in ("virus", "spam", "banned", "badh", "clean"):
+        assert figures(m, kind) == by_type(before, kind), kind
+
+    user, password = fsite.new_user(prefix="qm")
+    mid = msgid()
+    with SMTP(587) as s:
+        s.ehlo("client.e2e.test")
+        s.starttls(context=tls_context(fsite))
+        s.ehlo("client.e2e.test")
+        s.login(user, password)
+        msg, _ = make_message(user, "bob@example.test", mid, body=EICAR + b"\r\n")
+        assert not s.sendmail(user, ["bob@example.test"], msg)
+    deadline = time.monotonic() + 120
+    while len(listed()) == len(before):
+        assert time.monotonic() < deadline, filter_log_tail(fsite)
+        time.sleep(1)
+    after = listed()
+    assert by_type(after, "virus")[0] == by_type(before, "virus")[0] + 1
+    assert figures(metrics(), "virus") == by_type(after, "virus")
+
+    folder = os.path.join(fsite.state, "data", "mail", "amavis", "quarantine")
+    st = os.stat(folder)
+    assert st.st_gid == grp.getgrnam("emailng-metrics").gr_gid and st.st_mode & 0o777 == 0o750
+    assert os.stat(os.path.dirname(folder)).st_mode & 0o777 == 0o751
+    metrics_gid = grp.getgrnam("emailng-metrics").gr_gid
+    assert grp.getgrnam("amavis").gr_gid not in os.getgrouplist("emailng-metrics", metrics_gid)
+    for name in os.listdir(folder):
+        f = os.stat(os.path.join(folder, name))
+        assert f.st_gid != metrics_gid and f.st_mode & 0o004 == 0, (name, oct(f.st_mode))   # not readable by it

@@ -4,8 +4,11 @@ Three endpoints on 127.0.0.1 (the one-host site has no firewall, so they
 listen on loopback only): Dovecot's stats service (OpenMetrics, 9900), Debian's
 prometheus-postfix-exporter (9154) and emailng-metricsd (9901). Each is parsed
 with python3-prometheus-client's parsers; a login, a failed login and a
-delivery must move exactly the counters that name them; `emailng status
---json` and the metrics must agree; metrics.enabled: false starts none.
+delivery must move exactly the counters that name them (Dovecot's, Postfix's
+and emailng-policyd's, whose request count and latency histogram must match
+the decision lines of its log); `emailng status --json` and the metrics must
+agree; metrics.enabled: false starts none. (The quarantine's figures are
+tested on the filter site, tests/e2e/test_filter_pipeline.py.)
 """
 
 import errno
@@ -142,6 +145,69 @@ def test_delivery_moves_dovecot_and_postfix_counters(site):
         value(postfix, "postfix_smtpd_messages_processed_total", sasl_method="") + 1
     assert value(samples(DOVECOT), "dovecot_lmtp_delivery_failures_total") == \
         value(dovecot, "dovecot_lmtp_delivery_failures_total")
+
+
+POLICIES = ("ratelimit", "spf", "quota", "greylist")
+ACTIONS = ("dunno", "prepend", "defer", "reject", "other")
+STATES = ("RCPT", "END-OF-MESSAGE", "other")
+POLICYD_WRITES = 5      # templates/policyd/policyd.conf: metrics_interval
+
+
+def policyd_decisions(site):
+    """Decision lines in policyd's log: one per answered request."""
+    with open(os.path.join(site.state, "log", "mail", "policyd.log"), errors="replace") as f:
+        return sum(1 for line in f if " decision " in line)
+
+
+def policyd_figures(m):
+    requests = {(st, a): value(m, "emailng_policyd_requests_total", state=st, action=a) for st in STATES for a in ACTIONS}
+    actions = {(p, a): value(m, "emailng_policyd_actions_total", policy=p, action=a) for p in POLICIES for a in ACTIONS}
+    return requests, actions
+
+
+def test_policyd_counts_a_delivery_by_policy(site):
+    """One message to one recipient through the MX: policyd answers one RCPT
+    request (each of its four policies once) and one END-OF-MESSAGE request;
+    the latency histogram counts exactly the answers, as many as the decision
+    lines its log gained."""
+    user, _ = site.new_user()
+    before = samples(EMAILNG)
+    assert value(before, "emailng_daemon_up", daemon="policyd") == 1.0
+    assert value(before, "emailng_daemon_metrics_up", daemon="policyd") == 1.0
+    assert site.services()["policyd"]["state"] == "up"
+    # the daemon writes its counters every POLICYD_WRITES s, the log at once
+    time.sleep(POLICYD_WRITES + 1)
+    before = samples(EMAILNG)
+    logged = policyd_decisions(site)
+    req0, act0 = policyd_figures(before)
+    count0 = value(before, "emailng_policyd_request_duration_seconds_count")
+    assert count0 == sum(req0.values()) + value(before, "emailng_policyd_bad_requests_total")
+
+    mid = msgid()
+    smtp_send("sender@example.org", [user], make_message("sender@example.org", user, mid)[0])
+    wait_for_message(site, user, mid)
+    time.sleep(POLICYD_WRITES + 1)      # both answers came before the queue took the message
+    after = samples(EMAILNG)
+    count = value(after, "emailng_policyd_request_duration_seconds_count")
+    req1, act1 = policyd_figures(after)
+    dreq = {k: req1[k] - req0[k] for k in req1 if req1[k] != req0[k]}
+    dact = {k: act1[k] - act0[k] for k in act1 if act1[k] != act0[k]}
+    # the message went through: nothing refused it
+    assert sum(v for (st, a), v in dreq.items() if st == "RCPT") == 1, dreq
+    assert sum(v for (st, a), v in dreq.items() if st == "END-OF-MESSAGE") == 1, dreq
+    assert all(a in ("dunno", "prepend") for (st, a) in dreq), dreq
+    for policy in POLICIES:
+        answers = {a: v for (p, a), v in dact.items() if p == policy}
+        assert sum(answers.values()) == 1 and set(answers) <= {"dunno", "prepend"}, (policy, dact)
+    # the RCPT answer is a header exactly when SPF answered with one
+    rcpt_action = [a for (st, a) in dreq if st == "RCPT"][0]
+    assert (rcpt_action == "prepend") == (("spf", "prepend") in dact), (dreq, dact)
+    assert count == count0 + sum(dreq.values()), (count, count0, dreq)
+    assert count - count0 == policyd_decisions(site) - logged
+    assert value(after, "emailng_policyd_request_duration_seconds_bucket", le="+Inf") == count
+    assert value(after, "emailng_policyd_request_duration_seconds_sum") > \
+        value(before, "emailng_policyd_request_duration_seconds_sum")
+    assert value(after, "emailng_policyd_start_time_seconds") <= time.time()
 
 
 def test_status_lists_endpoints_and_agrees(site):

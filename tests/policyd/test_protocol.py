@@ -247,3 +247,61 @@ def test_unix_socket_serves_only_peer_users(make_daemon):
     assert len(lines) == 2, log
     assert "not root or one of peer_users" in lines[0]
     assert d.alive()
+
+
+def test_metrics_file_counts_requests_policies_and_latency(make_daemon):
+    """metrics_file (docs/policyd.md, "Metrics"): written at start, again
+    within metrics_interval of a change and at exit, in the Prometheus text
+    format; counts every answer by state and action, each policy's answer,
+    bad requests, and the latency histogram over all of them. Its folder is
+    made for the daemon's user."""
+    import pwd
+    import shutil
+    import tempfile
+    from prometheus_client.parser import text_string_to_metric_families
+    top = tempfile.mkdtemp(prefix="policyd-metrics-")
+    os.chmod(top, 0o755)     # the daemon, once its own user, passes through
+    path = os.path.join(top, "metrics", "policyd.prom")
+    try:
+        d = make_daemon("quota: {enabled: false}\ngreylist: {enabled: true, delay: 60}\n"
+                        f"metrics_file: {path}\nmetrics_interval: 1\n", TABLE)
+
+        def figures():
+            with open(path) as f:
+                text = f.read()
+            return {(s.name, frozenset(s.labels.items())): s.value
+                    for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+        def v(m, name, **labels):
+            return m[(name, frozenset(labels.items()))]
+        start = figures()
+        assert v(start, "emailng_policyd_request_duration_seconds_count") == 0
+        assert pwd.getpwuid(os.stat(os.path.dirname(path)).st_uid).pw_name == "emailng-policyd"
+        assert os.stat(path).st_mode & 0o777 == 0o644
+        s = d.connect()
+        assert policy(s, **rcpt()).startswith("DEFER_IF_PERMIT")             # greylisted
+        assert policy(s, **rcpt(sasl_username="bob@example.test", instance="2",
+                                recipient="x@example.org")) == "DUNNO"        # authenticated
+        assert policy(s, **rcpt(protocol_state="END-OF-MESSAGE", sasl_username="bob@example.test",
+                                instance="2", recipient="", recipient_count="1")) == "DUNNO"
+        s.sendall(b"request=smtpd_access_policy\nsender=" + b"a" * 5000 + b"\n\n")  # over max_line
+        assert read_answer(s) == "DUNNO"
+        time.sleep(2.5)
+        m = figures()
+        assert v(m, "emailng_policyd_requests_total", state="RCPT", action="defer") == 1
+        assert v(m, "emailng_policyd_requests_total", state="RCPT", action="dunno") == 1
+        assert v(m, "emailng_policyd_requests_total", state="END-OF-MESSAGE", action="dunno") == 1
+        assert v(m, "emailng_policyd_bad_requests_total") == 1
+        assert v(m, "emailng_policyd_actions_total", policy="greylist", action="defer") == 1
+        assert v(m, "emailng_policyd_actions_total", policy="greylist", action="dunno") == 1
+        assert v(m, "emailng_policyd_actions_total", policy="ratelimit", action="dunno") == 2
+        assert v(m, "emailng_policyd_actions_total", policy="quota", action="dunno") == 2    # off: dunno
+        assert v(m, "emailng_policyd_request_duration_seconds_count") == 4
+        assert v(m, "emailng_policyd_request_duration_seconds_bucket", le="+Inf") == 4
+        assert 0 < v(m, "emailng_policyd_request_duration_seconds_sum") < 4
+        # the last answers before a stop are in the file written at exit
+        assert policy(s, **rcpt(instance="3", client_address="203.0.113.5")).startswith("DEFER_IF_PERMIT")
+        d.stop()
+        assert v(figures(), "emailng_policyd_request_duration_seconds_count") == 5
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

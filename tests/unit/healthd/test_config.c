@@ -317,11 +317,12 @@ static void test_drain_file(void **state)
     (void)state;
     hd_config c;
     buf err = BUF_INIT, unknown = BUF_INIT;
-    char *text = xasprintf("%sdrain_file: /tmp/d\nstatus_file: /tmp/s\nuser: nobody\n", GOOD);
+    char *text = xasprintf("%sdrain_file: /tmp/d\nstatus_file: /tmp/s\nmetrics_file: /tmp/m.prom\nuser: nobody\n", GOOD);
     assert_int_equal(parse(text, &c, &err), 0);
     free(text);
     assert_string_equal(c.drain_file, "/tmp/d");
     assert_string_equal(c.status_file, "/tmp/s");
+    assert_string_equal(c.metrics_file, "/tmp/m.prom");
     assert_string_equal(c.user, "nobody");
 
     int drained[4] = {1, 1, 1, 1};
@@ -365,6 +366,19 @@ static void test_drain_file(void **state)
                                         "store 2001:db8::34 pair2 secondary recovering\n"
                                         "pair pair1 198.18.0.32\n"
                                         "pair pair2 198.18.0.33\n");
+
+    /* The counters for metricsd: one sample per pair and direction. */
+    unsigned long long switches[4] = {2, 3, 0, 0};
+    buf_reset(&out);
+    table_format_metrics(&c, switches, &out);
+    assert_string_equal(buf_cstr(&out),
+                        "# HELP emailng_healthd_switches_total Times this proxy's health monitor moved the pair to "
+                        "its primary or secondary store.\n"
+                        "# TYPE emailng_healthd_switches_total counter\n"
+                        "emailng_healthd_switches_total{pair=\"pair1\",to=\"primary\"} 2\n"
+                        "emailng_healthd_switches_total{pair=\"pair1\",to=\"secondary\"} 3\n"
+                        "emailng_healthd_switches_total{pair=\"pair2\",to=\"primary\"} 0\n"
+                        "emailng_healthd_switches_total{pair=\"pair2\",to=\"secondary\"} 0\n");
     buf_free(&out);
     config_free(&c);
     buf_free(&err);

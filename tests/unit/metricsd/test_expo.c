@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "expo.h"
+#include "fsutil.h"
 
 static void expect_line(const buf *out, const char *line)
 {
@@ -140,6 +143,126 @@ static void test_replication(void **state)
     buf_free(&out);
 }
 
+static char *scratch_dir(void)
+{
+    char *dir = xstrdup("/tmp/expo-unit-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    buf err = BUF_INIT;
+    if (fs_write_file(path, text, strlen(text), 0644, &err) != 0)
+        fail_msg("%s", buf_cstr(&err));
+    buf_free(&err);
+    free(path);
+}
+
+/* A daemon runs if its pid file names a live process. */
+static void test_daemons(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    char *pid = xasprintf("%ld\n", (long)getpid());
+    put(dir, "alive.pid", pid);
+    put(dir, "gone.pid", "999999999\n");
+    char *alive = xasprintf("%s/alive.pid", dir), *gone = xasprintf("%s/gone.pid", dir);
+    char *missing = xasprintf("%s/missing.pid", dir);
+    struct expo_item daemons[] = {{"policyd", alive}, {"syncwatch", gone}, {"healthd", missing}};
+    buf out = BUF_INIT;
+    expo_daemons(daemons, 3, &out);
+    expect_line(&out, "# TYPE emailng_daemon_up gauge");
+    expect_line(&out, "emailng_daemon_up{daemon=\"policyd\"} 1");
+    expect_line(&out, "emailng_daemon_up{daemon=\"syncwatch\"} 0");
+    expect_line(&out, "emailng_daemon_up{daemon=\"healthd\"} 0");
+    buf_reset(&out);
+    expo_daemons(daemons, 0, &out);
+    assert_int_equal(out.len, 0);
+    buf_free(&out);
+    buf err = BUF_INIT;
+    fs_remove_tree(dir, &err);
+    buf_free(&err);
+    free(pid);
+    free(alive);
+    free(gone);
+    free(missing);
+    free(dir);
+}
+
+/* A daemon's counters are appended as they are; a missing file or one that
+ * is not whole (no final newline, a NUL) is left out and says so. */
+static void test_daemon_metrics(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *good = "# HELP emailng_policyd_x_total X.\n# TYPE emailng_policyd_x_total counter\n"
+                       "emailng_policyd_x_total{policy=\"spf\"} 3\n";
+    put(dir, "good.prom", good);
+    put(dir, "cut.prom", "emailng_syncwatch_y_total 1");
+    char *g = xasprintf("%s/good.prom", dir), *c = xasprintf("%s/cut.prom", dir), *m = xasprintf("%s/none", dir);
+    char *z = xasprintf("%s/nul.prom", dir);
+    FILE *f = fopen(z, "w");
+    assert_non_null(f);
+    fwrite("a 1\0b 2\n", 1, 8, f);
+    fclose(f);
+    struct expo_item files[] = {{"policyd", g}, {"syncwatch", c}, {"healthd", m}, {"other", z}};
+    buf out = BUF_INIT;
+    expo_daemon_metrics(files, 4, &out);
+    expect_line(&out, "emailng_daemon_metrics_up{daemon=\"policyd\"} 1");
+    expect_line(&out, "emailng_daemon_metrics_up{daemon=\"syncwatch\"} 0");
+    expect_line(&out, "emailng_daemon_metrics_up{daemon=\"healthd\"} 0");
+    expect_line(&out, "emailng_daemon_metrics_up{daemon=\"other\"} 0");
+    assert_non_null(strstr(buf_cstr(&out), good));
+    assert_null(strstr(buf_cstr(&out), "emailng_syncwatch_y_total"));
+    assert_int_equal(strlen(buf_cstr(&out)), out.len);
+    buf_free(&out);
+    buf err = BUF_INIT;
+    fs_remove_tree(dir, &err);
+    buf_free(&err);
+    free(g);
+    free(c);
+    free(m);
+    free(z);
+    free(dir);
+}
+
+/* amavisd's files by type; other names and folders do not count. */
+static void test_quarantine(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    put(dir, "virus-AbC12+_x", "12345");
+    put(dir, "virus-Zz9", "1234567");
+    put(dir, "spam-q1", "123");
+    put(dir, "notes.txt", "ignored");
+    put(dir, "virus-bad name", "ignored");
+    char *sub = xasprintf("%s/banned-folder", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    buf out = BUF_INIT;
+    expo_quarantine(dir, &out);
+    expect_line(&out, "emailng_quarantine_up 1");
+    expect_line(&out, "emailng_quarantine_messages{type=\"virus\"} 2");
+    expect_line(&out, "emailng_quarantine_messages{type=\"spam\"} 1");
+    expect_line(&out, "emailng_quarantine_messages{type=\"banned\"} 0");
+    expect_line(&out, "emailng_quarantine_size_bytes{type=\"virus\"} 12");
+    expect_line(&out, "emailng_quarantine_size_bytes{type=\"spam\"} 3");
+    expect_line(&out, "emailng_quarantine_size_bytes{type=\"clean\"} 0");
+    buf_reset(&out);
+    char *none = xasprintf("%s/none", dir);
+    expo_quarantine(none, &out);
+    assert_string_equal(buf_cstr(&out), "# HELP emailng_quarantine_up 1 if amavisd's quarantine folder could be "
+                                        "read.\n# TYPE emailng_quarantine_up gauge\nemailng_quarantine_up 0\n");
+    buf_free(&out);
+    buf err = BUF_INIT;
+    fs_remove_tree(dir, &err);
+    buf_free(&err);
+    free(none);
+    free(sub);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -148,6 +271,9 @@ int main(void)
         cmocka_unit_test(test_certificates),
         cmocka_unit_test(test_volumes),
         cmocka_unit_test(test_replication),
+        cmocka_unit_test(test_daemons),
+        cmocka_unit_test(test_daemon_metrics),
+        cmocka_unit_test(test_quarantine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@
 #include "ratelimit.h"
 #include "spf.h"
 #include "spfhelper.h"
+#include "stats.h"
 #include "store.h"
 #include "table.h"
 
@@ -940,6 +941,54 @@ static void test_engine(void **state)
     engine_free(&e);
 }
 
+/* The engine counts what each policy answered (stats.h), in order, until
+ * one refuses: the later ones are not asked and not counted. */
+static void test_engine_counts_policy_answers(void **state)
+{
+    (void)state;
+    cfg.spf.enabled = 1;
+    cfg.spf.reject_fail = 1;
+    cfg.quota.cache_ttl = 0;
+    deferred_mode = 0;
+    engine e;
+    engine_init(&e, &cfg, &tab, st, fake_lookup, NULL);
+    e.now = now_fn;
+    e.spf_check = fake_spf;
+    policy_stats ps;
+    stats_init(&ps, 0);
+    e.stats = &ps;
+    session s;
+    session_init(&s);
+    fake_spf_result = "pass";
+    /* passes everything: the SPF header */
+    assert_true(strncmp(run_engine(&e, &s, "protocol_state=RCPT\nclient_address=198.51.100.1\nhelo_name=mx.example.org\n"
+                                           "sender=x@example.org\nrecipient=alice@example.test\ninstance=i1"),
+                        "PREPEND", 7) == 0);
+    /* a member over quota: quota refuses, greylisting is not asked */
+    assert_true(strncmp(run_engine(&e, &s, "protocol_state=RCPT\nclient_address=198.51.100.1\nhelo_name=mx.example.org\n"
+                                           "sender=x@example.org\nrecipient=team@example.test\ninstance=i1"),
+                        "552", 3) == 0);
+    /* SPF fail: neither quota nor greylisting is asked */
+    fake_spf_result = "fail";
+    assert_true(strncmp(run_engine(&e, &s, "protocol_state=RCPT\nclient_address=203.0.113.1\nhelo_name=h.example.net\n"
+                                           "sender=x@example.net\nrecipient=alice@example.test\ninstance=i2"),
+                        "550", 3) == 0);
+    assert_int_equal(ps.actions[STATS_RATELIMIT][STATS_DUNNO], 3);
+    assert_int_equal(ps.actions[STATS_SPF][STATS_PREPEND], 2);
+    assert_int_equal(ps.actions[STATS_SPF][STATS_REJECT], 1);
+    assert_int_equal(ps.actions[STATS_QUOTA][STATS_DUNNO], 1);
+    assert_int_equal(ps.actions[STATS_QUOTA][STATS_REJECT], 1);
+    assert_int_equal(ps.actions[STATS_GREYLIST][STATS_DUNNO], 1);
+    unsigned long long total = 0;
+    for (int p = 0; p < STATS_POLICIES; p++)
+        for (int a = 0; a < STATS_ACTIONS; a++)
+            total += ps.actions[p][a];
+    assert_int_equal(total, 3 + 3 + 2 + 1);
+    session_free(&s);
+    engine_free(&e);
+    stats_free(&ps);
+}
+
 /* cidr.c on netaddr: the client-network keys and list matching as before. */
 static void test_cidr_keys_and_lists(void **state)
 {
@@ -1013,6 +1062,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spf_isolated_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spf_helper_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_counts_policy_answers, setup, teardown),
     };
     int rc = cmocka_run_group_tests_name("policyd policies", tests, NULL, NULL);
     buf_free(&last_action);
