@@ -12,6 +12,7 @@
 #include "alias_rules.h"
 #include "buf.h"
 #include "cli.h"
+#include "cmd_quota_list.h"
 #include "cmd_spam.h"
 #include "commands.h"
 #include "directory.h"
@@ -450,6 +451,8 @@ static int user_command(int argc, char **argv, const struct directory_target *t)
                           argv[0]);
     if (strcmp(sub->name, "spam") == 0)     /* cmd_spam.c */
         return cmd_user_spam(argc, argv, t);
+    if (strcmp(sub->name, "list") == 0 && cmd_quota_list_wanted(argc, argv))   /* cmd_quota_list.c */
+        return cmd_quota_list(argc, argv, t);
     struct invocation inv = {"user", sub, t};
     const char *name = sub->name;
     int is_add = strcmp(name, "add") == 0;

@@ -107,7 +107,9 @@ static const struct subcommand_help user_subcommands[] = {
     {"passwd", "ADDRESS [--password-stdin]", "set a user's password"},
     {"quota", "ADDRESS SIZE|default", "set a user's quota (1M to 1024T) or return to the site default"},
     {"show", "ADDRESS", "a user's quota, status, services, store pair and other addresses"},
-    {"list", "[--json]", "every user and its quota"},
+    {"list", "[--quota [--over PERCENT]] [--json]",
+     "every user and its quota; --quota: usage and limit from the stores, fullest first (--over: only those at "
+     "or above PERCENT)"},
     {"spam", "ADDRESS [--threshold N|default] [--allow|--deny|--unallow|--undeny SENDER]...",
      "a user's spam settings (no option: show them)"},
     {NULL, NULL, NULL},

@@ -6,6 +6,7 @@ A fresh user with a 1M quota fills the mailbox with IMAP APPEND (the quota
 counts every save, not only deliveries). The notices are counted by
 Subject; usage comes from GETQUOTAROOT."""
 
+import json
 import os
 import time
 
@@ -113,3 +114,36 @@ def test_notice_reads_as_a_notice(site):
     with open(os.path.join(site.state, "log", "mail", "quota-warning.log")) as f:
         lines = [l for l in f if user in l]
     assert len(lines) == 1 and "saved mail to INBOX" in lines[0], lines
+
+
+def test_user_list_quota_from_the_stores(site):
+    """`user list --quota` reads usage and limit from the stores (doveadm),
+    fullest first; `--over PERCENT` keeps those at or above it."""
+    full, full_pw = site.new_user(quota="1M", prefix="qfull")
+    half, half_pw = site.new_user(quota="2M", prefix="qhalf")
+    _append(site, full, full_pw, 300_000, 1)
+    _append(site, full, full_pw, 300_000, 2)                 # ~57 %
+    _append(site, half, half_pw, 300_000, 1)                 # ~14 %
+    r = site.run("user", "list", "--quota", "--json", check=True)
+    users = json.loads(r.out)["users"]
+    by_address = {u["address"]: u for u in users}
+    for address, password in ((full, full_pw), (half, half_pw)):
+        used_kib, limit_kib = imap_storage(site, address, password)
+        u = by_address[address]
+        assert u["used_bytes"] == used_kib * 1024 and u["limit_bytes"] == limit_kib * 1024, (u, used_kib)
+        assert u["pair"] == "pair1"
+        assert abs(u["percent"] - 100.0 * used_kib / limit_kib) < 0.05, u
+    percents = [u["percent"] for u in users if u["percent"] is not None]
+    assert percents == sorted(percents, reverse=True)
+    assert [u["address"] for u in users].index(full) < [u["address"] for u in users].index(half)
+    r = site.run("user", "list", "--quota", "--over", "50", "--json", check=True)
+    over = [u["address"] for u in json.loads(r.out)["users"]]
+    assert full in over and half not in over
+    assert all(u["percent"] >= 50 for u in json.loads(r.out)["users"])
+    r = site.run("user", "list", "--quota", "--over", "50", check=True)
+    lines = r.out.splitlines()
+    assert lines[0].split() == ["ADDRESS", "USED", "LIMIT", "USED%", "PAIR"]
+    row = [l.split() for l in lines if l.startswith(full + " ")]
+    assert len(row) == 1 and row[0][2] == "1.0M" and row[0][4] == "pair1", lines
+    r = site.run("user", "list", "--over", "lots")
+    assert r.rc == 2 and "--over" in r.err
