@@ -1,0 +1,26 @@
+/* webserver_service: Debian's nginx (nginx-light) on every host with the
+ * proxy role (the one-host site's host, the proxies of several hosts,
+ * where tls.names[0] points): HTTPS on 443 with the public certificate,
+ * serving the clients' auto-configuration and the MTA-STS policy as
+ * static files rendered from the site (client_config.h,
+ * templates/nginx/www); port 80 only redirects to HTTPS, and is left to
+ * lego / the ACME forwarder under tls.source acme. Configuration
+ * STATE/etc/HOST/nginx/nginx.conf, pid RUN/nginx/nginx.pid, logs
+ * LOG/nginx-{access,error}.log, temporary files DATA/nginx (workers run
+ * as www-data). A new public certificate: `nginx -s reload`. */
+#ifndef EMAILNG_WEBSERVER_SERVICE_H
+#define EMAILNG_WEBSERVER_SERVICE_H
+
+#include "services.h"
+
+int webserver_prepare(const struct service_env *env, buf *err);
+int webserver_start(const struct service_env *env, buf *err);
+int webserver_ready(const struct service_env *env, buf *detail);
+pid_t webserver_pid(const struct service_env *env);
+int webserver_stop(const struct service_env *env, buf *err);
+int webserver_reload(const struct service_env *env, buf *err);
+
+/* 0 for port_http when the site leaves port 80 to ACME, else 1. */
+int webserver_port_open(const struct service_env *env, const char *name);
+
+#endif
