@@ -29,6 +29,9 @@ int webserver_prepare(const struct service_env *env, buf *err)
         rc = fs_ensure_dir(data, NGINX_WORKER_USER, NULL, 0700, err);
     if (rc == 0)
         rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
+    /* lego's HTTP-01 tokens (root writes, the workers read). */
+    if (rc == 0)
+        rc = fs_ensure_dir(service_var(env, "acme_webroot"), NULL, NULL, 0755, err);
     free(run);
     free(data);
     return rc;
@@ -103,6 +106,14 @@ int webserver_stop(const struct service_env *env, buf *err)
 int webserver_reload(const struct service_env *env, buf *err)
 {
     return run_nginx(env, "reload", err);
+}
+
+char *webserver_acme_webroot(const struct service_env *env)
+{
+    if (webserver_pid(env) == 0 || !client_config_serves_http(env->site)
+        || !tcp_listening(service_var(env, "host_address"), service_port(env, "port_http")))
+        return NULL;
+    return xstrdup(service_var(env, "acme_webroot"));
 }
 
 int webserver_port_open(const struct service_env *env, const char *name)

@@ -89,7 +89,7 @@ void client_config_names(const struct site *site, buf *out)
 
 int client_config_serves_http(const struct site *site)
 {
-    return site->cert_source != CERT_SOURCE_ACME;
+    return site->cert_source != CERT_SOURCE_ACME || site->n_hosts == 1;
 }
 
 /* Thunderbird's <outgoingServer> for every relay: implicit TLS first. */
@@ -149,18 +149,24 @@ static void http_server(const struct site *site, const struct site_host *host, c
                            "    server {\n"
                            "        listen ");
         listen_address(host->address, CLIENT_CONFIG_PORT_HTTP, &b);
-        buf_append_str(&b, " default_server;\n"
-                           "        server_name _;\n"
-                           "        location / {\n"
-                           "            return 301 https://$emailng_https_host$request_uri;\n"
-                           "        }\n"
-                           "    }");
+        buf_printf(&b, " default_server;\n"
+                       "        server_name _;\n"
+                       "        # tls.source acme: lego's HTTP-01 tokens while nginx holds port 80\n"
+                       "        # (lego --http.webroot; public_cert.c). Empty otherwise.\n"
+                       "        location ^~ /.well-known/acme-challenge/ {\n"
+                       "            root %s;\n"
+                       "            default_type text/plain;\n"
+                       "        }\n"
+                       "        location / {\n"
+                       "            return 301 https://$emailng_https_host$request_uri;\n"
+                       "        }\n"
+                       "    }", render_context_get(ctx, "acme_webroot"));
         render_context_set(ctx, "webserver_http_rule", "# Port 80: nginx, a redirect to HTTPS only.\n"
                                                        "        tcp dport 80 accept");
     } else {
-        buf_append_str(&b, "# Port 80: not served (tls.source acme: lego's HTTP-01 challenge has it; admin manual,\n"
-                           "    # \"Client auto-configuration\").");
-        render_context_set(ctx, "webserver_http_rule", "# Port 80 for nginx: none (tls.source acme).");
+        buf_append_str(&b, "# Port 80: not served (tls.source acme on several hosts: the ACME forwarder has it;\n"
+                           "    # admin manual, \"Client auto-configuration\").");
+        render_context_set(ctx, "webserver_http_rule", "# Port 80 for nginx: none (the ACME forwarder's).");
     }
     render_context_set(ctx, "nginx_http_server", buf_cstr(&b));
     buf_free(&b);
@@ -225,6 +231,9 @@ void client_config_context(const struct site *site, const struct site_host *host
     }
     buf_free(&ignored);
 
+    char *webroot = xasprintf("%s/acme-webroot", render_context_get(ctx, "data_dir"));
+    render_context_set(ctx, "acme_webroot", webroot);
+    free(webroot);
     set_int(ctx, "port_https", CLIENT_CONFIG_PORT_HTTPS);
     set_int(ctx, "port_http", CLIENT_CONFIG_PORT_HTTP);
     buf_reset(&b);

@@ -15,11 +15,13 @@
  *                        the .mobileconfig's identifiers (stable per site)
  *   mta_sts_policy       the policy text (dns_records.h), CRLF lines
  *   port_https, port_http, nginx_listen_https, nginx_http_server,
- *   nginx_redirect_hosts, webserver_http_rule
+ *   nginx_redirect_hosts, webserver_http_rule, acme_webroot
  *                        where nginx listens; port 80 only redirects to
- *                        HTTPS and is not nginx's under tls.source acme
- *                        (lego's HTTP-01 there: client_config_serves_http)
- * Needs host_address, run_dir, etc_dir in ctx already. */
+ *                        HTTPS, and serves lego's HTTP-01 tokens from
+ *                        acme_webroot (DATA/acme-webroot) on a one-host
+ *                        site; with tls.source acme on several hosts it
+ *                        is the ACME forwarder's (client_config_serves_http)
+ * Needs host_address, data_dir, etc_dir in ctx already. */
 #ifndef EMAILNG_CLIENT_CONFIG_H
 #define EMAILNG_CLIENT_CONFIG_H
 
@@ -33,8 +35,10 @@
 void client_config_context(const struct site *site, const struct site_host *host, struct render_context *ctx);
 
 /* 1 if the web server listens on port 80 (to redirect to HTTPS): not
- * with tls.source acme, where port 80 is lego's (one host) or the ACME
- * forwarder's (several hosts; acme_forward_service.h). */
+ * with tls.source acme on several hosts, where port 80 is the ACME
+ * forwarder's (acme_forward_service.h). On one host under acme lego
+ * binds port 80 itself while nginx is down (the first `up`), and writes
+ * its tokens into nginx's acme_webroot while nginx runs (public_cert.c). */
 int client_config_serves_http(const struct site *site);
 
 /* The names clients look up besides tls.names, for every domain:
