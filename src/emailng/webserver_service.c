@@ -29,6 +29,14 @@ int webserver_prepare(const struct service_env *env, buf *err)
         rc = fs_ensure_dir(data, NGINX_WORKER_USER, NULL, 0700, err);
     if (rc == 0)
         rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
+    /* nginx creates its logs world-readable (0644): made first, for root
+     * and adm only (the access log holds the addresses clients asked for). */
+    static const char *const logs[] = {"nginx-access.log", "nginx-error.log"};
+    for (size_t i = 0; rc == 0 && i < sizeof logs / sizeof logs[0]; i++) {
+        char *log = service_path(env, "log_dir", logs[i]);
+        rc = fs_ensure_file(log, NULL, "adm", 0640, err);
+        free(log);
+    }
     /* lego's HTTP-01 tokens (root writes, the workers read). */
     if (rc == 0)
         rc = fs_ensure_dir(service_var(env, "acme_webroot"), NULL, NULL, 0755, err);
