@@ -2,6 +2,7 @@
  * webserver_service.h. */
 #include "webserver_service.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,6 +123,18 @@ char *webserver_acme_webroot(const struct service_env *env)
         || !tcp_listening(service_var(env, "host_address"), service_port(env, "port_http")))
         return NULL;
     return xstrdup(service_var(env, "acme_webroot"));
+}
+
+int webserver_yield_http(const struct service_env *env, buf *err)
+{
+    pid_t pid = webserver_pid(env);
+    if (pid == 0 || !tcp_listening(service_var(env, "host_address"), service_port(env, "port_http")))
+        return 0;
+    int rc = webserver_stop(env, err);
+    if (rc == 0)
+        printf("  %-8s stopped: port 80 goes to the ACME forwarder (was pid %ld; started again below)\n", "nginx",
+               (long)pid);
+    return rc;
 }
 
 int webserver_port_open(const struct service_env *env, const char *name)

@@ -26,6 +26,12 @@ int webserver_reload(const struct service_env *env, buf *err);
  * port 80 itself). Caller frees. */
 char *webserver_acme_webroot(const struct service_env *env);
 
+/* Stops this host's nginx if it runs and holds port 80: its
+ * configuration predates tls.source acme on several hosts, where the
+ * ACME forwarder takes port 80 (acme_forward_service.h); `up` starts
+ * nginx again later with the new configuration. 0, or -1 with err. */
+int webserver_yield_http(const struct service_env *env, buf *err);
+
 /* 0 for port_http when the site leaves port 80 to ACME, else 1. */
 int webserver_port_open(const struct service_env *env, const char *name);
 
