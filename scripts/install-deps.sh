@@ -12,7 +12,7 @@ RUNTIME="postfix postfix-ldap postsrsd postfix-mta-sts-resolver postfix-lmdb dov
  liblmdb0 libspf2-2 libmilter1.0.1 nftables unbound dns-root-data
  amavisd-new clamav clamav-daemon clamav-milter spamassassin fail2ban logrotate
  lego opendmarc publicsuffix opendkim
- prometheus-postfix-exporter socat"
+ prometheus-postfix-exporter socat nginx-light"
 BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev libmilter-dev clang
  lmdb-utils"

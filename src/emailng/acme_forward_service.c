@@ -11,6 +11,7 @@
 #include "process.h"
 #include "public_cert.h"
 #include "public_names.h"
+#include "webserver_service.h"
 
 #define SOCAT "/usr/bin/socat"
 #define HTTP_PORT 80
@@ -68,8 +69,9 @@ int acme_forward_start(const struct service_env *env, buf *err)
      * becomes socat ($0 is the pid file, the rest socat's arguments). */
     const char *argv[] = {"/bin/sh", "-c", "echo $$ > \"$0\" && exec " SOCAT " \"$@\"", pid_file,
                           "-T", IDLE_SECONDS, listen, target, NULL};
-    int rc = 0;
-    if (access(SOCAT, X_OK) != 0) {
+    /* nginx of this host, from before tls.source acme, may hold port 80. */
+    int rc = webserver_yield_http(env, err);
+    if (rc == 0 && access(SOCAT, X_OK) != 0) {
         buf_printf(err, "%s is missing (Debian package socat; scripts/install-deps.sh)", SOCAT);
         rc = -1;
     }

@@ -14,6 +14,7 @@
 #include "public_names.h"
 #include "services.h"
 #include "site_cert_source.h"
+#include "webserver_service.h"
 
 /* lego talks to the ACME CA and answers its HTTP-01 request itself. */
 #define LEGO "/usr/bin/lego"
@@ -86,8 +87,24 @@ static void last_line(buf *output, buf *out)
     buf_append(out, text + start, n - start);
 }
 
+/* A one-host site whose nginx holds port 80: the folder nginx serves
+ * lego's tokens from (webserver_service.h); else NULL. */
+static char *lego_webroot(const struct site *site, const char *state_dir)
+{
+    if (site->n_hosts != 1)
+        return NULL;
+    struct service_env env;
+    buf ignored = BUF_INIT;
+    char *webroot = NULL;
+    if (service_env_init(&env, site, &site->hosts[0], state_dir, &ignored) == 0)
+        webroot = webserver_acme_webroot(&env);
+    service_env_free(&env);
+    buf_free(&ignored);
+    return webroot;
+}
+
 /* Runs `lego ... run`: a new certificate for the names, into acme_dir. */
-static int run_lego(const struct site *site, const char *acme_dir, buf *names, buf *err)
+static int run_lego(const struct site *site, const char *state_dir, const char *acme_dir, buf *names, buf *err)
 {
     size_t n_names = 0;
     for (const char *p = buf_cstr(names); *p; p++)
@@ -104,8 +121,11 @@ static int run_lego(const struct site *site, const char *acme_dir, buf *names, b
     argv[n++] = acme_dir;
     argv[n++] = "--http";
     char *port = site->n_hosts > 1 ? xasprintf(":%d", ACME_LEGO_PORT) : xstrdup(ACME_HTTP_PORT);
-    argv[n++] = "--http.port";
-    argv[n++] = port;
+    /* Our nginx on port 80 (one host, after the first `up`): lego writes
+     * the tokens where it serves them instead of binding 80 itself. */
+    char *webroot = lego_webroot(site, state_dir);
+    argv[n++] = webroot ? "--http.webroot" : "--http.port";
+    argv[n++] = webroot ? webroot : port;
     argv[n++] = "--http-timeout";
     argv[n++] = "30";
     char *copy = xstrdup(buf_cstr(names));
@@ -127,6 +147,7 @@ static int run_lego(const struct site *site, const char *acme_dir, buf *names, b
     buf_free(&output);
     free(copy);
     free(port);
+    free(webroot);
     free(argv);
     return status == 0 ? 0 : -1;
 }
@@ -194,7 +215,7 @@ static int acme_order(const struct site *site, const char *state_dir, buf *names
             rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
         buf why = BUF_INIT;
         long long t0 = clock_ms();
-        int got = rc == 0 && run_lego(site, acme_dir, names, &why) == 0;
+        int got = rc == 0 && run_lego(site, state_dir, acme_dir, names, &why) == 0;
         /* lego names its files after the first domain. */
         char *first = first_name(names);
         char *crt = xasprintf("%s/certificates/%s.crt", acme_dir, first);

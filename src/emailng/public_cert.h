@@ -7,7 +7,9 @@
  *     installed copy; never written to, never re-issued.
  *   - acme: Debian's lego obtains a certificate for the DNS names of
  *     tls.names (not localhost, not addresses) over ACME with the HTTP-01
- *     challenge (its own server on port 80), when there is none, when the
+ *     challenge (its own server on port 80; on a one-host site whose
+ *     nginx holds port 80, tokens written where nginx serves them:
+ *     webserver_acme_webroot), when there is none, when the
  *     names changed, when it expires within PUBLIC_CERT_RENEW_DAYS, or
  *     when forced. Account key and lego's state: STATE/secrets/acme (0700).
  *     A failed renewal while a valid certificate is installed is not an

@@ -32,6 +32,7 @@
 #include "mtasts_service.h"
 #include "srs_service.h"
 #include "tlspolicy_service.h"
+#include "webserver_service.h"
 #include "store_pairs.h"
 #include "syncwatch_service.h"
 
@@ -432,6 +433,7 @@ static const char *const postfix_ports[] = {"port_smtp", "port_submission", "por
 static const char *const resolver_ports[] = {"port_dns", NULL};
 static const char *const postfix_exporter_ports[] = {"port_metrics_postfix", NULL};
 static const char *const metricsd_ports[] = {"port_metrics_emailng", NULL};
+static const char *const webserver_ports[] = {"port_https", "port_http", NULL};
 /* The per-role variants of a site of several hosts (templates/COMPONENT-ROLE)
  * open only some of the ports; the relay's Dovecot only a local socket. */
 static const char *const dovecot_proxy_ports[] = {"port_imap", "port_imaps", "port_pop3", "port_pop3s",
@@ -485,6 +487,12 @@ const struct service services[] = {
      .prepare = dovecot_prepare, .start = dovecot_start, .ready = dovecot_ready, .pid = dovecot_pid,
      .stop = dovecot_stop, .ports = dovecot_ports, .ports_by_kind = dovecot_ports_by_kind, .uses_certificates = 1,
      .reload = dovecot_reload},
+    /* The clients' auto-configuration and the MTA-STS policy over HTTPS
+     * (webserver_service.c): after acme-forward, which gets a proxy's
+     * ACME certificate. */
+    {.name = "nginx", .roles = ROLE_PROXY,
+     .prepare = webserver_prepare, .start = webserver_start, .ready = webserver_ready, .pid = webserver_pid,
+     .stop = webserver_stop, .ports = webserver_ports, .uses_certificates = 1, .reload = webserver_reload},
     /* A store's watch over Dovecot's replication (syncwatch_service.c):
      * it looks at the store's Dovecot processes, so up after Dovecot. */
     {.name = "syncwatch", .roles = ROLE_STORE,
@@ -590,21 +598,29 @@ pid_t service_unwanted_pid(const struct service *svc, const struct service_env *
     return svc->pid(env);
 }
 
-/* What to tell an administrator whose port is taken by a packaged daemon. */
+/* What to tell an administrator whose port is taken by a packaged daemon:
+ * its process name, and the Debian service that runs it. */
+static const struct {
+    const char *comm, *service;
+} packaged_services[] = {
+    {"master", "postfix"},
+    {"dovecot", "dovecot"},
+    {"slapd", "slapd"},
+    {"nginx", "nginx"},
+    {"apache2", "apache2"},
+};
+
 static const char *packaged_service(const char *comm)
 {
-    if (strcmp(comm, "master") == 0)
-        return "postfix";
-    if (strcmp(comm, "dovecot") == 0)
-        return "dovecot";
-    if (strcmp(comm, "slapd") == 0)
-        return "slapd";
+    for (size_t i = 0; i < sizeof packaged_services / sizeof packaged_services[0]; i++)
+        if (strcmp(comm, packaged_services[i].comm) == 0)
+            return packaged_services[i].service;
     return NULL;
 }
 
 int service_port_open(const struct service_env *env, const char *name)
 {
-    return strncmp(name, "port_metrics_", 13) != 0 || env->site->metrics.enabled;
+    return (strncmp(name, "port_metrics_", 13) != 0 || env->site->metrics.enabled) && webserver_port_open(env, name);
 }
 
 int service_check_ports(const struct service *svc, const struct service_env *env, buf *err)

@@ -1,5 +1,6 @@
 /* dns_records: the records a site's domains need; see dns_records.h. */
 #include "dns_records.h"
+#include "client_config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -305,6 +306,20 @@ int dns_records_build(const struct site *site, const char *domain, struct dns_do
         free(name);
     }
 
+    /* The clients' auto-configuration (client_config.h): Thunderbird asks
+     * autoconfig.DOMAIN, Outlook autodiscover.DOMAIN, both served by
+     * nginx on the proxies over HTTPS. */
+    static const char *const client_names[] = {"autoconfig", "autodiscover"};
+    for (size_t n = 0; n < sizeof client_names / sizeof client_names[0]; n++) {
+        name = xasprintf("%s.%s", client_names[n], out->domain);
+        for (size_t i = 0; i < site->n_hosts; i++)
+            if (site->hosts[i].roles & ROLE_PROXY)
+                add_address(site, out, name, site->hosts[i].address,
+                            xasprintf("%s: the clients' auto-configuration over HTTPS (nginx on proxy %s)",
+                                      client_names[n], site->hosts[i].name));
+        free(name);
+    }
+
     /* TLS-RPT (RFC 8460): senders' reports of TLS failures. */
     name = xasprintf("_smtp._tls.%s", out->domain);
     text = xasprintf("v=TLSRPTv1; rua=mailto:postmaster@%s", out->domain);
@@ -322,6 +337,16 @@ int dns_records_build(const struct site *site, const char *domain, struct dns_do
     add_srv(out, "_imap._tcp", 10, site->ports.imap, public_name, "IMAP, STARTTLS");
     add_srv(out, "_pop3s._tcp", 20, site->ports.pop3s, public_name, "POP3, implicit TLS (after IMAP)");
     add_srv(out, "_pop3._tcp", 30, site->ports.pop3, public_name, "POP3, STARTTLS (after IMAP)");
+    /* Outlook's fallback when autodiscover.DOMAIN has no answer. */
+    name = xasprintf("_autodiscover._tcp.%s", out->domain);
+    text = xasprintf("0 1 %d %s.", CLIENT_CONFIG_PORT_HTTPS, public_name);
+    char *canon = xasprintf("0 1 %d %s", CLIENT_CONFIG_PORT_HTTPS, public_name);
+    add(out, name, DNS_SRV, text, canon, NULL, 1,
+        xasprintf("Outlook: autodiscover over HTTPS at %s port %d (nginx on the proxies)", public_name,
+                  CLIENT_CONFIG_PORT_HTTPS));
+    free(name);
+    free(text);
+    free(canon);
 
     /* What cannot be published here (DKIM: dkim_dns_add, from the keys). */
     for (size_t k = 0; k < n_relays; k++) {
@@ -386,7 +411,8 @@ void dns_records_zone_text(const struct dns_domain_records *r, int only_in_zone,
     if (r->mta_sts_policy) {
         buf_printf(out, "; MTA-STS policy: serve this text (CRLF line ends, Content-Type text/plain) at\n"
                         ";   https://mta-sts.%s/.well-known/mta-sts.txt\n"
-                        "; with a certificate for mta-sts.%s; a new policy needs the new _mta-sts id above.\n",
+                        "; with a certificate for mta-sts.%s (the proxies' nginx serves it, `emailng up`);\n"
+                        "; a new policy needs the new _mta-sts id above.\n",
                    r->domain, r->domain);
         const char *p = r->mta_sts_policy;
         while (*p) {

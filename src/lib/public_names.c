@@ -29,7 +29,7 @@ static void tls_dns_names(const struct site *site, buf *out)
 
 /* A relay's public name on a site of several hosts (dns_records.c and
  * render.c's host_fqdn say the same: HOST.PRIMARY-DOMAIN). */
-static void relay_name(const struct site *site, const struct site_host *host, buf *out)
+void public_names_relay(const struct site *site, const struct site_host *host, buf *out)
 {
     buf name = BUF_INIT;
     buf_printf(&name, "%s.%s", host->name, site->domains[0]);
@@ -42,7 +42,7 @@ void public_names_of_host(const struct site *site, const struct site_host *host,
     if (site->n_hosts == 1 || (host->roles & ROLE_PROXY))
         tls_dns_names(site, out);
     else if (host->roles & ROLE_RELAY)
-        relay_name(site, host, out);
+        public_names_relay(site, host, out);
 }
 
 void public_names_all(const struct site *site, buf *out)
@@ -50,7 +50,7 @@ void public_names_all(const struct site *site, buf *out)
     add_lower(out, site->tls_names[0]);
     for (size_t i = 0; site->n_hosts > 1 && i < site->n_hosts; i++)
         if (site->hosts[i].roles & ROLE_RELAY)
-            relay_name(site, &site->hosts[i], out);
+            public_names_relay(site, &site->hosts[i], out);
 }
 
 const struct site_host *public_names_orderer(const struct site *site, const struct site_host *host)

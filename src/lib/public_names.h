@@ -33,6 +33,10 @@ int public_names_is_address(const char *s);
  * after each); nothing for a store or the directory. */
 void public_names_of_host(const struct site *site, const struct site_host *host, buf *out);
 
+/* A relay's own public name on a site of several hosts, HOST.PRIMARY-DOMAIN
+ * (its MX and submission name), lower case, one line. */
+void public_names_relay(const struct site *site, const struct site_host *host, buf *out);
+
 /* Every public name of the site (tls.names[0] first, then the relays'
  * names on a site of several hosts), one per line: what one certificate
  * from tls.files must cover. */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client_config.h"
 #include "dkim.h"
 #include "dns_records.h"
 #include "fsutil.h"
@@ -682,6 +683,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     site_quota_warning_render(site, ctx);
     render_metrics_context(site, host, ctx);
     render_outbound_context(site, host, ctx);
+    client_config_context(site, host, ctx);   /* nginx and the clients' auto-configuration */
     {
         buf guard = BUF_INIT;
         loopback_guard_rules(site, host, &guard);

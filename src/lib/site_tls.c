@@ -5,8 +5,35 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client_config.h"
 #include "fsutil.h"
 #include "tls.h"
+
+/* names[from...] = the clients' names (client_config_names) of the copy
+ * in text: the site CA vouches for autoconfig.DOMAIN & co. where nginx
+ * serves them. Returns the new count; text keeps the strings. */
+static size_t add_client_names(const struct site *site, buf *text, const char **names, size_t from)
+{
+    client_config_names(site, text);
+    size_t n = from;
+    if (text->len == 0)
+        return n;
+    for (char *save = NULL, *name = strtok_r(text->data, "\n", &save); name; name = strtok_r(NULL, "\n", &save))
+        names[n++] = name;
+    return n;
+}
+
+/* How many names client_config_names gives. */
+static size_t n_client_names(const struct site *site)
+{
+    buf text = BUF_INIT;
+    client_config_names(site, &text);
+    size_t n = 0;
+    for (size_t i = 0; i < text.len; i++)
+        n += text.data[i] == '\n';
+    buf_free(&text);
+    return n;
+}
 
 static int host_certs(const struct site *site, const char *tls_dir, const struct site_host *h, int *changed,
                       buf *err)
@@ -15,7 +42,7 @@ static int host_certs(const struct site *site, const char *tls_dir, const struct
     int rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
     /* Server: HOST.<primary domain> first (Postfix myhostname of a relay,
      * what peers check), then the site's public names, then the address. */
-    const char **names = xcalloc(site->n_tls_names + 2, sizeof *names);
+    const char **names = xcalloc(site->n_tls_names + 2 + n_client_names(site), sizeof *names);
     size_t n = 0;
     char *fqdn = xasprintf("%s.%s", h->name, site->domains[0]);
     names[n++] = fqdn;
@@ -23,6 +50,9 @@ static int host_certs(const struct site *site, const char *tls_dir, const struct
         if (strcmp(site->tls_names[i], h->address) != 0)
             names[n++] = site->tls_names[i];
     names[n++] = h->address;
+    buf client_names = BUF_INIT;
+    if (h->roles & ROLE_PROXY)    /* where nginx runs */
+        n = add_client_names(site, &client_names, names, n);
     char *crt = xasprintf("%s/server.crt", dir), *key = xasprintf("%s/server.key", dir);
     /* slapd reads its key after dropping to openldap. */
     if (rc == 0)
@@ -49,6 +79,7 @@ static int host_certs(const struct site *site, const char *tls_dir, const struct
     }
     free(fqdn);
     free(names);
+    buf_free(&client_names);
     free(dir);
     return rc;
 }
@@ -87,8 +118,15 @@ int site_tls_ensure(const struct site *site, const char *state_dir, const struct
     char *tls_dir = xasprintf("%s/tls", state_dir);
     const char **permitted = xcalloc(site->n_domains + site->n_tls_names + site->n_hosts + 1, sizeof *permitted);
     size_t n_permitted = site_tls_permitted(site, permitted);
-    int rc = tls_ensure(tls_dir, (const char *const *)site->tls_names, site->n_tls_names, permitted, n_permitted,
-                        changed, err);
+    /* The one-host site's certificate: tls.names, then the clients' names. */
+    const char **names = xcalloc(site->n_tls_names + n_client_names(site) + 1, sizeof *names);
+    for (size_t i = 0; i < site->n_tls_names; i++)
+        names[i] = site->tls_names[i];
+    buf client_names = BUF_INIT;
+    size_t n_names = add_client_names(site, &client_names, names, site->n_tls_names);
+    int rc = tls_ensure(tls_dir, names, n_names, permitted, n_permitted, changed, err);
+    free(names);
+    buf_free(&client_names);
     for (size_t i = 0; rc == 0 && site->n_hosts > 1 && i < site->n_hosts; i++)
         if (host == NULL || host == &site->hosts[i])
             rc = host_certs(site, tls_dir, &site->hosts[i], changed, err);

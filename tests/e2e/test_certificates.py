@@ -41,6 +41,7 @@ PUBLIC_PORTS = {
     143: ["-starttls", "imap"], 993: [],
     110: ["-starttls", "pop3"], 995: [],
     4190: ["-starttls", "sieve"],
+    443: [],        # nginx: the clients' auto-configuration (test_autoconfig.py)
 }
 
 BASE = """site: {{name: certs}}
@@ -219,7 +220,7 @@ class OpenSessions:
 
 def master_pids(site):
     svc = site.services()
-    return {n: svc[n]["pid"] for n in ("postfix", "dovecot")}
+    return {n: svc[n]["pid"] for n in ("postfix", "dovecot", "nginx")}
 
 
 # --- pebble and its DNS ----------------------------------------------------------
@@ -459,6 +460,11 @@ def test_acme_forced_renewal_keeps_sessions_and_daemons(cs):
         r = cs.run("tls", "renew", "--force", timeout=300)
         assert r.rc == 0, repr(r)
         assert "(forced)" in r.out and "postfix  reloaded" in r.out and "dovecot  reloaded" in r.out, r.out
+        assert "nginx    reloaded" in r.out, r.out
+        # nginx holds port 80 now: lego wrote its token where nginx serves it
+        # (--http.webroot), and the CA fetched it from nginx.
+        with open(os.path.join(cs.state, "log", "mail", "nginx-access.log")) as f:
+            assert re.search(r'"GET /\.well-known/acme-challenge/\S+ HTTP/1\.1" 200 ', f.read())
         m = re.search(r"\(forced\) in ([\d.]+) s", r.out)
         print("\nMEASURE: a forced renewal from pebble took %s s (lego)" % m.group(1))
         new = installed_chain(cs)

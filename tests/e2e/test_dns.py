@@ -36,6 +36,10 @@ def test_dns_prints_every_record(site):
         "_imap._tcp.%s. IN SRV 10 1 %d %s." % (DOMAIN, PORTS["imap"], TLS_NAME),
         "_pop3s._tcp.%s. IN SRV 20 1 %d %s." % (DOMAIN, PORTS["pop3s"], TLS_NAME),
         "_pop3._tcp.%s. IN SRV 30 1 %d %s." % (DOMAIN, PORTS["pop3"], TLS_NAME),
+        # The clients' auto-configuration (test_autoconfig.py).
+        "autoconfig.%s. IN A %s" % (DOMAIN, HOST),
+        "autodiscover.%s. IN A %s" % (DOMAIN, HOST),
+        "_autodiscover._tcp.%s. IN SRV 0 1 443 %s." % (DOMAIN, TLS_NAME),
     ]
     for line in expected:
         assert line in lines, (line, r.out)

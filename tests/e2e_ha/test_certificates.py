@@ -46,7 +46,7 @@ RELAY_NAMES = {"relay1": "relay1.example.test", "relay2": "relay2.example.test"}
 # port -> s_client arguments (STARTTLS protocol, or implicit TLS)
 RELAY_PORTS = {25: ["-starttls", "smtp"], 587: ["-starttls", "smtp"], 465: []}
 PROXY_PORTS = {143: ["-starttls", "imap"], 993: [], 110: ["-starttls", "pop3"], 995: [],
-               4190: ["-starttls", "sieve"]}
+               4190: ["-starttls", "sieve"], 443: []}     # 443: nginx (tests/e2e/test_autoconfig.py)
 
 
 def sh(*argv):

@@ -70,6 +70,10 @@ static void test_full_topology_primary_domain(void **state)
         "_mta-sts.example.test. IN TXT \"v=STSv1; id=9f7781221d138feb0e0c08fa7d33174f\"\n"
         "mta-sts.example.test. IN A 198.18.0.21\n"
         "mta-sts.example.test. IN A 198.18.0.22\n"
+        "autoconfig.example.test. IN A 198.18.0.21\n"
+        "autoconfig.example.test. IN A 198.18.0.22\n"
+        "autodiscover.example.test. IN A 198.18.0.21\n"
+        "autodiscover.example.test. IN A 198.18.0.22\n"
         "_smtp._tls.example.test. IN TXT \"v=TLSRPTv1; rua=mailto:postmaster@example.test\"\n"
         "_submissions._tcp.example.test. IN SRV 0 1 465 relay1.example.test.\n"
         "_submissions._tcp.example.test. IN SRV 0 1 465 relay2.example.test.\n"
@@ -78,7 +82,8 @@ static void test_full_topology_primary_domain(void **state)
         "_imaps._tcp.example.test. IN SRV 0 1 993 mail.example.test.\n"
         "_imap._tcp.example.test. IN SRV 10 1 143 mail.example.test.\n"
         "_pop3s._tcp.example.test. IN SRV 20 1 995 mail.example.test.\n"
-        "_pop3._tcp.example.test. IN SRV 30 1 110 mail.example.test.\n");
+        "_pop3._tcp.example.test. IN SRV 30 1 110 mail.example.test.\n"
+        "_autodiscover._tcp.example.test. IN SRV 0 1 443 mail.example.test.\n");
     free(text);
     site_free(&site);
 }
@@ -99,6 +104,10 @@ static void test_second_domain_points_at_the_primary_names(void **state)
         "_mta-sts.other.example. IN TXT \"v=STSv1; id=9f7781221d138feb0e0c08fa7d33174f\"\n"
         "mta-sts.other.example. IN A 198.18.0.21\n"
         "mta-sts.other.example. IN A 198.18.0.22\n"
+        "autoconfig.other.example. IN A 198.18.0.21\n"
+        "autoconfig.other.example. IN A 198.18.0.22\n"
+        "autodiscover.other.example. IN A 198.18.0.21\n"
+        "autodiscover.other.example. IN A 198.18.0.22\n"
         "_smtp._tls.other.example. IN TXT \"v=TLSRPTv1; rua=mailto:postmaster@other.example\"\n"
         "_submissions._tcp.other.example. IN SRV 0 1 465 relay1.example.test.\n"
         "_submissions._tcp.other.example. IN SRV 0 1 465 relay2.example.test.\n"
@@ -107,7 +116,8 @@ static void test_second_domain_points_at_the_primary_names(void **state)
         "_imaps._tcp.other.example. IN SRV 0 1 993 mail.example.test.\n"
         "_imap._tcp.other.example. IN SRV 10 1 143 mail.example.test.\n"
         "_pop3s._tcp.other.example. IN SRV 20 1 995 mail.example.test.\n"
-        "_pop3._tcp.other.example. IN SRV 30 1 110 mail.example.test.\n");
+        "_pop3._tcp.other.example. IN SRV 30 1 110 mail.example.test.\n"
+        "_autodiscover._tcp.other.example. IN SRV 0 1 443 mail.example.test.\n");
     free(text);
     site_free(&site);
 }
@@ -132,6 +142,10 @@ static void test_small_site_with_comments(void **state)
         "_mta-sts.example.test. IN TXT \"v=STSv1; id=42cd25c14e55a3a9fa02428d39df66c0\"\n"
         "; MTA-STS: the HTTPS server of the policy (as the public name: proxy mail)\n"
         "mta-sts.example.test. IN A 127.0.0.1\n"
+        "; autoconfig: the clients' auto-configuration over HTTPS (nginx on proxy mail)\n"
+        "autoconfig.example.test. IN A 127.0.0.1\n"
+        "; autodiscover: the clients' auto-configuration over HTTPS (nginx on proxy mail)\n"
+        "autodiscover.example.test. IN A 127.0.0.1\n"
         "; TLS-RPT: daily reports of TLS failures to postmaster@\n"
         "_smtp._tls.example.test. IN TXT \"v=TLSRPTv1; rua=mailto:postmaster@example.test\"\n"
         "; RFC 6186/8314: submission, implicit TLS at mail.example.test port 465 (priority 0: lower is preferred)\n"
@@ -148,9 +162,12 @@ static void test_small_site_with_comments(void **state)
         "; RFC 6186/8314: POP3, STARTTLS (after IMAP) at mail.example.test port 110 (priority 30: lower is "
         "preferred)\n"
         "_pop3._tcp.example.test. IN SRV 30 1 110 mail.example.test.\n"
+        "; Outlook: autodiscover over HTTPS at mail.example.test port 443 (nginx on the proxies)\n"
+        "_autodiscover._tcp.example.test. IN SRV 0 1 443 mail.example.test.\n"
         "; MTA-STS policy: serve this text (CRLF line ends, Content-Type text/plain) at\n"
         ";   https://mta-sts.example.test/.well-known/mta-sts.txt\n"
-        "; with a certificate for mta-sts.example.test; a new policy needs the new _mta-sts id above.\n"
+        "; with a certificate for mta-sts.example.test (the proxies' nginx serves it, `emailng up`);\n"
+        "; a new policy needs the new _mta-sts id above.\n"
         ";   version: STSv1\n"
         ";   mode: testing\n"
         ";   mx: mail.example.test\n"
