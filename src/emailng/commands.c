@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alt_storage.h"
+#include "cmd_backup.h"
 #include "cmd_dkim.h"
 #include "cmd_dns.h"
 #include "cmd_node.h"
@@ -215,6 +216,26 @@ const struct command commands[] = {
      "Each store moves its own copy (ALT does not replicate) with doveadm altmove; a store\n"
      "whose ALT file system is missing (not mounted) is refused, and `status` warns.",
      storage_subcommands, 1, cmd_storage_run},
+    {"backup", "[--user ADDRESS] | --list",
+     "mail (doveadm backup), directory (slapcat) and secrets into a new generation of backup.path",
+     "Each run makes a generation (a folder named by its UTC start time) in the site file's\n"
+     "backup.path (default STATE/backup): every user's mail as an mdbox of its own, started\n"
+     "from the previous generation so dsync moves only what changed, the Sieve scripts, the\n"
+     "directory as LDIF and the site's secrets (root only). Mail arriving meanwhile is in it\n"
+     "or in the next one. A run for every user keeps backup.keep generations; --user ADDRESS\n"
+     "saves one user. --list: the generations.",
+     NULL, 1, cmd_backup_run},
+    {"restore", "--user ADDRESS [--folder NAME] [--generation G] [--into FOLDER | --replace [--force]] | "
+     "--directory [--generation G] [--force]",
+     "a user's mail or one folder, under \"Restored/G\" or in place of a lost mailbox; or the directory",
+     "--user: the user's mail (or --folder NAME and its subfolders) from generation G (default:\n"
+     "the newest holding the user) is imported under FOLDER (default \"Restored/G\", subscribed);\n"
+     "nothing the user has now is touched. --replace: the whole mailbox becomes what the\n"
+     "backup holds (folders, flags, UIDs, subscriptions, Sieve scripts), for a deleted user\n"
+     "added again; refused while the mailbox holds mail unless --force.\n"
+     "--directory: slapd stopped, the generation's LDIF loaded with slapadd, slapd started;\n"
+     "refused while the directory has users unless --force (the old database is kept aside).",
+     NULL, 1, cmd_restore_run},
     {"help", "[COMMAND [SUBCOMMAND]]", "this text, or one command's", NULL, NULL, 1, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

@@ -189,6 +189,12 @@ struct site_outbound {
     int mta_sts;                /* mta-sts-daemon on the relays answers Postfix's TLS policy lookups */
 };
 
+/* Backups (site_backup.h; docs/admin-manual.md, "Backup and restore"). */
+struct site_backup {
+    char *path;                 /* NULL: STATE/backup */
+    int keep;                   /* complete generations kept */
+};
+
 struct site {
     char *source;                   /* file name, or "(built-in small site)" */
     char *name;
@@ -226,6 +232,7 @@ struct site {
     struct site_metrics metrics;
     struct site_outbound outbound;
     struct site_storage storage;
+    struct site_backup backup;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with

@@ -951,7 +951,7 @@ static void test_duplicate_keys(void **state)
                         "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage, backup\n");
     buf_free(&errors);
     site_free(&site);
     /* Equal values are not equal keys. */
@@ -1027,7 +1027,7 @@ static void test_errors_sorted_by_line(void **state)
                         "K, M, G or T (e.g. 500M)\n"
                         "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
                         "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage, backup\n");
     buf_free(&errors);
     site_free(&site);
 }
@@ -1158,9 +1158,48 @@ static void test_metrics_keys(void **state)
     buf_free(&errors);
 }
 
+/* backup: (M6): the default, given values, and bad values at their field. */
+static void test_backup_keys(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    assert_int_equal(parse(good, &site, &errors), 0);
+    assert_null(site.backup.path);
+    assert_int_equal(site.backup.keep, 7);
+    site_free(&site);
+
+    char *t = xasprintf("%sbackup: {path: /srv/emailng-backup, keep: 14}\n", good);
+    if (parse(t, &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_string_equal(site.backup.path, "/srv/emailng-backup");
+    assert_int_equal(site.backup.keep, 14);
+    site_free(&site);
+    free(t);
+
+    t = xasprintf("%sbackup: {path: backups}\n", good);
+    expect_error(t, "site.yaml:14:16: backup.path: \"backups\" is not an absolute folder; expected e.g. "
+                    "/srv/emailng-backup");
+    free(t);
+    t = xasprintf("%sbackup: {path: /srv/../etc}\n", good);
+    expect_error(t, "site.yaml:14:16: backup.path: \"/srv/../etc\" is not an absolute folder");
+    free(t);
+    t = xasprintf("%sbackup: {path: \"/srv/a:b\"}\n", good);
+    expect_error(t, "site.yaml:14:16: backup.path: \"/srv/a:b\" has a ':'");
+    free(t);
+    t = xasprintf("%sbackup: {keep: 0}\n", good);
+    expect_error(t, "site.yaml:14:16: backup.keep: \"0\" is not a whole number from 1 to 1000");
+    free(t);
+    t = xasprintf("%sbackup: {days: 3}\n", good);
+    expect_error(t, "site.yaml:14:10: backup: unknown key \"days\"");
+    free(t);
+    buf_free(&errors);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backup_keys),
         cmocka_unit_test(test_good_site),
         cmocka_unit_test(test_admin_address),
         cmocka_unit_test(test_cert_source),
