@@ -107,24 +107,10 @@ int alt_storage_prepare(const struct site *site, const struct site_host *host, c
 
 /* ---- cron ---------------------------------------------------------------- */
 
-static char *cron_path(const char *state_dir)
-{
-    if (strcmp(state_dir, DEFAULT_STATE) == 0)
-        return xasprintf("%s/emailng", CRON_DIR);
-    char *prefix = fabric_prefix(state_dir);
-    char *path = xasprintf("%s/emailng-%s", CRON_DIR, prefix);
-    free(prefix);
-    return path;
-}
-
 int alt_storage_cron_remove(const char *state_dir, buf *err)
 {
-    char *path = cron_path(state_dir);
-    int rc = 0;
-    if (unlink(path) != 0 && errno != ENOENT) {
-        buf_printf(err, "cannot remove %s: %s", path, strerror(errno));
-        rc = -1;
-    }
+    char *path = fabric_system_file(CRON_DIR, state_dir);
+    int rc = fs_remove_tree(path, err);
     free(path);
     return rc;
 }
@@ -159,7 +145,7 @@ int alt_storage_cron_install(const struct site *site, const char *state_dir, con
                       "17 3 * * * root %s --state %s storage altmove%s%s >>%s/log/altmove.log 2>&1\n",
                state_dir, site->storage.alt_after_days, self, state_dir, host ? " --host " : "", host ? host : "",
                state_dir);
-    char *path = cron_path(state_dir);
+    char *path = fabric_system_file(CRON_DIR, state_dir);
     int rc = fs_write_file(path, text.data, text.len, 0644, err);
     free(path);
     buf_free(&text);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "fsutil.h"
 #include "process.h"
 #include "render.h"
@@ -21,6 +22,16 @@ char *fabric_prefix(const char *state_dir)
         h *= 16777619u;
     }
     return xasprintf("en%08x", (unsigned)h);
+}
+
+char *fabric_system_file(const char *dir, const char *state_dir)
+{
+    if (strcmp(state_dir, DEFAULT_STATE) == 0)
+        return xasprintf("%s/emailng", dir);
+    char *prefix = fabric_prefix(state_dir);
+    char *path = xasprintf("%s/emailng-%s", dir, prefix);
+    free(prefix);
+    return path;
 }
 
 int fabric_exists(const char *prefix)

@@ -17,6 +17,11 @@
 /* "en" + 8 hex digits of a hash of the state directory (caller frees). */
 char *fabric_prefix(const char *state_dir);
 
+/* A file of ours in a system folder (/etc/cron.d, /etc/logrotate.d), one
+ * per state directory: DIR/emailng for the default one, else
+ * DIR/emailng-PREFIX (caller frees). */
+char *fabric_system_file(const char *dir, const char *state_dir);
+
 /* 1 if the fabric PREFIX is up (its record in /run/emailng-fabric). */
 int fabric_exists(const char *prefix);
 

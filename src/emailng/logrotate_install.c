@@ -13,12 +13,7 @@
 
 static char *installed_path(const char *state_dir)
 {
-    if (strcmp(state_dir, DEFAULT_STATE) == 0)
-        return xasprintf("%s/emailng", LOGROTATE_DIR);
-    char *prefix = fabric_prefix(state_dir);
-    char *path = xasprintf("%s/emailng-%s", LOGROTATE_DIR, prefix);
-    free(prefix);
-    return path;
+    return fabric_system_file(LOGROTATE_DIR, state_dir);
 }
 
 int logrotate_install(const struct site *site, const char *state_dir, buf *err)
@@ -48,11 +43,7 @@ int logrotate_install(const struct site *site, const char *state_dir, buf *err)
 int logrotate_remove(const char *state_dir, buf *err)
 {
     char *path = installed_path(state_dir);
-    int rc = 0;
-    if (unlink(path) != 0 && errno != ENOENT) {
-        buf_printf(err, "cannot remove %s: %s", path, strerror(errno));
-        rc = -1;
-    }
+    int rc = fs_remove_tree(path, err);
     free(path);
     return rc;
 }
