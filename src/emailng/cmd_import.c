@@ -3,9 +3,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -513,19 +515,30 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
     return 0;
 }
 
-static int prepare_dirs(const struct import_ctx *c)
+/* One import at a time per state directory: two would share the pass file
+ * and each other's run/ folder. STATE/import/lock is held (flock) until
+ * the process ends; *lock_fd is left open for that. */
+static int prepare_dirs(const struct import_ctx *c, int *lock_fd)
 {
     buf err = BUF_INIT;
     char *users = xasprintf("%s/users", c->dir), *run = xasprintf("%s/run", c->dir);
+    char *lock = xasprintf("%s/lock", c->dir);
+    int rc = fs_ensure_dir(c->dir, "root", "root", 0700, &err);
+    if (rc == 0 && ((*lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0
+                    || flock(*lock_fd, LOCK_EX | LOCK_NB) != 0)) {
+        buf_printf(&err, "%s: %s", lock, errno == EWOULDBLOCK ? "another emailng import is running" : strerror(errno));
+        rc = -1;
+    }
     /* run/ holds configuration files with passwords: a run killed half-way
      * leaves one behind, so the folder is emptied first. */
-    int rc = fs_ensure_dir(c->dir, "root", "root", 0700, &err) == 0
-             && fs_ensure_dir(users, "root", "root", 0700, &err) == 0 && fs_remove_tree(run, &err) == 0
+    if (rc == 0)
+        rc = fs_ensure_dir(users, "root", "root", 0700, &err) == 0 && fs_remove_tree(run, &err) == 0
              && fs_ensure_dir(run, "root", "root", 0700, &err) == 0 ? 0 : -1;
     if (rc != 0)
         cli_fail("import", &err);
     free(users);
     free(run);
+    free(lock);
     buf_free(&err);
     return rc;
 }
@@ -592,11 +605,15 @@ int cmd_import_run(const struct options *o, int argc, char **argv)
     }
     if (rc == EXIT_DONE) {
         c.main_conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", o->state_dir, c.store->name);
-        rc = prepare_dirs(&c) == 0 ? run_list(&c, &list) : EXIT_FAILED;
-        char *run = xasprintf("%s/run", c.dir);
-        buf_reset(&err);
-        fs_remove_tree(run, &err);
-        free(run);
+        int lock_fd = -1;
+        rc = prepare_dirs(&c, &lock_fd) == 0 ? run_list(&c, &list) : EXIT_FAILED;
+        if (lock_fd >= 0) {
+            char *run = xasprintf("%s/run", c.dir);
+            buf_reset(&err);
+            fs_remove_tree(run, &err);
+            free(run);
+            close(lock_fd);
+        }
     }
     if (site_loaded)
         site_free(&site);

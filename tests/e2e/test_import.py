@@ -409,6 +409,19 @@ def test_password_file_readable_by_others_refused(mig):
     os.unlink(os.path.join(mig.site.state, "import", "users", mig.user_imap))
 
 
+def test_one_import_at_a_time(mig):
+    """While one import holds STATE/import/lock, another refuses to start (they would share the pass
+    file and the folder of password configurations)."""
+    import fcntl
+    os.makedirs(os.path.join(mig.site.state, "import"), exist_ok=True)
+    with open(os.path.join(mig.site.state, "import", "lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        r = run_import(mig)
+        fcntl.flock(f, fcntl.LOCK_UN)
+    assert r.rc == 1 and "another emailng import is running" in r.err, r
+    assert "import pass" not in r.out, r
+
+
 def test_first_import_preserves_everything(mig):
     """M1: after the first run, per message on both sides by IMAP: sha256 of BODY.PEEK[], FLAGS
     (keywords too), INTERNALDATE and folder (UTF-8, "&", hierarchy, "/" -> "_") are the same; UIDVALIDITY
