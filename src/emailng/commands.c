@@ -7,6 +7,7 @@
 #include "cmd_backup.h"
 #include "cmd_dkim.h"
 #include "cmd_dns.h"
+#include "cmd_import.h"
 #include "cmd_node.h"
 #include "cmd_quarantine.h"
 #include "cmd_replication.h"
@@ -153,6 +154,15 @@ static const struct subcommand_help tls_subcommands[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct subcommand_help import_subcommands[] = {
+    {"run", "LIST [--imap-host HOST] [--imap-port N] [--imap-tls imaps|starttls|none] [--imap-ca FILE] [--final] "
+            "[--restart] [--user ADDRESS]",
+     "bring the listed users' mail in (legacy IMAP server or maildir), one-way: only what changed since the "
+     "last run moves"},
+    {"status", "", "each imported user's last report (exit 1 if one failed or is over quota)"},
+    {NULL, NULL, NULL},
+};
+
 static const struct subcommand_help dkim_subcommands[] = {
     {"list", "[--domain DOMAIN] [--json]", "each domain's selectors: state (pending, active, retiring) and record"},
     {"rotate", "DOMAIN [--selector NAME]", "make a new key, pending: published by `emailng dns`, not signing yet"},
@@ -236,6 +246,14 @@ const struct command commands[] = {
      "--directory: slapd stopped, the generation's LDIF loaded with slapadd, slapd started;\n"
      "refused while the directory has users unless --force (the old database is kept aside).",
      NULL, 1, cmd_restore_run},
+    {"import", NULL, "migration: users' mail from a legacy IMAP server or maildir trees (doveadm sync -1)",
+     "LIST: one user a line, `ADDRESS imap LOGIN PASSWORD_FILE` or `ADDRESS maildir PATH\n"
+     "[maildir++|fs]` (PASSWORD_FILE: root's, mode 0600 or 0400). Every run is a one-way\n"
+     "sync from the last run's state: new mail, flag changes and deletions on the source move;\n"
+     "changes made on EmailNG stay. --final after the cut-over (needs an earlier run). An\n"
+     "interrupted pass is resumed by the next run (--restart: a new pass). State and reports:\n"
+     "STATE/import. See docs/admin-manual.md, section Migration.",
+     import_subcommands, 1, cmd_import_run},
     {"help", "[COMMAND [SUBCOMMAND]]", "this text, or one command's", NULL, NULL, 1, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

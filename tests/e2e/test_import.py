@@ -1,0 +1,626 @@
+"""Migration (M1, M6): `emailng import run` brings users' mail in from a
+legacy IMAP server (Dovecot's imapc) and from a maildir tree, with
+`doveadm sync -1 -R` from the state of the user's last run.
+
+The legacy server is a Debian Dovecot EmailNG does not configure: a plain
+configuration written here (own base_dir, IMAP on 127.0.0.1:10143 in the
+site's network namespace, maildir, hierarchy separator "." and the
+listescape plugin so that "/" may appear in a folder name, as on many old
+servers). It is filled by IMAP APPEND with flags, keywords and INTERNALDATE
+set explicitly; a second legacy user serves a maildir tree written here
+with hostile content, so that both sources are compared by IMAP FETCH on
+both sides: sha256 of BODY.PEEK[], FLAGS, INTERNALDATE, folder, and the
+UIDs."""
+
+import base64
+import hashlib
+import imaplib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import DOMAIN, imap_connect
+
+LEGACY_PORT = 10143
+SEP = "."   # the legacy server's hierarchy separator; EmailNG's is "/"
+
+
+# --- modified UTF-7 (RFC 3501 5.1.3) for folder names -------------------------------
+
+def mutf7_encode(name):
+    out, pending = [], ""
+
+    def flush():
+        if pending:
+            out.append("&" + base64.b64encode(pending.encode("utf-16-be")).decode().rstrip("=").replace("/", ",")
+                       + "-")
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7e:
+            flush()
+            pending = ""
+            out.append("&-" if ch == "&" else ch)
+        else:
+            pending += ch
+    flush()
+    return "".join(out)
+
+
+def mutf7_decode(name):
+    def repl(m):
+        if m.group(1) == "":
+            return "&"
+        b = m.group(1).replace(",", "/")
+        return base64.b64decode(b + "=" * (-len(b) % 4)).decode("utf-16-be")
+    return re.sub(r"&([A-Za-z0-9+,]*)-", repl, name)
+
+
+def quoted(name):
+    return '"%s"' % mutf7_encode(name).replace("\\", "\\\\").replace('"', '\\"')
+
+
+# --- the legacy server --------------------------------------------------------------
+
+class Legacy:
+    def __init__(self, root):
+        self.root = root
+        self.conf = os.path.join(root, "dovecot.conf")
+        self.log = os.path.join(root, "dovecot.log")
+        self.passwd = os.path.join(root, "passwd")
+        self.users = {}
+
+    def add_user(self, login, password, mail=None):
+        home = os.path.join(self.root, "home", login)
+        os.makedirs(home, exist_ok=True)
+        shutil.chown(home, "vmail", "vmail")
+        self.users[login] = (password, mail or "maildir:~/Maildir", home)
+        with open(self.passwd, "w") as f:
+            for name, (pw, m, h) in self.users.items():
+                f.write("%s:{PLAIN}%s::::%s::userdb_mail=%s\n" % (name, pw, h, m))
+
+    def start(self):
+        conf = """\
+instance_name = legacy-{pid}
+base_dir = {root}/run
+state_dir = {root}/state
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+log_path = {root}/dovecot.log
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {root}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = {root}/passwd
+  default_fields = uid=vmail gid=vmail
+}}
+namespace inbox {{
+  inbox = yes
+  separator = .
+}}
+mail_plugins = listescape
+plugin {{
+  listescape_char = "\\\\"
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+imap_logout_format = in=%i out=%o fetch_body_count=%{{fetch_body_count}} fetch_body_bytes=%{{fetch_body_bytes}}
+""".format(root=self.root, port=LEGACY_PORT, pid=os.getpid())
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        # No pipes: the daemon would keep them open and the harness would wait for EOF.
+        with open(os.path.join(self.root, "start.err"), "w+") as err:
+            r = subprocess.run(["dovecot", "-c", self.conf], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=err)
+            err.seek(0)
+            assert r.returncode == 0, err.read()
+        for _ in range(100):
+            try:
+                self.connect("probe", None).logout()
+            except (OSError, imaplib.IMAP4.error, KeyError):
+                time.sleep(0.1)
+                continue
+            break
+
+    def stop(self):
+        subprocess.run(["doveadm", "-c", self.conf, "stop"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def connect(self, login, _unused=None):
+        m = imaplib.IMAP4("127.0.0.1", LEGACY_PORT)
+        if login != "probe":
+            m.login(login, self.users[login][0])
+        return m
+
+    def log_size(self):
+        return os.path.getsize(self.log)
+
+    def body_fetches_since(self, offset):
+        """(count, bytes) of message bodies the legacy server sent since offset of its log."""
+        with open(self.log, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+        count = sum(int(x) for x in re.findall(r"fetch_body_count=(\d+)", text))
+        size = sum(int(x) for x in re.findall(r"fetch_body_bytes=(\d+)", text))
+        return count, size
+
+
+# --- IMAP snapshots of both sides -----------------------------------------------------
+
+LIST_RE = re.compile(rb'\((?P<flags>[^)]*)\) (?:"(?P<sep>[^"]*)"|NIL) (?P<name>.*)$')
+
+
+def list_folders(m, command="LIST"):
+    typ, data = (m.list if command == "LIST" else m.lsub)('""', "*")
+    assert typ == "OK", data
+    out = []
+    for item in data:
+        if isinstance(item, tuple):      # a literal name
+            head, name = item[0], item[1]
+            flags = LIST_RE.match(head + b'""').group("flags")
+        else:
+            g = LIST_RE.match(item)
+            flags, name = g.group("flags"), g.group("name")
+            if name.startswith(b'"'):
+                name = name[1:-1].replace(b'\\"', b'"').replace(b"\\\\", b"\\")
+        out.append((mutf7_decode(name.decode()), b"\\Noselect" in flags or b"\\NonExistent" in flags))
+    return out
+
+
+FETCH_RE = re.compile(rb'UID (\d+) FLAGS \(([^)]*)\) INTERNALDATE "([^"]+)"')
+
+
+def snapshot(m, folders=None):
+    """{folder: {"uidvalidity": n, "messages": {uid: (sha256, flags, internaldate, size)}}}"""
+    snap = {}
+    for name, noselect in list_folders(m):
+        if noselect or (folders is not None and name not in folders):
+            continue
+        typ, data = m.select(quoted(name), readonly=True)
+        assert typ == "OK", (name, data)
+        typ, uv = m.response("UIDVALIDITY")
+        messages = {}
+        typ, data = m.uid("FETCH", "1:*", "(UID FLAGS INTERNALDATE)")
+        assert typ == "OK", data
+        for item in data:
+            if item is None:
+                continue
+            line = item[0] if isinstance(item, tuple) else item
+            g = FETCH_RE.search(line)
+            assert g, line
+            uid = int(g.group(1))
+            flags = frozenset(f for f in g.group(2).decode().split() if f != "\\Recent")
+            typ, body = m.uid("FETCH", str(uid), "(BODY.PEEK[])")
+            assert typ == "OK", body
+            raw = [p[1] for p in body if isinstance(p, tuple)]
+            assert len(raw) == 1, body
+            messages[uid] = (hashlib.sha256(raw[0]).hexdigest(), flags, g.group(3).decode(), len(raw[0]))
+        snap[name] = {"uidvalidity": int(uv[0]), "messages": messages}
+    return snap
+
+
+def emailng_name(legacy_name):
+    """What a legacy folder is called on EmailNG: the hierarchy separator "." becomes "/", a "/"
+    inside a name (possible on the legacy server) becomes dsync's replacement character "_"."""
+    return legacy_name.replace("/", "_").replace(SEP, "/")
+
+
+def assert_same(legacy_snap, here_snap, what):
+    for name, box in legacy_snap.items():
+        target = emailng_name(name)
+        assert target in here_snap, "%s: folder %r (legacy %r) missing on EmailNG; there: %r" % (
+            what, target, name, sorted(here_snap))
+        here = here_snap[target]
+        assert here["messages"] == box["messages"], "%s: folder %r differs:\nlegacy %r\nemailng %r" % (
+            what, name, box["messages"], here["messages"])
+        assert here["uidvalidity"] == box["uidvalidity"], (what, name, box["uidvalidity"], here["uidvalidity"])
+
+
+# --- the contents -----------------------------------------------------------------------
+
+IMAP_FOLDERS = ["A&B", "dot.ted", "sl/ash", "Ünïcødé ✓"]
+SUBSCRIBED = ["A&B", "sl/ash", "Ünïcødé ✓"]       # not dot.ted
+
+
+def message(n, size=0, extra=b""):
+    body = (b"line %d of a legacy message\r\n" % n) * max(1, size // 30)
+    return (b"From: Legacy <legacy@old.test>\r\nTo: user@old.test\r\nSubject: legacy %d\r\n"
+            b"Message-ID: <legacy-%d-%s@old.test>\r\nDate: Sat, 3 Feb 2001 04:05:06 +0200\r\n%s\r\n"
+            % (n, n, uuid.uuid4().hex.encode(), extra)) + body
+
+
+def fill_imap(legacy, login):
+    m = legacy.connect(login)
+    try:
+        for name in IMAP_FOLDERS:
+            assert m.create(quoted(name))[0] == "OK", name
+        for name in SUBSCRIBED:
+            assert m.subscribe(quoted(name))[0] == "OK", name
+        plan = [
+            ("INBOX", r"(\Seen)", '"03-Feb-2001 04:05:06 +0200"'),
+            ("INBOX", r"(\Seen \Answered $Label1 custom-kw)", '"31-Dec-1999 23:59:59 -0500"'),
+            ("INBOX", r"(\Flagged \Draft)", '"29-Feb-2004 12:00:00 +0000"'),
+            ("INBOX", r"(\Deleted)", '"01-Jan-2010 00:00:01 +0100"'),
+            ("A&B", r"($Forwarded)", '"15-Jul-2015 10:11:12 +0200"'),
+            ("dot.ted", r"(\Seen)", '"01-Jan-1990 00:00:00 +0000"'),
+            ("sl/ash", r"()", '"02-Mar-2020 08:09:10 +0530"'),
+            ("Ünïcødé ✓", r"(\Answered NonJunk)", '"07-Dec-2025 07:08:09 +0000"'),
+        ]
+        for i, (folder, flags, date) in enumerate(plan):
+            typ, data = m.append(quoted(folder), flags, date, message(i, size=2000 * i))
+            assert typ == "OK", (folder, data)
+    finally:
+        m.logout()
+
+
+def write_tree(root):
+    """A maildir++ tree with hostile content, as vmail's."""
+    def maildir(path):
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(path, sub), exist_ok=True)
+
+    def put(folder, name, data, mtime):
+        path = os.path.join(root, folder, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.utime(path, (mtime, mtime))
+
+    maildir(root)
+    with open(os.path.join(root, "dovecot-keywords"), "w") as f:
+        f.write("0 $Label1\n1 custom-kw\n")
+    put("cur", "1600000000.M1P1.legacy:2,S", b"", 1600000000)                     # 0 bytes
+    put("cur", "1600000001.M2P1.legacy:2,RS", b"no headers at all, only this text\n", 1500000000)
+    put("cur", "1600000002.M3P1.legacy:2,Fab",                                     # keywords a, b
+        "Subject: Grüße aus Köln\nFrom: Jörg <j@old.test>\n\n8-bit header\n".encode("latin-1"), 1400000000)
+    big = b"Subject: thirty megabytes\nFrom: big@old.test\n\n" + (b"0123456789abcdef" * 63 + b"\n") * 31207
+    put("cur", "1600000003.M4P1.legacy:2,S", big, 1300000000)
+    put("cur", "broken maildir name without info", b"Subject: broken name\n\nbody\n", 1200000000)
+    put("new", "1600000005.M6P1.legacy", b"Subject: unseen, in new/\n\nbody\n", 1100000000)
+    # Folders: "&", a hierarchy (".dot.ted" is dot/ted), and UTF-8 (stored in modified UTF-7).
+    for folder in (".A&-B", ".dot.ted", "." + mutf7_encode("Été ✓")):
+        maildir(os.path.join(root, folder))
+        open(os.path.join(root, folder, "maildirfolder"), "w").close()
+        put(folder + "/cur", "1600000010.M10P1.legacy:2,S", b"Subject: in %s\n\nbody\n" % folder.encode(),
+            1000000000)
+    subprocess.run(["chown", "-R", "vmail:vmail", root], check=True)
+    return len(big)
+
+
+# --- the fixture ------------------------------------------------------------------------
+
+class Migration:
+    pass
+
+
+@pytest.fixture(scope="module")
+def mig(site):
+    parent = os.environ.get("EMAILNG_E2E_TMP", tempfile.gettempdir())
+    root = tempfile.mkdtemp(prefix="emailng-legacy-", dir=parent)
+    os.chmod(root, 0o755)
+    legacy = Legacy(root)
+    x = Migration()
+    x.site, x.legacy, x.root = site, legacy, root
+    # A hostile legacy password: quotes, backslash, % and $ must reach the server unchanged.
+    x.legacy_password = 'Old"pw\\%u$default_internal_user ' + uuid.uuid4().hex
+    legacy.add_user("old1", x.legacy_password)
+    x.tree = os.path.join(root, "tree")
+    x.big_size = write_tree(x.tree)
+    legacy.add_user("tree", "tree-pw-" + uuid.uuid4().hex, "maildir:%s" % x.tree)
+    legacy.start()
+    try:
+        fill_imap(legacy, "old1")
+        m = legacy.connect("tree")
+        for name in ("A&B", "dot.ted"):
+            assert m.subscribe(quoted(name))[0] == "OK"
+        m.logout()
+        x.user_imap, x.pw_imap = site.new_user(prefix="imp")
+        x.user_tree, x.pw_tree = site.new_user(prefix="tree")
+        x.pwfile = os.path.join(root, "old1.password")
+        with open(os.open(x.pwfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+            f.write(x.legacy_password + "\n")
+        x.list_file = os.path.join(root, "users.list")
+        with open(x.list_file, "w") as f:
+            f.write("# address  source  login  password file\n%s imap old1 %s\n%s maildir %s   # the tree\n"
+                    % (x.user_imap, x.pwfile, x.user_tree, x.tree))
+        yield x
+    finally:
+        legacy.stop()
+        if not os.environ.get("EMAILNG_E2E_KEEP"):
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def run_import(x, *args, list_file=None, timeout=600):
+    return x.site.run("import", "run", list_file or x.list_file, "--imap-host", "127.0.0.1",
+                      "--imap-port", str(LEGACY_PORT), "--imap-tls", "none", *args, timeout=timeout)
+
+
+def report(r, user):
+    lines = [ln for ln in r.out.splitlines() if re.match(r"\[\d+/\d+\] %s: (done|OVER QUOTA|FAILED)" % re.escape(user), ln)]
+    assert lines, r
+    return dict(kv.split("=", 1) for kv in re.findall(r"\b\w+=\S+", lines[-1])), lines[-1]
+
+
+def snapshots(x, user, password, legacy_login):
+    m = x.legacy.connect(legacy_login)
+    try:
+        old = snapshot(m)
+    finally:
+        m.logout()
+    h = imap_connect(x.site, user, password)
+    try:
+        new = snapshot(h)
+    finally:
+        h.logout()
+    return old, new
+
+
+# --- the tests ----------------------------------------------------------------------------
+
+def test_list_file_errors_name_file_and_line(mig):
+    """A bad list file is refused as a whole, every bad line as FILE:LINE: reason; nothing is imported."""
+    bad = os.path.join(mig.root, "bad.list")
+    with open(bad, "w") as f:
+        f.write("# comment\n\n"
+                "not-an-address imap old1 /x\n"
+                "%s imap old1 relative/path\n"
+                "%s pop3 old1 /x\n"
+                "%s maildir /srv/mail weird-layout\n"
+                "%s imap old1\n"
+                "%s maildir /a\n%s maildir /b\n"
+                % (mig.user_imap, mig.user_imap, mig.user_imap, mig.user_imap, mig.user_tree, mig.user_tree))
+    r = run_import(mig, list_file=bad)
+    assert r.rc == 2, r
+    for line, what in ((3, "ADDRESS"), (4, "absolute path"), (5, "imap or maildir"), (6, "layout"),
+                       (7, "4 fields"), (9, "listed twice (line 8)")):
+        assert re.search(r"^%s:%d: .*%s" % (re.escape(bad), line, re.escape(what)), r.err, re.M), (line, r.err)
+    assert "import pass" not in r.out, r
+    assert not os.path.exists(os.path.join(mig.site.state, "import", "users", mig.user_imap)), r
+
+
+def test_password_file_readable_by_others_refused(mig):
+    """The legacy password file must be root's and 0600/0400: a 0644 one fails that user, with the reason."""
+    loose = os.path.join(mig.root, "loose.password")
+    with open(loose, "w") as f:
+        f.write("whatever\n")
+    os.chmod(loose, 0o644)
+    lst = os.path.join(mig.root, "loose.list")
+    with open(lst, "w") as f:
+        f.write("%s imap old1 %s\n" % (mig.user_imap, loose))
+    r = run_import(mig, list_file=lst)
+    assert r.rc == 1, r
+    assert "mode 0600 or 0400" in r.out and "FAILED" in r.out, r
+    os.unlink(os.path.join(mig.site.state, "import", "users", mig.user_imap))
+
+
+def test_one_import_at_a_time(mig):
+    """While one import holds STATE/import/lock, another refuses to start (they would share the pass
+    file and the folder of password configurations)."""
+    import fcntl
+    os.makedirs(os.path.join(mig.site.state, "import"), exist_ok=True)
+    with open(os.path.join(mig.site.state, "import", "lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        r = run_import(mig)
+        fcntl.flock(f, fcntl.LOCK_UN)
+    assert r.rc == 1 and "another emailng import is running" in r.err, r
+    assert "import pass" not in r.out, r
+
+
+def test_first_import_preserves_everything(mig):
+    """M1: after the first run, per message on both sides by IMAP: sha256 of BODY.PEEK[], FLAGS
+    (keywords too), INTERNALDATE and folder (UTF-8, "&", hierarchy, "/" -> "_") are the same; UIDVALIDITY
+    and UIDs are the source's; subscriptions follow; the report counts them; the legacy password is in
+    no process's command line or environment while doveadm runs."""
+    seen = {"doveadm": 0, "leaks": []}
+    stop = threading.Event()
+
+    def watch():
+        needle = mig.legacy_password.encode()
+        while not stop.is_set():
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/cmdline" % pid, "rb") as f:
+                        cmd = f.read()
+                    with open("/proc/%s/environ" % pid, "rb") as f:
+                        env = f.read()
+                except OSError:
+                    continue
+                if b"doveadm" in cmd:
+                    seen["doveadm"] += 1
+                if needle in cmd or needle in env:
+                    seen["leaks"].append(cmd)
+            time.sleep(0.01)
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        r = run_import(mig)
+    finally:
+        stop.set()
+        t.join()
+    assert r.rc == 0, r
+    assert seen["doveadm"] > 0 and seen["leaks"] == [], seen
+    rundir = os.path.join(mig.site.state, "import", "run")
+    assert not os.path.exists(rundir) or not os.listdir(rundir), "a configuration with a password was left"
+
+    old, new = snapshots(mig, mig.user_imap, mig.pw_imap, "old1")
+    assert set(old) == {"INBOX", "A&B", "dot.ted", "sl/ash", "Ünïcødé ✓"}, old.keys()
+    assert_same(old, new, "imap")
+    assert new["sl_ash"]["messages"] and new["Ünïcødé ✓"]["messages"] and new["dot/ted"]["messages"], new.keys()
+    rep, line = report(r, mig.user_imap)
+    assert int(rep["messages"]) == sum(len(b["messages"]) for b in new.values()), line
+    assert int(rep["messages"]) == int(rep["source_messages"]) == 8, line
+    assert rep["errors"] == "0", line
+
+    h = imap_connect(mig.site, mig.user_imap, mig.pw_imap)
+    subscribed = {n for n, _ in list_folders(h, "LSUB")}
+    h.logout()
+    assert {emailng_name(n) for n in SUBSCRIBED} <= subscribed, subscribed
+    assert "dot/ted" not in subscribed, subscribed
+
+    old, new = snapshots(mig, mig.user_tree, mig.pw_tree, "tree")
+    assert_same(old, new, "maildir")
+    sizes = sorted(v[3] for b in new.values() for v in b["messages"].values())
+    assert sizes[0] == 0 and sizes[-1] > 30_000_000, sizes
+    assert {"A&B", "dot/ted", "Été ✓"} <= set(new), new.keys()
+    h = imap_connect(mig.site, mig.user_tree, mig.pw_tree)
+    subscribed = {n for n, _ in list_folders(h, "LSUB")}
+    h.logout()
+    assert {"A&B", "dot/ted"} <= subscribed, subscribed
+    rep, line = report(r, mig.user_tree)
+    assert int(rep["messages"]) == int(rep["source_messages"]) == 9, line
+
+    st = mig.site.run("import", "status")
+    assert st.rc == 0 and re.search(r"^%s pass=\d+ phase=pre result=done" % re.escape(mig.user_imap), st.out, re.M), st
+
+
+def test_incremental_run_moves_only_new_mail(mig):
+    """A second run before cut-over copies only what is new: the legacy server sends exactly one message
+    body (the new one), the report says +1 message, and both sides are the same again (a flag changed on
+    the legacy server follows too)."""
+    m = mig.legacy.connect("old1")
+    new_msg = message(100, size=5000)
+    assert m.append(quoted("A&B"), r"(\Flagged)", '"01-Feb-2026 01:02:03 +0000"', new_msg)[0] == "OK"
+    m.select("INBOX")
+    assert m.uid("STORE", "1", "+FLAGS", r"(\Flagged later-kw)")[0] == "OK"
+    m.logout()
+    offset = mig.legacy.log_size()
+    r = run_import(mig, "--user", mig.user_imap)
+    assert r.rc == 0, r
+    time.sleep(0.5)
+    count, size = mig.legacy.body_fetches_since(offset)
+    assert count == 1 and size >= len(new_msg), (count, size, len(new_msg))
+    rep, line = report(r, mig.user_imap)
+    assert rep["new_messages"] == "1", line
+    old, new = snapshots(mig, mig.user_imap, mig.pw_imap, "old1")
+    assert_same(old, new, "imap, incremental")
+
+
+def test_interrupted_pass_is_resumed(mig):
+    """A pass killed half-way is resumed by the next run: users done in it are skipped, the one that was
+    being imported is finished from its last state without duplicates."""
+    r1 = run_import(mig)                 # pass 2, complete: every user done
+    assert r1.rc == 0, r1
+    passfile = os.path.join(mig.site.state, "import", "pass")
+    with open(passfile) as f:
+        n, phase, state = f.read().split()
+    assert (phase, state) == ("pre", "complete"), (n, phase, state)
+    env = dict(os.environ, EMAILNG_DATADIR=os.environ.get("EMAILNG_DATADIR", ""))
+    from conftest import EMAILNG
+    # Start pass 3 and kill emailng while the maildir user (second in the list) is being imported.
+    m = mig.legacy.connect("old1")
+    assert m.append("INBOX", r"(\Seen)", None, message(200))[0] == "OK"
+    m.logout()
+    subprocess.run(["chown", "vmail:vmail", mig.tree], check=True)
+    p = subprocess.Popen([EMAILNG, "import", "run", mig.list_file, "--imap-host", "127.0.0.1", "--imap-port",
+                          str(LEGACY_PORT), "--imap-tls", "none", "--state", mig.site.state],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    out = b""
+    while True:
+        line = p.stdout.readline()
+        out += line
+        if not line or b"[2/2]" in line:
+            break
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    p.stdout.close()
+    with open(passfile) as f:
+        assert f.read().split() == [str(int(n) + 1), "pre", "running"], out
+    r = run_import(mig)
+    assert r.rc == 0, r
+    assert "resumed" in r.out and re.search(r"\[1/2\] %s: skipped" % re.escape(mig.user_imap), r.out), r
+    old, new = snapshots(mig, mig.user_tree, mig.pw_tree, "tree")
+    assert_same(old, new, "maildir, resumed")
+    old, new = snapshots(mig, mig.user_imap, mig.pw_imap, "old1")
+    assert_same(old, new, "imap, resumed")
+
+
+def test_final_run_keeps_changes_made_on_emailng(mig):
+    """After the cut-over, `--final` brings the last new legacy mail, and what the user did on EmailNG
+    meanwhile (a flag set, a flag removed, a message deleted) survives it."""
+    h = imap_connect(mig.site, mig.user_imap, mig.pw_imap)
+    h.select("INBOX")
+    typ, data = h.uid("SEARCH", "ALL")
+    uids = data[0].split()
+    assert len(uids) >= 3, uids
+    flagged, unseen, deleted = uids[0], uids[1], uids[2]
+    assert h.uid("STORE", flagged, "+FLAGS", r"(\Flagged emailng-kw)")[0] == "OK"
+    assert h.uid("STORE", unseen, "-FLAGS", r"(\Seen)")[0] == "OK"
+    assert h.uid("STORE", deleted, "+FLAGS", r"(\Deleted)")[0] == "OK"
+    assert h.uid("EXPUNGE", deleted)[0] == "OK"
+    h.logout()
+    m = mig.legacy.connect("old1")
+    last = message(300)
+    assert m.append("INBOX", r"(\Seen)", '"05-Dec-2026 05:05:05 +0000"', last)[0] == "OK"
+    m.logout()
+
+    r = run_import(mig, "--final")
+    assert r.rc == 0, r
+    assert "final" in r.out, r
+    h = imap_connect(mig.site, mig.user_imap, mig.pw_imap)
+    h.select("INBOX", readonly=True)
+    typ, data = h.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    text = b" ".join(p[0] + p[1] if isinstance(p, tuple) else p for p in data if p)
+    h.logout()
+    flags = {int(u): f.decode() for u, f in re.findall(rb"UID (\d+) FLAGS \(([^)]*)\)", text)}
+    assert int(deleted) not in flags, flags
+    assert "\\Flagged" in flags[int(flagged)] and "emailng-kw" in flags[int(flagged)], flags
+    assert "\\Seen" not in flags[int(unseen)], flags
+    mid = re.search(rb"Message-ID: (<legacy-300-[^>]+>)", last).group(1)
+    assert mid in text, text[-500:]
+    st = mig.site.run("import", "status")
+    assert re.search(r"^%s pass=\d+ phase=final result=done" % re.escape(mig.user_imap), st.out, re.M), st
+
+
+def test_final_run_refuses_user_never_imported(mig):
+    """--final for a user without an earlier run fails that user (a stateless one-way sync would bring
+    back mail deleted on EmailNG), with the reason."""
+    user, _ = mig.site.new_user(prefix="late")
+    lst = os.path.join(mig.root, "late.list")
+    with open(lst, "w") as f:
+        f.write("%s imap old1 %s\n" % (user, mig.pwfile))
+    r = run_import(mig, "--final", list_file=lst)
+    assert r.rc == 1, r
+    assert "no earlier import" in r.out and "FAILED" in r.out, r
+
+
+def test_import_over_quota_is_reported(mig):
+    """Import past a user's quota is not truncated: every message arrives and the user's report says
+    OVER QUOTA with the used and limit figures (exit status 1)."""
+    user, pw = mig.site.new_user(quota="1M", prefix="small")
+    mig.legacy.add_user("full", "full-pw")
+    m = mig.legacy.connect("full")
+    for i in range(4):
+        assert m.append("INBOX", None, None, message(400 + i, size=400_000))[0] == "OK"
+    m.logout()
+    pwfile = os.path.join(mig.root, "full.password")
+    with open(os.open(pwfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write("full-pw\n")
+    lst = os.path.join(mig.root, "full.list")
+    with open(lst, "w") as f:
+        f.write("%s imap full %s\n" % (user, pwfile))
+    r = run_import(mig, list_file=lst)
+    assert r.rc == 1, r
+    rep, line = report(r, user)
+    assert "OVER QUOTA" in line, line
+    assert int(rep["quota_used_kib"]) > int(rep["quota_limit_kib"]) == 1024, line
+    assert rep["messages"] == rep["source_messages"] == "4", line
+    old, new = snapshots(mig, user, pw, "full")
+    assert_same(old, new, "over quota")
