@@ -189,6 +189,11 @@ struct site_outbound {
     int mta_sts;                /* mta-sts-daemon on the relays answers Postfix's TLS policy lookups */
 };
 
+/* Full-text search on the stores (site_search.h). */
+struct site_search {
+    int fts;                    /* Dovecot's FTS with the Xapian backend */
+};
+
 struct site {
     char *source;                   /* file name, or "(built-in small site)" */
     char *name;
@@ -226,6 +231,7 @@ struct site {
     struct site_metrics metrics;
     struct site_outbound outbound;
     struct site_storage storage;
+    struct site_search search;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with
