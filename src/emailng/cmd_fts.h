@@ -14,7 +14,7 @@
  *   optimize: `doveadm fts optimize`: the Xapian backend applies the
  *            expunges it queued (an expunged message stays in the index,
  *            never in an answer, until then) and compacts the index; the
- *            plugin's authors advise once a day (cron; docs/admin-manual.md).
+ *            plugin's authors advise once a day (cron: fts_cron.h).
  * Exit 0 when every store did it, 1 otherwise, 2 usage. */
 #ifndef EMAILNG_CMD_FTS_H
 #define EMAILNG_CMD_FTS_H

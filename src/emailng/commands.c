@@ -171,7 +171,7 @@ static const struct subcommand_help fts_subcommands[] = {
     {"reindex", "USER|--all [--host STORE]",
      "rebuild a user's (or every user's) full-text index on the stores now, every folder"},
     {"optimize", "USER|--all [--host STORE]",
-     "remove expunged messages from the full-text index and compact it (run daily, e.g. from cron)"},
+     "remove expunged messages from the full-text index and compact it (cron runs it daily)"},
     {NULL, NULL, NULL},
 };
 

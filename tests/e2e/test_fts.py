@@ -15,9 +15,11 @@ doveadm run (a scan of the messages) finds it.
 """
 
 import base64
+import glob
 import os
 import random
 import re
+import stat
 import subprocess
 import time
 
@@ -299,6 +301,19 @@ def test_rescan_and_reindex_commands(site, corpus):
         m.logout()
     r = site.run("fts", "reindex", "--all")
     assert r.rc == 0 and "mail: every user: every folder indexed" in r.out, r
+
+
+def test_daily_optimize_in_cron(site):
+    """`up` installed the daily `fts optimize --all` (the store runs here and
+    search.fts is true)."""
+    cron = [p for p in glob.glob("/etc/cron.d/emailng-fts-*") if site.state in open(p).read()]
+    assert len(cron) == 1, cron
+    assert stat.S_IMODE(os.stat(cron[0]).st_mode) == 0o644
+    lines = [l for l in open(cron[0]) if not l.startswith("#") and l.strip()]
+    assert len(lines) == 1, lines
+    fields = lines[0].split()
+    assert fields[:6] == ["43", "4", "*", "*", "*", "root"], fields
+    assert "--state %s fts optimize --all " % site.state in lines[0], lines
 
 
 def test_fts_command_errors(site):
