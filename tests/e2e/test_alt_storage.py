@@ -60,9 +60,13 @@ NEW = {"new%d" % i: _message("new%d" % i, "zanzibarnew%d" % i) for i in range(2)
 
 
 def _files_holding(root, needle):
-    """Files under root whose bytes contain needle (mdbox keeps messages as they are)."""
+    """Files under root whose bytes contain needle (mdbox keeps messages as they are).
+    Not the full-text index (search.fts): it holds the words, not the messages,
+    and stays on the primary storage by design."""
     found = []
-    for folder, _, names in os.walk(root):     # not into Dovecot's dbox-alt-root symlink
+    for folder, dirs, names in os.walk(root):     # not into Dovecot's dbox-alt-root symlink
+        if "xapian-indexes" in dirs:
+            dirs.remove("xapian-indexes")
         for name in names:
             path = os.path.join(folder, name)
             if os.path.isfile(path) and not os.path.islink(path):
