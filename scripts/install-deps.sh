@@ -7,6 +7,7 @@
 set -eu
 
 RUNTIME="postfix postfix-ldap postsrsd postfix-mta-sts-resolver postfix-lmdb dovecot-core dovecot-imapd dovecot-pop3d
+ dovecot-fts-xapian
  dovecot-lmtpd dovecot-ldap dovecot-sieve dovecot-managesieved
  slapd ldap-utils openssl ca-certificates iproute2 procps libevent-2.1-7
  liblmdb0 libspf2-2 libmilter1.0.1 nftables unbound dns-root-data

@@ -11,6 +11,7 @@
 
 #include "dkim.h"
 #include "fabric.h"
+#include "fts_cron.h"
 #include "firewall.h"
 #include "fsutil.h"
 #include "logrotate_install.h"
@@ -209,7 +210,8 @@ int cmd_up(const struct options *o)
         rc = cmd_up_host(o, &site);
     buf err = BUF_INIT;
     if (rc == 0 && (logrotate_install(&site, o->state_dir, &err) != 0 ||
-                    alt_storage_cron_install(&site, o->state_dir, o->host, &err) != 0)) {
+                    alt_storage_cron_install(&site, o->state_dir, o->host, &err) != 0 ||
+                    fts_cron_install(&site, o->state_dir, o->host, &err) != 0)) {
         cli_fail("up", &err);
         rc = 1;
     }
@@ -473,6 +475,8 @@ int cmd_down(const struct options *o)
         rc = logrotate_remove(o->state_dir, &err);
     if (rc == 0 && o->host == NULL)
         rc = alt_storage_cron_remove(o->state_dir, &err);
+    if (rc == 0 && o->host == NULL)
+        rc = fts_cron_remove(o->state_dir, &err);
     free(prefix);
     if (rc != 0)
         cli_fail("down", &err);

@@ -8,6 +8,7 @@
 #include "cmd_dkim.h"
 #include "cmd_dns.h"
 #include "cmd_import.h"
+#include "cmd_fts.h"
 #include "cmd_node.h"
 #include "cmd_quarantine.h"
 #include "cmd_replication.h"
@@ -177,6 +178,16 @@ static const struct subcommand_help storage_subcommands[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct subcommand_help fts_subcommands[] = {
+    {"rescan", "USER|--all [--host STORE]",
+     "drop a user's (or every user's) full-text index on the stores; rebuilt at the next delivery or search"},
+    {"reindex", "USER|--all [--host STORE]",
+     "rebuild a user's (or every user's) full-text index on the stores now, every folder"},
+    {"optimize", "USER|--all [--host STORE]",
+     "remove expunged messages from the full-text index and compact it (cron runs it daily)"},
+    {NULL, NULL, NULL},
+};
+
 const struct command commands[] = {
     {"up", "[--site FILE] [--host NAME]", "render the configuration, start every daemon, create the demo users",
      "Without --site: the site this state directory runs, or the built-in small site.\n"
@@ -254,6 +265,11 @@ const struct command commands[] = {
      "interrupted pass is resumed by the next run (--restart: a new pass). State and reports:\n"
      "STATE/import. See docs/admin-manual.md, section Migration.",
      import_subcommands, 1, cmd_import_run},
+    {"fts", NULL, "the stores' full-text search indexes (IMAP SEARCH): rescan, reindex, optimize",
+     "Indexes are per store: each runs on every store whose configuration is on this\n"
+     "machine (the test fabric: all of them), or only on --host STORE; for USER, on the\n"
+     "stores that hold the user's mailbox. Exit 1 if a store failed or none holds USER.",
+     fts_subcommands, 1, cmd_fts_run},
     {"help", "[COMMAND [SUBCOMMAND]]", "this text, or one command's", NULL, NULL, 1, NULL},
     {NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };

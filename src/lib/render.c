@@ -24,6 +24,7 @@
 #include "site_dmarc.h"
 #include "site_quota_warning.h"
 #include "site_storage.h"
+#include "site_search.h"
 #include "render_public_tls.h"
 
 #define TEMPLATE_MAX (4 * 1024 * 1024)
@@ -681,6 +682,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     site_dmarc_render(site, ctx);
     site_storage_render(site, host, ctx);
     site_quota_warning_render(site, ctx);
+    site_search_render(site, ctx);
     render_metrics_context(site, host, ctx);
     render_outbound_context(site, host, ctx);
     client_config_context(site, host, ctx);   /* nginx and the clients' auto-configuration */

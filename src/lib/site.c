@@ -19,6 +19,7 @@
 #include "site_storage.h"
 #include "site_metrics.h"
 #include "site_backup.h"
+#include "site_search.h"
 #include "yaml_config.h"
 
 #define SITE_FILE_MAX (1024 * 1024)     /* a site file is small; refuse huge input */
@@ -89,6 +90,7 @@ void site_default(struct site *site)
     site->bruteforce = (struct site_bruteforce){.maxretry = 10, .findtime = 600, .bantime = 3600};
     site_metrics_default(&site->metrics);
     site_backup_default(&site->backup);
+    site->search.fts = 1;
     site->outbound = (struct site_outbound){.srs_enabled = 1, .tls = OUTBOUND_TLS_DEFAULT, .mta_sts = 1};
 }
 
@@ -1281,7 +1283,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
                                        "admin_hosts", "resolver", "bruteforce", "admin_address", "dmarc", "dkim", "metrics",
-                                       "srs", "outbound", "storage", "backup", NULL};
+                                       "srs", "outbound", "storage", "backup", "search", NULL};
     struct loader l;
     memset(&l, 0, sizeof l);
     ycfg *y = &l.y;
@@ -1328,6 +1330,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 20: take_outbound(y, v, site); break;
             case 21: site_storage_take(y, v, &site->storage); break;
             case 22: site_backup_take(y, v, &site->backup); break;
+            case 23: site_search_take(y, v, &site->search); break;
             default: break;
             }
         }

@@ -195,6 +195,11 @@ struct site_backup {
     int keep;                   /* complete generations kept */
 };
 
+/* Full-text search on the stores (site_search.h). */
+struct site_search {
+    int fts;                    /* Dovecot's FTS with the Xapian backend */
+};
+
 struct site {
     char *source;                   /* file name, or "(built-in small site)" */
     char *name;
@@ -233,6 +238,7 @@ struct site {
     struct site_outbound outbound;
     struct site_storage storage;
     struct site_backup backup;
+    struct site_search search;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with

@@ -21,9 +21,13 @@ ALICE = "alice@" + DOMAIN
 
 
 def _holding(root, needle):
-    """Files under root (not through Dovecot's dbox-alt-root symlink) that contain needle."""
+    """Files under root (not through Dovecot's dbox-alt-root symlink) that contain needle.
+    Not the full-text index (search.fts): it holds the words, not the messages,
+    and stays on the primary storage by design."""
     found = []
-    for folder, _, names in os.walk(root):
+    for folder, dirs, names in os.walk(root):
+        if "xapian-indexes" in dirs:
+            dirs.remove("xapian-indexes")
         for name in names:
             path = os.path.join(folder, name)
             if not os.path.islink(path):

@@ -298,6 +298,12 @@ static void test_ha_site_renders_per_role(void **state)
     assert_non_null(strstr(dovecot1, "    address = 198.18.0.31\n    port = 12345\n    ssl = yes\n"));
     char *secret_ref = xasprintf("doveadm_password = <%s/secrets/doveadm-password\n", st);
     assert_non_null(strstr(dovecot1, secret_ref));
+    /* M5: both stores keep a full-text index (search.fts defaults to true). */
+    assert_non_null(strstr(dovecot1, "\n!include fts.conf\n"));
+    assert_non_null(strstr(dovecot2, "\n!include fts.conf\n"));
+    char *fts_conf = read_rendered(etc, "store2/dovecot/fts.conf");
+    assert_non_null(strstr(fts_conf, "\nmail_plugins = $mail_plugins fts fts_xapian\n"));
+    free(fts_conf);
     char *userdb = read_rendered(etc, "store2/dovecot/dovecot-ldap-userdb.conf.ext");
     assert_non_null(strstr(userdb, "(emailngMailHost=pair1))\n"));
     free(dovecot1);

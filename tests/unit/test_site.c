@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "site.h"
+#include "site_search.h"
 #include "site_quota_warning.h"
 #include "site_storage.h"
 
@@ -951,7 +952,7 @@ static void test_duplicate_keys(void **state)
                         "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage, backup\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage, backup, search\n");
     buf_free(&errors);
     site_free(&site);
     /* Equal values are not equal keys. */
@@ -1027,7 +1028,7 @@ static void test_errors_sorted_by_line(void **state)
                         "K, M, G or T (e.g. 500M)\n"
                         "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
                         "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage, backup\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage, backup, search\n");
     buf_free(&errors);
     site_free(&site);
 }
@@ -1158,6 +1159,44 @@ static void test_metrics_keys(void **state)
     buf_free(&errors);
 }
 
+/* search: (M5): full-text search on by default; off renders no include of
+ * fts.conf; bad values at their field. */
+static void test_search_keys(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    struct render_context ctx = {0};
+    assert_int_equal(parse(good, &site, &errors), 0);
+    assert_int_equal(site.search.fts, 1);
+    site_search_render(&site, &ctx);
+    assert_string_equal(render_context_get(&ctx, "dovecot_fts"), "!include fts.conf");
+    render_context_free(&ctx);
+    site_free(&site);
+
+    char *t = xasprintf("%ssearch: {fts: false}\n", good);
+    if (parse(t, &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_int_equal(site.search.fts, 0);
+    memset(&ctx, 0, sizeof ctx);
+    site_search_render(&site, &ctx);
+    const char *v = render_context_get(&ctx, "dovecot_fts");
+    assert_non_null(v);
+    assert_int_equal(v[0], '#');
+    assert_null(strstr(v, "!include"));
+    render_context_free(&ctx);
+    site_free(&site);
+    free(t);
+
+    t = xasprintf("%ssearch: {fts: maybe}\n", good);
+    expect_error(t, "site.yaml:14:15: search.fts: \"maybe\" is not true or false");
+    free(t);
+    t = xasprintf("%ssearch: {decoder: pdf}\n", good);
+    expect_error(t, "site.yaml:14:10: search: unknown key \"decoder\"");
+    free(t);
+    buf_free(&errors);
+}
+
 /* backup: (M6): the default, given values, and bad values at their field. */
 static void test_backup_keys(void **state)
 {
@@ -1200,6 +1239,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_keys),
+        cmocka_unit_test(test_search_keys),
         cmocka_unit_test(test_good_site),
         cmocka_unit_test(test_admin_address),
         cmocka_unit_test(test_cert_source),
