@@ -1,0 +1,31 @@
+/* auth_cache: flush the Dovecot auth caches of a site; see auth_cache.h. */
+#include "auth_cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "buf.h"
+#include "fabric.h"
+
+int auth_cache_flush(const struct site *site, const char *state_dir)
+{
+    int rc = 0;
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        const struct site_host *h = &site->hosts[i];
+        if (!(h->roles & (ROLE_STORE | ROLE_PROXY)))
+            continue;
+        char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", state_dir, h->name);
+        const char *argv[] = {"/usr/bin/doveadm", "-c", conf, "auth", "cache", "flush", NULL};
+        buf out = BUF_INIT, err = BUF_INIT;
+        int status = fabric_run_on_host(state_dir, h->name, argv, &out, &err);
+        if (status != 0) {
+            fprintf(stderr, "emailng: %s: could not flush Dovecot's auth cache (%s); the change reaches "
+                    "it within auth_cache_ttl\n", h->name, status < 0 ? buf_cstr(&err) : buf_cstr(&out));
+            rc = -1;
+        }
+        buf_free(&out);
+        buf_free(&err);
+        free(conf);
+    }
+    return rc;
+}
