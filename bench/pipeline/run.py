@@ -102,6 +102,10 @@ def daemon_name(pid):
     return {"master": "postfix"}.get(exe, exe)
 
 
+# Daemons whose CPU is also shown per kind of child process.
+SPLIT = ("dovecot", "postfix")
+
+
 def ns_cpu(ns):
     """Clock ticks used so far by each daemon of namespace ns."""
     ino = os.stat("/run/netns/%s" % ns).st_ino
@@ -119,10 +123,21 @@ def ns_cpu(ns):
             continue
     groups = {}
     for pid, (ppid, ticks) in procs.items():
-        top = pid
+        top, below = pid, None
         while procs.get(top, (0,))[0] in procs:
-            top = procs[top][0]
+            top, below = procs[top][0], top
         name = daemon_name(top)
+        if name in SPLIT:
+            # "dovecot/lmtp", "postfix/smtpd": the daemon's child the
+            # process belongs to; "dovecot/exited": children reaped already.
+            child = "exited"
+            if below is not None:
+                try:
+                    with open("/proc/%d/comm" % below) as f:
+                        child = f.read().strip()
+                except OSError:
+                    pass
+            name += "/" + child
         groups[name] = groups.get(name, 0) + ticks
     return groups
 
@@ -410,6 +425,16 @@ def one_round(mode, a):
     return dict(rate=a.messages / elapsed, elapsed=elapsed, cpu=cpu, delays=delays)
 
 
+def show(per_round, pick, title):
+    """One line of medians over the rounds, largest first."""
+    med = statistics.median
+    names = sorted({k for d in per_round for k in d if pick(k)}, key=lambda k: -med([d.get(k, 0) for d in per_round]))
+    parts = ["%s %.2f" % (k, med([d.get(k, 0) for d in per_round])) for k in names
+             if med([d.get(k, 0) for d in per_round]) >= 0.01]
+    if parts:
+        print("       %s: %s" % (title, ", ".join(parts)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
@@ -467,9 +492,13 @@ def main():
         if base and m.name != "raw":
             line += "   ratio to raw %.3f" % (rate / base)
         print(line)
-        names = sorted({k for x in rs for k in x["cpu"]}, key=lambda k: -med([x["cpu"].get(k, 0) for x in rs]))
-        print("       CPU ms/msg: " + ", ".join("%s %.2f" % (k, med([x["cpu"].get(k, 0) for x in rs]))
-                                             for k in names if med([x["cpu"].get(k, 0) for x in rs]) >= 0.01))
+        daemons = [dict(x["cpu"]) for x in rs]
+        for d in daemons:
+            for k in [k for k in d if "/" in k]:
+                d[k.split("/")[0]] = d.get(k.split("/")[0], 0) + d[k]
+        show(daemons, lambda k: "/" not in k, "CPU ms/msg")
+        for split in SPLIT:
+            show(daemons, lambda k: k.startswith(split + "/"), "  " + split)
         for hop in ("filter", "lmtp"):
             ds = [x["delays"][hop] for x in rs if hop in x["delays"]]
             if ds:
