@@ -10,6 +10,7 @@
 
 #include "address.h"
 #include "alias_rules.h"
+#include "auth_cache.h"
 #include "buf.h"
 #include "cli.h"
 #include "cmd_quota_list.h"
@@ -693,6 +694,17 @@ static int alias_command(int argc, char **argv, const struct directory_target *t
 
 /* ---- the commands: the directory of the site this state runs ---------- */
 
+/* User subcommands that change nothing in the directory. */
+static const char *const read_only_subcommands[] = {"show", "list", NULL};
+
+static int is_read_only(const char *subcommand)
+{
+    for (const char *const *s = read_only_subcommands; *s; s++)
+        if (strcmp(*s, subcommand) == 0)
+            return 1;
+    return 0;
+}
+
 static int cmd_directory(const struct options *o, int argc, char **argv, int is_user)
 {
     struct site site;
@@ -725,6 +737,10 @@ static int cmd_directory(const struct options *o, int argc, char **argv, int is_
                     is_user ? "user" : "alias", argv[0], buf_cstr(&err));
             rc = 1;
         }
+        /* Dovecot caches the entries it read (auth_cache.h): a changed
+         * user must not wait for the cache to expire. */
+        if (rc == 0 && is_user && argc > 0 && !is_read_only(argv[0]))
+            auth_cache_flush(&site, o->state_dir);
     }
     render_context_free(&ctx);
     buf_free(&err);
