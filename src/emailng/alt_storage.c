@@ -1,4 +1,4 @@
-/* alt_storage: the stores' ALT folders, their mark, the cron line and
+/* alt_storage: the stores' ALT folders, their mark and
  * `emailng storage altmove`; see alt_storage.h. */
 #include "alt_storage.h"
 
@@ -16,7 +16,6 @@
 #include "site_storage.h"
 
 #define ALT_MARK ".emailng-alt"
-#define CRON_DIR "/etc/cron.d"
 
 static char *record_path(const char *state_dir, const struct site_host *host)
 {
@@ -102,53 +101,6 @@ int alt_storage_prepare(const struct site *site, const struct site_host *host, c
     free(text);
     free(record);
     free(dir);
-    return rc;
-}
-
-/* ---- cron ---------------------------------------------------------------- */
-
-int alt_storage_cron_remove(const char *state_dir, buf *err)
-{
-    char *path = fabric_system_file(CRON_DIR, state_dir);
-    int rc = fs_remove_tree(path, err);
-    free(path);
-    return rc;
-}
-
-int alt_storage_cron_install(const struct site *site, const char *state_dir, const char *host, buf *err)
-{
-    int wanted = 0;
-    for (size_t i = 0; i < site->n_hosts; i++) {
-        char *dir = host == NULL || strcmp(host, site->hosts[i].name) == 0
-                        ? site_storage_alt_dir(site, &site->hosts[i]) : NULL;
-        wanted |= dir != NULL;
-        free(dir);
-    }
-    if (!wanted)
-        return alt_storage_cron_remove(state_dir, err);
-    if (!fs_exists(CRON_DIR)) {
-        printf("  cron is not installed (%s missing): run `emailng storage altmove` daily yourself\n", CRON_DIR);
-        return 0;
-    }
-    /* The program that runs now is the one cron should run. */
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) {
-        buf_printf(err, "cannot find the emailng program (/proc/self/exe): %s", strerror(errno));
-        return -1;
-    }
-    self[n] = '\0';
-    buf text = BUF_INIT;
-    /* 03:17: away from the hour, when the mail is quiet. */
-    buf_printf(&text, "# Written by `emailng up` for the state directory %s; `emailng down` removes it.\n"
-                      "# Mail received more than %u days ago moves to each store's ALT storage.\n"
-                      "17 3 * * * root %s --state %s storage altmove%s%s >>%s/log/altmove.log 2>&1\n",
-               state_dir, site->storage.alt_after_days, self, state_dir, host ? " --host " : "", host ? host : "",
-               state_dir);
-    char *path = fabric_system_file(CRON_DIR, state_dir);
-    int rc = fs_write_file(path, text.data, text.len, 0644, err);
-    free(path);
-    buf_free(&text);
     return rc;
 }
 

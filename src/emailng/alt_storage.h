@@ -10,8 +10,7 @@
  * say so, and `storage altmove` refuses to move mail onto it.
  *
  * The move is `doveadm altmove -A before Nd`, then `doveadm purge -A`, on each store (ALT does not
- * replicate: each store moves its own copy), from cron: /etc/cron.d/emailng
- * (or emailng-PREFIX for a state directory other than the default). */
+ * replicate: each store moves its own copy), daily from cron (cron_jobs.h). */
 #ifndef EMAILNG_ALT_STORAGE_H
 #define EMAILNG_ALT_STORAGE_H
 
@@ -36,12 +35,6 @@ int alt_storage_prepare(const struct site *site, const struct site_host *host, c
 
 /* The line `status` and `up` print for a missing ALT file system. */
 void alt_storage_missing_text(const struct site *site, const struct site_host *host, buf *out);
-
-/* /etc/cron.d/emailng[-PREFIX] with the daily altmove when a store here
- * (host, or every host when NULL: the one-host site, the test fabric) has
- * ALT storage, else removed. */
-int alt_storage_cron_install(const struct site *site, const char *state_dir, const char *host, buf *err);
-int alt_storage_cron_remove(const char *state_dir, buf *err);
 
 /* `emailng storage altmove [--host STORE]`. */
 int cmd_storage_run(const struct options *o, int argc, char **argv);

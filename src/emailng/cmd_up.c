@@ -11,11 +11,10 @@
 
 #include "dkim.h"
 #include "fabric.h"
-#include "fts_cron.h"
 #include "firewall.h"
 #include "fsutil.h"
 #include "logrotate_install.h"
-#include "alt_storage.h"
+#include "cron_jobs.h"
 #include "process.h"
 #include "public_cert.h"
 #include "render.h"
@@ -210,8 +209,7 @@ int cmd_up(const struct options *o)
         rc = cmd_up_host(o, &site);
     buf err = BUF_INIT;
     if (rc == 0 && (logrotate_install(&site, o->state_dir, &err) != 0 ||
-                    alt_storage_cron_install(&site, o->state_dir, o->host, &err) != 0 ||
-                    fts_cron_install(&site, o->state_dir, o->host, &err) != 0)) {
+                    cron_jobs_install(&site, o->state_dir, o->host, &err) != 0)) {
         cli_fail("up", &err);
         rc = 1;
     }
@@ -474,9 +472,7 @@ int cmd_down(const struct options *o)
     if (rc == 0 && o->host == NULL)
         rc = logrotate_remove(o->state_dir, &err);
     if (rc == 0 && o->host == NULL)
-        rc = alt_storage_cron_remove(o->state_dir, &err);
-    if (rc == 0 && o->host == NULL)
-        rc = fts_cron_remove(o->state_dir, &err);
+        rc = cron_jobs_remove(o->state_dir, &err);
     free(prefix);
     if (rc != 0)
         cli_fail("down", &err);

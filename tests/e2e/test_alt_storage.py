@@ -127,12 +127,11 @@ def test_alt_folder_prepared_and_marked(asite):
     assert stat.S_IMODE(st.st_mode) == 0o700
     assert st.st_uid == pwd.getpwnam("vmail").pw_uid
     assert os.path.isfile(os.path.join(d, ".emailng-alt"))
-    cron = [p for p in glob.glob("/etc/cron.d/emailng-*")
-            if asite.state in open(p).read() and not os.path.basename(p).startswith("emailng-fts")]
+    cron = [p for p in glob.glob("/etc/cron.d/emailng-*") if asite.state in open(p).read()]
     assert len(cron) == 1, cron
-    line = [l for l in open(cron[0]) if not l.startswith("#") and l.strip()]
-    assert len(line) == 1 and "--state %s storage altmove" % asite.state in line[0], line
-    assert line[0].split()[5] == "root"
+    line = [l for l in open(cron[0]) if not l.startswith("#") and "storage altmove" in l]
+    assert len(line) == 1 and "--state %s storage altmove " % asite.state in line[0], line
+    assert line[0].split()[:6] == ["17", "3", "*", "*", "*", "root"], line
     r = asite.run("status", "--json")
     warnings = json.loads(r.out)["warnings"]
     assert not [w for w in warnings if "ALT" in w], warnings
