@@ -19,6 +19,7 @@
 #include "mailbox_lifecycle.h"
 #include "password.h"
 #include "render.h"
+#include "user_move.h"
 #include "user_pairs.h"
 
 /* What one invocation is about, for messages. */
@@ -467,6 +468,8 @@ static int user_command(int argc, char **argv, const struct directory_target *t)
                           argv[0]);
     if (strcmp(sub->name, "spam") == 0)     /* cmd_spam.c */
         return cmd_user_spam(argc, argv, t);
+    if (strcmp(sub->name, "move") == 0)     /* user_move.c */
+        return cmd_user_move(argc, argv, t);
     struct invocation inv = {"user", sub, t};
     const char *name = sub->name;
     int is_add = strcmp(name, "add") == 0;
