@@ -1,4 +1,7 @@
-/* Several store pairs (issue 15, A2): the site of tests/e2e_pairs (a
+/* Unit tests for src/lib/store_pairs.c (cmocka): every pair once, by its
+ * exact name. The proxies' first pair table once found pairs with strstr
+ * in the text written so far, so pair1 after pair10 was left out.
+ * Several store pairs (issue 15, A2): the site of tests/e2e_pairs (a
  * second pair store3/store4) renders each pair's replication between its
  * own two stores only, every pair into the hosts that list stores; and a
  * new user's pair is the one with the fewest users. */
@@ -14,6 +17,46 @@
 #include "fsutil.h"
 #include "render.h"
 #include "store_pairs.h"
+
+static struct site_host hosts[] = {
+    {.name = "store10a", .address = "198.18.0.41", .roles = ROLE_STORE, .store_pair = "pair10"},
+    {.name = "proxy1", .address = "198.18.0.21", .roles = ROLE_PROXY},
+    {.name = "store10b", .address = "198.18.0.42", .roles = ROLE_STORE, .store_pair = "pair10"},
+    {.name = "store1a", .address = "198.18.0.31", .roles = ROLE_STORE, .store_pair = "pair1"},
+    {.name = "store1b", .address = "198.18.0.32", .roles = ROLE_STORE, .store_pair = "pair1"},
+    {.name = "storexa", .address = "198.18.0.51", .roles = ROLE_STORE, .store_pair = "pair"},
+};
+
+static void test_first_host_of_each_pair(void **state)
+{
+    (void)state;
+    struct site site = {.hosts = hosts, .n_hosts = sizeof hosts / sizeof hosts[0]};
+    int expected[] = {1, 0, 0, 1, 0, 1};
+    for (size_t i = 0; i < site.n_hosts; i++)
+        assert_int_equal(store_pair_first_host(&site, i), expected[i]);
+}
+
+static void test_default_passwd_has_pair1_after_pair10(void **state)
+{
+    (void)state;
+    struct site site = {.hosts = hosts, .n_hosts = sizeof hosts / sizeof hosts[0]};
+    buf out = BUF_INIT;
+    store_pairs_default_passwd(&site, &out);
+    assert_string_equal(buf_cstr(&out),
+                        "pair10:::::::host=198.18.0.41 nopassword\n"
+                        "pair1:::::::host=198.18.0.31 nopassword\n"
+                        "pair:::::::host=198.18.0.51 nopassword\n");
+    buf_free(&out);
+    const char **names;
+    assert_int_equal(store_pairs_list(&site, &names), 3);
+    assert_string_equal(names[0], "pair10");
+    assert_string_equal(names[1], "pair1");
+    assert_string_equal(names[2], "pair");
+    free(names);
+    assert_string_equal(store_pairs_first_store(&site, "pair1")->name, "store1a");
+    assert_string_equal(store_pairs_first_store(&site, "pair")->name, "storexa");
+    assert_null(store_pairs_first_store(&site, "pair2"));
+}
 
 #define TWO_PAIRS EMAILNG_DATADIR "/tests/e2e_pairs/ha-site-2pairs.yaml"
 
@@ -166,6 +209,8 @@ static void test_fewest_users(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_host_of_each_pair),
+        cmocka_unit_test(test_default_passwd_has_pair1_after_pair10),
         cmocka_unit_test(test_fixture_is_ha_site_plus_a_pair),
         cmocka_unit_test(test_two_pairs_render),
         cmocka_unit_test(test_fewest_users),
