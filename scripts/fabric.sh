@@ -2,6 +2,10 @@
 # fabric.sh: a test network of many hosts on one machine (docs/fabric.md).
 #
 #   fabric.sh up PREFIX [--dns ADDR] [--own-resolver HOST]... HOST=ADDR [HOST=ADDR ...]
+#   fabric.sh add PREFIX [--dns ADDR] [--own-resolver HOST]... HOST=ADDR [HOST=ADDR ...]
+#                                   (a running fabric: make the hosts it lacks,
+#                                    e.g. a second store pair; every host's
+#                                    /etc/hosts names them all)
 #   fabric.sh down PREFIX
 #   fabric.sh cut PREFIX HOST       (take HOST's link down: a partition)
 #   fabric.sh heal PREFIX HOST      (bring it back)
@@ -30,6 +34,7 @@ die() {
 usage() {
     cat >&2 <<'EOF'
 usage: fabric.sh up PREFIX [--dns ADDR] [--own-resolver HOST]... HOST=ADDR [HOST=ADDR ...]
+       fabric.sh add PREFIX [--dns ADDR] [--own-resolver HOST]... HOST=ADDR [HOST=ADDR ...]
        fabric.sh down PREFIX
        fabric.sh cut PREFIX HOST
        fabric.sh heal PREFIX HOST
@@ -82,11 +87,9 @@ fabric_hosts() {
     ip netns list | awk '{print $1}' | sed -n "s/^$1-\([a-z][a-z0-9]*\)\$/\1/p" | grep -vx br || true
 }
 
-cmd_up() {
-    [ $# -ge 1 ] || usage
-    prefix=$1
-    shift
-    valid_prefix "$prefix"
+# parse_hosts ARGS...: sets dns, own_resolver (" h1 h2 ") and specs
+# (" host=addr ...") from the arguments after PREFIX.
+parse_hosts() {
     dns=
     own_resolver=' '
     specs=
@@ -132,6 +135,62 @@ cmd_up() {
     for host in $own_resolver; do
         case $seen_hosts in *" $host "*) ;; *) die "--own-resolver $host: no such host given" ;; esac
     done
+}
+
+# make_host PREFIX HOST ADDR: its namespace, plugged into the bridge, and its
+# resolv.conf (dns and own_resolver as parse_hosts set them).
+make_host() {
+    prefix=$1
+    host=$2
+    addr=$3
+    ns="$prefix-$host"
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    # Created inside the bridge namespace; the peer goes straight into the host's.
+    ip -n "$prefix-br" link add "v-$host" type veth peer name eth0 netns "$ns"
+    ip -n "$prefix-br" link set "v-$host" master br0
+    ip -n "$prefix-br" link set "v-$host" up
+    ip -n "$ns" addr add "$addr/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    mkdir -p "$NETNS_ETC/$ns"
+    {
+        echo "# written by scripts/fabric.sh for fabric $prefix"
+        case $own_resolver in
+            *" $host "*)
+                echo "# $host's own caching resolver (unbound, started by emailng)"
+                echo "nameserver 127.0.0.1"
+                # it validates DNSSEC: let its AD bit through (Postfix DANE)
+                echo "options trust-ad" ;;
+            *)
+                if [ -n "$dns" ]; then
+                    echo "nameserver $dns"
+                else
+                    echo "# no --dns given: no resolver in this fabric"
+                    echo "nameserver 127.0.0.1"
+                fi ;;
+        esac
+    } > "$NETNS_ETC/$ns/resolv.conf"
+    chmod 0644 "$NETNS_ETC/$ns/resolv.conf"
+}
+
+# write_hosts_files PREFIX: every host's /etc/hosts names every recorded host.
+write_hosts_files() {
+    hosts_file=$(mktemp)
+    printf '127.0.0.1\tlocalhost\n' > "$hosts_file"
+    while IFS='=' read -r h a; do printf '%s\t%s\n' "$a" "$h" >> "$hosts_file"; done < "$STATE_DIR/$1"
+    while IFS='=' read -r h a; do
+        cp "$hosts_file" "$NETNS_ETC/$1-$h/hosts"
+        chmod 0644 "$NETNS_ETC/$1-$h/hosts"
+    done < "$STATE_DIR/$1"
+    rm -f "$hosts_file"
+}
+
+cmd_up() {
+    [ $# -ge 1 ] || usage
+    prefix=$1
+    shift
+    valid_prefix "$prefix"
+    parse_hosts "$@"
     if ns_exists "$prefix-br" || [ -f "$STATE_DIR/$prefix" ]; then
         die "fabric \"$prefix\" already exists; run: fabric.sh down $prefix"
     fi
@@ -152,46 +211,38 @@ cmd_up() {
     ip -n "$br" link add br0 type bridge
     ip -n "$br" link set br0 up
 
-    hosts_file=$(mktemp)
-    printf '127.0.0.1\tlocalhost\n' > "$hosts_file"
-    for spec in $specs; do printf '%s\t%s\n' "${spec#*=}" "${spec%%=*}" >> "$hosts_file"; done
+    for spec in $specs; do make_host "$prefix" "${spec%%=*}" "${spec#*=}"; done
+    write_hosts_files "$prefix"
+    trap - EXIT
+    echo "fabric $prefix up:$specs${dns:+ (dns $dns)}"
+}
 
+# A running fabric grows: the hosts not in its record are made (a second
+# store pair added to the site file); the others are left as they are.
+cmd_add() {
+    [ $# -ge 1 ] || usage
+    prefix=$1
+    shift
+    valid_prefix "$prefix"
+    parse_hosts "$@"
+    ns_exists "$prefix-br" && [ -f "$STATE_DIR/$prefix" ] || die "no fabric \"$prefix\"; run: fabric.sh up"
+    added=
     for spec in $specs; do
         host=${spec%%=*}
         addr=${spec#*=}
-        ns="$prefix-$host"
-        ip netns add "$ns"
-        ip -n "$ns" link set lo up
-        # Created inside the bridge namespace; the peer goes straight into the host's.
-        ip -n "$br" link add "v-$host" type veth peer name eth0 netns "$ns"
-        ip -n "$br" link set "v-$host" master br0
-        ip -n "$br" link set "v-$host" up
-        ip -n "$ns" addr add "$addr/24" dev eth0
-        ip -n "$ns" link set eth0 up
-        mkdir -p "$NETNS_ETC/$ns"
-        {
-            echo "# written by scripts/fabric.sh for fabric $prefix"
-            case $own_resolver in
-                *" $host "*)
-                    echo "# $host's own caching resolver (unbound, started by emailng)"
-                    echo "nameserver 127.0.0.1"
-                    # it validates DNSSEC: let its AD bit through (Postfix DANE)
-                    echo "options trust-ad" ;;
-                *)
-                    if [ -n "$dns" ]; then
-                        echo "nameserver $dns"
-                    else
-                        echo "# no --dns given: no resolver in this fabric"
-                        echo "nameserver 127.0.0.1"
-                    fi ;;
-            esac
-        } > "$NETNS_ETC/$ns/resolv.conf"
-        cp "$hosts_file" "$NETNS_ETC/$ns/hosts"
-        chmod 0644 "$NETNS_ETC/$ns/resolv.conf" "$NETNS_ETC/$ns/hosts"
+        recorded=$(sed -n "s/^$host=//p" "$STATE_DIR/$prefix")
+        if [ -n "$recorded" ]; then
+            [ "$recorded" = "$addr" ] || die "host $host is in fabric $prefix with address $recorded, not $addr"
+            continue
+        fi
+        grep -q "=$addr\$" "$STATE_DIR/$prefix" && die "address $addr is taken in fabric $prefix"
+        ns_exists "$prefix-$host" && die "namespace $prefix-$host already exists"
+        make_host "$prefix" "$host" "$addr"
+        echo "$spec" >> "$STATE_DIR/$prefix"
+        added="$added $spec"
     done
-    rm -f "$hosts_file"
-    trap - EXIT
-    echo "fabric $prefix up:$specs${dns:+ (dns $dns)}"
+    write_hosts_files "$prefix"
+    echo "fabric $prefix:${added:- no new host}${added:+ added}"
 }
 
 cmd_down() {
@@ -306,6 +357,7 @@ cmd=$1
 shift
 case $cmd in
     up) cmd_up "$@" ;;
+    add) cmd_add "$@" ;;
     down) cmd_down "$@" ;;
     cut) cmd_cut "$@" ;;
     heal) cmd_heal "$@" ;;
@@ -313,5 +365,5 @@ case $cmd in
     unpartition) cmd_unpartition "$@" ;;
     status) cmd_status "$@" ;;
     -h | --help | help) usage ;;
-    *) die "unknown command \"$cmd\" (up, down, cut, heal, partition, unpartition, status)" ;;
+    *) die "unknown command \"$cmd\" (up, add, down, cut, heal, partition, unpartition, status)" ;;
 esac

@@ -91,6 +91,29 @@ static int wait_ready(const struct service *svc, const struct service_env *env, 
     }
 }
 
+/* The components of host in a render_into_state() list ("HOST/COMP"
+ * lines), comma-separated, or NULL if none changed (caller frees). */
+static char *host_changed_components(const buf *changed, const char *host)
+{
+    buf out = BUF_INIT;
+    size_t hl = strlen(host);
+    const char *p = changed->len ? changed->data : "";
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > hl + 1 && strncmp(p, host, hl) == 0 && p[hl] == '/')
+            buf_printf(&out, "%s%.*s", out.len ? "," : "", (int)(len - hl - 1), p + hl + 1);
+        p += len + (eol != NULL);
+    }
+    if (out.len == 0) {
+        buf_free(&out);
+        return NULL;
+    }
+    char *s = xstrdup(buf_cstr(&out));
+    buf_free(&out);
+    return s;
+}
+
 /* 1 if both paths name the same existing file. */
 static int same_file(const char *a, const char *b)
 {
@@ -136,13 +159,20 @@ static int cmd_up_fabric(const struct options *o, struct site *site)
     if (rc == 0)
         rc = render_into_state(site, state, &changed_list, &err);
     int changed = changed_list.len > 0;
-    buf_free(&changed_list);
     printf("emailng: site %s (%s), state %s, %zu hosts in the test fabric %s\n", site->name, site->source, state,
            site->n_hosts, prefix);
     if (rc == 0 && !fabric_exists(prefix)) {
         rc = fabric_create(site, prefix, cli_datadir(), &err);
         if (rc == 0)
             printf("  fabric %s created: one network namespace %s-HOST per host\n", prefix, prefix);
+    } else if (rc == 0 && changed) {
+        /* A running site whose file gained hosts (a second store pair):
+         * the fabric makes the namespaces it lacks. */
+        buf out = BUF_INIT;
+        rc = fabric_add_hosts(site, prefix, cli_datadir(), &out, &err);
+        if (rc == 0 && strstr(buf_cstr(&out), " added"))
+            printf("  %s", buf_cstr(&out));
+        buf_free(&out);
     }
     if (rc == 0 && site->fabric.dns) {
         rc = fabric_dns_start(prefix, state, changed, &err);
@@ -159,12 +189,17 @@ static int cmd_up_fabric(const struct options *o, struct site *site)
     fabric_start_order(site, order);
     for (size_t k = 0; rc == 0 && k < site->n_hosts; k++) {
         const struct site_host *h = &site->hosts[order[k]];
+        /* Each host restarts only the daemons whose configuration changed:
+         * a new pair starts its stores and touches the hosts that list
+         * stores, the others stay up. */
+        char *components = host_changed_components(&changed_list, h->name);
         const char *argv[] = {self, "--state", state, "--site", copy, "--host", h->name, "up",
-                              changed ? "--config-changed" : NULL, NULL};
+                              components ? "--changed-components" : NULL, components, NULL};
         buf out = BUF_INIT;
         printf("== %s (%s)\n", h->name, h->address);
         fflush(stdout);
         int status = fabric_run(prefix, h->name, argv, &out, &err);
+        free(components);
         fputs(buf_cstr(&out), stdout);
         if (status != 0) {
             if (status > 0)
@@ -174,6 +209,7 @@ static int cmd_up_fabric(const struct options *o, struct site *site)
         buf_free(&out);
     }
     free(order);
+    buf_free(&changed_list);
     if (rc == 0) {
         const struct site_host *relay = site_host_with_role(site, ROLE_RELAY);
         const struct site_host *proxy = site_host_with_role(site, ROLE_PROXY);
@@ -266,7 +302,13 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
     if (rc == 0)
         rc = render_into_state(&site, state, &changed_list, &err);
     /* A fabric `up` renders for every host first and tells each host with
-     * --config-changed: then all of its daemons take the new configuration. */
+     * --changed-components which of its daemons take a new configuration. */
+    /* A fabric `up` names the components that changed for this host. */
+    for (const char *p = o->changed_components; p && *p;) {
+        size_t len = strcspn(p, ",");
+        buf_printf(&changed_list, "%s/%.*s\n", o->host ? o->host : "", (int)len, p);
+        p += len + (p[len] == ',');
+    }
     int changed = changed_list.len > 0 || o->config_changed;
     if (rc != 0) {
         cli_fail("up", &err);

@@ -21,6 +21,8 @@
 #include "mailbox_lifecycle.h"
 #include "password.h"
 #include "render.h"
+#include "user_move.h"
+#include "user_pairs.h"
 
 /* What one invocation is about, for messages. */
 struct invocation {
@@ -73,12 +75,14 @@ struct arguments {
     int n_words;                /* all of them, may exceed 3 */
     char **rest;                /* positional words from the first on */
     const char *quota;
+    const char *pair;           /* user add --pair NAME */
     int password_stdin;
     int purge;
 };
 
-/* Parse argv[1..] allowing --quota (when allow_quota), --password-stdin
- * (when allow_stdin) and --purge (allow_purge); "--" ends the options. */
+/* Parse argv[1..] allowing --quota and --pair (when allow_quota: user
+ * add), --password-stdin (when allow_stdin) and --purge (allow_purge);
+ * "--" ends the options. */
 static int parse_arguments(const struct invocation *inv, int argc, char **argv,
                            int allow_quota, int allow_stdin, int allow_purge,
                            struct arguments *a, char **positional)
@@ -104,6 +108,14 @@ static int parse_arguments(const struct invocation *inv, int argc, char **argv,
         } else if (!options_done && allow_quota
                    && strncmp(arg, "--quota=", 8) == 0) {
             a->quota = arg + 8;
+        } else if (!options_done && allow_quota
+                   && strcmp(arg, "--pair") == 0) {
+            if (i + 1 >= argc)
+                return usage_error(inv, "--pair needs a store pair's name");
+            a->pair = argv[++i];
+        } else if (!options_done && allow_quota
+                   && strncmp(arg, "--pair=", 7) == 0) {
+            a->pair = arg + 7;
         } else if (!options_done && arg[0] == '-' && arg[1] != '\0') {
             char *w = cli_quoted(arg);
             int rc = usage_error(inv, "unknown option %s", w);
@@ -222,11 +234,17 @@ static void print_report(buf *report)
 
 static int user_add(const struct invocation *inv, struct directory *d,
                     const char *address, unsigned long long quota,
-                    int from_stdin)
+                    const char *requested_pair, int from_stdin)
 {
     buf hash = BUF_INIT, err = BUF_INIT, shown = BUF_INIT, report = BUF_INIT;
     enum directory_address_use use = DIRECTORY_ADDRESS_FREE;
+    char *pair = NULL;
     int rc = 1;
+    /* The pair first: a wrong --pair is refused before the password is asked. */
+    if (user_pair_for_new_user(inv->target->site, d, requested_pair, &pair, &err) < 0) {
+        fail(inv, &err);
+        goto out;
+    }
     if (new_password_hash(inv, address, from_stdin, &hash) < 0)
         goto out;
     if (directory_address_use(d, address, &use, &err) < 0) {
@@ -236,19 +254,17 @@ static int user_add(const struct invocation *inv, struct directory *d,
     /* A free address may still have a mailbox on disk (a user deleted by
      * an older emailng, a restore): a new person must not get it. When the
      * address is taken, directory_user_add says so and nothing moves. */
-    const char *pair = inv->target->default_mail_host;
     if (use == DIRECTORY_ADDRESS_FREE
         && mailbox_clear_leftover(inv->target->site, inv->target->state_dir, address, pair, &report, &err) < 0) {
         fail(inv, &err);
         goto out;
     }
-    if (directory_user_add(d, address, buf_cstr(&hash), quota,
-                           inv->target->default_mail_host, &err) < 0) {
+    if (directory_user_add(d, address, buf_cstr(&hash), quota, pair, &err) < 0) {
         fail(inv, &err);
         goto out;
     }
     format_quota(&shown, quota);
-    printf("user %s added (quota %s)\n", address, buf_cstr(&shown));
+    printf("user %s added (quota %s, store pair %s)\n", address, buf_cstr(&shown), pair);
     if (report.len) {
         printf("  an old mailbox of %s was found and put away; the new user starts empty:\n", address);
         print_report(&report);
@@ -256,6 +272,7 @@ static int user_add(const struct invocation *inv, struct directory *d,
     rc = 0;
 out:
     password_wipe(&hash);
+    free(pair);
     buf_free(&err);
     buf_free(&shown);
     buf_free(&report);
@@ -386,7 +403,8 @@ static int user_show(const struct invocation *inv, struct directory *d,
     for (size_t i = 0; i < u.n_services; i++)
         printf(" %s", u.services[i]);
     printf("%s\n", u.n_services ? "" : " none");
-    printf("mail_host: %s\n", u.mail_host[0] ? u.mail_host : "(not set)");
+    /* emailngMailHost by the site file's word for it. */
+    printf("store_pair: %s\n", u.mail_host[0] ? u.mail_host : "(not set)");
     print_list("alternate_addresses", u.alternate_addresses,
                u.n_alternate_addresses);
     directory_user_clear(&u);
@@ -454,6 +472,8 @@ static int user_command(int argc, char **argv, const struct directory_target *t)
         return cmd_user_spam(argc, argv, t);
     if (strcmp(sub->name, "list") == 0 && cmd_quota_list_wanted(argc, argv))   /* cmd_quota_list.c */
         return cmd_quota_list(argc, argv, t);
+    if (strcmp(sub->name, "move") == 0)     /* user_move.c */
+        return cmd_user_move(argc, argv, t);
     struct invocation inv = {"user", sub, t};
     const char *name = sub->name;
     int is_add = strcmp(name, "add") == 0;
@@ -503,7 +523,7 @@ static int user_command(int argc, char **argv, const struct directory_target *t)
     const char *addr = buf_cstr(&address);
     buf err = BUF_INIT, shown = BUF_INIT;
     if (is_add) {
-        rc = user_add(&inv, d, addr, quota, a.password_stdin);
+        rc = user_add(&inv, d, addr, quota, a.pair, a.password_stdin);
     } else if (is_del) {
         rc = user_del(&inv, d, addr, a.purge);
     } else if (is_passwd) {
@@ -712,7 +732,6 @@ static int cmd_directory(const struct options *o, int argc, char **argv, int is_
         return 1;
     buf err = BUF_INIT;
     const struct site_host *dir_host = site_host_with_role(&site, ROLE_DIRECTORY);
-    const struct site_host *store = site_host_with_role(&site, ROLE_STORE);
     struct render_context ctx = {0};
     int rc;
     if (render_context_for_host(&site, dir_host, o->state_dir, &ctx, &err) != 0) {
@@ -726,7 +745,6 @@ static int cmd_directory(const struct options *o, int argc, char **argv, int is_
             .ldap_uri = render_context_get(&ctx, "ldap_uri"),
             .base = site.ldap_base,
             .primary_domain = site.domains[0],
-            .default_mail_host = store && store->store_pair ? store->store_pair : "pair1",
         };
         rc = is_user ? user_command(argc, argv, &t) : alias_command(argc, argv, &t);
         /* A new or removed user or alias changes what the relays' policy

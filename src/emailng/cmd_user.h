@@ -36,7 +36,6 @@ struct directory_target {
     const char *ldap_uri;           /* ldapi://... of the directory host */
     const char *base;               /* e.g. dc=example,dc=test */
     const char *primary_domain;     /* domain for bare local parts */
-    const char *default_mail_host;  /* emailngMailHost of new users */
     int json;                       /* --json: listings as JSON */
 };
 

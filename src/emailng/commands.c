@@ -103,8 +103,10 @@ static int run_quarantine(const struct options *o, int argc, char **argv)
 /* ---- the table ------------------------------------------------------------ */
 
 static const struct subcommand_help user_subcommands[] = {
-    {"add", "ADDRESS [--quota SIZE] [--password-stdin]",
+    {"add", "ADDRESS [--quota SIZE] [--pair PAIR] [--password-stdin]",
      "create a user (in a domain of the site; the password is asked twice, or one line on stdin)"},
+    {"move", "ADDRESS PAIR [--abort]",
+     "move a user's mailbox to another store pair while the user works (--abort: roll back an unfinished copy)"},
     {"del", "ADDRESS [--purge]",
      "delete a user: out of every alias, mailbox archived on the stores (--purge: removed)"},
     {"passwd", "ADDRESS [--password-stdin]", "set a user's password"},

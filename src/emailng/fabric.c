@@ -42,7 +42,7 @@ int fabric_exists(const char *prefix)
     return exists;
 }
 
-static int run_script(const char *datadir, const char *const *args, size_t n, buf *err)
+static int run_script(const char *datadir, const char *const *args, size_t n, buf *output, buf *err)
 {
     const char **argv = xcalloc(n + 3, sizeof *argv);
     char *script = xasprintf("%s/scripts/fabric.sh", datadir);
@@ -54,19 +54,23 @@ static int run_script(const char *datadir, const char *const *args, size_t n, bu
     int rc = process_run(argv, NULL, &out, err);
     if (rc != 0 && rc != -1)
         buf_printf(err, "%s %s failed (exit %d): %s", script, args[0], rc, buf_cstr(&out));
+    else if (output)
+        buf_append_str(output, buf_cstr(&out));
     buf_free(&out);
     free(script);
     free(argv);
     return rc == 0 ? 0 : -1;
 }
 
-int fabric_create(const struct site *site, const char *prefix, const char *datadir, buf *err)
+/* fabric.sh up|add PREFIX with every host of the site. */
+static int fabric_hosts_command(const char *command, const struct site *site, const char *prefix,
+                                const char *datadir, buf *output, buf *err)
 {
     size_t cap = 3 * site->n_hosts + 8, n = 0;
     const char **args = xcalloc(cap, sizeof *args);
     char **owned = xcalloc(cap, sizeof *owned);
     size_t n_owned = 0;
-    args[n++] = "up";
+    args[n++] = command;
     args[n++] = prefix;
     if (site->fabric.dns) {
         args[n++] = "--dns";
@@ -85,7 +89,7 @@ int fabric_create(const struct site *site, const char *prefix, const char *datad
         args[n++] = owned[n_owned++] = xasprintf("dns=%s", site->fabric.dns);
     if (site->fabric.client)
         args[n++] = owned[n_owned++] = xasprintf("client=%s", site->fabric.client);
-    int rc = run_script(datadir, args, n, err);
+    int rc = run_script(datadir, args, n, output, err);
     for (size_t i = 0; i < n_owned; i++)
         free(owned[i]);
     free(owned);
@@ -93,10 +97,20 @@ int fabric_create(const struct site *site, const char *prefix, const char *datad
     return rc;
 }
 
+int fabric_create(const struct site *site, const char *prefix, const char *datadir, buf *err)
+{
+    return fabric_hosts_command("up", site, prefix, datadir, NULL, err);
+}
+
+int fabric_add_hosts(const struct site *site, const char *prefix, const char *datadir, buf *output, buf *err)
+{
+    return fabric_hosts_command("add", site, prefix, datadir, output, err);
+}
+
 int fabric_destroy(const char *prefix, const char *datadir, buf *err)
 {
     const char *args[] = {"down", prefix};
-    return run_script(datadir, args, 2, err);
+    return run_script(datadir, args, 2, NULL, err);
 }
 
 int fabric_run(const char *prefix, const char *host, const char *const argv[], buf *output, buf *err)

@@ -28,6 +28,11 @@ int fabric_exists(const char *prefix);
 /* Creates the fabric for every host of the site (and dns/client). */
 int fabric_create(const struct site *site, const char *prefix, const char *datadir, buf *err);
 
+/* A running fabric: makes the namespaces of the site's hosts it lacks (a
+ * store pair added to the site file); output gets fabric.sh's line
+ * ("fabric P: store3=ADDR ... added" or "... no new host"). */
+int fabric_add_hosts(const struct site *site, const char *prefix, const char *datadir, buf *output, buf *err);
+
 /* Removes it (idempotent). */
 int fabric_destroy(const char *prefix, const char *datadir, buf *err);
 

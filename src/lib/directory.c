@@ -594,6 +594,15 @@ int directory_user_set_quota(struct directory *d, const char *address,
     return rc;
 }
 
+int directory_user_set_mail_host(struct directory *d, const char *address, const char *mail_host, buf *err)
+{
+    struct mod_list m = {NULL, 0};
+    mods_add_one(&m, LDAP_MOD_REPLACE, "emailngMailHost", mail_host);
+    int rc = modify_user(d, address, &m, "change the store pair", err);
+    mods_free(&m);
+    return rc;
+}
+
 static const char *const user_attrs[] = {
     "mail", "emailngQuota", "emailngAccountStatus", "emailngEnabledService",
     "emailngMailHost", "emailngAlternateAddress", NULL,

@@ -68,6 +68,10 @@ int directory_user_set_password(struct directory *d, const char *address,
 int directory_user_set_quota(struct directory *d, const char *address,
                              unsigned long long quota_bytes, buf *err);
 
+/* Replaces emailngMailHost: the store pair that holds the user's mailbox
+ * (`emailng user move`). */
+int directory_user_set_mail_host(struct directory *d, const char *address, const char *mail_host, buf *err);
+
 /* Replaces emailngEnabledService: the services the user may use (e.g.
  * only "imap" for the health monitor's probe account). */
 int directory_user_set_services(struct directory *d, const char *address,

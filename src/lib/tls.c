@@ -234,20 +234,35 @@ static X509 *new_cert(EVP_PKEY *key, const char *common_name, long days)
     return cert;
 }
 
-/* "critical,permitted;DNS:a,permitted;IP:1.2.3.4/255.255.255.255,...":
+/* "critical,permitted;DNS:a,permitted;IP:192.0.2.0/255.255.255.0,...":
  * critical as RFC 5280 4.2.1.10 requires. A DNS base without a leading dot
- * admits the name and every subdomain; an address admits only itself. */
+ * admits the name and every subdomain. An address admits its network (an
+ * IPv4 /24, an IPv6 /64; loopback only itself): a host added later beside
+ * the others (a second store pair) gets its certificate from the same CA,
+ * which every client already trusts, while the CA still vouches for no
+ * address outside the site's networks. */
 static void name_constraints_value(const char *const *permitted, size_t n, buf *out)
 {
     buf_append_str(out, "critical");
     for (size_t i = 0; i < n; i++) {
         unsigned char addr[16];
-        if (inet_pton(AF_INET, permitted[i], addr) == 1)
-            buf_printf(out, ",permitted;IP:%s/255.255.255.255", permitted[i]);
-        else if (inet_pton(AF_INET6, permitted[i], addr) == 1)
-            buf_printf(out, ",permitted;IP:%s/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", permitted[i]);
-        else
+        char text[INET6_ADDRSTRLEN];
+        if (inet_pton(AF_INET, permitted[i], addr) == 1) {
+            int loopback = addr[0] == 127;
+            if (!loopback)
+                addr[3] = 0;
+            buf_printf(out, ",permitted;IP:%s/%s", inet_ntop(AF_INET, addr, text, sizeof text),
+                       loopback ? "255.255.255.255" : "255.255.255.0");
+        } else if (inet_pton(AF_INET6, permitted[i], addr) == 1) {
+            static const unsigned char one[16] = {[15] = 1};
+            int loopback = memcmp(addr, one, sizeof one) == 0;
+            if (!loopback)
+                memset(addr + 8, 0, 8);
+            buf_printf(out, ",permitted;IP:%s/%s", inet_ntop(AF_INET6, addr, text, sizeof text),
+                       loopback ? "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff" : "ffff:ffff:ffff:ffff::");
+        } else {
             buf_printf(out, ",permitted;DNS:%s", permitted[i]);
+        }
     }
 }
 

@@ -5,8 +5,8 @@
  *   - a CA (EC P-256, 10 years, CA:TRUE critical, keyCertSign+cRLSign,
  *     subjectKeyIdentifier, and, when `permitted` names any, a critical
  *     nameConstraints extension: permitted;DNS:NAME for each host name (RFC
- *     5280: the name and all its subdomains), permitted;IP:ADDR/full mask
- *     for each address) when neither ca.crt nor ca.key exists; if only one
+ *     5280: the name and all its subdomains), permitted;IP:NET/MASK
+ *     for each address: its IPv4 /24 or IPv6 /64, loopback only itself) when neither ca.crt nor ca.key exists; if only one
  *     of the pair exists it stops with an error rather than guess. An
  *     existing CA is kept as it is (clients trust it), constraints or not;
  *   - a server key and certificate (EC P-256, TLS_SERVER_DAYS, CN = first

@@ -138,7 +138,9 @@ def _complete(line):
 def test_bash_completion(site):
     """U6: bash completion offers the commands, a command's subcommands, and the options."""
     assert _complete("emailng us") == ["user"]
-    assert _complete("emailng user ") == ["add", "del", "list", "passwd", "quota", "show", "spam"]
+    assert _complete("emailng user ") == ["add", "del", "list", "move", "passwd", "quota", "show", "spam"]
+    assert _complete("emailng user add carol --pa") == ["--pair", "--password-stdin"]
+    assert _complete("emailng user move carol pair2 --ab") == ["--abort"]
     assert _complete("emailng --state /tmp/x alias d") == ["del"]
     assert _complete("emailng --js") == ["--json"]
     assert _complete("emailng dkim ") == ["activate", "list", "retire", "rotate"]

@@ -438,8 +438,9 @@ static void test_renewal(void **state)
 }
 
 /* The CA: a critical nameConstraints extension with exactly the permitted
- * names (DNS for domains, full-length IP masks for addresses), nothing
- * excluded; names outside are refused before a certificate is written. */
+ * names (DNS for domains; for addresses their /24 or /64, loopback with a
+ * full-length mask), nothing excluded; names outside are refused before a
+ * certificate is written. */
 static void test_name_constraints(void **state)
 {
     struct tls_dir *t = *state;
@@ -462,6 +463,14 @@ static void test_name_constraints(void **state)
     sub = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, 2);
     assert_int_equal(sub->base->type, GEN_IPADD);
     assert_int_equal(ASN1_STRING_length(sub->base->d.iPAddress), 32);
+    static const unsigned char v6_one[32] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    assert_memory_equal(ASN1_STRING_get0_data(sub->base->d.iPAddress), v6_one, 32);
+    /* A host's address admits its /24: a host added beside it later. */
+    static const unsigned char net[8] = {198, 18, 0, 0, 255, 255, 255, 0};
+    sub = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, 3);
+    assert_int_equal(sub->base->type, GEN_IPADD);
+    assert_memory_equal(ASN1_STRING_get0_data(sub->base->d.iPAddress), net, 8);
     NAME_CONSTRAINTS_free(nc);
     X509_free(ca);
     char *ca_path = path_in(t, "ca.crt");
@@ -478,6 +487,12 @@ static void test_name_constraints(void **state)
     const char *evil_ip[] = {"mail.example.test", "192.0.2.1"};
     assert_int_equal(tls_ensure_issued(t->dir, crt, key, evil_ip, 2, NULL, NULL, NULL, &err), -1);
     assert_non_null(strstr(buf_cstr(&err), "name constraints"));
+    const char *next_net[] = {"store9.example.test", "198.18.1.33"};
+    assert_int_equal(tls_ensure_issued(t->dir, crt, key, next_net, 2, NULL, NULL, NULL, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "name constraints"));
+    /* A new host in a host's /24 (store3 beside store1) is admitted. */
+    const char *beside[] = {"store3.example.test", "198.18.0.33"};
+    assert_int_equal(tls_ensure_issued(t->dir, crt, key, beside, 2, NULL, NULL, NULL, &err), 0);
     /* Client certificates (CN without a dot is no host name) still pass. */
     const char *cn[] = {"dovecot"};
     assert_int_equal(tls_ensure_issued(t->dir, crt, key, cn, 1, "proxy1", NULL, NULL, &err), 0);
