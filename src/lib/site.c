@@ -90,7 +90,7 @@ void site_default(struct site *site)
     site->bruteforce = (struct site_bruteforce){.maxretry = 10, .findtime = 600, .bantime = 3600};
     site_metrics_default(&site->metrics);
     site_backup_default(&site->backup);
-    site->search.fts = 1;
+    site->search.fts = 0;     /* opt-in: see site_search.h */
     site->outbound = (struct site_outbound){.srs_enabled = 1, .tls = OUTBOUND_TLS_DEFAULT, .mta_sts = 1};
 }
 

@@ -1,8 +1,11 @@
 """Full-text search (M5) on the small site: Dovecot's FTS with the Xapian
 backend (templates/dovecot/fts.conf, docs/admin-manual.md "Search").
+search.fts is opt-in, so the module runs a small site of its own with
+`search: {fts: true}` (the fixture `site` below replaces the session's).
 
-Mail comes in by SMTP on port 25 (the whole way: Postfix, the filters,
-LMTP), each message carrying a word of its own that occurs nowhere else.
+Mail comes in by SMTP on port 25 (the whole way: Postfix, LMTP; this site
+does no content filtering), each message carrying a word of its own that
+occurs nowhere else.
 The module's user is new, so "exactly these messages" is checkable.
 
 What proves that the index answers: `doveadm fts lookup` reads the Xapian
@@ -25,9 +28,26 @@ import time
 
 import pytest
 
-from conftest import DOMAIN, imap_connect, make_message, msgid, smtp_send
+from conftest import DOMAIN, imap_connect, make_message, msgid, own_site, smtp_send
 
 SENDER = "carol@partner.test"
+
+SITE = """\
+site: {name: fts-e2e}
+domains: [example.test]
+hosts:
+  - {name: mail, address: 127.0.0.1, roles: [relay, proxy, store, directory]}
+demo_users: true
+filter: {enabled: false}
+search: {fts: true}
+"""
+
+
+@pytest.fixture(scope="module")
+def site():
+    """This module's own small site, with full-text search on."""
+    with own_site("fts", SITE) as s:
+        yield s
 INDEX_TIMEOUT = 40.0
 
 

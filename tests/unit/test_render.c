@@ -259,6 +259,7 @@ static void test_ha_site_renders_per_role(void **state)
     buf err = BUF_INIT;
     if (site_load(EMAILNG_DATADIR "/examples/ha-site.yaml", &site, &err) != 0)
         fail_msg("%s", buf_cstr(&err));
+    site.search.fts = 1;       /* opt-in (site_search.h): rendered here to check fts.conf */
     assert_string_equal(render_component_template(ROLE_ALL, "postfix"), "postfix");
     assert_string_equal(render_component_template(ROLE_RELAY, "postfix"), "postfix-relay");
     assert_string_equal(render_component_template(ROLE_STORE, "postfix"), "postfix-store");
@@ -298,7 +299,7 @@ static void test_ha_site_renders_per_role(void **state)
     assert_non_null(strstr(dovecot1, "    address = 198.18.0.31\n    port = 12345\n    ssl = yes\n"));
     char *secret_ref = xasprintf("doveadm_password = <%s/secrets/doveadm-password\n", st);
     assert_non_null(strstr(dovecot1, secret_ref));
-    /* M5: both stores keep a full-text index (search.fts defaults to true). */
+    /* M5: with search.fts (turned on above), both stores keep a full-text index. */
     assert_non_null(strstr(dovecot1, "\n!include fts.conf\n"));
     assert_non_null(strstr(dovecot2, "\n!include fts.conf\n"));
     char *fts_conf = read_rendered(etc, "store2/dovecot/fts.conf");
