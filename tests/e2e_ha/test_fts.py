@@ -30,6 +30,7 @@ from conftest import DOMAIN, HOSTS, TLS_NAME
 USER = "alice@" + DOMAIN
 TIMEOUT = 90.0          # replication and indexing (test_replication.py: a sync may wait up to 30-60 s)
 SWITCH_TIMEOUT = 20.0
+RETURN_TIMEOUT = 180.0   # a restarted primary returns when caught up (the check may wait 30-90 s)
 
 LMTP_SCRIPT = r"""
 import smtplib, sys
@@ -114,11 +115,15 @@ def fts_on(ha):
     original = os.path.join(ha.state, "site-without-fts.yaml")
     with open(original, "w") as f:
         f.write(text)
+    # `up` restarts the stores' Dovecot: the monitors send pair1 to store2
+    # meanwhile, and back to store1 once it is up and caught up.
     ha.emailng("up", "--site", path)
+    _wait("pair1 back on store1 after turning FTS on", lambda: _pair_on(ha, "store1"), RETURN_TIMEOUT)
     try:
         yield
     finally:
         ha.emailng("up", "--site", original)
+        _wait("pair1 back on store1 after turning FTS off", lambda: _pair_on(ha, "store1"), RETURN_TIMEOUT)
 
 
 def test_message_indexed_on_both_stores_is_found_after_a_switch(ha, fts_on):
@@ -136,14 +141,21 @@ def test_message_indexed_on_both_stores_is_found_after_a_switch(ha, fts_on):
     assert len(on_store1) == 1, on_store1
 
     store2_logins = _logins(ha, "store2")
+    store1_logins = _logins(ha, "store1")
     cp = ha.emailng("node", "drain", "store1", check=False)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     try:
         _wait("pair1 on store2", lambda: _pair_on(ha, "store2"), SWITCH_TIMEOUT)
+        # The proxies' Dovecot looks at the pair table (passwd-file) at most
+        # once a second: a login in the second of the switch may still see store1.
+        time.sleep(1.2)
         for proxy in ("proxy1", "proxy2"):
             found = _imap_body_search(ha, proxy, word)
             assert len(found) == 1, (proxy, found)
-        assert _logins(ha, "store2") >= store2_logins + 2     # store2 answered both searches
+        # store2 answered both searches (its log process may write the line a moment later)
+        _wait("store2 logged both logins (store2 %d -> %d, store1 %d -> %d)" % (
+            store2_logins, _logins(ha, "store2"), store1_logins, _logins(ha, "store1")),
+            lambda: _logins(ha, "store2") >= store2_logins + 2, 10)
         # A word nobody wrote: nothing, also on store2.
         assert _imap_body_search(ha, "proxy1", word + "zz") == []
     finally:
