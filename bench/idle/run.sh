@@ -27,7 +27,10 @@
 # Tuning: IDLE_USERS (1000), IDLE_SOURCES (100), IDLE_STAGES
 # (1000,5000,10000), IDLE_BASELINE_STAGES (1000; empty: none), IDLE_SAMPLE
 # (50 users get a message per stage), IDLE_IN_FLIGHT (64),
-# IDLE_KEEP=1 keeps the site up and prints how to reach it.
+# IDLE_KEEP=1 keeps the site up and prints how to reach it;
+# IDLE_CONF_EXTRA: Dovecot settings appended to the rendered
+# session-limits.conf before the runs (to measure a tuning, e.g.
+# 'service imap { service_count = 100 }').
 set -eu
 cd "$(dirname "$0")/../.."
 REPO=$PWD
@@ -81,6 +84,11 @@ cut -d' ' -f1 "$USERLIST" | PASSWORD=$PASSWORD EMAILNG=$EMAILNG STATE=$STATE \
     xargs -P 2 -n 1 sh -c 'printf "%s\n" "$PASSWORD" | ip netns exec '"$NS"' "$EMAILNG" user add "$1" --password-stdin --state "$STATE" >/dev/null' user-add
 echo "$USERS users added in $(( $(date +%s) - t )) s"
 
+if [ -n "${IDLE_CONF_EXTRA:-}" ]; then
+    printf '\n# bench/idle/run.sh IDLE_CONF_EXTRA\n%s\n' "$IDLE_CONF_EXTRA" >>"$CONF/session-limits.conf"
+    echo "session-limits.conf + $IDLE_CONF_EXTRA"
+fi
+
 hibernate() {   # $1: the imap_hibernate_timeout to run with
     sed -i "s/^imap_hibernate_timeout = .*/imap_hibernate_timeout = $1/" "$CONF/session-limits.conf"
     in_ns doveadm -c "$CONF/dovecot.conf" reload
@@ -113,3 +121,15 @@ grep '^RESULT.*stage=' "$OUT" | sed 's/^RESULT //' | awk '{
 }'
 grep '^RESULT.*wake_all=' "$OUT" | sed 's/^RESULT //'
 grep -E "process_limit|client_limit|Inotify|fd limit|Too many open" "$STATE/log/mail/dovecot.log" | tail -5 || true
+# Why woken sessions were closed (wake-all): imap-hibernate gives up on a
+# session whose client sent input (DONE) when it cannot connect to the
+# imap-master socket within 10 s (its listen queue full: "Resource
+# temporarily unavailable"), and on any session whose new imap process has
+# not answered within 30 s ("Timeout communicating with imap-master");
+# both limits are compiled into Dovecot 2.3.
+LOG=$STATE/log/mail/dovecot.log
+echo "unhibernate failures: $(grep -c 'Failed to unhibernate client' "$LOG" || true)" \
+     "(imap-master queue full: $(grep -c 'Failed to unhibernate client: net_connect_unix.*temporarily unavailable' "$LOG" || true)," \
+     "no answer in 30 s: $(grep -c 'Timeout communicating with imap-master' "$LOG" || true))"
+grep 'Failed to unhibernate client\|Timeout communicating with imap-master' "$LOG" | sed 's/^.*: Error: //' \
+    | sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -5 || true

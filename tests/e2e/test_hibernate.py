@@ -5,11 +5,13 @@ dovecot/session-limits.conf) leaves its imap process: Dovecot's
 imap-hibernate process holds it (the imap process exits, `ps` shows the
 session count in imap-hibernate's title, `doveadm who` still lists the
 user). A delivery to its mailbox still reaches it as an untagged EXISTS
-within a few seconds, and the session still answers DONE with a tagged OK.
+within a few seconds, and the session still answers DONE with a tagged OK;
+also after a reload of Dovecot, which a certificate renewal does.
 """
 
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -20,6 +22,7 @@ from imap_load import Load, Session
 HIBERNATE_TIMEOUT = 5.0    # imap_hibernate_timeout in session-limits.conf
 HIBERNATE_WAIT = 20.0      # the session is in imap-hibernate within this after IDLE
 PUSH_TIMEOUT = 5.0         # EXISTS after the delivery was accepted
+RELOAD_PUSH_TIMEOUT = 60.0  # EXISTS in every session after the reload: six messages through the filter, a busy host
 
 
 def _dovecot_conf(site):
@@ -57,6 +60,17 @@ def _hibernated(user):
             found = re.search(r"\[(\d+) connections?\]", c)
             held += int(found.group(1)) if found else 0
     return serving, held
+
+
+def wait_hibernated(user, timeout=HIBERNATE_WAIT):
+    """Waits until no imap process serves user (its IDLE sessions are in imap-hibernate); True if so. For a
+    test whose sessions block in IDLE (imaplib) and need no pumping meanwhile."""
+    deadline = time.monotonic() + timeout
+    while _hibernated(user)[0]:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def test_idle_session_hibernates_and_gets_push(site):
@@ -108,5 +122,68 @@ def test_idle_session_hibernates_and_gets_push(site):
 
         # And the session is intact: DONE ends the IDLE with a tagged OK.
         assert not load.end_idle(), s.error or s.state
+    finally:
+        load.close()
+
+
+
+RELOAD_SESSIONS = 6        # hibernated sessions, one user each, across a reload
+RELOAD_SETTLE = 10.0       # seconds the sessions stay in IDLE after the reload (Dovecot kills old processes after 6)
+
+
+def _wait_hibernated(load, users):
+    """Pumps the sessions until none of users has an imap process left; the imap-hibernate pids and titles."""
+    deadline = time.monotonic() + HIBERNATE_WAIT
+    while time.monotonic() < deadline:
+        load.pump(lambda: False, time.monotonic() + 0.5)
+        if not any(_hibernated(u)[0] for u in users):
+            break
+    serving = [u for u in users if _hibernated(u)[0]]
+    assert not serving, "not hibernated %.0fs after IDLE: %s\n%s" % (HIBERNATE_WAIT, serving, _processes())
+    return {pid: t for pid, t in _processes().items() if t.startswith("imap-hibernate")}
+
+
+def test_reload_keeps_hibernated_sessions(site):
+    """A Dovecot reload (SIGHUP, what `emailng tls renew` does) keeps hibernated IDLE sessions: none gets a BYE,
+    each gets EXISTS for a delivery after the reload, and each answers DONE with a tagged OK. (Before
+    imap-hibernate ran with shutdown_clients=no, the reload closed every one of them with "* BYE Server
+    shutting down.".)"""
+    users = [site.new_user(prefix="hibr") for _ in range(RELOAD_SESSIONS)]
+    for user, password in users:     # the mailboxes exist before the IDLE sessions
+        m = imap_connect(site, user, password)
+        try:
+            assert m.select("INBOX")[0] == "OK"
+        finally:
+            m.logout()
+    passwords = dict(users)
+    names = [u for u, _ in users]
+    load = Load()
+    try:
+        load.open(names, lambda u: Session(tls_context(site), HOST, TLS_NAME, CLIENT_ADDR, u, passwords[u]), 2, 60)
+        assert all(s.state == "idle" for s in load.sessions), [s.error for s in load.sessions]
+        before = _wait_hibernated(load, names)
+
+        master = site.services()["dovecot"]["pid"]
+        os.kill(master, signal.SIGHUP)
+        # The old imap-hibernate keeps its sessions (the reload starts a new, empty one beside it).
+        load.pump(lambda: any(s.state != "idle" for s in load.sessions), time.monotonic() + RELOAD_SETTLE)
+        assert all(s.state == "idle" for s in load.sessions), "closed by the reload: %s\n%s" % (
+            [s.error for s in load.sessions if s.state != "idle"], log_tail(site, 20))
+        after = {pid: t for pid, t in _processes().items() if t.startswith("imap-hibernate")}
+        kept = [pid for pid in before if pid in after and "[0 connections]" not in after[pid]]
+        assert kept, "no imap-hibernate of before the reload holds sessions: before %s, after %s" % (before, after)
+        assert site.services()["dovecot"]["pid"] == master
+
+        # Push and the session itself still work: each wakes into an imap process of the new configuration.
+        for user in names:
+            smtp_send("sender@example.net", [user], make_message("sender@example.net", user, msgid())[0])
+        sent = time.monotonic()
+        late = load.wait_pushed(load.sessions, RELOAD_PUSH_TIMEOUT)
+        assert not late, "no EXISTS within %.0fs after the reload: %s\n%s" % (
+            RELOAD_PUSH_TIMEOUT, [(s.user, s.state, s.error, s.lines[-3:]) for s in late], log_tail(site, 40))
+        took = time.monotonic() - sent
+        assert not load.end_idle(), [s.error or s.state for s in load.sessions if s.state != "closed"]
+        print("\n%d hibernated sessions kept across a reload by imap-hibernate %s; EXISTS in all %.1fs after the"
+              " deliveries" % (len(names), kept, took))
     finally:
         load.close()
