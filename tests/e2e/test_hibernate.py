@@ -126,7 +126,6 @@ def test_idle_session_hibernates_and_gets_push(site):
         load.close()
 
 
-
 RELOAD_SESSIONS = 6        # hibernated sessions, one user each, across a reload
 RELOAD_SETTLE = 10.0       # seconds the sessions stay in IDLE after the reload (Dovecot kills old processes after 6)
 
@@ -144,10 +143,11 @@ def _wait_hibernated(load, users):
 
 
 def test_reload_keeps_hibernated_sessions(site):
-    """A Dovecot reload (SIGHUP, what `emailng tls renew` does) keeps hibernated IDLE sessions: none gets a BYE,
-    each gets EXISTS for a delivery after the reload, and each answers DONE with a tagged OK. (Before
-    imap-hibernate ran with shutdown_clients=no, the reload closed every one of them with "* BYE Server
-    shutting down.".)"""
+    """A Dovecot reload (SIGHUP, what `emailng tls renew` does) keeps hibernated IDLE sessions, also past the 6 s
+    after which Dovecot's master kills the old configuration's processes unless shutdown_clients = no: none is
+    closed, each gets EXISTS for a delivery after the reload, and each answers DONE with a tagged OK. (With
+    Dovecot's default shutdown_clients = yes the old imap-hibernate stopped at the SIGHUP and closed every
+    one of them.)"""
     users = [site.new_user(prefix="hibr") for _ in range(RELOAD_SESSIONS)]
     for user, password in users:     # the mailboxes exist before the IDLE sessions
         m = imap_connect(site, user, password)
