@@ -121,15 +121,18 @@ grep '^RESULT.*stage=' "$OUT" | sed 's/^RESULT //' | awk '{
 }'
 grep '^RESULT.*wake_all=' "$OUT" | sed 's/^RESULT //'
 grep -E "process_limit|client_limit|Inotify|fd limit|Too many open" "$STATE/log/mail/dovecot.log" | tail -5 || true
-# Why woken sessions were closed (wake-all): imap-hibernate gives up on a
-# session whose client sent input (DONE) when it cannot connect to the
-# imap-master socket within 10 s (its listen queue full: "Resource
-# temporarily unavailable"), and on any session whose new imap process has
-# not answered within 30 s ("Timeout communicating with imap-master");
-# both limits are compiled into Dovecot 2.3.
+# Why woken sessions were closed (wake-all): imap-hibernate's own errors,
+# by reason. It gives up on a session whose client sent input (DONE) when
+# it cannot connect to the imap-master socket within 10 s (its listen
+# queue full: "net_connect_unix(...) failed: Resource temporarily
+# unavailable"), on one whose new imap process has not answered within
+# 30 s ("Timeout communicating with imap-master"), and on one whose imap
+# process closed the connection before taking the session ("Connection
+# closed"; the imap processes' own errors follow). Both times are compiled
+# into Dovecot 2.3.
 LOG=$STATE/log/mail/dovecot.log
-echo "unhibernate failures: $(grep -c 'Failed to unhibernate client' "$LOG" || true)" \
-     "(imap-master queue full: $(grep -c 'Failed to unhibernate client: net_connect_unix.*temporarily unavailable' "$LOG" || true)," \
-     "no answer in 30 s: $(grep -c 'Timeout communicating with imap-master' "$LOG" || true))"
-grep 'Failed to unhibernate client\|Timeout communicating with imap-master' "$LOG" | sed 's/^.*: Error: //' \
+echo "unhibernate failures: $(grep -c ': Error: Failed to unhibernate client' "$LOG" || true)"
+grep ': Error: Failed to unhibernate client\|Timeout communicating with imap-master' "$LOG" \
+    | sed 's/^.*: Error: //; s|([^)]*)||' | sort | uniq -c | sort -rn | head -5 || true
+grep '^[A-Za-z]* [0-9]* [0-9:]* imap[(:].*\(Error\|Fatal\|Warning\)' "$LOG" | sed 's/^.*\(Error\|Fatal\|Warning\): //' \
     | sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -5 || true
