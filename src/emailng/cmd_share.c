@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl_rights.h"
 #include "address.h"
 #include "buf.h"
 #include "directory.h"
@@ -15,61 +16,9 @@
 
 /* ---- rights ---------------------------------------------------------------- */
 
-/* IMAP ACL letters (RFC 4314) and the names doveadm acl takes. */
-static const struct {
-    char letter;
-    const char *name;
-} rights_table[] = {
-    {'l', "lookup"}, {'r', "read"}, {'s', "write-seen"}, {'w', "write"}, {'i', "insert"}, {'p', "post"},
-    {'k', "create"}, {'x', "delete"}, {'t', "write-deleted"}, {'e', "expunge"}, {'a', "admin"},
-};
-
-/* The named sets: read (see, read, own \Seen flags) and write (what a
- * member of a shared mailbox such as office@ does: also file, flag,
- * delete and expunge mail, make and remove subfolders). */
-static const struct {
-    const char *name;
-    const char *letters;
-} rights_presets[] = {
-    {"read", "lrs"},
-    {"write", "lrswipkxte"},
-};
-
 /* Announcement folders: everyone reads, writers post and tidy up. */
 #define PUBLIC_READER_RIGHTS "lrs"
 #define PUBLIC_WRITER_RIGHTS "lrswipte"
-
-/* "read", "write" or letters -> doveadm right names, appended to names. */
-static int rights_parse(const char *text, const char **names, size_t *n_names, buf *err)
-{
-    const char *letters = text;
-    for (size_t i = 0; i < sizeof rights_presets / sizeof rights_presets[0]; i++)
-        if (strcmp(text, rights_presets[i].name) == 0)
-            letters = rights_presets[i].letters;
-    *n_names = 0;
-    for (const char *p = letters; *p; p++) {
-        const char *name = NULL;
-        for (size_t i = 0; i < sizeof rights_table / sizeof rights_table[0]; i++)
-            if (rights_table[i].letter == *p)
-                name = rights_table[i].name;
-        if (name == NULL) {
-            buf_append_str(err, "rights ");
-            cli_quote(err, text);
-            buf_append_str(err, ": expected read, write or IMAP ACL letters of lrswipkxtea");
-            return -1;
-        }
-        int seen = 0;
-        for (size_t j = 0; j < *n_names; j++)
-            seen |= names[j] == name;
-        if (!seen)
-            names[(*n_names)++] = name;
-    }
-    if (*n_names == 0) {
-        buf_append_str(err, "rights: none given");
-        return -1;
-    }
-    return 0;
-}
 
 /* ---- what the command works on ---------------------------------------------- */
 
@@ -139,26 +88,17 @@ static int user_lookup(const struct share_target *t, const char *sub, const char
     return rc;
 }
 
-/* A folder name as the owner sees it: not empty, no option, no path
- * tricks, not inside the shared or public namespace. */
 static int folder_check(const struct share_target *t, const char *sub, const char *folder, int is_public)
 {
-    const char *why = NULL;
-    if (folder[0] == '\0' || folder[0] == '-' || folder[0] == '/' || strlen(folder) > 255)
-        why = "expected a folder name such as INBOX or Projects/2026";
-    else if (strstr(folder, "..") != NULL || strchr(folder, '*') != NULL || strchr(folder, '%') != NULL)
-        why = "\"..\", \"*\" and \"%\" are not allowed in a folder name";
-    else if (!is_public && (strncmp(folder, "Shared/", 7) == 0 || strncmp(folder, "Public/", 7) == 0))
-        why = "name the owner's own folder, not a Shared/ or Public/ one";
-    for (const char *p = folder; why == NULL && *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            why = "control characters are not allowed in a folder name";
-    if (why == NULL)
-        return 0;
-    char *q = cli_quoted(folder);
-    fprintf(stderr, "emailng: %s %s: folder %s: %s\n", t->command, sub, q, why);
-    free(q);
-    return -1;
+    buf err = BUF_INIT;
+    int rc = acl_folder_check(folder, !is_public, &err);
+    if (rc != 0) {
+        char *q = cli_quoted(folder);
+        fprintf(stderr, "emailng: %s %s: folder %s: %s\n", t->command, sub, q, buf_cstr(&err));
+        free(q);
+    }
+    buf_free(&err);
+    return rc;
 }
 
 /* ---- doveadm on the stores ------------------------------------------------- */
@@ -364,10 +304,10 @@ static int share_grant_or_revoke(struct share_target *t, int grant, int argc, ch
     }
     if (n_words != 3)
         return share_usage("expected OWNER FOLDER USER");
-    const char *names[sizeof rights_table / sizeof rights_table[0]];
+    const char *names[ACL_RIGHTS_MAX];
     size_t n_names = 0;
     buf err = BUF_INIT;
-    if (grant && rights_parse(rights, names, &n_names, &err) != 0) {
+    if (grant && acl_rights_parse(rights, names, &n_names, &err) != 0) {
         fail_msg(t, sub, buf_cstr(&err));
         buf_free(&err);
         return EXIT_USAGE;
@@ -470,10 +410,10 @@ static int public_usage(const char *msg)
 static int public_writer(struct share_target *t, const char *sub, const char *folder, const char *writer_in,
                          int grant)
 {
-    const char *names[sizeof rights_table / sizeof rights_table[0]];
+    const char *names[ACL_RIGHTS_MAX];
     size_t n_names = 0;
     buf writer = BUF_INIT, id = BUF_INIT, err = BUF_INIT;
-    int rc = rights_parse(PUBLIC_WRITER_RIGHTS, names, &n_names, &err);
+    int rc = acl_rights_parse(PUBLIC_WRITER_RIGHTS, names, &n_names, &err);
     if (rc == 0)
         rc = user_lookup(t, sub, writer_in, &writer, NULL);
     buf_printf(&id, "user=%s", buf_cstr(&writer));
@@ -496,12 +436,12 @@ static int public_create(struct share_target *t, int argc, char **argv)
     if (folder_check(t, "create", argv[1], 1) != 0)
         return EXIT_USAGE;
     buf first = BUF_INIT, err = BUF_INIT;
-    const char *names[sizeof rights_table / sizeof rights_table[0]];
+    const char *names[ACL_RIGHTS_MAX];
     size_t n_names = 0;
     char *mailbox = xasprintf("Public/%s", argv[1]);
     int rc = user_lookup(t, "create", argv[2], &first, NULL);
     if (rc == 0)
-        rc = rights_parse(PUBLIC_READER_RIGHTS, names, &n_names, &err);
+        rc = acl_rights_parse(PUBLIC_READER_RIGHTS, names, &n_names, &err);
     /* The folder has no owner who could create it under the ACLs: it is
      * made with the ACL plugin off for this one doveadm run. */
     const char *create[] = {"-o", "plugin/acl=", "mailbox", "create", "-u", buf_cstr(&first), mailbox, NULL};
