@@ -115,6 +115,11 @@ def test_shared_mailbox_office_delivery_private_seen_shared_expunge_and_revoke(s
 
     m1 = imap_connect(site, u1, pw1)
     m2 = imap_connect(site, u2, pw2)
+    # Write rights: a member files a message into the shared mailbox too.
+    filed = msgid()
+    assert append(m1, box, filed)[0] == "OK"
+    assert len(imap_find(m2, filed, box)) == 1
+    assert len(imap_find(m1, filed, "INBOX")) == 0, "the filed message landed in the member's own INBOX"
     uids = imap_find(m1, mid, box)
     imap_fetch(m1, uids[0])                                   # PEEK: not yet seen
     m1.uid("STORE", uids[0], "+FLAGS", r"(\Seen)")
