@@ -12,6 +12,7 @@
 #include "cmd_node.h"
 #include "cmd_quarantine.h"
 #include "cmd_replication.h"
+#include "cmd_share.h"
 #include "cmd_site.h"
 #include "cmd_status.h"
 #include "cmd_tls.h"
@@ -174,6 +175,23 @@ static const struct subcommand_help dkim_subcommands[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct subcommand_help share_subcommands[] = {
+    {"grant", "OWNER FOLDER USER [--rights read|write|LETTERS]",
+     "USER sees OWNER's FOLDER as Shared/OWNER/FOLDER (read: lrs, the default; write: lrswipkxte)"},
+    {"revoke", "OWNER FOLDER USER", "take USER's access to OWNER's FOLDER away"},
+    {"list", "OWNER [FOLDER]", "the ACL of each of OWNER's folders (or one): who has which rights"},
+    {"mailbox", "ADDRESS", "make a user a shared mailbox (e.g. office@): mail is delivered, nobody logs in as it"},
+    {NULL, NULL, NULL},
+};
+
+static const struct subcommand_help public_subcommands[] = {
+    {"create", "FOLDER WRITER [WRITER...]", "an announcement folder Public/FOLDER: everyone reads, WRITERs post"},
+    {"grant", "FOLDER WRITER", "WRITER may post to Public/FOLDER"},
+    {"revoke", "FOLDER WRITER", "WRITER may no longer post to Public/FOLDER"},
+    {"list", "[FOLDER]", "the announcement folders and their ACLs"},
+    {NULL, NULL, NULL},
+};
+
 static const struct subcommand_help storage_subcommands[] = {
     {"altmove", "[--host STORE]",
      "move mail received more than storage.alt_after_days ago to each store's ALT storage (cron runs it daily)"},
@@ -205,6 +223,13 @@ const struct command commands[] = {
      NULL, NULL, 0, run_render},
     {"user", NULL, "users: add, delete, passwords, quotas, spam settings", NULL, user_subcommands, 1, cmd_user_run},
     {"alias", NULL, "aliases: addresses that forward to members", NULL, alias_subcommands, 1, cmd_alias_run},
+    {"share", NULL, "shared folders and shared mailboxes (Dovecot ACLs): grant, revoke, list",
+     "Owner and user must be on the same store pair. The ACL is set with doveadm acl on\n"
+     "every store of the pair; a user's client shows the folder under Shared/OWNER/.",
+     share_subcommands, 1, cmd_share_run},
+    {"public", NULL, "announcement folders (Public/...): readable by everyone, writable by named users",
+     "A one-host site only: public folders have no owner whose replication would carry them.",
+     public_subcommands, 1, cmd_public_run},
     {"quarantine", NULL, "the relays' quarantine of viruses and banned files", NULL, quarantine_subcommands, 1,
      run_quarantine},
     {"node", NULL, "a site of several hosts: take a store out of service and back", NULL, node_subcommands, 1,

@@ -197,6 +197,14 @@ static int dovecot_prepare(const struct service_env *env, buf *err)
         rc = fs_ensure_dir(mail, "vmail", "vmail", 0700, err);
     if (rc == 0)   /* compiled global Sieve scripts */
         rc = fs_ensure_dir(sieve, "vmail", "vmail", 0700, err);
+    /* shared-folders.conf: the ACL plugin's shared-mailbox dictionary and
+     * the public namespace's mailboxes, both written by the mail processes. */
+    static const char *const shared_dirs[] = {"shared", "public"};
+    for (size_t i = 0; rc == 0 && (env->host->roles & ROLE_STORE) && i < 2; i++) {
+        char *dir = service_path(env, "data_dir", shared_dirs[i]);
+        rc = fs_ensure_dir(dir, "vmail", "vmail", 0700, err);
+        free(dir);
+    }
     if (rc == 0 && (env->host->roles & ROLE_STORE)) {   /* quota-warning.sh's dovecot-lda writes as vmail */
         char *notices = service_path(env, "log_dir", "quota-warning.log");
         rc = fs_ensure_file(notices, "vmail", "vmail", 0640, err);

@@ -61,6 +61,11 @@ void site_storage_render(const struct site *site, const struct site_host *host, 
     if (dir)
         buf_printf(&b, ":ALT=%s/%%d/%%n", dir);
     render_context_set(ctx, "mail_alt", buf_cstr(&b));
+    /* The shared namespace names the owner's mailbox: %%d/%%n there. */
+    buf_reset(&b);
+    if (dir)
+        buf_printf(&b, ":ALT=%s/%%%%d/%%%%n", dir);
+    render_context_set(ctx, "mail_alt_shared", buf_cstr(&b));
     buf_free(&b);
     free(dir);
 }

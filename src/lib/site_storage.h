@@ -24,7 +24,8 @@ void site_storage_take(ycfg *y, const yaml_node_t *node, struct site_storage *ou
 char *site_storage_alt_dir(const struct site *site, const struct site_host *host);
 
 /* The placeholder mail_alt: ":ALT=DIR/%d/%n" on a store with ALT storage,
- * else empty (appended to mail_location in templates/dovecot*). */
+ * else empty (appended to mail_location in templates/dovecot*); and
+ * mail_alt_shared, the same with %%d/%%n for the shared namespace. */
 void site_storage_render(const struct site *site, const struct site_host *host, struct render_context *ctx);
 
 #endif
