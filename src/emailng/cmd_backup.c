@@ -692,14 +692,23 @@ static int do_backup(struct backup_ctx *c, const char *only)
         rc = fail_msg("backup", "%s", buf_cstr(&err));
         goto out;
     }
-    backup_generation_stamp(time(NULL), &name);
+    buf stamp = BUF_INIT;
+    backup_generation_stamp(time(NULL), &stamp);
+    char **existing = NULL;
+    size_t n_existing = 0;
+    if (backup_generations_list(c->root, &existing, &n_existing, &err) != 0) {
+        buf_free(&stamp);
+        rc = fail_msg("backup", "%s", buf_cstr(&err));
+        goto out;
+    }
+    backup_generation_new_name(buf_cstr(&stamp), existing, n_existing, &name);
+    backup_generations_free(existing, n_existing);
+    buf_free(&stamp);
     char *final = gen_path(c, buf_cstr(&name), NULL);
-    for (int k = 2; fs_exists(final); k++) {
+    if (fs_exists(final)) {     /* not a generation's name, yet there */
+        rc = fail_msg("backup", "%s exists already", final);
         free(final);
-        buf_reset(&name);
-        backup_generation_stamp(time(NULL), &name);
-        buf_printf(&name, "-%d", k);
-        final = gen_path(c, buf_cstr(&name), NULL);
+        goto out;
     }
     char *partial = xasprintf("%s.partial", final);
     char *mail = xasprintf("%s/mail", partial);

@@ -43,6 +43,17 @@ static long suffix_number(const char *name)
     return name[STAMP_LEN] == '-' ? strtol(name + STAMP_LEN + 1, NULL, 10) : 1;
 }
 
+void backup_generation_new_name(const char *stamp, char *const *existing, size_t n, buf *out)
+{
+    long highest = 0;        /* 0: no generation of this second */
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(existing[i], stamp, STAMP_LEN) == 0 && suffix_number(existing[i]) > highest)
+            highest = suffix_number(existing[i]);
+    buf_append_str(out, stamp);
+    if (highest > 0)
+        buf_printf(out, "-%ld", highest + 1);
+}
+
 int backup_generation_compare(const char *a, const char *b)
 {
     int c = strncmp(a, b, STAMP_LEN);

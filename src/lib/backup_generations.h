@@ -19,6 +19,12 @@ int backup_generation_name_valid(const char *name);
 /* "YYYYMMDDTHHMMSSZ" of t (UTC), appended to out. */
 void backup_generation_stamp(time_t t, buf *out);
 
+/* The name of a new generation started at stamp, given the existing ones:
+ * the stamp itself, or "stamp-N" past the highest N of that second. A name
+ * freed by retention is never taken again: a later run must sort after
+ * every earlier one. Appended to out. */
+void backup_generation_new_name(const char *stamp, char *const *existing, size_t n, buf *out);
+
 /* Oldest first: by time, then by the -N suffix as a number. */
 int backup_generation_compare(const char *a, const char *b);
 

@@ -99,9 +99,40 @@ static void test_retention(void **state)
     assert_memory_equal(remove, expected2, sizeof expected2);
 }
 
+/* A run in a second that already has generations sorts after all of them,
+ * even when retention removed the first ("...Z") meanwhile. */
+static void test_new_name_never_reuses_a_second(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *existing[4];
+        const char *want;
+    } cases[] = {
+        {{NULL}, "20261207T091405Z"},
+        {{"20261207T091404Z", NULL}, "20261207T091405Z"},
+        {{"20261207T091405Z", NULL}, "20261207T091405Z-2"},
+        {{"20261207T091405Z", "20261207T091405Z-2", NULL}, "20261207T091405Z-3"},
+        {{"20261207T091405Z-2", "20261207T091405Z-3", NULL}, "20261207T091405Z-4"},
+        {{"20261207T091405Z-9", "20261207T091405Z-10", NULL}, "20261207T091405Z-11"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = 0;
+        while (cases[i].existing[n])
+            n++;
+        buf out = BUF_INIT;
+        backup_generation_new_name("20261207T091405Z", (char *const *)cases[i].existing, n, &out);
+        assert_string_equal(buf_cstr(&out), cases[i].want);
+        assert_int_equal(backup_generation_name_valid(buf_cstr(&out)), 1);
+        for (size_t k = 0; k < n; k++)
+            assert_true(backup_generation_compare(cases[i].existing[k], buf_cstr(&out)) < 0);
+        buf_free(&out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_new_name_never_reuses_a_second),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_order_and_listing),
         cmocka_unit_test(test_retention),
