@@ -62,7 +62,7 @@ def test_every_host_and_service_up(ha):
     assert services["dir1"] == ["metricsd", "slapd"]
     assert services["store1"] == ["dovecot", "metricsd", "postfix", "postfix-exporter", "syncwatch"]
     # fail2ban where users log in (X2): the proxies and the relays
-    assert services["proxy2"] == ["dovecot", "fail2ban", "healthd", "metricsd"]
+    assert services["proxy2"] == ["dovecot", "fail2ban", "healthd", "metricsd", "nginx"]
     # dovecot: the auth service only; unbound: the caching resolver (S8);
     # the content filter (filter.enabled)
     # fromcheck: the submission milter (header From:/Sender: against the login)
