@@ -86,7 +86,7 @@ static int doveadm_on(const struct backup_ctx *c, const struct site_host *store,
     int status;
     char *prefix = fabric_prefix(c->state_dir);
     if (input == NULL)
-        status = fabric_run_on_host(c->state_dir, store->name, argv, out, err);
+        status = fabric_doveadm(c->state_dir, store->name, args, out, err);
     else if (fabric_exists(prefix)) {
         /* fabric_run has no input: sieve put runs with the script on
          * standard input, so run it through ip netns exec ourselves. */

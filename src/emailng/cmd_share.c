@@ -114,22 +114,8 @@ static int store_holds_pair(const struct site_host *h, const char *pair)
 static int doveadm_on(const struct share_target *t, const struct site_host *h, const char *const *args, buf *out,
                       buf *err)
 {
-    size_t n = 0;
-    while (args[n])
-        n++;
-    const char **argv = calloc(n + 4, sizeof *argv);
-    if (argv == NULL) {
-        buf_append_str(err, "out of memory");
-        return -1;
-    }
-    char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", t->state_dir, h->name);
-    argv[0] = "/usr/bin/doveadm";
-    argv[1] = "-c";
-    argv[2] = conf;
-    for (size_t i = 0; i < n; i++)
-        argv[3 + i] = args[i];
     buf run_err = BUF_INIT;
-    int status = fabric_run_on_host(t->state_dir, h->name, argv, out, &run_err);
+    int status = fabric_doveadm(t->state_dir, h->name, args, out, &run_err);
     if (status != 0) {
         buf_printf(err, "%s: doveadm %s %s failed: %s", h->name, args[0], args[1] ? args[1] : "",
                    status < 0 ? buf_cstr(&run_err) : buf_cstr(out));
@@ -137,8 +123,6 @@ static int doveadm_on(const struct share_target *t, const struct site_host *h, c
             err->data[--err->len] = '\0';
     }
     buf_free(&run_err);
-    free(conf);
-    free(argv);
     return status == 0 ? 0 : -1;
 }
 

@@ -210,3 +210,21 @@ int fabric_dns_start(const char *prefix, const char *state_dir, int restart, buf
     free(conf);
     return rc;
 }
+
+int fabric_doveadm(const char *state_dir, const char *host, const char *const *args, buf *output, buf *err)
+{
+    size_t n = 0;
+    while (args[n])
+        n++;
+    const char **argv = xcalloc(n + 4, sizeof *argv);
+    char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", state_dir, host);
+    argv[0] = "/usr/bin/doveadm";
+    argv[1] = "-c";
+    argv[2] = conf;
+    for (size_t i = 0; i < n; i++)
+        argv[3 + i] = args[i];
+    int status = fabric_run_on_host(state_dir, host, argv, output, err);
+    free(conf);
+    free(argv);
+    return status;
+}

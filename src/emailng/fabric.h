@@ -44,6 +44,10 @@ int fabric_run(const char *prefix, const char *host, const char *const argv[], b
  * fabric is up, else right here (the small site, a real host). */
 int fabric_run_on_host(const char *state_dir, const char *host, const char *const argv[], buf *output, buf *err);
 
+/* `doveadm -c STATE/etc/HOST/dovecot/dovecot.conf ARGS...` on host, as
+ * fabric_run_on_host runs it: its exit status, or -1 (err). */
+int fabric_doveadm(const char *state_dir, const char *host, const char *const *args, buf *output, buf *err);
+
 /* The fabric's authoritative DNS (nsd in PREFIX-dns, configuration
  * rendered to STATE/etc/fabric-dns/nsd by render_site): started once, or
  * restarted when `restart`. stop: 0 if it was not running either. */

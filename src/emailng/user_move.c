@@ -104,20 +104,7 @@ static int state_read(struct move *m, buf *err)
 static int doveadm_on(const struct move *m, const struct site_host *h, const char *const *args, buf *out,
                       buf *err)
 {
-    size_t n = 0;
-    while (args[n])
-        n++;
-    const char **argv = xcalloc(n + 4, sizeof *argv);
-    char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", m->state_dir, h->name);
-    argv[0] = "/usr/bin/doveadm";
-    argv[1] = "-c";
-    argv[2] = conf;
-    for (size_t i = 0; i < n; i++)
-        argv[3 + i] = args[i];
-    int status = fabric_run_on_host(m->state_dir, h->name, argv, out, err);
-    free(conf);
-    free(argv);
-    return status;
+    return fabric_doveadm(m->state_dir, h->name, args, out, err);
 }
 
 /* The same, failing with doveadm's output in err unless it exits 0. */
