@@ -2,6 +2,7 @@
  * acme_forward_service.h. */
 #include "acme_forward_service.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,17 @@ pid_t acme_forward_pid(const struct service_env *env)
 
 int acme_forward_stop(const struct service_env *env, buf *err)
 {
-    return service_stop_pid(acme_forward_pid(env), "socat (acme forward)", err);
+    int rc = service_stop_pid(acme_forward_pid(env), "socat (acme forward)", err);
+    /* socat leaves its pid file behind (the shell wrote it); a stopped
+     * forwarder may linger as a zombie until init reaps it, and its pid
+     * is free for reuse: the file must not name it any more. */
+    char *pid_file = service_path(env, "run_dir", "acme-forward/socat.pid");
+    if (rc == 0 && unlink(pid_file) != 0 && errno != ENOENT) {
+        buf_printf(err, "cannot remove %s: %s", pid_file, strerror(errno));
+        rc = -1;
+    }
+    free(pid_file);
+    return rc;
 }
 
 int acme_forward_after_start(const struct service_env *env, buf *err)
