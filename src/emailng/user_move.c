@@ -436,53 +436,81 @@ static int phase_verify(struct move *m, buf *err)
     return rc;
 }
 
-/* Remove the user's mailbox (and ALT files) on both stores of pair. */
+/* The user's mailbox tree on store, and its ALT tree (NULL if no ALT). */
+static void copy_paths(const struct move *m, const struct site_host *store, char *paths[2])
+{
+    const char *at = strchr(m->address, '@');
+    char *alt = site_storage_alt_dir(m->site, store);
+    paths[0] = xasprintf("%s/data/%s/mail/%s/%.*s", m->state_dir, store->name, at + 1, (int)(at - m->address),
+                         m->address);
+    paths[1] = alt ? xasprintf("%s/%s/%.*s", alt, at + 1, (int)(at - m->address), m->address) : NULL;
+    free(alt);
+}
+
+/* Tell store to leave the user alone: out of its replication queue, its
+ * sessions (and a dsync server still closing) ended. */
+static void quiet_user(const struct move *m, const struct site_host *store)
+{
+    const char *forget[] = {"replicator", "remove", m->address, NULL};
+    const char *kick[] = {"kick", m->address, NULL};
+    buf out = BUF_INIT, ignored = BUF_INIT;
+    (void)doveadm_on(m, store, forget, &out, &ignored);      /* not queued: nothing to forget */
+    (void)doveadm_on(m, store, kick, &out, &ignored);
+    buf_free(&out);
+    buf_free(&ignored);
+}
+
+/* Remove the user's mailbox (and ALT files) on both stores of pair. Both
+ * stores are quieted first: a replication between them that was under way
+ * would otherwise open the mailbox on one store while it goes on the
+ * other and create it again. A tree that comes back is removed again. */
 static int remove_copies(const struct move *m, const struct site_host *a, const struct site_host *b, buf *err)
 {
     const struct site_host *stores[] = {a, b};
-    const char *at = strchr(m->address, '@');
-    for (size_t i = 0; i < 2; i++) {
-        const char *forget[] = {"replicator", "remove", m->address, NULL};
-        buf out = BUF_INIT, ignored = BUF_INIT;
-        (void)doveadm_on(m, stores[i], forget, &out, &ignored);      /* not queued: nothing to forget */
-        buf_free(&out);
-        buf_free(&ignored);
-        char *alt = site_storage_alt_dir(m->site, stores[i]);
-        char *paths[2] = {xasprintf("%s/data/%s/mail/%s/%.*s", m->state_dir, stores[i]->name, at + 1,
-                                    (int)(at - m->address), m->address),
-                          alt ? xasprintf("%s/%s/%.*s", alt, at + 1, (int)(at - m->address), m->address) : NULL};
-        /* Sessions and a dsync server that is still closing may write
-         * indexes while the tree goes: end them, and try again a few times
-         * when the tree grew behind our back (ENOTEMPTY). */
-        const char *kick[] = {"kick", m->address, NULL};
-        buf kicked = BUF_INIT, kick_err = BUF_INIT;
-        (void)doveadm_on(m, stores[i], kick, &kicked, &kick_err);
-        buf_free(&kicked);
-        buf_free(&kick_err);
-        int rc = 0;
-        for (size_t k = 0; k < 2 && rc == 0; k++) {
-            for (int attempt = 1; paths[k]; attempt++) {
-                if (!fs_exists(paths[k])) {
-                    rc = 0;
-                    break;
+    int gone = 0;
+    for (int round = 1; !gone && round <= 10; round++) {
+        for (size_t i = 0; i < 2; i++)
+            quiet_user(m, stores[i]);
+        for (size_t i = 0; i < 2; i++) {
+            char *paths[2];
+            copy_paths(m, stores[i], paths);
+            int rc = 0;
+            for (size_t k = 0; k < 2 && rc == 0; k++) {
+                for (int attempt = 1; paths[k] && fs_exists(paths[k]); attempt++) {
+                    buf why = BUF_INIT;
+                    rc = fs_remove_tree(paths[k], &why);
+                    if (rc != 0 && attempt >= 20)
+                        buf_append_str(err, buf_cstr(&why));
+                    buf_free(&why);
+                    if (rc == 0 || attempt >= 20)
+                        break;
+                    /* The tree grew behind our back (ENOTEMPTY). */
+                    usleep(250 * 1000);
                 }
-                buf why = BUF_INIT;
-                rc = fs_remove_tree(paths[k], &why);
-                if (rc != 0 && attempt >= 20)
-                    buf_append_str(err, buf_cstr(&why));
-                buf_free(&why);
-                if (rc == 0 || attempt >= 20)
-                    break;
-                usleep(250 * 1000);
             }
+            free(paths[0]);
+            free(paths[1]);
+            if (rc != 0)
+                return -1;
         }
-        free(paths[0]);
-        free(paths[1]);
-        free(alt);
-        if (rc != 0)
-            return -1;
-        printf("  %s: the copy of %s removed\n", stores[i]->name, m->address);
+        /* A replication that was already running ends within a moment. */
+        usleep(1000 * 1000);
+        gone = 1;
+        for (size_t i = 0; i < 2; i++) {
+            char *paths[2];
+            copy_paths(m, stores[i], paths);
+            gone = gone && !fs_exists(paths[0]) && !(paths[1] && fs_exists(paths[1]));
+            free(paths[0]);
+            free(paths[1]);
+        }
     }
+    if (!gone) {
+        buf_printf(err, "the copies of %s on %s and %s keep coming back (replication between them?)", m->address,
+                   a->name, b->name);
+        return -1;
+    }
+    for (size_t i = 0; i < 2; i++)
+        printf("  %s: the copy of %s removed\n", stores[i]->name, m->address);
     return 0;
 }
 
