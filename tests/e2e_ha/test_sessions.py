@@ -8,9 +8,16 @@ client address, which the proxy passes on), each LOGIN + SELECT INBOX +
 IDLE. On Debian's defaults both ends stop at 100: the proxy's imap-login
 carries every session in a process of its own (process_limit 100), and so
 does the store's for the TLS connection from the proxy. Then: the next login
-works, a message by MX reaches every IDLE session of alice, none was dropped,
-and neither Dovecot log names a limit.
+works; the proxy's and the store's Dovecot are reloaded (SIGHUP, what a
+certificate renewal does) and the sessions stay past the 6 s after which
+Dovecot ends the old configuration's processes (shutdown_clients = no); a
+message by MX reaches every IDLE session of alice, none was dropped, and
+neither Dovecot log names a limit.
 """
+
+import os
+import signal
+import time
 
 import ssl
 import subprocess
@@ -28,6 +35,7 @@ SESSIONS = len(ADDRESSES) * len(USERS) * PER_USER_ADDRESS
 IN_FLIGHT = 32
 OPEN_TIMEOUT = 180.0
 DELIVERY_TIMEOUT = 60.0    # by MX: relay, filter, store Postfix, proxy LMTP, store
+RELOAD_SETTLE = 8.0    # seconds after the reloads: Dovecot ends the old processes after 6
 LIMIT_WORDS = ("process_limit", "client_limit", "Inotify instance limit", "Inotify watch limit", "fd limit",
                "Maximum number of connections")
 
@@ -49,8 +57,14 @@ def client_addresses(ha):
                            capture_output=True, text=True, timeout=30)
 
 
+def reload_dovecot(ha, host):
+    with open(os.path.join(ha.state, "run", host, "dovecot", "master.pid")) as f:
+        os.kill(int(f.read()), signal.SIGHUP)
+
+
 def test_320_idle_sessions_through_a_proxy(ha, client_addresses):
-    """C4: 320 TLS IMAP IDLE sessions through proxy1 to the store of pair1; none dropped, push reaches them."""
+    """C4: 320 TLS IMAP IDLE sessions through proxy1 to the store of pair1; none dropped by the limits nor by a
+    reload of the proxy's and the store's Dovecot, push reaches them."""
     logs = {h: len(ha.log(h, "dovecot.log")) for h in ("proxy1", "store1", "store2")}
     ctx = ssl.create_default_context(cafile=ha.ca)
     plan = [(a, u) for a in ADDRESSES for u in USERS for _ in range(PER_USER_ADDRESS)]
@@ -68,6 +82,16 @@ def test_320_idle_sessions_through_a_proxy(ha, client_addresses):
             assert m.select("INBOX")[0] == "OK"
         finally:
             m.logout()
+
+        # A reload of both ends (the store of pair1 that serves them: store1).
+        for host in ("proxy1", "store1"):
+            reload_dovecot(ha, host)
+        load.pump(lambda: False, time.monotonic() + RELOAD_SETTLE)
+        for host in ("proxy1", "store1"):
+            assert "SIGHUP received - reloading configuration" in ha.log(host, "dovecot.log")[logs[host]:], host
+        closed = [s for s in load.sessions if s.state != "idle"]
+        assert not closed, "%d sessions closed by the reloads, e.g. %s" % (
+            len(closed), [s.error or s.state for s in closed[:5]])
 
         send_by_mx(["alice@example.test"], new_msgid("sessions"))
         watchers = [s for s in load.sessions if s.user == "alice@example.test"]
