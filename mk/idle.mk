@@ -24,7 +24,7 @@ ALL_OBJ        += $(IDLE_ALL_SRC:%.c=$(OBJ)/%.o) $(IDLE_SRC:%.c=$(ASAN_OBJ)/%.o)
 FLAGS_idle    = $(IDLE_CFLAGS)
 FLAGS_idle-ld = $(IDLE_LIBS) $(IDLE_ALL_SRC)
 
-.PHONY: idle-load bench-idle
+.PHONY: idle-load bench-idle bench-idle-ha
 
 idle-load: $(BUILD)/idle-load
 
@@ -50,6 +50,11 @@ $(BUILD)/asan/idle/%: $(ASAN_OBJ)/tests/unit/idle/%.o $(IDLE_SRC:%.c=$(ASAN_OBJ)
 bench-idle: $(BUILD)/emailng $(EXTRA_BINS) $(BUILD)/idle-load
 	IDLE_LOAD=$(CURDIR)/$(BUILD)/idle-load EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
 	  sh bench/idle/run.sh
+
+# The same through the full topology (proxy1 -> store1, in the test fabric).
+bench-idle-ha: $(BUILD)/emailng $(EXTRA_BINS) $(BUILD)/idle-load
+	IDLE_LOAD=$(CURDIR)/$(BUILD)/idle-load EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
+	  sh bench/idle/run-ha.sh
 
 # libFuzzer harness of the line splitter and classifier, for a bounded time.
 IDLE_FUZZ_TIME ?= 30

@@ -23,6 +23,7 @@ void config_defaults(hd_config *c)
     c->recover_probes = 3;
     c->fast_fail = 1;
     c->refused_confirm_ms = 200;
+    c->busy_grace_ms = 300000;
     c->table = xstrdup("");
     c->passwd_file = xstrdup("");
     c->log_file = xstrdup("-");
@@ -164,6 +165,9 @@ static int check(ycfg *y, hd_config *c)
         return ycfg_report(y, r, "table or passwd_file: at least one output file is needed");
     if (c->timeout_ms >= c->interval_ms * 10)
         return ycfg_report(y, r, "timeout_ms: must be under ten intervals");
+    if (c->busy_grace_ms < c->fail_grace_ms)
+        return ycfg_report(y, r, "busy_grace_ms: must not be under fail_grace_ms (a busy store answers; "
+                                 "a failed one does not)");
     if (c->connect_timeout_ms < 0)
         c->connect_timeout_ms = c->timeout_ms;
     if (c->connect_timeout_ms > c->timeout_ms)
@@ -177,7 +181,7 @@ static int load_top(ycfg *y, hd_config *c)
         "pairs", "lmtp_port", "imap_port", "probe_user", "probe_password_file", "interval_ms",
         "timeout_ms", "fail_grace_ms", "recover_grace_ms", "recover_probes", "table", "passwd_file",
         "log_file", "pid_file", "catchup_command", "catchup_timeout_ms", "drain_file", "status_file", "user",
-        "catchup_secret_file", "fast_fail", "refused_confirm_ms", "connect_timeout_ms", "metrics_file", NULL};
+        "catchup_secret_file", "fast_fail", "refused_confirm_ms", "connect_timeout_ms", "metrics_file", "busy_grace_ms", NULL};
     ycfg_map m, pairs;
     int rc = ycfg_map_begin(y, y->root, "", keys, &m);
     while (rc == 0 && (rc = ycfg_map_next(&m)) > 0) {
@@ -213,6 +217,7 @@ static int load_top(ycfg *y, hd_config *c)
         case 21: rc = ycfg_long(y, v, k, 0, 60000, &c->refused_confirm_ms); break;
         case 22: rc = ycfg_long(y, v, k, 50, 60000, &c->connect_timeout_ms); break;
         case 23: rc = ycfg_str(y, v, k, &c->metrics_file); break;
+        case 24: rc = ycfg_long(y, v, k, 0, 3600000, &c->busy_grace_ms); break;
         }
     }
     ycfg_map_end(&m);

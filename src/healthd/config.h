@@ -30,6 +30,7 @@ typedef struct hd_config {
     long recover_probes;
     int fast_fail;              /* a refused connect (RST) goes down after refused_confirm_ms */
     long refused_confirm_ms;
+    long busy_grace_ms;         /* busy rounds (greeted, probe unfinished) this long: down */
     char *table;                /* "pair1 198.18.0.31" lines, or "" */
     char *passwd_file;          /* Dovecot passwd-file form, or "" */
     char *log_file;             /* "-" = stderr */

@@ -155,7 +155,7 @@ static void healthd_init(healthd *h)
 {
     hd_config *cfg = &h->cfg;
     h->policy = (store_policy){cfg->fail_grace_ms, cfg->recover_grace_ms, (int)cfg->recover_probes,
-                               cfg->fast_fail, cfg->refused_confirm_ms};
+                               cfg->fast_fail, cfg->refused_confirm_ms, cfg->busy_grace_ms};
     h->nstores = cfg->npairs * 2;
     h->active = xcalloc(cfg->npairs, sizeof(int));
     read_previous_table(cfg, h->active);
@@ -212,10 +212,10 @@ static void write_pid_file(const hd_config *cfg, buf *err)
 static void log_start(const healthd *h)
 {
     const hd_config *cfg = &h->cfg;
-    daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms, connects %ld ms), down after %ld ms, "
-            "up after %ld good probes over %ld ms%s; refused connections: %s",
+    daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms, connects %ld ms), down after %ld ms "
+            "(busy: %ld ms), up after %ld good probes over %ld ms%s; refused connections: %s",
             cfg->npairs, cfg->interval_ms, cfg->timeout_ms, cfg->connect_timeout_ms, cfg->fail_grace_ms,
-            cfg->recover_probes,
+            cfg->busy_grace_ms, cfg->recover_probes,
             cfg->recover_grace_ms, cfg->catchup_command ? " and the catch-up check" : "",
             cfg->fast_fail ? "down after refused_confirm_ms (held connections watch every store)"
                            : "like any failed probe (fast_fail off)");
@@ -344,12 +344,14 @@ static int feed_store(healthd *h, size_t i, int verdict, const char *detail, lon
 }
 
 /* One store's round: good if both dialogues passed; refused if either
- * connect was refused (nothing listens); otherwise bad. */
+ * connect was refused (nothing listens); busy if what failed only ran
+ * out of time after the store's greeting; otherwise bad. */
 static void judge_store(healthd *h, size_t i, long long now)
 {
     probe *lmtp = &h->probes[2 * i], *imap = &h->probes[2 * i + 1];
     int verdict = lmtp->ok && imap->ok ? VERDICT_GOOD
-                : lmtp->refused || imap->refused ? VERDICT_REFUSED : VERDICT_BAD;
+                : lmtp->refused || imap->refused ? VERDICT_REFUSED
+                : (lmtp->ok || lmtp->slow) && (imap->ok || imap->slow) ? VERDICT_BUSY : VERDICT_BAD;
     buf_reset(&h->detail);
     buf_printf(&h->detail, "lmtp %s; imap %s", buf_cstr(&lmtp->detail), buf_cstr(&imap->detail));
     feed_store(h, i, verdict, buf_cstr(&h->detail), now);

@@ -20,6 +20,7 @@ void store_sm_init(store_sm *s, store_state initial, long long now_ms)
     s->first_bad_ms = now_ms;
     s->first_good_ms = now_ms;
     s->first_refused_ms = -1;
+    s->first_hard_ms = -1;
     s->good = 0;
 }
 
@@ -46,13 +47,25 @@ static int refused(const store_policy *p, int verdict)
     return verdict == VERDICT_REFUSED && p->fast_fail;
 }
 
+/* A busy store is given at least what a failing one is. */
+static long long busy_grace(const store_policy *p)
+{
+    return p->busy_grace_ms > p->fail_grace_ms ? p->busy_grace_ms : p->fail_grace_ms;
+}
+
 int store_sm_feed(store_sm *s, const store_policy *p, int verdict, int caught_up,
                   long long now_ms, buf *why)
 {
     int ok = verdict == VERDICT_GOOD;
+    int busy = verdict == VERDICT_BUSY;
     int refusal = refused(p, verdict);
     if (!refusal)
         s->first_refused_ms = -1;
+    /* A run of hard failures is broken by any sign of life. */
+    if (ok || busy)
+        s->first_hard_ms = -1;
+    else if (s->first_hard_ms < 0)
+        s->first_hard_ms = now_ms;
     switch (s->state) {
     case ST_STARTING:
     case ST_UP:
@@ -71,6 +84,11 @@ int store_sm_feed(store_sm *s, const store_policy *p, int verdict, int caught_up
                 return go(s, ST_DOWN, now_ms);
             }
             buf_printf(why, "connection refused; down if still refused after %lld ms", p->refused_confirm_ms);
+            return go(s, ST_SUSPECT, now_ms);
+        }
+        if (busy) {
+            buf_printf(why, "store busy (greeted, probe unfinished); down if not good for %lld ms",
+                       busy_grace(p));
             return go(s, ST_SUSPECT, now_ms);
         }
         if (p->fail_grace_ms <= 0) {
@@ -93,9 +111,14 @@ int store_sm_feed(store_sm *s, const store_policy *p, int verdict, int caught_up
                 return go(s, ST_DOWN, now_ms);
             }
         }
-        if (now_ms - s->first_bad_ms >= p->fail_grace_ms) {
+        if (s->first_hard_ms >= 0 && now_ms - s->first_hard_ms >= p->fail_grace_ms) {
             buf_printf(why, "probes failed for %lld ms (grace %lld ms)",
-                       now_ms - s->first_bad_ms, p->fail_grace_ms);
+                       now_ms - s->first_hard_ms, p->fail_grace_ms);
+            return go(s, ST_DOWN, now_ms);
+        }
+        if (now_ms - s->first_bad_ms >= busy_grace(p)) {
+            buf_printf(why, "not good for %lld ms, busy at times (busy grace %lld ms)",
+                       now_ms - s->first_bad_ms, busy_grace(p));
             return go(s, ST_DOWN, now_ms);
         }
         return 0;

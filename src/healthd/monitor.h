@@ -18,6 +18,13 @@
  *   any other result ends the run of refusals. A busy or slow store never
  *   refuses (its kernel still accepts; a full backlog drops, not resets),
  *   so this path cannot switch a loaded store away.
+ *   "busy" (the store greeted, but its login or EXAMINE did not finish in
+ *   the round: a login storm queues the probe's login behind hundreds of
+ *   users') is a bad result that waits busy_grace, not fail_grace:
+ *   suspect --bad for fail_grace without a busy or good round in between,
+ *     or not good for busy_grace--> down
+ *   Switching a loaded store's users to its partner only moves the load
+ *   (and the partner then looks busy too: the pair flaps).
  * "Caught up" is the answer of the pluggable catch-up check (docs/healthd.md);
  * with no check configured it is always yes.
  *
@@ -47,6 +54,8 @@ typedef enum store_verdict {
     VERDICT_BAD = 0,            /* failed: timeout, wrong reply, closed, unreachable */
     VERDICT_GOOD = 1,           /* every probe of the round passed */
     VERDICT_REFUSED = 2,        /* a connect was refused (RST): nothing listens */
+    VERDICT_BUSY = 3,           /* greeted, but the login or EXAMINE ran out of
+                                 * the round's time: loaded, not dead */
 } store_verdict;
 
 typedef struct store_policy {
@@ -55,6 +64,8 @@ typedef struct store_policy {
     int recover_probes;         /* and at least this many good probes in a row */
     int fast_fail;              /* refusals go down after refused_confirm_ms, not fail_grace */
     long long refused_confirm_ms;
+    long long busy_grace_ms;    /* not good, busy at times, this long: suspect -> down
+                                 * (at least fail_grace_ms) */
 } store_policy;
 
 typedef struct store_sm {
@@ -63,6 +74,8 @@ typedef struct store_sm {
     long long first_bad_ms;     /* first bad probe of the current failure */
     long long first_good_ms;    /* first good probe of the current recovery */
     long long first_refused_ms; /* first of the current run of refusals, or -1 */
+    long long first_hard_ms;    /* first of the current run of bad (not busy)
+                                 * rounds, or -1 */
     int good;                   /* good probes in a row while recovering */
 } store_sm;
 

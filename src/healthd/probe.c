@@ -323,6 +323,10 @@ void probe_run(probe *ps, size_t n, long timeout_ms, long connect_timeout_ms)
                 probe *p = &ps[idx[k]];
                 buf_printf(&p->detail, "%s: timed out after %ld ms",
                            p->connecting ? "connect" : script(p)[p->step].what, timeout_ms);
+                /* Past the greeting (step 0 of both scripts) the store's
+                 * processes answered: a login or EXAMINE still waiting is
+                 * a busy store's, not a dead one's. */
+                p->slow = !p->connecting && p->step > 0;
                 finish(p, 0, now);
             }
             break;

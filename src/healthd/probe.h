@@ -26,6 +26,8 @@ typedef struct probe {
     /* result */
     int ok;
     int refused;                /* failed because the connect was refused (RST) */
+    int slow;                   /* failed only by the round's deadline, after the
+                                 * store's greeting: it answers, but slowly */
     buf detail;                 /* what passed or what failed, and where */
     long long ms;               /* time taken */
     /* private */

@@ -9,7 +9,7 @@
 
 #include "monitor.h"
 
-static const store_policy POL = {3000, 5000, 3, 0, 0};   /* fail grace, recover grace, probes; no fast_fail */
+static const store_policy POL = {3000, 5000, 3, 0, 0, 0};   /* fail grace, recover grace, probes; no fast_fail */
 
 /* Feeds one probe at time t; returns the new state. */
 static store_state feed(store_sm *s, const store_policy *p, int ok, int caught_up, long long t)
@@ -63,7 +63,7 @@ static void test_blip_does_not_fail(void **state)
 static void test_zero_grace(void **state)
 {
     (void)state;
-    store_policy p = {0, 0, 1, 0, 0};
+    store_policy p = {0, 0, 1, 0, 0, 0};
     store_sm s;
     store_sm_init(&s, ST_UP, 0);
     assert_int_equal(feed(&s, &p, 0, 1, 10), ST_DOWN);
@@ -82,7 +82,7 @@ static void test_recovery_needs_probes_and_time(void **state)
     assert_int_equal(feed(&s, &POL, 1, 1, 14999), ST_RECOVERING);
     assert_int_equal(feed(&s, &POL, 1, 1, 15000), ST_UP);           /* 5 s since the first good */
     /* Time alone is not enough: at least recover_probes good probes. */
-    store_policy p = {3000, 1000, 3, 0, 0};
+    store_policy p = {3000, 1000, 3, 0, 0, 0};
     store_sm_init(&s, ST_DOWN, 0);
     assert_int_equal(feed(&s, &p, 1, 1, 0), ST_RECOVERING);
     assert_int_equal(feed(&s, &p, 1, 1, 5000), ST_RECOVERING);
@@ -118,7 +118,7 @@ static void test_catchup_gate(void **state)
 }
 
 /* fast_fail on, refusals confirmed after 200 ms; fail grace 3000 ms. */
-static const store_policy FAST = {3000, 5000, 3, 1, 200};
+static const store_policy FAST = {3000, 5000, 3, 1, 200, 0};
 
 static void test_refused_goes_down_after_confirm(void **state)
 {
@@ -175,7 +175,7 @@ static void test_refused_without_fast_fail_is_a_plain_failure(void **state)
 static void test_refused_zero_confirm_and_other_states(void **state)
 {
     (void)state;
-    const store_policy at_once = {3000, 5000, 3, 1, 0};
+    const store_policy at_once = {3000, 5000, 3, 1, 0, 0};
     store_sm s;
     store_sm_init(&s, ST_UP, 0);
     assert_int_equal(feed(&s, &at_once, VERDICT_REFUSED, 1, 1000), ST_DOWN);
@@ -197,6 +197,60 @@ static void test_slow_store_needs_the_grace(void **state)
     for (long long t = 1000; t < 4000; t += 250)
         assert_int_equal(feed(&s, &FAST, VERDICT_BAD, 1, t), ST_SUSPECT);
     assert_int_equal(feed(&s, &FAST, VERDICT_BAD, 1, 4000), ST_DOWN);
+}
+
+/* Fail grace 3000 ms, busy grace 60000 ms. */
+static const store_policy BUSY = {3000, 5000, 3, 1, 200, 60000};
+
+static void test_busy_store_needs_the_busy_grace(void **state)
+{
+    (void)state;
+    store_sm s;
+    store_sm_init(&s, ST_UP, 0);
+    /* A login storm: the store greets but the probe's login waits. */
+    for (long long t = 1000; t < 61000; t += 1000)
+        assert_int_equal(feed(&s, &BUSY, VERDICT_BUSY, 1, t), ST_SUSPECT);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BUSY, 1, 61000), ST_DOWN);   /* 60 s not good */
+    /* A good round in between starts over. */
+    store_sm_init(&s, ST_UP, 0);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BUSY, 1, 1000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_GOOD, 1, 50000), ST_UP);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BUSY, 1, 51000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BUSY, 1, 100000), ST_SUSPECT);
+}
+
+static void test_busy_breaks_a_run_of_failures(void **state)
+{
+    (void)state;
+    store_sm s;
+    store_sm_init(&s, ST_UP, 0);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BAD, 1, 1000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BAD, 1, 3000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BUSY, 1, 3500), ST_SUSPECT);  /* it answered */
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BAD, 1, 4000), ST_SUSPECT);   /* not 3000 since 1000 */
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BAD, 1, 6999), ST_SUSPECT);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BAD, 1, 7000), ST_DOWN);      /* 3000 since 4000 */
+    /* Refusals still go down fast while busy rounds came before. */
+    store_sm_init(&s, ST_UP, 0);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BUSY, 1, 1000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_REFUSED, 1, 2000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_REFUSED, 1, 2200), ST_DOWN);
+}
+
+static void test_busy_is_no_recovery(void **state)
+{
+    (void)state;
+    store_sm s;
+    store_sm_init(&s, ST_DOWN, 0);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BUSY, 1, 1000), ST_DOWN);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_GOOD, 1, 2000), ST_RECOVERING);
+    assert_int_equal(feed(&s, &BUSY, VERDICT_BUSY, 1, 3000), ST_DOWN);
+    /* A busy grace under the fail grace counts as the fail grace. */
+    store_policy p = {3000, 5000, 3, 0, 0, 0};
+    store_sm_init(&s, ST_UP, 0);
+    assert_int_equal(feed(&s, &p, VERDICT_BUSY, 1, 1000), ST_SUSPECT);
+    assert_int_equal(feed(&s, &p, VERDICT_BUSY, 1, 3999), ST_SUSPECT);
+    assert_int_equal(feed(&s, &p, VERDICT_BUSY, 1, 4000), ST_DOWN);
 }
 
 static void test_state_names(void **state)
@@ -289,6 +343,9 @@ int main(void)
         cmocka_unit_test(test_refused_without_fast_fail_is_a_plain_failure),
         cmocka_unit_test(test_refused_zero_confirm_and_other_states),
         cmocka_unit_test(test_slow_store_needs_the_grace),
+        cmocka_unit_test(test_busy_store_needs_the_busy_grace),
+        cmocka_unit_test(test_busy_breaks_a_run_of_failures),
+        cmocka_unit_test(test_busy_is_no_recovery),
         cmocka_unit_test(test_state_names),
         cmocka_unit_test(test_pair),
         cmocka_unit_test(test_scenario),

@@ -102,6 +102,31 @@ static void test_lmtp_silent_times_out(void **state)
     assert_false(p.ok);
     assert_non_null(strstr(buf_cstr(&p.detail), "LHLO: timed out after 300 ms"));
     assert_true(took < 1500);                          /* the deadline is hard */
+    assert_true(p.slow);                               /* greeted: busy, not dead */
+    probe_free(&p);
+}
+
+static void test_silent_before_the_greeting_is_not_slow(void **state)
+{
+    (void)state;
+    const char *r[] = {"", NULL};                      /* accepts, never greets */
+    probe p;
+    run_one(PROBE_IMAP, r, 300, &p);
+    assert_false(p.ok);
+    assert_non_null(strstr(buf_cstr(&p.detail), "greeting: timed out after 300 ms"));
+    assert_false(p.slow);
+    probe_free(&p);
+}
+
+static void test_imap_login_unanswered_is_slow(void **state)
+{
+    (void)state;
+    const char *r[] = {"* OK ready\r\n", "", NULL};   /* LOGIN waits (a login storm) */
+    probe p;
+    run_one(PROBE_IMAP, r, 300, &p);
+    assert_false(p.ok);
+    assert_non_null(strstr(buf_cstr(&p.detail), "LOGIN: timed out after 300 ms"));
+    assert_true(p.slow);
     probe_free(&p);
 }
 
@@ -240,6 +265,8 @@ int main(void)
         cmocka_unit_test(test_lmtp_good),
         cmocka_unit_test(test_lmtp_bad_greeting),
         cmocka_unit_test(test_lmtp_silent_times_out),
+        cmocka_unit_test(test_silent_before_the_greeting_is_not_slow),
+        cmocka_unit_test(test_imap_login_unanswered_is_slow),
         cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_imap_good),
         cmocka_unit_test(test_imap_login_refused),
