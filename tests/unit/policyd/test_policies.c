@@ -983,7 +983,8 @@ static void test_engine_counts_policy_answers(void **state)
     for (int p = 0; p < STATS_POLICIES; p++)
         for (int a = 0; a < STATS_ACTIONS; a++)
             total += ps.actions[p][a];
-    assert_int_equal(total, 3 + 3 + 2 + 1);
+    assert_int_equal(ps.actions[STATS_LIST][STATS_DUNNO], 3);
+    assert_int_equal(total, 3 + 3 + 3 + 2 + 1);
     session_free(&s);
     engine_free(&e);
     stats_free(&ps);
