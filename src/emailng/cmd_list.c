@@ -23,9 +23,9 @@ struct list_run {
     int json;
 };
 
-static int fail(const struct list_run *r, const buf *err)
+static int fail(const struct list_run *r, buf *err)
 {
-    fprintf(stderr, "emailng: list %s: %s\n", r->sub, ((buf *)err)->data ? ((buf *)err)->data : "failed");
+    fprintf(stderr, "emailng: list %s: %s\n", r->sub, err->len ? buf_cstr(err) : "failed");
     return 1;
 }
 

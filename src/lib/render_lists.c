@@ -6,6 +6,11 @@
 #include "process.h"
 #include "render_outbound.h"
 
+/* Postfix's virtual_alias_expansion_limit is 1000 addresses by default:
+ * a larger list would be deferred ("unreasonable virtual_alias_maps map
+ * expansion size"). Only listcleanup gets the higher limit. */
+#define LIST_MAX_MEMBERS_TEXT "100000"
+
 void render_lists_context(const struct site_host *host, struct render_context *ctx)
 {
     char *program = process_program_next_to_us("emailng-list-deliver", "/usr/local/sbin/emailng-list-deliver");
@@ -20,7 +25,8 @@ void render_lists_context(const struct site_host *host, struct render_context *c
      * owner and the postdrop group, so the agent reaches Postfix on
      * loopback TCP, guarded for its user (loopback_guard.c). The
      * reinjected mail was checked at the border: no filter, no milters,
-     * no policy; listcleanup alone expands LIST+members. */
+     * no policy; listcleanup alone expands LIST+members, up to
+     * LIST_MAX_MEMBERS_TEXT addresses. */
     char *text = xasprintf(
         "emailng-list unix -     n       n       -       -       pipe\n"
         "  flags=.D user=emailng-list\n"
@@ -42,7 +48,8 @@ void render_lists_context(const struct site_host *host, struct render_context *c
         "  -o smtpd_tls_security_level=none\n"
         "  -o smtpd_sasl_auth_enable=no\n"
         "listcleanup unix n      -       n       -       0       cleanup\n"
-        "  -o virtual_alias_maps=$list_virtual_alias_maps",
+        "  -o virtual_alias_maps=$list_virtual_alias_maps\n"
+        "  -o virtual_alias_expansion_limit=" LIST_MAX_MEMBERS_TEXT,
         program, PORT_LIST_REINJECT, PORT_LIST_REINJECT);
     render_context_set(ctx, "postfix_list_services", text);
     free(text);

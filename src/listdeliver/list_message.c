@@ -111,9 +111,10 @@ int list_message_has_list_id(const char *headers, size_t len, const char *id)
 
 void list_message_headers(const struct list_address *a, buf *out)
 {
-    const char *list = ((buf *)&a->list)->data;
-    const char *owner = ((buf *)&a->owner)->data;
-    const char *id = ((buf *)&a->id)->data;
+    /* set by list_address_parse(): never empty */
+    const char *list = a->list.data;
+    const char *owner = a->owner.data;
+    const char *id = a->id.data;
     buf_printf(out, "List-Id: <%s>\r\n", id);
     buf_printf(out, "List-Owner: <mailto:%s>\r\n", owner);
     buf_printf(out, "List-Unsubscribe: <mailto:%s?subject=unsubscribe%%20%s>\r\n", owner, list);

@@ -78,7 +78,7 @@ static int smtp_command(struct smtp *s, const char *fmt, const char *arg)
 /* Exit status for a failed step: 4xx or no answer try again, 5xx bounce. */
 static int fail(const struct smtp *s, int code, const char *step)
 {
-    const char *reply = s && s->reply.len ? ((buf *)&s->reply)->data : "no answer\n";
+    const char *reply = s && s->reply.len ? s->reply.data : "no answer\n";
     printf("%s %s: %s", code >= 500 ? "5.3.0" : "4.3.0", step, reply);
     return code >= 500 ? EX_UNAVAILABLE : EX_TEMPFAIL;
 }
