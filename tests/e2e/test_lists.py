@@ -5,10 +5,15 @@ real daemons; docs/admin-manual.md "Mailing lists"."""
 
 import errno
 import json
+import os
+import re
+import subprocess
 import smtplib
 import time
 
 import pytest
+
+from nsd import Nsd
 
 from conftest import (DOMAIN, SMTP, imap_connect, imap_fetch, imap_find, make_message, msgid, split_message,
                       tls_context, wait_for_message)
@@ -272,3 +277,51 @@ def test_list_reinjection_port_only_for_the_list_agent(site):
     from test_local_trust import connect_as
     assert connect_as("nobody", [10037]) == {10037: errno.ECONNREFUSED}
     assert connect_as("emailng-list", [10037]) == {10037: 0}
+
+
+DNS_ADDR = "127.0.0.154"    # this module's nsd (test_dkim's has its own site and address)
+
+
+def _dkim_verdict(root, dns_zone, raw):
+    """OpenDKIM (verify mode, its libunbound asking an nsd that serves what `emailng dns`
+    prints) on the message bytes: its output."""
+    nsd = Nsd(root, DNS_ADDR, attempts=2)
+    nsd.serve({DOMAIN: dns_zone})
+    try:
+        unbound = os.path.join(root, "verifier-unbound.conf")
+        with open(unbound, "w") as f:
+            f.write('server:\n    do-not-query-localhost: no\n    local-zone: "test." nodefault\n'
+                    'forward-zone:\n    name: "."\n    forward-addr: %s\n' % DNS_ADDR)
+        verifier = os.path.join(root, "verifier.conf")
+        with open(verifier, "w") as f:
+            f.write("Mode v\nSyslog no\nAuthservID verifier.test\nResolverConfiguration %s\n" % unbound)
+        path = os.path.join(root, "copy.eml")
+        with open(path, "wb") as f:
+            f.write(raw.replace(b"\r\n", b"\n"))
+        cp = subprocess.run(["opendkim", "-x", verifier, "-t", path], capture_output=True, text=True)
+        return cp.stdout + cp.stderr
+    finally:
+        nsd.stop()
+
+
+def test_list_copy_keeps_the_posters_dkim_signature(site, alice, tmp_path):
+    """U4, DKIM: a member's copy of a submitted post carries the list's headers and the one
+    signature our relay made at submission (d=example.test), and that signature still verifies:
+    the list adds fields the signature does not cover and changes nothing else."""
+    member = site.new_user(prefix="m")[0]
+    lst = _list(site)
+    site.run("list", "create", lst, "--owner", alice[0], check=True)
+    site.run("list", "add", lst, member, check=True)
+    mid = msgid()
+    message, _ = make_message(alice[0], lst, mid, subject="signed post")
+    assert _submit(site, alice, [lst], message) == {}
+    raw = wait_for_message(site, member, mid)
+    headers = split_message(raw)[0].decode(errors="replace")
+    assert _header(raw, "List-Id"), headers
+    sigs = re.findall(r"^DKIM-Signature:.*?\bd=([^;\s]+)", headers, re.M | re.I | re.S)
+    assert sigs == [DOMAIN], headers
+    root = str(tmp_path)
+    os.chmod(root, 0o755)
+    zone = site.run("dns", "--domain", DOMAIN, check=True).out
+    verdict = _dkim_verdict(root, zone, raw)
+    assert re.search(r"verification \(s=[^,]+, d=%s, 2048-bit key\) succeeded" % re.escape(DOMAIN), verdict), verdict
