@@ -67,6 +67,9 @@ id vmail >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /us
 # emailng-policyd drops to its own user after binding (its SPF checks run
 # as nobody, so a compromised libspf2 cannot touch the daemon's state).
 id emailng-policyd >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-policyd
+# Mailing lists (U4): Postfix's pipe runs emailng-list-deliver as this user
+# (with group postdrop, master.cf), never as root or postfix.
+id emailng-list >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-list
 # emailng-healthd (the proxies' store monitor) drops to its own user once started.
 id emailng-healthd >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-healthd
 # The Prometheus endpoints (emailng-metricsd, prometheus-postfix-exporter)

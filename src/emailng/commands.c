@@ -7,6 +7,7 @@
 #include "cmd_backup.h"
 #include "cmd_dkim.h"
 #include "cmd_dns.h"
+#include "cmd_list.h"
 #include "cmd_import.h"
 #include "cmd_fts.h"
 #include "cmd_node.h"
@@ -129,6 +130,18 @@ static const struct subcommand_help alias_subcommands[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct subcommand_help list_subcommands[] = {
+    {"create", "LIST [--policy open|internal|announce] [--owner ADDRESS]...",
+     "create a mailing list (default policy internal: only the site's authenticated users may post)"},
+    {"delete", "LIST", "delete a list"},
+    {"add", "LIST MEMBER [MEMBER...]", "add members (members of the site's domains must exist; no loops)"},
+    {"remove", "LIST MEMBER [MEMBER...]", "remove members (the list stays, even empty)"},
+    {"owner", "LIST ADDRESS [ADDRESS...]", "set the owners: they get the bounces and may post to an announce list"},
+    {"policy", "LIST open|internal|announce", "who may post: anyone, the site's users, or only the owners"},
+    {"show", "[LIST] [--json]", "every list (or one): policy, owners, members"},
+    {NULL, NULL, NULL},
+};
+
 static const struct subcommand_help quarantine_subcommands[] = {
     {"list", "[--host RELAY] [--json]", "the quarantined messages of every relay (or one)"},
     {"release", "ID [--host RELAY]", "deliver a quarantined message to its recipients"},
@@ -223,6 +236,11 @@ const struct command commands[] = {
      NULL, NULL, 0, run_render},
     {"user", NULL, "users: add, delete, passwords, quotas, spam settings", NULL, user_subcommands, 1, cmd_user_run},
     {"alias", NULL, "aliases: addresses that forward to members", NULL, alias_subcommands, 1, cmd_alias_run},
+    {"list", NULL, "mailing lists: organisation-wide, project and announce lists",
+     "A list adds List-Id, List-Owner and List-Unsubscribe and sends with the envelope sender\n"
+     "LIST+owner, so bounces reach the owners. Who may post is checked at RCPT on the border:\n"
+     "open (anyone), internal (the site's authenticated users), announce (only the owners).",
+     list_subcommands, 1, cmd_list_run},
     {"share", NULL, "shared folders and shared mailboxes (Dovecot ACLs): grant, revoke, list",
      "Owner and user must be on the same store pair. The ACL is set with doveadm acl on\n"
      "every store of the pair; a user's client shows the folder under Shared/OWNER/.",

@@ -780,7 +780,8 @@ void directory_user_list_free(struct directory_user *users, size_t n_users)
 /* ---- aliases ----------------------------------------------------------- */
 
 static const char *const alias_attrs[] = {
-    "mail", "emailngForwardTo", "emailngAccountStatus", NULL,
+    "mail", "emailngForwardTo", "emailngAccountStatus", "objectClass",
+    "emailngListPolicy", "emailngListOwner", NULL,
 };
 
 /* Current destinations of an existing alias (owned, NULL-terminated). */
@@ -932,6 +933,12 @@ static int alias_item(struct directory *d, LDAPMessage *entry, void *item, buf *
     a->mail = entry_value(d, entry, "mail");
     a->status = entry_value(d, entry, "emailngAccountStatus");
     a->destinations = entry_values(d, entry, "emailngForwardTo", &a->n_destinations);
+    size_t n_classes;
+    char **classes = entry_values(d, entry, "objectClass", &n_classes);
+    a->is_list = has_value(classes, n_classes, "emailngMailingList");
+    free_strings(classes, n_classes);
+    a->list_policy = entry_value(d, entry, "emailngListPolicy");
+    a->owners = entry_values(d, entry, "emailngListOwner", &a->n_owners);
     return 0;
 }
 
@@ -959,6 +966,8 @@ void directory_alias_list_free(struct directory_alias *aliases,
         free(aliases[i].mail);
         free(aliases[i].status);
         free_strings(aliases[i].destinations, aliases[i].n_destinations);
+        free(aliases[i].list_policy);
+        free_strings(aliases[i].owners, aliases[i].n_owners);
     }
     free(aliases);
 }
@@ -1075,7 +1084,13 @@ int directory_alias_remove_members(struct directory *d, const char *alias,
                 break;
             }
     int result = 0;
-    if (n_gone == n_existing) {
+    int is_list = directory_is_list(d, alias, err);
+    if (is_list < 0) {
+        free(gone);
+        free_strings(existing, n_existing);
+        return -1;
+    }
+    if (n_gone == n_existing && !is_list) {
         result = directory_alias_del(d, alias, err);
         if (result == 0)
             *alias_deleted = 1;
@@ -1093,6 +1108,100 @@ int directory_alias_remove_members(struct directory *d, const char *alias,
     }
     free(gone);
     free_strings(existing, n_existing);
+    return result;
+}
+
+/* ---- mailing lists (U4) -------------------------------------------------- */
+
+int directory_is_list(struct directory *d, const char *address, buf *err)
+{
+    static const char *const attrs[] = {"mail", NULL};
+    char *dn = entry_dn(d->aliases_dn, address);
+    LDAPMessage *result = NULL;
+    int rc = search(d, dn, LDAP_SCOPE_BASE, "(objectClass=emailngMailingList)", attrs, &result);
+    free(dn);
+    if (rc == LDAP_NO_SUCH_OBJECT)
+        return 0;
+    if (rc != LDAP_SUCCESS) {
+        ldap_failure(d, rc, err, "cannot read %s", address);
+        return -1;
+    }
+    int found = ldap_first_entry(d->ld, result) != NULL;
+    ldap_msgfree(result);
+    return found;
+}
+
+int directory_list_create(struct directory *d, const char *list, const char *policy,
+                          const char *const *owners, size_t n_owners, buf *err)
+{
+    enum directory_address_use use;
+    char *owner = NULL;
+    if (address_use(d, list, &use, &owner, err) < 0)
+        return -1;
+    if (use != DIRECTORY_ADDRESS_FREE) {
+        explain_address_taken(err, list, use, owner);
+        free(owner);
+        return -1;
+    }
+    static const char *const classes[] = {"top", "emailngMailAlias", "emailngMailingList", NULL};
+    const char **owner_values = xcalloc(n_owners + 1, sizeof *owner_values);
+    for (size_t i = 0; i < n_owners; i++)
+        owner_values[i] = owners[i];
+    struct mod_list m = {NULL, 0};
+    mods_add(&m, LDAP_MOD_ADD, "objectClass", classes);
+    mods_add_one(&m, LDAP_MOD_ADD, "mail", list);
+    mods_add_one(&m, LDAP_MOD_ADD, "emailngAccountStatus", "active");
+    mods_add_one(&m, LDAP_MOD_ADD, "emailngListPolicy", policy);
+    if (n_owners > 0)
+        mods_add(&m, LDAP_MOD_ADD, "emailngListOwner", owner_values);
+    char *dn = entry_dn(d->aliases_dn, list);
+    int rc = ldap_add_ext_s(d->ld, dn, m.mods, NULL, NULL);
+    int result = 0;
+    if (rc == LDAP_NO_SUCH_OBJECT) {
+        buf_reset(err);
+        buf_printf(err, "cannot add list %s: %s does not exist (the directory is not initialised)", list,
+                   d->aliases_dn);
+        result = -1;
+    } else if (rc != LDAP_SUCCESS) {
+        ldap_failure(d, rc, err, "cannot add list %s", list);
+        result = -1;
+    }
+    mods_free(&m);
+    free(owner_values);
+    free(dn);
+    return result;
+}
+
+int directory_list_set(struct directory *d, const char *list, const char *attr,
+                       const char *const *values, size_t n_values, buf *err)
+{
+    if (strcmp(attr, "emailngListPolicy") != 0 && strcmp(attr, "emailngListOwner") != 0) {
+        buf_printf(err, "attribute %s cannot be set this way", attr);
+        return -1;
+    }
+    int is_list = directory_is_list(d, list, err);
+    if (is_list < 0)
+        return -1;
+    if (!is_list) {
+        buf_reset(err);
+        buf_printf(err, "no such list %s", list);
+        return -1;
+    }
+    const char **v = xcalloc(n_values + 1, sizeof *v);
+    for (size_t i = 0; i < n_values; i++)
+        v[i] = values[i];
+    struct mod_list m = {NULL, 0};
+    mods_add(&m, LDAP_MOD_REPLACE, attr, n_values ? v : NULL);
+    char *dn = entry_dn(d->aliases_dn, list);
+    int rc = ldap_modify_ext_s(d->ld, dn, m.mods, NULL, NULL);
+    int result = 0;
+    if (rc != LDAP_SUCCESS) {
+        ldap_failure(d, rc, err, "cannot change list %s", list);
+        result = -1;
+    }
+    mods_free(&m);
+    free(v);
+    free(dn);
     return result;
 }
 

@@ -42,6 +42,11 @@ struct directory_alias {
     char **destinations;
     size_t n_destinations;
     char *status;                       /* "" if absent */
+    /* Mailing lists (U4): an alias with the class emailngMailingList. */
+    int is_list;
+    char *list_policy;                  /* "open" "internal" "announce"; "" if absent */
+    char **owners;                      /* emailngListOwner */
+    size_t n_owners;
 };
 
 int directory_open(struct directory **d, const char *uri, const char *base,
@@ -114,6 +119,17 @@ int directory_alias_del(struct directory *d, const char *alias, buf *err);
 int directory_alias_remove_members(struct directory *d, const char *alias,
                                    const char *const *members, size_t n_members,
                                    int *alias_deleted, buf *err);
+
+/* Mailing lists (U4): an alias entry that also has the auxiliary class
+ * emailngMailingList, its posting policy and owners. A list may have no
+ * members (removing the last one keeps the list). */
+int directory_list_create(struct directory *d, const char *list, const char *policy,
+                          const char *const *owners, size_t n_owners, buf *err);
+/* Replaces emailngListPolicy or emailngListOwner (attr) of a list. */
+int directory_list_set(struct directory *d, const char *list, const char *attr,
+                       const char *const *values, size_t n_values, buf *err);
+/* 1 if address is a list, 0 if not (or no such entry), -1 on error. */
+int directory_is_list(struct directory *d, const char *address, buf *err);
 
 /* What an address is used for now. */
 enum directory_address_use {

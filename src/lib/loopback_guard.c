@@ -25,6 +25,11 @@ size_t loopback_guard_services(const struct site *site, const struct site_host *
             "\"root\", \"vmail\", \"dovecot\"");
         ADD("Dovecot quota-status (emailng-policyd)", site->ports.quota_status, "\"root\", \"emailng-policyd\"");
     }
+    /* Mailing lists (U4): only emailng-list-deliver may reinject for a
+     * list's members. */
+    if (host->roles & ROLE_STORE)
+        ADD("mailing lists' reinjection listener (emailng-list-deliver)", PORT_LIST_REINJECT,
+            "\"root\", \"emailng-list\"");
 #undef ADD
     return n;
 }

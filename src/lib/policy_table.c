@@ -55,6 +55,16 @@ void policy_table_build(const struct directory_snapshot *snapshot, const struct 
         }
         buf_append_char(out, '\n');
     }
+    /* Mailing lists (U4): who may post is decided at RCPT on the relays. */
+    for (size_t i = 0; i < snapshot->n_aliases; i++) {
+        const struct directory_alias *a = &snapshot->aliases[i];
+        if (!a->is_list || !directory_status_is_active(a->status))
+            continue;
+        buf_printf(out, "list %s %s", a->mail, a->list_policy[0] ? a->list_policy : "internal");
+        for (size_t j = 0; j < a->n_owners; j++)
+            buf_printf(out, " %s", a->owners[j]);
+        buf_append_char(out, '\n');
+    }
     for (size_t i = 0; i < site->policy.n_overrides; i++)
         limit_line(out, &site->policy.overrides[i]);
 }

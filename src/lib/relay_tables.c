@@ -49,7 +49,8 @@ void relay_tables_build(const struct directory_snapshot *snapshot, buf *recipien
     }
     for (size_t i = 0; i < snapshot->n_aliases; i++) {
         const struct directory_alias *a = &snapshot->aliases[i];
-        if (directory_status_is_active(a->status) && a->n_destinations > 0)
+        /* a mailing list exists even without members (U4) */
+        if (directory_status_is_active(a->status) && (a->n_destinations > 0 || a->is_list))
             buf_printf(recipients, "%s OK\n", a->mail);
     }
 }

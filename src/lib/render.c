@@ -1,6 +1,7 @@
 /* render: templates + site model -> configuration files; see render.h. */
 #include "render.h"
 #include "loopback_guard.h"
+#include "render_lists.h"
 #include "render_outbound.h"
 
 #include <ctype.h>
@@ -685,6 +686,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     site_search_render(site, ctx);
     render_metrics_context(site, host, ctx);
     render_outbound_context(site, host, ctx);
+    render_lists_context(host, ctx);
     client_config_context(site, host, ctx);   /* nginx and the clients' auto-configuration */
     {
         buf guard = BUF_INIT;

@@ -14,6 +14,10 @@
  * the loopback guard lets only Postfix's users in: loopback_guard.h). */
 enum { PORT_SRS_FORWARD = 10001, PORT_SRS_REVERSE = 10002, PORT_SRS_REINJECT = 10029,
        PORT_LOCAL_REINJECT = 10028 };
+/* Mailing lists (U4): where emailng-list-deliver (user emailng-list; Postfix's
+ * pipe cannot give it the postdrop group a public socket needs) hands a
+ * list's message back, on every host that expands lists (the stores). */
+enum { PORT_LIST_REINJECT = 10037 };
 
 void render_outbound_context(const struct site *site, const struct site_host *host, struct render_context *ctx);
 

@@ -6,9 +6,10 @@
 #include <time.h>
 
 #include "greylist.h"
+#include "listpolicy.h"
 #include "ratelimit.h"
 
-enum { ST_RATELIMIT, ST_SPF, ST_QUOTA, ST_GREYLIST, ST_FINAL };
+enum { ST_LIST, ST_RATELIMIT, ST_SPF, ST_QUOTA, ST_GREYLIST, ST_FINAL };
 
 struct eval {
     engine *e;
@@ -143,6 +144,17 @@ static int run(eval *v)
     v->in_run = 1;
     while (!v->waiting) {
         switch (v->stage) {
+        case ST_LIST:
+            /* Who may post to a mailing list (U4): first, it needs no
+             * counter and no lookup. */
+            if (listpolicy_check(e->table, r, &v->d) == 1) {
+                add_reason(v, STATS_LIST);
+                complete(v, v->d.action.data);
+                goto finished;
+            }
+            add_reason(v, STATS_LIST);
+            v->stage = ST_RATELIMIT;
+            break;
         case ST_RATELIMIT:
             if (ratelimit_check(cfg, e->table, e->store, r, now, v->s->rcpts, &v->d) == 1) {
                 add_reason(v, STATS_RATELIMIT);
@@ -272,7 +284,7 @@ eval *engine_eval(engine *e, session *sess, const request *r, engine_done_fn don
     decision_init(&v->d);
     buf_init(&v->reasons);
     buf_init(&v->prepend);
-    v->stage = ST_RATELIMIT;
+    v->stage = ST_LIST;
     return run(v) ? NULL : v;
 }
 

@@ -8,7 +8,7 @@
 static const double duration_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                          0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
-static const char *const policy_names[STATS_POLICIES] = {"ratelimit", "spf", "quota", "greylist"};
+static const char *const policy_names[STATS_POLICIES] = {"ratelimit", "spf", "quota", "greylist", "list"};
 static const char *const action_names[STATS_ACTIONS] = {"dunno", "prepend", "defer", "reject", "other"};
 static const char *const state_names[STATS_STATES] = {"RCPT", "END-OF-MESSAGE", "other"};
 

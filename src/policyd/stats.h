@@ -14,7 +14,7 @@
  *       by Postfix's protocol state (RCPT, END-OF-MESSAGE, other) and the
  *       kind of action Postfix got (dunno, prepend, defer, reject, other)
  *   emailng_policyd_actions_total{policy,action}  at RCPT, what each policy
- *       answered (ratelimit, spf, quota, greylist in that order; one that
+ *       answered (list first, then ratelimit, spf, quota, greylist; one that
  *       is off or does not apply answers dunno; after a refusal the later
  *       ones are not asked)
  *   emailng_policyd_bad_requests_total  malformed requests (answered on_error)
@@ -27,7 +27,7 @@
 #include "buf.h"
 #include "promtext.h"
 
-enum stats_policy { STATS_RATELIMIT, STATS_SPF, STATS_QUOTA, STATS_GREYLIST, STATS_POLICIES };
+enum stats_policy { STATS_RATELIMIT, STATS_SPF, STATS_QUOTA, STATS_GREYLIST, STATS_LIST, STATS_POLICIES };
 enum stats_action { STATS_DUNNO, STATS_PREPEND, STATS_DEFER, STATS_REJECT, STATS_OTHER, STATS_ACTIONS };
 enum stats_state { STATS_RCPT, STATS_END_OF_MESSAGE, STATS_STATE_OTHER, STATS_STATES };
 

@@ -19,12 +19,36 @@ static void free_list(void *p)
     free(l);
 }
 
+static void free_table_list(void *p)
+{
+    table_list *l = p;
+    if (!l)
+        return;
+    free(l->policy);
+    for (size_t i = 0; i < l->owners.n; i++)
+        free(l->owners.items[i]);
+    free(l->owners.items);
+    free(l);
+}
+
+/* The posting policies a list may have (listpolicy.c acts on them). */
+static const char *const list_policies[] = {"open", "internal", "announce", NULL};
+
+static int is_list_policy(const char *s)
+{
+    for (const char *const *p = list_policies; *p; p++)
+        if (!strcmp(*p, s))
+            return 1;
+    return 0;
+}
+
 void table_init(table *t)
 {
     strmap_init(&t->mailboxes, free);
     strmap_init(&t->alternates, free);
     strmap_init(&t->aliases, free_list);
     strmap_init(&t->limits, free);
+    strmap_init(&t->lists, free_table_list);
     t->lines = 0;
 }
 
@@ -34,6 +58,7 @@ void table_free(table *t)
     strmap_free(&t->alternates);
     strmap_free(&t->aliases);
     strmap_free(&t->limits);
+    strmap_free(&t->lists);
 }
 
 void address_key(const char *in, int strip_ext, buf *out)
@@ -156,6 +181,29 @@ static int parse_line(table *t, char *s, const char *name, size_t line, int *see
                 }
             }
         }
+    } else if (!strcmp(f[0], "list")) {
+        if (n < 3) {
+            buf_printf(err, "%s:%zu: list needs ADDRESS POLICY [OWNER...]", name, line);
+        } else if (check_addr(f[1], name, line, &a, err) == 0) {
+            if (!is_list_policy(f[2])) {
+                buf_printf(err, "%s:%zu: list policy must be open, internal or announce", name, line);
+            } else if (strmap_get(&t->lists, a.data)) {
+                buf_printf(err, "%s:%zu: list %s is listed twice", name, line, a.data);
+            } else {
+                table_list *l = xcalloc(1, sizeof(*l));
+                l->policy = xstrdup(f[2]);
+                strmap_put(&t->lists, a.data, l);
+                rc = 0;
+                for (size_t i = 3; i < n && rc == 0; i++) {
+                    if (check_addr(f[i], name, line, &b, err) != 0) {
+                        rc = -1;
+                        break;
+                    }
+                    l->owners.items = xrealloc(l->owners.items, (l->owners.n + 1) * sizeof(char *));
+                    l->owners.items[l->owners.n++] = xstrdup(b.data);
+                }
+            }
+        }
     } else if (!strcmp(f[0], "limit")) {
         if (n < 3) {
             buf_printf(err, "%s:%zu: limit needs USER KEY=N...", name, line);
@@ -191,7 +239,7 @@ static int parse_line(table *t, char *s, const char *name, size_t line, int *see
             }
         }
     } else {
-        buf_printf(err, "%s:%zu: unknown record type (expected mailbox, alternate, alias or limit)", name, line);
+        buf_printf(err, "%s:%zu: unknown record type (expected mailbox, alternate, alias, list or limit)", name, line);
     }
     buf_free(&a);
     buf_free(&b);
@@ -268,6 +316,11 @@ const char *table_pair(const table *t, const char *mailbox)
 int table_is_alias(const table *t, const char *address)
 {
     return strmap_get(&t->aliases, address) != NULL;
+}
+
+const table_list *table_list_of(const table *t, const char *address)
+{
+    return strmap_get(&t->lists, address);
 }
 
 static void add_unique(str_list *l, strmap *seen, const char *s)

@@ -7,6 +7,8 @@
  *   mailbox   ADDRESS PAIR                       a real mailbox and its store pair
  *   alternate ADDRESS MAILBOX                    another address of a mailbox
  *   alias     ADDRESS MEMBER [MEMBER...]         alias or list (lines add up)
+ *   list      ADDRESS POLICY [OWNER...]          a mailing list: open, internal or
+ *                                                announce, and its owners (U4)
  *   limit     USER KEY=N [KEY=N...]              per-user send limits
  *                                                (msgs_per_hour rcpts_per_msg rcpts_per_day)
  *
@@ -26,8 +28,15 @@ typedef struct table {
     strmap alternates;  /* address -> char *mailbox */
     strmap aliases;     /* address -> str_list *members */
     strmap limits;      /* user -> send_limits * (-1 = not set) */
+    strmap lists;       /* address -> table_list * */
     size_t lines;
 } table;
+
+/* Who may post to a mailing list (listpolicy.h). */
+typedef struct table_list {
+    char *policy;       /* "open", "internal" or "announce" */
+    str_list owners;
+} table_list;
 
 void table_init(table *t);
 void table_free(table *t);
@@ -39,6 +48,8 @@ int table_load(table *t, const char *path, buf *err);
 const char *table_mailbox(const table *t, const char *address);
 const char *table_pair(const table *t, const char *mailbox);
 int table_is_alias(const table *t, const char *address);
+/* The list at address (already a key: lower case, no extension), or NULL. */
+const table_list *table_list_of(const table *t, const char *address);
 
 /* Expands a recipient (aliases and lists, recursively, each address once)
  * to the mailboxes it reaches, at most max of them (*truncated set when

@@ -355,7 +355,8 @@ def test_lmtp_and_reinjection_still_deliver(site, alice, bob):
 # The loopback services whose clients cannot use a unix socket, and the
 # daemon users that may reach them (src/lib/loopback_guard.c).
 GUARDED = {10001: "postfix", 10002: "postfix", 10029: "postfix", 10028: "vmail",
-           12340: "emailng-policyd"}   # 12340: ports.quota_status
+           12340: "emailng-policyd",    # 12340: ports.quota_status
+           10037: "emailng-list"}       # the mailing lists' reinjection listener
 
 _CONNECT = ("import json, socket, sys\nout = {}\nfor port in json.loads(sys.argv[1]):\n"
             "    s = socket.socket()\n    s.settimeout(5)\n"

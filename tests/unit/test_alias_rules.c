@@ -28,13 +28,18 @@ static char *team_members[] = {"alice@example.test", "friends@example.test"};
 static char *friends_members[] = {"bob@example.test", "someone@elsewhere.test"};
 static char *nostatus_members[] = {"alice@example.test"};
 static char *chain_members[] = {"team@example.test"};
+static char *news_owners[] = {"alice@example.test"};
 static struct directory_alias aliases[] = {
     {.mail = "chain@example.test", .destinations = chain_members, .n_destinations = 1, .status = "active"},
     {.mail = "friends@example.test", .destinations = friends_members, .n_destinations = 2, .status = "active"},
+    /* a mailing list (U4) with no member yet, and one not active */
+    {.mail = "news@example.test", .status = "active", .is_list = 1, .list_policy = "announce", .owners = news_owners,
+     .n_owners = 1},
+    {.mail = "oldnews@example.test", .status = "disabled", .is_list = 1, .list_policy = "open"},
     {.mail = "quiet@example.test", .destinations = nostatus_members, .n_destinations = 1, .status = ""},
     {.mail = "team@example.test", .destinations = team_members, .n_destinations = 2, .status = "active"},
 };
-static const struct directory_snapshot snapshot = {users, 4, aliases, 4};
+static const struct directory_snapshot snapshot = {users, 4, aliases, 6};
 
 static void expect_refused(const char *alias, const char *member, const char *want)
 {
@@ -123,9 +128,13 @@ static void test_tables_agree(void **state)
     assert_true(has_line(&recipients, "a.smith@example.org OK"));
     assert_true(has_line(&recipients, "team@example.test OK"));
     assert_true(has_line(&senders, "a.smith@example.org alice@example.test"));
+    /* a list: who may post (policyd), and an address the relays accept */
+    assert_true(has_line(&policy, "list news@example.test announce alice@example.test"));
+    assert_true(has_line(&recipients, "news@example.test OK"));
 
-    const char *inactive[] = {"nostatus@example.test", "off@example.test", "quiet@example.test"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *inactive[] = {"nostatus@example.test", "off@example.test", "quiet@example.test",
+                              "oldnews@example.test"};
+    for (size_t i = 0; i < 4; i++) {
         if (strstr(buf_cstr(&policy), inactive[i]) || strstr(buf_cstr(&recipients), inactive[i])
             || strstr(buf_cstr(&senders), inactive[i]))
             fail_msg("%s (not active) is in a relay table", inactive[i]);

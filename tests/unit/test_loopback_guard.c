@@ -54,8 +54,9 @@ static const struct loopback_service *find(const struct loopback_service *svc, s
     return NULL;
 }
 
-/* The one-host site guards postsrsd, both reinjection listeners and
- * quota-status, each for its own daemon's user. */
+/* The one-host site guards postsrsd, the three reinjection listeners
+ * (SRS, local, mailing lists) and quota-status, each for its own daemon's
+ * user. */
 static void test_one_host(void **state)
 {
     (void)state;
@@ -63,7 +64,8 @@ static void test_one_host(void **state)
     struct loopback_service svc[8];
     load(one_host, "", &site);
     size_t n = loopback_guard_services(&site, host(&site, "mail"), svc, 8);
-    assert_int_equal(n, 5);
+    assert_int_equal(n, 6);
+    assert_string_equal(find(svc, n, 10037)->users, "\"root\", \"emailng-list\"");
     assert_string_equal(find(svc, n, 10001)->users, "\"root\", \"postfix\"");
     assert_string_equal(find(svc, n, 10002)->users, "\"root\", \"postfix\"");
     assert_string_equal(find(svc, n, 10029)->users, "\"root\", \"postfix\"");
@@ -78,7 +80,8 @@ static void test_one_host(void **state)
 }
 
 /* A relay guards postsrsd and the SRS listener; with srs off, nothing
- * listens, and hosts of other roles have nothing to guard. */
+ * listens. A store guards the mailing lists' reinjection listener;
+ * proxies have nothing to guard. */
 static void test_relay_and_others(void **state)
 {
     (void)state;
@@ -89,7 +92,9 @@ static void test_relay_and_others(void **state)
     assert_int_equal(n, 3);
     assert_non_null(find(svc, n, 10029));
     assert_null(find(svc, n, 10028));
-    assert_int_equal(loopback_guard_services(&site, host(&site, "store1"), svc, 8), 0);
+    assert_int_equal(loopback_guard_services(&site, host(&site, "store1"), svc, 8), 1);
+    assert_string_equal(svc[0].users, "\"root\", \"emailng-list\"");
+    assert_int_equal(svc[0].port, 10037);
     buf rules = BUF_INIT;
     loopback_guard_rules(&site, host(&site, "proxy1"), &rules);
     assert_string_equal(buf_cstr(&rules), "# (no TCP service on loopback here)");

@@ -27,6 +27,7 @@
 #include "ratelimit.h"
 #include "spf.h"
 #include "spfhelper.h"
+#include "listpolicy.h"
 #include "stats.h"
 #include "store.h"
 #include "table.h"
@@ -43,7 +44,11 @@ static const char TABLE[] =
     "alias all@example.test team@example.test carol@example.test all@example.test\n"
     "alias loop1@example.test loop2@example.test\n"
     "alias loop2@example.test loop1@example.test\n"
-    "limit alice@example.test msgs_per_hour=10 rcpts_per_day=0\n";
+    "limit alice@example.test msgs_per_hour=10 rcpts_per_day=0\n"
+    "alias staff@example.test alice@example.test bob@example.test\n"
+    "list staff@example.test internal alice@example.test\n"
+    "list news@example.test announce Alice@Example.test alice.smith@example.test\n"
+    "list proj@example.test open\n";
 
 /* ---- fixtures ---- */
 
@@ -162,6 +167,10 @@ static void test_table_errors(void **state)
     expect_table_error("emailng-policyd-table 1\nlimit a@b.c msgs_per_hour=-1\n", "t:2: expected");
     expect_table_error("emailng-policyd-table 1\nlimit a@b.c speed=3\n", "t:2: expected");
     expect_table_error("emailng-policyd-table 1\nfrobnicate a@b.c\n", "unknown record type");
+    expect_table_error("emailng-policyd-table 1\nlist a@b.c\n", "t:2: list needs ADDRESS POLICY");
+    expect_table_error("emailng-policyd-table 1\nlist a@b.c members-only\n", "t:2: list policy must be");
+    expect_table_error("emailng-policyd-table 1\nlist a@b.c open o\"x@b.c\n", "t:2:");
+    expect_table_error("emailng-policyd-table 1\nlist a@b.c open\nlist a@b.c internal\n", "t:3: list a@b.c is listed twice");
     table t;
     table_init(&t);
     buf err = BUF_INIT;
@@ -941,6 +950,80 @@ static void test_engine(void **state)
     engine_free(&e);
 }
 
+/* ---- mailing lists (listpolicy.h) ---- */
+
+static const char *list_answer(const char *attrs, int *refused)
+{
+    static char out[512];
+    request *r = mkreq(attrs);
+    decision d;
+    decision_init(&d);
+    *refused = listpolicy_check(&tab, r, &d);
+    snprintf(out, sizeof out, "%s", buf_cstr(&d.action));
+    decision_free(&d);
+    freereq(r);
+    return out;
+}
+
+static void test_list_policies(void **state)
+{
+    (void)state;
+    int refused;
+    /* internal: outside sender, and an unauthenticated client claiming an address of ours */
+    assert_string_equal(list_answer("protocol_state=RCPT\nsender=x@example.org\nrecipient=staff@example.test", &refused),
+                        "550 5.7.1 <staff@example.test>: this list takes mail only from the organisation's own users, "
+                        "sent with authentication (submission)");
+    assert_int_equal(refused, 1);
+    list_answer("protocol_state=RCPT\nsender=alice@example.test\nrecipient=Staff+x@Example.TEST", &refused);
+    assert_int_equal(refused, 1);
+    /* internal: any authenticated user */
+    assert_string_equal(list_answer("protocol_state=RCPT\nsasl_username=carol@example.test\nsender=carol@example.test\n"
+                                    "recipient=staff@example.test", &refused), "DUNNO");
+    assert_int_equal(refused, 0);
+    /* LIST+owner is the owners' address: bounces from anywhere get through */
+    assert_string_equal(list_answer("protocol_state=RCPT\nsender=\nrecipient=staff+owner@example.test", &refused), "DUNNO");
+    assert_int_equal(refused, 0);
+    /* announce: the owners only (login or an owner's address as sender), authenticated */
+    assert_string_equal(list_answer("protocol_state=RCPT\nsasl_username=bob@example.test\nsender=bob@example.test\n"
+                                    "recipient=news@example.test", &refused),
+                        "550 5.7.1 <news@example.test>: only the owners of this announce list may post to it");
+    assert_int_equal(refused, 1);
+    list_answer("protocol_state=RCPT\nsasl_username=ALICE@example.test\nsender=alice@example.test\n"
+                "recipient=news@example.test", &refused);
+    assert_int_equal(refused, 0);
+    list_answer("protocol_state=RCPT\nsasl_username=alice@example.test\nsender=alice.smith@example.test\n"
+                "recipient=news@example.test", &refused);
+    assert_int_equal(refused, 0);
+    list_answer("protocol_state=RCPT\nsender=alice@example.test\nrecipient=news@example.test", &refused);
+    assert_int_equal(refused, 1);
+    /* open: anyone; not a list: nothing to say */
+    assert_string_equal(list_answer("protocol_state=RCPT\nsender=x@example.org\nrecipient=proj@example.test", &refused),
+                        "DUNNO");
+    assert_string_equal(list_answer("protocol_state=RCPT\nsender=x@example.org\nrecipient=team@example.test", &refused),
+                        "DUNNO");
+    assert_string_equal(list_answer("protocol_state=RCPT\nsender=x@example.org\nrecipient=", &refused), "DUNNO");
+    assert_int_equal(refused, 0);
+}
+
+/* The engine asks the list policy first: a refused post counts nothing. */
+static void test_engine_list_first(void **state)
+{
+    (void)state;
+    engine e;
+    engine_init(&e, &cfg, &tab, st, fake_lookup, NULL);
+    e.now = now_fn;
+    e.spf_check = fake_spf;
+    session s;
+    session_init(&s);
+    spf_checks = 0;
+    assert_true(strncmp(run_engine(&e, &s, "protocol_state=RCPT\nclient_address=198.51.100.1\nhelo_name=mx.example.org\n"
+                                           "sender=alice@example.test\nrecipient=staff@example.test\ninstance=l1"),
+                        "550 5.7.1 <staff@example.test>", 30) == 0);
+    assert_int_equal(spf_checks, 0);
+    session_free(&s);
+    engine_free(&e);
+}
+
 /* The engine counts what each policy answered (stats.h), in order, until
  * one refuses: the later ones are not asked and not counted. */
 static void test_engine_counts_policy_answers(void **state)
@@ -983,7 +1066,8 @@ static void test_engine_counts_policy_answers(void **state)
     for (int p = 0; p < STATS_POLICIES; p++)
         for (int a = 0; a < STATS_ACTIONS; a++)
             total += ps.actions[p][a];
-    assert_int_equal(total, 3 + 3 + 2 + 1);
+    assert_int_equal(ps.actions[STATS_LIST][STATS_DUNNO], 3);
+    assert_int_equal(total, 3 + 3 + 3 + 2 + 1);
     session_free(&s);
     engine_free(&e);
     stats_free(&ps);
@@ -1061,6 +1145,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spf_wire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spf_isolated_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spf_helper_pool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_policies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_engine_list_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_counts_policy_answers, setup, teardown),
     };
