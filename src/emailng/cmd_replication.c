@@ -16,8 +16,9 @@
 
 #define DOVEADM_TIMEOUT_MS 30000
 
-/* The replicator's own dsync parameters (replication_dsync_parameters). */
-static const char *const sync_argv[] = {"sync", "-d", "-N", "-l", "30", "-U", "-T", "30", NULL};
+/* The replicator's own dsync parameters (replication_dsync_parameters; no
+ * -N: shared and public folders travel with their owner's sync only). */
+static const char *const sync_argv[] = {"sync", "-d", "-l", "30", "-U", "-T", "30", NULL};
 static const char *const status_argv[] = {"replicator", "status", "*", NULL};
 
 struct target_ctx {

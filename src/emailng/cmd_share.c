@@ -11,8 +11,10 @@
 #include "directory.h"
 #include "directory_export.h"
 #include "fabric.h"
+#include "password.h"
 #include "render.h"
 #include "site.h"
+#include "store_pairs.h"
 
 /* ---- rights ---------------------------------------------------------------- */
 
@@ -28,6 +30,11 @@ struct share_target {
     const char *state_dir;
     struct directory *d;
     char *ldap_uri;                 /* the directory's, for the relays' tables */
+    /* public only. Site of several hosts: the one store pair and the
+     * announcement folders' owner account (public-folders@PRIMARY); a
+     * one-host site: "" and NULL (DATA/public has no owner). */
+    const char *public_pair;
+    char *public_owner;
 };
 
 static int target_open(const struct options *o, const char *command, struct share_target *t)
@@ -59,6 +66,7 @@ static int target_open(const struct options *o, const char *command, struct shar
 
 static void target_close(struct share_target *t)
 {
+    free(t->public_owner);
     directory_close(t->d);
     free(t->ldap_uri);
     site_free(&t->site);
@@ -403,12 +411,67 @@ static int public_writer(struct share_target *t, const char *sub, const char *fo
     buf_printf(&id, "user=%s", buf_cstr(&writer));
     char *mailbox = xasprintf("Public/%s", folder);
     if (rc == 0)
-        rc = acl_change(t, sub, "", buf_cstr(&writer), mailbox, buf_cstr(&id), grant ? names : NULL, n_names);
+        rc = acl_change(t, sub, t->public_pair, buf_cstr(&writer), mailbox, buf_cstr(&id), grant ? names : NULL,
+                        n_names);
     if (rc == 0)
         printf(grant ? "%s may post to %s\n" : "%s may no longer post to %s\n", buf_cstr(&writer), mailbox);
     free(mailbox);
     buf_free(&writer);
     buf_free(&id);
+    buf_free(&err);
+    return rc;
+}
+
+/* Site of several hosts: the owner account of the announcement folders
+ * exists (made here the first time: a random password nobody knows, LMTP
+ * only, so nobody logs in as it, on the site's one store pair). */
+static int public_owner_ensure(struct share_target *t)
+{
+    struct directory_user u = {0};
+    buf err = BUF_INIT, password = BUF_INIT, hash = BUF_INIT;
+    int rc = 0;
+    if (directory_user_get(t->d, t->public_owner, &u, &err) == 0) {
+        directory_user_clear(&u);
+    } else {
+        buf_reset(&err);
+        static const char *const lmtp_only[] = {"lmtp"};
+        if (password_generate(&password) != 0) {
+            buf_append_str(&err, "no randomness for the owner account's password");
+            rc = -1;
+        }
+        if (rc == 0)
+            rc = password_hash(buf_cstr(&password), &hash, &err);
+        if (rc == 0)
+            rc = directory_user_add(t->d, t->public_owner, buf_cstr(&hash), 0, t->public_pair, &err);
+        if (rc == 0)
+            rc = directory_user_set_services(t->d, t->public_owner, lmtp_only, 1, &err);
+        if (rc == 0)
+            printf("%s: the owner account of the announcement folders (nobody logs in as it)\n", t->public_owner);
+    }
+    if (rc != 0)
+        fail_msg(t, "create", buf_cstr(&err));
+    password_wipe(&password);
+    buf_free(&hash);
+    buf_free(&err);
+    return rc;
+}
+
+/* Site of several hosts: FOLDER made in the owner's own mailbox on the
+ * pair's first store and synced to its partner by the owner's dsync before
+ * its ACL is set on both (made on each store apart, the two would be two
+ * mailboxes of the same name that replication would have to tell apart). */
+static int public_folder_make(struct share_target *t, const char *folder)
+{
+    const struct site_host *first = store_pairs_first_store(&t->site, t->public_pair);
+    const char *create[] = {"mailbox", "create", "-u", t->public_owner, folder, NULL};
+    const char *sync[] = {"sync", "-u", t->public_owner, "-d", "-l", "30", "-U", "-T", "30", NULL};
+    buf out = BUF_INIT, err = BUF_INIT;
+    int rc = first ? doveadm_on(t, first, create, &out, &err) : -1;
+    if (rc == 0)
+        rc = doveadm_on(t, first, sync, &out, &err);
+    if (rc != 0)
+        fail_msg(t, "create", first ? buf_cstr(&err) : "no store holds the pair");
+    buf_free(&out);
     buf_free(&err);
     return rc;
 }
@@ -426,13 +489,21 @@ static int public_create(struct share_target *t, int argc, char **argv)
     int rc = user_lookup(t, "create", argv[2], &first, NULL);
     if (rc == 0)
         rc = acl_rights_parse(PUBLIC_READER_RIGHTS, names, &n_names, &err);
-    /* The folder has no owner who could create it under the ACLs: it is
-     * made with the ACL plugin off for this one doveadm run. */
+    /* One host: the folder has no owner who could create it under the
+     * ACLs: it is made with the ACL plugin off for this one doveadm run.
+     * Several: it is a folder of the owner account. The ACLs are set by
+     * a writer through Public/ either way: a `doveadm acl` run as the
+     * owner would put its "anyone" right in the shared-mailbox dictionary,
+     * and every user would see the folder a second time under Shared/
+     * (for the owner's other sessions, its replication, the stores'
+     * userdb gives it a dictionary of its own). */
     const char *create[] = {"-o", "plugin/acl=", "mailbox", "create", "-u", buf_cstr(&first), mailbox, NULL};
+    if (rc == 0 && t->public_owner)
+        rc = public_owner_ensure(t);
     if (rc == 0)
-        rc = doveadm_on_pair(t, "create", "", create);
+        rc = t->public_owner ? public_folder_make(t, argv[1]) : doveadm_on_pair(t, "create", "", create);
     if (rc == 0)
-        rc = acl_change(t, "create", "", buf_cstr(&first), mailbox, "anyone", names, n_names);
+        rc = acl_change(t, "create", t->public_pair, buf_cstr(&first), mailbox, "anyone", names, n_names);
     for (int i = 2; rc == 0 && i < argc; i++)
         rc = public_writer(t, "create", argv[1], argv[i], 1);
     if (rc == 0)
@@ -450,8 +521,13 @@ static int any_user(struct share_target *t, buf *user)
     size_t n = 0;
     buf err = BUF_INIT;
     int rc = directory_user_list(t->d, &users, &n, &err);
+    /* Not the owner account (see public_create), and one with a mailbox on
+     * the pair (not the health monitor's probe account). */
     for (size_t i = 0; rc == 0 && i < n && user->len == 0; i++)
-        if (directory_status_is_active(users[i].status))
+        if (directory_status_is_active(users[i].status)
+            && (t->public_owner == NULL
+                || (strcmp(users[i].mail, t->public_owner) != 0 && users[i].mail_host
+                    && strcmp(users[i].mail_host, t->public_pair) == 0)))
             buf_append_str(user, users[i].mail);
     if (rc != 0)
         fail_msg(t, "list", buf_cstr(&err));
@@ -475,13 +551,13 @@ static int public_list(struct share_target *t, int argc, char **argv)
     if (rc == 0 && argc == 2)
         buf_printf(&folders, "Public/%s", argv[1]);
     else if (rc == 0)
-        rc = folders_of(t, "list", "", buf_cstr(&user), "Public/*", 1, &folders);
+        rc = folders_of(t, "list", t->public_pair, buf_cstr(&user), "Public/*", 1, &folders);
     if (rc == 0)
         printf("FOLDER\tID\tRIGHTS\n");
     char *save = NULL;
     for (char *f = rc == 0 && folders.len ? strtok_r(folders.data, "\n", &save) : NULL; f;
          f = strtok_r(NULL, "\n", &save))
-        if (acl_print(t, "list", "", buf_cstr(&user), f, f + strlen("Public/")) != 0)
+        if (acl_print(t, "list", t->public_pair, buf_cstr(&user), f, f + strlen("Public/")) != 0)
             rc = -1;
     buf_free(&user);
     buf_free(&folders);
@@ -543,16 +619,24 @@ static int dispatch(const struct options *o, const char *command, const struct a
     struct share_target t;
     if (target_open(o, command, &t) != 0)
         return EXIT_FAILED;
-    int rc;
+    int rc = EXIT_DONE;
+    const char **pairs = NULL;
+    t.public_pair = "";
     if (actions == public_actions && t.site.n_hosts > 1) {
-        fprintf(stderr, "emailng: public: announcement folders exist on a one-host site only: a public folder "
-                        "has no owner whose replication would carry it to the partner store (on a site of "
-                        "several hosts, share a folder of an owner account such as news@ with `emailng "
-                        "share grant`)\n");
-        rc = EXIT_FAILED;
-    } else {
-        rc = a->run(&t, argc, argv);
+        /* Every reader must be on the owner's pair: one pair only. */
+        if (store_pairs_list(&t.site, &pairs) != 1) {
+            fprintf(stderr, "emailng: public: announcement folders exist on a site of one store pair only: "
+                            "they are the folders of one owner account, and only the users of its pair "
+                            "could read them\n");
+            rc = EXIT_FAILED;
+        } else {
+            t.public_pair = pairs[0];
+            t.public_owner = xasprintf("%s@%s", ACL_PUBLIC_OWNER_LOCALPART, t.site.domains[0]);
+        }
     }
+    if (rc == EXIT_DONE)
+        rc = a->run(&t, argc, argv);
+    free(pairs);
     target_close(&t);
     return rc;
 }

@@ -15,8 +15,10 @@
  * dovecot-acl files), on every store of the owner's pair (dsync does not
  * replicate ACLs), followed by `doveadm acl recalc` for the shared-mailbox
  * dictionary. Owner and reader must be on the same store pair
- * (emailngMailHost). Public folders exist on a one-host site only: no
- * user's replication would carry them. Exit status 0, 1 failed, 2 usage. */
+ * (emailngMailHost). Public folders: DATA/public on a one-host site; on a
+ * site of several hosts the folders of the owner account public-folders@
+ * (made by `public create`; its replication carries them), which needs a
+ * site of one store pair. Exit status 0, 1 failed, 2 usage. */
 #ifndef EMAILNG_CMD_SHARE_H
 #define EMAILNG_CMD_SHARE_H
 

@@ -246,7 +246,8 @@ const struct command commands[] = {
      "every store of the pair; a user's client shows the folder under Shared/OWNER/.",
      share_subcommands, 1, cmd_share_run},
     {"public", NULL, "announcement folders (Public/...): readable by everyone, writable by named users",
-     "A one-host site only: public folders have no owner whose replication would carry them.",
+     "Several hosts: the folders of the account public-folders@ (made by create, nobody logs in\n"
+     "as it), replicated with it; a site of one store pair only.",
      public_subcommands, 1, cmd_public_run},
     {"quarantine", NULL, "the relays' quarantine of viruses and banned files", NULL, quarantine_subcommands, 1,
      run_quarantine},

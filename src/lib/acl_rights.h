@@ -15,6 +15,11 @@
 
 #include "buf.h"
 
+/* On a site of several hosts, announcement folders (Public/NAME) are the
+ * folders of this account of the primary domain: a mailbox with an owner,
+ * so that the owner's replication carries them to the partner store. */
+#define ACL_PUBLIC_OWNER_LOCALPART "public-folders"
+
 /* Enough room for every right, each once. */
 #define ACL_RIGHTS_MAX 11
 

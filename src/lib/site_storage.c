@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl_rights.h"
 #include "buf.h"
 
 /* Dovecot expands % in mail_location: a path holding one would name a
@@ -66,6 +67,17 @@ void site_storage_render(const struct site *site, const struct site_host *host, 
     if (dir)
         buf_printf(&b, ":ALT=%s/%%%%d/%%%%n", dir);
     render_context_set(ctx, "mail_alt_shared", buf_cstr(&b));
+    /* The public namespace of the stores names one mailbox, its owner's. */
+    char *owner_dir = xasprintf("%s/%s", site->domains[0], ACL_PUBLIC_OWNER_LOCALPART);
+    render_context_set(ctx, "public_owner_dir", owner_dir);
+    char *owner = xasprintf("%s@%s", ACL_PUBLIC_OWNER_LOCALPART, site->domains[0]);
+    render_context_set(ctx, "public_owner", owner);
+    free(owner);
+    buf_reset(&b);
+    if (dir)
+        buf_printf(&b, ":ALT=%s/%s", dir, owner_dir);
+    render_context_set(ctx, "mail_alt_public", buf_cstr(&b));
+    free(owner_dir);
     buf_free(&b);
     free(dir);
 }

@@ -25,7 +25,10 @@ char *site_storage_alt_dir(const struct site *site, const struct site_host *host
 
 /* The placeholder mail_alt: ":ALT=DIR/%d/%n" on a store with ALT storage,
  * else empty (appended to mail_location in templates/dovecot*); and
- * mail_alt_shared, the same with %%d/%%n for the shared namespace. */
+ * mail_alt_shared, the same with %%d/%%n for the shared namespace; and
+ * public_owner (LOCALPART@DOMAIN) and public_owner_dir (DOMAIN/LOCALPART),
+ * the announcement folders' owner account (acl_rights.h), with
+ * mail_alt_public, its ":ALT=DIR/DOMAIN/LOCALPART". */
 void site_storage_render(const struct site *site, const struct site_host *host, struct render_context *ctx);
 
 #endif

@@ -116,12 +116,17 @@ static void test_context_values(void **state)
     assert_string_equal(render_context_get(&ctx, "policyd_greylist_delay"), "300");
     assert_string_equal(render_context_get(&ctx, "postfix_xclient_hosts"), "");
     assert_string_equal(render_context_get(&ctx, "mail_alt"), "");      /* no ALT storage */
+    /* The announcement folders' owner account (stores of several hosts). */
+    assert_string_equal(render_context_get(&ctx, "public_owner"), "public-folders@example.test");
+    assert_string_equal(render_context_get(&ctx, "public_owner_dir"), "example.test/public-folders");
+    assert_string_equal(render_context_get(&ctx, "mail_alt_public"), "");
     render_context_free(&ctx);
     /* ALT storage: this store's folder in alt_path, per user like the mail. */
     site.storage.alt_path = xstrdup("/srv/mail-alt");
     struct render_context alt = {0};
     assert_int_equal(render_context_for_host(&site, &site.hosts[0], "/var/lib/emailng", &alt, &err), 0);
     assert_string_equal(render_context_get(&alt, "mail_alt"), ":ALT=/srv/mail-alt/mail/%d/%n");
+    assert_string_equal(render_context_get(&alt, "mail_alt_public"), ":ALT=/srv/mail-alt/mail/example.test/public-folders");
     render_context_free(&alt);
     buf_free(&err);
     site_free(&site);
