@@ -1,0 +1,281 @@
+"""C3 (issue 13): webmail. Roundcube under php-fpm behind the site's nginx at
+https://mail.example.test/webmail/, driven by a real headless browser
+(Debian's chromium + chromium-driver through python3-selenium): log in, read
+a message delivered by SMTP, send one (it arrives over IMAP), make a filter
+and a vacation reply with the managesieve plugin (they act on the next
+delivery), change the password (the old one fails over IMAP, the new one
+works), see the quota; a wrong password is refused. The rendered nginx and
+PHP configuration pass `nginx -t`, `php-fpm -t` and `php -l`, and the
+per-site des_key is in the state directory, not in the configuration.
+
+One browser for the module; each test logs in as its own fresh user."""
+
+import base64
+import glob
+import hashlib
+import os
+import re
+import stat
+import subprocess
+import time
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from conftest import (HOST, TLS_NAME, imap_connect, imap_find, make_message, msgid, smtp_send,
+                      wait_for_message)
+from test_sieve import _session as sieve_session
+
+BASE = "https://%s/webmail/" % TLS_NAME
+WAIT = 30
+
+
+def _spki_pin(cert_path):
+    """base64(SHA-256(SubjectPublicKeyInfo)) of the site's HTTPS certificate:
+    Chromium trusts exactly that key (its own store knows no site CA)."""
+    pem = subprocess.run(["openssl", "x509", "-in", cert_path, "-pubkey", "-noout"],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pem,
+                         capture_output=True, check=True).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+@pytest.fixture(scope="module")
+def browser(site, tmp_path_factory):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,900",
+                "--host-resolver-rules=MAP %s %s" % (TLS_NAME, HOST),
+                "--ignore-certificate-errors-spki-list=" + _spki_pin(os.path.join(site.state, "tls", "server.crt")),
+                "--user-data-dir=" + str(tmp_path_factory.mktemp("chromium"))):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(WAIT)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(driver, cond, what, timeout=WAIT):
+    try:
+        return WebDriverWait(driver, timeout).until(cond)
+    except TimeoutException:
+        raise AssertionError("browser: %s not within %ss; at %s\n%s" % (
+            what, timeout, driver.current_url, driver.page_source[:3000]))
+
+
+def login(driver, user, password):
+    """Logs in through the login form (a fresh session: cookies cleared);
+    returns True if the mail view opened, False if the form stayed."""
+    driver.get(BASE)
+    driver.delete_all_cookies()
+    driver.get(BASE)
+    _wait(driver, lambda d: d.find_elements(By.ID, "rcmloginuser"), "the login form")
+    driver.find_element(By.ID, "rcmloginuser").send_keys(user)
+    driver.find_element(By.ID, "rcmloginpwd").send_keys(password)
+    driver.find_element(By.ID, "rcmloginsubmit").click()
+    _wait(driver, lambda d: "_task=mail" in d.current_url or d.find_elements(By.CSS_SELECTOR, "#messagestack div"),
+          "the mail view or a login error")
+    return "_task=mail" in driver.current_url
+
+
+def inbox_uid(driver, subject, mbox="INBOX"):
+    """Opens the folder in the message list and returns the UID of the row
+    showing subject (Roundcube's row ids are rcmrow + the UID, encoded)."""
+    def row(d):
+        d.execute_script("rcmail.command('checkmail')")
+        for r in d.find_elements(By.CSS_SELECTOR, "#messagelist tbody tr"):
+            if subject in r.text:
+                return r.get_attribute("id")
+        return None
+    driver.get(BASE + "?_task=mail&_mbox=" + mbox)
+    rid = _wait(driver, row, "the message %r in the list of %s" % (subject, mbox))
+    return driver.execute_script("return rcmail.html_identifier_decode(arguments[0])", rid[len("rcmrow"):])
+
+
+def test_rendered_configuration_checks(site):
+    """C3: the rendered nginx.conf (with webmail.conf) passes `nginx -t`, php-fpm's passes
+    `php-fpm8.2 -t`, every rendered PHP file passes `php -l`; display_errors is off."""
+    etc = os.path.join(site.state, "etc", "mail")
+    log = os.path.join(site.state, "log", "mail", "nginx-error.log")
+    r = subprocess.run(["nginx", "-t", "-c", os.path.join(etc, "nginx", "nginx.conf"), "-e", log],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "include %s" % os.path.join(etc, "nginx", "webmail.conf") in open(os.path.join(etc, "nginx", "nginx.conf")).read()
+    rc_dir = os.path.join(etc, "roundcube")
+    r = subprocess.run(["php-fpm8.2", "-t", "--fpm-config", os.path.join(rc_dir, "php-fpm.conf"),
+                        "-c", os.path.join(rc_dir, "php.ini")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    php_files = sorted(glob.glob(os.path.join(rc_dir, "*.php")))
+    assert [os.path.basename(p) for p in php_files] == ["config.inc.php", "dbsetup.php", "defaults.inc.php"]
+    for path in php_files:
+        r = subprocess.run(["php", "-l", path], capture_output=True, text=True)
+        assert r.returncode == 0 and "No syntax errors" in r.stdout, (path, r.stdout, r.stderr)
+    r = subprocess.run(["php", "-c", os.path.join(rc_dir, "php.ini"), "-r", "echo ini_get('display_errors');"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout in ("", "0"), r
+
+
+def test_des_key_per_site_not_in_configuration(site):
+    """C3: des_key is generated into STATE/secrets (root only, 32 characters) and its copy
+    for the workers is root:www-data 0440; no rendered file holds it."""
+    secret = os.path.join(site.state, "secrets", "webmail-des-key")
+    st = os.stat(secret)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
+    key = open(secret).read()
+    assert re.fullmatch(r"\S{32}", key), "des_key is not 32 characters"
+    copy = os.path.join(site.state, "run", "mail", "roundcube", "des_key")
+    cst = os.stat(copy)
+    assert stat.S_IMODE(cst.st_mode) == 0o440 and cst.st_uid == 0
+    assert open(copy).read() == key
+    for path in glob.glob(os.path.join(site.state, "etc", "mail", "**", "*"), recursive=True):
+        if os.path.isfile(path):
+            assert key not in open(path, errors="replace").read(), path
+
+
+def test_wrong_password_refused(site, browser):
+    """C3: a wrong password leaves the browser on the login form with an error; no mail view."""
+    user, _ = site.new_user(prefix="wmbad")
+    assert not login(browser, user, "not-the-password")
+    assert browser.find_elements(By.ID, "rcmloginuser")
+    assert "Login failed" in browser.page_source
+
+
+def test_read_send_and_quota(site, browser, bob):
+    """C3: a message delivered by SMTP is shown; a message sent from the compose form
+    arrives in the recipient's INBOX over IMAP (and in the sender's Sent); the quota
+    widget shows the IMAP quota's limit."""
+    user, pw = site.new_user(quota="50M", prefix="wm")
+    mid = msgid()
+    subject = "webmail read %s" % mid[1:9]
+    message, _ = make_message("bob@example.test", user, mid, subject=subject,
+                              body=b"The body the browser must show " + mid.encode() + b"\r\n")
+    smtp_send("bob@example.test", [user], message)
+    wait_for_message(site, user, mid, password=pw)
+
+    started = time.monotonic()
+    assert login(browser, user, pw)
+    login_seconds = time.monotonic() - started
+    uid = inbox_uid(browser, subject)
+    browser.get(BASE + "?_task=mail&_mbox=INBOX&_action=show&_uid=" + uid)
+    _wait(browser, lambda d: "The body the browser must show" in d.page_source, "the message body")
+    assert mid[1:-1] in browser.page_source
+
+    # Quota: the widget's title says "used / limit (percent)", the limit as IMAP gives it.
+    browser.get(BASE + "?_task=mail&_mbox=INBOX")
+    title = _wait(browser, lambda d: d.find_element(By.ID, "rcmquotadisplay").get_attribute("title"),
+                  "the quota widget")
+    assert re.search(r"/ 50(\.0)? MB", title), title
+
+    # Compose and send to bob.
+    sent_subject = "webmail sent %s" % msgid()[1:9]
+    browser.get(BASE + "?_task=mail&_action=compose")
+    to = _wait(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".recipient-input input")
+                                   if e.is_displayed()], "the compose form")[0]
+    to.send_keys(bob[0] + ",")
+    browser.find_element(By.ID, "compose-subject").send_keys(sent_subject)
+    browser.find_element(By.ID, "composebody").send_keys("Sent from the webmail test.")
+    browser.find_element(By.XPATH, "//button[contains(@class,'send')] | //a[contains(@class,'send')]").click()
+    _wait(browser, lambda d: "_action=compose" not in d.current_url, "the end of compose (message sent)")
+
+    m = imap_connect(site, *bob)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            m.select("INBOX")
+            typ, data = m.search(None, "SUBJECT", '"%s"' % sent_subject)
+            if data and data[0]:
+                break
+            assert time.monotonic() < deadline, "the webmail's message did not reach bob"
+            time.sleep(0.5)
+        typ, got = m.fetch(data[0].split()[-1], "(BODY.PEEK[HEADER.FIELDS (FROM)])")
+        assert user.encode() in got[0][1], got
+    finally:
+        m.logout()
+    m = imap_connect(site, user, pw)
+    try:
+        m.select("Sent")
+        typ, data = m.search(None, "SUBJECT", '"%s"' % sent_subject)
+        assert data and data[0], "no copy in Sent"
+    finally:
+        m.logout()
+    assert login_seconds < 15, login_seconds
+
+
+def test_filter_and_vacation(site, browser, bob):
+    """C3: a filter (Subject contains TAG -> file into Projects) and a vacation reply made in
+    the managesieve plugin's forms are the user's active Sieve script over ManageSieve, and
+    act on the next delivery: the tagged message lands in Projects, the other one gets bob
+    the vacation reply."""
+    user, pw = site.new_user(prefix="wmsieve")
+    m = imap_connect(site, user, pw)
+    try:
+        assert m.create("Projects")[0] == "OK"
+        assert m.subscribe("Projects")[0] == "OK"
+    finally:
+        m.logout()
+    assert login(browser, user, pw)
+    tag = "[wm-%s]" % msgid()[1:7]
+
+    # The filter form (the frame Settings > Filters > Create opens).
+    browser.get(BASE + "?_task=settings&_action=plugin.managesieve-action&_framed=1")
+    _wait(browser, lambda d: d.find_elements(By.ID, "_name"), "the filter form")
+    browser.find_element(By.ID, "_name").send_keys("projects")
+    Select(browser.find_element(By.ID, "header0")).select_by_value("subject")
+    Select(browser.find_element(By.ID, "rule_op0")).select_by_value("contains")
+    browser.find_element(By.CSS_SELECTOR, "input[name='_rule_target[0][]']").send_keys(tag)
+    Select(browser.find_element(By.ID, "action_type0")).select_by_value("fileinto")
+    Select(browser.find_element(By.ID, "action_mailbox0")).select_by_value("Projects")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Save']").click()
+    _wait(browser, lambda d: "successfully" in d.page_source.lower() or "saved" in d.page_source.lower(),
+          "the filter saved")
+
+    # The vacation page (Settings > Out of Office).
+    vacation_subject = "Away %s" % msgid()[1:9]
+    browser.get(BASE + "?_task=settings&_action=plugin.managesieve-vacation")
+    _wait(browser, lambda d: d.find_elements(By.ID, "vacation_subject"), "the vacation form")
+    browser.find_element(By.ID, "vacation_subject").send_keys(vacation_subject)
+    browser.find_element(By.ID, "vacation_reason").send_keys("I am away; this is the webmail test.")
+    Select(browser.find_element(By.ID, "vacation_status")).select_by_value("on")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Save']").click()
+    _wait(browser, lambda d: "successfully" in d.page_source.lower(), "the vacation saved")
+
+    # What ManageSieve shows: the plugin's script, active, with both rules.
+    ms = sieve_session(site, user, pw)
+    try:
+        r, names = ms.listscripts()
+        assert r.status == "OK" and ("roundcube", True) in names, (r, names)
+        r, text = ms.getscript("roundcube")
+        assert r.status == "OK", r
+    finally:
+        ms.logout()
+    assert tag in text and "fileinto" in text and "vacation" in text and vacation_subject in text, text
+
+    tagged, plain = msgid(), msgid()
+    smtp_send("bob@example.test", [user], make_message("bob@example.test", user, tagged, subject=tag + " plan")[0])
+    wait_for_message(site, user, tagged, mailbox="Projects", password=pw)
+    m = imap_connect(site, user, pw)
+    try:
+        assert imap_find(m, tagged, "INBOX") == [], "the filtered message is also in INBOX"
+    finally:
+        m.logout()
+    smtp_send("bob@example.test", [user], make_message("bob@example.test", user, plain, subject="hello")[0])
+    wait_for_message(site, user, plain, password=pw)
+    m = imap_connect(site, *bob)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            m.select("INBOX")
+            typ, data = m.search(None, "SUBJECT", '"%s"' % vacation_subject)
+            if data and data[0]:
+                break
+            assert time.monotonic() < deadline, "no vacation reply reached bob"
+            time.sleep(0.5)
+    finally:
+        m.logout()
