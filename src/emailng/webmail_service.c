@@ -16,6 +16,8 @@
 /* php-fpm's workers, nginx's workers and Roundcube's files (Debian's web user). */
 #define WEBMAIL_USER "www-data"
 #define DES_KEY_SECRET "webmail-des-key"
+/* The shortest new password the webmail takes (the plugin says so first). */
+#define WEBMAIL_PASSWORD_MIN "10"
 
 int webmail_wanted(const struct service_env *env)
 {
@@ -174,4 +176,74 @@ int webmail_stop(const struct service_env *env, buf *err)
         return -1;
     }
     return 0;
+}
+
+/* ---- emailng-passwd -------------------------------------------------------- */
+
+int webmail_passwd_wanted(const struct service_env *env)
+{
+    return site_webmail_passwords(env->site, env->host);
+}
+
+int webmail_passwd_prepare(const struct service_env *env, buf *err)
+{
+    /* The same folder as php-fpm's socket: root's, entered by www-data. */
+    char *run = service_path(env, "run_dir", "roundcube");
+    char *log = service_path(env, "log_dir", "passwd.log");
+    int rc = fs_ensure_dir(service_var(env, "run_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(run, NULL, WEBMAIL_USER, 0750, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_file(log, NULL, "adm", 0640, err);
+    free(run);
+    free(log);
+    return rc;
+}
+
+int webmail_passwd_start(const struct service_env *env, buf *err)
+{
+    char *program = process_program_next_to_us("emailng-passwd", "emailng-passwd");    /* else PATH */
+    char *socket = service_path(env, "run_dir", "roundcube/passwd.sock");
+    char *pid_file = service_path(env, "run_dir", "roundcube/passwd.pid");
+    char *dovecot = service_path(env, "etc_dir", "dovecot/dovecot.conf");
+    char *log = service_path(env, "log_dir", "passwd.log");
+    const char *argv[] = {program, "--socket", socket, "--group", WEBMAIL_USER,
+                          "--ldap-uri", service_var(env, "ldap_uri"), "--ldap-base", service_var(env, "ldap_base"),
+                          "--dovecot-config", dovecot, "--min-length", WEBMAIL_PASSWORD_MIN,
+                          "--log", log, "--pid-file", pid_file, "-t", NULL};
+    int rc = service_run(argv, err);
+    if (rc != 0)
+        buf_printf(err, " (emailng-passwd is looked for next to emailng, then on PATH)");
+    argv[sizeof argv / sizeof argv[0] - 2] = NULL;     /* the same, without -t */
+    if (rc == 0)
+        rc = process_spawn_daemon(argv, log, err);
+    free(program);
+    free(socket);
+    free(pid_file);
+    free(dovecot);
+    free(log);
+    return rc;
+}
+
+int webmail_passwd_ready(const struct service_env *env, buf *detail)
+{
+    char *socket = service_path(env, "run_dir", "roundcube/passwd.sock");
+    int rc = webmail_passwd_pid(env) != 0 && unix_listening(socket) ? 0 : -1;
+    if (rc != 0)
+        buf_printf(detail, "%s does not accept connections yet (see %s/passwd.log)", socket,
+                   service_var(env, "log_dir"));
+    free(socket);
+    return rc;
+}
+
+pid_t webmail_passwd_pid(const struct service_env *env)
+{
+    return service_pidfile(env, "run_dir", "roundcube/passwd.pid");
+}
+
+int webmail_passwd_stop(const struct service_env *env, buf *err)
+{
+    return service_stop_pid(webmail_passwd_pid(env), "emailng-passwd", err);
 }

@@ -28,4 +28,15 @@ pid_t webmail_pid(const struct service_env *env);
 int webmail_stop(const struct service_env *env, buf *err);
 int webmail_wanted(const struct service_env *env);
 
+/* emailng-passwd (src/passwd/main.c): the password plugin's only way to
+ * the directory, on a host that has the directory over ldapi (the
+ * one-host site): socket RUN/roundcube/passwd.sock (root and www-data),
+ * pid RUN/roundcube/passwd.pid, log LOG/passwd.log. */
+int webmail_passwd_prepare(const struct service_env *env, buf *err);
+int webmail_passwd_start(const struct service_env *env, buf *err);
+int webmail_passwd_ready(const struct service_env *env, buf *detail);
+pid_t webmail_passwd_pid(const struct service_env *env);
+int webmail_passwd_stop(const struct service_env *env, buf *err);
+int webmail_passwd_wanted(const struct service_env *env);
+
 #endif

@@ -41,6 +41,11 @@ static void php_quote(const char *s, buf *out)
     buf_append_char(out, '\'');
 }
 
+int site_webmail_passwords(const struct site *site, const struct site_host *host)
+{
+    return site_webmail_enabled(site) && (host->roles & ROLE_DIRECTORY);
+}
+
 /* The address Roundcube's submission goes to: the first relay's. */
 static const char *first_relay_address(const struct site *site, const struct site_host *host)
 {
@@ -102,6 +107,9 @@ void site_webmail_render(const struct site *site, const struct site_host *host, 
     buf_reset(&b);
     php_quote(site->name, &b);
     render_context_set(ctx, "webmail_product_name", buf_cstr(&b));
+    render_context_set(ctx, "webmail_plugins", site_webmail_passwords(site, host)
+                                                   ? "'managesieve', 'archive', 'markasjunk', 'password'"
+                                                   : "'managesieve', 'archive', 'markasjunk'");
     buf_free(&b);
     free(imap);
     free(sieve);

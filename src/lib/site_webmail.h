@@ -19,7 +19,11 @@
  *                         TLS) on the first relay, checked for its name
  *   webmail_tls_ca        the CA file that signs those certificates: the
  *                         site CA, or Debian's bundle for files/acme
- *   webmail_max_upload    the largest attachment (limits.message_size)
+ *   webmail_max_upload, webmail_post_max   the largest attachment
+ *                         (limits.message_size) and form
+ *   webmail_plugins       Roundcube's plugin list (PHP strings): password
+ *                         only with site_webmail_passwords()
+ *   webmail_trusted_hosts, webmail_product_name   tls.names, site.name
  * Needs client_imap_host, client_smtp_host, tls_ca in ctx already. */
 #ifndef EMAILNG_SITE_WEBMAIL_H
 #define EMAILNG_SITE_WEBMAIL_H
@@ -35,6 +39,11 @@ void site_webmail_take(ycfg *y, const yaml_node_t *node, struct site_webmail *ou
 
 /* 1 if the site runs webmail (given, or the default for its size). */
 int site_webmail_enabled(const struct site *site);
+
+/* 1 if the webmail on host lets users change their password: webmail on,
+ * and the directory on the same host (its ldapi socket; emailng-passwd).
+ * A proxy of several hosts has no such way to the directory yet. */
+int site_webmail_passwords(const struct site *site, const struct site_host *host);
 
 void site_webmail_render(const struct site *site, const struct site_host *host, struct render_context *ctx);
 

@@ -69,7 +69,7 @@ $config['enable_spellcheck'] = false;   // no outside spell service
 $config['max_message_size'] = '100%';
 
 // --- plugins ------------------------------------------------------------------
-$config['plugins'] = ['managesieve', 'archive', 'markasjunk'];
+$config['plugins'] = [{{webmail_plugins}}];
 
 // managesieve: filters and the vacation reply edit the user's Sieve script
 // over ManageSieve (STARTTLS), the same script any ManageSieve client sees.
@@ -85,6 +85,17 @@ $config['managesieve_replace_delimiter'] = '';
 // archive: one Archive folder, created on first use.
 $config['archive_mbox'] = 'Archive';
 $config['archive_type'] = '';
+
+// password: the user's own password, changed by emailng-passwd over its
+// unix socket (poppassd dialogue) after it checked the current one: the
+// web tier holds no directory credential (docs/admin-manual.md, "Webmail").
+$config['password_driver'] = 'poppassd';
+$config['password_pop_host'] = 'unix://{{run_dir}}/roundcube/passwd.sock';
+$config['password_pop_port'] = -1;        // a unix socket: no port
+$config['password_confirm_current'] = true;
+$config['password_minimum_length'] = 10;
+$config['password_force_save'] = false;
+$config['password_login_exceptions'] = null;
 
 // markasjunk: moves to Junk (and back to INBOX) and sets the $Junk /
 // $NotJunk keywords; no learning driver (docs/admin-manual.md, "Webmail").

@@ -3,8 +3,8 @@ https://mail.example.test/webmail/, driven by a real headless browser
 (Debian's chromium + chromium-driver through python3-selenium): log in, read
 a message delivered by SMTP, send one (it arrives over IMAP), make a filter
 and a vacation reply with the managesieve plugin (they act on the next
-delivery), change the password (the old one fails over IMAP, the new one
-works), see the quota; a wrong password is refused. The rendered nginx and
+delivery), change the password through emailng-passwd (the old one fails
+over IMAP at once, the new one works), see the quota; a wrong password is refused. The rendered nginx and
 PHP configuration pass `nginx -t`, `php-fpm -t` and `php -l`, and the
 per-site des_key is in the state directory, not in the configuration.
 
@@ -12,7 +12,9 @@ One browser for the module; each test logs in as its own fresh user."""
 
 import base64
 import glob
+import grp
 import hashlib
+import imaplib
 import os
 import re
 import stat
@@ -279,3 +281,62 @@ def test_filter_and_vacation(site, browser, bob):
             time.sleep(0.5)
     finally:
         m.logout()
+
+
+def _passwd_dialogue(site, lines):
+    """emailng-passwd's poppassd dialogue over its socket; returns its answers."""
+    import socket as socketlib
+    path = os.path.join(site.state, "run", "mail", "roundcube", "passwd.sock")
+    s = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(path)
+    f = s.makefile("rb")
+    answers = [f.readline().decode().strip()]
+    try:
+        for line in lines:
+            s.sendall(line.encode() + b"\r\n")
+            answers.append(f.readline().decode().strip())
+            if not answers[-1].startswith(("2", "3")):
+                break
+    finally:
+        s.close()
+    return answers
+
+
+def _imap_login_ok(site, user, password):
+    try:
+        imap_connect(site, user, password).logout()
+        return True
+    except imaplib.IMAP4.error:
+        return False
+
+
+def test_password_change(site, browser):
+    """C3: the password page (plugin password, driver poppassd to emailng-passwd) changes the
+    user's own password: over IMAP the old one fails at once and the new one works, and
+    the webmail takes the new one. emailng-passwd's socket is root's and www-data's only,
+    and it refuses a wrong current password (and keeps the password)."""
+    user, old = site.new_user(prefix="wmpw")
+    sock = os.stat(os.path.join(site.state, "run", "mail", "roundcube", "passwd.sock"))
+    assert stat.S_IMODE(sock.st_mode) == 0o660 and sock.st_uid == 0
+    assert sock.st_gid == grp.getgrnam("www-data").gr_gid
+
+    answers = _passwd_dialogue(site, ["user " + user, "pass wrong-" + old, "newpass Never-set-12345"])
+    assert answers[0].startswith("200") and answers[1].startswith("300") and answers[2].startswith("500"), answers
+    assert len(answers) == 3, answers
+    assert _imap_login_ok(site, user, old)
+
+    new = "New-" + old
+    assert login(browser, user, old)
+    browser.get(BASE + "?_task=settings&_action=plugin.password")
+    _wait(browser, lambda d: d.find_elements(By.NAME, "_curpasswd"), "the password form")
+    browser.find_element(By.NAME, "_curpasswd").send_keys(old)
+    browser.find_element(By.NAME, "_newpasswd").send_keys(new)
+    browser.find_element(By.NAME, "_confpasswd").send_keys(new)
+    browser.find_element(By.XPATH, "//button[normalize-space()='Save']").click()
+    _wait(browser, lambda d: "Successfully saved" in d.page_source, "the password saved")
+
+    # No waiting for Dovecot's auth cache: emailng-passwd flushed the user's entry.
+    assert not _imap_login_ok(site, user, old), "the old password still works over IMAP"
+    assert _imap_login_ok(site, user, new), "the new password does not work over IMAP"
+    assert login(browser, user, new)
