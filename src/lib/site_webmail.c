@@ -64,15 +64,32 @@ static char *uri_host(const char *address)
     return xstrdup(address);
 }
 
+/* A placeholder set earlier (client_config, tls), or "" if none. */
+static const char *earlier(const struct render_context *ctx, const char *name)
+{
+    const char *v = render_context_get(ctx, name);
+    return v ? v : "";
+}
+
 void site_webmail_render(const struct site *site, const struct site_host *host, struct render_context *ctx)
 {
     int on = site_webmail_enabled(site);
-    const char *etc_dir = render_context_get(ctx, "etc_dir");
+    const char *etc_dir = earlier(ctx, "etc_dir");
     render_context_set(ctx, "webmail_enabled", on ? "1" : "0");
-    char *include = on ? xasprintf("include %s/nginx/webmail.conf;", etc_dir ? etc_dir : ".")
+    char *include = on ? xasprintf("include %s/nginx/webmail.conf;", etc_dir)
                        : xstrdup("# webmail.enabled is false: no webmail");
     render_context_set(ctx, "nginx_webmail", include);
     free(include);
+    /* Login attempts (POST ?_task=login) per client address: 20 a minute,
+     * 10 at once; Roundcube's login_rate_limit counts per account. */
+    render_context_set(ctx, "nginx_webmail_http",
+                       on ? "map $request_method:$arg__task $webmail_login_client {\n"
+                            "        default \"\";\n"
+                            "        POST:login $binary_remote_addr;\n"
+                            "    }\n"
+                            "    limit_req_zone $webmail_login_client zone=webmail_login:1m rate=20r/m;\n"
+                            "    limit_req_status 429;"
+                          : "# webmail.enabled is false: no login throttle");
 
     /* By address, with the public name for TLS: the web host does not
      * depend on resolving its own site's names (which, on this host, mean
@@ -84,10 +101,10 @@ void site_webmail_render(const struct site *site, const struct site_host *host, 
     render_context_set(ctx, "webmail_imap_uri", imap);
     render_context_set(ctx, "webmail_sieve_uri", sieve);
     render_context_set(ctx, "webmail_smtp_uri", smtp);
-    render_context_set(ctx, "webmail_imap_peer", render_context_get(ctx, "client_imap_host"));
-    render_context_set(ctx, "webmail_smtp_peer", render_context_get(ctx, "client_smtp_host"));
+    render_context_set(ctx, "webmail_imap_peer", earlier(ctx, "client_imap_host"));
+    render_context_set(ctx, "webmail_smtp_peer", earlier(ctx, "client_smtp_host"));
     render_context_set(ctx, "webmail_tls_ca",
-                       site->cert_source == CERT_SOURCE_SITE_CA ? render_context_get(ctx, "tls_ca")
+                       site->cert_source == CERT_SOURCE_SITE_CA ? earlier(ctx, "tls_ca")
                                                                 : SYSTEM_CA_BUNDLE);
     /* A base64 attachment is 4/3 of its size, plus the rest of the form. */
     char *upload = xasprintf("%llu", site->message_size);

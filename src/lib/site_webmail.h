@@ -10,6 +10,7 @@
  * signs them (docs/admin-manual.md, "Webmail").
  *   webmail_enabled       "1" or "0" (the php-fpm service's `wanted`)
  *   nginx_webmail         the include of nginx/webmail.conf, or a comment
+ *   nginx_webmail_http    the login throttle (limit_req_zone), or a comment
  *   webmail_imap_uri, webmail_imap_peer      where Roundcube's IMAP goes:
  *                         this host's own IMAPS port (its Dovecot, the one
  *                         clients reach by the public name), TLS checked

@@ -14,9 +14,11 @@ import base64
 import glob
 import grp
 import hashlib
+import http.client
 import imaplib
 import os
 import re
+import socket
 import stat
 import subprocess
 import time
@@ -28,8 +30,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from conftest import (HOST, TLS_NAME, imap_connect, imap_find, make_message, msgid, smtp_send,
-                      wait_for_message)
+from conftest import (CLIENT_ADDR, HOST, TLS_NAME, imap_connect, imap_find, make_message, msgid, smtp_send,
+                      tls_context, wait_for_message)
 from test_sieve import _session as sieve_session
 
 BASE = "https://%s/webmail/" % TLS_NAME
@@ -285,9 +287,8 @@ def test_filter_and_vacation(site, browser, bob):
 
 def _passwd_dialogue(site, lines):
     """emailng-passwd's poppassd dialogue over its socket; returns its answers."""
-    import socket as socketlib
     path = os.path.join(site.state, "run", "mail", "roundcube", "passwd.sock")
-    s = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(20)
     s.connect(path)
     f = s.makefile("rb")
@@ -340,3 +341,45 @@ def test_password_change(site, browser):
     assert not _imap_login_ok(site, user, old), "the old password still works over IMAP"
     assert _imap_login_ok(site, user, new), "the new password does not work over IMAP"
     assert login(browser, user, new)
+
+
+def _https(site, path, method="GET", body=None, headers=None):
+    """(status, headers) of one request from CLIENT_ADDR, TLS verified for TLS_NAME."""
+    ctx = tls_context(site)
+    conn = http.client.HTTPSConnection(TLS_NAME, 443, timeout=30, context=ctx)
+    raw = socket.create_connection((HOST, 443), 30, source_address=(CLIENT_ADDR, 0))
+    conn.sock = ctx.wrap_socket(raw, server_hostname=TLS_NAME)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        r.read()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}
+    finally:
+        conn.close()
+
+
+def test_http_surface_and_login_throttle(site):
+    """C3: "/" redirects to /webmail/; only Roundcube's entry point runs and only its static
+    files are served (other PHP, configuration, SQL, installer: 404); the session cookie is
+    Secure, HttpOnly, SameSite=Strict on /webmail/; login POSTs from one address beyond 20 a
+    minute (burst 10) get 429 from nginx, while pages still load."""
+    status, headers = _https(site, "/")
+    assert status == 302 and headers["location"].endswith("/webmail/"), (status, headers)
+    status, headers = _https(site, "/webmail/")
+    assert status == 200
+    cookie = headers.get("set-cookie", "")
+    assert "emailng_webmail=" in cookie and "path=/webmail/" in cookie and "secure" in cookie.lower() \
+        and "httponly" in cookie.lower() and "samesite=strict" in cookie.lower(), cookie
+    assert _https(site, "/webmail/skins/elastic/styles/styles.min.css")[0] == 200
+    for path in ("/webmail/plugins/password/password.php", "/webmail/plugins/password/config.inc.php",
+                 "/webmail/program/include/iniset.php", "/webmail/installer/", "/webmail/config/config.inc.php",
+                 "/webmail/SQL/sqlite.initial.sql", "/webmail/.htaccess", "/webmail/logs/errors.log",
+                 "/webmail/index.php/../../config.inc.php"):
+        assert _https(site, path)[0] == 404, path
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    statuses = [_https(site, "/webmail/?_task=login", "POST", "_user=nobody%40example.test&_pass=x", form)[0]
+                for _ in range(14)]
+    assert 429 not in statuses[:10], statuses
+    assert statuses[-1] == 429, statuses
+    assert _https(site, "/webmail/")[0] == 200
