@@ -100,6 +100,8 @@ $config['password_login_exceptions'] = null;
 // markasjunk: moves to Junk (and back to INBOX) and sets the $Junk /
 // $NotJunk keywords; no learning driver (docs/admin-manual.md, "Webmail").
 $config['markasjunk_learning_driver'] = null;
+$config['markasjunk_spam_flag'] = '$Junk';     // RFC 5788 keywords, as other clients set them
+$config['markasjunk_ham_flag'] = '$NotJunk';
 $config['markasjunk_read_spam'] = true;
 $config['markasjunk_unread_ham'] = false;
 $config['markasjunk_move_spam'] = true;

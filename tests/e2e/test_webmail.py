@@ -74,6 +74,16 @@ def _wait(driver, cond, what, timeout=WAIT):
             what, timeout, driver.current_url, driver.page_source[:3000]))
 
 
+def idle(driver):
+    """Waits until the page's own requests are done (Roundcube keeps the
+    session in one record: a request still running when the next page
+    starts can write back the session without what that page added, e.g.
+    a compose ID)."""
+    _wait(driver, lambda d: d.execute_script(
+        "return document.readyState == 'complete' && (!window.rcmail || !rcmail.busy)"
+        " && (!window.jQuery || jQuery.active == 0)"), "the page idle")
+
+
 def login(driver, user, password):
     """Logs in through the login form (a fresh session: cookies cleared);
     returns True if the mail view opened, False if the form stayed."""
@@ -86,6 +96,7 @@ def login(driver, user, password):
     driver.find_element(By.ID, "rcmloginsubmit").click()
     _wait(driver, lambda d: "_task=mail" in d.current_url or d.find_elements(By.CSS_SELECTOR, "#messagestack div"),
           "the mail view or a login error")
+    idle(driver)
     return "_task=mail" in driver.current_url
 
 
@@ -100,6 +111,7 @@ def inbox_uid(driver, subject, mbox="INBOX"):
         return None
     driver.get(BASE + "?_task=mail&_mbox=" + mbox)
     rid = _wait(driver, row, "the message %r in the list of %s" % (subject, mbox))
+    idle(driver)
     return driver.execute_script("return rcmail.html_identifier_decode(arguments[0])", rid[len("rcmrow"):])
 
 
@@ -179,6 +191,7 @@ def test_read_send_and_quota(site, browser, bob):
 
     # Compose and send to bob.
     sent_subject = "webmail sent %s" % msgid()[1:9]
+    idle(browser)
     browser.get(BASE + "?_task=mail&_action=compose")
     to = _wait(browser, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".recipient-input input")
                                    if e.is_displayed()], "the compose form")[0]
@@ -383,3 +396,48 @@ def test_http_surface_and_login_throttle(site):
     assert 429 not in statuses[:10], statuses
     assert statuses[-1] == 429, statuses
     assert _https(site, "/webmail/")[0] == 200
+
+
+def _toolbar_click(driver, css_class):
+    """Clicks the visible toolbar button of that class (e.g. junk, archive)."""
+    def button(d):
+        for b in d.find_elements(By.CSS_SELECTOR, "#toolbar-menu a.%s, .toolbar a.%s" % (css_class, css_class)):
+            if b.is_displayed() and "disabled" not in (b.get_attribute("class") or ""):
+                return b
+        return None
+    _wait(driver, button, "an enabled %s button" % css_class).click()
+
+
+def _mailbox_of(site, user, pw, mid, mailboxes):
+    m = imap_connect(site, user, pw)
+    try:
+        return [mb for mb in mailboxes if imap_find(m, mid, mb)]
+    finally:
+        m.logout()
+
+
+def test_junk_and_archive(site, browser):
+    """C3: the Junk button (markasjunk) moves the open message to Junk with the $Junk keyword;
+    the Archive button moves another one to Archive (made on first use)."""
+    user, pw = site.new_user(prefix="wmjunk")
+    mids = [msgid(), msgid()]
+    for n, mid in enumerate(mids):
+        smtp_send("bob@example.test", [user],
+                  make_message("bob@example.test", user, mid, subject="webmail %s %d" % ("junk archive".split()[n], n))[0])
+        wait_for_message(site, user, mid, password=pw)
+    assert login(browser, user, pw)
+    for n, (mid, button, target) in enumerate(zip(mids, ("junk", "archive"), ("Junk", "Archive"))):
+        uid = inbox_uid(browser, "webmail %s %d" % (button, n))
+        browser.get(BASE + "?_task=mail&_mbox=INBOX&_action=show&_uid=" + uid)
+        _toolbar_click(browser, button)
+        deadline = time.monotonic() + WAIT
+        while _mailbox_of(site, user, pw, mid, ["INBOX", target]) != [target]:
+            assert time.monotonic() < deadline, "%s not moved to %s" % (mid, target)
+            time.sleep(0.5)
+    m = imap_connect(site, user, pw)
+    try:
+        m.select("Junk", readonly=True)
+        typ, data = m.uid("SEARCH", "KEYWORD", "$Junk")
+        assert typ == "OK" and len(data[0].split()) == 1, data
+    finally:
+        m.logout()
