@@ -14,7 +14,7 @@ RUNTIME="postfix postfix-ldap postsrsd postfix-mta-sts-resolver postfix-lmdb dov
  amavisd-new clamav clamav-daemon clamav-milter spamassassin fail2ban logrotate
  lego opendmarc publicsuffix opendkim
  prometheus-postfix-exporter socat nginx-light
- php-fpm php-ldap roundcube roundcube-core roundcube-plugins roundcube-sqlite3"
+ php-fpm roundcube roundcube-core roundcube-plugins roundcube-sqlite3"
 BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev libmilter-dev clang
  lmdb-utils"
