@@ -13,14 +13,15 @@ RUNTIME="postfix postfix-ldap postsrsd postfix-mta-sts-resolver postfix-lmdb dov
  liblmdb0 libspf2-2 libmilter1.0.1 nftables unbound dns-root-data
  amavisd-new clamav clamav-daemon clamav-milter spamassassin fail2ban logrotate
  lego opendmarc publicsuffix opendkim
- prometheus-postfix-exporter socat nginx-light"
+ prometheus-postfix-exporter socat nginx-light
+ php-fpm roundcube roundcube-core roundcube-plugins roundcube-sqlite3"
 BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev libmilter-dev clang
  lmdb-utils"
 TEST="python3 python3-pytest swaks postfix-policyd-spf-python postfwd nsd
  python3-dnspython iputils-ping testssl.sh groff-base man-db pebble
  opendkim opendmarc bind9-dnsutils prometheus python3-prometheus-client
- ldnsutils"
+ ldnsutils chromium chromium-driver python3-selenium"
 
 if [ "$(id -u)" != 0 ]; then
     echo "install-deps: must run as root (it installs Debian packages)" >&2
@@ -41,6 +42,8 @@ else
     export DEBIAN_FRONTEND=noninteractive
     # Postfix asks how it should be configured; emailng writes its own config.
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    # Roundcube's database is emailng's own (SQLite in the state dir): no dbconfig-common.
+    echo "roundcube-core roundcube/dbconfig-install boolean false" | debconf-set-selections
     # Keep newly installed services from starting with the package defaults
     # (they would hold ports 25/143/389 that emailng's daemons need).
     own_policy=""

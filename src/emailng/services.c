@@ -33,6 +33,7 @@
 #include "srs_service.h"
 #include "tlspolicy_service.h"
 #include "webserver_service.h"
+#include "webmail_service.h"
 #include "store_pairs.h"
 #include "syncwatch_service.h"
 
@@ -501,6 +502,16 @@ const struct service services[] = {
     {.name = "nginx", .roles = ROLE_PROXY,
      .prepare = webserver_prepare, .start = webserver_start, .ready = webserver_ready, .pid = webserver_pid,
      .stop = webserver_stop, .ports = webserver_ports, .uses_certificates = 1, .reload = webserver_reload},
+    /* The webmail's password changes (webmail_service.h), before php-fpm. */
+    {.name = "passwd", .roles = ROLE_PROXY,
+     .prepare = webmail_passwd_prepare, .start = webmail_passwd_start, .ready = webmail_passwd_ready,
+     .pid = webmail_passwd_pid, .stop = webmail_passwd_stop, .ports = no_ports, .local_endpoint = "unix socket",
+     .wanted = webmail_passwd_wanted, .component = "roundcube"},
+    /* Roundcube under php-fpm (webmail_service.c), behind that nginx. */
+    {.name = "php-fpm", .roles = ROLE_PROXY,
+     .prepare = webmail_prepare, .start = webmail_start, .ready = webmail_ready, .pid = webmail_pid,
+     .stop = webmail_stop, .ports = no_ports, .local_endpoint = "FastCGI socket", .wanted = webmail_wanted,
+     .component = "roundcube"},
     /* A store's watch over Dovecot's replication (syncwatch_service.c):
      * it looks at the store's Dovecot processes, so up after Dovecot. */
     {.name = "syncwatch", .roles = ROLE_STORE,

@@ -12,6 +12,7 @@
 #include <ldap.h>
 
 #include "ldap_escape.h"
+#include "password.h"
 
 #define NETWORK_TIMEOUT_SECONDS 10
 #define OPERATION_TIMEOUT_SECONDS 30
@@ -1052,6 +1053,39 @@ int directory_user_get_values(struct directory *d, const char *address,
     *values = entry_values(d, entry, attr, n_values);
     ldap_msgfree(result);
     return 0;
+}
+
+int directory_user_check_password(struct directory *d, const char *address, const char *plain, buf *err)
+{
+    const char *attrs[] = {"userPassword", "emailngAccountStatus", NULL};
+    char *dn = entry_dn(d->users_dn, address);
+    LDAPMessage *result = NULL;
+    int rc = search(d, dn, LDAP_SCOPE_BASE, "(objectClass=emailngMailUser)", attrs, &result);
+    free(dn);
+    if (rc == LDAP_NO_SUCH_OBJECT)
+        return 0;                       /* as a wrong password: no user probing */
+    if (rc != LDAP_SUCCESS) {
+        ldap_failure(d, rc, err, "cannot read user %s", address);
+        return -1;
+    }
+    int match = 0;
+    LDAPMessage *entry = ldap_first_entry(d->ld, result);
+    if (entry != NULL) {
+        size_t n_hashes = 0, n_status = 0;
+        char **hashes = entry_values(d, entry, "userPassword", &n_hashes);
+        char **status = entry_values(d, entry, "emailngAccountStatus", &n_status);
+        if (n_status == 1 && directory_status_is_active(status[0]))
+            for (size_t i = 0; i < n_hashes && !match; i++)
+                match = password_verify(plain, hashes[i]) == 1;
+        for (size_t i = 0; i < n_hashes; i++)
+            free(hashes[i]);
+        for (size_t i = 0; i < n_status; i++)
+            free(status[i]);
+        free(hashes);
+        free(status);
+    }
+    ldap_msgfree(result);
+    return match;
 }
 
 /* ---- members, address use, snapshots ------------------------------------ */

@@ -94,6 +94,11 @@ int directory_user_get_values(struct directory *d, const char *address,
                               const char *attr, char ***values,
                               size_t *n_values, buf *err);
 
+/* 1 if the user exists, is active and plain matches its userPassword;
+ * 0 otherwise (no such user included); -1 with err if the directory
+ * cannot be read. Needs a reader of userPassword (root over ldapi). */
+int directory_user_check_password(struct directory *d, const char *address, const char *plain, buf *err);
+
 /* Fill *out (cleared first; free with directory_user_clear()). */
 int directory_user_get(struct directory *d, const char *address,
                        struct directory_user *out, buf *err);

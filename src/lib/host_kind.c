@@ -13,9 +13,9 @@
 static const struct host_kind kinds[] = {
     {"one-host site", ROLE_RELAY | ROLE_PROXY | ROLE_STORE | ROLE_DIRECTORY,
      {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "mta-sts", "fail2ban",
-      "logrotate", "nftables", "nginx", NULL},
+      "logrotate", "nftables", "nginx", "roundcube", NULL},
      {"slapd", "dovecot", "postfix", "amavis", "clamav", "policyd", "opendkim", "opendmarc", "mta-sts", "fail2ban",
-      "logrotate", "nftables-local", "nginx", NULL}},
+      "logrotate", "nftables-local", "nginx", "roundcube", NULL}},
     {"directory", ROLE_DIRECTORY,
      {"slapd", "nftables", "logrotate", NULL},
      {"slapd-directory", "nftables-directory", "logrotate", NULL}},
@@ -23,8 +23,8 @@ static const struct host_kind kinds[] = {
      {"dovecot", "postfix", "nftables", "logrotate", NULL},
      {"dovecot-store", "postfix-store", "nftables-store", "logrotate", NULL}},
     {"proxy", ROLE_PROXY,
-     {"dovecot", "nftables", "healthd", "fail2ban", "logrotate", "nginx", NULL},
-     {"dovecot-proxy", "nftables-proxy", "healthd", "fail2ban", "logrotate", "nginx", NULL}},
+     {"dovecot", "nftables", "healthd", "fail2ban", "logrotate", "nginx", "roundcube", NULL},
+     {"dovecot-proxy", "nftables-proxy", "healthd", "fail2ban", "logrotate", "nginx", "roundcube", NULL}},
     /* Dovecot on a relay is its auth service only (SASL for submission,
      * checked at the proxies). */
     {"relay", ROLE_RELAY,

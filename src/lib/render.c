@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client_config.h"
+#include "site_webmail.h"
 #include "dkim.h"
 #include "dns_records.h"
 #include "fsutil.h"
@@ -688,6 +689,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_outbound_context(site, host, ctx);
     render_lists_context(host, ctx);
     client_config_context(site, host, ctx);   /* nginx and the clients' auto-configuration */
+    site_webmail_render(site, host, ctx);     /* after client_config: the public names */
     {
         buf guard = BUF_INIT;
         loopback_guard_rules(site, host, &guard);

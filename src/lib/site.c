@@ -20,6 +20,7 @@
 #include "site_metrics.h"
 #include "site_backup.h"
 #include "site_search.h"
+#include "site_webmail.h"
 #include "yaml_config.h"
 
 #define SITE_FILE_MAX (1024 * 1024)     /* a site file is small; refuse huge input */
@@ -1283,7 +1284,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
     static const char *const keys[] = {"site", "domains", "directory", "hosts", "tls", "quota",
                                        "limits", "ports", "demo_users", "filter", "policy", "fabric",
                                        "admin_hosts", "resolver", "bruteforce", "admin_address", "dmarc", "dkim", "metrics",
-                                       "srs", "outbound", "storage", "backup", "search", NULL};
+                                       "srs", "outbound", "storage", "backup", "search", "webmail", NULL};
     struct loader l;
     memset(&l, 0, sizeof l);
     ycfg *y = &l.y;
@@ -1331,6 +1332,7 @@ int site_parse(const char *text, size_t len, const char *name, struct site *site
             case 21: site_storage_take(y, v, &site->storage); break;
             case 22: site_backup_take(y, v, &site->backup); break;
             case 23: site_search_take(y, v, &site->search); break;
+            case 24: site_webmail_take(y, v, &site->webmail); break;
             default: break;
             }
         }

@@ -200,6 +200,12 @@ struct site_search {
     int fts;                    /* Dovecot's FTS with the Xapian backend */
 };
 
+/* Webmail: Roundcube under php-fpm behind the site's nginx (site_webmail.h). */
+struct site_webmail {
+    int enabled;
+    int given;                  /* 0: the default for the site's size */
+};
+
 struct site {
     char *source;                   /* file name, or "(built-in small site)" */
     char *name;
@@ -239,6 +245,7 @@ struct site {
     struct site_storage storage;
     struct site_backup backup;
     struct site_search search;
+    struct site_webmail webmail;
 };
 
 /* The small-site profile: example.test, one host "mail" on 127.0.0.1 with

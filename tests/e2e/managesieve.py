@@ -112,6 +112,14 @@ class ManageSieve:
                 names.append((m.group(1).decode(), bool(m.group(2))))
         return r, names
 
+    def getscript(self, name):
+        """(response, script text); the literal comes inlined as one quoted line."""
+        r = self.command('GETSCRIPT "%s"' % name)
+        raw = b"".join(r.lines).strip()
+        if raw.startswith(b'"') and raw.endswith(b'"'):
+            raw = raw[1:-1].replace(b'\\"', b'"').replace(b"\\\\", b"\\")
+        return r, raw.decode(errors="replace")
+
     def logout(self):
         try:
             self.command("LOGOUT")

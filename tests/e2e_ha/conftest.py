@@ -9,12 +9,13 @@ client on the internet. At the end it returns to its own namespace and
 runs `emailng down`, which stops every daemon and removes the fabric; the
 fixture checks that no namespace is left.
 
-The site file is examples/ha-site.yaml with three changes: the relays' ClamAV
+The site file is examples/ha-site.yaml with four changes: the relays' ClamAV
 reads a signature database built here with sigtool (EICAR and a test
 pattern; there is no signature download), as the small site's filter tests
 do; admin_hosts is the fabric's "dns" namespace (MONITOR), the side
-from which the metrics tests scrape; and the stores have ALT storage in
-STATE/alt-fs (storage.alt_path).
+from which the metrics tests scrape; the stores have ALT storage in
+STATE/alt-fs (storage.alt_path); and webmail is on (both proxies run
+Roundcube; test_webmail).
 
 Environment: EMAILNG (binary), EMAILNG_DATADIR (templates), EMAILNG_E2E_KEEP=1
 (keep the state directory).
@@ -110,6 +111,10 @@ def site_file(state):
     with open(SITE) as f:
         text = f.read()
     assert "  enabled: true\n  signatures: /var/lib/clamav" in text, "ha-site.yaml: filter section changed"
+    # The webmail on both proxies (issue 13, C3; off by default on several
+    # hosts): test_webmail logs in through each.
+    assert "\nwebmail: {enabled: false}\n" in text, "ha-site.yaml: webmail line changed"
+    text = text.replace("\nwebmail: {enabled: false}\n", "\nwebmail: {enabled: true}\n")
     path = os.path.join(state, "site-input.yaml")
     with open(path, "w") as f:
         f.write(text.replace("signatures: /var/lib/clamav", "signatures: " + sigs))

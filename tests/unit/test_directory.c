@@ -21,6 +21,7 @@
 
 #include "directory.h"
 #include "ldap_escape.h"
+#include "password.h"
 
 #define BASE "dc=example,dc=test"
 
@@ -293,6 +294,29 @@ static void test_c_users(void **state)
     buf_free(&err);
 }
 
+/* The webmail's password check (emailng-passwd): the right password of an
+ * existing user only; an unknown user is a plain "no", not an error. */
+static void test_c2_check_password(void **state)
+{
+    (void)state;
+    struct directory *d = open_ok();
+    buf err = BUF_INIT, hash = BUF_INIT;
+    if (password_hash("Right-password-1", &hash, &err) != 0)
+        fail_msg("password_hash: %s", buf_cstr(&err));
+    CHECK_OK(directory_user_add(d, "pwcheck@example.test", buf_cstr(&hash), 0, NULL, &err));
+    assert_int_equal(directory_user_check_password(d, "pwcheck@example.test", "Right-password-1", &err), 1);
+    assert_int_equal(directory_user_check_password(d, "pwcheck@example.test", "Right-password-2", &err), 0);
+    assert_int_equal(directory_user_check_password(d, "pwcheck@example.test", "", &err), 0);
+    assert_int_equal(directory_user_check_password(d, "nobody@example.test", "Right-password-1", &err), 0);
+    assert_int_equal(directory_user_check_password(d, "*)(mail=*", "Right-password-1", &err), 0);
+    CHECK_OK(directory_user_set_password(d, "pwcheck@example.test", "{CRYPT}*", &err));
+    assert_int_equal(directory_user_check_password(d, "pwcheck@example.test", "Right-password-1", &err), 0);
+    CHECK_OK(directory_user_del(d, "pwcheck@example.test", &err));
+    directory_close(d);
+    buf_free(&hash);
+    buf_free(&err);
+}
+
 static void test_d_aliases(void **state)
 {
     (void)state;
@@ -430,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_a_uninitialised),
         cmocka_unit_test(test_b_init_base),
         cmocka_unit_test(test_c_users),
+        cmocka_unit_test(test_c2_check_password),
         cmocka_unit_test(test_d_aliases),
         cmocka_unit_test(test_e_hostile),
         cmocka_unit_test(test_f_not_answering),

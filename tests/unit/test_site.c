@@ -10,6 +10,7 @@
 
 #include "site.h"
 #include "site_search.h"
+#include "site_webmail.h"
 #include "site_quota_warning.h"
 #include "site_storage.h"
 
@@ -952,7 +953,7 @@ static void test_duplicate_keys(void **state)
                         "site.yaml:1:21: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:1:33: ports.smtp: the key is given twice; the first is on line 1; give each key once\n"
                         "site.yaml:2:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage, backup, search\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage, backup, search, webmail\n");
     buf_free(&errors);
     site_free(&site);
     /* Equal values are not equal keys. */
@@ -1028,7 +1029,7 @@ static void test_errors_sorted_by_line(void **state)
                         "K, M, G or T (e.g. 500M)\n"
                         "site.yaml:3:35: quota.grace: the key is given twice; the first is on line 3; give each key once\n"
                         "site.yaml:4:1: site file: unknown key \"colour\"; expected one of: site, domains, directory, "
-                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage, backup, search\n");
+                        "hosts, tls, quota, limits, ports, demo_users, filter, policy, fabric, admin_hosts, resolver, bruteforce, admin_address, dmarc, dkim, metrics, srs, outbound, storage, backup, search, webmail\n");
     buf_free(&errors);
     site_free(&site);
 }
@@ -1159,6 +1160,63 @@ static void test_metrics_keys(void **state)
     buf_free(&errors);
 }
 
+/* webmail: (C3): on by default on the one-host site, off on several hosts;
+ * the password page only where the directory is on the host; the nginx
+ * include and Roundcube's mail servers; a bad value at its field. */
+static void test_webmail_keys(void **state)
+{
+    (void)state;
+    struct site site;
+    buf errors = BUF_INIT;
+    struct render_context ctx = {0};
+    assert_int_equal(parse(good, &site, &errors), 0);
+    assert_true(site_webmail_enabled(&site));
+    assert_true(site_webmail_passwords(&site, &site.hosts[0]));
+    render_context_set(&ctx, "etc_dir", "/s/etc/mail");
+    render_context_set(&ctx, "tls_ca", "/s/tls/ca.crt");
+    render_context_set(&ctx, "client_imap_host", "mail.example.test");
+    render_context_set(&ctx, "client_smtp_host", "mail.example.test");
+    site_webmail_render(&site, &site.hosts[0], &ctx);
+    assert_string_equal(render_context_get(&ctx, "nginx_webmail"), "include /s/etc/mail/nginx/webmail.conf;");
+    assert_string_equal(render_context_get(&ctx, "webmail_imap_uri"), "ssl://127.0.0.1:993");
+    assert_string_equal(render_context_get(&ctx, "webmail_sieve_uri"), "tls://127.0.0.1:4190");
+    assert_string_equal(render_context_get(&ctx, "webmail_smtp_uri"), "ssl://127.0.0.1:465");
+    assert_string_equal(render_context_get(&ctx, "webmail_imap_peer"), "mail.example.test");
+    assert_string_equal(render_context_get(&ctx, "webmail_tls_ca"), "/s/tls/ca.crt");
+    assert_string_equal(render_context_get(&ctx, "webmail_max_upload"), "10485760");
+    assert_non_null(strstr(render_context_get(&ctx, "webmail_plugins"), "'password'"));
+    assert_string_equal(render_context_get(&ctx, "webmail_trusted_hosts"),
+                        "'mail.example.test', 'localhost', '127.0.0.1'");
+    assert_string_equal(render_context_get(&ctx, "webmail_product_name"), "'small-site'");
+    render_context_free(&ctx);
+    site_free(&site);
+
+    char *t = xasprintf("%swebmail: {enabled: false}\n", good);
+    if (parse(t, &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_false(site_webmail_enabled(&site));
+    assert_false(site_webmail_passwords(&site, &site.hosts[0]));
+    memset(&ctx, 0, sizeof ctx);
+    render_context_set(&ctx, "etc_dir", "/s/etc/mail");
+    site_webmail_render(&site, &site.hosts[0], &ctx);
+    assert_int_equal(render_context_get(&ctx, "nginx_webmail")[0], '#');
+    render_context_free(&ctx);
+    site_free(&site);
+    free(t);
+
+    assert_int_equal(site_load(EMAILNG_DATADIR "/examples/ha-site.yaml", &site, &errors), 0);
+    assert_false(site_webmail_enabled(&site));
+    site_free(&site);
+
+    t = xasprintf("%swebmail: {enabled: maybe}\n", good);
+    expect_error(t, "site.yaml:14:20: webmail.enabled: \"maybe\" is not true or false");
+    free(t);
+    t = xasprintf("%swebmail: {url: /mail/}\n", good);
+    expect_error(t, "site.yaml:14:11: webmail: unknown key \"url\"");
+    free(t);
+    buf_free(&errors);
+}
+
 /* search: (M5): full-text search off by default (opt-in: fts-xapian's
  * answers miss short words); on includes fts.conf; bad values at their field. */
 static void test_search_keys(void **state)
@@ -1246,6 +1304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_keys),
         cmocka_unit_test(test_search_keys),
+        cmocka_unit_test(test_webmail_keys),
         cmocka_unit_test(test_good_site),
         cmocka_unit_test(test_admin_address),
         cmocka_unit_test(test_cert_source),

@@ -1,0 +1,249 @@
+/* webmail_service: prepare, start, check and stop php-fpm with Roundcube;
+ * see webmail_service.h. */
+#include "webmail_service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "password.h"
+#include "process.h"
+#include "site_webmail.h"
+
+#define PHP_FPM "/usr/sbin/php-fpm8.2"
+#define PHP_CLI "/usr/bin/php8.2"
+/* php-fpm's workers, nginx's workers and Roundcube's files (Debian's web user). */
+#define WEBMAIL_USER "www-data"
+#define DES_KEY_SECRET "webmail-des-key"
+/* The shortest new password the webmail takes (the plugin says so first). */
+#define WEBMAIL_PASSWORD_MIN "10"
+
+int webmail_wanted(const struct service_env *env)
+{
+    return site_webmail_enabled(env->site);
+}
+
+/* STATE/secrets/webmail-des-key: made once per site (two generated
+ * passwords, 32 characters of about 6 bits each), then copied to
+ * RUN/roundcube/des_key, root's and readable by the workers' group. */
+static int des_key_install(const struct service_env *env, buf *err)
+{
+    char *dir = xasprintf("%s/secrets", env->state_dir);
+    char *secret = xasprintf("%s/%s", dir, DES_KEY_SECRET);
+    char *copy = service_path(env, "run_dir", "roundcube/des_key");
+    buf key = BUF_INIT, half = BUF_INIT;
+    int rc = fs_ensure_dir(dir, NULL, NULL, 0700, err);
+    if (rc == 0 && !fs_exists(secret)) {
+        for (int i = 0; rc == 0 && i < 2; i++) {
+            if (password_generate(&half) != 0) {
+                buf_append_str(err, "no randomness for the webmail's des_key");
+                rc = -1;
+            } else {
+                buf_append(&key, half.data, half.len);
+            }
+        }
+        if (rc == 0)
+            rc = fs_write_file(secret, key.data, key.len, 0600, err);
+        password_wipe(&key);
+    }
+    if (rc == 0)
+        rc = fs_read_secret(secret, 4096, &key, err);
+    if (rc == 0 && key.len != 2 * PASSWORD_GENERATED_LEN) {
+        buf_printf(err, "%s: expected %d characters (remove it to make a new one; sessions end)", secret,
+                   2 * PASSWORD_GENERATED_LEN);
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = fs_write_file_group(copy, key.data, key.len, 0440, WEBMAIL_USER, err);
+    password_wipe(&key);
+    password_wipe(&half);
+    free(dir);
+    free(secret);
+    free(copy);
+    return rc;
+}
+
+int webmail_prepare(const struct service_env *env, buf *err)
+{
+    char *run = service_path(env, "run_dir", "roundcube");
+    char *data = service_path(env, "data_dir", "roundcube");
+    char *temp = service_path(env, "data_dir", "roundcube/temp");
+    char *logs = service_path(env, "log_dir", "roundcube");
+    char *fpm_log = service_path(env, "log_dir", "php-fpm.log");
+    int rc = fs_ensure_dir(service_var(env, "run_dir"), NULL, NULL, 0755, err);
+    /* The socket (php-fpm, root, makes it www-data's) and the key copy. */
+    if (rc == 0)
+        rc = fs_ensure_dir(run, NULL, WEBMAIL_USER, 0750, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(service_var(env, "data_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(data, WEBMAIL_USER, NULL, 0700, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(temp, WEBMAIL_USER, NULL, 0700, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
+    /* Logins and errors name users and addresses: root, adm and the workers. */
+    if (rc == 0)
+        rc = fs_ensure_dir(logs, WEBMAIL_USER, "adm", 0750, err);
+    if (rc == 0)
+        rc = fs_ensure_file(fpm_log, NULL, "adm", 0640, err);
+    if (rc == 0)
+        rc = des_key_install(env, err);
+    free(run);
+    free(data);
+    free(temp);
+    free(logs);
+    free(fpm_log);
+    return rc;
+}
+
+/* The SQLite database: created on the first start, brought to the
+ * installed package's schema on every start (after a Debian upgrade of
+ * roundcube-core), as the workers' user (templates/roundcube/dbsetup.php). */
+static int webmail_db_setup(const struct service_env *env, buf *err)
+{
+    char *config = service_path(env, "etc_dir", "roundcube");
+    char *config_env = xasprintf("ROUNDCUBE_CONFIG_DIR=%s", config);
+    char *ini = service_path(env, "etc_dir", "roundcube/php.ini");
+    char *script = service_path(env, "etc_dir", "roundcube/dbsetup.php");
+    const char *argv[] = {"/usr/bin/setpriv", "--reuid=" WEBMAIL_USER, "--regid=" WEBMAIL_USER, "--init-groups",
+                          "/usr/bin/env", "-i", config_env, PHP_CLI, "-c", ini, script, NULL};
+    int rc = service_run(argv, err);
+    if (rc != 0)
+        buf_printf(err, "\n(the webmail's database could not be set up: %s)", script);
+    free(config);
+    free(config_env);
+    free(ini);
+    free(script);
+    return rc;
+}
+
+int webmail_start(const struct service_env *env, buf *err)
+{
+    char *conf = service_path(env, "etc_dir", "roundcube/php-fpm.conf");
+    char *ini = service_path(env, "etc_dir", "roundcube/php.ini");
+    const char *argv[] = {PHP_FPM, "--fpm-config", conf, "-c", ini, NULL};
+    int rc = 0;
+    if (access(PHP_FPM, X_OK) != 0 || access(PHP_CLI, X_OK) != 0) {
+        buf_printf(err, "%s or %s is missing (Debian packages php-fpm, roundcube; scripts/install-deps.sh)",
+                   PHP_FPM, PHP_CLI);
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = webmail_db_setup(env, err);
+    /* A pid file left by a killed master names a stale pid. */
+    if (rc == 0 && webmail_pid(env) == 0) {
+        char *pid_file = service_path(env, "run_dir", "roundcube/php-fpm.pid");
+        unlink(pid_file);
+        free(pid_file);
+    }
+    if (rc == 0)
+        rc = service_run(argv, err);     /* the master daemonizes and writes its pid file */
+    free(conf);
+    free(ini);
+    return rc;
+}
+
+/* The master's pid file names a live process and its socket accepts. */
+int webmail_ready(const struct service_env *env, buf *detail)
+{
+    char *socket = service_path(env, "run_dir", "roundcube/php-fpm.sock");
+    int rc = 0;
+    if (webmail_pid(env) == 0) {
+        buf_printf(detail, "no live pid in %s/roundcube/php-fpm.pid yet", service_var(env, "run_dir"));
+        rc = -1;
+    } else if (!unix_listening(socket)) {
+        buf_printf(detail, "%s does not accept connections (see %s/php-fpm.log)", socket,
+                   service_var(env, "log_dir"));
+        rc = -1;
+    }
+    free(socket);
+    return rc;
+}
+
+pid_t webmail_pid(const struct service_env *env)
+{
+    return service_pidfile(env, "run_dir", "roundcube/php-fpm.pid");
+}
+
+int webmail_stop(const struct service_env *env, buf *err)
+{
+    /* SIGTERM: the master stops its workers at once (a request is cut). */
+    pid_t pid = webmail_pid(env);
+    if (pid && process_stop_tree(pid, 20) != 0) {
+        buf_printf(err, "php-fpm (pid %ld) did not stop", (long)pid);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- emailng-passwd -------------------------------------------------------- */
+
+int webmail_passwd_wanted(const struct service_env *env)
+{
+    return site_webmail_passwords(env->site, env->host);
+}
+
+int webmail_passwd_prepare(const struct service_env *env, buf *err)
+{
+    /* The same folder as php-fpm's socket: root's, entered by www-data. */
+    char *run = service_path(env, "run_dir", "roundcube");
+    char *log = service_path(env, "log_dir", "passwd.log");
+    int rc = fs_ensure_dir(service_var(env, "run_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(run, NULL, WEBMAIL_USER, 0750, err);
+    if (rc == 0)
+        rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = fs_ensure_file(log, NULL, "adm", 0640, err);
+    free(run);
+    free(log);
+    return rc;
+}
+
+int webmail_passwd_start(const struct service_env *env, buf *err)
+{
+    char *program = process_program_next_to_us("emailng-passwd", "emailng-passwd");    /* else PATH */
+    char *socket = service_path(env, "run_dir", "roundcube/passwd.sock");
+    char *pid_file = service_path(env, "run_dir", "roundcube/passwd.pid");
+    char *dovecot = service_path(env, "etc_dir", "dovecot/dovecot.conf");
+    char *log = service_path(env, "log_dir", "passwd.log");
+    const char *argv[] = {program, "--socket", socket, "--group", WEBMAIL_USER,
+                          "--ldap-uri", service_var(env, "ldap_uri"), "--ldap-base", service_var(env, "ldap_base"),
+                          "--dovecot-config", dovecot, "--min-length", WEBMAIL_PASSWORD_MIN,
+                          "--log", log, "--pid-file", pid_file, "-t", NULL};
+    int rc = service_run(argv, err);
+    if (rc != 0)
+        buf_printf(err, " (emailng-passwd is looked for next to emailng, then on PATH)");
+    argv[sizeof argv / sizeof argv[0] - 2] = NULL;     /* the same, without -t */
+    if (rc == 0)
+        rc = process_spawn_daemon(argv, log, err);
+    free(program);
+    free(socket);
+    free(pid_file);
+    free(dovecot);
+    free(log);
+    return rc;
+}
+
+int webmail_passwd_ready(const struct service_env *env, buf *detail)
+{
+    char *socket = service_path(env, "run_dir", "roundcube/passwd.sock");
+    int rc = webmail_passwd_pid(env) != 0 && unix_listening(socket) ? 0 : -1;
+    if (rc != 0)
+        buf_printf(detail, "%s does not accept connections yet (see %s/passwd.log)", socket,
+                   service_var(env, "log_dir"));
+    free(socket);
+    return rc;
+}
+
+pid_t webmail_passwd_pid(const struct service_env *env)
+{
+    return service_pidfile(env, "run_dir", "roundcube/passwd.pid");
+}
+
+int webmail_passwd_stop(const struct service_env *env, buf *err)
+{
+    return service_stop_pid(webmail_passwd_pid(env), "emailng-passwd", err);
+}
