@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -138,8 +139,14 @@ int webmail_start(const struct service_env *env, buf *err)
         unlink(pid_file);
         free(pid_file);
     }
-    if (rc == 0)
+    if (rc == 0) {
+        /* Roundcube creates its logs (userlogins.log names every login and
+         * address) with PHP's default mode: the workers inherit the
+         * master's umask, so nothing they create is world-readable. */
+        mode_t old = umask(027);
         rc = service_run(argv, err);     /* the master daemonizes and writes its pid file */
+        umask(old);
+    }
     free(conf);
     free(ini);
     return rc;
