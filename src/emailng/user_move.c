@@ -24,6 +24,8 @@
  * phase: what is left is copied by the final sync after the switch. */
 #define CATCH_UP_MESSAGES 50
 #define MAX_COPY_ROUNDS 5
+/* Tries of one sync that doveadm ends with "run dsync again" (exit 2). */
+#define SYNC_TRIES 3
 /* How long the target pair gets to replicate the moved mailbox. */
 #define REPLICATION_TIMEOUT_MS (10 * 60 * 1000)
 
@@ -277,7 +279,21 @@ static int sync_once(const struct move *m, buf *err)
     render_context_free(&ctx);
     /* -l 60: wait for the user's lock while the replicator syncs it. */
     const char *args[] = {"sync", "-l", "60", "-u", m->address, dest, NULL};
-    int rc = doveadm_ok(m, m->src, "dsync to the target pair", args, NULL, err);
+    int rc = -1;
+    /* Exit 2: mail arrived on either side during the sync ("run dsync
+     * again"); what was synced stays, the next try brings the rest. */
+    for (int attempt = 1; attempt <= SYNC_TRIES; attempt++) {
+        buf out = BUF_INIT;
+        int status = doveadm_on(m, m->src, args, &out, err);
+        if (status == 0)
+            rc = 0;
+        else if (status > 0 && (status != 2 || attempt == SYNC_TRIES))
+            buf_printf(err, "dsync to the target pair on %s failed (doveadm exit %d): %s", m->src->name, status,
+                       buf_cstr(&out));
+        buf_free(&out);
+        if (status != 2)
+            break;
+    }
     free(dest);
     return rc;
 }
