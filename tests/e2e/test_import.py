@@ -10,7 +10,9 @@ servers). It is filled by IMAP APPEND with flags, keywords and INTERNALDATE
 set explicitly; a second legacy user serves a maildir tree written here
 with hostile content, so that both sources are compared by IMAP FETCH on
 both sides: sha256 of BODY.PEEK[], FLAGS, INTERNALDATE, folder, and the
-UIDs."""
+UIDs. `import run --jobs N` imports several users at once; `import
+rollback` copies what arrived on EmailNG since the cut-over back to the
+legacy server."""
 
 import base64
 import hashlib
