@@ -113,19 +113,25 @@ void move_acls_free(struct move_acls *a)
     a->n = 0;
 }
 
-/* The store pair of user ("" when the directory names none, the site's
- * only pair); -1 when the user is unknown (a share left by a removed user:
- * it crosses nothing). */
-static int pair_of(struct directory *d, const char *user, buf *pair)
+/* Whether user is on another pair than `to`, with where it is in where:
+ * "pair P", or why it is not known. A user the directory does not answer
+ * for (removed, or the directory failing) counts as parted: fail closed;
+ * --split-shares goes past it. */
+static int parted(struct directory *d, const char *user, const char *to, buf *where)
 {
     struct directory_user u = {0};
     buf err = BUF_INIT;
-    int rc = directory_user_get(d, user, &u, &err);
-    if (rc == 0)
-        buf_append_str(pair, u.mail_host ? u.mail_host : "");
+    int rc = directory_user_get(d, user, &u, &err), out = 1;
+    if (rc == 0) {
+        const char *pair = u.mail_host ? u.mail_host : "";
+        out = strcmp(pair, to) != 0;
+        buf_printf(where, "pair %s", pair[0] ? pair : "(default)");
+    } else {
+        buf_printf(where, "not found in the directory: %s", buf_cstr(&err));
+    }
     directory_user_clear(&u);
     buf_free(&err);
-    return rc == 0 ? 0 : -1;
+    return out;
 }
 
 /* The file dictionary of store (templates/dovecot-store/shared-folders.conf). */
@@ -171,13 +177,12 @@ int move_acl_crossing(const struct site *site, const char *state_dir, const stru
     int n = 0;
     for (size_t i = 0; i < acls->n; i++) {
         const char *id = acls->v[i].id;
-        buf pair = BUF_INIT;
-        if (strncmp(id, "user=", 5) == 0 && pair_of(d, id + 5, &pair) == 0 && strcmp(buf_cstr(&pair), to) != 0) {
-            buf_printf(out, "shares %s with %s (pair %s)\n", acls->v[i].folder, id + 5,
-                       pair.len ? buf_cstr(&pair) : "(default)");
+        buf where = BUF_INIT;
+        if (strncmp(id, "user=", 5) == 0 && strcmp(id + 5, address) != 0 && parted(d, id + 5, to, &where)) {
+            buf_printf(out, "shares %s with %s (%s)\n", acls->v[i].folder, id + 5, buf_cstr(&where));
             n++;
         }
-        buf_free(&pair);
+        buf_free(&where);
     }
     char *prefix = xasprintf(SHARED_BOXES "user/%s/", address);
     buf keys = BUF_INIT;
@@ -185,12 +190,12 @@ int move_acl_crossing(const struct site *site, const char *state_dir, const stru
     char *p = keys.data ? keys.data : (char *)"";
     for (char *key; rc == 0 && (key = next_line(&p)) != NULL;) {
         const char *owner = key + strlen(prefix);
-        buf pair = BUF_INIT;
-        if (pair_of(d, owner, &pair) == 0 && strcmp(buf_cstr(&pair), to) != 0) {
-            buf_printf(out, "reads the shares of %s (pair %s)\n", owner, pair.len ? buf_cstr(&pair) : "(default)");
+        buf where = BUF_INIT;
+        if (parted(d, owner, to, &where)) {
+            buf_printf(out, "reads the shares of %s (%s)\n", owner, buf_cstr(&where));
             n++;
         }
-        buf_free(&pair);
+        buf_free(&where);
     }
     buf_free(&keys);
     free(prefix);

@@ -38,7 +38,8 @@ void move_acls_free(struct move_acls *a);
 
 /* The shares that would join address (on pair `to` after the move) with a
  * user of another pair: one line each in out ("shares FOLDER with USER
- * (pair P)", "reads the shares of OWNER (pair P)"). Returns how many, or
+ * (pair P)", "reads the shares of OWNER (pair P)"; a user the directory
+ * does not answer for counts too: fail closed). Returns how many, or
  * -1 (err). The readers of address's own shares come from acls, the
  * owners whose shares address reads from store's shared-mailbox
  * dictionary. */
