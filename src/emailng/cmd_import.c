@@ -1,4 +1,4 @@
-/* cmd_import: `emailng import run|status`; see cmd_import.h. */
+/* cmd_import: `emailng import run|rollback|status`; see cmd_import.h. */
 #include "cmd_import.h"
 
 #include <dirent.h>
@@ -8,9 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <stdint.h>
 
 #include "clock.h"
 #include "fabric.h"
@@ -26,6 +30,10 @@
  * again"): a busy legacy mailbox gets this many tries. */
 #define SYNC_TRIES 3
 #define EX_NOUSER 67
+/* --jobs: users imported at once. Each is one doveadm sync that reads the
+ * legacy server and writes the store; more than a few only queue on the
+ * store's disk and the legacy server (bench/import/). */
+#define JOBS_MAX 16
 
 struct run_args {
     const char *list_file;
@@ -35,6 +43,9 @@ struct run_args {
     const char *imap_ca;
     const char *only_user;
     int final, restart;
+    int jobs;                   /* users at once, 1..JOBS_MAX */
+    int rollback;               /* `import rollback`: EmailNG -> the source */
+    long long cutover;          /* rollback: mail received since (unix time) */
 };
 
 struct import_ctx {
@@ -57,7 +68,8 @@ static int usage(const char *why, const char *arg)
         fprintf(stderr, "emailng: import: %s\n", why);
     }
     fputs("usage: emailng import run LIST [--imap-host HOST] [--imap-port N] [--imap-tls imaps|starttls|none]\n"
-          "                              [--imap-ca FILE] [--final] [--restart] [--user ADDRESS]\n"
+          "                              [--imap-ca FILE] [--final] [--restart] [--user ADDRESS] [--jobs N]\n"
+          "       emailng import rollback LIST --cutover TIME [--imap-host HOST ...] [--user ADDRESS] [--jobs N]\n"
           "       emailng import status\n", stderr);
     return EXIT_USAGE;
 }
@@ -192,6 +204,92 @@ static char *source_location(const struct import_entry *e, buf *err)
                                         : xasprintf("maildir:%s", e->maildir);
 }
 
+/* ---- rollback: what arrived on EmailNG since the cut-over goes back ----------- */
+
+/* The user's mailbox on EmailNG as a location doveadm import can read: the
+ * store's mail_location with the user's %d, %n and %u put in. */
+static int emailng_location(const struct import_ctx *c, const char *address, buf *location, buf *errors)
+{
+    const char *argv[] = {DOVEADM, "-c", c->main_conf, "config", "-h", "mail_location", NULL};
+    buf out = BUF_INIT;
+    int rc = doveadm(c, argv, &out) == 0 ? 0 : -1;
+    const char *at = strchr(address, '@');
+    const char *p = buf_cstr(&out);
+    for (; rc == 0 && *p && *p != '\n'; p++) {
+        if (*p != '%') {
+            buf_append_char(location, *p);
+            continue;
+        }
+        switch (*++p) {
+        case 'd': buf_append_str(location, at ? at + 1 : ""); break;
+        case 'n': buf_printf(location, "%.*s", at ? (int)(at - address) : (int)strlen(address), address); break;
+        case 'u': buf_append_str(location, address); break;
+        case '%': buf_append_char(location, '%'); break;
+        default:  rc = -1;
+        }
+    }
+    if (rc != 0 || location->len == 0)
+        buf_printf(errors, "the store's mail_location (%s) is not one emailng can expand", buf_cstr(&out));
+    buf_free(&out);
+    return location->len && rc == 0 ? 0 : -1;
+}
+
+/* Copies back to the source (the legacy IMAP server through imapc, or the
+ * maildir tree) every message saved on EmailNG since the cut-over whose
+ * INTERNALDATE is since the cut-over too: mail delivered to EmailNG or
+ * saved there by the user. The final import's messages were saved after
+ * the cut-over as well, but they arrived on the old server before it
+ * (their INTERNALDATE, kept by the import, says so): they are not copied
+ * again. doveadm import runs as the user with the source as its mail
+ * location and EmailNG's mailbox as the source of the copy; it creates
+ * missing folders and keeps flags and INTERNALDATE. */
+static int rollback_user(const struct import_ctx *c, const struct import_entry *e, struct import_user_state *s,
+                         buf *errors)
+{
+    struct import_totals before = {0};
+    char *conf = NULL, *location = source_location(e, errors);
+    buf here = BUF_INIT, out = BUF_INIT;
+    int rc = location ? 0 : -1;
+    if (rc == 0)
+        conf = e->source == IMPORT_IMAP ? write_imapc_conf(c, e, errors) : xstrdup(c->main_conf);
+    if (rc == 0 && conf == NULL)
+        rc = -1;
+    if (rc == 0)
+        rc = emailng_location(c, e->address, &here, errors);
+    if (rc == 0)
+        rc = totals(c, conf, location, e->address, &before, errors);
+    char *o_location = location ? xasprintf("mail_location=%s", location) : NULL;
+    char *since = xasprintf("%lld", c->a->cutover);
+    const char *argv[] = {DOVEADM, "-c", conf, "-o", o_location, "import", "-u", e->address, buf_cstr(&here), "",
+                          "SAVEDSINCE", since, "SINCE", since, NULL};
+    if (rc == 0) {
+        int status = doveadm(c, argv, &out);
+        s->errors += import_error_lines(buf_cstr(&out), errors);
+        if (status != 0) {
+            buf_printf(errors, "%sdoveadm import failed (exit %d)", errors->len ? "; " : "", status);
+            rc = -1;
+        }
+    }
+    /* the source afterwards; the report's "here" is EmailNG as always */
+    if (rc == 0)
+        rc = totals(c, conf, location, e->address, &s->source, errors);
+    if (rc == 0)
+        rc = totals(c, c->main_conf, NULL, e->address, &s->here, errors);
+    if (rc == 0) {
+        s->new_messages = s->source.messages > before.messages ? s->source.messages - before.messages : 0;
+        s->new_bytes = s->source.bytes > before.bytes ? s->source.bytes - before.bytes : 0;
+    }
+    if (conf && e->source == IMPORT_IMAP)
+        unlink(conf);
+    free(since);
+    free(o_location);
+    free(conf);
+    free(location);
+    buf_free(&here);
+    buf_free(&out);
+    return rc;
+}
+
 /* ---- one user ------------------------------------------------------------------ */
 
 static void utc_now(char *out, size_t size)
@@ -209,6 +307,22 @@ static int import_user(const struct import_ctx *c, const struct import_entry *e,
     struct import_totals before = {0};
     char *conf = NULL, *location = NULL;
     int rc = 0;
+    if (c->a->rollback) {
+        rc = rollback_user(c, e, s, &errors);
+        s->quota_limit_kib = -1;
+        s->pass = c->pass;
+        s->phase = xstrdup(c->phase);
+        s->result = xstrdup(rc != 0 ? "failed" : "done");
+        /* The import's state stays: a migration taken up again goes on from it. */
+        s->dsync_state = xstrdup(prev_dsync_state);
+        s->seconds = (double)(clock_ms() - start) / 1000.0;
+        char stamp[32];
+        utc_now(stamp, sizeof stamp);
+        s->finished = xstrdup(stamp);
+        s->error = buf_steal(&errors);
+        buf_free(&out);
+        return rc;
+    }
     if (strcmp(c->phase, "final") == 0 && prev_dsync_state[0] == '\0') {
         buf_printf(&errors, "no earlier import of %s: the final run needs the state of a run before the cut-over "
                             "(without it a one-way sync would bring back mail deleted on EmailNG)", e->address);
@@ -289,7 +403,7 @@ static int read_pass(const struct import_ctx *c, unsigned long *n, char *phase, 
     strcpy(phase, "pre");
     strcpy(state, "complete");
     if (fs_exists(path)
-        && (fs_read_file(path, 256, &text, &err) != 0 || sscanf(buf_cstr(&text), "%lu %7s %11s", n, phase, state) != 3)) {
+        && (fs_read_file(path, 256, &text, &err) != 0 || sscanf(buf_cstr(&text), "%lu %15s %11s", n, phase, state) != 3)) {
         fprintf(stderr, "emailng: import: %s: unreadable (%s); remove it to start a new pass\n", path,
                 err.len ? buf_cstr(&err) : "expected N PHASE STATE");
         rc = -1;
@@ -362,10 +476,85 @@ static void print_report(size_t i, size_t n, const char *address, const struct i
     buf_free(&line);
 }
 
+/* One user of the pass: its import, report and state. 0 done, 1 over
+ * quota, -1 failed. */
+static int run_user(const struct import_ctx *c, const struct import_entry *e, size_t k, size_t n,
+                    const struct import_user_state *prev)
+{
+    if (e->source == IMPORT_IMAP)
+        printf("[%zu/%zu] %s: from %s at %s:%d (%s) ...\n", k, n, e->address, e->login, c->a->imap_host,
+               c->a->imap_port, c->a->imap_tls);
+    else
+        printf("[%zu/%zu] %s: from maildir %s (%s) ...\n", k, n, e->address, e->maildir, e->layout);
+    fflush(stdout);
+    struct import_user_state now = {0};
+    int rc = import_user(c, e, prev->dsync_state, &now);
+    print_report(k, n, e->address, &now);
+    if (save_user_state(c, e->address, &now) != 0)
+        rc = -1;
+    import_user_state_free(&now);
+    return rc;
+}
+
+/* The users of a pass at once (--jobs N > 1): one child process each, at
+ * most N alive. A child writes its own user's state file and prints its
+ * lines whole (each a single write), so the report and resumption are
+ * those of a sequential pass; the order of the lines is the order users
+ * finish. A child dies with the pass (PR_SET_PDEATHSIG): an interrupted
+ * pass leaves no import running behind the next one's back. */
+struct pool {
+    pid_t *pids;
+    size_t alive, max;
+    size_t done, over, failed;
+};
+
+static void pool_reap_one(struct pool *p)
+{
+    int status;
+    pid_t pid;
+    while ((pid = wait(&status)) < 0 && errno == EINTR)
+        ;
+    if (pid < 0)
+        return;
+    for (size_t i = 0; i < p->alive; i++)
+        if (p->pids[i] == pid) {
+            p->pids[i] = p->pids[--p->alive];
+            break;
+        }
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+    p->done += code == 0;
+    p->over += code == 1;
+    p->failed += code != 0 && code != 1;
+}
+
+/* 0 when the user runs in a child, -1 when no child could be made (the
+ * user then runs here). */
+static int pool_start(struct pool *p, const struct import_ctx *c, const struct import_entry *e, size_t k, size_t n,
+                      const struct import_user_state *prev)
+{
+    while (p->alive >= p->max)
+        pool_reap_one(p);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(2);
+        int rc = run_user(c, e, k, n, prev);
+        fflush(stdout);
+        _exit(rc < 0 ? 2 : rc);
+    }
+    p->pids[p->alive++] = pid;
+    return 0;
+}
+
 static int run_list(struct import_ctx *c, const struct import_list *list)
 {
     unsigned long last;
-    char phase[8], state[12];
+    char phase[16], state[12];
     if (read_pass(c, &last, phase, state) != 0)
         return EXIT_FAILED;
     int resume = !c->a->restart && c->a->only_user == NULL && strcmp(state, "running") == 0
@@ -373,45 +562,51 @@ static int run_list(struct import_ctx *c, const struct import_list *list)
     c->pass = resume || c->a->only_user ? (last ? last : 1) : last + 1;
     if (c->a->only_user == NULL && write_pass(c, "running") != 0)
         return EXIT_FAILED;
-    printf("import pass %lu (%s)%s: %zu user(s) from %s into store %s\n", c->pass,
-           strcmp(c->phase, "final") == 0 ? "final, after the cut-over" : "before the cut-over",
-           resume ? ", resumed: users done in it are skipped" : "", c->a->only_user ? (size_t)1 : list->n,
-           c->a->list_file, c->store->name);
+    size_t n = c->a->only_user ? 1 : list->n;
+    int jobs = c->a->jobs > 1 && n > 1 ? c->a->jobs : 1;
+    printf("import pass %lu (%s)%s: %zu user(s) from %s into store %s", c->pass,
+           c->a->rollback ? "rollback: mail since the cut-over goes back to the source"
+           : strcmp(c->phase, "final") == 0 ? "final, after the cut-over" : "before the cut-over",
+           resume ? ", resumed: users done in it are skipped" : "", n, c->a->list_file, c->store->name);
+    printf(jobs > 1 ? ", %d at once\n" : "\n", jobs);
     fflush(stdout);
-    size_t done = 0, over = 0, failed = 0, skipped = 0, n = c->a->only_user ? 1 : list->n;
+    /* Line-buffered: each line of a job is one write, whole among the others'. */
+    if (jobs > 1)
+        setvbuf(stdout, NULL, _IOLBF, 0);
+    struct pool pool = {.pids = xcalloc((size_t)jobs, sizeof(pid_t)), .max = (size_t)jobs};
+    size_t skipped = 0, unreadable = 0;
     for (size_t i = 0, k = 0; i < list->n; i++) {
         const struct import_entry *e = &list->entries[i];
         if (c->a->only_user && strcmp(e->address, c->a->only_user) != 0)
             continue;
         k++;
-        struct import_user_state prev, now = {0};
+        struct import_user_state prev;
         if (load_user_state(c, e->address, &prev) != 0) {
-            failed++;
+            unreadable++;
             continue;
         }
-        if (resume && prev.pass == c->pass && prev.result && strcmp(prev.result, "failed") != 0) {
+        if (c->a->rollback && prev.phase && strcmp(prev.phase, "rollback") == 0 && prev.result
+            && strcmp(prev.result, "done") == 0) {
+            /* Copying again would put each message twice on the source. */
+            printf("[%zu/%zu] %s: skipped, rolled back already (%s)\n", k, n, e->address,
+                   prev.finished ? prev.finished : "");
+            skipped++;
+        } else if (resume && prev.pass == c->pass && prev.result && strcmp(prev.result, "failed") != 0) {
             printf("[%zu/%zu] %s: skipped, %s in this pass already (%s)\n", k, n, e->address, prev.result,
                    prev.finished ? prev.finished : "");
             skipped++;
-            import_user_state_free(&prev);
-            continue;
+        } else if (jobs == 1 || pool_start(&pool, c, e, k, n, &prev) != 0) {
+            int rc = run_user(c, e, k, n, &prev);
+            pool.failed += rc < 0;
+            pool.over += rc > 0;
+            pool.done += rc == 0;
         }
-        if (e->source == IMPORT_IMAP)
-            printf("[%zu/%zu] %s: from %s at %s:%d (%s) ...\n", k, n, e->address, e->login, c->a->imap_host,
-                   c->a->imap_port, c->a->imap_tls);
-        else
-            printf("[%zu/%zu] %s: from maildir %s (%s) ...\n", k, n, e->address, e->maildir, e->layout);
-        fflush(stdout);
-        int rc = import_user(c, e, prev.dsync_state, &now);
-        print_report(k, n, e->address, &now);
-        if (save_user_state(c, e->address, &now) != 0)
-            rc = -1;
-        failed += rc < 0;
-        over += rc > 0;
-        done += rc == 0;
         import_user_state_free(&prev);
-        import_user_state_free(&now);
     }
+    while (pool.alive)
+        pool_reap_one(&pool);
+    free(pool.pids);
+    size_t done = pool.done, over = pool.over, failed = pool.failed + unreadable;
     if (c->a->only_user && n == 1 && done + over + failed + skipped == 0) {
         fprintf(stderr, "emailng: import: %s is not in %s\n", c->a->only_user, c->a->list_file);
         return EXIT_FAILED;
@@ -475,10 +670,31 @@ static int import_status(struct import_ctx *c)
 
 /* ---- the command ------------------------------------------------------------------ */
 
-static int parse_run_args(int argc, char **argv, struct run_args *a)
+/* The cut-over time: ISO 8601 in UTC (as `import status` prints times) or
+ * seconds since 1970; -1 on anything else. */
+static int parse_cutover(const char *text, long long *out)
+{
+    struct tm tm = {0};
+    const char *end = strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (end && *end == '\0') {
+        time_t t = timegm(&tm);
+        *out = (long long)t;
+        return t == (time_t)-1 ? -1 : 0;
+    }
+    char *num_end;
+    long long n = strtoll(text, &num_end, 10);
+    if (*text == '\0' || *num_end || n <= 0)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int parse_run_args(int argc, char **argv, struct run_args *a, int rollback)
 {
     memset(a, 0, sizeof *a);
+    a->rollback = rollback;
     a->imap_tls = "imaps";
+    a->jobs = 1;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(arg, "--final") == 0)
@@ -501,6 +717,16 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
             a->imap_ca = val;
         else if (strcmp(arg, "--user") == 0 && val && (i++, 1))
             a->only_user = val;
+        else if (strcmp(arg, "--cutover") == 0 && val && a->rollback && (i++, 1)) {
+            if (parse_cutover(val, &a->cutover) != 0)
+                return usage("--cutover: YYYY-MM-DDTHH:MM:SSZ (UTC) or seconds since 1970", val);
+        } else if (strcmp(arg, "--jobs") == 0 && val && (i++, 1)) {
+            char *end;
+            long jobs = strtol(val, &end, 10);
+            if (*end || end == val || jobs < 1 || jobs > JOBS_MAX)
+                return usage("--jobs: a number from 1 to 16", val);
+            a->jobs = (int)jobs;
+        }
         else if (arg[0] != '-' && a->list_file == NULL)
             a->list_file = arg;
         else
@@ -508,6 +734,8 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
     }
     if (a->list_file == NULL)
         return usage("which LIST file?", NULL);
+    if (rollback && (a->final || a->cutover == 0))
+        return usage(a->final ? "rollback takes no --final" : "rollback needs --cutover TIME", NULL);
     if (a->imap_port == 0)
         a->imap_port = strcmp(a->imap_tls, "imaps") == 0 ? 993 : 143;
     if (a->imap_ca && a->imap_ca[0] != '/')
@@ -547,15 +775,16 @@ int cmd_import_run(const struct options *o, int argc, char **argv)
 {
     if (argc < 1)
         return usage("which action (run, status)?", NULL);
-    int is_run = strcmp(argv[0], "run") == 0, is_status = strcmp(argv[0], "status") == 0;
+    int is_rollback = strcmp(argv[0], "rollback") == 0;
+    int is_run = strcmp(argv[0], "run") == 0 || is_rollback, is_status = strcmp(argv[0], "status") == 0;
     if (!is_run && !is_status)
         return usage("unknown action", argv[0]);
     struct run_args a = {0};
     if (is_status && argc > 1)
         return usage("unexpected argument", argv[1]);
-    if (is_run && parse_run_args(argc, argv, &a) != 0)
+    if (is_run && parse_run_args(argc, argv, &a, is_rollback) != 0)
         return EXIT_USAGE;
-    struct import_ctx c = {.o = o, .a = &a, .phase = a.final ? "final" : "pre"};
+    struct import_ctx c = {.o = o, .a = &a, .phase = is_rollback ? "rollback" : a.final ? "final" : "pre"};
     c.dir = xasprintf("%s/import", o->state_dir);
     if (is_status) {
         int rc = import_status(&c);

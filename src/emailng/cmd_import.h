@@ -1,7 +1,12 @@
 /* cmd_import: `emailng import run LIST ...` brings users' mail in from a
  * legacy IMAP server (Dovecot's imapc) or a maildir tree on disk, with
  * `doveadm sync -1 -R -s STATE` on the user's store, one user after
- * another; `emailng import status` shows each user's last report.
+ * another (--jobs N: N at once, each in a child process writing its own
+ * state and report lines); `emailng import status` shows each user's last
+ * report. `emailng import rollback LIST --cutover TIME` undoes a cut-over:
+ * mail received on EmailNG since TIME is copied back to the source with
+ * `doveadm import` (the source as the user's mail location: imapc APPENDs
+ * to the legacy server), once per user.
  *
  * Every run is a one-way, stateful sync (the dsync state of the user's
  * last run is kept in STATE/import/users/ADDRESS): only what changed on

@@ -107,8 +107,9 @@ static int run_quarantine(const struct options *o, int argc, char **argv)
 static const struct subcommand_help user_subcommands[] = {
     {"add", "ADDRESS [--quota SIZE] [--pair PAIR] [--password-stdin]",
      "create a user (in a domain of the site; the password is asked twice, or one line on stdin)"},
-    {"move", "ADDRESS PAIR [--abort]",
-     "move a user's mailbox to another store pair while the user works (--abort: roll back an unfinished copy)"},
+    {"move", "ADDRESS PAIR [--abort | --split-shares]",
+     "move a user's mailbox and shares to another store pair while the user works (--abort: roll back an "
+     "unfinished copy; --split-shares: move even if shares with users of another pair stop working)"},
     {"del", "ADDRESS [--purge]",
      "delete a user: out of every alias, mailbox archived on the stores (--purge: removed)"},
     {"passwd", "ADDRESS [--password-stdin]", "set a user's password"},
@@ -173,9 +174,11 @@ static const struct subcommand_help tls_subcommands[] = {
 
 static const struct subcommand_help import_subcommands[] = {
     {"run", "LIST [--imap-host HOST] [--imap-port N] [--imap-tls imaps|starttls|none] [--imap-ca FILE] [--final] "
-            "[--restart] [--user ADDRESS]",
+            "[--restart] [--user ADDRESS] [--jobs N]",
      "bring the listed users' mail in (legacy IMAP server or maildir), one-way: only what changed since the "
-     "last run moves"},
+     "last run moves (--jobs N: N users at once)"},
+    {"rollback", "LIST --cutover TIME [--imap-host HOST ...] [--user ADDRESS] [--jobs N]",
+     "undo a cut-over: mail received on EmailNG since TIME goes back to the legacy server (or maildir), once"},
     {"status", "", "each imported user's last report (exit 1 if one failed or is over quota)"},
     {NULL, NULL, NULL},
 };
@@ -308,7 +311,8 @@ const struct command commands[] = {
      "[maildir++|fs]` (PASSWORD_FILE: root's, mode 0600 or 0400). Every run is a one-way\n"
      "sync from the last run's state: new mail, flag changes and deletions on the source move;\n"
      "changes made on EmailNG stay. --final after the cut-over (needs an earlier run). An\n"
-     "interrupted pass is resumed by the next run (--restart: a new pass). State and reports:\n"
+     "interrupted pass is resumed by the next run (--restart: a new pass). `rollback --cutover\n"
+     "TIME` copies mail received on EmailNG since the cut-over back to the source. State and reports:\n"
      "STATE/import. See docs/admin-manual.md, section Migration.",
      import_subcommands, 1, cmd_import_run},
     {"fts", NULL, "the stores' full-text search indexes (IMAP SEARCH): rescan, reindex, optimize",

@@ -14,6 +14,7 @@
 #include "directory_export.h"
 #include "fabric.h"
 #include "fsutil.h"
+#include "move_acl.h"
 #include "render.h"
 #include "site_storage.h"
 #include "store_pairs.h"
@@ -23,6 +24,8 @@
  * phase: what is left is copied by the final sync after the switch. */
 #define CATCH_UP_MESSAGES 50
 #define MAX_COPY_ROUNDS 5
+/* Tries of one sync that doveadm ends with "run dsync again" (exit 2). */
+#define SYNC_TRIES 3
 /* How long the target pair gets to replicate the moved mailbox. */
 #define REPLICATION_TIMEOUT_MS (10 * 60 * 1000)
 
@@ -276,7 +279,21 @@ static int sync_once(const struct move *m, buf *err)
     render_context_free(&ctx);
     /* -l 60: wait for the user's lock while the replicator syncs it. */
     const char *args[] = {"sync", "-l", "60", "-u", m->address, dest, NULL};
-    int rc = doveadm_ok(m, m->src, "dsync to the target pair", args, NULL, err);
+    int rc = -1;
+    /* Exit 2: mail arrived on either side during the sync ("run dsync
+     * again"); what was synced stays, the next try brings the rest. */
+    for (int attempt = 1; attempt <= SYNC_TRIES; attempt++) {
+        buf out = BUF_INIT;
+        int status = doveadm_on(m, m->src, args, &out, err);
+        if (status == 0)
+            rc = 0;
+        else if (status > 0 && (status != 2 || attempt == SYNC_TRIES))
+            buf_printf(err, "dsync to the target pair on %s failed (doveadm exit %d): %s", m->src->name, status,
+                       buf_cstr(&out));
+        buf_free(&out);
+        if (status != 2)
+            break;
+    }
     free(dest);
     return rc;
 }
@@ -386,9 +403,22 @@ static int phase_verify(struct move *m, buf *err)
         if (sync_once(m, err) != 0)
             return -1;
     printf("  final sync in %.1f s\n", (double)(clock_ms() - t0) / 1000);
+    /* The shares: dsync brought them to the target's active store; both
+     * target stores get them (and their dictionaries) now, not at the
+     * partner's next replication, before the old copy goes. */
+    struct move_acls acls;
+    if (move_acl_collect(m->state_dir, m->src, m->address, &acls, err) != 0)
+        return -1;
+    int rc = move_acl_apply(m->state_dir, m->dst, m->address, &acls, err) == 0
+             && move_acl_apply(m->state_dir, m->dst_partner, m->address, &acls, err) == 0 ? 0 : -1;
+    if (rc == 0 && acls.n)
+        printf("  %zu share(s) (ACL entries) set on %s and %s\n", acls.n, m->dst->name, m->dst_partner->name);
+    move_acls_free(&acls);
+    if (rc != 0)
+        return -1;
     buf want = BUF_INIT, want_extras = BUF_INIT;
     size_t n_want = 0;
-    int rc = message_list(m, m->src, &want, &n_want, err);
+    rc = message_list(m, m->src, &want, &n_want, err);
     if (rc == 0)
         rc = extras(m, m->src, &want_extras, err);
     /* The target's replicator syncs the user to the partner now, not at
@@ -535,16 +565,47 @@ static int set_stores(struct move *m, buf *err)
     return 0;
 }
 
+/* A share joins an owner's mailbox and its readers' sessions on one store:
+ * owner and readers must be on the same pair (`share grant` checks it).
+ * A move that would part them is refused, naming them, unless
+ * --split-shares: then those shares stop working until the others are on
+ * the target pair too (a team moved one by one); the ACLs travel with the
+ * owner either way. */
+static int check_shares(struct move *m, struct directory *d, int split, buf *err)
+{
+    struct move_acls acls;
+    if (move_acl_collect(m->state_dir, m->src, m->address, &acls, err) != 0)
+        return -1;
+    buf crossing = BUF_INIT;
+    int n = move_acl_crossing(m->site, m->state_dir, m->src, d, m->address, m->to, &acls, &crossing, err);
+    move_acls_free(&acls);
+    int rc = n < 0 ? -1 : 0;
+    if (n > 0 && !split) {
+        buf_printf(err, "on %s it would be parted from users of another store pair; it\n%s"
+                        "move them together (owner and readers on one pair), revoke those shares, or move it "
+                        "anyway with --split-shares (those shares stop working until all are on %s)",
+                   m->to, buf_cstr(&crossing), m->to);
+        rc = -1;
+    } else if (n > 0) {
+        printf("warning: %s: these shares stop working until the other users are on %s too:\n%s", m->address,
+               m->to, buf_cstr(&crossing));
+    }
+    buf_free(&crossing);
+    return rc;
+}
+
 int cmd_user_move(int argc, char **argv, const struct directory_target *t)
 {
     signal(SIGPIPE, SIG_IGN);
     const char *words[2] = {NULL, NULL};
-    int n_words = 0, abort_move = 0;
+    int n_words = 0, abort_move = 0, split_shares = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--abort") == 0)
             abort_move = 1;
+        else if (strcmp(argv[i], "--split-shares") == 0)
+            split_shares = 1;
         else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "emailng: user move: unknown option %s\nusage: emailng user move ADDRESS PAIR [--abort]\n",
+            fprintf(stderr, "emailng: user move: unknown option %s\nusage: emailng user move ADDRESS PAIR [--abort | --split-shares]\n",
                     argv[i]);
             return 2;
         } else if (n_words < 2)
@@ -553,7 +614,7 @@ int cmd_user_move(int argc, char **argv, const struct directory_target *t)
             n_words++;
     }
     if (n_words != 2) {
-        fputs("emailng: user move: ADDRESS and PAIR expected\nusage: emailng user move ADDRESS PAIR [--abort]\n",
+        fputs("emailng: user move: ADDRESS and PAIR expected\nusage: emailng user move ADDRESS PAIR [--abort | --split-shares]\n",
               stderr);
         return 2;
     }
@@ -628,6 +689,8 @@ int cmd_user_move(int argc, char **argv, const struct directory_target *t)
         rc = 0;
         goto out;
     }
+    if (!recorded && check_shares(&m, d, split_shares, &err) != 0)
+        goto out;
     printf("moving %s from %s (%s) to %s (%s)%s\n", m.address, m.from, m.src->name, m.to, m.dst->name,
            recorded ? " (taking up the recorded move)" : "");
     long long t0 = clock_ms();
@@ -643,6 +706,11 @@ int cmd_user_move(int argc, char **argv, const struct directory_target *t)
     if (strcmp(m.phase, "switched") == 0 && phase_verify(&m, &err) != 0)
         goto out;
     if (remove_copies(&m, m.src, m.src_partner, &err) != 0)
+        goto out;
+    /* Readers left on the old pair must no longer see the user's folders
+     * there: opening them would create the mailbox again. */
+    if (move_acl_forget_owner(m.site, m.state_dir, m.src, m.address, &err) != 0
+        || move_acl_forget_owner(m.site, m.state_dir, m.src_partner, m.address, &err) != 0)
         goto out;
     if (unlink(m.state_file) != 0) {
         buf_printf(&err, "cannot remove %s: %s", m.state_file, strerror(errno));

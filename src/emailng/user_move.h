@@ -19,6 +19,10 @@
  *   then      the source stores forget the user (replicator remove) and
  *             its mailbox (and ALT files) is removed on both; the state
  *             file goes.
+ * Shares (ACLs): set on both target stores after the final sync, the user
+ * removed from the old stores' shared-mailbox dictionaries (move_acl.h); a
+ * move that would part the user from a user of another pair it shares
+ * with is refused before it starts, unless --split-shares.
  * --abort rolls a move back while it is still copying (the user never
  * left the source): the target's copy is removed on both target stores.
  * After the switch there is no abort: the move is finished by running it

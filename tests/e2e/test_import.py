@@ -10,7 +10,9 @@ servers). It is filled by IMAP APPEND with flags, keywords and INTERNALDATE
 set explicitly; a second legacy user serves a maildir tree written here
 with hostile content, so that both sources are compared by IMAP FETCH on
 both sides: sha256 of BODY.PEEK[], FLAGS, INTERNALDATE, folder, and the
-UIDs."""
+UIDs. `import run --jobs N` imports several users at once; `import
+rollback` copies what arrived on EmailNG since the cut-over back to the
+legacy server."""
 
 import base64
 import hashlib
@@ -596,6 +598,65 @@ def test_final_run_keeps_changes_made_on_emailng(mig):
     assert re.search(r"^%s pass=\d+ phase=final result=done" % re.escape(mig.user_imap), st.out, re.M), st
 
 
+def by_hash(snap, folder):
+    """{sha256: (flags, internaldate)} of a folder of a snapshot; each hash once."""
+    msgs = snap[folder]["messages"].values()
+    out = {h: (flags, date) for h, flags, date, _ in msgs}
+    assert len(out) == len(msgs), "%s: a message is there twice" % folder
+    return out
+
+
+def test_rollback_copies_mail_since_cut_over_back(mig):
+    """`emailng import rollback --cutover T`: what arrived on EmailNG after the cut-over T (delivered or
+    saved there, in an existing and in a new folder) goes back to the legacy server once, with bytes, flags
+    and INTERNALDATE; what the final run brought from the legacy server (saved on EmailNG after T but
+    received before it) is not copied back; a second rollback copies nothing."""
+    # Received on the old server before the cut-over; the final run brings it after.
+    m = mig.legacy.connect("old1")
+    assert m.append("INBOX", None, '"01-Dec-2026 01:02:03 +0000"', message(500))[0] == "OK"
+    m.logout()
+    cutover = int(time.time())
+    time.sleep(1.1)
+    r = run_import(mig, "--final")
+    assert r.rc == 0, r
+    # After the cut-over, on EmailNG: a delivery-like APPEND, and a new folder.
+    h = imap_connect(mig.site, mig.user_imap, mig.pw_imap)
+    assert h.append("INBOX", r"(\Flagged)", None, message(501))[0] == "OK"
+    assert h.create("Afterwards")[0] == "OK"
+    assert h.append("Afterwards", r"(\Seen $Label1)", None, message(502))[0] == "OK"
+    here = snapshot(h, ["INBOX", "Afterwards"])
+    h.logout()
+    m = mig.legacy.connect("old1")
+    before = snapshot(m, ["INBOX"])
+    m.logout()
+
+    r = mig.site.run("import", "rollback", mig.list_file, "--cutover",
+                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutover)), "--imap-host", "127.0.0.1",
+                     "--imap-port", str(LEGACY_PORT), "--imap-tls", "none", timeout=300)
+    assert r.rc == 0, r
+    rep, line = report(r, mig.user_imap)
+    assert rep["new_messages"] == "2", line
+    m = mig.legacy.connect("old1")
+    after = snapshot(m, ["INBOX", "Afterwards"])
+    m.logout()
+    want_inbox = dict(by_hash(before, "INBOX"))
+    new_here = {k: v for k, v in by_hash(here, "INBOX").items() if k not in want_inbox}
+    assert len(new_here) == 1, new_here          # message 501 alone: 500 is on both already
+    want_inbox.update(new_here)
+    assert by_hash(after, "INBOX") == want_inbox
+    assert by_hash(after, "Afterwards") == by_hash(here, "Afterwards")
+    # Once only.
+    r = mig.site.run("import", "rollback", mig.list_file, "--cutover", str(cutover), "--imap-host", "127.0.0.1",
+                     "--imap-port", str(LEGACY_PORT), "--imap-tls", "none", timeout=300)
+    assert r.rc == 0 and re.search(r"%s: skipped, rolled back already" % re.escape(mig.user_imap), r.out), r
+    m = mig.legacy.connect("old1")
+    again = snapshot(m, ["INBOX", "Afterwards"])
+    m.logout()
+    assert again == after
+    bad = mig.site.run("import", "rollback", mig.list_file, "--imap-host", "127.0.0.1")
+    assert bad.rc == 2 and "--cutover" in bad.err, bad
+
+
 def test_final_run_refuses_user_never_imported(mig):
     """--final for a user without an earlier run fails that user (a stateless one-way sync would bring
     back mail deleted on EmailNG), with the reason."""
@@ -631,3 +692,28 @@ def test_import_over_quota_is_reported(mig):
     assert rep["messages"] == rep["source_messages"] == "4", line
     old, new = snapshots(mig, user, pw, "full")
     assert_same(old, new, "over quota")
+
+
+def test_parallel_import_reports_every_user(mig):
+    """--jobs 3: three users imported at once, each with its own report and the legacy mailbox's mail
+    (bytes, flags, INTERNALDATE, UIDs); --jobs outside 1..16 is a usage error."""
+    users = [mig.site.new_user(prefix="par") for _ in range(3)]
+    lst = os.path.join(mig.root, "parallel.list")
+    with open(lst, "w") as f:
+        f.writelines("%s imap old1 %s\n" % (u, mig.pwfile) for u, _ in users)
+    r = run_import(mig, "--jobs", "3", list_file=lst)
+    assert r.rc == 0 and "3 at once" in r.out, r
+    assert re.search(r"^import pass \d+: 3 done, 0 over quota, 0 failed, 0 skipped$", r.out, re.M), r
+    for u, _ in users:
+        rep, line = report(r, u)
+        assert rep["messages"] == rep["source_messages"] and int(rep["new_messages"]) > 0, line
+    m = mig.legacy.connect("old1")
+    old = snapshot(m)
+    m.logout()
+    for u, pw in users:
+        h = imap_connect(mig.site, u, pw)
+        new = snapshot(h)
+        h.logout()
+        assert_same(old, new, "parallel " + u)
+    bad = run_import(mig, "--jobs", "17", list_file=lst)
+    assert bad.rc == 2 and "--jobs" in bad.err, bad

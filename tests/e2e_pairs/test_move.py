@@ -2,7 +2,9 @@
 store pair while an IMAP session is open and mail keeps arriving; every
 Message-ID is there exactly once afterwards, on both stores of the target
 pair, and gone from the old pair; the Sieve script and subscriptions
-follow. An interrupted move is rolled back (--abort) or taken up again."""
+follow. An interrupted move is rolled back (--abort) or taken up again.
+Shares (ACLs) travel with their owner; a move that would part an owner
+from its readers is refused unless --split-shares."""
 
 import collections
 import imaplib
@@ -211,3 +213,55 @@ def test_interrupted_move_rolls_back_or_goes_on(pairs):
     cp = move(pairs, user, "pair2")
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert not os.path.exists(os.path.join(pairs.state, "moves", user))
+
+
+def test_move_carries_shares_and_refuses_to_part_them(pairs):
+    owner, reader = "teamlead@%s" % DOMAIN, "teammate@%s" % DOMAIN
+    add_user(pairs, "teamlead", "pair1")
+    add_user(pairs, "teammate", "pair1")
+    m = login(pairs, owner)
+    msgid = new_msgid("team")
+    assert m.create("Team")[0] == "OK"
+    assert m.append("Team", None, None, message([owner], msgid, subject="team").encode())[0] == "OK"
+    m.logout()
+    pairs.emailng("share", "grant", owner, "Team", reader)
+    # dsync by itself carries the ACL entry (a mailbox attribute) and the
+    # target store's shared-mailbox dictionary follows (what the move relies
+    # on besides setting the ACLs on both target stores itself).
+    doveadm(pairs, "store1", "sync", "-u", owner, "tcps:198.18.0.33:12345")
+    assert "Team" in doveadm(pairs, "store3", "mailbox", "list", "-u", owner).stdout.split()
+    assert "user=" + reader in doveadm(pairs, "store3", "acl", "get", "-u", owner, "Team").stdout
+    with open(os.path.join(pairs.state, "data", "store3", "shared", "shared-mailboxes.db")) as f:
+        assert "shared/shared-boxes/user/%s/%s\n" % (reader, owner) in f.read()
+    # Either of them alone on pair2 would part them: refused, naming the other.
+    for who, said in ((reader, "reads the shares of %s (pair pair1)" % owner),
+                      (owner, "shares Team with %s (pair pair1)" % reader)):
+        cp = move(pairs, who, "pair2")
+        assert cp.returncode == 1 and said in cp.stderr and "--split-shares" in cp.stderr, cp.stderr
+        assert "store_pair: pair1\n" in pairs.emailng("user", "show", who).stdout
+        assert not os.path.exists(os.path.join(pairs.state, "moves", who))
+    # Moved one by one: the reader knowingly first, then the owner, whose
+    # ACL is set on both stores of pair2.
+    cp = move(pairs, reader, "pair2", "--split-shares")
+    assert cp.returncode == 0 and "stop working" in cp.stdout, cp.stdout + cp.stderr
+    cp = move(pairs, owner, "pair2")
+    assert cp.returncode == 0 and "1 share(s)" in cp.stdout, cp.stdout + cp.stderr
+    for s in ("store3", "store4"):
+        acl = doveadm(pairs, s, "-f", "tab", "acl", "get", "-u", owner, "Team").stdout
+        assert re.search(r"^user=%s\t\t.*\bread\b" % re.escape(reader), acl, re.M), (s, acl)
+    # The reader, on pair2 now, sees and reads the owner's folder.
+    m = login(pairs, reader)
+    try:
+        typ, listed = m.list("Shared/", "*")
+        assert typ == "OK" and any(b"Shared/%s/Team" % owner.encode() in l for l in listed), listed
+        assert m.select('"Shared/%s/Team"' % owner, readonly=True)[0] == "OK"
+        typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        assert typ == "OK" and msgid.encode() in data[0][1], data
+    finally:
+        m.logout()
+    # The old pair's shared-mailbox dictionaries no longer name the owner.
+    for s in ("store1", "store2"):
+        db = os.path.join(pairs.state, "data", s, "shared", "shared-mailboxes.db")
+        with open(db) as f:
+            assert owner not in f.read(), s
+        assert os.stat(db).st_uid != 0, "%s: the dictionary became root's" % s
