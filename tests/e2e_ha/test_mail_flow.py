@@ -61,8 +61,9 @@ def test_every_host_and_service_up(ha):
     # (Prometheus endpoints, admin manual 4d)
     assert services["dir1"] == ["metricsd", "slapd"]
     assert services["store1"] == ["dovecot", "metricsd", "postfix", "postfix-exporter", "syncwatch"]
-    # fail2ban where users log in (X2): the proxies and the relays
-    assert services["proxy2"] == ["dovecot", "fail2ban", "healthd", "metricsd", "nginx"]
+    # fail2ban where users log in (X2): the proxies and the relays; the
+    # webmail's php-fpm beside nginx (the fixture turns webmail on)
+    assert services["proxy2"] == ["dovecot", "fail2ban", "healthd", "metricsd", "nginx", "php-fpm"]
     # dovecot: the auth service only; unbound: the caching resolver (S8);
     # the content filter (filter.enabled)
     # fromcheck: the submission milter (header From:/Sender: against the login)
