@@ -16,6 +16,7 @@ quarantine agrees with `emailng quarantine list --json`. From the internet
 """
 
 import json
+import re
 import os
 import ssl
 import sys
@@ -243,21 +244,32 @@ def test_stores_count_syncwatch_interventions_as_its_log_does(ha):
             stuck.kill()
             stuck.wait()
     key = "emailng_syncwatch_interventions_total"
-    deadline = time.monotonic() + 20        # the retry waits for the partner's answer
+    # The retry line follows the partner's answer (syncwatch waits up to
+    # 10 s for it); the counters file is written after the round.
+    deadline = time.monotonic() + 30
     while True:
         after = scrape(ha, "store1", EMAILNG)
-        if value(after, key, action="retry", result="requested") > value(before, key, action="retry",
-                                                                          result="requested") \
-                or time.monotonic() > deadline:
+        new_lines = [line for line in ha.log("store1", "syncwatch.log").splitlines()
+                     if "stalled-dsync" in line][ended + retried:]
+        done = (_syncwatch_lines(ha, "store1", "end") > ended and _syncwatch_lines(ha, "store1", "retry") > retried
+                and total(after, key, action="retry") > total(before, key, action="retry"))
+        if done or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert value(after, key, action="end", result="killed") == value(before, key, action="end", result="killed") + 1
-    assert value(after, key, action="retry", result="requested") == \
-        value(before, key, action="retry", result="requested") + 1
-    assert total(after, key, action="end") - total(before, key, action="end") == \
-        _syncwatch_lines(ha, "store1", "end") - ended == 1
-    assert total(after, key, action="retry") - total(before, key, action="retry") == \
-        _syncwatch_lines(ha, "store1", "retry") - retried == 1
+    why = "stuck client: %r; syncwatch's new lines: %s" % (out, new_lines)
+    assert _syncwatch_lines(ha, "store1", "end") - ended == 1, why
+    assert _syncwatch_lines(ha, "store1", "retry") - retried == 1, why
+    # Each new log line moved the counter of its action and result by one.
+    for line in new_lines:
+        action = re.search(r'action="(\w+)"', line).group(1)
+        result = re.search(r'result="(\w+)', line).group(1)
+        assert value(after, key, action=action, result=result) == \
+            value(before, key, action=action, result=result) + 1, (line, why)
+    assert total(after, key, action="end") - total(before, key, action="end") == 1, why
+    assert total(after, key, action="retry") - total(before, key, action="retry") == 1, why
+    # What the test provoked: a stalled server killed, the partner asked.
+    assert value(after, key, action="end", result="killed") == \
+        value(before, key, action="end", result="killed") + 1, why
 
 
 def test_relays_report_their_quarantine_as_quarantine_list_does(ha):
