@@ -34,6 +34,7 @@
 #include "tlspolicy_service.h"
 #include "webserver_service.h"
 #include "webmail_service.h"
+#include "junklist_service.h"
 #include "store_pairs.h"
 #include "syncwatch_service.h"
 
@@ -507,6 +508,12 @@ const struct service services[] = {
      .prepare = webmail_passwd_prepare, .start = webmail_passwd_start, .ready = webmail_passwd_ready,
      .pid = webmail_passwd_pid, .stop = webmail_passwd_stop, .ports = no_ports, .local_endpoint = "unix socket",
      .wanted = webmail_passwd_wanted, .component = "roundcube"},
+    /* The webmail's Junk buttons teach the spam lists (junklist_service.h):
+     * after Dovecot (it searches the user's mail), before php-fpm. */
+    {.name = "junklist", .roles = ROLE_PROXY,
+     .prepare = junklist_prepare, .start = junklist_start, .ready = junklist_ready,
+     .pid = junklist_pid, .stop = junklist_stop, .ports = no_ports, .local_endpoint = "unix socket",
+     .wanted = junklist_wanted, .component = "roundcube"},
     /* Roundcube under php-fpm (webmail_service.c), behind that nginx. */
     {.name = "php-fpm", .roles = ROLE_PROXY,
      .prepare = webmail_prepare, .start = webmail_start, .ready = webmail_ready, .pid = webmail_pid,

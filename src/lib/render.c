@@ -18,6 +18,7 @@
 
 #include "client_config.h"
 #include "site_webmail.h"
+#include "site_webmail_junk.h"
 #include "dkim.h"
 #include "dns_records.h"
 #include "fsutil.h"
@@ -690,6 +691,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_lists_context(host, ctx);
     client_config_context(site, host, ctx);   /* nginx and the clients' auto-configuration */
     site_webmail_render(site, host, ctx);     /* after client_config: the public names */
+    site_webmail_junk_render(site, host, ctx);
     {
         buf guard = BUF_INIT;
         loopback_guard_rules(site, host, &guard);

@@ -98,8 +98,14 @@ $config['password_force_save'] = false;
 $config['password_login_exceptions'] = null;
 
 // markasjunk: moves to Junk (and back to INBOX) and sets the $Junk /
-// $NotJunk keywords; no learning driver (docs/admin-manual.md, "Webmail").
-$config['markasjunk_learning_driver'] = null;
+// $NotJunk keywords; where emailng-junklist runs (directory and store on this
+// host), driver cmd_learn also reports the sender to it: Junk adds the sender
+// to the user's deny list, Not junk to the allow list (the lists of `emailng
+// user spam`), after it checked the user has mail from that sender; the web
+// tier holds no directory credential (docs/admin-manual.md, "Webmail").
+$config['markasjunk_learning_driver'] = {{webmail_junk_driver}};
+$config['markasjunk_spam_cmd'] = {{webmail_junk_spam_cmd}};
+$config['markasjunk_ham_cmd'] = {{webmail_junk_ham_cmd}};
 $config['markasjunk_spam_flag'] = '$Junk';     // RFC 5788 keywords, as other clients set them
 $config['markasjunk_ham_flag'] = '$NotJunk';
 $config['markasjunk_read_spam'] = true;

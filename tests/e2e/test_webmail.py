@@ -4,7 +4,9 @@ https://mail.example.test/webmail/, driven by a real headless browser
 a message delivered by SMTP, send one (it arrives over IMAP), make a filter
 and a vacation reply with the managesieve plugin (they act on the next
 delivery), change the password through emailng-passwd (the old one fails
-over IMAP at once, the new one works), see the quota; a wrong password is refused. The rendered nginx and
+over IMAP at once, the new one works), mark junk and not junk (the sender lands on
+the user's deny, then allow list through emailng-junklist, which refuses senders
+the user has no mail from), see the quota; a wrong password is refused. The rendered nginx and
 PHP configuration pass `nginx -t`, `php-fpm -t` and `php -l`, and the
 per-site des_key is in the state directory, not in the configuration.
 
@@ -30,7 +32,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from conftest import (CLIENT_ADDR, HOST, TLS_NAME, imap_connect, imap_find, make_message, msgid, smtp_send,
+from conftest import (CLIENT_ADDR, EMAILNG, HOST, TLS_NAME, imap_connect, imap_find, make_message, msgid, smtp_send,
                       tls_context, wait_for_message)
 from test_sieve import _session as sieve_session
 
@@ -416,15 +418,37 @@ def _mailbox_of(site, user, pw, mid, mailboxes):
         m.logout()
 
 
+def _spam_lists(site, user):
+    """`emailng user spam USER` (no change): {"allow": [...], "deny": [...]}."""
+    out = site.run("user", "spam", user, check=True).out
+    lists = {}
+    for line in out.splitlines():
+        label, _, rest = line.partition(": ")
+        if label in ("allow", "deny"):
+            lists[label] = [] if rest == "none" else rest.split(", ")
+    return lists
+
+
+def _wait_lists(site, user, want):
+    deadline = time.monotonic() + WAIT
+    while (got := _spam_lists(site, user)) != want:
+        assert time.monotonic() < deadline, "lists of %s: %r, expected %r" % (user, got, want)
+        time.sleep(0.5)
+
+
 def test_junk_and_archive(site, browser):
-    """C3: the Junk button (markasjunk) moves the open message to Junk with the $Junk keyword;
-    the Archive button moves another one to Archive (made on first use)."""
+    """C3: the Junk button (markasjunk) moves the open message to Junk with the $Junk keyword and
+    puts its sender on the user's deny list (`emailng user spam`, through emailng-junklist);
+    "Not junk" in Junk moves it back to INBOX and puts the sender on the allow list instead.
+    The Archive button moves another one to Archive (made on first use)."""
     user, pw = site.new_user(prefix="wmjunk")
+    sender = "Junk.Sender@example.test"
     mids = [msgid(), msgid()]
     for n, mid in enumerate(mids):
-        smtp_send("bob@example.test", [user],
-                  make_message("bob@example.test", user, mid, subject="webmail %s %d" % ("junk archive".split()[n], n))[0])
+        smtp_send(sender, [user],
+                  make_message(sender, user, mid, subject="webmail %s %d" % ("junk archive".split()[n], n))[0])
         wait_for_message(site, user, mid, password=pw)
+    assert _spam_lists(site, user) == {"allow": [], "deny": []}
     assert login(browser, user, pw)
     for n, (mid, button, target) in enumerate(zip(mids, ("junk", "archive"), ("Junk", "Archive"))):
         uid = inbox_uid(browser, "webmail %s %d" % (button, n))
@@ -441,3 +465,59 @@ def test_junk_and_archive(site, browser):
         assert typ == "OK" and len(data[0].split()) == 1, data
     finally:
         m.logout()
+    _wait_lists(site, user, {"allow": [], "deny": ["junk.sender@example.test"]})
+
+    uid = inbox_uid(browser, "webmail junk 0", mbox="Junk")
+    browser.get(BASE + "?_task=mail&_mbox=Junk&_action=show&_uid=" + uid)
+    _toolbar_click(browser, "notjunk")
+    deadline = time.monotonic() + WAIT
+    while _mailbox_of(site, user, pw, mids[0], ["INBOX", "Junk"]) != ["INBOX"]:
+        assert time.monotonic() < deadline, "%s not moved back to INBOX" % mids[0]
+        time.sleep(0.5)
+    _wait_lists(site, user, {"allow": ["junk.sender@example.test"], "deny": []})
+    log = open(os.path.join(site.state, "log", "mail", "junklist.log")).read()
+    assert re.search(r'user="%s" verdict="spam" sender="junk.sender@example.test" result="added"' % re.escape(user),
+                     log), log[-2000:]
+    assert re.search(r'user="%s" verdict="ham" sender="junk.sender@example.test" result="added"' % re.escape(user),
+                     log), log[-2000:]
+
+
+def _junklist_request(site, line):
+    path = os.path.join(site.state, "run", "mail", "roundcube", "junklist.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(path)
+    try:
+        s.sendall(line)
+        return s.makefile("rb").readline().decode().strip()
+    finally:
+        s.close()
+
+
+def test_junklist_refuses(site):
+    """C3: emailng-junklist's socket is root's and www-data's only; it writes no list for a
+    sender the user holds no mail from (whoever controls the web tier cannot fill anyone's
+    lists at will), nor for a malformed or overlong request; the lists stay empty."""
+    sock = os.stat(os.path.join(site.state, "run", "mail", "roundcube", "junklist.sock"))
+    assert stat.S_IMODE(sock.st_mode) == 0o660 and sock.st_uid == 0 \
+        and sock.st_gid == grp.getgrnam("www-data").gr_gid, oct(sock.st_mode)
+    user, pw = site.new_user(prefix="wmjl")
+    mid = msgid()
+    smtp_send("real.sender@example.test", [user], make_message("real.sender@example.test", user, mid)[0])
+    wait_for_message(site, user, mid, password=pw)
+    for line, why in ((b"spam %s stranger@example.test\n" % user.encode(), "no message from that sender"),
+                      (b"ham %s stranger@example.test\n" % user.encode(), "no message from that sender"),
+                      (b"spam nobody-here@example.test real.sender@example.test\n", "no message from that sender"),
+                      (b"spam %s (mail=*)@example.test\n" % user.encode(), "sender"),
+                      (b"deny %s real.sender@example.test\n" % user.encode(), "unknown verdict"),
+                      (b"spam %s " % user.encode() + b"a" * 600 + b"@example.test\n", "expected one line")):
+        answer = _junklist_request(site, line)
+        assert answer.startswith("500 ") and why in answer, (line[:80], answer)
+    assert _spam_lists(site, user) == {"allow": [], "deny": []}
+    # www-data's own view: the report mode Roundcube runs, for a sender the user has mail from.
+    r = subprocess.run(["setpriv", "--reuid=www-data", "--regid=www-data", "--init-groups",
+                        os.path.join(os.path.dirname(EMAILNG), "emailng-junklist"), "--report", "--socket",
+                        os.path.join(site.state, "run", "mail", "roundcube", "junklist.sock"),
+                        "spam", user, "Real.Sender@example.test"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "added to the deny list" in r.stdout, (r.returncode, r.stdout, r.stderr)
+    assert _spam_lists(site, user) == {"allow": [], "deny": ["real.sender@example.test"]}
