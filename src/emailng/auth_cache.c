@@ -13,7 +13,7 @@
  * only hosts whose "dovecot" component comes from one of them are asked. */
 static const char *const cached_templates[] = {"dovecot", NULL};
 
-static int has_auth_cache(const struct site_host *h)
+int auth_cache_on(const struct site_host *h)
 {
     const struct host_kind *kind = host_kind_of(h->roles);
     if (kind == NULL)
@@ -33,7 +33,7 @@ int auth_cache_flush(const struct site *site, const char *state_dir)
     int rc = 0;
     for (size_t i = 0; i < site->n_hosts; i++) {
         const struct site_host *h = &site->hosts[i];
-        if (!has_auth_cache(h))
+        if (!auth_cache_on(h))
             continue;
         char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", state_dir, h->name);
         const char *argv[] = {"/usr/bin/doveadm", "-c", conf, "auth", "cache", "flush", NULL};

@@ -13,6 +13,9 @@
 
 #include "site.h"
 
+/* 1 if host's Dovecot caches passdb answers (to be flushed after a change). */
+int auth_cache_on(const struct site_host *host);
+
 /* 0 when every host flushed its cache, -1 otherwise (reported). */
 int auth_cache_flush(const struct site *site, const char *state_dir);
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth_cache.h"
 #include "fsutil.h"
 #include "password.h"
 #include "process.h"
@@ -209,6 +210,10 @@ int webmail_passwd_prepare(const struct service_env *env, buf *err)
     return rc;
 }
 
+/* The directory: over ldapi as root where it is on this host (the small
+ * site); else LDAPS with this proxy's client certificate CN=passwd, whose
+ * identity may write userPassword only (templates/slapd-directory). Dovecot's
+ * auth cache is flushed only where it has one (auth_cache.h). */
 int webmail_passwd_start(const struct service_env *env, buf *err)
 {
     char *program = process_program_next_to_us("emailng-passwd", "emailng-passwd");    /* else PATH */
@@ -216,14 +221,41 @@ int webmail_passwd_start(const struct service_env *env, buf *err)
     char *pid_file = service_path(env, "run_dir", "roundcube/passwd.pid");
     char *dovecot = service_path(env, "etc_dir", "dovecot/dovecot.conf");
     char *log = service_path(env, "log_dir", "passwd.log");
-    const char *argv[] = {program, "--socket", socket, "--group", WEBMAIL_USER,
-                          "--ldap-uri", service_var(env, "ldap_uri"), "--ldap-base", service_var(env, "ldap_base"),
-                          "--dovecot-config", dovecot, "--min-length", WEBMAIL_PASSWORD_MIN,
-                          "--log", log, "--pid-file", pid_file, "-t", NULL};
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = program;
+    argv[n++] = "--socket";
+    argv[n++] = socket;
+    argv[n++] = "--group";
+    argv[n++] = WEBMAIL_USER;
+    argv[n++] = "--ldap-uri";
+    argv[n++] = service_var(env, "ldap_uri");
+    argv[n++] = "--ldap-base";
+    argv[n++] = service_var(env, "ldap_base");
+    if (!(env->host->roles & ROLE_DIRECTORY)) {
+        argv[n++] = "--tls-ca";
+        argv[n++] = service_var(env, "tls_ca");
+        argv[n++] = "--tls-cert";
+        argv[n++] = service_var(env, "tls_client_passwd_cert");
+        argv[n++] = "--tls-key";
+        argv[n++] = service_var(env, "tls_client_passwd_key");
+    }
+    if (auth_cache_on(env->host)) {
+        argv[n++] = "--dovecot-config";
+        argv[n++] = dovecot;
+    }
+    argv[n++] = "--min-length";
+    argv[n++] = WEBMAIL_PASSWORD_MIN;
+    argv[n++] = "--log";
+    argv[n++] = log;
+    argv[n++] = "--pid-file";
+    argv[n++] = pid_file;
+    argv[n++] = "-t";
+    argv[n] = NULL;
     int rc = service_run(argv, err);
     if (rc != 0)
         buf_printf(err, " (emailng-passwd is looked for next to emailng, then on PATH)");
-    argv[sizeof argv / sizeof argv[0] - 2] = NULL;     /* the same, without -t */
+    argv[n - 1] = NULL;     /* the same, without -t */
     if (rc == 0)
         rc = process_spawn_daemon(argv, log, err);
     free(program);

@@ -1,4 +1,4 @@
-/* directory: users and aliases over libldap, ldapi + SASL EXTERNAL;
+/* directory: users and aliases over libldap, ldapi or LDAPS + SASL EXTERNAL;
  * see directory.h. */
 #include "directory.h"
 
@@ -287,8 +287,32 @@ static void explain_address_taken(buf *err, const char *address,
 
 /* ---- open, close, base ------------------------------------------------- */
 
+/* TLS of this handle only (a context of its own, not libldap's global
+ * one): the CA, our certificate and key, the server's certificate required. */
+static int set_tls(struct directory *d, const struct directory_tls *tls, buf *err)
+{
+    int demand = LDAP_OPT_X_TLS_DEMAND, new_context = 0;
+    if (ldap_set_option(d->ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS
+        || ldap_set_option(d->ld, LDAP_OPT_X_TLS_CACERTFILE, tls->ca_file) != LDAP_OPT_SUCCESS
+        || ldap_set_option(d->ld, LDAP_OPT_X_TLS_CERTFILE, tls->cert_file) != LDAP_OPT_SUCCESS
+        || ldap_set_option(d->ld, LDAP_OPT_X_TLS_KEYFILE, tls->key_file) != LDAP_OPT_SUCCESS
+        || ldap_set_option(d->ld, LDAP_OPT_X_TLS_NEWCTX, &new_context) != LDAP_OPT_SUCCESS) {
+        buf_reset(err);
+        buf_printf(err, "cannot set up TLS to %s with %s, %s and %s (readable?)", d->uri, tls->ca_file,
+                   tls->cert_file, tls->key_file);
+        return -1;
+    }
+    return 0;
+}
+
 int directory_open(struct directory **dp, const char *uri, const char *base,
                    buf *err)
+{
+    return directory_open_tls(dp, uri, base, NULL, err);
+}
+
+int directory_open_tls(struct directory **dp, const char *uri, const char *base,
+                       const struct directory_tls *tls, buf *err)
 {
     *dp = NULL;
     LDAPDN parsed = NULL;
@@ -331,10 +355,14 @@ int directory_open(struct directory **dp, const char *uri, const char *base,
         directory_close(d);
         return -1;
     }
+    if (tls && set_tls(d, tls, err) != 0) {
+        directory_close(d);
+        return -1;
+    }
     /* SASL EXTERNAL with an empty initial response (no authorization
      * identity): over ldapi slapd takes our identity from the socket's peer
-     * credentials.  Without the (empty) response slapd asks for one more
-     * round ("SASL bind in progress"). */
+     * credentials, over LDAPS from our client certificate.  Without the
+     * (empty) response slapd asks for one more round ("SASL bind in progress"). */
     static char no_authzid[] = "";
     struct berval empty_response = {0, no_authzid};
     rc = ldap_sasl_bind_s(d->ld, NULL, "EXTERNAL", &empty_response, NULL,

@@ -51,6 +51,14 @@ struct directory_alias {
 
 int directory_open(struct directory **d, const char *uri, const char *base,
                    buf *err);
+/* The same over LDAPS from another host: the site's CA must have signed
+ * slapd's certificate (its name or address checked), and this client
+ * certificate is the SASL EXTERNAL identity (templates/slapd-directory). */
+struct directory_tls {
+    const char *ca_file, *cert_file, *key_file;
+};
+int directory_open_tls(struct directory **d, const char *uri, const char *base,
+                       const struct directory_tls *tls, buf *err);
 void directory_close(struct directory *d);          /* NULL is fine */
 
 /* Create BASE, ou=users and ou=aliases if missing (idempotent).  For a

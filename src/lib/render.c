@@ -397,6 +397,8 @@ static void render_topology_context(const struct site *site, const struct site_h
     set_printf(ctx, "tls_client_dovecot_key", "%s/tls/%s/client-dovecot.key", state_dir, host->name);
     set_printf(ctx, "tls_client_postfix_cert", "%s/tls/%s/client-postfix.crt", state_dir, host->name);
     set_printf(ctx, "tls_client_postfix_key", "%s/tls/%s/client-postfix.key", state_dir, host->name);
+    set_printf(ctx, "tls_client_passwd_cert", "%s/tls/%s/client-passwd.crt", state_dir, host->name);
+    set_printf(ctx, "tls_client_passwd_key", "%s/tls/%s/client-passwd.key", state_dir, host->name);
 
     /* slapd's listeners: always its ldapi socket (the emailng tool, local
      * daemons); on the directory host of several hosts also LDAPS. */

@@ -7,6 +7,7 @@
 
 #include "client_config.h"
 #include "fsutil.h"
+#include "site_webmail.h"
 #include "tls.h"
 
 /* names[from...] = the clients' names (client_config_names) of the copy
@@ -60,20 +61,25 @@ static int host_certs(const struct site *site, const char *tls_dir, const struct
                                (h->roles & ROLE_DIRECTORY) ? "openldap" : NULL, changed, err);
     free(crt);
     free(key);
+    /* passwd: emailng-passwd of a proxy's webmail (only where it runs; the
+     * directory lets it write userPassword). Its key is root's. */
     static const struct {
         const char *daemon;
         unsigned roles;
+        int (*wanted)(const struct site *site);      /* NULL: always */
+        const char *key_group;
     } clients[] = {
-        {"dovecot", ROLE_PROXY | ROLE_STORE},
-        {"postfix", ROLE_STORE},
+        {"dovecot", ROLE_PROXY | ROLE_STORE, NULL, "dovecot"},
+        {"postfix", ROLE_STORE, NULL, "postfix"},
+        {"passwd", ROLE_PROXY, site_webmail_enabled, NULL},
     };
     for (size_t i = 0; rc == 0 && i < sizeof clients / sizeof clients[0]; i++) {
-        if (!(h->roles & clients[i].roles))
+        if (!(h->roles & clients[i].roles) || (clients[i].wanted && !clients[i].wanted(site)))
             continue;
         crt = xasprintf("%s/client-%s.crt", dir, clients[i].daemon);
         key = xasprintf("%s/client-%s.key", dir, clients[i].daemon);
         const char *cn[] = {clients[i].daemon};
-        rc = tls_ensure_issued(tls_dir, crt, key, cn, 1, h->name, clients[i].daemon, changed, err);
+        rc = tls_ensure_issued(tls_dir, crt, key, cn, 1, h->name, clients[i].key_group, changed, err);
         free(crt);
         free(key);
     }

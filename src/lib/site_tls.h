@@ -4,8 +4,9 @@
  * host in STATE/tls/HOST/: a server certificate (HOST.<primary domain>,
  * the site's tls.names and the host's address) and client certificates for
  * the daemons that bind to the directory over LDAPS with SASL EXTERNAL:
- * client-dovecot (proxies, stores) and client-postfix (stores). Paths are
- * the render placeholders tls_cert, tls_key, tls_client_*. */
+ * client-dovecot (proxies, stores), client-postfix (stores) and
+ * client-passwd (proxies with webmail: emailng-passwd). Paths are the
+ * render placeholders tls_cert, tls_key, tls_client_*. */
 #ifndef EMAILNG_SITE_TLS_H
 #define EMAILNG_SITE_TLS_H
 

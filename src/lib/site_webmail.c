@@ -43,7 +43,8 @@ static void php_quote(const char *s, buf *out)
 
 int site_webmail_passwords(const struct site *site, const struct site_host *host)
 {
-    return site_webmail_enabled(site) && (host->roles & ROLE_DIRECTORY);
+    /* Wherever Roundcube runs: the one host, or a proxy of several. */
+    return site_webmail_enabled(site) && (host->roles & ROLE_PROXY);
 }
 
 /* The address Roundcube's submission goes to: the first relay's. */

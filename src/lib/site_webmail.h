@@ -41,9 +41,10 @@ void site_webmail_take(ycfg *y, const yaml_node_t *node, struct site_webmail *ou
 /* 1 if the site runs webmail (given, or the default for its size). */
 int site_webmail_enabled(const struct site *site);
 
-/* 1 if the webmail on host lets users change their password: webmail on,
- * and the directory on the same host (its ldapi socket; emailng-passwd).
- * A proxy of several hosts has no such way to the directory yet. */
+/* 1 if host runs the webmail and so emailng-passwd, which changes users'
+ * own passwords: webmail on, and the host a proxy (the one host of a small
+ * site is one too). There it writes over ldapi as root; on a proxy of
+ * several hosts over LDAPS with the client certificate client-passwd. */
 int site_webmail_passwords(const struct site *site, const struct site_host *host);
 
 void site_webmail_render(const struct site *site, const struct site_host *host, struct render_context *ctx);

@@ -17,13 +17,20 @@
  * FAIL_DELAY seconds, and connections are served one at a time: guessing
  * through this socket is slower than through IMAP.
  *
- * It stays root: only root writes userPassword (the directory's rootdn
- * over ldapi, templates/slapd/slapd.conf); its input is three bounded
+ * It stays root. On the one host of a small site it writes over ldapi as
+ * root (the directory's rootdn, templates/slapd/slapd.conf). On a proxy of
+ * a site of several hosts (--tls-*) it talks LDAPS to the directory with
+ * this host's client certificate CN=passwd (root's key): that identity
+ * may read the users' status and hashes and write only userPassword
+ * (templates/slapd-directory/slapd.conf). Its input is three bounded
  * lines, read with a timeout.
  *
  * Usage: emailng-passwd --socket PATH --group GROUP --ldap-uri URI
- *            --ldap-base DN --dovecot-config FILE [--min-length N]
+ *            --ldap-base DN [--tls-ca FILE --tls-cert FILE --tls-key FILE]
+ *            [--dovecot-config FILE] [--min-length N]
  *            [--log FILE] [--pid-file FILE] [-t]
+ *   --dovecot-config  the Dovecot whose auth cache to flush; none where
+ *                     no Dovecot caches (the hosts of several: none does).
  *   -t  check the arguments and the directory, then exit.
  * One log line per attempt: user, result (changed, refused, error). */
 #include <errno.h>
@@ -52,6 +59,7 @@
 
 struct options {
     const char *socket, *group, *ldap_uri, *ldap_base, *dovecot_config, *log, *pid_file;
+    struct directory_tls tls;       /* all NULL: ldapi */
     long min_length;
     int check;
 };
@@ -59,7 +67,8 @@ struct options {
 static void usage_exit(void)
 {
     fprintf(stderr, "usage: emailng-passwd --socket PATH --group GROUP --ldap-uri URI --ldap-base DN "
-                    "--dovecot-config FILE [--min-length N] [--log FILE] [--pid-file FILE] [-t]\n");
+                    "[--tls-ca FILE --tls-cert FILE --tls-key FILE] [--dovecot-config FILE] [--min-length N] "
+                    "[--log FILE] [--pid-file FILE] [-t]\n");
     exit(2);
 }
 
@@ -70,6 +79,8 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"ldap-uri", required_argument, NULL, 'u'},    {"ldap-base", required_argument, NULL, 'b'},
         {"dovecot-config", required_argument, NULL, 'd'}, {"min-length", required_argument, NULL, 'm'},
         {"log", required_argument, NULL, 'l'},         {"pid-file", required_argument, NULL, 'p'},
+        {"tls-ca", required_argument, NULL, 'A'},      {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -86,6 +97,9 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'd': o->dovecot_config = optarg; break;
         case 'l': o->log = optarg; break;
         case 'p': o->pid_file = optarg; break;
+        case 'A': o->tls.ca_file = optarg; break;
+        case 'C': o->tls.cert_file = optarg; break;
+        case 'K': o->tls.key_file = optarg; break;
         case 'm': {
             char *end = NULL;
             o->min_length = strtol(optarg, &end, 10);
@@ -97,8 +111,18 @@ static void parse_options(int argc, char **argv, struct options *o)
         default: usage_exit();
         }
     }
-    if (optind != argc || !o->socket || !o->group || !o->ldap_uri || !o->ldap_base || !o->dovecot_config)
+    if (optind != argc || !o->socket || !o->group || !o->ldap_uri || !o->ldap_base)
         usage_exit();
+    /* TLS needs all three (a half-given set would silently mean ldapi). */
+    int n_tls = !!o->tls.ca_file + !!o->tls.cert_file + !!o->tls.key_file;
+    if (n_tls != 0 && n_tls != 3)
+        usage_exit();
+}
+
+/* The directory over ldapi, or over LDAPS with our client certificate. */
+static int open_directory(const struct options *o, struct directory **d, buf *err)
+{
+    return directory_open_tls(d, o->ldap_uri, o->ldap_base, o->tls.ca_file ? &o->tls : NULL, err);
 }
 
 /* One line (CR LF or LF stripped) into line; -1 on EOF, timeout, a NUL
@@ -148,6 +172,8 @@ static const char *argument(const buf *line, const char *word)
 /* Dovecot's auth cache forgets the user: the old password fails at once. */
 static void flush_auth_cache(const struct options *o, const char *user)
 {
+    if (o->dovecot_config == NULL)
+        return;                 /* no Dovecot here caches passwords */
     const char *argv[] = {DOVEADM, "-c", o->dovecot_config, "auth", "cache", "flush", user, NULL};
     buf out = BUF_INIT, err = BUF_INIT;
     int rc = process_run(argv, NULL, &out, &err);
@@ -187,7 +213,7 @@ static void serve(const struct options *o, int fd)
         goto out;
     }
     buf_append_str(&current, arg);
-    if (directory_open(&d, o->ldap_uri, o->ldap_base, &err) != 0) {
+    if (open_directory(o, &d, &err) != 0) {
         log_attempt(buf_cstr(&user), "error", buf_cstr(&err));
         say(fd, "500 the directory cannot be reached; try again later\r\n");
         goto out;
@@ -244,7 +270,7 @@ int main(int argc, char **argv)
         return 1;
     }
     struct directory *d = NULL;
-    if (directory_open(&d, o.ldap_uri, o.ldap_base, &err) != 0) {
+    if (open_directory(&o, &d, &err) != 0) {
         fprintf(stderr, "emailng-passwd: %s\n", buf_cstr(&err));
         return 1;
     }

@@ -6,11 +6,23 @@ python3-selenium, from the client namespace) logs in through proxy1 and
 reads a message delivered by the MX; with proxy1 killed (every process of
 its namespace, kill -9) the same login works through proxy2, which shows
 the same message: only the proxy1 session is lost (sessions and
-preferences are each proxy's own SQLite)."""
+preferences are each proxy's own SQLite).
+
+The password page works there too: emailng-passwd on the proxy (root)
+checks the current password and writes the new hash over LDAPS with the
+proxy's client certificate CN=passwd, which the directory lets write
+userPassword and nothing else. A change through proxy1's webmail is seen
+at once by IMAP through the proxies and by SMTP AUTH at both relays (SASL
+goes through the proxies; no Dovecot of the full topology caches)."""
 
 import base64
 import hashlib
+import imaplib
+import os
+import smtplib
+import socket
 import ssl
+import stat
 import subprocess
 import time
 
@@ -25,6 +37,7 @@ from clients import HOSTS, imap_login, kill_host, new_msgid, restart, send_by_mx
 from conftest import TLS_NAME
 
 ALICE = "alice@example.test"
+BOB = "bob@example.test"
 WAIT = 60
 DELIVERY_TIMEOUT = 150
 
@@ -112,3 +125,118 @@ def test_webmail_through_proxy2_with_proxy1_killed(ha, tmp_path):
     finally:
         restart(ha)
     assert tcp_open(HOSTS["proxy1"], 443)
+
+
+# ---- password change through a proxy's webmail ----------------------------------
+
+def _passwd_dialogue(site, proxy, lines):
+    """emailng-passwd's poppassd dialogue over PROXY's socket (a path: reachable from any
+    network namespace, as root); returns its answers."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(os.path.join(site.state, "run", proxy, "roundcube", "passwd.sock"))
+    f = s.makefile("rb")
+    answers = [f.readline().decode().strip()]
+    try:
+        for line in lines:
+            s.sendall(line.encode() + b"\r\n")
+            answers.append(f.readline().decode().strip())
+            if not answers[-1].startswith(("2", "3")):
+                break
+    finally:
+        s.close()
+    return answers
+
+
+def _imap_ok(site, proxy, user, password):
+    """LOGIN through one proxy (STARTTLS, site CA)."""
+    m = imaplib.IMAP4(HOSTS[proxy], 143, timeout=30)
+    m.host = TLS_NAME
+    try:
+        m.starttls(ssl_context=ssl.create_default_context(cafile=site.ca))
+        m.login(user, password)
+        m.logout()
+        return True
+    except imaplib.IMAP4.error:
+        m.shutdown()
+        return False
+
+
+def _smtp_auth_ok(site, relay, user, password):
+    """AUTH on a relay's submission port (587, STARTTLS): the relay asks the proxies."""
+    with smtplib.SMTP(HOSTS[relay], 587, local_hostname="laptop.outside.test", timeout=30) as s:
+        s.ehlo()
+        s._host = "%s.example.test" % relay
+        s.starttls(context=ssl.create_default_context(cafile=site.ca))
+        s.ehlo()
+        try:
+            s.login(user, password)
+            return True
+        except smtplib.SMTPAuthenticationError:
+            return False
+
+
+def _change_in_browser(driver, current, new):
+    base = "https://%s/webmail/" % TLS_NAME
+    driver.get(base + "?_task=settings&_action=plugin.password")
+    _wait(driver, lambda d: d.find_elements(By.NAME, "_curpasswd"), "the password form")
+    driver.find_element(By.NAME, "_curpasswd").send_keys(current)
+    driver.find_element(By.NAME, "_newpasswd").send_keys(new)
+    driver.find_element(By.NAME, "_confpasswd").send_keys(new)
+    driver.find_element(By.XPATH, "//button[normalize-space()='Save']").click()
+    _wait(driver, lambda d: "Successfully saved" in d.page_source, "the password saved")
+
+
+def test_password_change_through_proxy_webmail(ha, tmp_path):
+    """C3 on several hosts: proxy1's emailng-passwd refuses a wrong current password (the
+    password stays); bob changes his on proxy1's password page; then over IMAP through
+    both proxies the old one fails and the new one works, and both relays' SMTP AUTH take
+    the new one and refuse the old. proxy2's emailng-passwd changes it back. The proxies'
+    CN=passwd key is root's only, and that identity cannot write another attribute."""
+    old = ha.password(BOB)
+    new = "Webmail-HA-" + old
+    key = os.stat(os.path.join(ha.state, "tls", "proxy1", "client-passwd.key"))
+    assert key.st_uid == 0 and stat.S_IMODE(key.st_mode) & 0o077 == 0, oct(key.st_mode)
+    try:
+        answers = _passwd_dialogue(ha, "proxy1", ["user " + BOB, "pass wrong-" + old, "newpass Never-set-12345"])
+        # Refused by the check against the directory's hash (not for want of a connection).
+        assert answers[1:] == ["300 current password please", "500 the current password is not right"], answers
+        assert _imap_ok(ha, "proxy1", BOB, old), "a refused change changed the password"
+
+        driver = _browser("proxy1", str(tmp_path / "pw"))
+        try:
+            driver.get("https://%s/webmail/" % TLS_NAME)
+            _wait(driver, lambda d: d.find_elements(By.ID, "rcmloginuser"), "the login form")
+            driver.find_element(By.ID, "rcmloginuser").send_keys(BOB)
+            driver.find_element(By.ID, "rcmloginpwd").send_keys(old)
+            driver.find_element(By.ID, "rcmloginsubmit").click()
+            _wait(driver, lambda d: "_task=mail" in d.current_url, "the mail view")
+            started = time.monotonic()
+            _change_in_browser(driver, old, new)
+            print("password change through proxy1's webmail: %.1f s" % (time.monotonic() - started))
+        finally:
+            driver.quit()
+
+        for proxy in ("proxy1", "proxy2"):
+            assert not _imap_ok(ha, proxy, BOB, old), "the old password still works over IMAP at " + proxy
+            assert _imap_ok(ha, proxy, BOB, new), "the new password does not work over IMAP at " + proxy
+        for relay in ("relay1", "relay2"):
+            assert _smtp_auth_ok(ha, relay, BOB, new), "%s's SMTP AUTH refuses the new password" % relay
+            assert not _smtp_auth_ok(ha, relay, BOB, old), "%s's SMTP AUTH takes the old password" % relay
+
+        # The certificate's identity writes userPassword only: not the account status.
+        ldif = "dn: mail=%s,ou=users,dc=example,dc=test\nchangetype: modify\nreplace: emailngAccountStatus\n" \
+               "emailngAccountStatus: disabled\n" % BOB
+        tls = os.path.join(ha.state, "tls")
+        cp = ha.netns("proxy1", "env", "LDAPTLS_CACERT=" + os.path.join(tls, "ca.crt"),
+                      "LDAPTLS_CERT=" + os.path.join(tls, "proxy1", "client-passwd.crt"),
+                      "LDAPTLS_KEY=" + os.path.join(tls, "proxy1", "client-passwd.key"), "LDAPTLS_REQCERT=demand",
+                      "ldapmodify", "-Q", "-Y", "EXTERNAL", "-H", "ldaps://%s/" % HOSTS["dir1"], input=ldif)
+        assert cp.returncode == 50, (cp.returncode, cp.stdout, cp.stderr)     # insufficientAccessRights
+
+        answers = _passwd_dialogue(ha, "proxy2", ["user " + BOB, "pass " + new, "newpass " + old])
+        assert answers[-1].startswith("200"), answers
+        assert _imap_ok(ha, "proxy2", BOB, old) and not _imap_ok(ha, "proxy2", BOB, new)
+    finally:
+        if not _imap_ok(ha, "proxy1", BOB, old):
+            ha.emailng("user", "passwd", BOB, "--password-stdin", input=old + "\n" + old + "\n")

@@ -318,6 +318,11 @@ static void test_ha_site_renders_per_role(void **state)
     free(userdb);
     char *slapd = read_rendered(etc, "dir1/slapd/slapd.conf");
     assert_non_null(strstr(slapd, "TLSVerifyClient         demand\n"));
+    /* A proxy's emailng-passwd (CN=passwd) writes userPassword of users only. */
+    assert_non_null(strstr(slapd, "access to dn.onelevel=\"ou=users,dc=example,dc=test\" "
+                                  "filter=(objectClass=emailngMailUser)\n                attrs=userPassword\n"
+                                  "        by dn.regex=\"^cn=passwd,cn=[a-z0-9-]+,cn=hosts,cn=emailng$\" write\n"
+                                  "        by * break\n"));
     /* X1: the relay's firewall opens MX and submission and keeps it from
      * the directory; the directory opens LDAPS to proxies and stores only. */
     char *nft = read_rendered(etc, "relay1/nftables/emailng.nft");

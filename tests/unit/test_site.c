@@ -1161,7 +1161,7 @@ static void test_metrics_keys(void **state)
 }
 
 /* webmail: (C3): on by default on the one-host site, off on several hosts;
- * the password page only where the directory is on the host; the nginx
+ * the password page wherever it runs (the one host, the proxies); the nginx
  * include and Roundcube's mail servers; a bad value at its field. */
 static void test_webmail_keys(void **state)
 {
@@ -1196,6 +1196,24 @@ static void test_webmail_keys(void **state)
         fail_msg("%s", buf_cstr(&errors));
     assert_false(site_webmail_enabled(&site));
     assert_false(site_webmail_passwords(&site, &site.hosts[0]));
+    site_free(&site);
+    free(t);
+    /* Several hosts: off unless given; then on the proxies only. */
+    assert_int_equal(parse(ha_hosts, &site, &errors), 0);
+    assert_false(site_webmail_passwords(&site, &site.hosts[2]));
+    site_free(&site);
+    t = xasprintf("%swebmail: {enabled: true}\n", ha_hosts);
+    if (parse(t, &site, &errors) != 0)
+        fail_msg("%s", buf_cstr(&errors));
+    assert_true(site_webmail_passwords(&site, &site.hosts[2]));     /* proxy1 */
+    assert_true(site_webmail_passwords(&site, &site.hosts[3]));     /* proxy2 */
+    assert_false(site_webmail_passwords(&site, &site.hosts[0]));    /* relay1 */
+    assert_false(site_webmail_passwords(&site, &site.hosts[4]));    /* store1 */
+    assert_false(site_webmail_passwords(&site, &site.hosts[6]));    /* dir1 */
+    site_free(&site);
+    free(t);
+    t = xasprintf("%swebmail: {enabled: false}\n", good);
+    assert_int_equal(parse(t, &site, &errors), 0);
     memset(&ctx, 0, sizeof ctx);
     render_context_set(&ctx, "etc_dir", "/s/etc/mail");
     site_webmail_render(&site, &site.hosts[0], &ctx);
