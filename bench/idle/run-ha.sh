@@ -125,7 +125,7 @@ for h in proxy1 store1 store2; do
 done
 # A session on store2 means proxy1's monitor switched pair1 during the run.
 HEALTHD_LOG=$STATE/log/proxy1/healthd.log
-echo "proxy1's monitor: $(grep -c ': active ' "$HEALTHD_LOG" 2>/dev/null || true) pair switches," \
+echo "proxy1's monitor: $(grep -c ': active .* -> ' "$HEALTHD_LOG" 2>/dev/null || true) pair switches," \
     "$(grep -c 'store busy' "$HEALTHD_LOG" 2>/dev/null || true) busy stores"
-grep ': active \|store busy' "$HEALTHD_LOG" 2>/dev/null | tail -5 || true
+grep ': active .* -> \|store busy' "$HEALTHD_LOG" 2>/dev/null | tail -5 || true
 echo "store1 unhibernate failures: $(grep -c ': Error: Failed to unhibernate client' "$STATE/log/store1/dovecot.log" || true)"
