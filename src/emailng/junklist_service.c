@@ -35,6 +35,12 @@ int junklist_prepare(const struct service_env *env, buf *err)
     return rc;
 }
 
+/* The directory over ldapi where it is on this host, else LDAPS with the
+ * proxy's client certificate CN=passwd (its identity may write the two
+ * lists); the store's doveadm locally where it is here, else over the
+ * doveadm protocol on the active store of the user's pair (healthd's
+ * table; the proxies hold the pairs' doveadm secret already for
+ * `emailng replication caught-up`, and the stores' firewall admits them). */
 int junklist_start(const struct service_env *env, buf *err)
 {
     char *program = process_program_next_to_us("emailng-junklist", "emailng-junklist");    /* else PATH */
@@ -42,19 +48,56 @@ int junklist_start(const struct service_env *env, buf *err)
     char *pid_file = service_path(env, "run_dir", "roundcube/junklist.pid");
     char *dovecot = service_path(env, "etc_dir", "dovecot/dovecot.conf");
     char *log = service_path(env, "log_dir", "junklist.log");
-    const char *argv[] = {program, "--socket", socket, "--group", WEBMAIL_USER,
-                          "--ldap-uri", service_var(env, "ldap_uri"), "--ldap-base", service_var(env, "ldap_base"),
-                          "--dovecot-config", dovecot, "--log", log, "--pid-file", pid_file, "-t", NULL};
+    char *pairs = service_path(env, "data_dir", "healthd/pairs.passwd");
+    const char *argv[32];
+    size_t n = 0;
+    argv[n++] = program;
+    argv[n++] = "--socket";
+    argv[n++] = socket;
+    argv[n++] = "--group";
+    argv[n++] = WEBMAIL_USER;
+    argv[n++] = "--ldap-uri";
+    argv[n++] = service_var(env, "ldap_uri");
+    argv[n++] = "--ldap-base";
+    argv[n++] = service_var(env, "ldap_base");
+    if (!(env->host->roles & ROLE_STORE) || !(env->host->roles & ROLE_DIRECTORY)) {
+        argv[n++] = "--tls-ca";
+        argv[n++] = service_var(env, "tls_ca");
+    }
+    if (!(env->host->roles & ROLE_DIRECTORY)) {
+        argv[n++] = "--tls-cert";
+        argv[n++] = service_var(env, "tls_client_passwd_cert");
+        argv[n++] = "--tls-key";
+        argv[n++] = service_var(env, "tls_client_passwd_key");
+    }
+    if (env->host->roles & ROLE_STORE) {
+        argv[n++] = "--dovecot-config";
+        argv[n++] = dovecot;
+    } else {
+        argv[n++] = "--pair-table";
+        argv[n++] = pairs;
+        argv[n++] = "--doveadm-port";
+        argv[n++] = service_var(env, "port_doveadm");
+        argv[n++] = "--doveadm-secret-file";
+        argv[n++] = service_var(env, "doveadm_password_file");
+    }
+    argv[n++] = "--log";
+    argv[n++] = log;
+    argv[n++] = "--pid-file";
+    argv[n++] = pid_file;
+    argv[n++] = "-t";
+    argv[n] = NULL;
     int rc = service_run(argv, err);
     if (rc != 0)
         buf_printf(err, " (emailng-junklist is looked for next to emailng, then on PATH)");
-    argv[sizeof argv / sizeof argv[0] - 2] = NULL;     /* the same, without -t */
+    argv[n - 1] = NULL;     /* the same, without -t */
     if (rc == 0)
         rc = process_spawn_daemon(argv, log, err);
     free(program);
     free(socket);
     free(pid_file);
     free(dovecot);
+    free(pairs);
     free(log);
     return rc;
 }

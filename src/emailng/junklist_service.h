@@ -1,7 +1,7 @@
 /* junklist_service: emailng-junklist (src/junklist/main.c), the root
  * daemon that lets the webmail's Junk / Not junk buttons add the sender to
- * the user's deny / allow list (issue 13, C3), on the host whose webmail
- * has the directory and the store beside it (site_webmail_junk.h).
+ * the user's deny / allow list (issue 13, C3), wherever the webmail runs
+ * (site_webmail_junk.h).
  *   socket  RUN/roundcube/junklist.sock (root and www-data only)
  *   pid     RUN/roundcube/junklist.pid
  *   log     LOG/junklist.log (one line per report) */

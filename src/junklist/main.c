@@ -9,22 +9,34 @@
  * open:
  *     C: spam USER SENDER | ham USER SENDER
  *     S: 200 ... | 500 reason
- * and the daemon, root (only root writes the lists: the directory's rootdn
- * over ldapi), writes them only if
+ * and the daemon, root, writes them only if
  *   - the line is strictly well-formed (junk_request.h: a verdict and two
  *     addresses of address_normalize()'s narrow form, bounded length), and
  *   - USER really holds a message from SENDER in some mailbox (doveadm
- *     search on this host's store): so whoever controls the web tier can
- *     put into a user's lists only senders that user has mail from, never
- *     anyone at will. The plugin reports before it moves the message, so
- *     the message is where the user saw it.
+ *     search): so whoever controls the web tier can put into a user's
+ *     lists only senders that user has mail from, never anyone at will.
+ *     The plugin reports before it moves the message, so the message is
+ *     where the user saw it.
+ * Where it runs:
+ *   - on the one host of a small site: the directory's rootdn over ldapi,
+ *     and `doveadm -c DOVECOT search` on the local store;
+ *   - on a proxy of a site of several hosts: the directory over LDAPS
+ *     with the proxy's client certificate CN=passwd (--tls-*; that
+ *     identity may read a user's store pair and write only userPassword
+ *     and the two lists, templates/slapd-directory/slapd.conf), and the
+ *     search over the doveadm protocol (doveadm_client.h: TLS checked
+ *     against the site's CA, the pair's shared doveadm secret) on the
+ *     active store of the user's pair, from healthd's pair table, where
+ *     the proxy's Dovecot sends the user (--pair-table, --doveadm-*).
  * One log line per request: user, verdict, sender, result (added,
  * unchanged, refused, error) and why. Connections are served one at a
  * time, each with a read/write timeout.
  *
  * Usage: emailng-junklist --socket PATH --group GROUP --ldap-uri URI
- *            --ldap-base DN --dovecot-config FILE [--log FILE]
- *            [--pid-file FILE] [-t]
+ *            --ldap-base DN [--tls-ca FILE --tls-cert FILE --tls-key FILE]
+ *            (--dovecot-config FILE | --pair-table FILE --doveadm-port N
+ *             --doveadm-secret-file FILE --tls-ca FILE)
+ *            [--log FILE] [--pid-file FILE] [-t]
  *        emailng-junklist --report --socket PATH spam|ham USER SENDER
  *   -t        check the arguments and the directory, then exit.
  *   --report  the client (as www-data): prints the daemon's answer;
@@ -45,23 +57,33 @@
 #include "daemon.h"
 #include "daemon_log.h"
 #include "directory.h"
+#include "doveadm_client.h"
+#include "fsutil.h"
 #include "junk_request.h"
+#include "pair_table.h"
+#include "password.h"
 #include "process.h"
 
 #define IO_TIMEOUT_SECONDS 10
 #define ANSWER_MAX_BYTES 512
 #define DOVEADM "/usr/bin/doveadm"
 #define DOVEADM_EXIT_NOUSER 67      /* sysexits EX_NOUSER: doveadm knows no such user */
+#define DOVEADM_TIMEOUT_MS 8000     /* within the client's IO_TIMEOUT_SECONDS */
+#define PAIR_TABLE_MAX (1 << 20)
 
 struct options {
     const char *socket, *group, *ldap_uri, *ldap_base, *dovecot_config, *log, *pid_file;
+    struct directory_tls tls;       /* all NULL: ldapi */
+    const char *pair_table, *doveadm_secret_file;      /* the remote store (a proxy) */
+    int doveadm_port;
     int check, report;
 };
 
 static void usage_exit(void)
 {
     fprintf(stderr, "usage: emailng-junklist --socket PATH --group GROUP --ldap-uri URI --ldap-base DN "
-                    "--dovecot-config FILE [--log FILE] [--pid-file FILE] [-t]\n"
+                    "[--tls-ca FILE --tls-cert FILE --tls-key FILE] (--dovecot-config FILE | --pair-table FILE "
+                    "--doveadm-port N --doveadm-secret-file FILE --tls-ca FILE) [--log FILE] [--pid-file FILE] [-t]\n"
                     "       emailng-junklist --report --socket PATH spam|ham USER SENDER\n");
     exit(2);
 }
@@ -73,6 +95,9 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"ldap-uri", required_argument, NULL, 'u'},    {"ldap-base", required_argument, NULL, 'b'},
         {"dovecot-config", required_argument, NULL, 'd'}, {"log", required_argument, NULL, 'l'},
         {"pid-file", required_argument, NULL, 'p'},    {"report", no_argument, NULL, 'r'},
+        {"tls-ca", required_argument, NULL, 'A'},      {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},     {"pair-table", required_argument, NULL, 'P'},
+        {"doveadm-port", required_argument, NULL, 'D'}, {"doveadm-secret-file", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -90,6 +115,19 @@ static void parse_options(int argc, char **argv, struct options *o)
         case 'p': o->pid_file = optarg; break;
         case 'r': o->report = 1; break;
         case 't': o->check = 1; break;
+        case 'A': o->tls.ca_file = optarg; break;
+        case 'C': o->tls.cert_file = optarg; break;
+        case 'K': o->tls.key_file = optarg; break;
+        case 'P': o->pair_table = optarg; break;
+        case 'S': o->doveadm_secret_file = optarg; break;
+        case 'D': {
+            char *end = NULL;
+            long port = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || port < 1 || port > 65535)
+                usage_exit();
+            o->doveadm_port = (int)port;
+            break;
+        }
         default: usage_exit();
         }
     }
@@ -98,8 +136,21 @@ static void parse_options(int argc, char **argv, struct options *o)
             usage_exit();
         return;
     }
-    if (optind != argc || !o->socket || !o->group || !o->ldap_uri || !o->ldap_base || !o->dovecot_config)
+    if (optind != argc || !o->socket || !o->group || !o->ldap_uri || !o->ldap_base)
         usage_exit();
+    /* LDAPS needs all three certificate files (a half-given set would
+     * silently mean ldapi); the store is either local or remote, wholly. */
+    int n_ldap_tls = !!o->tls.cert_file + !!o->tls.key_file;
+    int n_remote = !!o->pair_table + !!o->doveadm_port + !!o->doveadm_secret_file;
+    if ((n_ldap_tls != 0 && (n_ldap_tls != 2 || !o->tls.ca_file)) || (n_remote != 0 && n_remote != 3) ||
+        (n_remote == 3) == (o->dovecot_config != NULL) || (n_remote == 3 && !o->tls.ca_file))
+        usage_exit();
+}
+
+/* The directory over ldapi, or over LDAPS with our client certificate. */
+static int open_directory(const struct options *o, struct directory **d, buf *err)
+{
+    return directory_open_tls(d, o->ldap_uri, o->ldap_base, o->tls.cert_file ? &o->tls : NULL, err);
 }
 
 /* One line (LF or CR LF stripped) of at most max bytes; -1 on EOF, timeout,
@@ -188,13 +239,16 @@ static void log_decision(struct junk_request *r, const char *result, const char 
     daemon_log_end(&line);
 }
 
-/* 1 if doveadm finds a message from sender in any of user's mailboxes,
- * 0 if none, -1 if doveadm fails (err says why). doveadm's FROM matches
- * the From address as a substring: both sides are narrow addresses here. */
-static int user_has_mail_from(const struct options *o, struct junk_request *r, buf *err)
+/* The search words: doveadm's FROM matches the From address as a
+ * substring; both sides are narrow addresses here. */
+#define SEARCH_ARGS(sender) "search", "mailbox", "*", "from", (sender)
+
+/* On this host's store (the small site): doveadm -c DOVECOT search. */
+static int local_has_mail_from(const struct options *o, struct directory *d, struct junk_request *r, buf *err)
 {
     const char *argv[] = {DOVEADM, "-c", o->dovecot_config, "search", "-u", buf_cstr(&r->user),
                           "mailbox", "*", "from", buf_cstr(&r->sender), NULL};
+    (void)d;
     buf out = BUF_INIT;
     int rc = process_run(argv, NULL, &out, err);
     int found = -1;
@@ -213,6 +267,54 @@ static int user_has_mail_from(const struct options *o, struct junk_request *r, b
     }
     buf_free(&out);
     return found;
+}
+
+/* On the active store of the user's pair (a proxy): the pair from the
+ * directory, its store from healthd's table (read per request: it changes
+ * on a failover), the search over the doveadm protocol. */
+static int remote_has_mail_from(const struct options *o, struct directory *d, struct junk_request *r, buf *err)
+{
+    struct directory_user u;
+    buf table = BUF_INIT, address = BUF_INIT, secret = BUF_INIT;
+    int found = -1;
+    if (directory_user_get(d, buf_cstr(&r->user), &u, err) != 0)
+        goto out;
+    if (u.mail_host[0] == '\0') {
+        buf_printf(err, "user %s has no store pair (emailngMailHost)", buf_cstr(&r->user));
+        directory_user_clear(&u);
+        goto out;
+    }
+    int rc = fs_read_file(o->pair_table, PAIR_TABLE_MAX, &table, err);
+    if (rc == 0)
+        rc = pair_table_address(buf_cstr(&table), u.mail_host, &address, err);
+    directory_user_clear(&u);
+    if (rc != 0 || fs_read_secret(o->doveadm_secret_file, PASSWORD_MAX, &secret, err) != 0)
+        goto out;
+    struct doveadm_target t = {.address = buf_cstr(&address), .port = o->doveadm_port, .ca_file = o->tls.ca_file,
+                               .password = buf_cstr(&secret), .timeout_ms = DOVEADM_TIMEOUT_MS};
+    const char *const argv[] = {SEARCH_ARGS(buf_cstr(&r->sender)), NULL};
+    struct doveadm_reply reply;
+    if (doveadm_run(&t, buf_cstr(&r->user), argv, &reply, err) != 0)
+        goto out;
+    if (reply.ok)
+        found = reply.n_fields > 0;     /* each hit: the mailbox GUID and the UID */
+    else if (reply.code && strcmp(reply.code, "NOUSER") == 0)
+        found = 0;                      /* the store knows no such user: no mail from anyone */
+    else
+        buf_printf(err, "doveadm search on %s failed: %s", buf_cstr(&address), reply.code ? reply.code : "");
+    doveadm_reply_free(&reply);
+out:
+    password_wipe(&secret);
+    buf_free(&table);
+    buf_free(&address);
+    return found;
+}
+
+/* 1 if user holds a message from sender in any mailbox, 0 if none, -1 if
+ * the store cannot be searched (err says why). */
+static int user_has_mail_from(const struct options *o, struct directory *d, struct junk_request *r, buf *err)
+{
+    return o->pair_table ? remote_has_mail_from(o, d, r, err) : local_has_mail_from(o, d, r, err);
 }
 
 /* Adds sender to attr (add) or takes it out (!add); *changed set if so. */
@@ -265,7 +367,12 @@ static void serve(const struct options *o, int fd)
         say(fd, buf_cstr(&answer));
         goto out;
     }
-    int found = user_has_mail_from(o, &r, &err);
+    if (open_directory(o, &d, &err) != 0) {
+        log_decision(&r, "error", buf_cstr(&err));
+        say(fd, "500 the directory cannot be reached; try again later\r\n");
+        goto out;
+    }
+    int found = user_has_mail_from(o, d, &r, &err);
     if (found != 1) {
         log_decision(&r, found < 0 ? "error" : "refused", found < 0 ? buf_cstr(&err) : "no message from the sender");
         say(fd, found < 0 ? "500 the mailbox cannot be searched; try again later\r\n"
@@ -273,8 +380,7 @@ static void serve(const struct options *o, int fd)
         goto out;
     }
     int changed = 0;
-    if (directory_open(&d, o->ldap_uri, o->ldap_base, &err) != 0 ||
-        list_change(d, &r, junk_verdict_list(r.verdict), 1, &changed, &err) != 0 ||
+    if (list_change(d, &r, junk_verdict_list(r.verdict), 1, &changed, &err) != 0 ||
         list_change(d, &r, junk_verdict_other_list(r.verdict), 0, &changed, &err) != 0) {
         log_decision(&r, "error", buf_cstr(&err));
         say(fd, "500 the lists could not be written\r\n");
@@ -305,16 +411,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "emailng-junklist: no group %s\n", o.group);
         return 1;
     }
-    if (access(DOVEADM, X_OK) != 0) {
+    if (o.dovecot_config && access(DOVEADM, X_OK) != 0) {
         fprintf(stderr, "emailng-junklist: %s is missing (Debian package dovecot-core)\n", DOVEADM);
         return 1;
     }
     struct directory *d = NULL;
-    if (directory_open(&d, o.ldap_uri, o.ldap_base, &err) != 0) {
+    if (open_directory(&o, &d, &err) != 0) {
         fprintf(stderr, "emailng-junklist: %s\n", buf_cstr(&err));
         return 1;
     }
     directory_close(d);
+    if (o.doveadm_secret_file) {
+        buf secret = BUF_INIT;
+        int rc = fs_read_secret(o.doveadm_secret_file, PASSWORD_MAX, &secret, &err);
+        password_wipe(&secret);
+        if (rc != 0) {
+            fprintf(stderr, "emailng-junklist: %s\n", buf_cstr(&err));
+            return 1;
+        }
+    }
     if (o.check)
         return 0;
     if (daemon_log_open("emailng-junklist", o.log) != 0) {

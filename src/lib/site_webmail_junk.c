@@ -10,7 +10,8 @@
 
 int site_webmail_junklists(const struct site *site, const struct site_host *host)
 {
-    return site_webmail_enabled(site) && (host->roles & ROLE_DIRECTORY) && (host->roles & ROLE_STORE);
+    /* Wherever Roundcube runs: the one host, or a proxy of several. */
+    return site_webmail_enabled(site) && (host->roles & ROLE_PROXY);
 }
 
 /* s for /bin/sh, in single quotes. */

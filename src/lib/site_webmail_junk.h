@@ -7,9 +7,10 @@
  *                           runs (as www-data; %u the login, %s the
  *                           sender, shell-quoted by Roundcube): the
  *                           report mode of emailng-junklist, or null
- * It needs the directory (ldapi, the rootdn writes the lists) and the
- * store (doveadm checks the user has mail from the sender) on the host
- * that serves the webmail: the small site's one host. Needs run_dir in
+ * On wherever the webmail runs (a proxy: the small site's one host, or
+ * each proxy of several). The one host writes over ldapi and searches its
+ * own store; a proxy of several over LDAPS (client certificate CN=passwd)
+ * and the doveadm protocol to the user's active store. Needs run_dir in
  * ctx already. */
 #ifndef EMAILNG_SITE_WEBMAIL_JUNK_H
 #define EMAILNG_SITE_WEBMAIL_JUNK_H

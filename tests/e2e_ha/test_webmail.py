@@ -13,12 +13,18 @@ checks the current password and writes the new hash over LDAPS with the
 proxy's client certificate CN=passwd, which the directory lets write
 userPassword and nothing else. A change through proxy1's webmail is seen
 at once by IMAP through the proxies and by SMTP AUTH at both relays (SASL
-goes through the proxies; no Dovecot of the full topology caches)."""
+goes through the proxies; no Dovecot of the full topology caches).
+
+Junk / Not junk feed the user's deny / allow lists there too:
+emailng-junklist on the proxy checks over the doveadm protocol, on the
+active store of the user's pair, that the user has mail from the sender,
+and writes the list over LDAPS with the same CN=passwd identity."""
 
 import base64
 import hashlib
 import imaplib
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -33,8 +39,9 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from clients import HOSTS, imap_login, kill_host, new_msgid, restart, send_by_mx, tcp_open, wait_delivered
-from conftest import TLS_NAME
+from clients import (HOSTS, imap_login, kill_host, message, mx_addresses, new_msgid, restart, send_by_mx, tcp_open,
+                     wait_delivered)
+from conftest import EMAILNG, TLS_NAME
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -240,3 +247,73 @@ def test_password_change_through_proxy_webmail(ha, tmp_path):
     finally:
         if not _imap_ok(ha, "proxy1", BOB, old):
             ha.emailng("user", "passwd", BOB, "--password-stdin", input=old + "\n" + old + "\n")
+
+
+# ---- Junk / Not junk through a proxy's webmail -------------------------------
+
+JUNK_SENDER = "Junk.Sender@outside.test"
+
+
+def _spam_lists(site, user):
+    """`emailng user spam USER`: {"allow": [...], "deny": [...]}."""
+    lists = {}
+    for line in site.emailng("user", "spam", user).stdout.splitlines():
+        label, _, rest = line.partition(": ")
+        if label in ("allow", "deny"):
+            lists[label] = [] if rest == "none" else rest.split(", ")
+    return lists
+
+
+def _wait_lists(site, user, want):
+    deadline = time.monotonic() + WAIT
+    while (got := _spam_lists(site, user)) != want:
+        assert time.monotonic() < deadline, "lists of %s: %r, expected %r" % (user, got, want)
+        time.sleep(0.5)
+
+
+def _junk_report(site, proxy, verdict, user, sender):
+    """What Roundcube runs as www-data: emailng-junklist's report mode on PROXY's socket."""
+    return subprocess.run(["setpriv", "--reuid=www-data", "--regid=www-data", "--init-groups",
+                           os.path.join(os.path.dirname(EMAILNG), "emailng-junklist"), "--report", "--socket",
+                           os.path.join(site.state, "run", proxy, "roundcube", "junklist.sock"),
+                           verdict, user, sender], capture_output=True, text=True, timeout=60)
+
+
+def test_junk_feeds_lists_through_proxy_webmail(ha, tmp_path):
+    """C3 on several hosts: the Junk button in proxy1's webmail puts the message's sender on
+    alice's deny list; "not junk" reported through proxy2's emailng-junklist moves it to the
+    allow list; a sender alice has no mail from is refused (the check reached the store)."""
+    msgid = new_msgid("webmail-junk")
+    with smtplib.SMTP(mx_addresses()[0], 25, local_hostname="client.outside.test", timeout=30) as s:
+        s.ehlo()
+        assert not s.sendmail(JUNK_SENDER, [ALICE], message([ALICE], msgid, subject="webmail junk",
+                                                          sender=JUNK_SENDER))
+    wait_delivered(ha, ALICE, [msgid], DELIVERY_TIMEOUT)
+    uid = _uid(ha, msgid)
+    sender = JUNK_SENDER.lower()
+    assert _spam_lists(ha, ALICE) == {"allow": [], "deny": []}
+    try:
+        driver = _browser("proxy1", str(tmp_path / "junk"))
+        try:
+            _login_and_read(driver, ha.password(ALICE), uid, msgid)
+            def junk_button(d):
+                for b in d.find_elements(By.CSS_SELECTOR, "#toolbar-menu a.junk, .toolbar a.junk"):
+                    if b.is_displayed() and "disabled" not in (b.get_attribute("class") or ""):
+                        return b
+                return None
+            started = time.monotonic()
+            _wait(driver, junk_button, "an enabled Junk button").click()
+            _wait_lists(ha, ALICE, {"allow": [], "deny": [sender]})
+            print("Junk in proxy1's webmail to the deny list: %.1f s" % (time.monotonic() - started))
+        finally:
+            driver.quit()
+        r = _junk_report(ha, "proxy2", "ham", ALICE, JUNK_SENDER)
+        assert r.returncode == 0 and "added to the allow list" in r.stdout, (r.returncode, r.stdout, r.stderr)
+        assert _spam_lists(ha, ALICE) == {"allow": [sender], "deny": []}
+        r = _junk_report(ha, "proxy2", "spam", ALICE, "stranger@outside.test")
+        assert r.returncode == 1 and "no message from that sender" in r.stdout, (r.returncode, r.stdout, r.stderr)
+        assert _spam_lists(ha, ALICE) == {"allow": [sender], "deny": []}
+        log = ha.log("proxy1", "junklist.log")
+        assert re.search(r'user="%s" verdict="spam" sender="%s" result="added"' % (ALICE, sender), log), log[-2000:]
+    finally:
+        ha.emailng("user", "spam", ALICE, "--unallow", sender, "--undeny", sender, check=False)

@@ -323,6 +323,10 @@ static void test_ha_site_renders_per_role(void **state)
                                   "filter=(objectClass=emailngMailUser)\n                attrs=userPassword\n"
                                   "        by dn.regex=\"^cn=passwd,cn=[a-z0-9-]+,cn=hosts,cn=emailng$\" write\n"
                                   "        by * break\n"));
+    /* ... and its emailng-junklist (the same identity) the two spam lists. */
+    assert_non_null(strstr(slapd, "filter=(objectClass=emailngMailUser)\n                attrs=emailngSpamDeny,emailngSpamAllow\n"
+                                  "        by dn.regex=\"^cn=passwd,cn=[a-z0-9-]+,cn=hosts,cn=emailng$\" write\n"
+                                  "        by * break\n"));
     /* X1: the relay's firewall opens MX and submission and keeps it from
      * the directory; the directory opens LDAPS to proxies and stores only. */
     char *nft = read_rendered(etc, "relay1/nftables/emailng.nft");

@@ -11,6 +11,7 @@
 #include "site.h"
 #include "site_search.h"
 #include "site_webmail.h"
+#include "site_webmail_junk.h"
 #include "site_quota_warning.h"
 #include "site_storage.h"
 
@@ -1210,6 +1211,12 @@ static void test_webmail_keys(void **state)
     assert_false(site_webmail_passwords(&site, &site.hosts[0]));    /* relay1 */
     assert_false(site_webmail_passwords(&site, &site.hosts[4]));    /* store1 */
     assert_false(site_webmail_passwords(&site, &site.hosts[6]));    /* dir1 */
+    /* Junk feeds the spam lists there too (emailng-junklist on each proxy). */
+    assert_true(site_webmail_junklists(&site, &site.hosts[2]));
+    assert_true(site_webmail_junklists(&site, &site.hosts[3]));
+    assert_false(site_webmail_junklists(&site, &site.hosts[0]));
+    assert_false(site_webmail_junklists(&site, &site.hosts[4]));
+    assert_false(site_webmail_junklists(&site, &site.hosts[6]));
     site_free(&site);
     free(t);
     t = xasprintf("%swebmail: {enabled: false}\n", good);
