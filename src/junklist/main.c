@@ -62,6 +62,7 @@
 #include "junk_request.h"
 #include "pair_table.h"
 #include "password.h"
+#include "line_service.h"
 #include "process.h"
 
 #define IO_TIMEOUT_SECONDS 10
@@ -153,41 +154,7 @@ static int open_directory(const struct options *o, struct directory **d, buf *er
     return directory_open_tls(d, o->ldap_uri, o->ldap_base, o->tls.cert_file ? &o->tls : NULL, err);
 }
 
-/* One line (LF or CR LF stripped) of at most max bytes; -1 on EOF, timeout,
- * a NUL or a longer line. Byte by byte: it is one short line. */
-static int read_line(int fd, buf *line, size_t max)
-{
-    buf_reset(line);
-    for (;;) {
-        char c;
-        ssize_t n = read(fd, &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || c == '\0' || line->len > max)
-            return -1;
-        if (c == '\n')
-            break;
-        buf_append_char(line, c);
-    }
-    if (line->len && line->data[line->len - 1] == '\r')
-        line->data[--line->len] = '\0';
-    return 0;
-}
 
-static int say(int fd, const char *text)
-{
-    size_t len = strlen(text);
-    while (len > 0) {
-        ssize_t n = write(fd, text, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        text += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
 
 /* ---- report mode (www-data, from Roundcube) ---------------------------------- */
 
@@ -209,8 +176,8 @@ static int report(const struct options *o, char **args)
     } else {
         struct timeval tv = {.tv_sec = IO_TIMEOUT_SECONDS};
         if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 || say(fd, buf_cstr(&line)) != 0 ||
-            read_line(fd, &answer, ANSWER_MAX_BYTES) != 0) {
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 || line_say(fd, buf_cstr(&line)) != 0 ||
+            line_read(fd, &answer, ANSWER_MAX_BYTES) != 0) {
             fprintf(stderr, "emailng-junklist: no answer from %s\n", o->socket);
         } else {
             printf("%s\n", buf_cstr(&answer));
@@ -355,8 +322,8 @@ static void serve(const struct options *o, int fd)
     buf line = BUF_INIT, err = BUF_INIT, answer = BUF_INIT;
     struct junk_request r;
     struct directory *d = NULL;
-    if (read_line(fd, &line, JUNK_REQUEST_MAX) != 0) {
-        say(fd, "500 expected one line: spam|ham USER SENDER\r\n");
+    if (line_read(fd, &line, JUNK_REQUEST_MAX) != 0) {
+        line_say(fd, "500 expected one line: spam|ham USER SENDER\r\n");
         daemon_log("refused: no request line within %d bytes and %d seconds", JUNK_REQUEST_MAX, IO_TIMEOUT_SECONDS);
         buf_free(&line);
         return;
@@ -364,18 +331,18 @@ static void serve(const struct options *o, int fd)
     if (junk_request_parse(buf_cstr(&line), &r, &err) != 0) {
         log_decision(&r, "refused", buf_cstr(&err));
         buf_printf(&answer, "500 %s\r\n", buf_cstr(&err));
-        say(fd, buf_cstr(&answer));
+        line_say(fd, buf_cstr(&answer));
         goto out;
     }
     if (open_directory(o, &d, &err) != 0) {
         log_decision(&r, "error", buf_cstr(&err));
-        say(fd, "500 the directory cannot be reached; try again later\r\n");
+        line_say(fd, "500 the directory cannot be reached; try again later\r\n");
         goto out;
     }
     int found = user_has_mail_from(o, d, &r, &err);
     if (found != 1) {
         log_decision(&r, found < 0 ? "error" : "refused", found < 0 ? buf_cstr(&err) : "no message from the sender");
-        say(fd, found < 0 ? "500 the mailbox cannot be searched; try again later\r\n"
+        line_say(fd, found < 0 ? "500 the mailbox cannot be searched; try again later\r\n"
                           : "500 the user holds no message from that sender\r\n");
         goto out;
     }
@@ -383,19 +350,24 @@ static void serve(const struct options *o, int fd)
     if (list_change(d, &r, junk_verdict_list(r.verdict), 1, &changed, &err) != 0 ||
         list_change(d, &r, junk_verdict_other_list(r.verdict), 0, &changed, &err) != 0) {
         log_decision(&r, "error", buf_cstr(&err));
-        say(fd, "500 the lists could not be written\r\n");
+        line_say(fd, "500 the lists could not be written\r\n");
         goto out;
     }
     log_decision(&r, changed ? "added" : "unchanged", junk_verdict_list(r.verdict));
     buf_printf(&answer, "200 %s %s %s\r\n", buf_cstr(&r.sender), changed ? "added to" : "already in",
                r.verdict == JUNK_SPAM ? "the deny list" : "the allow list");
-    say(fd, buf_cstr(&answer));
+    line_say(fd, buf_cstr(&answer));
 out:
     directory_close(d);
     junk_request_free(&r);
     buf_free(&line);
     buf_free(&err);
     buf_free(&answer);
+}
+
+static void serve_connection(void *context, int fd)
+{
+    serve(context, fd);
 }
 
 int main(int argc, char **argv)
@@ -406,11 +378,9 @@ int main(int argc, char **argv)
         return report(&o, argv + optind);
     buf err = BUF_INIT;
     (void)daemon_log_open("emailng-junklist", "-");      /* stderr until the log is open */
-    struct group *g = getgrnam(o.group);
-    if (g == NULL) {
-        fprintf(stderr, "emailng-junklist: no group %s\n", o.group);
+    gid_t gid;
+    if (line_service_group("emailng-junklist", o.group, &gid) != 0)
         return 1;
-    }
     if (o.dovecot_config && access(DOVEADM, X_OK) != 0) {
         fprintf(stderr, "emailng-junklist: %s is missing (Debian package dovecot-core)\n", DOVEADM);
         return 1;
@@ -432,38 +402,8 @@ int main(int argc, char **argv)
     }
     if (o.check)
         return 0;
-    if (daemon_log_open("emailng-junklist", o.log) != 0) {
-        fprintf(stderr, "emailng-junklist: cannot open %s: %s\n", o.log, strerror(errno));
-        return 1;
-    }
-    int listener = unix_listen(o.socket, 0660, g->gr_gid, 16, &err);
-    if (listener < 0) {
-        daemon_log("fatal: %s", buf_cstr(&err));
-        return 1;
-    }
-    daemon_signals_catch();
-    if (*o.pid_file && daemon_pid_file_create(o.pid_file, &err) != 0) {
-        daemon_log("fatal: %s", buf_cstr(&err));
-        return 1;
-    }
-    daemon_log("listening on %s (group %s)", o.socket, o.group);
-    while (!daemon_signal_stop()) {
-        if (daemon_signal_hup())
-            daemon_log_reopen_now();
-        struct pollfd p = {.fd = listener, .events = POLLIN};
-        if (poll(&p, 1, 1000) <= 0)
-            continue;
-        int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue;
-        struct timeval tv = {.tv_sec = IO_TIMEOUT_SECONDS};
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0)
-            serve(&o, fd);
-        close(fd);
-    }
-    close(listener);
-    unlink(o.socket);
-    daemon_log("stopped");
-    return 0;
+    struct line_service service = {.name = "emailng-junklist", .socket = o.socket, .gid = gid, .log = o.log,
+                                   .pid_file = o.pid_file, .io_timeout_seconds = IO_TIMEOUT_SECONDS,
+                                   .serve = serve_connection, .context = &o};
+    return line_service_run(&service);
 }

@@ -50,6 +50,7 @@
 #include "daemon_log.h"
 #include "directory.h"
 #include "password.h"
+#include "line_service.h"
 #include "process.h"
 
 #define LINE_MAX_BYTES (PASSWORD_MAX + 64)
@@ -125,40 +126,7 @@ static int open_directory(const struct options *o, struct directory **d, buf *er
     return directory_open_tls(d, o->ldap_uri, o->ldap_base, o->tls.ca_file ? &o->tls : NULL, err);
 }
 
-/* One line (CR LF or LF stripped) into line; -1 on EOF, timeout, a NUL
- * or more than LINE_MAX_BYTES. Byte by byte: the dialogue is three lines. */
-static int read_line(int fd, buf *line)
-{
-    buf_reset(line);
-    for (;;) {
-        char c;
-        ssize_t n = read(fd, &c, 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0 || c == '\0' || line->len >= LINE_MAX_BYTES)
-            return -1;
-        if (c == '\n')
-            break;
-        buf_append_char(line, c);
-    }
-    if (line->len && line->data[line->len - 1] == '\r')
-        line->data[--line->len] = '\0';
-    return 0;
-}
 
-static void say(int fd, const char *text)
-{
-    size_t len = strlen(text);
-    while (len > 0) {
-        ssize_t n = write(fd, text, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;         /* the client went away: nothing to tell it */
-        text += n;
-        len -= (size_t)n;
-    }
-}
 
 /* The argument of "WORD ARG" (case-insensitive word), or NULL. */
 static const char *argument(const buf *line, const char *word)
@@ -201,50 +169,50 @@ static void serve(const struct options *o, int fd)
     buf line = BUF_INIT, user = BUF_INIT, current = BUF_INIT, hash = BUF_INIT, err = BUF_INIT;
     const char *arg;
     struct directory *d = NULL;
-    say(fd, "200 emailng-passwd ready\r\n");
-    if (read_line(fd, &line) != 0 || (arg = argument(&line, "user")) == NULL) {
-        say(fd, "500 expected: user ADDRESS\r\n");
+    line_say(fd, "200 emailng-passwd ready\r\n");
+    if (line_read(fd, &line, LINE_MAX_BYTES) != 0 || (arg = argument(&line, "user")) == NULL) {
+        line_say(fd, "500 expected: user ADDRESS\r\n");
         goto out;
     }
     buf_append_str(&user, arg);
-    say(fd, "300 current password please\r\n");
-    if (read_line(fd, &line) != 0 || (arg = argument(&line, "pass")) == NULL) {
-        say(fd, "500 expected: pass CURRENT\r\n");
+    line_say(fd, "300 current password please\r\n");
+    if (line_read(fd, &line, LINE_MAX_BYTES) != 0 || (arg = argument(&line, "pass")) == NULL) {
+        line_say(fd, "500 expected: pass CURRENT\r\n");
         goto out;
     }
     buf_append_str(&current, arg);
     if (open_directory(o, &d, &err) != 0) {
         log_attempt(buf_cstr(&user), "error", buf_cstr(&err));
-        say(fd, "500 the directory cannot be reached; try again later\r\n");
+        line_say(fd, "500 the directory cannot be reached; try again later\r\n");
         goto out;
     }
     int match = directory_user_check_password(d, buf_cstr(&user), buf_cstr(&current), &err);
     if (match != 1) {
         log_attempt(buf_cstr(&user), match < 0 ? "error" : "refused", match < 0 ? buf_cstr(&err) : "current password");
         sleep(FAIL_DELAY);
-        say(fd, "500 the current password is not right\r\n");
+        line_say(fd, "500 the current password is not right\r\n");
         goto out;
     }
-    say(fd, "200 new password please\r\n");
+    line_say(fd, "200 new password please\r\n");
     password_wipe(&line);
-    if (read_line(fd, &line) != 0 || (arg = argument(&line, "newpass")) == NULL) {
-        say(fd, "500 expected: newpass NEW\r\n");
+    if (line_read(fd, &line, LINE_MAX_BYTES) != 0 || (arg = argument(&line, "newpass")) == NULL) {
+        line_say(fd, "500 expected: newpass NEW\r\n");
         goto out;
     }
     if ((long)strlen(arg) < o->min_length) {
         log_attempt(buf_cstr(&user), "refused", "new password too short");
-        say(fd, "500 the new password is too short\r\n");
+        line_say(fd, "500 the new password is too short\r\n");
         goto out;
     }
     if (password_hash(arg, &hash, &err) != 0 ||
         directory_user_set_password(d, buf_cstr(&user), buf_cstr(&hash), &err) != 0) {
         log_attempt(buf_cstr(&user), "error", buf_cstr(&err));
-        say(fd, "500 the password could not be changed\r\n");
+        line_say(fd, "500 the password could not be changed\r\n");
         goto out;
     }
     flush_auth_cache(o, buf_cstr(&user));
     log_attempt(buf_cstr(&user), "changed", NULL);
-    say(fd, "200 password changed\r\n");
+    line_say(fd, "200 password changed\r\n");
 out:
     directory_close(d);
     password_wipe(&line);
@@ -252,6 +220,11 @@ out:
     buf_free(&user);
     buf_free(&hash);
     buf_free(&err);
+}
+
+static void serve_connection(void *context, int fd)
+{
+    serve(context, fd);
 }
 
 int main(int argc, char **argv)
@@ -264,11 +237,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "emailng-passwd: %s\n", buf_cstr(&err));
         return 1;
     }
-    struct group *g = getgrnam(o.group);
-    if (g == NULL) {
-        fprintf(stderr, "emailng-passwd: no group %s\n", o.group);
+    gid_t gid;
+    if (line_service_group("emailng-passwd", o.group, &gid) != 0)
         return 1;
-    }
     struct directory *d = NULL;
     if (open_directory(&o, &d, &err) != 0) {
         fprintf(stderr, "emailng-passwd: %s\n", buf_cstr(&err));
@@ -277,38 +248,8 @@ int main(int argc, char **argv)
     directory_close(d);
     if (o.check)
         return 0;
-    if (daemon_log_open("emailng-passwd", o.log) != 0) {
-        fprintf(stderr, "emailng-passwd: cannot open %s: %s\n", o.log, strerror(errno));
-        return 1;
-    }
-    int listener = unix_listen(o.socket, 0660, g->gr_gid, 16, &err);
-    if (listener < 0) {
-        daemon_log("fatal: %s", buf_cstr(&err));
-        return 1;
-    }
-    daemon_signals_catch();
-    if (*o.pid_file && daemon_pid_file_create(o.pid_file, &err) != 0) {
-        daemon_log("fatal: %s", buf_cstr(&err));
-        return 1;
-    }
-    daemon_log("listening on %s (group %s)", o.socket, o.group);
-    while (!daemon_signal_stop()) {
-        if (daemon_signal_hup())
-            daemon_log_reopen_now();
-        struct pollfd p = {.fd = listener, .events = POLLIN};
-        if (poll(&p, 1, 1000) <= 0)
-            continue;
-        int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue;
-        struct timeval tv = {.tv_sec = IO_TIMEOUT_SECONDS};
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0)
-            serve(&o, fd);
-        close(fd);
-    }
-    close(listener);
-    unlink(o.socket);
-    daemon_log("stopped");
-    return 0;
+    struct line_service service = {.name = "emailng-passwd", .socket = o.socket, .gid = gid, .log = o.log,
+                                   .pid_file = o.pid_file, .io_timeout_seconds = IO_TIMEOUT_SECONDS,
+                                   .serve = serve_connection, .context = &o};
+    return line_service_run(&service);
 }
