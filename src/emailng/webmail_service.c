@@ -12,6 +12,7 @@
 #include "password.h"
 #include "process.h"
 #include "site_webmail.h"
+#include "webmail_helpers.h"
 
 #define PHP_FPM "/usr/sbin/php-fpm8.2"
 #define PHP_CLI "/usr/bin/php8.2"
@@ -195,19 +196,7 @@ int webmail_passwd_wanted(const struct service_env *env)
 
 int webmail_passwd_prepare(const struct service_env *env, buf *err)
 {
-    /* The same folder as php-fpm's socket: root's, entered by www-data. */
-    char *run = service_path(env, "run_dir", "roundcube");
-    char *log = service_path(env, "log_dir", "passwd.log");
-    int rc = fs_ensure_dir(service_var(env, "run_dir"), NULL, NULL, 0755, err);
-    if (rc == 0)
-        rc = fs_ensure_dir(run, NULL, WEBMAIL_USER, 0750, err);
-    if (rc == 0)
-        rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
-    if (rc == 0)
-        rc = fs_ensure_file(log, NULL, "adm", 0640, err);
-    free(run);
-    free(log);
-    return rc;
+    return webmail_helper_prepare(env, "passwd", err);
 }
 
 /* The directory: over ldapi as root where it is on this host (the small
@@ -216,73 +205,40 @@ int webmail_passwd_prepare(const struct service_env *env, buf *err)
  * auth cache is flushed only where it has one (auth_cache.h). */
 int webmail_passwd_start(const struct service_env *env, buf *err)
 {
-    char *program = process_program_next_to_us("emailng-passwd", "emailng-passwd");    /* else PATH */
-    char *socket = service_path(env, "run_dir", "roundcube/passwd.sock");
-    char *pid_file = service_path(env, "run_dir", "roundcube/passwd.pid");
     char *dovecot = service_path(env, "etc_dir", "dovecot/dovecot.conf");
-    char *log = service_path(env, "log_dir", "passwd.log");
-    const char *argv[32];
+    const char *own[16];
     size_t n = 0;
-    argv[n++] = program;
-    argv[n++] = "--socket";
-    argv[n++] = socket;
-    argv[n++] = "--group";
-    argv[n++] = WEBMAIL_USER;
-    argv[n++] = "--ldap-uri";
-    argv[n++] = service_var(env, "ldap_uri");
-    argv[n++] = "--ldap-base";
-    argv[n++] = service_var(env, "ldap_base");
     if (!(env->host->roles & ROLE_DIRECTORY)) {
-        argv[n++] = "--tls-ca";
-        argv[n++] = service_var(env, "tls_ca");
-        argv[n++] = "--tls-cert";
-        argv[n++] = service_var(env, "tls_client_passwd_cert");
-        argv[n++] = "--tls-key";
-        argv[n++] = service_var(env, "tls_client_passwd_key");
+        own[n++] = "--tls-ca";
+        own[n++] = service_var(env, "tls_ca");
+        own[n++] = "--tls-cert";
+        own[n++] = service_var(env, "tls_client_passwd_cert");
+        own[n++] = "--tls-key";
+        own[n++] = service_var(env, "tls_client_passwd_key");
     }
     if (auth_cache_on(env->host)) {
-        argv[n++] = "--dovecot-config";
-        argv[n++] = dovecot;
+        own[n++] = "--dovecot-config";
+        own[n++] = dovecot;
     }
-    argv[n++] = "--min-length";
-    argv[n++] = WEBMAIL_PASSWORD_MIN;
-    argv[n++] = "--log";
-    argv[n++] = log;
-    argv[n++] = "--pid-file";
-    argv[n++] = pid_file;
-    argv[n++] = "-t";
-    argv[n] = NULL;
-    int rc = service_run(argv, err);
-    if (rc != 0)
-        buf_printf(err, " (emailng-passwd is looked for next to emailng, then on PATH)");
-    argv[n - 1] = NULL;     /* the same, without -t */
-    if (rc == 0)
-        rc = process_spawn_daemon(argv, log, err);
-    free(program);
-    free(socket);
-    free(pid_file);
+    own[n++] = "--min-length";
+    own[n++] = WEBMAIL_PASSWORD_MIN;
+    own[n] = NULL;
+    int rc = webmail_helper_start(env, "passwd", own, err);
     free(dovecot);
-    free(log);
     return rc;
 }
 
 int webmail_passwd_ready(const struct service_env *env, buf *detail)
 {
-    char *socket = service_path(env, "run_dir", "roundcube/passwd.sock");
-    int rc = webmail_passwd_pid(env) != 0 && unix_listening(socket) ? 0 : -1;
-    if (rc != 0)
-        buf_printf(detail, "%s does not accept connections yet (see %s/passwd.log)", socket,
-                   service_var(env, "log_dir"));
-    free(socket);
-    return rc;
+    return webmail_helper_ready(env, "passwd", detail);
 }
 
 pid_t webmail_passwd_pid(const struct service_env *env)
 {
-    return service_pidfile(env, "run_dir", "roundcube/passwd.pid");
+    return webmail_helper_pid(env, "passwd");
 }
 
 int webmail_passwd_stop(const struct service_env *env, buf *err)
 {
-    return service_stop_pid(webmail_passwd_pid(env), "emailng-passwd", err);
+    return webmail_helper_stop(env, "passwd", err);
 }
