@@ -552,6 +552,34 @@ static size_t listening_inodes(int port, unsigned long *inodes, size_t max)
     return n;
 }
 
+/* 1 if pid has a descriptor on one of the sockets. */
+static int holds_socket(long pid, const unsigned long *inodes, size_t n)
+{
+    char fddir[64];
+    snprintf(fddir, sizeof fddir, "/proc/%ld/fd", pid);
+    DIR *fds = opendir(fddir);
+    if (fds == NULL)
+        return 0;
+    int found = 0;
+    struct dirent *fe;
+    while (!found && (fe = readdir(fds)) != NULL) {
+        char link[600], target[128];
+        snprintf(link, sizeof link, "%s/%s", fddir, fe->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        unsigned long inode;
+        if (sscanf(target, "socket:[%lu]", &inode) != 1)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            if (inodes[i] == inode)
+                found = 1;
+    }
+    closedir(fds);
+    return found;
+}
+
 pid_t port_owner(int port, buf *name)
 {
     unsigned long inodes[16];
@@ -563,28 +591,18 @@ pid_t port_owner(int port, buf *name)
     if (process_pids(&pids, &npids) != 0)
         return 0;
     pid_t found = 0;
-    for (size_t p = 0; !found && p < npids; p++) {
-        char fddir[64];
-        snprintf(fddir, sizeof fddir, "/proc/%ld/fd", pids[p]);
-        DIR *fds = opendir(fddir);
-        if (fds == NULL)
-            continue;
-        struct dirent *fe;
-        while (!found && (fe = readdir(fds)) != NULL) {
-            char link[600], target[128];
-            snprintf(link, sizeof link, "%s/%s", fddir, fe->d_name);
-            ssize_t len = readlink(link, target, sizeof target - 1);
-            if (len <= 0)
-                continue;
-            target[len] = '\0';
-            unsigned long inode;
-            if (sscanf(target, "socket:[%lu]", &inode) != 1)
-                continue;
-            for (size_t i = 0; i < n; i++)
-                if (inodes[i] == inode)
-                    found = (pid_t)pids[p];
-        }
-        closedir(fds);
+    for (size_t p = 0; !found && p < npids; p++)
+        if (holds_socket(pids[p], inodes, n))
+            found = (pid_t)pids[p];
+    /* A daemon's children share its listening socket (Dovecot's login
+     * processes, Postfix's smtpd): name the daemon, the topmost holder,
+     * whatever order the pids come in (they wrap). */
+    for (int depth = 0; found && depth < 64; depth++) {
+        long ppid;
+        unsigned long long start;
+        if (process_stat_start(found, &ppid, &start) != 0 || ppid <= 1 || !holds_socket(ppid, inodes, n))
+            break;
+        found = (pid_t)ppid;
     }
     free(pids);
     if (found && name) {
