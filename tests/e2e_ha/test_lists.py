@@ -93,3 +93,5 @@ def test_open_list_works_with_one_relay_or_one_store_down(ha):
     for user in (ALICE, BOB):
         assert_exactly_once(wait_delivered(ha, user, [first, relay_down, store_down], DELIVERY_TIMEOUT),
                             [first, relay_down, store_down], "after the stores are back: %s" % user)
+    # The later tests of the suite start with pair1 on store1.
+    assert wait_active(ha, HOSTS["store1"], 120) is not None, "pair1 did not come back to store1"
