@@ -14,14 +14,6 @@
 #define SPAM_USAGE "usage: emailng user spam ADDRESS [--threshold N|default] [--allow SENDER] " \
                    "[--deny SENDER] [--unallow SENDER] [--undeny SENDER]\n"
 
-enum list_op { LIST_ADD, LIST_REMOVE };
-
-struct list_change {
-    const char *attr;           /* emailngSpamAllow / emailngSpamDeny */
-    enum list_op op;
-    char *sender;               /* normalised */
-};
-
 /* "4.5", "5", "10.0" -> "4.5", "5.0", "10.0"; 0.5 .. 10.0. */
 static int normalize_threshold(const char *text, buf *out)
 {
@@ -105,63 +97,28 @@ static int show(struct directory *d, const char *address, buf *err)
     return 0;
 }
 
-/* Applies the add/remove changes for one list attribute. */
-static int change_list(struct directory *d, const char *address, const char *attr,
-                       const struct list_change *changes, size_t n_changes, buf *err)
-{
-    char **values = NULL;
-    size_t n = 0;
-    int touched = 0;
-    for (size_t i = 0; i < n_changes; i++)
-        touched |= strcmp(changes[i].attr, attr) == 0;
-    if (!touched)
-        return 0;
-    if (directory_user_get_values(d, address, attr, &values, &n, err) != 0)
-        return -1;
-    for (size_t i = 0; i < n_changes; i++) {
-        if (strcmp(changes[i].attr, attr) != 0)
-            continue;
-        size_t at = n;
-        for (size_t j = 0; j < n; j++)
-            if (strcasecmp(values[j], changes[i].sender) == 0)
-                at = j;
-        if (changes[i].op == LIST_ADD && at == n) {
-            values = xrealloc(values, (n + 2) * sizeof *values);
-            values[n++] = xstrdup(changes[i].sender);
-            values[n] = NULL;
-        } else if (changes[i].op == LIST_REMOVE && at < n) {
-            free(values[at]);
-            memmove(&values[at], &values[at + 1], (n - at) * sizeof *values);
-            n--;
-        }
-    }
-    int rc = directory_user_set_values(d, address, attr, (const char *const *)values, n, err);
-    free_values(values, n);
-    return rc;
-}
-
 int cmd_user_spam(int argc, char **argv, const struct directory_target *t)
 {
     const char *address_arg = NULL;
     const char *threshold_arg = NULL;
-    struct list_change *changes = xcalloc((size_t)argc + 1, sizeof *changes);
+    struct directory_list_edit *changes = xcalloc((size_t)argc + 1, sizeof *changes);
     size_t n_changes = 0;
     buf err = BUF_INIT, address = BUF_INIT, threshold = BUF_INIT;
     int rc = 0;
     for (int i = 1; rc == 0 && i < argc; i++) {
         const char *a = argv[i];
         const char *attr = NULL;
-        enum list_op op = LIST_ADD;
+        int add = 1;
         if (strcmp(a, "--allow") == 0) {
             attr = "emailngSpamAllow";
         } else if (strcmp(a, "--deny") == 0) {
             attr = "emailngSpamDeny";
         } else if (strcmp(a, "--unallow") == 0) {
             attr = "emailngSpamAllow";
-            op = LIST_REMOVE;
+            add = 0;
         } else if (strcmp(a, "--undeny") == 0) {
             attr = "emailngSpamDeny";
-            op = LIST_REMOVE;
+            add = 0;
         } else if (strcmp(a, "--threshold") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "emailng: user spam: --threshold needs a score or \"default\"\n" SPAM_USAGE);
@@ -199,8 +156,8 @@ int cmd_user_spam(int argc, char **argv, const struct directory_target *t)
             break;
         }
         changes[n_changes].attr = attr;
-        changes[n_changes].op = op;
-        changes[n_changes].sender = buf_steal(&sender);
+        changes[n_changes].add = add;
+        changes[n_changes].value = buf_steal(&sender);
         n_changes++;
     }
     if (rc == 0 && address_arg == NULL) {
@@ -230,9 +187,7 @@ int cmd_user_spam(int argc, char **argv, const struct directory_target *t)
         if (directory_user_set_values(d, addr, "emailngSpamThreshold", &value, threshold.len ? 1 : 0, &err) != 0)
             rc = 1;
     }
-    if (rc == 0 && change_list(d, addr, "emailngSpamAllow", changes, n_changes, &err) != 0)
-        rc = 1;
-    if (rc == 0 && change_list(d, addr, "emailngSpamDeny", changes, n_changes, &err) != 0)
+    if (rc == 0 && directory_user_edit_lists(d, addr, changes, n_changes, NULL, &err) != 0)
         rc = 1;
     if (rc == 0 && show(d, addr, &err) != 0)
         rc = 1;
@@ -240,7 +195,7 @@ int cmd_user_spam(int argc, char **argv, const struct directory_target *t)
         fprintf(stderr, "emailng: user spam: %s\n", buf_cstr(&err));
     directory_close(d);
     for (size_t i = 0; i < n_changes; i++)
-        free(changes[i].sender);
+        free((char *)changes[i].value);  /* buf_steal'd above */
     free(changes);
     buf_free(&err);
     buf_free(&address);

@@ -284,38 +284,6 @@ static int user_has_mail_from(const struct options *o, struct directory *d, stru
     return o->pair_table ? remote_has_mail_from(o, d, r, err) : local_has_mail_from(o, d, r, err);
 }
 
-/* Adds sender to attr (add) or takes it out (!add); *changed set if so. */
-static int list_change(struct directory *d, struct junk_request *r, const char *attr, int add,
-                       int *changed, buf *err)
-{
-    char **values = NULL;
-    size_t n = 0;
-    if (directory_user_get_values(d, buf_cstr(&r->user), attr, &values, &n, err) != 0)
-        return -1;
-    size_t at = n;
-    for (size_t i = 0; i < n; i++)
-        if (strcasecmp(values[i], buf_cstr(&r->sender)) == 0)
-            at = i;
-    int rc = 0;
-    if (add && at == n) {
-        values = xrealloc(values, (n + 2) * sizeof *values);
-        values[n++] = xstrdup(buf_cstr(&r->sender));
-        values[n] = NULL;
-        *changed = 1;
-        rc = directory_user_set_values(d, buf_cstr(&r->user), attr, (const char *const *)values, n, err);
-    } else if (!add && at < n) {
-        free(values[at]);
-        memmove(&values[at], &values[at + 1], (n - at) * sizeof *values);
-        n--;
-        *changed = 1;
-        rc = directory_user_set_values(d, buf_cstr(&r->user), attr, (const char *const *)values, n, err);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(values[i]);
-    free(values);
-    return rc;
-}
-
 /* One client's request. */
 static void serve(const struct options *o, int fd)
 {
@@ -347,8 +315,11 @@ static void serve(const struct options *o, int fd)
         goto out;
     }
     int changed = 0;
-    if (list_change(d, &r, junk_verdict_list(r.verdict), 1, &changed, &err) != 0 ||
-        list_change(d, &r, junk_verdict_other_list(r.verdict), 0, &changed, &err) != 0) {
+    const struct directory_list_edit edits[] = {
+        {junk_verdict_list(r.verdict), buf_cstr(&r.sender), 1},
+        {junk_verdict_other_list(r.verdict), buf_cstr(&r.sender), 0},
+    };
+    if (directory_user_edit_lists(d, buf_cstr(&r.user), edits, 2, &changed, &err) != 0) {
         log_decision(&r, "error", buf_cstr(&err));
         line_say(fd, "500 the lists could not be written\r\n");
         goto out;

@@ -1083,6 +1083,63 @@ int directory_user_get_values(struct directory *d, const char *address,
     return 0;
 }
 
+/* Applies the edits naming attr to the values (an owned NULL-terminated
+ * array of *n); 1 if they changed. */
+static int apply_list_edits(char ***values, size_t *n, const char *attr,
+                            const struct directory_list_edit *edits, size_t n_edits)
+{
+    int changed = 0;
+    for (size_t i = 0; i < n_edits; i++) {
+        if (strcmp(edits[i].attr, attr) != 0)
+            continue;
+        size_t at = *n;
+        for (size_t j = 0; j < *n; j++)
+            if (strcasecmp((*values)[j], edits[i].value) == 0)
+                at = j;
+        if (edits[i].add && at == *n) {
+            *values = xrealloc(*values, (*n + 2) * sizeof **values);
+            (*values)[(*n)++] = xstrdup(edits[i].value);
+            (*values)[*n] = NULL;
+            changed = 1;
+        } else if (!edits[i].add && at < *n) {
+            free((*values)[at]);
+            memmove(&(*values)[at], &(*values)[at + 1], (*n - at) * sizeof **values);
+            (*n)--;
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+int directory_user_edit_lists(struct directory *d, const char *address,
+                              const struct directory_list_edit *edits,
+                              size_t n_edits, int *changed, buf *err)
+{
+    for (size_t i = 0; i < n_edits; i++) {
+        int first = 1;          /* each attribute once, at its first edit */
+        for (size_t k = 0; k < i; k++)
+            first &= strcmp(edits[k].attr, edits[i].attr) != 0;
+        if (!first)
+            continue;
+        char **values = NULL;
+        size_t n = 0;
+        if (directory_user_get_values(d, address, edits[i].attr, &values, &n, err) != 0)
+            return -1;
+        int rc = 0;
+        if (apply_list_edits(&values, &n, edits[i].attr, edits, n_edits)) {
+            rc = directory_user_set_values(d, address, edits[i].attr, (const char *const *)values, n, err);
+            if (rc == 0 && changed)
+                *changed = 1;
+        }
+        for (size_t j = 0; j < n; j++)
+            free(values[j]);
+        free(values);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int directory_user_check_password(struct directory *d, const char *address, const char *plain, buf *err)
 {
     const char *attrs[] = {"userPassword", "emailngAccountStatus", NULL};

@@ -102,6 +102,20 @@ int directory_user_get_values(struct directory *d, const char *address,
                               const char *attr, char ***values,
                               size_t *n_values, buf *err);
 
+/* One edit of a spam list (emailngSpamAllow or emailngSpamDeny): add value
+ * if it is absent, or remove it if present; values compare without case. */
+struct directory_list_edit {
+    const char *attr;
+    const char *value;
+    int add;                    /* 1 add, 0 remove */
+};
+/* Applies edits in order: one read and at most one write per attribute
+ * touched (`emailng user spam`, emailng-junklist). *changed (may be NULL)
+ * is set to 1 if a list was written. */
+int directory_user_edit_lists(struct directory *d, const char *address,
+                              const struct directory_list_edit *edits,
+                              size_t n_edits, int *changed, buf *err);
+
 /* 1 if the user exists, is active and plain matches its userPassword;
  * 0 otherwise (no such user included); -1 with err if the directory
  * cannot be read. Needs a reader of userPassword (root over ldapi). */
