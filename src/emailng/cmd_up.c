@@ -296,7 +296,9 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
     int tls_changed = 0;
     if (rc == 0)
         rc = site_tls_ensure(&site, state, only, &tls_changed, &err);
-    if (rc == 0)
+    /* DKIM keys where OpenDKIM signs: on a deployed host of several only
+     * the relays hold them (`emailng deploy` pushes the control host's). */
+    if (rc == 0 && (only == NULL || site.n_hosts == 1 || (only->roles & ROLE_RELAY)))
         rc = up_dkim_keys(&site, state, &err);
     buf changed_list = BUF_INIT;
     if (rc == 0)
