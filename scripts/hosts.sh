@@ -23,8 +23,8 @@
 # known_hosts form. --network-only HOST gets just the network namespace (the
 # control host, the internet client).
 #
-# `down` kills every process inside each host's mount namespace (found by
-# the namespace's identity, /proc/PID/ns/mnt, never by name), unmounts and
+# `down` kills every process of each host (those in its network namespace,
+# found by the namespace's identity: `ip netns pids`, never by name), unmounts and
 # removes the namespace files, removes the fabric (fabric.sh down) and DIR's
 # host folders. Run as root. POSIX sh, util-linux (unshare, nsenter),
 # iproute2, openssh-server.
@@ -165,7 +165,11 @@ cmd_up() {
     ensure_mnt_dir
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
-    { echo "dir=$dir"; for spec in $separate; do echo "host=${spec%%=*}"; done; } > "$MNT_DIR/$prefix"
+    {
+        echo "dir=$dir"
+        for spec in $separate; do echo "host=${spec%%=*}"; done
+        for host in $netonly; do echo "net=$host"; done
+    } > "$MNT_DIR/$prefix"
     trap 'echo "hosts: up failed; removing $prefix" >&2; cmd_down "$prefix" >/dev/null 2>&1' EXIT
     : > "$known"
     for spec in $separate; do make_host "$prefix" "$dir" "${spec%%=*}" "${spec#*=}" "$pub" "$known"; done
@@ -173,14 +177,16 @@ cmd_up() {
     echo "hosts $prefix up:$separate (files in $dir)"
 }
 
-# pids_in_mount_ns NSFILE: every process whose mount namespace is NSFILE's.
-pids_in_mount_ns() {
-    want=$(stat -L -c %i "$1" 2>/dev/null) || return 0
-    for p in /proc/[0-9]*; do
-        ino=$(stat -L -c %i "$p/ns/mnt" 2>/dev/null) || continue
-        [ "$ino" = "$want" ] && echo "${p#/proc/}"
+# pids_in_host PREFIX HOST: every process of the host. Everything on it
+# runs in its network namespace (exec and sshd enter it with the mount
+# namespace), also a daemon that made a mount namespace of its own, such as
+# emailng's OpenDMARC; `ip netns pids` finds them by the namespace's identity.
+# A zombie has exited (its parent, often init, reaps it when it does).
+pids_in_host() {
+    for pid in $(ip netns pids "$1-$2" 2>/dev/null); do
+        state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null) || continue
+        [ -z "$state" ] || [ "$state" = Z ] || echo "$pid"
     done
-    return 0
 }
 
 cmd_down() {
@@ -190,23 +196,32 @@ cmd_down() {
     record="$MNT_DIR/$prefix"
     dir=
     hosts=
+    netonly=
     if [ -f "$record" ]; then
         dir=$(sed -n 's/^dir=//p' "$record")
         hosts=$(sed -n 's/^host=//p' "$record")
+        netonly=$(sed -n 's/^net=//p' "$record")
     fi
+    # What runs on the network-only hosts (e.g. ssh's connection masters on
+    # the control host) ends too.
+    for host in $netonly; do
+        pids=$(pids_in_host "$prefix" "$host")
+        # shellcheck disable=SC2086
+        [ -z "$pids" ] || kill $pids 2>/dev/null || true
+    done
     for host in $hosts; do
         nsf=$(ns_file "$prefix" "$host")
         [ -e "$nsf" ] || continue
-        pids=$(pids_in_mount_ns "$nsf")
+        pids=$(pids_in_host "$prefix" "$host")
         if [ -n "$pids" ]; then
             # shellcheck disable=SC2086
             kill $pids 2>/dev/null || true
             i=0
-            while [ -n "$(pids_in_mount_ns "$nsf")" ] && [ $i -lt 50 ]; do
+            while [ -n "$(pids_in_host "$prefix" "$host")" ] && [ $i -lt 100 ]; do
                 sleep 0.1
                 i=$((i + 1))
             done
-            pids=$(pids_in_mount_ns "$nsf")
+            pids=$(pids_in_host "$prefix" "$host")
             # shellcheck disable=SC2086
             [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
         fi

@@ -1,0 +1,132 @@
+"""`emailng deploy` of the full topology onto separate hosts over SSH
+(issue 12, M2/M3): every host installed and started from the control host,
+mail flowing through the deployed relays and proxies, a second run that
+changes and restarts nothing, and hosts that share no files."""
+
+import imaplib
+import os
+import smtplib
+import ssl
+import subprocess
+import time
+import uuid
+
+from conftest import HOSTS, PREFIX, ROLES, in_netns, recap
+
+DOMAIN = "example.test"
+
+
+def test_first_deploy_succeeds_on_every_host(deployed):
+    elapsed, cp = deployed.runs[0]
+    assert cp.returncode == 0, cp.stdout[-4000:] + cp.stderr
+    hosts = recap(cp.stdout)
+    assert set(hosts) == set(HOSTS)
+    for host, (ok, changed, unreachable, failed) in hosts.items():
+        assert (unreachable, failed) == (0, 0), host
+        assert changed > 0, host         # fresh hosts: files pushed, daemons started
+    print("\nfirst deploy: %.1f s" % elapsed)
+
+
+def test_generated_ansible_is_lint_clean(deployed):
+    tree = os.path.join(deployed.control, "ansible")
+    for name in ("inventory.yml", "site.yml", "ansible.cfg"):
+        assert os.path.isfile(os.path.join(tree, name)), name
+    assert sorted(os.listdir(os.path.join(tree, "roles"))) == ["directory", "emailng_host", "proxy", "relay",
+                                                                "store"]
+    cp = subprocess.run(["ansible-lint", "--offline", tree], capture_output=True, text=True, timeout=300,
+                        cwd=deployed.root)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+
+
+def _password(deployed, address):
+    out = deployed.on("dir1", "cat", "/var/lib/emailng/secrets/demo-passwords").stdout
+    return dict(line.split() for line in out.splitlines())[address]
+
+
+def _imap_count(deployed, address, password, message_id):
+    ctx = ssl.create_default_context(cafile=deployed.ca)      # the site CA, hostname checked (the address)
+    m = imaplib.IMAP4_SSL(HOSTS["proxy1"], 993, ssl_context=ctx, timeout=30)
+    try:
+        m.login(address, password)
+        m.select("INBOX", readonly=True)
+        typ, data = m.search(None, "HEADER", "Message-ID", message_id)
+        assert typ == "OK"
+        return len(data[0].split())
+    finally:
+        m.logout()
+
+
+def test_mail_by_mx_is_read_through_the_proxy(deployed):
+    address = "alice@" + DOMAIN
+    password = _password(deployed, address)
+    message_id = "<%s@outside.test>" % uuid.uuid4()
+    message = ("From: sender@outside.test\r\nTo: %s\r\nSubject: deployed\r\nMessage-ID: %s\r\n\r\n"
+               "through relay1 and proxy1 on separate hosts\r\n" % (address, message_id))
+    with in_netns(PREFIX + "-client"):
+        with smtplib.SMTP(HOSTS["relay1"], 25, timeout=120) as s:
+            s.ehlo("client.outside.test")
+            refused = s.sendmail("sender@outside.test", [address], message)
+        assert refused == {}
+        deadline = time.monotonic() + 120
+        count = 0
+        while time.monotonic() < deadline:
+            count = _imap_count(deployed, address, password, message_id)
+            if count:
+                break
+            time.sleep(1)
+        time.sleep(2)                    # a duplicate would follow within moments
+        count = _imap_count(deployed, address, password, message_id)
+    assert count == 1
+
+
+def _daemon_pids(deployed):
+    import json
+    pids = {}
+    for host in HOSTS:
+        out = deployed.emailng_on(host, "--host", host, "status", "--json").stdout
+        for h in json.loads(out)["hosts"]:
+            for svc in h["services"]:
+                assert svc["state"] == "up", (host, svc)
+                pids[(host, svc["name"])] = svc["pid"]
+    return pids
+
+
+def test_second_deploy_changes_nothing_and_restarts_nothing(deployed):
+    before = _daemon_pids(deployed)
+    assert len(before) > 30
+    cp, elapsed = deployed.deploy()
+    assert cp.returncode == 0, cp.stdout[-4000:] + cp.stderr
+    hosts = recap(cp.stdout)
+    assert set(hosts) == set(HOSTS)
+    for host, (ok, changed, unreachable, failed) in hosts.items():
+        assert (changed, unreachable, failed) == (0, 0, 0), host
+    assert _daemon_pids(deployed) == before
+    print("\nsecond deploy: %.1f s" % elapsed)
+
+
+# What each role gets from the control host (cmd_deploy.c's table).
+SECRETS = {"directory": {"healthd-probe"}, "store": {"doveadm-password"},
+           "proxy": {"doveadm-password", "healthd-probe"}, "relay": {"srs-secret", "dkim"}}
+
+
+def test_hosts_share_no_files(deployed):
+    # A file one host writes is seen by no other.
+    for host in HOSTS:
+        deployed.on(host, "sh", "-c", "echo %s > /etc/marker-%s && echo %s > /var/lib/emailng/marker-%s"
+                    % (host, host, host, host))
+    for host in HOSTS:
+        listing = deployed.on(host, "ls", "/etc", "/var/lib/emailng").stdout.split()
+        markers = {name for name in listing if name.startswith("marker-")}
+        assert markers == {"marker-" + host}, host
+        assert deployed.on(host, "cat", "/etc/hostname").stdout.strip() == host
+    for host, role in ROLES.items():
+        # Only its own certificates; the CA key is on no host.
+        tls = deployed.on(host, "ls", "/var/lib/emailng/tls").stdout.split()
+        assert sorted(tls) == sorted(["ca.crt", host]), host
+        # Only the secrets of its role (the directory makes its demo passwords itself).
+        secrets = set(deployed.on(host, "ls", "/var/lib/emailng/secrets").stdout.split())
+        own = {"demo-passwords"} if role == "directory" else set()
+        assert secrets == SECRETS[role] | own, host
+        mode = deployed.on(host, "stat", "-c", "%a %U", "/var/lib/emailng/secrets").stdout.split()
+        assert mode == ["700", "root"], host
+    assert not os.path.exists("/etc/marker-dir1")
