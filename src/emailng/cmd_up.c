@@ -311,7 +311,12 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
         buf_printf(&changed_list, "%s/%.*s\n", o->host ? o->host : "", (int)len, p);
         p += len + (p[len] == ',');
     }
-    int changed = changed_list.len > 0 || o->config_changed;
+    /* Only this host's components count for --host: every host renders the
+     * whole site, and a deployed host reports "nothing changed" (what
+     * Ansible shows) when only other hosts' configurations changed. */
+    char *own_changes = o->host ? host_changed_components(&changed_list, o->host) : NULL;
+    int changed = (o->host ? own_changes != NULL : changed_list.len > 0) || o->config_changed;
+    free(own_changes);
     if (rc != 0) {
         cli_fail("up", &err);
         buf_free(&err);

@@ -4,14 +4,16 @@ mail flowing through the deployed relays and proxies, a second run that
 changes and restarts nothing, and hosts that share no files."""
 
 import imaplib
+import json
 import os
+import shutil
 import smtplib
 import ssl
 import subprocess
 import time
 import uuid
 
-from conftest import HOSTS, PREFIX, ROLES, in_netns, recap
+from conftest import DATADIR, EMAILNG, HOSTS, PREFIX, ROLES, in_netns, recap
 
 DOMAIN = "example.test"
 
@@ -80,7 +82,6 @@ def test_mail_by_mx_is_read_through_the_proxy(deployed):
 
 
 def _daemon_pids(deployed):
-    import json
     pids = {}
     for host in HOSTS:
         out = deployed.emailng_on(host, "--host", host, "status", "--json").stdout
@@ -130,3 +131,50 @@ def test_hosts_share_no_files(deployed):
         mode = deployed.on(host, "stat", "-c", "%a %U", "/var/lib/emailng/secrets").stdout.split()
         assert mode == ["700", "root"], host
     assert not os.path.exists("/etc/marker-dir1")
+
+
+def _rendered_hosts_that_differ(deployed, site_a, site_b):
+    """The hosts whose rendered configuration differs between two site files."""
+    outs = []
+    for name, site in (("a", site_a), ("b", site_b)):
+        out = os.path.join(deployed.root, "render-" + name)
+        subprocess.run([EMAILNG, "--state", os.path.join(deployed.root, "render-state"), "--site", site,
+                        "render", "--out", out], check=True, capture_output=True, timeout=120,
+                       env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
+        outs.append(out)
+    differ = set()
+    for host in HOSTS:
+        cp = subprocess.run(["diff", "-rq", os.path.join(outs[0], host), os.path.join(outs[1], host)],
+                            capture_output=True)
+        if cp.returncode != 0:
+            differ.add(host)
+    return differ
+
+
+def test_changed_site_file_restarts_only_where_configuration_changed(deployed):
+    """Runs last: it changes the deployed site (SRS off: the relays' business)."""
+    before = _daemon_pids(deployed)
+    old = os.path.join(deployed.root, "site-before.yaml")
+    shutil.copy(deployed.site, old)
+    with open(deployed.site) as f:
+        text = f.read()
+    assert "\nsrs: {enabled: true}\n" in text
+    with open(deployed.site, "w") as f:
+        f.write(text.replace("\nsrs: {enabled: true}\n", "\nsrs: {enabled: false}\n"))
+    differ = _rendered_hosts_that_differ(deployed, old, deployed.site)
+    assert differ == {"relay1", "relay2"}
+    cp, elapsed = deployed.deploy()
+    assert cp.returncode == 0, cp.stdout[-4000:] + cp.stderr
+    hosts = recap(cp.stdout)
+    after = _daemon_pids(deployed)
+    for host in HOSTS:
+        mine_before = {k: v for k, v in before.items() if k[0] == host}
+        mine_after = {k: v for k, v in after.items() if k[0] == host}
+        if host in differ:
+            assert hosts[host][1] >= 2, host          # the site file, then `up`
+            assert (host, "postsrsd") in mine_before and (host, "postsrsd") not in mine_after
+            assert mine_after != {k: v for k, v in mine_before.items() if k != (host, "postsrsd")}, host
+        else:
+            assert hosts[host][1] == 1, host          # only the site file; `up`: nothing changed
+            assert mine_after == mine_before, host
+    print("\ndeploy of a changed site file: %.1f s" % elapsed)
