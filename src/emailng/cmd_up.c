@@ -293,7 +293,10 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
         rc = fs_copy_file(example, copy, 0644, &err);
     free(copy);
     free(example);
-    int tls_changed = 0;
+    /* A deployed host is given its certificates (`emailng deploy` says so
+     * with --tls-changed): the daemons that use them restart as if they
+     * had been made here. */
+    int tls_changed = o->tls_changed;
     if (rc == 0)
         rc = site_tls_ensure(&site, state, only, &tls_changed, &err);
     /* DKIM keys where OpenDKIM signs: on a deployed host of several only
@@ -327,7 +330,9 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
     if (public_changed)
         printf("  public certificate installed in %s/tls/public (tls.source %s)\n", state,
                site.cert_source == CERT_SOURCE_FILES ? "files" : "acme");
-    if (tls_changed)
+    if (o->tls_changed)
+        printf("  certificates in %s/tls replaced by `emailng deploy`\n", state);
+    else if (tls_changed)
         printf("  certificates made or renewed in %s/tls (valid %d days, renewed %d days before expiry)\n", state,
                TLS_SERVER_DAYS, TLS_RENEW_BEFORE_DAYS);
 

@@ -151,8 +151,19 @@ def _rendered_hosts_that_differ(deployed, site_a, site_b):
     return differ
 
 
-def test_changed_site_file_restarts_only_where_configuration_changed(deployed):
-    """Runs last: it changes the deployed site (SRS off: the relays' business)."""
+def _served_certificate(address, port):
+    with in_netns(PREFIX + "-client"):
+        return ssl.get_server_certificate((address, port), timeout=30)
+
+
+def _der(pem):
+    return ssl.PEM_cert_to_DER_cert(pem)
+
+
+def test_changed_site_and_rotated_certificate_restart_only_what_uses_them(deployed):
+    """Runs last: it changes the deployed site (SRS off: the relays'
+    business) and rotates proxy1's server certificate on the control host
+    (its files removed there: deploy issues a new one and pushes it)."""
     before = _daemon_pids(deployed)
     old = os.path.join(deployed.root, "site-before.yaml")
     shutil.copy(deployed.site, old)
@@ -163,6 +174,13 @@ def test_changed_site_file_restarts_only_where_configuration_changed(deployed):
         f.write(text.replace("\nsrs: {enabled: true}\n", "\nsrs: {enabled: false}\n"))
     differ = _rendered_hosts_that_differ(deployed, old, deployed.site)
     assert differ == {"relay1", "relay2"}
+    crt = os.path.join(deployed.control, "tls", "proxy1", "server.crt")
+    with open(crt) as f:
+        old_cert = f.read()
+    assert _der(_served_certificate(HOSTS["proxy1"], 993)) == _der(old_cert)
+    os.unlink(crt)
+    os.unlink(os.path.join(deployed.control, "tls", "proxy1", "server.key"))
+
     cp, elapsed = deployed.deploy()
     assert cp.returncode == 0, cp.stdout[-4000:] + cp.stderr
     hosts = recap(cp.stdout)
@@ -173,8 +191,16 @@ def test_changed_site_file_restarts_only_where_configuration_changed(deployed):
         if host in differ:
             assert hosts[host][1] >= 2, host          # the site file, then `up`
             assert (host, "postsrsd") in mine_before and (host, "postsrsd") not in mine_after
-            assert mine_after != {k: v for k, v in mine_before.items() if k != (host, "postsrsd")}, host
+        elif host == "proxy1":
+            assert hosts[host][1] >= 3, host          # the site file, the certificate, then `up`
+            assert mine_after[(host, "dovecot")] != mine_before[(host, "dovecot")]
         else:
             assert hosts[host][1] == 1, host          # only the site file; `up`: nothing changed
             assert mine_after == mine_before, host
-    print("\ndeploy of a changed site file: %.1f s" % elapsed)
+    with open(crt) as f:
+        new_cert = f.read()
+    assert new_cert != old_cert
+    served = _served_certificate(HOSTS["proxy1"], 993)
+    assert _der(served) == _der(new_cert)
+    assert _der(_served_certificate(HOSTS["proxy2"], 993)) != _der(new_cert)
+    print("\ndeploy of a changed site file and a rotated certificate: %.1f s" % elapsed)
