@@ -174,8 +174,8 @@ install: $(BUILD)/emailng
 	install -m 0644 docs/man/emailng.8 $(DESTDIR)$(PREFIX)/share/man/man8/emailng.8
 	install -m 0644 scripts/emailng.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/emailng
 	rm -rf $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/schema $(DESTDIR)$(DATADIR)/examples \
-	  $(DESTDIR)$(DATADIR)/scripts
-	cp -R templates schema examples scripts $(DESTDIR)$(DATADIR)/
+	  $(DESTDIR)$(DATADIR)/scripts $(DESTDIR)$(DATADIR)/ansible
+	cp -R templates schema examples scripts ansible $(DESTDIR)$(DATADIR)/
 
 # The README's first command: everything a fresh Debian 12 machine needs.
 up: deps

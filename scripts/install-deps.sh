@@ -21,7 +21,8 @@ BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
 TEST="python3 python3-pytest swaks postfix-policyd-spf-python postfwd nsd
  python3-dnspython iputils-ping testssl.sh groff-base man-db pebble
  opendkim opendmarc bind9-dnsutils prometheus python3-prometheus-client
- ldnsutils chromium chromium-driver python3-selenium"
+ ldnsutils chromium chromium-driver python3-selenium
+ openssh-server ansible ansible-lint"
 
 if [ "$(id -u)" != 0 ]; then
     echo "install-deps: must run as root (it installs Debian packages)" >&2

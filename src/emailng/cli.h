@@ -22,6 +22,7 @@ struct options {
     const char *host;          /* --host NAME: only this host of the site */
     int json;
     int config_changed;        /* --config-changed: set by a fabric `up` for its hosts */
+    int tls_changed;           /* --tls-changed: set by `emailng deploy` when it pushed certificates */
     /* --changed-components C1,C2: set by a fabric `up` for a host whose
      * rendered components C1, C2 changed (only their daemons restart) */
     const char *changed_components;

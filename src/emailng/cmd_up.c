@@ -293,10 +293,15 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
         rc = fs_copy_file(example, copy, 0644, &err);
     free(copy);
     free(example);
-    int tls_changed = 0;
+    /* A deployed host is given its certificates (`emailng deploy` says so
+     * with --tls-changed): the daemons that use them restart as if they
+     * had been made here. */
+    int tls_changed = o->tls_changed;
     if (rc == 0)
         rc = site_tls_ensure(&site, state, only, &tls_changed, &err);
-    if (rc == 0)
+    /* DKIM keys where OpenDKIM signs: on a deployed host of several only
+     * the relays hold them (`emailng deploy` pushes the control host's). */
+    if (rc == 0 && (only == NULL || site.n_hosts == 1 || (only->roles & ROLE_RELAY)))
         rc = up_dkim_keys(&site, state, &err);
     buf changed_list = BUF_INIT;
     if (rc == 0)
@@ -309,7 +314,12 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
         buf_printf(&changed_list, "%s/%.*s\n", o->host ? o->host : "", (int)len, p);
         p += len + (p[len] == ',');
     }
-    int changed = changed_list.len > 0 || o->config_changed;
+    /* Only this host's components count for --host: every host renders the
+     * whole site, and a deployed host reports "nothing changed" (what
+     * Ansible shows) when only other hosts' configurations changed. */
+    char *own_changes = o->host ? host_changed_components(&changed_list, o->host) : NULL;
+    int changed = (o->host ? own_changes != NULL : changed_list.len > 0) || o->config_changed;
+    free(own_changes);
     if (rc != 0) {
         cli_fail("up", &err);
         buf_free(&err);
@@ -320,7 +330,9 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
     if (public_changed)
         printf("  public certificate installed in %s/tls/public (tls.source %s)\n", state,
                site.cert_source == CERT_SOURCE_FILES ? "files" : "acme");
-    if (tls_changed)
+    if (o->tls_changed)
+        printf("  certificates in %s/tls replaced by `emailng deploy`\n", state);
+    else if (tls_changed)
         printf("  certificates made or renewed in %s/tls (valid %d days, renewed %d days before expiry)\n", state,
                TLS_SERVER_DAYS, TLS_RENEW_BEFORE_DAYS);
 

@@ -5,6 +5,7 @@
 
 #include "alt_storage.h"
 #include "cmd_backup.h"
+#include "cmd_deploy.h"
 #include "cmd_dkim.h"
 #include "cmd_dns.h"
 #include "cmd_list.h"
@@ -232,6 +233,14 @@ const struct command commands[] = {
      "Only daemons whose configuration changed (or that are down) are restarted.",
      NULL, 0, run_up},
     {"down", "[--host NAME]", "stop every daemon (and remove the test fabric)", NULL, NULL, 0, run_down},
+    {"deploy", "--site FILE [--print-key]", "install a site of several hosts on its hosts over SSH (Ansible)",
+     "Run on the control host, as root. Makes the CA, every host's certificates and the\n"
+     "site's secrets here (the CA key stays here), writes STATE/ansible/ (inventory, site.yml,\n"
+     "roles directory, store, proxy, relay) and runs ansible-playbook: each host gets its\n"
+     "files and runs `emailng up --host NAME`, in the order directory, stores, proxies,\n"
+     "relays. Again: changes nothing, restarts nothing. Trusts only the host keys in\n"
+     "STATE/ssh/known_hosts; --print-key prints root's key for the hosts (STATE/ssh).",
+     NULL, 1, cmd_deploy},
     {"status", "[--json] [--host NAME]", "every service: state, pid, ports, memory, queue; warnings",
      "Exit status 0 when every service is up, 1 when something is down.", NULL, 0, run_status},
     {"check", "--site FILE", "validate a site file (every problem as FILE:LINE:COL)", NULL, NULL, 0, run_check},

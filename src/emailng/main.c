@@ -53,6 +53,8 @@ static int read_options(int argc, char **argv, struct invocation *inv)
             inv->options.json = 1;
         } else if (strcmp(a, "--config-changed") == 0) {
             inv->options.config_changed = 1;
+        } else if (strcmp(a, "--tls-changed") == 0) {
+            inv->options.tls_changed = 1;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             inv->help = 1;
         } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {

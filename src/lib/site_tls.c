@@ -130,7 +130,15 @@ int site_tls_ensure(const struct site *site, const char *state_dir, const struct
         names[i] = site->tls_names[i];
     buf client_names = BUF_INIT;
     size_t n_names = add_client_names(site, &client_names, names, site->n_tls_names);
-    int rc = tls_ensure(tls_dir, names, n_names, permitted, n_permitted, changed, err);
+    /* A deployed host of a site of several hosts (`emailng deploy`) has the
+     * CA certificate but not its key, which stays on the control host: it
+     * gets no site-wide certificate (only the one-host site uses it) and
+     * its own are checked, not issued (tls_ensure_issued). */
+    char *ca_crt = xasprintf("%s/ca.crt", tls_dir), *ca_key = xasprintf("%s/ca.key", tls_dir);
+    int deployed = site->n_hosts > 1 && fs_exists(ca_crt) && !fs_exists(ca_key);
+    free(ca_crt);
+    free(ca_key);
+    int rc = deployed ? 0 : tls_ensure(tls_dir, names, n_names, permitted, n_permitted, changed, err);
     free(names);
     buf_free(&client_names);
     for (size_t i = 0; rc == 0 && site->n_hosts > 1 && i < site->n_hosts; i++)

@@ -18,7 +18,9 @@
  * host NULL = every host. *changed (when not NULL) becomes 1 when a
  * certificate was written: the daemons must restart to use it. A new CA
  * gets the name constraints of site_tls_permitted(); an existing CA is
- * kept as it is. Returns 0, or -1 with the reason in err. Run as root. */
+ * kept as it is. A host of several with ca.crt but no ca.key (deployed by
+ * `emailng deploy`: the CA key stays on the control host) only checks its
+ * own certificates. Returns 0, or -1 with the reason in err. Run as root. */
 int site_tls_ensure(const struct site *site, const char *state_dir, const struct site_host *host, int *changed,
                     buf *err);
 

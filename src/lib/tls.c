@@ -594,8 +594,7 @@ int tls_ensure_issued(const char *ca_dir, const char *crt_path, const char *key_
     for (size_t i = 0; !client_unit && i < n_names; i++)
         if (!name_is_ip(names[i]) && check_dns_name(names[i], err) < 0)
             goto out;
-    if ((ca_cert = load_cert(ca_crt_path, err)) == NULL
-        || (ca_key = load_key(ca_key_path, err)) == NULL)
+    if ((ca_cert = load_cert(ca_crt_path, err)) == NULL)
         goto out;
     int have_crt = file_exists(crt_path, err);
     int have_key = have_crt < 0 ? -1 : file_exists(key_path, err);
@@ -623,6 +622,19 @@ int tls_ensure_issued(const char *ca_dir, const char *crt_path, const char *key_
             goto out;
         }
     }
+    /* The CA key is needed only to issue: a deployed host has none (it
+     * never leaves the control host) and uses what was pushed to it. */
+    int have_ca_key = file_exists(ca_key_path, err);
+    if (have_ca_key < 0)
+        goto out;
+    if (!have_ca_key) {
+        buf_reset(err);
+        buf_printf(err, "%s is missing or no longer valid, and this host has no CA key (%s) to issue it: "
+                   "issue it where the CA key is (the control host: `emailng deploy`)", crt_path, ca_key_path);
+        goto out;
+    }
+    if ((ca_key = load_key(ca_key_path, err)) == NULL)
+        goto out;
     if (make_leaf(ca_cert, ca_key, names, n_names, client_unit, &cert, &key, err) < 0
         || verify_against_ca(ca_cert, cert, client_unit != NULL, err) < 0
         || write_pem(key_path, key_group ? 0640 : 0600, NULL, key, err) < 0

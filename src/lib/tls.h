@@ -51,7 +51,9 @@ int tls_ensure(const char *dir, const char *const *names, size_t n_names,
  * (subject "CN=names[0], OU=client_unit, O=EmailNG client", clientAuth, no
  * SAN; e.g. CN=dovecot, OU=proxy1 for SASL EXTERNAL binds to slapd). The
  * key is root's 0600, or root:key_group 0640 when key_group is given (the
- * daemon reads it after dropping privileges). */
+ * daemon reads it after dropping privileges). Without ca_dir/ca.key (a
+ * deployed host: the key stays on the control host) good files are kept
+ * and anything else is an error. */
 int tls_ensure_issued(const char *ca_dir, const char *crt_path, const char *key_path,
                       const char *const *names, size_t n_names, const char *client_unit,
                       const char *key_group, int *changed, buf *err);

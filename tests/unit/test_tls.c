@@ -191,6 +191,40 @@ static void test_create_and_keep(void **state)
 
 /* tls_ensure_issued: a per-host server certificate and a client
  * certificate from the same CA; kept when still good, remade for new names. */
+/* A deployed host (emailng deploy): ca.crt without ca.key. A good
+ * certificate is kept; a missing one is an error naming it, and nothing is
+ * written. */
+static void test_issued_without_ca_key(void **state)
+{
+    struct tls_dir *t = *state;
+    ensure_ok(t, names, N_NAMES);
+    buf err = BUF_INIT;
+    char *crt = path_in(t, "host.crt"), *key = path_in(t, "host.key");
+    const char *host_names[] = {"store1.example.test", "198.18.0.31"};
+    assert_int_equal(tls_ensure_issued(t->dir, crt, key, host_names, 2, NULL, NULL, NULL, &err), 0);
+    char *ca_key = path_in(t, "ca.key");
+    assert_int_equal(unlink(ca_key), 0);
+    int changed = 0;
+    assert_int_equal(tls_ensure_issued(t->dir, crt, key, host_names, 2, NULL, NULL, &changed, &err), 0);
+    assert_int_equal(changed, 0);
+    char *other = path_in(t, "other.crt"), *other_key = path_in(t, "other.key");
+    assert_int_equal(tls_ensure_issued(t->dir, other, other_key, host_names, 2, NULL, NULL, &changed, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "other.crt"));
+    assert_non_null(strstr(buf_cstr(&err), "no CA key"));
+    assert_int_equal(changed, 0);
+    assert_int_equal(access(other, F_OK), -1);
+    /* New names need the CA key too. */
+    const char *more[] = {"store1.example.test", "198.18.0.31", "mail.example.test"};
+    assert_int_equal(tls_ensure_issued(t->dir, crt, key, more, 3, NULL, NULL, &changed, &err), -1);
+    assert_int_equal(changed, 0);
+    buf_free(&err);
+    free(ca_key);
+    free(other);
+    free(other_key);
+    free(crt);
+    free(key);
+}
+
 static void test_issued(void **state)
 {
     struct tls_dir *t = *state;
@@ -549,6 +583,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reissue_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_issued, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_issued_without_ca_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_days_left, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renewal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_constraints, setup, teardown),

@@ -1,0 +1,15 @@
+# Deployment to separate hosts with Ansible (issue 12): scripts/hosts.sh
+# makes hosts with their own file systems and sshd in the test fabric;
+# tests/e2e_deploy deploys the full topology onto them with `emailng deploy`.
+# Included by the top Makefile; only appends to its variables.
+ifeq ($(.DEFAULT_GOAL),)
+.DEFAULT_GOAL := all
+endif
+
+EXTRA_TESTS += e2e-deploy
+
+.PHONY: e2e-deploy
+
+e2e-deploy: $(BUILD)/emailng $(BUILD)/emailng-policyd $(BUILD)/emailng-healthd $(BUILD)/emailng-syncwatch
+	EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
+	  /usr/bin/python3 -m pytest -v --durations=10 tests/e2e_deploy

@@ -1,0 +1,59 @@
+"""`emailng deploy` refusing to go on (issue 12, bad input): hosts that do
+not accept the control host's key stop the run with every host named, and
+nothing is installed anywhere; without known host keys nothing starts."""
+
+import os
+import subprocess
+
+import pytest
+
+from conftest import CONTROL, DATADIR, EMAILNG, HOSTS, _site_file
+from hosts import HOSTS_SH, hosts_down, on_host
+
+PREFIX = "dpe"
+
+
+def _deploy(state, site):
+    return subprocess.run(["ip", "netns", "exec", PREFIX + "-control", EMAILNG, "--state", state, "--site", site,
+                           "deploy"], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
+
+
+@pytest.fixture(scope="module")
+def wrong_key_hosts(tmp_path_factory):
+    d = tmp_path_factory.mktemp("deploy-errors")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "other")], check=True)
+    hosts_down(PREFIX)
+    args = [HOSTS_SH, "up", PREFIX, str(d / "hosts"), "--authorized-key", str(d / "other.pub"),
+            "--known-hosts", str(d / "known_hosts"), "--network-only", "control",
+            "control=" + CONTROL] + ["%s=%s" % kv for kv in HOSTS.items()]
+    subprocess.run(args, check=True, capture_output=True, timeout=300)
+    _site_file(str(d / "site.yaml"))
+    try:
+        yield d
+    finally:
+        hosts_down(PREFIX)
+
+
+def test_without_known_host_keys_nothing_starts(wrong_key_hosts):
+    state = str(wrong_key_hosts / "bare")
+    cp = _deploy(state, str(wrong_key_hosts / "site.yaml"))
+    assert cp.returncode == 1
+    assert os.path.join(state, "ssh", "known_hosts") + " is missing" in cp.stderr
+    assert not os.path.exists(os.path.join(state, "ansible"))
+
+
+def test_hosts_refusing_the_key_stop_the_run_with_nothing_installed(wrong_key_hosts):
+    state = wrong_key_hosts / "control"
+    (state / "ssh").mkdir(parents=True)
+    (state / "ssh" / "known_hosts").write_text((wrong_key_hosts / "known_hosts").read_text())
+    cp = _deploy(str(state), str(wrong_key_hosts / "site.yaml"))
+    assert cp.returncode == 1
+    assert "ansible-playbook failed" in cp.stderr
+    # The first task (ping, every host at once) names them all.
+    for host in HOSTS:
+        assert "fatal: [%s]: UNREACHABLE!" % host in cp.stdout, host
+    assert "Permission denied (publickey)" in cp.stdout
+    for host in HOSTS:
+        assert on_host(PREFIX, host, "test", "-e", "/etc/emailng", check=False).returncode == 1, host
+        assert on_host(PREFIX, host, "ls", "-A", "/var/lib/emailng").stdout == "", host
