@@ -54,6 +54,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -385,6 +386,13 @@ def main():
     if os.geteuid() != 0:
         sys.exit("bench/fts: run as root (network namespaces, emailng up)")
     loads = []
+    samples = []            # the load average every 30 s: steps can be an hour apart
+    stop = threading.Event()
+
+    def sample():
+        while not stop.wait(30):
+            samples.append(os.getloadavg()[0])
+    threading.Thread(target=sample, daemon=True).start()
 
     def mark(step):
         loads.append((step, os.getloadavg()[0]))
@@ -442,10 +450,11 @@ def main():
     if args.keep:
         print("state kept in %s and %s" % (a.state, b.state))
 
+    stop.set()
     n = args.count
-    ls = [l for _, l in loads]
+    ls = [l for _, l in loads] + samples
     print("\nFTS benchmark, %d messages in one INBOX, %.1f MB of mail (mean %.1f KB); %d CPUs, "
-          "load average (1 min) %.1f to %.1f over the run (median %.1f), %.0f min in all" % (
+          "load average (1 min, every 30 s) %.1f to %.1f over the run (median %.1f), %.0f min in all" % (
               n, mail_bytes / 1e6, mail_bytes / n / 1e3, os.cpu_count(), min(ls), max(ls), statistics.median(ls),
               (time.monotonic() - t_start) / 60))
     print("%-50s %14s %14s" % ("", "FTS (Xapian)", "no FTS"))
