@@ -5,8 +5,8 @@ backend (templates/dovecot/fts.conf) against the same Dovecot without it.
 Two small sites run side by side, each `emailng up` in its own network
 namespace and state directory: A with search.fts true (the default), B with
 search.fts false; both without the filter pipeline (mail goes straight to
-LMTP, which is what is measured). The same generated mail is delivered to
-alice's INBOX on both, in the same run:
+LMTP, which is what is measured). The same generated mail goes to alice's
+INBOX on both, in the same run:
 
   mail       N messages (--count, default 100,000) in the shape of an office
              mailbox: a Zipf vocabulary of English words and made-up names,
@@ -14,21 +14,31 @@ alice's INBOX on both, in the same run:
              as a real MTA writes them (Received, Return-Path, Cc in 30%),
              an HTML alternative in 25%, a binary attachment (base64, 8-60 KB)
              in 10%. A rare word is planted in exactly 3 messages; a common
-             word occurs in about half of them.
-  delivery   LMTP over the store's unix socket, one connection, one message
-             per transaction (as Postfix's lmtp client does): messages/s on
-             A (indexing queued at each delivery, the indexer works
-             alongside) and on B (no index). On A also the time until the
-             index has caught up (`doveadm index`, which returns when every
-             message is indexed): the sustained rate with indexing.
+             word occurs in about half of them. Written once as a maildir
+             (one file per message, bytes as generated).
+  bulk load  Dovecot's own `doveadm import` from that maildir into alice's
+             INBOX on A and on B, with indexing at save turned off on A
+             (plugin/fts_autoindex=no): the mailbox of a site that has run
+             for years, loaded in minutes. One LMTP transaction per message
+             for 100,000 messages took over an hour on this machine.
+  index      on A, `doveadm index -u alice INBOX`: the whole index built in
+             one go, timed, with its CPU (what `emailng fts reindex` costs).
   search     IMAP UID SEARCH TEXT <rare word> and <common word> over STARTTLS,
              on A (answered from the index) and on B (every message read):
-             the first search after delivery and the median of 5 more.
+             the first search and the median of 5 more.
   size       the Xapian index against the mail (the mdbox storage files,
              and the sum of the message sizes).
+  delivery   LMTP over the store's unix socket, one connection, one message
+             per transaction (as Postfix's lmtp client does), into the full
+             INBOX after the searches: --sample messages (default 2,000) in
+             --rounds rounds (default 4) alternating A and B; per round the
+             LMTP rate, and on A also the rate with the index caught up
+             (`doveadm index` after the round, which returns when every
+             message is indexed); the medians of the rounds.
 
-Run as root, from the repository: bench/fts/run.py [--count N] [--keep].
-Not part of `make test`. Prints one table at the end.
+Run as root, from the repository: nice bench/fts/run.py [--count N] [--keep].
+Not part of `make test`. Prints one table at the end, with the load
+average of the machine at each step (other jobs share it).
 """
 import argparse
 import base64
@@ -277,47 +287,58 @@ class BenchSite:
         return total
 
 
-class CpuSampler(threading.Thread):
-    """Samples the indexer-workers' CPU every second (a worker ends after a
-    minute idle, taking its figure along); the total over every worker seen."""
+def write_maildir(maker, count, root):
+    """The generated mail as a maildir (cur/, seen, INTERNALDATE = the Date:
+    header's time as the file's mtime), vmail's. Returns (bytes, messages
+    with the common word)."""
+    cur = os.path.join(root, "cur")
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    total = common = 0
+    needle = maker.common.encode()
+    for i in range(count):
+        msg = maker.message(i)
+        total += len(msg)
+        common += needle in msg
+        path = os.path.join(cur, "%d.M%dP1.bench:2,S" % (1600000000 + i, i))
+        with open(path, "wb") as f:
+            f.write(msg)
+        t = 1.6e9 + i * 600
+        os.utime(path, (t, t))
+        if (i + 1) % 20000 == 0:
+            print("  %d written" % (i + 1), flush=True)
+    subprocess.run(["chown", "-R", "vmail:vmail", root], check=True)
+    return total, common
 
-    def __init__(self, site):
-        super().__init__(daemon=True)
-        self.site, self.seen, self.stop = site, {}, threading.Event()
 
-    def run(self):
-        while not self.stop.is_set():
-            for pid, cpu in self.site.worker_cpu().items():
-                self.seen[pid] = max(cpu, self.seen.get(pid, 0.0))
-            self.stop.wait(1.0)
-
-    def total(self):
-        self.stop.set()
-        self.join()
-        for pid, cpu in self.site.worker_cpu().items():
-            self.seen[pid] = max(cpu, self.seen.get(pid, 0.0))
-        return sum(self.seen.values())
+def bulk_load(site, maildir):
+    """doveadm import of the maildir into the user's INBOX; (seconds, messages).
+    The source's own index and uidlist go to a folder of this site, so the
+    maildir stays shared and untouched."""
+    control = os.path.join(site.state, "bench-source-index")
+    os.makedirs(control, exist_ok=True)
+    shutil.chown(control, "vmail", "vmail")
+    t0 = time.monotonic()
+    site.doveadm("-o", "plugin/fts_autoindex=no", "import", "-u", USER,
+                 "maildir:%s:INDEX=%s:CONTROL=%s" % (maildir, control, control), "", "mailbox", "INBOX", "all")
+    secs = time.monotonic() - t0
+    n = int(site.doveadm("-f", "flow", "mailbox", "status", "-u", USER, "messages", "INBOX").split("=")[1])
+    return secs, n
 
 
-
-def deliver(site, maker, count):
-    """LMTP, one connection; returns (seconds, bytes)."""
+def deliver(site, maker, first, count):
+    """LMTP, one connection, messages first .. first+count-1; returns seconds."""
     own = os.open("/proc/self/ns/net", os.O_RDONLY)
     try:
+        mail = [maker.message(i) for i in range(first, first + count)]
         s = site.lmtp()
         s.ehlo("bench")
-        total = 0
         t0 = time.monotonic()
-        for i in range(count):
-            msg = maker[i]
-            total += len(msg)
+        for msg in mail:
             s.sendmail("sender@partner.test", [USER], msg)
-            if (i + 1) % 5000 == 0:
-                print("  %s: %d delivered, %.0f msg/s" % (site.tag, i + 1, (i + 1) / (time.monotonic() - t0)),
-                      flush=True)
         elapsed = time.monotonic() - t0
         s.quit()
-        return elapsed, total
+        return elapsed
     finally:
         _libc.setns(own, CLONE_NEWNET)
         os.close(own)
@@ -344,51 +365,82 @@ def searches(site, word, repeat=5):
         os.close(own)
 
 
+def timed_children(fn):
+    """(result, wall seconds, CPU seconds of the child processes fn waited for)."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    out = fn()
+    wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return out, wall, (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--count", type=int, default=100000, help="messages (default 100,000)")
+    ap.add_argument("--count", type=int, default=100000, help="messages in the INBOX (default 100,000)")
+    ap.add_argument("--sample", type=int, default=2000, help="messages delivered by LMTP per site (default 2,000)")
+    ap.add_argument("--rounds", type=int, default=4, help="delivery rounds per site, alternating (default 4)")
     ap.add_argument("--keep", action="store_true", help="keep both state directories")
     ap.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"), help="where the state directories go")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/fts: run as root (network namespaces, emailng up)")
+    loads = []
+    samples = []            # the load average every 30 s: steps can be an hour apart
+    stop = threading.Event()
 
-    print("generating %d messages ..." % args.count, flush=True)
-    t0 = time.monotonic()
+    def sample():
+        while not stop.wait(30):
+            samples.append(os.getloadavg()[0])
+    threading.Thread(target=sample, daemon=True).start()
+
+    def mark(step):
+        loads.append((step, os.getloadavg()[0]))
+        print("[%s] %s (load %.1f)" % (time.strftime("%H:%M:%S"), step, loads[-1][1]), flush=True)
+
+    t_start = time.monotonic()
+    mark("start")
     mm = MailMaker(args.count)
-    mail = [mm.message(i) for i in range(args.count)]
-    expected_common = sum(1 for m in mail if mm.common.encode() in m)
-    print("  %.1f s, %.1f MB" % (time.monotonic() - t0, sum(map(len, mail)) / 1e6), flush=True)
-
     a = BenchSite("fts", True, args.tmp)
     b = BenchSite("nofts", False, args.tmp)
+    maildir = os.path.join(a.state, "bench-maildir")
     res = {}
     try:
+        print("generating %d messages into %s ..." % (args.count, maildir), flush=True)
+        t0 = time.monotonic()
+        mail_bytes, expected_common = write_maildir(mm, args.count, maildir)
+        res["generate"] = time.monotonic() - t0
+        mark("generated %.1f MB in %.0f s" % (mail_bytes / 1e6, res["generate"]))
         for s in (a, b):
             s.up()
-        print("delivering to %s ..." % b.tag, flush=True)
-        res[b.tag, "deliver"] = deliver(b, mail, args.count)
-        sampler = CpuSampler(a)
-        sampler.start()
-        print("delivering to %s ..." % a.tag, flush=True)
-        res[a.tag, "deliver"] = deliver(a, mail, args.count)
-        # The indexer worked alongside the deliveries; this returns once every
-        # message of the folder is in the index.
-        t0 = time.monotonic()
-        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        a.doveadm("index", "-u", USER, "INBOX")
-        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        res["catchup"] = time.monotonic() - t0
-        # CPU spent on indexing: the indexer-workers and the catch-up doveadm.
-        res["index_cpu"] = sampler.total() + (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-        res["load"] = os.getloadavg()[0]
-        a.doveadm("fts", "optimize", "-u", USER)
+        mark("sites up")
+        for s in (b, a):
+            secs, n = bulk_load(s, maildir)
+            assert n == args.count, (s.tag, n, args.count)
+            res[s.tag, "load"] = secs
+            mark("%s: doveadm import of %d messages in %.0f s" % (s.tag, n, secs))
+        _, wall, cpu = timed_children(lambda: a.doveadm("index", "-u", USER, "INBOX", timeout=6 * 3600))
+        res["index"], res["index_cpu"] = wall, cpu
+        mark("fts: doveadm index in %.0f s" % wall)
+        _, res["optimize"], _ = timed_children(lambda: a.doveadm("fts", "optimize", "-u", USER))
+        res["index_size"] = a.du("xapian-indexes")
+        res["storage"] = a.du("storage")
         for s in (a, b):
             for label, word in (("rare", RARE), ("common", mm.common)):
-                print("searching %s on %s ..." % (label, s.tag), flush=True)
                 res[s.tag, label] = searches(s, word)
-        res["index"] = a.du("xapian-indexes")
-        res["storage"] = a.du("storage")
+                mark("%s: search %s: first %.3f s, median %.3f s, %d hits" % ((s.tag, label) + res[s.tag, label]))
+        # Delivery: rounds alternating B and A; the messages after the INBOX's.
+        per = max(1, args.sample // args.rounds)
+        nxt = args.count
+        for r in range(args.rounds):
+            for s in (b, a):
+                secs = deliver(s, mm, nxt, per)
+                res.setdefault((s.tag, "lmtp"), []).append(per / secs)
+                if s is a:
+                    _, catch, _ = timed_children(lambda: a.doveadm("index", "-u", USER, "INBOX"))
+                    res.setdefault("sustained", []).append(per / (secs + catch))
+                mark("%s: round %d, %d messages by LMTP in %.1f s" % (s.tag, r + 1, per, secs))
+            nxt += per
     finally:
         for s in (a, b):
             try:
@@ -398,26 +450,36 @@ def main():
     if args.keep:
         print("state kept in %s and %s" % (a.state, b.state))
 
+    stop.set()
     n = args.count
-    secs_a, mail_bytes = res["fts", "deliver"]
-    secs_b, _ = res["nofts", "deliver"]
-    print("\nFTS benchmark, %d messages in one INBOX, %.1f MB of mail (mean %.1f KB); "
-          "load average %.1f on %d CPUs at the end of indexing" % (
-              n, mail_bytes / 1e6, mail_bytes / n / 1e3, res["load"], os.cpu_count()))
-    print("%-44s %14s %14s" % ("", "FTS (Xapian)", "no FTS"))
-    print("%-44s %14.0f %14.0f" % ("LMTP delivery, messages/s", n / secs_a, n / secs_b))
-    print("%-44s %14.0f %14s" % ("  with the index caught up, messages/s", n / (secs_a + res["catchup"]), "-"))
-    print("%-44s %14.1f %14s" % ("  index catch-up after the last delivery, s", res["catchup"], "-"))
-    print("%-44s %14.1f %14s" % ("  indexing CPU per message, ms", 1000 * res["index_cpu"] / n, "-"))
+    ls = [l for _, l in loads] + samples
+    print("\nFTS benchmark, %d messages in one INBOX, %.1f MB of mail (mean %.1f KB); %d CPUs, "
+          "load average (1 min, every 30 s) %.1f to %.1f over the run (median %.1f), %.0f min in all" % (
+              n, mail_bytes / 1e6, mail_bytes / n / 1e3, os.cpu_count(), min(ls), max(ls), statistics.median(ls),
+              (time.monotonic() - t_start) / 60))
+    print("%-50s %14s %14s" % ("", "FTS (Xapian)", "no FTS"))
+    print("%-50s %14.0f %14.0f" % ("bulk load (doveadm import, no indexing), msg/s",
+                                   n / res["fts", "load"], n / res["nofts", "load"]))
+    print("%-50s %14.0f %14s" % ("index build (doveadm index), s", res["index"], "-"))
+    print("%-50s %14.1f %14s" % ("  messages/s", n / res["index"], "-"))
+    print("%-50s %14.1f %14s" % ("  CPU per message, ms", 1000 * res["index_cpu"] / n, "-"))
     for label, expect in (("rare", 3), ("common", expected_common)):
         fa, ma, ha = res["fts", label]
         fb, mb, hb = res["nofts", label]
         assert ha == hb == expect, ("hits", label, ha, hb, expect)
-        print("%-44s %14.3f %14.3f" % ("SEARCH TEXT %s word (%d hits), first, s" % (label, expect), fa, fb))
-        print("%-44s %14.3f %14.3f" % ("  median of 5 more, s", ma, mb))
-    print("%-44s %14.1f" % ("index size, MB", res["index"] / 1e6))
-    print("%-44s %14.1f" % ("mdbox storage, MB", res["storage"] / 1e6))
-    print("%-44s %14.2f" % ("index / mail (message bytes)", res["index"] / mail_bytes))
+        print("%-50s %14.3f %14.3f" % ("SEARCH TEXT %s word (%d hits), first, s" % (label, expect), fa, fb))
+        print("%-50s %14.3f %14.3f" % ("  median of 5 more, s", ma, mb))
+    print("%-50s %14.1f" % ("index size, MB", res["index_size"] / 1e6))
+    print("%-50s %14.1f" % ("mdbox storage, MB", res["storage"] / 1e6))
+    print("%-50s %14.2f" % ("index / mail (message bytes)", res["index_size"] / mail_bytes))
+    per = max(1, args.sample // args.rounds)
+    print("%-50s %14.1f %14.1f" % ("LMTP delivery into the full INBOX, msg/s (median)",
+                                   statistics.median(res["fts", "lmtp"]), statistics.median(res["nofts", "lmtp"])))
+    print("%-50s %14s %14s" % ("  each round (%d x %d messages)" % (args.rounds, per),
+                               " ".join("%.0f" % x for x in res["fts", "lmtp"]),
+                               " ".join("%.0f" % x for x in res["nofts", "lmtp"])))
+    print("%-50s %14.1f %14s" % ("  with the index caught up, msg/s (median)", statistics.median(res["sustained"]),
+                                 "-"))
 
 
 if __name__ == "__main__":

@@ -17,11 +17,14 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "directory.h"
 #include "fabric.h"
 #include "fsutil.h"
 #include "import_list.h"
 #include "import_report.h"
 #include "password.h"
+#include "render.h"
+#include "user_store.h"
 
 #define LIST_MAX (64u << 20)
 #define STATE_FILE_MAX (1u << 20)
@@ -48,12 +51,24 @@ struct run_args {
     long long cutover;          /* rollback: mail received since (unix time) */
 };
 
+/* Where a listed user's mail goes: the active store of the user's pair
+ * (user_store.h); replication copies what doveadm writes there to the
+ * partner. Looked up for every user of the list before the pass starts. */
+struct user_target {
+    const struct site_host *store;  /* NULL: why is in error */
+    char *main_conf;                /* the store's dovecot.conf */
+    char *error;
+};
+
 struct import_ctx {
     const struct options *o;
-    const struct site_host *store;  /* where the mail goes (the first pair's first store) */
+    const struct site_host *store;  /* the user's store, in a user's copy of the context */
     const struct run_args *a;
     char *dir;                  /* STATE/import */
-    char *main_conf;            /* the store's dovecot.conf */
+    char *main_conf;            /* the user's store's dovecot.conf, likewise */
+    const char *store_error;    /* why the user has no store */
+    const struct import_list *list;
+    struct user_target *targets;    /* one per entry of list */
     unsigned long pass;
     const char *phase;
 };
@@ -307,8 +322,13 @@ static int import_user(const struct import_ctx *c, const struct import_entry *e,
     struct import_totals before = {0};
     char *conf = NULL, *location = NULL;
     int rc = 0;
+    if (c->store == NULL) {
+        buf_append_str(&errors, c->store_error ? c->store_error : "no store");
+        rc = -1;
+    }
     if (c->a->rollback) {
-        rc = rollback_user(c, e, s, &errors);
+        if (rc == 0)
+            rc = rollback_user(c, e, s, &errors);
         s->quota_limit_kib = -1;
         s->pass = c->pass;
         s->phase = xstrdup(c->phase);
@@ -323,7 +343,7 @@ static int import_user(const struct import_ctx *c, const struct import_entry *e,
         buf_free(&out);
         return rc;
     }
-    if (strcmp(c->phase, "final") == 0 && prev_dsync_state[0] == '\0') {
+    if (rc == 0 && strcmp(c->phase, "final") == 0 && prev_dsync_state[0] == '\0') {
         buf_printf(&errors, "no earlier import of %s: the final run needs the state of a run before the cut-over "
                             "(without it a one-way sync would bring back mail deleted on EmailNG)", e->address);
         rc = -1;
@@ -478,14 +498,23 @@ static void print_report(size_t i, size_t n, const char *address, const struct i
 
 /* One user of the pass: its import, report and state. 0 done, 1 over
  * quota, -1 failed. */
-static int run_user(const struct import_ctx *c, const struct import_entry *e, size_t k, size_t n,
+static int run_user(const struct import_ctx *all, const struct import_entry *e, size_t k, size_t n,
                     const struct import_user_state *prev)
 {
+    struct import_ctx uc = *all;
+    const struct import_ctx *c = &uc;
+    const struct user_target *t = &all->targets[e - all->list->entries];
+    uc.store = t->store;
+    uc.main_conf = t->main_conf;
+    uc.store_error = t->error;
+    char *where = t->store ? xasprintf(" on store %s", t->store->name) : xstrdup("");
     if (e->source == IMPORT_IMAP)
-        printf("[%zu/%zu] %s: from %s at %s:%d (%s) ...\n", k, n, e->address, e->login, c->a->imap_host,
-               c->a->imap_port, c->a->imap_tls);
+        printf("[%zu/%zu] %s: %s %s at %s:%d (%s)%s ...\n", k, n, e->address, c->a->rollback ? "back to" : "from",
+               e->login, c->a->imap_host, c->a->imap_port, c->a->imap_tls, where);
     else
-        printf("[%zu/%zu] %s: from maildir %s (%s) ...\n", k, n, e->address, e->maildir, e->layout);
+        printf("[%zu/%zu] %s: %s maildir %s (%s)%s ...\n", k, n, e->address, c->a->rollback ? "back to" : "from",
+               e->maildir, e->layout, where);
+    free(where);
     fflush(stdout);
     struct import_user_state now = {0};
     int rc = import_user(c, e, prev->dsync_state, &now);
@@ -551,6 +580,26 @@ static int pool_start(struct pool *p, const struct import_ctx *c, const struct i
     return 0;
 }
 
+/* "store1" or "store1, store3": the stores of the users of this run, each
+ * once, in list order ("none" if no user has one). */
+static void target_stores(const struct import_ctx *c, buf *out)
+{
+    size_t named = 0;
+    for (size_t i = 0; i < c->list->n; i++) {
+        const struct site_host *h = c->targets[i].store;
+        if (h == NULL || (c->a->only_user && strcmp(c->list->entries[i].address, c->a->only_user) != 0))
+            continue;
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = c->targets[j].store == h
+                   && !(c->a->only_user && strcmp(c->list->entries[j].address, c->a->only_user) != 0);
+        if (!seen)
+            buf_printf(out, "%s%s", named++ ? ", " : "", h->name);
+    }
+    if (named == 0)
+        buf_append_str(out, "none");
+}
+
 static int run_list(struct import_ctx *c, const struct import_list *list)
 {
     unsigned long last;
@@ -564,10 +613,14 @@ static int run_list(struct import_ctx *c, const struct import_list *list)
         return EXIT_FAILED;
     size_t n = c->a->only_user ? 1 : list->n;
     int jobs = c->a->jobs > 1 && n > 1 ? c->a->jobs : 1;
-    printf("import pass %lu (%s)%s: %zu user(s) from %s into store %s", c->pass,
+    buf stores = BUF_INIT;
+    target_stores(c, &stores);
+    printf("import pass %lu (%s)%s: %zu user(s) from %s %s %s", c->pass,
            c->a->rollback ? "rollback: mail since the cut-over goes back to the source"
            : strcmp(c->phase, "final") == 0 ? "final, after the cut-over" : "before the cut-over",
-           resume ? ", resumed: users done in it are skipped" : "", n, c->a->list_file, c->store->name);
+           resume ? ", resumed: users done in it are skipped" : "", n, c->a->list_file,
+           strchr(buf_cstr(&stores), ',') ? "on stores" : "into store", buf_cstr(&stores));
+    buf_free(&stores);
     printf(jobs > 1 ? ", %d at once\n" : "\n", jobs);
     fflush(stdout);
     /* Line-buffered: each line of a job is one write, whole among the others'. */
@@ -771,6 +824,51 @@ static int prepare_dirs(const struct import_ctx *c, int *lock_fd)
     return rc;
 }
 
+/* Each listed user's store (struct user_target), from the directory. A
+ * user the directory does not know, or whose pair the site file lacks,
+ * fails alone when its turn comes; a directory that cannot be read stops
+ * the run before anything moves. */
+static int find_targets(struct import_ctx *c, const struct site *site)
+{
+    buf err = BUF_INIT;
+    const struct site_host *dir_host = site_host_with_role(site, ROLE_DIRECTORY);
+    struct render_context rctx = {0};
+    struct directory *d = NULL;
+    int rc = 0;
+    if (site_host_with_role(site, ROLE_STORE) == NULL) {
+        buf_printf(&err, "site %s has no store", site->name);
+        rc = -1;
+    } else if (dir_host == NULL) {
+        buf_printf(&err, "site %s has no directory host (the users' store pairs are there)", site->name);
+        rc = -1;
+    } else if (render_context_for_host(site, dir_host, c->o->state_dir, &rctx, &err) != 0
+               || directory_open(&d, render_context_get(&rctx, "ldap_uri"), site->ldap_base, &err) != 0) {
+        rc = -1;
+    }
+    c->targets = xcalloc(c->list->n ? c->list->n : 1, sizeof *c->targets);
+    for (size_t i = 0; rc == 0 && i < c->list->n; i++) {
+        const char *address = c->list->entries[i].address;
+        struct user_target *t = &c->targets[i];
+        if (c->a->only_user && strcmp(address, c->a->only_user) != 0)
+            continue;
+        buf why = BUF_INIT;
+        if (user_store_find(site, c->o->state_dir, d, address, &t->store, &why) == 0) {
+            t->main_conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", c->o->state_dir, t->store->name);
+        } else if (strncmp(buf_cstr(&why), "no such user", 12) == 0) {
+            t->error = xasprintf("%s is not a user of this site (emailng user add it first)", address);
+        } else {
+            t->error = buf_steal(&why);
+        }
+        buf_free(&why);
+    }
+    if (rc != 0)
+        cli_fail("import", &err);
+    directory_close(d);
+    render_context_free(&rctx);
+    buf_free(&err);
+    return rc;
+}
+
 int cmd_import_run(const struct options *o, int argc, char **argv)
 {
     if (argc < 1)
@@ -823,17 +921,10 @@ int cmd_import_run(const struct options *o, int argc, char **argv)
         else
             site_loaded = 1;
     }
-    /* Every user is on the site's first store pair: the import runs on its
-     * first store, and replication copies what it writes to the partner. */
-    for (size_t i = 0; site_loaded && i < site.n_hosts && c.store == NULL; i++)
-        if (site.hosts[i].roles & ROLE_STORE)
-            c.store = &site.hosts[i];
-    if (rc == EXIT_DONE && c.store == NULL) {
-        fprintf(stderr, "emailng: import: site %s has no store\n", site.name);
+    c.list = &list;
+    if (rc == EXIT_DONE && find_targets(&c, &site) != 0)
         rc = EXIT_FAILED;
-    }
     if (rc == EXIT_DONE) {
-        c.main_conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", o->state_dir, c.store->name);
         int lock_fd = -1;
         rc = prepare_dirs(&c, &lock_fd) == 0 ? run_list(&c, &list) : EXIT_FAILED;
         if (lock_fd >= 0) {
@@ -844,12 +935,16 @@ int cmd_import_run(const struct options *o, int argc, char **argv)
             close(lock_fd);
         }
     }
+    for (size_t i = 0; c.targets && i < list.n; i++) {
+        free(c.targets[i].main_conf);
+        free(c.targets[i].error);
+    }
+    free(c.targets);
     if (site_loaded)
         site_free(&site);
     import_list_free(&list);
     buf_free(&text);
     buf_free(&err);
-    free(c.main_conf);
     free(c.dir);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* cmd_import: `emailng import run LIST ...` brings users' mail in from a
  * legacy IMAP server (Dovecot's imapc) or a maildir tree on disk, with
- * `doveadm sync -1 -R -s STATE` on the user's store, one user after
+ * `doveadm sync -1 -R -s STATE` on the active store of the user's pair
+ * (the directory's emailngMailHost; user_store.h), one user after
  * another (--jobs N: N at once, each in a child process writing its own
  * state and report lines); `emailng import status` shows each user's last
  * report. `emailng import rollback LIST --cutover TIME` undoes a cut-over:

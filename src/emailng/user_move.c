@@ -19,6 +19,7 @@
 #include "site_storage.h"
 #include "store_pairs.h"
 #include "user_pairs.h"
+#include "user_store.h"
 
 /* A copy round that brought fewer messages than this ends the online
  * phase: what is left is copied by the final sync after the switch. */
@@ -125,41 +126,6 @@ static int doveadm_ok(const struct move *m, const struct site_host *h, const cha
 }
 
 /* ---- the stores ---------------------------------------------------------- */
-
-/* The store the proxies send pair to: the first proxy's table written by
- * emailng-healthd (DATA/PROXY/healthd/pairs.passwd), else the pair's
- * first store in the site file. */
-static const struct site_host *active_store(const struct site *site, const char *state_dir, const char *pair)
-{
-    const struct site_host *proxy = site_host_with_role(site, ROLE_PROXY);
-    const struct site_host *found = NULL;
-    if (proxy) {
-        char *path = xasprintf("%s/data/%s/healthd/pairs.passwd", state_dir, proxy->name);
-        buf text = BUF_INIT, err = BUF_INIT;
-        if (fs_read_file(path, 1 << 20, &text, &err) == 0 && text.len) {
-            size_t pl = strlen(pair);
-            for (const char *line = text.data; line && *line && !found;) {
-                const char *host = strstr(line, "host=");
-                const char *eol = strchr(line, '\n');
-                if (strncmp(line, pair, pl) == 0 && line[pl] == ':' && host && (!eol || host < eol)) {
-                    host += 5;
-                    size_t len = strcspn(host, " \n");
-                    for (size_t i = 0; i < site->n_hosts; i++) {
-                        const struct site_host *h = &site->hosts[i];
-                        if ((h->roles & ROLE_STORE) && h->store_pair && strcmp(h->store_pair, pair) == 0
-                            && strlen(h->address) == len && strncmp(h->address, host, len) == 0)
-                            found = h;
-                    }
-                }
-                line = eol ? eol + 1 : NULL;
-            }
-        }
-        buf_free(&text);
-        buf_free(&err);
-        free(path);
-    }
-    return found ? found : store_pairs_first_store(site, pair);
-}
 
 static int compare_lines(const void *a, const void *b)
 {
@@ -554,8 +520,8 @@ static int fail_move(const char *address, buf *err)
 
 static int set_stores(struct move *m, buf *err)
 {
-    m->src = active_store(m->site, m->state_dir, m->from);
-    m->dst = active_store(m->site, m->state_dir, m->to);
+    m->src = pair_active_store(m->site, m->state_dir, m->from);
+    m->dst = pair_active_store(m->site, m->state_dir, m->to);
     m->src_partner = m->src ? site_store_partner(m->site, m->src) : NULL;
     m->dst_partner = m->dst ? site_store_partner(m->site, m->dst) : NULL;
     if (!m->src || !m->dst || !m->src_partner || !m->dst_partner) {
