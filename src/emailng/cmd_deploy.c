@@ -59,27 +59,8 @@ static const struct {
  * when missing (the formats emailng up makes on one machine). */
 static int secret_ensure(const char *state, const char *name, int halves, int newline, buf *err)
 {
-    char *dir = xasprintf("%s/secrets", state);
-    char *file = xasprintf("%s/%s", dir, name);
-    int rc = fs_ensure_dir(dir, NULL, NULL, 0700, err);
-    if (rc == 0 && !fs_exists(file)) {
-        buf secret = BUF_INIT, half = BUF_INIT;
-        for (int i = 0; rc == 0 && i < halves; i++) {
-            if (password_generate(&half) != 0) {
-                buf_printf(err, "no randomness for %s", file);
-                rc = -1;
-            } else {
-                buf_append(&secret, half.data, half.len);
-            }
-        }
-        if (newline)
-            buf_append_char(&secret, '\n');
-        if (rc == 0)
-            rc = fs_write_file(file, secret.data, secret.len, 0600, err);
-        password_wipe(&secret);
-        password_wipe(&half);
-    }
-    free(dir);
+    char *file = xasprintf("%s/secrets/%s", state, name);
+    int rc = password_file_ensure(file, halves, newline, err);
     free(file);
     return rc;
 }

@@ -24,26 +24,8 @@ static char *srs_secret_path(const struct service_env *env)
  * file (e.g. copied from the first relay) is kept. */
 static int srs_secret_ensure(const struct service_env *env, buf *err)
 {
-    char *dir = xasprintf("%s/secrets", env->state_dir);
     char *file = srs_secret_path(env);
-    int rc = fs_ensure_dir(dir, NULL, NULL, 0700, err);
-    if (rc == 0 && !fs_exists(file)) {
-        buf secret = BUF_INIT, half = BUF_INIT;
-        for (int i = 0; rc == 0 && i < 2; i++) {
-            if (password_generate(&half) != 0) {
-                buf_append_str(err, "no randomness for the SRS secret");
-                rc = -1;
-            } else {
-                buf_append(&secret, half.data, half.len);
-            }
-        }
-        buf_append_char(&secret, '\n');
-        if (rc == 0)
-            rc = fs_write_file(file, secret.data, secret.len, 0600, err);
-        password_wipe(&secret);
-        password_wipe(&half);
-    }
-    free(dir);
+    int rc = password_file_ensure(file, 2, 1, err);
     free(file);
     return rc;
 }

@@ -32,24 +32,10 @@ int webmail_wanted(const struct service_env *env)
  * RUN/roundcube/des_key, root's and readable by the workers' group. */
 static int des_key_install(const struct service_env *env, buf *err)
 {
-    char *dir = xasprintf("%s/secrets", env->state_dir);
-    char *secret = xasprintf("%s/%s", dir, DES_KEY_SECRET);
+    char *secret = xasprintf("%s/secrets/%s", env->state_dir, DES_KEY_SECRET);
     char *copy = service_path(env, "run_dir", "roundcube/des_key");
-    buf key = BUF_INIT, half = BUF_INIT;
-    int rc = fs_ensure_dir(dir, NULL, NULL, 0700, err);
-    if (rc == 0 && !fs_exists(secret)) {
-        for (int i = 0; rc == 0 && i < 2; i++) {
-            if (password_generate(&half) != 0) {
-                buf_append_str(err, "no randomness for the webmail's des_key");
-                rc = -1;
-            } else {
-                buf_append(&key, half.data, half.len);
-            }
-        }
-        if (rc == 0)
-            rc = fs_write_file(secret, key.data, key.len, 0600, err);
-        password_wipe(&key);
-    }
+    buf key = BUF_INIT;
+    int rc = password_file_ensure(secret, 2, 0, err);
     if (rc == 0)
         rc = fs_read_secret(secret, 4096, &key, err);
     if (rc == 0 && key.len != 2 * PASSWORD_GENERATED_LEN) {
@@ -60,8 +46,6 @@ static int des_key_install(const struct service_env *env, buf *err)
     if (rc == 0)
         rc = fs_write_file_group(copy, key.data, key.len, 0440, WEBMAIL_USER, err);
     password_wipe(&key);
-    password_wipe(&half);
-    free(dir);
     free(secret);
     free(copy);
     return rc;

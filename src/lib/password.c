@@ -12,6 +12,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+
 #define CRYPT_PREFIX "{CRYPT}"
 
 void password_wipe(buf *b)
@@ -240,4 +242,34 @@ int password_generate(buf *out)
     }
     explicit_bzero(pool, sizeof pool);
     return 0;
+}
+
+int password_file_ensure(const char *file, int halves, int newline, buf *err)
+{
+    if (fs_exists(file))
+        return 0;
+    char *dir = xstrdup(file);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        rc = fs_ensure_dir(dir, NULL, NULL, 0700, err);
+    }
+    free(dir);
+    buf secret = BUF_INIT, half = BUF_INIT;
+    for (int i = 0; rc == 0 && i < halves; i++) {
+        if (password_generate(&half) != 0) {
+            buf_printf(err, "no randomness for %s", file);
+            rc = -1;
+        } else {
+            buf_append(&secret, half.data, half.len);
+        }
+    }
+    if (rc == 0 && newline)
+        buf_append_char(&secret, '\n');
+    if (rc == 0)
+        rc = fs_write_file(file, secret.data, secret.len, 0600, err);
+    password_wipe(&secret);
+    password_wipe(&half);
+    return rc;
 }

@@ -29,6 +29,10 @@ int password_hash(const char *plain, buf *out, buf *err);
 int password_verify(const char *plain, const char *stored);
 int password_read(const char *prompt, int from_stdin, buf *out, buf *err);
 int password_generate(buf *out);
+/* Makes a site secret once: unless file exists, writes `halves` generated
+ * passwords joined (and a newline if asked) to it, 0600, its folder made
+ * 0700. The same file then serves every later run and, copied, every host. */
+int password_file_ensure(const char *file, int halves, int newline, buf *err);
 void password_wipe(buf *b);
 
 #endif

@@ -15,26 +15,9 @@ char *replication_secret_path(const char *state_dir)
 
 int replication_secret_ensure(const char *state_dir, buf *err)
 {
-    char *dir = xasprintf("%s/secrets", state_dir);
+    /* Two generated passwords: 32 characters, about 185 bits. */
     char *file = replication_secret_path(state_dir);
-    int rc = fs_ensure_dir(dir, NULL, NULL, 0700, err);
-    if (rc == 0 && !fs_exists(file)) {
-        /* Two generated passwords: 32 characters, about 185 bits. */
-        buf secret = BUF_INIT, half = BUF_INIT;
-        for (int i = 0; rc == 0 && i < 2; i++) {
-            if (password_generate(&half) != 0) {
-                buf_append_str(err, "no randomness for the doveadm password");
-                rc = -1;
-            } else {
-                buf_append(&secret, half.data, half.len);
-            }
-        }
-        if (rc == 0)
-            rc = fs_write_file(file, secret.data, secret.len, 0600, err);
-        password_wipe(&secret);
-        password_wipe(&half);
-    }
-    free(dir);
+    int rc = password_file_ensure(file, 2, 0, err);
     free(file);
     return rc;
 }

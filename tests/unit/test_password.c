@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <pty.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -159,6 +160,50 @@ static void test_read_terminal(void **state)
     buf_free(&seen);
 }
 
+/* A site secret is made once, 0600 in a 0700 folder, and then kept. */
+static void test_file_ensure(void **state)
+{
+    (void)state;
+    char top[] = "/tmp/emailng-test-password-XXXXXX";
+    assert_non_null(mkdtemp(top));
+    char *file = xasprintf("%s/secrets/key", top);
+    buf err = BUF_INIT;
+    assert_int_equal(password_file_ensure(file, 2, 1, &err), 0);
+    struct stat st, dir_st;
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    char *dir = xasprintf("%s/secrets", top);
+    assert_int_equal(stat(dir, &dir_st), 0);
+    assert_int_equal(dir_st.st_mode & 07777, 0700);
+    assert_int_equal(st.st_size, 2 * PASSWORD_GENERATED_LEN + 1);
+    FILE *f = fopen(file, "r");
+    assert_non_null(f);
+    char first[128] = "", second[128] = "";
+    assert_non_null(fgets(first, sizeof first, f));
+    fclose(f);
+    assert_int_equal(first[2 * PASSWORD_GENERATED_LEN], '\n');
+    /* a second call keeps the secret */
+    assert_int_equal(password_file_ensure(file, 1, 0, &err), 0);
+    f = fopen(file, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(second, sizeof second, f));
+    fclose(f);
+    assert_string_equal(first, second);
+    /* without the newline */
+    char *bare = xasprintf("%s/secrets/bare", top);
+    assert_int_equal(password_file_ensure(bare, 1, 0, &err), 0);
+    assert_int_equal(stat(bare, &st), 0);
+    assert_int_equal(st.st_size, PASSWORD_GENERATED_LEN);
+    unlink(bare);
+    unlink(file);
+    rmdir(dir);
+    rmdir(top);
+    free(bare);
+    free(dir);
+    free(file);
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_generate),
         cmocka_unit_test(test_read_stdin),
         cmocka_unit_test(test_read_terminal),
+        cmocka_unit_test(test_file_ensure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
