@@ -7,7 +7,9 @@
 # message per stage), IDLE_IN_FLIGHT (64 logins at a time), IDLE_SETTLE (10:
 # seconds between the last session in IDLE and the measurements: longer than
 # imap_hibernate_timeout, so that all have hibernated), IDLE_REST (10: seconds
-# of CPU at rest measured; the push follows).
+# of CPU at rest measured; the push follows), IDLE_SAVE (a directory: the
+# hosts' logs and the results are copied there before the state directory
+# is removed).
 
 REPO=$PWD
 EMAILNG=${EMAILNG:-$REPO/build/emailng}
@@ -20,6 +22,13 @@ IN_FLIGHT=${IDLE_IN_FLIGHT:-64}
 SETTLE=${IDLE_SETTLE:-10}
 REST=${IDLE_REST:-10}
 [ -x "$EMAILNG" ] && [ -x "$IDLE_LOAD" ] || { echo "run: make all build/idle-load first" >&2; exit 2; }
+
+# idle_save STATE: the logs and results kept in IDLE_SAVE, if set.
+idle_save() {
+    [ -n "${IDLE_SAVE:-}" ] || return 0
+    mkdir -p "$IDLE_SAVE" && cp -r "$1/log" "$IDLE_SAVE/" && cp "$1/results" "$IDLE_SAVE/" 2>/dev/null
+    echo "logs and results saved in $IDLE_SAVE"
+}
 
 # idle_add_users STATE ADD: USERS users idle1@example.test ... in
 # STATE/bench-users ("address password" lines, only root reads it), all with
@@ -58,5 +67,8 @@ idle_wake_report() {
     grep ': Error: Failed to unhibernate client\|Timeout communicating with imap-master' "$1" \
         | sed 's/^.*: Error: //; s|([^)]*)||' | sort | uniq -c | sort -rn | head -5 || true
     grep '^[A-Za-z]* [0-9]* [0-9:]* imap[(:].*\(Error\|Fatal\|Warning\)' "$1" | sed 's/^.*\(Error\|Fatal\|Warning\): //' \
+        | sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -5 || true
+    # The master's own view: imap processes killed, startup throttled.
+    grep '^[A-Za-z]* [0-9]* [0-9:]* master: \(Error\|Fatal\|Warning\|Panic\)' "$1" | sed 's/^[^:]*:[^:]*:[^:]*: //' \
         | sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -5 || true
 }

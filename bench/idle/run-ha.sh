@@ -43,6 +43,7 @@ cleanup() {
         echo "kept: $EMAILNG --state $STATE down"
         return
     fi
+    idle_save "$STATE" || true
     "$EMAILNG" --state "$STATE" down >/dev/null 2>&1 || true
     rm -rf "$STATE"
 }

@@ -46,6 +46,7 @@ cleanup() {
         echo "kept: ip netns exec $NS ...; $EMAILNG --state $STATE down; ip netns del $NS"
         return
     fi
+    idle_save "$STATE" || true
     in_ns "$EMAILNG" down --state "$STATE" >/dev/null 2>&1 || true
     ip netns del "$NS" 2>/dev/null || true
     rm -rf "$STATE"
