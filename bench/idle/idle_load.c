@@ -352,11 +352,14 @@ static void session_open(size_t i)
     memset(s, 0, sizeof *s);
     imap_lines_init(&s->lines, MAX_LINE);
     buf_init(&s->out);
-    /* Session i: user i mod U, its k-th session from address k mod A. */
+    /* Session i: user u = i mod U, its k-th session from address (u + k)
+     * mod A: a user's sessions come from different addresses (Dovecot's
+     * limit per user and address), and the users' first sessions are
+     * spread over all addresses, not all from the first one. */
     s->user = i % nusers;
     size_t k = i / nusers;
     struct sockaddr_in src = {.sin_family = AF_INET};
-    src.sin_addr.s_addr = htonl(ntohl(opt.source0.s_addr) + (uint32_t)(k % opt.nsources));
+    src.sin_addr.s_addr = htonl(ntohl(opt.source0.s_addr) + (uint32_t)((s->user + k) % opt.nsources));
     struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
     opening++;
     s->state = S_CONNECT;

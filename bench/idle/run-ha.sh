@@ -11,34 +11,28 @@
 #    password for all, each with its own yescrypt hash), all on pair1.
 # 3. IDLE_SOURCES client addresses 198.18.0.150... added to the client
 #    namespace (Dovecot allows 10 sessions per user and address).
-# 4. As rendered (the stores do not hibernate: imap_hibernate_timeout = 0
-#    in templates/dovecot-store/dovecot.conf), idle-load for IDLE_STAGES;
-#    then store1 with imap_hibernate_timeout = 5s (doveadm reload) for
-#    IDLE_HIBERNATE_STAGES. Memory and CPU are read per host: proxy1,
-#    store1 and store2 (the replica: replication of IDLE sessions is
-#    nothing, of the pushed messages little).
+# 4. store1 without hibernation (imap_hibernate_timeout = 0, doveadm
+#    reload), idle-load for IDLE_BASELINE_STAGES; then store1 as rendered
+#    (imap_hibernate_timeout = 5s, templates/dovecot-store/dovecot.conf) for
+#    IDLE_STAGES. Memory and CPU are read per host: proxy1, store1 and
+#    store2 (the replica: replication of IDLE sessions is nothing, of the
+#    pushed messages little).
 # 5. emailng down, the fabric and the state directory removed.
 #
 # Push latency: one message by LMTP into store1 (its unix socket) to each of
 # IDLE_SAMPLE users per stage, from the 250 to the EXISTS in every IDLE
 # session of that user, through the proxy.
 #
-# Tuning: IDLE_USERS (1000), IDLE_SOURCES (100), IDLE_STAGES
-# (1000,5000,10000), IDLE_HIBERNATE_STAGES (1000,5000,10000; empty: none),
-# IDLE_SAMPLE (50), IDLE_IN_FLIGHT (64), IDLE_KEEP=1 keeps the site up.
+# Tuning (and those of bench/idle/common.sh): IDLE_BASELINE_STAGES (1000;
+# empty: none; without hibernation a session costs about 0.9 MiB on the
+# store), IDLE_STAGES (1000,5000,10000; empty: none), IDLE_KEEP=1 keeps the
+# site up. IDLE_SOURCES is at most 100 (198.18.0.150-249). Use enough users
+# that a user's sessions stay under Dovecot's 10 per user and address.
 set -eu
 cd "$(dirname "$0")/../.."
-REPO=$PWD
-EMAILNG=${EMAILNG:-$REPO/build/emailng}
-IDLE_LOAD=${IDLE_LOAD:-$REPO/build/idle-load}
-export EMAILNG_DATADIR=${EMAILNG_DATADIR:-$REPO}
-USERS=${IDLE_USERS:-1000}
-SOURCES=${IDLE_SOURCES:-100}
+. bench/idle/common.sh
+BASELINE=${IDLE_BASELINE_STAGES-1000}
 STAGES=${IDLE_STAGES-1000,5000,10000}
-HIBERNATE_STAGES=${IDLE_HIBERNATE_STAGES-1000,5000,10000}
-SAMPLE=${IDLE_SAMPLE:-50}
-IN_FLIGHT=${IDLE_IN_FLIGHT:-64}
-[ -x "$EMAILNG" ] && [ -x "$IDLE_LOAD" ] || { echo "run: make all build/idle-load first" >&2; exit 2; }
 [ "$SOURCES" -le 100 ] || { echo "IDLE_SOURCES: at most 100 (198.18.0.150-249)" >&2; exit 2; }
 
 STATE=$(mktemp -d /tmp/emailng-benchidleha-XXXXXX)
@@ -49,6 +43,7 @@ cleanup() {
         echo "kept: $EMAILNG --state $STATE down"
         return
     fi
+    idle_save "$STATE" || true
     "$EMAILNG" --state "$STATE" down >/dev/null 2>&1 || true
     rm -rf "$STATE"
 }
@@ -62,20 +57,7 @@ PREFIX=$(sed -n 's/.*hosts in the test fabric \([a-z0-9]*\).*/\1/p' "$STATE/up.l
 [ -n "$PREFIX" ] || { echo "no fabric prefix in $STATE/up.log" >&2; exit 1; }
 echo "full topology up in $(( $(date +%s) - t )) s (fabric $PREFIX, state $STATE)"
 
-PASSWORD=Bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-USERLIST=$STATE/bench-users
-umask 077
-: >"$USERLIST"
-i=1
-while [ "$i" -le "$USERS" ]; do
-    echo "idle$i@example.test $PASSWORD" >>"$USERLIST"
-    i=$((i + 1))
-done
-umask 022
-t=$(date +%s)
-cut -d' ' -f1 "$USERLIST" | PASSWORD=$PASSWORD EMAILNG=$EMAILNG STATE=$STATE \
-    xargs -P 2 -n 1 sh -c 'printf "%s\n" "$PASSWORD" | "$EMAILNG" --state "$STATE" user add "$1" --pair pair1 --password-stdin >/dev/null' user-add
-echo "$USERS users added in $(( $(date +%s) - t )) s"
+idle_add_users "$STATE" '"$EMAILNG" --state "$STATE" user add "$1" --pair pair1 --password-stdin'
 
 CLIENT=$PREFIX-client
 i=0
@@ -95,19 +77,19 @@ hibernate() {   # $1: store1's imap_hibernate_timeout
 load() {        # $1: label, $2: stages
     ip netns exec "$CLIENT" "$IDLE_LOAD" --users "$USERLIST" --ca "$STATE/tls/ca.crt" --server 198.18.0.21 \
         --port 993 --tls-name mail.example.test --source 198.18.0.150 --sources "$SOURCES" --stages "$2" \
-        --in-flight "$IN_FLIGHT" --sample "$SAMPLE" --settle 10 --rest 10 --label "$1" \
+        --in-flight "$IN_FLIGHT" --sample "$SAMPLE" --settle "$SETTLE" --rest "$REST" --label "$1" \
         --host "proxy1=/run/netns/$PREFIX-proxy1" --host "store1=/run/netns/$PREFIX-store1" \
         --host "store2=/run/netns/$PREFIX-store2" --lmtp "$STATE/run/store1/dovecot/lmtp" --wake-all || true
 }
 
 OUT=$STATE/results
-if [ -n "$STAGES" ]; then
+if [ -n "$BASELINE" ]; then
     hibernate 0
-    load store-awake "$STAGES" | tee -a "$OUT"
+    load store-awake "$BASELINE" | tee -a "$OUT"
 fi
-if [ -n "$HIBERNATE_STAGES" ]; then
+if [ -n "$STAGES" ]; then
     hibernate 5s
-    load store-hibernate "$HIBERNATE_STAGES" | tee -a "$OUT"
+    load store-hibernate "$STAGES" | tee -a "$OUT"
 fi
 
 echo
@@ -128,4 +110,5 @@ HEALTHD_LOG=$STATE/log/proxy1/healthd.log
 echo "proxy1's monitor: $(grep -c ': active .* -> ' "$HEALTHD_LOG" 2>/dev/null || true) pair switches," \
     "$(grep -c 'store busy' "$HEALTHD_LOG" 2>/dev/null || true) busy stores"
 grep ': active .* -> \|store busy' "$HEALTHD_LOG" 2>/dev/null | tail -5 || true
-echo "store1 unhibernate failures: $(grep -c ': Error: Failed to unhibernate client' "$STATE/log/store1/dovecot.log" || true)"
+echo "store1:"
+idle_wake_report "$STATE/log/store1/dovecot.log"

@@ -24,26 +24,17 @@
 # DONE to every session at once (wake-all): what every client ending IDLE
 # together, or one message to every user, costs.
 #
-# Tuning: IDLE_USERS (1000), IDLE_SOURCES (100), IDLE_STAGES
-# (1000,5000,10000), IDLE_BASELINE_STAGES (1000; empty: none), IDLE_SAMPLE
-# (50 users get a message per stage), IDLE_IN_FLIGHT (64),
+# Tuning (and those of bench/idle/common.sh: users, addresses, sample):
+# IDLE_STAGES (1000,5000,10000), IDLE_BASELINE_STAGES (1000; empty: none),
 # IDLE_KEEP=1 keeps the site up and prints how to reach it;
 # IDLE_CONF_EXTRA: Dovecot settings appended to the rendered
 # session-limits.conf before the runs (to measure a tuning, e.g.
 # 'service imap { service_count = 100 }').
 set -eu
 cd "$(dirname "$0")/../.."
-REPO=$PWD
-EMAILNG=${EMAILNG:-$REPO/build/emailng}
-IDLE_LOAD=${IDLE_LOAD:-$REPO/build/idle-load}
-export EMAILNG_DATADIR=${EMAILNG_DATADIR:-$REPO}
-USERS=${IDLE_USERS:-1000}
-SOURCES=${IDLE_SOURCES:-100}
+. bench/idle/common.sh
 STAGES=${IDLE_STAGES:-1000,5000,10000}
 BASELINE=${IDLE_BASELINE_STAGES-1000}
-SAMPLE=${IDLE_SAMPLE:-50}
-IN_FLIGHT=${IDLE_IN_FLIGHT:-64}
-[ -x "$EMAILNG" ] && [ -x "$IDLE_LOAD" ] || { echo "run: make all build/idle-load first" >&2; exit 2; }
 
 NS=emailng-benchidle-$$
 STATE=$(mktemp -d /tmp/emailng-benchidle-XXXXXX)
@@ -55,6 +46,7 @@ cleanup() {
         echo "kept: ip netns exec $NS ...; $EMAILNG --state $STATE down; ip netns del $NS"
         return
     fi
+    idle_save "$STATE" || true
     in_ns "$EMAILNG" down --state "$STATE" >/dev/null 2>&1 || true
     ip netns del "$NS" 2>/dev/null || true
     rm -rf "$STATE"
@@ -68,21 +60,7 @@ t=$(date +%s)
 in_ns "$EMAILNG" up --state "$STATE" >"$STATE/up.log" 2>&1 || { cat "$STATE/up.log"; exit 1; }
 echo "site up in $(( $(date +%s) - t )) s (state $STATE)"
 
-# The users: one password for all, from a file only root reads.
-PASSWORD=Bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-USERLIST=$STATE/bench-users
-umask 077
-: >"$USERLIST"
-i=1
-while [ "$i" -le "$USERS" ]; do
-    echo "idle$i@example.test $PASSWORD" >>"$USERLIST"
-    i=$((i + 1))
-done
-umask 022
-t=$(date +%s)
-cut -d' ' -f1 "$USERLIST" | PASSWORD=$PASSWORD EMAILNG=$EMAILNG STATE=$STATE \
-    xargs -P 2 -n 1 sh -c 'printf "%s\n" "$PASSWORD" | ip netns exec '"$NS"' "$EMAILNG" user add "$1" --password-stdin --state "$STATE" >/dev/null' user-add
-echo "$USERS users added in $(( $(date +%s) - t )) s"
+idle_add_users "$STATE" 'ip netns exec "$NS" "$EMAILNG" user add "$1" --password-stdin --state "$STATE"'
 
 if [ -n "${IDLE_CONF_EXTRA:-}" ]; then
     printf '\n# bench/idle/run.sh IDLE_CONF_EXTRA\n%s\n' "$IDLE_CONF_EXTRA" >>"$CONF/session-limits.conf"
@@ -99,7 +77,7 @@ hibernate() {   # $1: the imap_hibernate_timeout to run with
 load() {        # $1: label, $2: stages
     in_ns "$IDLE_LOAD" --users "$USERLIST" --ca "$STATE/tls/ca.crt" --server 127.0.0.1 --port 993 \
         --tls-name mail.example.test --source 127.0.20.1 --sources "$SOURCES" --stages "$2" \
-        --in-flight "$IN_FLIGHT" --sample "$SAMPLE" --settle 10 --rest 10 --host mail --label "$1" \
+        --in-flight "$IN_FLIGHT" --sample "$SAMPLE" --settle "$SETTLE" --rest "$REST" --host mail --label "$1" \
         --lmtp "$STATE/run/mail/dovecot/lmtp" --wake-all || true
 }
 
@@ -121,18 +99,4 @@ grep '^RESULT.*stage=' "$OUT" | sed 's/^RESULT //' | awk '{
 }'
 grep '^RESULT.*wake_all=' "$OUT" | sed 's/^RESULT //'
 grep -E "process_limit|client_limit|Inotify|fd limit|Too many open" "$STATE/log/mail/dovecot.log" | tail -5 || true
-# Why woken sessions were closed (wake-all): imap-hibernate's own errors,
-# by reason. It gives up on a session whose client sent input (DONE) when
-# it cannot connect to the imap-master socket within 10 s (its listen
-# queue full: "net_connect_unix(...) failed: Resource temporarily
-# unavailable"), on one whose new imap process has not answered within
-# 30 s ("Timeout communicating with imap-master"), and on one whose imap
-# process closed the connection before taking the session ("Connection
-# closed"; the imap processes' own errors follow). Both times are compiled
-# into Dovecot 2.3.
-LOG=$STATE/log/mail/dovecot.log
-echo "unhibernate failures: $(grep -c ': Error: Failed to unhibernate client' "$LOG" || true)"
-grep ': Error: Failed to unhibernate client\|Timeout communicating with imap-master' "$LOG" \
-    | sed 's/^.*: Error: //; s|([^)]*)||' | sort | uniq -c | sort -rn | head -5 || true
-grep '^[A-Za-z]* [0-9]* [0-9:]* imap[(:].*\(Error\|Fatal\|Warning\)' "$LOG" | sed 's/^.*\(Error\|Fatal\|Warning\): //' \
-    | sed 's/[0-9][0-9]*/N/g' | sort | uniq -c | sort -rn | head -5 || true
+idle_wake_report "$STATE/log/mail/dovecot.log"

@@ -8,14 +8,19 @@ client address, which the proxy passes on), each LOGIN + SELECT INBOX +
 IDLE. On Debian's defaults both ends stop at 100: the proxy's imap-login
 carries every session in a process of its own (process_limit 100), and so
 does the store's for the TLS connection from the proxy. Then: the next login
-works; the proxy's and the store's Dovecot are reloaded (SIGHUP, what a
-certificate renewal does) and the sessions stay past the 6 s after which
-Dovecot ends the old configuration's processes (shutdown_clients = no); a
-message by MX reaches every IDLE session of alice, none was dropped, and
-neither Dovecot log names a limit.
+works; every session has left its imap process on the store for
+imap-hibernate (imap_hibernate_timeout 5s); the proxy's and the store's
+Dovecot are reloaded (SIGHUP, what a certificate renewal does) and the
+sessions stay past the 6 s after which Dovecot ends the old configuration's
+processes (shutdown_clients = no); a message by MX wakes and reaches every
+IDLE session of alice (160 hibernated sessions of one user woken at once);
+DONE from all 320 together (a wake-up of every hibernated session) is
+answered in each, none was dropped, and neither Dovecot log names a limit
+nor a failed unhibernation.
 """
 
 import os
+import re
 import signal
 import time
 
@@ -37,7 +42,30 @@ OPEN_TIMEOUT = 180.0
 DELIVERY_TIMEOUT = 60.0    # by MX: relay, filter, store Postfix, proxy LMTP, store
 RELOAD_SETTLE = 8.0    # seconds after the reloads: Dovecot ends the old processes after 6
 LIMIT_WORDS = ("process_limit", "client_limit", "Inotify instance limit", "Inotify watch limit", "fd limit",
-               "Maximum number of connections")
+               "Maximum number of connections", "Failed to unhibernate client")
+HIBERNATE_WAIT = 30.0    # every session in imap-hibernate within this (the timeout is 5 s)
+
+
+def hibernated(ha, host):
+    """Sessions that host's imap-hibernate processes hold (their titles, verbose_proctitle: "...imap-hibernate
+    [N connections]"), and its imap processes, among the processes in host's network namespace."""
+    ns = os.stat("/run/netns/%s-%s" % (ha.prefix, host)).st_ino
+    held = imap = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat("/proc/%s/ns/net" % pid).st_ino != ns:
+                continue
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        name = title.split("/", 1)[1] if title.startswith("dovecot-emailng-") and "/" in title else ""
+        if name.startswith("imap-hibernate"):
+            found = re.search(r"\[(\d+) connections?\]", name)
+            held += int(found.group(1)) if found else 0
+        elif name.startswith("imap "):
+            imap += 1
+    return held, imap
 
 
 @pytest.fixture
@@ -82,6 +110,13 @@ def test_320_idle_sessions_through_a_proxy(ha, client_addresses):
             assert m.select("INBOX")[0] == "OK"
         finally:
             m.logout()
+
+        # The store holds them in imap-hibernate (other tests' sessions may be there too).
+        counts = []
+        load.pump(lambda: counts.append(hibernated(ha, "store1")) or counts[-1][0] >= SESSIONS,
+                  time.monotonic() + HIBERNATE_WAIT)
+        assert counts[-1][0] >= SESSIONS, "store1 after %.0f s: %d sessions in imap-hibernate, %d imap processes" % (
+            HIBERNATE_WAIT, *counts[-1])
 
         # A reload of both ends (the store of pair1 that serves them: store1).
         for host in ("proxy1", "store1"):
