@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dkim.h"
@@ -284,40 +283,24 @@ static int copy_playbook(const char *state, buf *err)
     return rc;
 }
 
-/* ansible-playbook with the terminal: the operator watches it. */
+/* ansible-playbook with the terminal: the operator watches it. The
+ * environment is this process's own: deploy ends when the playbook does. */
 static int run_playbook(const char *state, buf *err)
 {
     char *config = xasprintf("%s/ansible/ansible.cfg", state);
     char *play = xasprintf("%s/ansible/site.yml", state);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        buf_printf(err, "cannot fork: %s", strerror(errno));
-        free(config);
-        free(play);
-        return -1;
-    }
-    if (pid == 0) {
-        setenv("ANSIBLE_CONFIG", config, 1);
-        setenv("ANSIBLE_NOCOLOR", "1", 1);
-        execl(ANSIBLE_PLAYBOOK, "ansible-playbook", play, (char *)NULL);
-        dprintf(2, "emailng: deploy: cannot run %s: %s (package ansible)\n", ANSIBLE_PLAYBOOK, strerror(errno));
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            buf_printf(err, "waitpid: %s", strerror(errno));
-            free(config);
-            free(play);
-            return -1;
-        }
-    }
+    setenv("ANSIBLE_CONFIG", config, 1);
+    setenv("ANSIBLE_NOCOLOR", "1", 1);
+    const char *argv[] = {ANSIBLE_PLAYBOOK, play, NULL};
+    int status = process_run_attached(argv, err);
     int rc = 0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        buf_printf(err, "ansible-playbook failed (exit %d, see above); the hosts it names stopped there",
-                   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    if (status == 127) {
+        buf_printf(err, "cannot run %s (package ansible)", ANSIBLE_PLAYBOOK);
+        rc = -1;
+    } else if (status != 0) {
+        if (status > 0)
+            buf_printf(err, "ansible-playbook failed (exit %d, see above); the hosts it names stopped there",
+                       status);
         rc = -1;
     }
     free(config);

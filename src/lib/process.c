@@ -125,6 +125,28 @@ int process_run(const char *const argv[], const char *input, buf *output, buf *e
     return 128 + WTERMSIG(status);
 }
 
+int process_run_attached(const char *const argv[], buf *err)
+{
+    fflush(stdout);             /* our lines before the child's */
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        buf_printf(err, "cannot fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        execvp(argv[0], (char *const *)argv);
+        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    if (wait_child(pid, &status, err) != 0)
+        return -1;
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    return 128 + WTERMSIG(status);
+}
+
 int process_spawn_daemon(const char *const argv[], const char *log_path, buf *err)
 {
     int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);

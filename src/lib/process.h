@@ -15,6 +15,11 @@
  * Returns the exit status, 128+signal, or -1 (err says why). */
 int process_run(const char *const argv[], const char *input, buf *output, buf *err);
 
+/* Runs argv[0] (PATH searched) on the caller's terminal: stdin, stdout
+ * and stderr are inherited, for a long run an operator watches (emailng
+ * deploy's ansible-playbook). Returns as process_run does. */
+int process_run_attached(const char *const argv[], buf *err);
+
 /* Starts argv as a detached daemon (double fork, new session) with stdin
  * from /dev/null and stdout/stderr appended to log_path. For daemons that
  * log to stderr in the foreground (slapd -d). Returns 0 once it is exec'd
