@@ -228,6 +228,29 @@ static void test_stop_tree_ends_the_descendants(void **state)
     assert_false(process_alive(grandchild));
 }
 
+/* An attached run: the exit status, a signal as 128+N, a missing program
+ * as 127, a failed fork and a lost child as errors. */
+static void test_run_attached(void **state)
+{
+    (void)state;
+    buf err = BUF_INIT;
+    const char *exit3[] = {"/bin/sh", "-c", "exit 3", NULL};
+    assert_int_equal(process_run_attached(exit3, &err), 3);
+    const char *killed[] = {"/bin/sh", "-c", "kill -TERM $$", NULL};
+    assert_int_equal(process_run_attached(killed, &err), 128 + SIGTERM);
+    const char *missing[] = {"/nonexistent/emailng-test-program", NULL};
+    assert_int_equal(process_run_attached(missing, &err), 127);
+    fork_fails = 1;
+    assert_int_equal(process_run_attached(exit3, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "cannot fork"));
+    fork_fails = 0;
+    buf_reset(&err);
+    waitpid_mode = WAIT_REAPED_ELSEWHERE;
+    assert_int_equal(process_run_attached(exit3, &err), -1);
+    assert_non_null(strstr(buf_cstr(&err), "waitpid"));
+    buf_free(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +263,7 @@ int main(void)
         cmocka_unit_test_setup(test_table_holds_us_with_our_parent, reset),
         cmocka_unit_test_setup(test_stop_tree_ends_the_descendants, reset),
         cmocka_unit_test_setup(test_port_owner_finds_our_listener, reset),
+        cmocka_unit_test_setup(test_run_attached, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
