@@ -6,6 +6,7 @@ runs and the backup folder is the one the site file names. Mail is put in
 with IMAP APPEND (known Message-IDs, flags and keywords) and by SMTP; it is
 compared after a restore over IMAP, by Message-ID and flags."""
 
+import imaplib
 import os
 import re
 import stat
@@ -69,35 +70,50 @@ def _snapshot(site, user, password, prefix=None):
     only, named without it, when prefix is given."""
     m = imap_connect(site, user, password)
     try:
-        result = {}
-        for name in _folders(m):
-            if prefix is not None:
-                if not name.startswith(prefix + "/"):
-                    continue
-                key = name[len(prefix) + 1:]
-            else:
-                if name.startswith("Restored"):
-                    continue
-                key = name
-            typ, data = m.select('"%s"' % name, readonly=True)
-            if typ != "OK":
-                continue      # \Noselect parents of restored folders
-            box = {}
-            if int(data[0]) > 0:
-                typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
-                assert typ == "OK", data
-                for part in data:
-                    if not isinstance(part, tuple):
-                        continue
-                    flags = re.search(rb"FLAGS \(([^)]*)\)", part[0])
-                    mid = re.search(rb"<[^>]+>", part[1])
-                    assert flags and mid, part
-                    box[mid.group(0).decode()] = frozenset(f for f in flags.group(1).decode().split()
-                                                           if f != "\\Recent")
-            result[key] = box
-        return result
+        return _snapshot_folders(m, prefix)
+    except imaplib.IMAP4.abort as e:
+        # The server closed the session (seen once in CI, before any backup
+        # ran): say what Dovecot logged about it.
+        with open(os.path.join(site.state, "log", "mail", "dovecot.log"), errors="replace") as f:
+            tail = f.read()[-6000:]
+        raise AssertionError("IMAP session of %s closed by the server: %s\n--- dovecot.log ---\n%s"
+                             % (user, e, tail)) from e
     finally:
-        m.logout()
+        try:
+            m.logout()
+        except imaplib.IMAP4.abort:
+            pass
+
+
+def _snapshot_folders(m, prefix):
+    """{folder: {Message-ID: flags}} of an open session."""
+    result = {}
+    for name in _folders(m):
+        if prefix is not None:
+            if not name.startswith(prefix + "/"):
+                continue
+            key = name[len(prefix) + 1:]
+        else:
+            if name.startswith("Restored"):
+                continue
+            key = name
+        typ, data = m.select('"%s"' % name, readonly=True)
+        if typ != "OK":
+            continue      # \Noselect parents of restored folders
+        box = {}
+        if int(data[0]) > 0:
+            typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            assert typ == "OK", data
+            for part in data:
+                if not isinstance(part, tuple):
+                    continue
+                flags = re.search(rb"FLAGS \(([^)]*)\)", part[0])
+                mid = re.search(rb"<[^>]+>", part[1])
+                assert flags and mid, part
+                box[mid.group(0).decode()] = frozenset(f for f in flags.group(1).decode().split()
+                                                       if f != "\\Recent")
+        result[key] = box
+    return result
 
 
 def _fill(site, user, password):
