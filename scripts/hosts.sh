@@ -4,6 +4,7 @@
 #
 #   hosts.sh up PREFIX DIR --authorized-key PUBFILE --known-hosts FILE
 #                [--dns ADDR] [--own-resolver HOST]... [--network-only HOST]...
+#                [--share PATH]...
 #                HOST=ADDR [HOST=ADDR ...]
 #   hosts.sh exec PREFIX HOST COMMAND [ARG...]   (run inside HOST)
 #   hosts.sh down PREFIX                          (removes everything; idempotent)
@@ -21,7 +22,9 @@
 # ADDR:22 with a host key of its own, accepting root logins with the key in
 # PUBFILE only (no password, no PAM); FILE receives every host's key in
 # known_hosts form. --network-only HOST gets just the network namespace (the
-# control host, the internet client).
+# control host, the internet client). --share PATH keeps PATH the machine's
+# on every host even when it lies below a private folder (a repository
+# cloned under /tmp, as a clean-clone CI run does).
 #
 # `down` kills every process of each host (those in its network namespace,
 # found by the namespace's identity: `ip netns pids`, never by name), unmounts and
@@ -121,9 +124,18 @@ EOF
     : > "$utsf"
     # The namespace outlives this shell through its file; the binds are made
     # inside it, /tmp last (DIR may be below /tmp).
+    # A shared PATH below a private folder is bound into the host's copy of
+    # that folder first, and the folder is bound with its submounts.
     binds=
     for p in $PRIVATE; do
-        binds="$binds mount --bind '$root/$(host_dir_name "$p")' '$p' &&"
+        d="$root/$(host_dir_name "$p")"
+        for sp in $SHARED; do
+            case $sp in "$p"/*)
+                mkdir -p "$d/${sp#"$p"/}"
+                binds="$binds mount --bind '$sp' '$d/${sp#"$p"/}' &&" ;;
+            esac
+        done
+        binds="$binds mount --rbind '$d' '$p' &&"
     done
     unshare --mount="$nsf" --uts="$utsf" --propagation private /bin/sh -c "$binds hostname '$host'"
     nsenter --mount="$nsf" --uts="$utsf" --net="/run/netns/$prefix-$host" /usr/sbin/sshd
@@ -141,11 +153,16 @@ cmd_up() {
     shift 2
     valid_prefix "$prefix"
     pub= known= fabric_args= separate= netonly=' '
+    SHARED=
     while [ $# -gt 0 ]; do
         case $1 in
             --authorized-key) pub=$2; shift 2 ;;
             --known-hosts) known=$2; shift 2 ;;
             --network-only) netonly="$netonly$2 "; shift 2 ;;
+            --share)
+                case $2 in /*) ;; *) die "--share needs an absolute path, not \"$2\"" ;; esac
+                [ -d "$2" ] || die "--share $2: no such folder"
+                SHARED="$SHARED $2"; shift 2 ;;
             --dns | --own-resolver) fabric_args="$fabric_args $1 $2"; shift 2 ;;
             -*) die "unknown option \"$1\"" ;;
             *=*)

@@ -138,6 +138,10 @@ def deployed():
                 "--dns", FABRIC_DNS, "--own-resolver", "relay1", "--own-resolver", "relay2",
                 "--network-only", "control", "--network-only", "client",
                 "control=" + CONTROL, "client=" + CLIENT] + ["%s=%s" % kv for kv in HOSTS.items()]
+        # The hosts run this emailng and its templates: shared even when the
+        # repository lies below a host's private /tmp (a clone in CI).
+        for path in sorted({REPO, os.path.dirname(os.path.abspath(EMAILNG)), os.path.abspath(DATADIR)}):
+            args += ["--share", path]
         up = subprocess.run(args, capture_output=True, text=True, timeout=300)
         assert up.returncode == 0, up.stdout + up.stderr
         d.deploy()
