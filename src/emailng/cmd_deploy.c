@@ -12,11 +12,13 @@
 
 #include "dkim.h"
 #include "fsutil.h"
-#include "password.h"
+#include "healthd_service.h"
 #include "process.h"
 #include "replication.h"
 #include "site_tls.h"
 #include "site_webmail.h"
+#include "srs_service.h"
+#include "webmail_service.h"
 
 /* Where each deployed host keeps its state and site file (what its own
  * `emailng up --host NAME` uses). */
@@ -54,16 +56,6 @@ static const struct {
 };
 #define N_SECRETS (sizeof secrets / sizeof secrets[0])
 
-/* STATE/secrets/NAME as `halves` generated passwords and a newline, made
- * when missing (the formats emailng up makes on one machine). */
-static int secret_ensure(const char *state, const char *name, int halves, int newline, buf *err)
-{
-    char *file = xasprintf("%s/secrets/%s", state, name);
-    int rc = password_file_ensure(file, halves, newline, err);
-    free(file);
-    return rc;
-}
-
 /* Everything made once per site, on the control host. */
 static int control_files_ensure(const struct site *site, const char *state, buf *err)
 {
@@ -74,11 +66,11 @@ static int control_files_ensure(const struct site *site, const char *state, buf 
     if (rc == 0)
         rc = replication_secret_ensure(state, err);
     if (rc == 0)
-        rc = secret_ensure(state, "healthd-probe", 1, 1, err);
+        rc = healthd_probe_secret_ensure(state, err);
     if (rc == 0 && site->outbound.srs_enabled)
-        rc = secret_ensure(state, "srs-secret", 2, 1, err);
+        rc = srs_secret_ensure(state, err);
     if (rc == 0 && site_webmail_enabled(site))
-        rc = secret_ensure(state, "webmail-des-key", 2, 0, err);
+        rc = webmail_des_key_ensure(state, err);
     if (rc == 0 && changed)
         printf("  certificates made or renewed in %s/tls (the CA key stays here)\n", state);
     if (rc == 0 && made)

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acl_rights.h"
 #include "address.h"
 #include "buf.h"
+#include "clock.h"
 #include "directory.h"
 #include "directory_export.h"
 #include "fabric.h"
@@ -183,6 +185,78 @@ static int doveadm_first_of_pair(const struct share_target *t, const char *sub, 
     return rc;
 }
 
+/* How long a share waits for a new folder to reach the partner store. */
+#define FOLDER_REPLICATION_WAIT_MS 30000
+
+/* A folder the owner has just made may not be on the partner store yet
+ * (replication is asynchronous), and an ACL set on one store only would
+ * share it on one side of the pair. Waits until the folder is on every
+ * store of the pair, asking the replicator to hurry once; fails, having
+ * changed nothing, when it is on no store, when a store fails otherwise,
+ * or when replication does not bring it within the wait. */
+static int folder_on_every_store(const struct share_target *t, const char *sub, const char *pair,
+                                 const char *owner, const char *folder)
+{
+    const char *status_args[] = {"mailbox", "status", "-u", owner, "messages", folder, NULL};
+    const char *hurry_args[] = {"replicator", "replicate", "-p", "high", owner, NULL};
+    long long deadline = clock_ms() + FOLDER_REPLICATION_WAIT_MS;
+    int hurried = 0;
+    for (;;) {
+        size_t present = 0, absent = 0;
+        const char *missing_on = NULL;
+        for (size_t i = 0; i < t->site.n_hosts; i++) {
+            const struct site_host *h = &t->site.hosts[i];
+            if (!store_holds_pair(h, pair))
+                continue;
+            buf out = BUF_INIT, err = BUF_INIT;
+            int rc = doveadm_on(t, h, status_args, &out, &err);
+            if (rc == 0) {
+                present++;
+            } else if (strstr(buf_cstr(&err), "doesn't exist")) {
+                absent++;
+                missing_on = h->name;
+            } else {
+                fail_msg(t, sub, buf_cstr(&err));
+                buf_free(&out);
+                buf_free(&err);
+                return -1;
+            }
+            buf_free(&out);
+            buf_free(&err);
+        }
+        if (absent == 0)
+            return present ? 0 : fail_msg(t, sub, "no store holds the owner's pair");
+        buf msg = BUF_INIT;
+        char *q = cli_quoted(folder);
+        if (present == 0)
+            buf_printf(&msg, "%s has no folder %s", owner, q);
+        else if (clock_ms() >= deadline)
+            buf_printf(&msg, "folder %s of %s is not yet on %s after %d s: replication is behind (see emailng "
+                             "status); nothing changed", q, owner, missing_on, FOLDER_REPLICATION_WAIT_MS / 1000);
+        free(q);
+        if (msg.len) {
+            fail_msg(t, sub, buf_cstr(&msg));
+            buf_free(&msg);
+            return -1;
+        }
+        buf_free(&msg);
+        if (!hurried) {
+            /* on the stores of the pair; a store without the replicator
+             * (one store) just says no, and the wait goes on. */
+            for (size_t i = 0; i < t->site.n_hosts; i++) {
+                buf out = BUF_INIT, err = BUF_INIT;
+                if (store_holds_pair(&t->site.hosts[i], pair))
+                    (void)doveadm_on(t, &t->site.hosts[i], hurry_args, &out, &err);
+                buf_free(&out);
+                buf_free(&err);
+            }
+            hurried = 1;
+        }
+        struct timespec pause = {0, 250 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}
+
 /* doveadm acl set -u OWNER FOLDER ID RIGHT... (replaces ID's rights), or
  * delete when names is NULL, then recalc of the shared-mailbox
  * dictionary; on every store of the pair. */
@@ -310,6 +384,8 @@ static int share_grant_or_revoke(struct share_target *t, int grant, int argc, ch
     buf owner = BUF_INIT, user = BUF_INIT, pair = BUF_INIT, id = BUF_INIT;
     int rc = share_parties(t, sub, words[0], words[2], &owner, &user, &pair);
     buf_printf(&id, "user=%s", buf_cstr(&user));
+    if (rc == 0)
+        rc = folder_on_every_store(t, sub, buf_cstr(&pair), buf_cstr(&owner), words[1]);
     if (rc == 0)
         rc = acl_change(t, sub, buf_cstr(&pair), buf_cstr(&owner), words[1], buf_cstr(&id),
                         grant ? names : NULL, n_names);

@@ -121,6 +121,14 @@ int healthd_stop(const struct service_env *env, buf *err)
     return service_stop_pid(healthd_pid(env), "emailng-healthd", err);
 }
 
+int healthd_probe_secret_ensure(const char *state_dir, buf *err)
+{
+    char *file = healthd_probe_password_file(state_dir);
+    int rc = password_file_ensure(file, 1, 1, err);
+    free(file);
+    return rc;
+}
+
 int healthd_probe_account_ensure(const struct site *site, const char *ldap_uri, const char *state_dir, buf *err)
 {
     int has_monitor = 0;
@@ -129,7 +137,6 @@ int healthd_probe_account_ensure(const struct site *site, const char *ldap_uri, 
     if (!has_monitor)
         return 0;
     char *file = healthd_probe_password_file(state_dir);
-    char *secrets = xasprintf("%s/secrets", state_dir);
     buf address = BUF_INIT, password = BUF_INIT, hash = BUF_INIT, lookup = BUF_INIT;
     struct directory *d = NULL;
     int rc = address_normalize(PROBE_LOCALPART, site->domains[0], &address, err);
@@ -141,14 +148,12 @@ int healthd_probe_account_ensure(const struct site *site, const char *ldap_uri, 
         directory_user_clear(&user);
     int have_file = fs_exists(file);
     if (rc == 0 && (!exists || !have_file)) {
-        if (have_file) {          /* the account went: make it again with the same password */
+        /* the account went: make it again with the same password */
+        rc = healthd_probe_secret_ensure(state_dir, err);
+        if (rc == 0)
             rc = fs_read_file(file, 4096, &password, err);
-            while (rc == 0 && password.len && (password.data[password.len - 1] == '\n'))
-                password.data[--password.len] = '\0';
-        } else if (password_generate(&password) != 0) {
-            buf_append_str(err, "no randomness for the probe account's password");
-            rc = -1;
-        }
+        while (rc == 0 && password.len && (password.data[password.len - 1] == '\n'))
+            password.data[--password.len] = '\0';
         if (rc == 0)
             rc = password_hash(buf_cstr(&password), &hash, err);
         /* No emailngMailHost: the proxies find no pair for it, so it can
@@ -161,14 +166,6 @@ int healthd_probe_account_ensure(const struct site *site, const char *ldap_uri, 
         if (rc == 0)
             rc = directory_user_set_services(d, buf_cstr(&address), imap_only, 1, err);
         if (rc == 0)
-            rc = fs_ensure_dir(secrets, NULL, NULL, 0700, err);
-        if (rc == 0 && !have_file) {
-            buf line = BUF_INIT;
-            buf_printf(&line, "%s\n", buf_cstr(&password));
-            rc = fs_write_file(file, line.data, line.len, 0600, err);
-            password_wipe(&line);
-        }
-        if (rc == 0)
             printf("  health monitor's probe account %s (password in %s)\n", buf_cstr(&address), file);
     }
     directory_close(d);
@@ -177,6 +174,5 @@ int healthd_probe_account_ensure(const struct site *site, const char *ldap_uri, 
     buf_free(&hash);
     buf_free(&lookup);
     free(file);
-    free(secrets);
     return rc;
 }

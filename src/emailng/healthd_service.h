@@ -29,6 +29,10 @@ int healthd_wanted(const struct service_env *env);
  * password reset, when either is missing. */
 int healthd_probe_account_ensure(const struct site *site, const char *ldap_uri, const char *state_dir, buf *err);
 
+/* STATE/secrets/healthd-probe: one generated password and a newline, made
+ * when missing (here by `up`, or by `deploy` on the control host). */
+int healthd_probe_secret_ensure(const char *state_dir, buf *err);
+
 /* STATE/secrets/healthd-probe (caller frees). */
 char *healthd_probe_password_file(const char *state_dir);
 

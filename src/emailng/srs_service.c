@@ -14,17 +14,17 @@ int srs_wanted(const struct service_env *env)
     return env->site->outbound.srs_enabled;
 }
 
-static char *srs_secret_path(const struct service_env *env)
+static char *srs_secret_path(const char *state_dir)
 {
-    return xasprintf("%s/secrets/srs-secret", env->state_dir);
+    return xasprintf("%s/secrets/srs-secret", state_dir);
 }
 
 /* One secret for the site: 32 random characters (about 185 bits), root's,
  * 0600; postsrsd reads it as root before it drops to its user. An existing
  * file (e.g. copied from the first relay) is kept. */
-static int srs_secret_ensure(const struct service_env *env, buf *err)
+int srs_secret_ensure(const char *state_dir, buf *err)
 {
-    char *file = srs_secret_path(env);
+    char *file = srs_secret_path(state_dir);
     int rc = password_file_ensure(file, 2, 1, err);
     free(file);
     return rc;
@@ -40,14 +40,14 @@ int srs_prepare(const struct service_env *env, buf *err)
     if (rc == 0)
         rc = fs_ensure_dir(service_var(env, "log_dir"), NULL, NULL, 0755, err);
     if (rc == 0)
-        rc = srs_secret_ensure(env, err);
+        rc = srs_secret_ensure(env->state_dir, err);
     free(jail);
     return rc;
 }
 
 int srs_start(const struct service_env *env, buf *err)
 {
-    char *secret = srs_secret_path(env);
+    char *secret = srs_secret_path(env->state_dir);
     char *domain = xasprintf("-d%s", service_var(env, "primary_domain"));
     char *secret_arg = xasprintf("-s%s", secret);
     char *forward = xasprintf("-f%d", PORT_SRS_FORWARD);

@@ -10,6 +10,10 @@
 
 #include "services.h"
 
+/* STATE/secrets/srs-secret, made when missing (here by `up`, or by
+ * `deploy` on the control host, which gives it to every relay). */
+int srs_secret_ensure(const char *state_dir, buf *err);
+
 int srs_wanted(const struct service_env *env);
 int srs_prepare(const struct service_env *env, buf *err);
 int srs_start(const struct service_env *env, buf *err);

@@ -30,12 +30,20 @@ int webmail_wanted(const struct service_env *env)
 /* STATE/secrets/webmail-des-key: made once per site (two generated
  * passwords, 32 characters of about 6 bits each), then copied to
  * RUN/roundcube/des_key, root's and readable by the workers' group. */
+int webmail_des_key_ensure(const char *state_dir, buf *err)
+{
+    char *secret = xasprintf("%s/secrets/%s", state_dir, DES_KEY_SECRET);
+    int rc = password_file_ensure(secret, 2, 0, err);
+    free(secret);
+    return rc;
+}
+
 static int des_key_install(const struct service_env *env, buf *err)
 {
     char *secret = xasprintf("%s/secrets/%s", env->state_dir, DES_KEY_SECRET);
     char *copy = service_path(env, "run_dir", "roundcube/des_key");
     buf key = BUF_INIT;
-    int rc = password_file_ensure(secret, 2, 0, err);
+    int rc = webmail_des_key_ensure(env->state_dir, err);
     if (rc == 0)
         rc = fs_read_secret(secret, 4096, &key, err);
     if (rc == 0 && key.len != 2 * PASSWORD_GENERATED_LEN) {

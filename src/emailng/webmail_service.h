@@ -21,6 +21,10 @@
 
 #include "services.h"
 
+/* STATE/secrets/webmail-des-key, made when missing (here at start, or by
+ * `deploy` on the control host, which gives it to every proxy). */
+int webmail_des_key_ensure(const char *state_dir, buf *err);
+
 int webmail_prepare(const struct service_env *env, buf *err);
 int webmail_start(const struct service_env *env, buf *err);
 int webmail_ready(const struct service_env *env, buf *detail);

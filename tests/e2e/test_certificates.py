@@ -29,7 +29,7 @@ import urllib.request
 import pytest
 
 from conftest import log_tail, own_site
-from test_hibernate import wait_hibernated
+from hibernation import wait_hibernated
 
 NAME = "mail.example.test"
 DNS_ADDR = "127.0.0.153"

@@ -10,67 +10,22 @@ also after a reload of Dovecot, which a certificate renewal does.
 """
 
 import os
-import re
 import signal
 import subprocess
 import time
 
 from conftest import CLIENT_ADDR, HOST, TLS_NAME, imap_connect, log_tail, make_message, msgid, smtp_send, \
     tls_context
+from hibernation import HIBERNATE_WAIT, dovecot_processes, hibernation_state
 from imap_load import Load, Session
 
 HIBERNATE_TIMEOUT = 5.0    # imap_hibernate_timeout in session-limits.conf
-HIBERNATE_WAIT = 20.0      # the session is in imap-hibernate within this after IDLE
 PUSH_TIMEOUT = 5.0         # EXISTS after the delivery was accepted
 RELOAD_PUSH_TIMEOUT = 60.0  # EXISTS in every session after the reload: six messages through the filter, a busy host
 
 
 def _dovecot_conf(site):
     return os.path.join(site.state, "etc", "mail", "dovecot", "dovecot.conf")
-
-
-def _processes():
-    """{pid: title} of the Dovecot processes in this network namespace (the
-    site's host; other sites may run beside it). Their titles start with the
-    instance name, "dovecot-emailng-mail/imap [...]" (verbose_proctitle)."""
-    me = os.readlink("/proc/self/ns/net")
-    out = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            if os.readlink("/proc/%s/ns/net" % pid) != me:
-                continue
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except OSError:
-            continue
-        if cmd.startswith("dovecot-emailng-mail/"):
-            out[int(pid)] = cmd[len("dovecot-emailng-mail/"):]
-    return out
-
-
-def _hibernated(user):
-    """(imap processes serving user, sessions imap-hibernate's titles report)."""
-    procs = _processes().values()
-    serving = [c for c in procs if c.startswith("imap ") and user in c]
-    held = 0
-    for c in procs:
-        if c.startswith("imap-hibernate"):
-            found = re.search(r"\[(\d+) connections?\]", c)
-            held += int(found.group(1)) if found else 0
-    return serving, held
-
-
-def wait_hibernated(user, timeout=HIBERNATE_WAIT):
-    """Waits until no imap process serves user (its IDLE sessions are in imap-hibernate); True if so. For a
-    test whose sessions block in IDLE (imaplib) and need no pumping meanwhile."""
-    deadline = time.monotonic() + timeout
-    while _hibernated(user)[0]:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.5)
-    return True
 
 
 def test_idle_session_hibernates_and_gets_push(site):
@@ -85,21 +40,21 @@ def test_idle_session_hibernates_and_gets_push(site):
     r = subprocess.run(["doveconf", "-c", conf, "-h", "imap_hibernate_timeout"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() in ("5s", "5 secs"), r
 
-    _, held_before = _hibernated(user)
+    _, held_before = hibernation_state(user)
     load = Load()
     try:
         load.open([user], lambda u: Session(tls_context(site), HOST, TLS_NAME, CLIENT_ADDR, u, password), 1, 60)
         s = load.sessions[0]
         assert s.state == "idle", "%s\n%s" % (s.error, log_tail(site, 20))
         idle_at = time.monotonic()
-        serving, held = _hibernated(user)
-        assert serving, "no imap process serves %s right after IDLE: %s" % (user, _processes())
+        serving, held = hibernation_state(user)
+        assert serving, "no imap process serves %s right after IDLE: %s" % (user, dovecot_processes())
 
         # Hibernated: no imap process of the user any more, one more session in imap-hibernate.
         deadline = idle_at + HIBERNATE_WAIT
         while time.monotonic() < deadline:
             load.pump(lambda: False, time.monotonic() + 0.5)
-            serving, held = _hibernated(user)
+            serving, held = hibernation_state(user)
             if not serving and held > held_before:
                 break
         took = time.monotonic() - idle_at
@@ -130,16 +85,16 @@ RELOAD_SESSIONS = 6        # hibernated sessions, one user each, across a reload
 RELOAD_SETTLE = 10.0       # seconds the sessions stay in IDLE after the reload (Dovecot kills old processes after 6)
 
 
-def _wait_hibernated(load, users):
+def _wait_all_hibernated(load, users):
     """Pumps the sessions until none of users has an imap process left; the imap-hibernate pids and titles."""
     deadline = time.monotonic() + HIBERNATE_WAIT
     while time.monotonic() < deadline:
         load.pump(lambda: False, time.monotonic() + 0.5)
-        if not any(_hibernated(u)[0] for u in users):
+        if not any(hibernation_state(u)[0] for u in users):
             break
-    serving = [u for u in users if _hibernated(u)[0]]
-    assert not serving, "not hibernated %.0fs after IDLE: %s\n%s" % (HIBERNATE_WAIT, serving, _processes())
-    return {pid: t for pid, t in _processes().items() if t.startswith("imap-hibernate")}
+    serving = [u for u in users if hibernation_state(u)[0]]
+    assert not serving, "not hibernated %.0fs after IDLE: %s\n%s" % (HIBERNATE_WAIT, serving, dovecot_processes())
+    return {pid: t for pid, t in dovecot_processes().items() if t.startswith("imap-hibernate")}
 
 
 def test_reload_keeps_hibernated_sessions(site):
@@ -161,7 +116,7 @@ def test_reload_keeps_hibernated_sessions(site):
     try:
         load.open(names, lambda u: Session(tls_context(site), HOST, TLS_NAME, CLIENT_ADDR, u, passwords[u]), 2, 60)
         assert all(s.state == "idle" for s in load.sessions), [s.error for s in load.sessions]
-        before = _wait_hibernated(load, names)
+        before = _wait_all_hibernated(load, names)
 
         master = site.services()["dovecot"]["pid"]
         os.kill(master, signal.SIGHUP)
@@ -169,7 +124,7 @@ def test_reload_keeps_hibernated_sessions(site):
         load.pump(lambda: any(s.state != "idle" for s in load.sessions), time.monotonic() + RELOAD_SETTLE)
         assert all(s.state == "idle" for s in load.sessions), "closed by the reload: %s\n%s" % (
             [s.error for s in load.sessions if s.state != "idle"], log_tail(site, 20))
-        after = {pid: t for pid, t in _processes().items() if t.startswith("imap-hibernate")}
+        after = {pid: t for pid, t in dovecot_processes().items() if t.startswith("imap-hibernate")}
         kept = [pid for pid in before if pid in after and "[0 connections]" not in after[pid]]
         assert kept, "no imap-hibernate of before the reload holds sessions: before %s, after %s" % (before, after)
         assert site.services()["dovecot"]["pid"] == master

@@ -18,7 +18,7 @@ import time
 
 from conftest import HOST, TLS_NAME, imap_connect, log_tail, make_message, msgid, smtp_send, tls_context
 from imap_load import Load, Session
-from test_hibernate import _hibernated
+from hibernation import hibernation_state
 
 SESSIONS = 1500
 ADDRESSES = 150            # 127.0.10.1 .. 127.0.10.150
@@ -94,8 +94,8 @@ def test_1500_idle_sessions_and_next_login(site):
         # they have all hibernated (no imap process serves the user).
         target = users[1][0]
         deadline = time.monotonic() + HIBERNATE_WAIT
-        load.pump(lambda: not _hibernated(target)[0], deadline)
-        serving = _hibernated(target)[0]
+        load.pump(lambda: not hibernation_state(target)[0], deadline)
+        serving = hibernation_state(target)[0]
         assert not serving, "%d imap processes still serve %s %.0fs after its sessions went IDLE\n%s" % (
             len(serving), target, HIBERNATE_WAIT, log_tail(site, 20))
         smtp_send("sender@example.net", [target], make_message("sender@example.net", target, msgid())[0])

@@ -132,6 +132,18 @@ def wait_delivered(site, user, msgids, timeout):
     return ids
 
 
+def wait_same(read, expected, timeout, interval=2.0):
+    """Reads again (e.g. a store's copy that replication brings) until it
+    equals expected or timeout seconds passed; returns the last reading
+    for the caller to assert on."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = read()
+        if seen == expected or time.monotonic() > deadline:
+            return seen
+        time.sleep(interval)
+
+
 def assert_exactly_once(ids, msgids, what=""):
     missing = [i for i in msgids if ids[i] == 0]
     twice = {i: ids[i] for i in msgids if ids[i] > 1}

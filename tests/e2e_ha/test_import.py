@@ -10,9 +10,9 @@ import hashlib
 import json
 import os
 import subprocess
-import time
 import uuid
 
+from clients import wait_same
 from conftest import DOMAIN
 
 REPLICATION_TIMEOUT = 150
@@ -64,10 +64,5 @@ def test_imported_mail_is_on_both_stores(ha):
     first = _messages(ha, "store1", user)
     assert len(first) == expected, first
     assert any(m[0] == "Archiv/Älter" for m in first), first
-    deadline = time.monotonic() + REPLICATION_TIMEOUT
-    while True:
-        second = _messages(ha, "store2", user)
-        if second == first or time.monotonic() > deadline:
-            break
-        time.sleep(2)
+    second = wait_same(lambda: _messages(ha, "store2", user), first, REPLICATION_TIMEOUT)
     assert second == first, "store2 after %ds:\n%r\nstore1:\n%r" % (REPLICATION_TIMEOUT, second, first)

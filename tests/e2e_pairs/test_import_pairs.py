@@ -24,6 +24,7 @@ import time
 import uuid
 import imaplib
 
+from clients import wait_same
 from conftest import DOMAIN, EMAILNG, DATADIR, HOSTS, TLS_NAME, ha_conftest, resolve
 
 _spec = importlib.util.spec_from_file_location(
@@ -130,12 +131,7 @@ def test_import_and_rollback_on_the_users_pair(pairs):
             old = legacy_snapshot(legacy, login)
             here = store_snapshot(pairs, "store3", user)
             legacy_imap.assert_same(old, here, "store3 " + user)
-            deadline = time.monotonic() + REPLICATION_TIMEOUT
-            while True:
-                partner = store_snapshot(pairs, "store4", user)
-                if partner == here or time.monotonic() > deadline:
-                    break
-                time.sleep(2)
+            partner = wait_same(lambda: store_snapshot(pairs, "store4", user), here, REPLICATION_TIMEOUT)
             legacy_imap.assert_same(old, partner, "store4 " + user)
             assert partner == here, (user, partner, here)
         # Nothing of theirs on pair1; the pair1 user's mail is there and not on pair2.

@@ -224,7 +224,13 @@ def test_move_carries_shares_and_refuses_to_part_them(pairs):
     assert m.create("Team")[0] == "OK"
     assert m.append("Team", None, None, message([owner], msgid, subject="team").encode())[0] == "OK"
     m.logout()
+    # Granted at once, before replication may have brought Team to store2:
+    # the grant waits for the folder on both stores and sets the ACL on both.
     pairs.emailng("share", "grant", owner, "Team", reader)
+    for s in ("store1", "store2"):
+        assert "user=" + reader in doveadm(pairs, s, "acl", "get", "-u", owner, "Team").stdout, s
+    cp = pairs.emailng("share", "grant", owner, "NoSuchFolder", reader, check=False)
+    assert cp.returncode == 1 and "%s has no folder \"NoSuchFolder\"" % owner in cp.stderr, cp.stderr
     # dsync by itself carries the ACL entry (a mailbox attribute) and the
     # target store's shared-mailbox dictionary follows (what the move relies
     # on besides setting the ACLs on both target stores itself).
