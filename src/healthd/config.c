@@ -24,6 +24,7 @@ void config_defaults(hd_config *c)
     c->fast_fail = 1;
     c->refused_confirm_ms = 200;
     c->busy_grace_ms = 300000;
+    c->probe_patience_ms = 60000;
     c->table = xstrdup("");
     c->passwd_file = xstrdup("");
     c->log_file = xstrdup("-");
@@ -168,6 +169,8 @@ static int check(ycfg *y, hd_config *c)
     if (c->busy_grace_ms < c->fail_grace_ms)
         return ycfg_report(y, r, "busy_grace_ms: must not be under fail_grace_ms (a busy store answers; "
                                  "a failed one does not)");
+    if (c->probe_patience_ms && c->probe_patience_ms < c->timeout_ms)
+        return ycfg_report(y, r, "probe_patience_ms: 0 (off) or at least timeout_ms (it extends a round's deadline)");
     if (c->connect_timeout_ms < 0)
         c->connect_timeout_ms = c->timeout_ms;
     if (c->connect_timeout_ms > c->timeout_ms)
@@ -181,7 +184,8 @@ static int load_top(ycfg *y, hd_config *c)
         "pairs", "lmtp_port", "imap_port", "probe_user", "probe_password_file", "interval_ms",
         "timeout_ms", "fail_grace_ms", "recover_grace_ms", "recover_probes", "table", "passwd_file",
         "log_file", "pid_file", "catchup_command", "catchup_timeout_ms", "drain_file", "status_file", "user",
-        "catchup_secret_file", "fast_fail", "refused_confirm_ms", "connect_timeout_ms", "metrics_file", "busy_grace_ms", NULL};
+        "catchup_secret_file", "fast_fail", "refused_confirm_ms", "connect_timeout_ms", "metrics_file", "busy_grace_ms",
+        "probe_patience_ms", NULL};
     ycfg_map m, pairs;
     int rc = ycfg_map_begin(y, y->root, "", keys, &m);
     while (rc == 0 && (rc = ycfg_map_next(&m)) > 0) {
@@ -218,6 +222,7 @@ static int load_top(ycfg *y, hd_config *c)
         case 22: rc = ycfg_long(y, v, k, 50, 60000, &c->connect_timeout_ms); break;
         case 23: rc = ycfg_str(y, v, k, &c->metrics_file); break;
         case 24: rc = ycfg_long(y, v, k, 0, 3600000, &c->busy_grace_ms); break;
+        case 25: rc = ycfg_long(y, v, k, 0, 3600000, &c->probe_patience_ms); break;
         }
     }
     ycfg_map_end(&m);

@@ -31,6 +31,7 @@ typedef struct hd_config {
     int fast_fail;              /* a refused connect (RST) goes down after refused_confirm_ms */
     long refused_confirm_ms;
     long busy_grace_ms;         /* busy rounds (greeted, probe unfinished) this long: down */
+    long probe_patience_ms;     /* a greeted probe still waiting stays open this long (probe.h) */
     char *table;                /* "pair1 198.18.0.31" lines, or "" */
     char *passwd_file;          /* Dovecot passwd-file form, or "" */
     char *log_file;             /* "-" = stderr */

@@ -176,6 +176,9 @@ static void healthd_free(healthd *h)
         watch_close(&h->stores[i].w);
         buf_free(&h->stores[i].last_catchup);
     }
+    for (size_t i = 0; i < h->nstores * 2; i++)
+        if (h->probes[i].pending)       /* the others were freed after their round */
+            probe_free(&h->probes[i]);
     free(h->probes);
     free(h->stores);
     free(h->active);
@@ -213,9 +216,9 @@ static void log_start(const healthd *h)
 {
     const hd_config *cfg = &h->cfg;
     daemon_log("started: %zu pairs, probes every %ld ms (deadline %ld ms, connects %ld ms), down after %ld ms "
-            "(busy: %ld ms), up after %ld good probes over %ld ms%s; refused connections: %s",
+            "(busy: %ld ms, a greeted probe kept open %ld ms), up after %ld good probes over %ld ms%s; refused connections: %s",
             cfg->npairs, cfg->interval_ms, cfg->timeout_ms, cfg->connect_timeout_ms, cfg->fail_grace_ms,
-            cfg->busy_grace_ms, cfg->recover_probes,
+            cfg->busy_grace_ms, cfg->probe_patience_ms, cfg->recover_probes,
             cfg->recover_grace_ms, cfg->catchup_command ? " and the catch-up check" : "",
             cfg->fast_fail ? "down after refused_confirm_ms (held connections watch every store)"
                            : "like any failed probe (fast_fail off)");
@@ -230,22 +233,31 @@ static void reopen_log_if_asked(void)
         daemon_log_reopen_now();
 }
 
-/* Both dialogues with every store, all at once, under one deadline. */
+/* Both dialogues with every store, all at once, under one deadline; a
+ * dialogue the last round left pending (a greeted store still working on
+ * it) goes on instead of a new one, so a login storm that makes every
+ * login slower than a round still lets the probe's login finish and show
+ * that the store serves (probe.h, probe_patience_ms). */
 static void run_probes(healthd *h)
 {
     for (size_t i = 0; i < h->nstores; i++) {
         store_rt *s = &h->stores[i];
-        probe_init(&h->probes[2 * i], PROBE_LMTP, &s->lmtp, s->lmtp_len, NULL, NULL);
-        probe_init(&h->probes[2 * i + 1], PROBE_IMAP, &s->imap, s->imap_len,
-                   h->cfg.probe_user, h->cfg.probe_password);
+        probe *lmtp = &h->probes[2 * i], *imap = &h->probes[2 * i + 1];
+        if (!lmtp->pending)
+            probe_init(lmtp, PROBE_LMTP, &s->lmtp, s->lmtp_len, NULL, NULL);
+        if (!imap->pending)
+            probe_init(imap, PROBE_IMAP, &s->imap, s->imap_len, h->cfg.probe_user, h->cfg.probe_password);
+        lmtp->patience_ms = imap->patience_ms = h->cfg.probe_patience_ms;
     }
     probe_run(h->probes, h->nstores * 2, h->cfg.timeout_ms, h->cfg.connect_timeout_ms);
 }
 
+/* After a round: every finished probe; pending ones go on next round. */
 static void free_probes(healthd *h)
 {
     for (size_t i = 0; i < h->nstores * 2; i++)
-        probe_free(&h->probes[i]);
+        if (!h->probes[i].pending)
+            probe_free(&h->probes[i]);
 }
 
 /* Reads the administrator's drains (drain.h) into next_drained; an

@@ -295,7 +295,10 @@ void probe_run(probe *ps, size_t n, long timeout_ms, long connect_timeout_ms)
     int connects_due = connect_timeout_ms < timeout_ms;
     for (size_t i = 0; i < n; i++) {
         buf_reset(&ps[i].detail);
-        start(&ps[i], t0);
+        if (ps[i].pending)
+            ps[i].pending = 0;          /* continued where it stood */
+        else
+            start(&ps[i], t0);
     }
     struct pollfd *pfd = xcalloc(n, sizeof(*pfd));
     size_t *idx = xcalloc(n, sizeof(*idx));
@@ -321,12 +324,20 @@ void probe_run(probe *ps, size_t n, long timeout_ms, long connect_timeout_ms)
         if (now >= deadline) {
             for (size_t k = 0; k < m; k++) {
                 probe *p = &ps[idx[k]];
-                buf_printf(&p->detail, "%s: timed out after %ld ms",
-                           p->connecting ? "connect" : script(p)[p->step].what, timeout_ms);
                 /* Past the greeting (step 0 of both scripts) the store's
                  * processes answered: a login or EXAMINE still waiting is
                  * a busy store's, not a dead one's. */
                 p->slow = !p->connecting && p->step > 0;
+                if (p->slow && now - p->start_ms < p->patience_ms) {
+                    buf_printf(&p->detail, "%s: no answer yet after %lld ms (kept open for up to %ld ms)",
+                               script(p)[p->step].what, now - p->start_ms, p->patience_ms);
+                    p->pending = 1;
+                    continue;
+                }
+                /* a continued probe: the whole wait since its start */
+                buf_printf(&p->detail, "%s: timed out after %lld ms",
+                           p->connecting ? "connect" : script(p)[p->step].what,
+                           p->start_ms < t0 ? now - p->start_ms : (long long)timeout_ms);
                 finish(p, 0, now);
             }
             break;

@@ -23,11 +23,17 @@ typedef struct probe {
     socklen_t salen;
     const char *user;           /* IMAP only; borrowed */
     const char *password;       /* IMAP only; borrowed */
+    long patience_ms;           /* 0, or: past the greeting, a dialogue still
+                                 * waiting at the round's deadline stays open
+                                 * (pending) until this long after its start */
     /* result */
     int ok;
     int refused;                /* failed because the connect was refused (RST) */
     int slow;                   /* failed only by the round's deadline, after the
                                  * store's greeting: it answers, but slowly */
+    int pending;                /* still waiting at the deadline and within its
+                                 * patience: open, and continued (not started
+                                 * again) by the next probe_run; slow is set */
     buf detail;                 /* what passed or what failed, and where */
     long long ms;               /* time taken */
     /* private */
@@ -49,7 +55,11 @@ const char *probe_kind_name(probe_kind k);
  * passed; an unfinished one fails with "timed out" and the step it was at.
  * A connect still unanswered after connect_timeout_ms (<= timeout_ms)
  * fails then: a host that does not answer a SYN is gone or cut off, while
- * a host that accepted may take the whole deadline to answer a login. */
+ * a host that accepted may take the whole deadline to answer a login.
+ * A pending probe (patience above) is continued where it stood; it ends
+ * ok if the store answers before its patience runs out: a store that a
+ * login storm slows down still shows it serves, while one whose storage
+ * hangs never completes a dialogue. */
 void probe_run(probe *ps, size_t n, long timeout_ms, long connect_timeout_ms);
 
 #endif

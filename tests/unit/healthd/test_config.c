@@ -57,6 +57,7 @@ static void test_good(void **state)
     assert_int_equal(c.fast_fail, 1);                       /* default: on */
     assert_int_equal(c.refused_confirm_ms, 200);            /* default */
     assert_int_equal(c.busy_grace_ms, 300000);              /* default: 5 minutes */
+    assert_int_equal(c.probe_patience_ms, 60000);           /* default: a minute */
     assert_int_equal(c.connect_timeout_ms, c.timeout_ms);   /* default: the round's deadline */
     assert_string_equal(c.catchup_command[0], "/bin/true");
     assert_string_equal(c.catchup_command[1], "--quiet");
@@ -118,6 +119,14 @@ static void test_fast_fail_keys(void **state)
         "fail_grace_ms: 3000\nbusy_grace_ms: 2000\n";
     assert_int_not_equal(parse(busy_under_fail, &c, &err), 0);
     assert_non_null(strstr(buf_cstr(&err), "busy_grace_ms: must not be under fail_grace_ms"));
+    config_free(&c);
+    buf_free(&err);
+    static const char patience_under_deadline[] =
+        "pairs: {p: {primary: 198.18.0.31, secondary: 198.18.0.32}}\n"
+        "probe_user: u\nprobe_password_file: /x\ntable: /t\n"
+        "timeout_ms: 2000\nprobe_patience_ms: 1000\n";
+    assert_int_not_equal(parse(patience_under_deadline, &c, &err), 0);
+    assert_non_null(strstr(buf_cstr(&err), "probe_patience_ms: 0 (off) or at least timeout_ms"));
     config_free(&c);
     buf_free(&err);
 }

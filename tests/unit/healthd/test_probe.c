@@ -19,7 +19,8 @@
 #include "probe.h"
 
 /* The fake server: for each `reply` entry, reads one line (except the
- * first, the greeting) and writes the reply; "" = read and stay silent. */
+ * first, the greeting) and writes the reply; "" = read and stay silent;
+ * "~REPLY" = wait 700 ms, then write REPLY (a store slowed by a storm). */
 static pid_t serve(const char *const *replies, struct sockaddr_storage *sa, socklen_t *len)
 {
     int l = socket(AF_INET, SOCK_STREAM, 0);
@@ -49,7 +50,12 @@ static pid_t serve(const char *const *replies, struct sockaddr_storage *sa, sock
             sleep(5);
             break;
         }
-        if (write(c, replies[i], strlen(replies[i])) < 0)
+        const char *reply = replies[i];
+        if (reply[0] == '~') {
+            usleep(700 * 1000);
+            reply++;
+        }
+        if (write(c, reply, strlen(reply)) < 0)
             break;
     }
     sleep(1);
@@ -127,6 +133,70 @@ static void test_imap_login_unanswered_is_slow(void **state)
     assert_false(p.ok);
     assert_non_null(strstr(buf_cstr(&p.detail), "LOGIN: timed out after 300 ms"));
     assert_true(p.slow);
+    probe_free(&p);
+}
+
+/* A login slower than a round stays open (pending) and, continued by the
+ * next rounds, ends ok: the store serves, slowly. */
+static void test_slow_login_continues_and_ends_ok(void **state)
+{
+    (void)state;
+    const char *r[] = {"* OK ready\r\n", "~A1 OK Logged in\r\n",
+                       "* 0 EXISTS\r\nA2 OK [READ-ONLY] Examine completed\r\n",
+                       "* BYE\r\nA3 OK Logout completed\r\n", NULL};
+    struct sockaddr_storage sa;
+    socklen_t len;
+    pid_t pid = serve(r, &sa, &len);
+    probe p;
+    probe_init(&p, PROBE_IMAP, &sa, len, "probe@example.test", "S3CRET\"pw");
+    p.patience_ms = 5000;
+    probe_run(&p, 1, 300, 300);
+    assert_true(p.pending);
+    assert_true(p.slow);
+    assert_false(p.ok);
+    assert_non_null(strstr(buf_cstr(&p.detail), "LOGIN: no answer yet after"));
+    int rounds = 1;
+    while (p.pending && rounds < 10) {
+        probe_run(&p, 1, 300, 300);
+        rounds++;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_true(p.ok);
+    assert_false(p.pending);
+    assert_true(rounds >= 2);                          /* it outlived its first round */
+    assert_true(p.ms >= 600);                          /* timed from its first round */
+    assert_non_null(strstr(buf_cstr(&p.detail), "ok in"));
+    assert_null(strstr(buf_cstr(&p.detail), "S3CRET"));
+    probe_free(&p);
+}
+
+/* A login that never comes fails once its patience is over: a store whose
+ * storage hangs still greets, but is not given more than that. */
+static void test_pending_ends_after_its_patience(void **state)
+{
+    (void)state;
+    const char *r[] = {"* OK ready\r\n", "", NULL};
+    struct sockaddr_storage sa;
+    socklen_t len;
+    pid_t pid = serve(r, &sa, &len);
+    probe p;
+    probe_init(&p, PROBE_IMAP, &sa, len, "probe@example.test", "pw");
+    p.patience_ms = 700;
+    int rounds = 0;
+    do {
+        probe_run(&p, 1, 300, 300);
+        rounds++;
+    } while (p.pending && rounds < 10);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_true(rounds >= 2 && rounds <= 3);           /* 300 (and 600) pending; then over 700 */
+    assert_false(p.ok);
+    assert_false(p.pending);
+    assert_true(p.slow);
+    const char *waited = strstr(buf_cstr(&p.detail), "LOGIN: timed out after ");
+    assert_non_null(waited);
+    assert_true(atol(waited + strlen("LOGIN: timed out after ")) >= 700);   /* the whole wait */
     probe_free(&p);
 }
 
@@ -273,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_imap_closed),
         cmocka_unit_test(test_refused_and_parallel),
         cmocka_unit_test(test_connect_deadline),
+        cmocka_unit_test(test_slow_login_continues_and_ends_ok),
+        cmocka_unit_test(test_pending_ends_after_its_patience),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
