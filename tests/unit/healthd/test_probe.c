@@ -136,6 +136,31 @@ static void test_imap_login_unanswered_is_slow(void **state)
     probe_free(&p);
 }
 
+/* An IMAP probe with patience, in rounds of 300 ms until it is no longer
+ * pending (at most 10); the first round must leave it pending. Returns
+ * the number of rounds. */
+static int run_rounds(const char *const *replies, long patience_ms, probe *p)
+{
+    struct sockaddr_storage sa;
+    socklen_t len;
+    pid_t pid = serve(replies, &sa, &len);
+    probe_init(p, PROBE_IMAP, &sa, len, "probe@example.test", "S3CRET\"pw");
+    p->patience_ms = patience_ms;
+    int rounds = 0;
+    do {
+        probe_run(p, 1, 300, 300);
+        if (rounds++ == 0) {
+            assert_true(p->pending);
+            assert_true(p->slow);
+            assert_false(p->ok);
+            assert_non_null(strstr(buf_cstr(&p->detail), "LOGIN: no answer yet after"));
+        }
+    } while (p->pending && rounds < 10);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return rounds;
+}
+
 /* A login slower than a round stays open (pending) and, continued by the
  * next rounds, ends ok: the store serves, slowly. */
 static void test_slow_login_continues_and_ends_ok(void **state)
@@ -144,24 +169,8 @@ static void test_slow_login_continues_and_ends_ok(void **state)
     const char *r[] = {"* OK ready\r\n", "~A1 OK Logged in\r\n",
                        "* 0 EXISTS\r\nA2 OK [READ-ONLY] Examine completed\r\n",
                        "* BYE\r\nA3 OK Logout completed\r\n", NULL};
-    struct sockaddr_storage sa;
-    socklen_t len;
-    pid_t pid = serve(r, &sa, &len);
     probe p;
-    probe_init(&p, PROBE_IMAP, &sa, len, "probe@example.test", "S3CRET\"pw");
-    p.patience_ms = 5000;
-    probe_run(&p, 1, 300, 300);
-    assert_true(p.pending);
-    assert_true(p.slow);
-    assert_false(p.ok);
-    assert_non_null(strstr(buf_cstr(&p.detail), "LOGIN: no answer yet after"));
-    int rounds = 1;
-    while (p.pending && rounds < 10) {
-        probe_run(&p, 1, 300, 300);
-        rounds++;
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    int rounds = run_rounds(r, 5000, &p);
     assert_true(p.ok);
     assert_false(p.pending);
     assert_true(rounds >= 2);                          /* it outlived its first round */
@@ -177,19 +186,8 @@ static void test_pending_ends_after_its_patience(void **state)
 {
     (void)state;
     const char *r[] = {"* OK ready\r\n", "", NULL};
-    struct sockaddr_storage sa;
-    socklen_t len;
-    pid_t pid = serve(r, &sa, &len);
     probe p;
-    probe_init(&p, PROBE_IMAP, &sa, len, "probe@example.test", "pw");
-    p.patience_ms = 700;
-    int rounds = 0;
-    do {
-        probe_run(&p, 1, 300, 300);
-        rounds++;
-    } while (p.pending && rounds < 10);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    int rounds = run_rounds(r, 700, &p);
     assert_true(rounds >= 2 && rounds <= 3);           /* 300 (and 600) pending; then over 700 */
     assert_false(p.ok);
     assert_false(p.pending);
