@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "buf.h"
+#include "public_names.h"
 
 /* Debian's bundle of public CAs (ca-certificates): what signs a
  * certificate of tls.source files or acme. */
@@ -47,15 +48,6 @@ int site_webmail_passwords(const struct site *site, const struct site_host *host
     return site_webmail_enabled(site) && (host->roles & ROLE_PROXY);
 }
 
-/* The address Roundcube's submission goes to: the first relay's. */
-static const char *first_relay_address(const struct site *site, const struct site_host *host)
-{
-    for (size_t i = 0; i < site->n_hosts; i++)
-        if (site->hosts[i].roles & ROLE_RELAY)
-            return site->hosts[i].address;
-    return host->address;
-}
-
 /* An address as the host part of a URI (IPv6 in brackets). */
 static char *uri_host(const char *address)
 {
@@ -63,6 +55,48 @@ static char *uri_host(const char *address)
         if (*p == ':')
             return xasprintf("[%s]", address);
     return xstrdup(address);
+}
+
+/* Roundcube's submission relays as PHP array elements, in site order:
+ * ['host' => ADDRESS, 'port' => 465, 'peer' => NAME]. By address (the web
+ * host resolves none of its site's names), with the name TLS is checked
+ * for: a relay's own HOST.DOMAIN on several hosts, the public name on one
+ * (smtp_peer, client_smtp_host). */
+static void smtp_relays(const struct site *site, const struct site_host *host, const char *smtp_peer, buf *out)
+{
+    buf peer = BUF_INIT;
+    for (size_t i = 0; i < site->n_hosts; i++) {
+        const struct site_host *relay = &site->hosts[i];
+        if (!(relay->roles & ROLE_RELAY))
+            continue;
+        buf_reset(&peer);
+        if (site->n_hosts == 1) {
+            buf_append_str(&peer, smtp_peer);
+        } else {
+            public_names_relay(site, relay, &peer);
+            if (peer.len && peer.data[peer.len - 1] == '\n')
+                peer.data[--peer.len] = '\0';
+        }
+        char *address = uri_host(relay->address);
+        buf_append_str(out, out->len ? ",\n    " : "\n    ");
+        buf_append_str(out, "['host' => ");
+        php_quote(address, out);
+        buf_printf(out, ", 'port' => %d, 'peer' => ", site->ports.submissions);
+        php_quote(buf_cstr(&peer), out);
+        buf_append_str(out, "]");
+        free(address);
+    }
+    if (out->len == 0) {    /* no relay (site.c refuses such a site): this host, as a client would */
+        char *address = uri_host(host->address);
+        buf_append_str(out, "\n    ['host' => ");
+        php_quote(address, out);
+        buf_printf(out, ", 'port' => %d, 'peer' => ", site->ports.submissions);
+        php_quote(smtp_peer, out);
+        buf_append_str(out, "]");
+        free(address);
+    }
+    buf_append_str(out, ",\n");
+    buf_free(&peer);
 }
 
 /* A placeholder set earlier (client_config, tls), or "" if none. */
@@ -95,15 +129,16 @@ void site_webmail_render(const struct site *site, const struct site_host *host, 
     /* By address, with the public name for TLS: the web host does not
      * depend on resolving its own site's names (which, on this host, mean
      * this very Dovecot), and never reaches a store directly. */
-    char *self = uri_host(host->address), *relay = uri_host(first_relay_address(site, host));
+    char *self = uri_host(host->address);
     char *imap = xasprintf("ssl://%s:%d", self, site->ports.imaps);
     char *sieve = xasprintf("tls://%s:%d", self, site->ports.managesieve);
-    char *smtp = xasprintf("ssl://%s:%d", relay, site->ports.submissions);
     render_context_set(ctx, "webmail_imap_uri", imap);
     render_context_set(ctx, "webmail_sieve_uri", sieve);
-    render_context_set(ctx, "webmail_smtp_uri", smtp);
     render_context_set(ctx, "webmail_imap_peer", earlier(ctx, "client_imap_host"));
-    render_context_set(ctx, "webmail_smtp_peer", earlier(ctx, "client_smtp_host"));
+    buf relays = BUF_INIT;
+    smtp_relays(site, host, earlier(ctx, "client_smtp_host"), &relays);
+    render_context_set(ctx, "webmail_smtp_relays", buf_cstr(&relays));
+    buf_free(&relays);
     render_context_set(ctx, "webmail_tls_ca",
                        site->cert_source == CERT_SOURCE_SITE_CA ? earlier(ctx, "tls_ca")
                                                                 : SYSTEM_CA_BUNDLE);
@@ -131,7 +166,5 @@ void site_webmail_render(const struct site *site, const struct site_host *host, 
     buf_free(&b);
     free(imap);
     free(sieve);
-    free(smtp);
     free(self);
-    free(relay);
 }

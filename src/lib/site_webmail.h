@@ -16,8 +16,11 @@
  *                         clients reach by the public name), TLS checked
  *                         for the public IMAP name
  *   webmail_sieve_uri     ManageSieve (STARTTLS), same host and peer name
- *   webmail_smtp_uri, webmail_smtp_peer      submission (465, implicit
- *                         TLS) on the first relay, checked for its name
+ *   webmail_smtp_relays   submission (465, implicit TLS): every relay in
+ *                         site order, as PHP array elements ['host' =>
+ *                         ADDRESS, 'port' => 465, 'peer' => NAME TLS is
+ *                         checked for]; Roundcube sends through the first
+ *                         that accepts a connection (templates/roundcube)
  *   webmail_tls_ca        the CA file that signs those certificates: the
  *                         site CA, or Debian's bundle for files/acme
  *   webmail_max_upload, webmail_post_max   the largest attachment

@@ -8,8 +8,9 @@
 $config = [];
 
 // --- the mail servers: as any client, TLS verified ----------------------------
-// IMAP, ManageSieve and submission by this host's address, with TLS checked
-// for the public names clients use, against the CA that signs them
+// IMAP and ManageSieve by this host's address, submission by the relays'
+// (below), with TLS checked for the public names clients use, against the
+// CA that signs them
 // ({{webmail_tls_ca}}); never a store directly.
 $emailng_tls = function ($peer) {
     return ['ssl' => [
@@ -23,10 +24,41 @@ $emailng_tls = function ($peer) {
 $config['imap_host'] = '{{webmail_imap_uri}}';
 $config['imap_conn_options'] = $emailng_tls('{{webmail_imap_peer}}');
 $config['imap_timeout'] = 30;
-$config['smtp_host'] = '{{webmail_smtp_uri}}';
+// Submission (465, implicit TLS): the relays in site order, each by its
+// address with TLS checked for its own name. Roundcube 1.6 connects to one
+// smtp_host only, so before each message the smtp_connect hook below takes
+// the first relay that accepts a TCP connection within
+// $emailng_relay_probe seconds: with a relay down (refused, or silent like
+// a dead host) the message goes through the next one. The probe is one
+// extra connection per message, which the relay logs as "lost connection
+// after CONNECT". No relay answers: the first, and the user sees its error.
+$emailng_relays = [{{webmail_smtp_relays}}];
+$emailng_relay_probe = 5;
+$emailng_smtp = function ($relay) use ($emailng_tls) {
+    return ['smtp_host' => 'ssl://' . $relay['host'] . ':' . $relay['port'],
+            'smtp_conn_options' => $emailng_tls($relay['peer'])];
+};
+$config['smtp_host'] = $emailng_smtp($emailng_relays[0])['smtp_host'];
+$config['smtp_conn_options'] = $emailng_smtp($emailng_relays[0])['smtp_conn_options'];
+if (count($emailng_relays) > 1 && !defined('EMAILNG_SMTP_FAILOVER') && class_exists('rcube_plugin_api')) {
+    define('EMAILNG_SMTP_FAILOVER', true);     // once, should this file be read twice
+    rcube_plugin_api::get_instance()->register_hook('smtp_connect',
+        function ($args) use ($emailng_relays, $emailng_relay_probe, $emailng_smtp) {
+            foreach ($emailng_relays as $relay) {
+                $probe = @stream_socket_client('tcp://' . $relay['host'] . ':' . $relay['port'], $errno, $errstr,
+                                               $emailng_relay_probe);
+                if ($probe !== false) {
+                    fclose($probe);
+                    return $emailng_smtp($relay) + $args;
+                }
+                rcube::write_log('errors', sprintf('emailng: submission relay %s (%s) did not answer: %s; trying the next',
+                                                   $relay['peer'], $relay['host'], $errstr));
+            }
+            return $args;
+        });
+}
 $config['smtp_user'] = '%u';
 $config['smtp_pass'] = '%p';
-$config['smtp_conn_options'] = $emailng_tls('{{webmail_smtp_peer}}');
 $config['smtp_timeout'] = 30;
 // Users log in with their full address (the directory's `mail`).
 $config['login_username_filter'] = 'email';

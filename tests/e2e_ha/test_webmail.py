@@ -39,8 +39,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from clients import (HOSTS, imap_login, kill_host, message, mx_addresses, new_msgid, restart, send_by_mx, tcp_open,
-                     wait_delivered)
+from clients import (HOSTS, LogMark, assert_exactly_once, imap_login, kill_host, message, mx_addresses, new_msgid,
+                     restart, send_by_mx, tcp_open, wait_delivered)
 from conftest import EMAILNG, TLS_NAME
 
 ALICE = "alice@example.test"
@@ -132,6 +132,65 @@ def test_webmail_through_proxy2_with_proxy1_killed(ha, tmp_path):
     finally:
         restart(ha)
     assert tcp_open(HOSTS["proxy1"], 443)
+
+
+# ---- sending with relay1 down ------------------------------------------------------
+
+def _sent_message_id(site, user, subject):
+    """The Message-ID Roundcube gave the message with SUBJECT (its copy in Sent)."""
+    m = imap_login(site, user)
+    try:
+        m.select("Sent", readonly=True)
+        typ, data = m.search(None, "SUBJECT", '"%s"' % subject)
+        assert typ == "OK" and len(data[0].split()) == 1, ("no single copy in Sent", data)
+        typ, got = m.fetch(data[0].split()[0], "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        return re.search(rb"<[^>]+>", got[0][1]).group(0).decode()
+    finally:
+        m.logout()
+
+
+def test_webmail_sends_through_relay2_with_relay1_killed(ha, tmp_path):
+    """C3 without a single point of failure: with relay1 killed (every process, kill -9),
+    a message sent from proxy1's webmail goes out through relay2 (Roundcube's
+    smtp_connect hook takes the first relay that accepts a connection) and arrives at
+    bob exactly once, counted by the Message-ID Roundcube gave it; relay1 then comes back."""
+    subject = "webmail via relay2 %s" % new_msgid()[1:13]
+    mark = LogMark(ha, [("relay2", "postfix.log"), ("proxy1", "roundcube/errors.log")])
+    assert kill_host(ha, "relay1") > 0
+    try:
+        assert not tcp_open(HOSTS["relay1"], 465)
+        driver = _browser("proxy1", str(tmp_path / "send"))
+        try:
+            base = "https://%s/webmail/" % TLS_NAME
+            driver.get(base)
+            _wait(driver, lambda d: d.find_elements(By.ID, "rcmloginuser"), "the login form")
+            driver.find_element(By.ID, "rcmloginuser").send_keys(ALICE)
+            driver.find_element(By.ID, "rcmloginpwd").send_keys(ha.password(ALICE))
+            driver.find_element(By.ID, "rcmloginsubmit").click()
+            _wait(driver, lambda d: "_task=mail" in d.current_url, "the mail view")
+            driver.get(base + "?_task=mail&_action=compose")
+            to = _wait(driver, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, ".recipient-input input")
+                                          if e.is_displayed()], "the compose form")[0]
+            to.send_keys(BOB + ",")
+            driver.find_element(By.ID, "compose-subject").send_keys(subject)
+            driver.find_element(By.ID, "composebody").send_keys("Sent from the webmail with relay1 down.")
+            started = time.monotonic()
+            driver.find_element(By.XPATH, "//button[contains(@class,'send')] | //a[contains(@class,'send')]").click()
+            _wait(driver, lambda d: "_action=compose" not in d.current_url, "the end of compose (message sent)")
+            print("webmail send with relay1 down: %.1f s" % (time.monotonic() - started))
+        finally:
+            driver.quit()
+        msgid = _sent_message_id(ha, ALICE, subject)
+        assert_exactly_once(wait_delivered(ha, BOB, [msgid], DELIVERY_TIMEOUT), [msgid], "webmail via relay2")
+        # It went through relay2, after relay1 was found down.
+        assert re.search(r"postfix/submissions/smtpd\[\d+\]: \w+: client=[^\[\s]*\[%s\].*"
+                         r"sasl_username=%s" % (re.escape(HOSTS["proxy1"]), re.escape(ALICE)),
+                         mark.since("relay2")), mark.since("relay2")[-3000:]
+        errors = mark.since("proxy1", "roundcube/errors.log")
+        assert "submission relay relay1.example.test (%s) did not answer" % HOSTS["relay1"] in errors, errors
+    finally:
+        restart(ha)
+    assert tcp_open(HOSTS["relay1"], 465)
 
 
 # ---- password change through a proxy's webmail ----------------------------------

@@ -1181,7 +1181,8 @@ static void test_webmail_keys(void **state)
     assert_string_equal(render_context_get(&ctx, "nginx_webmail"), "include /s/etc/mail/nginx/webmail.conf;");
     assert_string_equal(render_context_get(&ctx, "webmail_imap_uri"), "ssl://127.0.0.1:993");
     assert_string_equal(render_context_get(&ctx, "webmail_sieve_uri"), "tls://127.0.0.1:4190");
-    assert_string_equal(render_context_get(&ctx, "webmail_smtp_uri"), "ssl://127.0.0.1:465");
+    assert_string_equal(render_context_get(&ctx, "webmail_smtp_relays"),
+                        "\n    ['host' => '127.0.0.1', 'port' => 465, 'peer' => 'mail.example.test'],\n");
     assert_string_equal(render_context_get(&ctx, "webmail_imap_peer"), "mail.example.test");
     assert_string_equal(render_context_get(&ctx, "webmail_tls_ca"), "/s/tls/ca.crt");
     assert_string_equal(render_context_get(&ctx, "webmail_max_upload"), "10485760");
@@ -1217,6 +1218,18 @@ static void test_webmail_keys(void **state)
     assert_false(site_webmail_junklists(&site, &site.hosts[0]));
     assert_false(site_webmail_junklists(&site, &site.hosts[4]));
     assert_false(site_webmail_junklists(&site, &site.hosts[6]));
+    /* Submission: both relays in site order, each checked for its own name
+     * (Roundcube takes the first that accepts a connection). */
+    memset(&ctx, 0, sizeof ctx);
+    render_context_set(&ctx, "etc_dir", "/s/etc/proxy1");
+    render_context_set(&ctx, "client_imap_host", "mail.example.test");
+    render_context_set(&ctx, "client_smtp_host", "relay1.example.test");
+    site_webmail_render(&site, &site.hosts[2], &ctx);
+    assert_string_equal(render_context_get(&ctx, "webmail_imap_uri"), "ssl://198.18.0.21:993");
+    assert_string_equal(render_context_get(&ctx, "webmail_smtp_relays"),
+                        "\n    ['host' => '198.18.0.11', 'port' => 465, 'peer' => 'relay1.example.test'],"
+                        "\n    ['host' => '198.18.0.12', 'port' => 465, 'peer' => 'relay2.example.test'],\n");
+    render_context_free(&ctx);
     site_free(&site);
     free(t);
     t = xasprintf("%swebmail: {enabled: false}\n", good);
