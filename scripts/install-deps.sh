@@ -14,9 +14,11 @@ RUNTIME="postfix postfix-ldap postsrsd postfix-mta-sts-resolver postfix-lmdb dov
  amavisd-new clamav clamav-daemon clamav-milter spamassassin fail2ban logrotate
  lego opendmarc publicsuffix opendkim
  prometheus-postfix-exporter socat nginx-light
- php-fpm roundcube roundcube-core roundcube-plugins roundcube-sqlite3"
+ php-fpm roundcube roundcube-core roundcube-plugins roundcube-sqlite3
+ libfcgi0ldbl libexpat1"
 BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev libmilter-dev clang
+ libfcgi-dev libexpat1-dev
  lmdb-utils"
 TEST="python3 python3-pytest swaks postfix-policyd-spf-python postfwd nsd
  python3-dnspython iputils-ping testssl.sh groff-base man-db pebble
@@ -79,6 +81,9 @@ id emailng-healthd >/dev/null 2>&1 || useradd --system --home-dir /nonexistent -
 # The Prometheus endpoints (emailng-metricsd, prometheus-postfix-exporter)
 # run as their own user once started.
 id emailng-metrics >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-metrics
+# emailng-autodiscover (Outlook's autodiscover POST behind nginx) drops to
+# its own user once its socket is bound.
+id emailng-autodiscover >/dev/null 2>&1 || useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin --user-group emailng-autodiscover
 # clamd (user clamav) scans the temporary files of amavisd (group amavis).
 if id clamav >/dev/null 2>&1 && getent group amavis >/dev/null && ! id -nG clamav | grep -qw amavis; then
     usermod -a -G amavis clamav

@@ -22,6 +22,7 @@
 #include "metrics_service.h"
 #include "host_limits.h"
 #include "acme_forward_service.h"
+#include "autodiscover_service.h"
 #include "fromcheck_service.h"
 #include "opendkim_service.h"
 #include "policyd_service.h"
@@ -497,6 +498,13 @@ const struct service services[] = {
      .prepare = dovecot_prepare, .start = dovecot_start, .ready = dovecot_ready, .pid = dovecot_pid,
      .stop = dovecot_stop, .ports = dovecot_ports, .ports_by_kind = dovecot_ports_by_kind, .uses_certificates = 1,
      .reload = dovecot_reload},
+    /* Outlook's autodiscover POST, checked and answered for nginx over
+     * FastCGI (autodiscover_service.h): up before nginx; its settings are
+     * nginx's rendered file, so it restarts with nginx's configuration. */
+    {.name = "autodiscover", .roles = ROLE_PROXY,
+     .prepare = autodiscover_prepare, .start = autodiscover_start, .ready = autodiscover_ready,
+     .pid = autodiscover_pid, .stop = autodiscover_stop, .ports = no_ports, .local_endpoint = "FastCGI socket",
+     .component = "nginx"},
     /* The clients' auto-configuration and the MTA-STS policy over HTTPS
      * (webserver_service.c): after acme-forward, which gets a proxy's
      * ACME certificate. */

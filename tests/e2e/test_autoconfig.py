@@ -3,18 +3,23 @@ serves over HTTPS (Thunderbird autoconfig, Outlook autodiscover POX and v2
 JSON, an Apple .mobileconfig) and the MTA-STS policy file. Each answer is
 fetched the way its client fetches it, checked, and then USED: the host,
 port, socket type and user name it gives log in over IMAP (and POP3) and
-submit a message that arrives. Hostile requests get a clean error or the
-same static answer, never an echo of their input."""
+submit a message that arrives. Hostile requests get a clean error with a
+fixed body (Outlook's POST is checked by emailng-autodiscover), never an
+echo of their input."""
 
+import grp
 import http.client
 import imaplib
 import json
 import os
 import plistlib
 import poplib
+import pwd
+import re
 import smtplib
 import socket
 import ssl
+import stat
 import subprocess
 import tempfile
 import time
@@ -316,30 +321,73 @@ def test_huge_autodiscover_body_is_refused_with_413(site):
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
 
 
-def test_hostile_autodiscover_bodies_get_the_static_answer_never_an_echo(site):
+def _pox_error(body):
+    """The ErrorCode of a POX error answer."""
+    root = ET.fromstring(body)
+    assert root.tag == "{%s}Autodiscover" % POX_NS["a"], root.tag
+    code = root.findtext("a:Response/a:Error/a:ErrorCode", namespaces=POX_NS)
+    assert code, body
+    return code
+
+
+def test_hostile_autodiscover_bodies_get_a_fixed_4xx_never_an_echo(site):
+    """Entities (a billion laughs, an external entity), any DTD, malformed XML, an address of
+    another domain, a missing or bad address, markup injected into the address, not XML at all:
+    each gets a clean 4xx with a fixed POX error body from emailng-autodiscover (the same bytes
+    for the same refusal, nothing of the request in it); a proper request still gets the
+    settings. One log line per decision; the responder runs as its own user behind a socket
+    only root and nginx's workers may open."""
     host = "autodiscover." + DOMAIN
-    _, _, reference = _outlook_post(site, host, "alice@" + DOMAIN)
+    status, _, settings = _outlook_post(site, host, "alice@" + DOMAIN)
+    assert status == 200 and "IMAP" in _pox_protocols(settings)
     marker = "zq" + uuid.uuid4().hex
-    bodies = [
-        # XML entities (a billion-laughs and an external entity): nothing parses them.
-        '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "%s"><!ENTITY y SYSTEM "file:///etc/passwd">'
-        '<!ENTITY l "&x;&x;&x;&x;">]><Autodiscover><Request><EMailAddress>&l;&y;</EMailAddress>'
-        '</Request></Autodiscover>' % marker,
-        "<Autodiscover><Request><EMailAddress>%s@" % marker,                # malformed, cut off
-        OUTLOOK_REQUEST % ("%s@other-domain.test" % marker),                   # another domain
-        OUTLOOK_REQUEST % ("</EMailAddress><x>%s</x>" % marker),
-        marker * 100,                                                          # not XML at all
+    ns = 'xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"'
+    cases = [
+        # (what, body, HTTP status, POX ErrorCode, verdict in the log)
+        ("entity bomb and external entity",
+         '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "%s"><!ENTITY y SYSTEM "file:///etc/passwd">'
+         '<!ENTITY l "&x;&x;&x;&x;">]><Autodiscover %s><Request><EMailAddress>&l;&y;</EMailAddress>'
+         '</Request></Autodiscover>' % (marker, ns), 400, "600", "dtd"),
+        ("external DTD", (OUTLOOK_REQUEST % ("alice@" + DOMAIN)).replace(
+            "?>\n", '?>\n<!DOCTYPE Autodiscover SYSTEM "http://%s.example/x.dtd">\n' % marker, 1), 400, "600", "dtd"),
+        ("malformed, cut off", "<Autodiscover %s><Request><EMailAddress>%s@" % (ns, marker), 400, "600", "not-xml"),
+        ("another domain", OUTLOOK_REQUEST % ("%s@other-domain.test" % marker), 404, "500", "other-domain"),
+        ("markup in the address", OUTLOOK_REQUEST % ("</EMailAddress><x>%s</x>" % marker), 400, "600", "not-xml"),
+        ("no address", OUTLOOK_REQUEST.replace("<EMailAddress>%s</EMailAddress>", ""), 400, "600", "no-address"),
+        ("not an address", OUTLOOK_REQUEST % ("%s&lt;b&gt;" % marker), 400, "600", "bad-address"),
+        ("not XML", marker * 100, 400, "600", "not-xml"),
     ]
-    for body in bodies:
-        status, _, answer = https(site, host, "/autodiscover/autodiscover.xml", "POST", body,
-                                  {"Content-Type": "text/xml"})
-        assert (status, answer) == (200, reference), (body, status, answer[:300])
-        assert marker.encode() not in answer and b"root:" not in answer
-    # Other methods and paths: clean 4xx.
+    log = os.path.join(site.state, "log", "mail", "autodiscover.log")
+    with open(log) as f:
+        before = len(f.readlines())
+    answers = {}
+    for what, body, want_status, want_code, _ in cases:
+        status, headers, answer = https(site, host, "/autodiscover/autodiscover.xml", "POST", body,
+                                        {"Content-Type": "text/xml"})
+        assert (status, _pox_error(answer)) == (want_status, want_code), (what, status, answer[:300])
+        assert headers["content-type"].startswith("application/xml"), (what, headers)
+        assert marker.encode() not in answer and b"root:" not in answer and b"IMAP" not in answer, what
+        assert answers.setdefault(want_code, answer) == answer, "%s: not the fixed answer" % what
+    # A proper request, after all that, still gets the settings.
+    assert _outlook_post(site, host, "alice@" + DOMAIN)[::2] == (200, settings)
+    with open(log) as f:
+        lines = f.readlines()[before:]
+    verdicts = re.findall(r'verdict="([a-z-]+)" status="(\d+)"', "".join(lines))
+    assert verdicts == [(c[4], str(c[2])) for c in cases] + [("settings", "200")], lines
+    # Other methods and paths: clean 4xx from nginx.
     assert https(site, host, "/autodiscover/autodiscover.xml", "PUT", "<x/>")[0] == 403
+    assert https(site, host, "/autodiscover/autodiscover.xml")[0] == 403
     assert https(site, host, "/autodiscover/%s.php" % marker)[0] == 404
     status, _, body = https(site, host, "/%3Cscript%3E" + marker)
     assert status == 404 and marker.encode() not in body
+    # Its own user; its socket root's and www-data's only.
+    pid = site.services()["autodiscover"]["pid"]
+    with open("/proc/%d/status" % pid) as f:
+        uid = re.search(r"^Uid:\s+(\d+)", f.read(), re.M).group(1)
+    assert int(uid) == pwd.getpwnam("emailng-autodiscover").pw_uid
+    sock = os.stat(os.path.join(site.state, "run", "mail", "autodiscover", "fcgi.sock"))
+    assert stat.S_IMODE(sock.st_mode) == 0o660 and sock.st_uid == 0
+    assert sock.st_gid == grp.getgrnam("www-data").gr_gid
 
 
 def test_plain_http_only_redirects_to_https(site):

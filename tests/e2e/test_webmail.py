@@ -521,3 +521,52 @@ def test_junklist_refuses(site):
                         "spam", user, "Real.Sender@example.test"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "added to the deny list" in r.stdout, (r.returncode, r.stdout, r.stderr)
     assert _spam_lists(site, user) == {"allow": [], "deny": ["real.sender@example.test"]}
+
+
+def _https_page(site, path, body, headers):
+    """(status, body text) of one POST from the browser's own address (HOST: Roundcube's
+    ip_check binds a session to its client's address), TLS verified for TLS_NAME."""
+    ctx = tls_context(site)
+    conn = http.client.HTTPSConnection(TLS_NAME, 443, timeout=30, context=ctx)
+    raw = socket.create_connection((HOST, 443), 30, source_address=(HOST, 0))
+    conn.sock = ctx.wrap_socket(raw, server_hostname=TLS_NAME)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def _folders(site, user, password):
+    m = imap_connect(site, user, password)
+    try:
+        typ, listed = m.list()
+        assert typ == "OK", listed
+        return b"\n".join(listed).decode()
+    finally:
+        m.logout()
+
+
+def test_action_without_request_token_is_refused(site, browser):
+    """C3, CSRF: after a valid login, a POST of a Roundcube action (settings/save-folder, which
+    creates a folder) carrying the session cookies but not Roundcube's request token (`_token`,
+    nor its X-Roundcube-Request header) is refused and creates nothing; the same POST with the
+    session's token creates the folder (so it is the token that was missing, nothing else)."""
+    user, password = site.new_user(prefix="wmcsrf")
+    assert login(browser, user, password)
+    token = browser.execute_script("return rcmail.env.request_token")
+    assert token, "no request token in the page"
+    cookies = "; ".join("%s=%s" % (c["name"], c["value"]) for c in browser.get_cookies())
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookies}
+    path = "/webmail/?_task=settings&_action=save-folder"
+    for body in ("_name=CsrfForged&_parent=&_mbox=", "_name=CsrfForged&_parent=&_mbox=&_token=not-the-token"):
+        status, page = _https_page(site, path, body, headers)
+        # Roundcube's error page for its CSRF check (rcmail::request_security_check: 403).
+        assert '"server_error":403' in page and "request check failed" in page.lower(), (body, status, page[:2000])
+    assert "CsrfForged" not in _folders(site, user, password)
+    # Control: the same request with the session's token does create the folder.
+    status, page = _https_page(site, path, "_name=CsrfHonest&_parent=&_mbox=&_token=" + token, headers)
+    assert status == 200 and '"server_error"' not in page, (status, page[:2000])
+    assert "CsrfHonest" in _folders(site, user, password)
+    assert "CsrfForged" not in _folders(site, user, password)

@@ -5,13 +5,14 @@ relay or one store down; every member gets each post exactly once (counted
 by Message-ID), with the list's List-Id."""
 
 import smtplib
+import ssl
 import time
 
 import pytest
 
 from clients import (HOSTS, assert_exactly_once, imap_login, kill_host, new_msgid, restart, send_by_mx, send_to,
                      wait_active, wait_delivered)
-from conftest import status
+from conftest import TLS_NAME, status
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -60,6 +61,34 @@ def test_internal_list_refuses_outside_mail_at_the_relays(ha):
             send_to(HOSTS[relay], [lst], new_msgid("internal"))
         code, text = e.value.recipients[lst]
         assert code == 550 and text.startswith(b"5.7.1"), (relay, code, text)
+
+
+def _rcpt(relay, sender, lst, port=25, login=None, ca=None):
+    """MAIL FROM sender, RCPT TO lst on a relay (unauthenticated on 25, or
+    logged in on 587); (code, text) of the RCPT, nothing sent."""
+    with smtplib.SMTP(HOSTS[relay], port, local_hostname="client.outside.test", timeout=30) as s:
+        s.ehlo()
+        if login:
+            s._host = TLS_NAME          # the relays' certificates carry the public name too
+            s.starttls(context=ssl.create_default_context(cafile=ca))
+            s.ehlo()
+            s.login(*login)
+        code, text = s.mail(sender)
+        assert code == 250, (relay, code, text)
+        code, text = s.rcpt(lst)
+        s.rset()
+        return code, text
+
+
+def test_internal_list_refuses_spoofed_internal_sender_at_the_relays(ha):
+    """U4: an unauthenticated client on port 25 of each relay claiming an internal address (alice's)
+    is refused at RCPT for an internal list (550 5.7.1); alice logged in on submission is accepted."""
+    lst = _make_list(ha, "staff", "internal")
+    for relay in ("relay1", "relay2"):
+        code, text = _rcpt(relay, ALICE, lst)
+        assert code == 550 and text.startswith(b"5.7.1"), (relay, code, text)
+        code, text = _rcpt(relay, ALICE, lst, port=587, login=(ALICE, ha.password(ALICE)), ca=ha.ca)
+        assert code == 250, (relay, code, text)
 
 
 def test_open_list_works_with_one_relay_or_one_store_down(ha):
