@@ -38,6 +38,8 @@ void render_tablesync_context(const struct site *site, const struct site_host *h
                "        ssl_verify_client on;\n"
                "        ssl_verify_depth 1;\n"
                "        default_type text/plain;\n"
+               "        # every relay asks every 2 s: errors only (nginx-error.log)\n"
+               "        access_log off;\n"
                "        location = /emailng/relay-tables {\n"
                "            if ($emailng_relay_client = 0) {\n"
                "                return 403;\n"

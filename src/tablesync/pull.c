@@ -173,12 +173,13 @@ static int ask(struct puller *pl, struct source *s)
     int installed = 0;
     if (v == TS_INSTALL) {
         buf changed = BUF_INIT, err = BUF_INIT;
+        int new_csn = strcmp(b.csn, buf_cstr(&pl->csn)) != 0;
         installed = install(pl, &b, &changed, &err) == 0;
         if (!installed)
             msg_error("%s: cannot install the tables of CSN %s: %s", s->p->name, b.csn, buf_cstr(&err));
-        else if (changed.len)
+        else if (changed.len || new_csn)
             msg_info("%s: installed the tables of directory CSN %s (changed: %s)", s->p->name, b.csn,
-                     buf_cstr(&changed));
+                     changed.len ? buf_cstr(&changed) : "none");
         buf_free(&changed);
         buf_free(&err);
         table_bundle_free(&b);
