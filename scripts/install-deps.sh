@@ -13,13 +13,13 @@ RUNTIME="postfix postfix-ldap postsrsd postfix-mta-sts-resolver postfix-lmdb dov
  liblmdb0 libspf2-2 libmilter1.0.1 nftables unbound dns-root-data
  amavisd-new clamav clamav-daemon clamav-milter spamassassin fail2ban logrotate
  lego opendmarc publicsuffix opendkim
- prometheus-postfix-exporter socat nginx-light
+ prometheus-postfix-exporter socat nginx-light libcurl4
  php-fpm roundcube roundcube-core roundcube-plugins roundcube-sqlite3
  libfcgi0ldbl libexpat1"
 BUILD="build-essential pkg-config libyaml-dev libldap-dev libssl-dev
  libcrypt-dev libcmocka-dev libevent-dev liblmdb-dev libspf2-dev libmilter-dev clang
  libfcgi-dev libexpat1-dev
- lmdb-utils"
+ lmdb-utils libcurl4-openssl-dev"
 TEST="python3 python3-pytest swaks postfix-policyd-spf-python postfwd nsd
  python3-dnspython iputils-ping testssl.sh groff-base man-db pebble
  opendkim opendmarc bind9-dnsutils prometheus python3-prometheus-client

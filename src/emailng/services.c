@@ -38,6 +38,7 @@
 #include "junklist_service.h"
 #include "store_pairs.h"
 #include "syncwatch_service.h"
+#include "tablesync_service.h"
 
 const char *service_var(const struct service_env *env, const char *name)
 {
@@ -511,6 +512,11 @@ const struct service services[] = {
     {.name = "nginx", .roles = ROLE_PROXY,
      .prepare = webserver_prepare, .start = webserver_start, .ready = webserver_ready, .pid = webserver_pid,
      .stop = webserver_stop, .ports = webserver_ports, .uses_certificates = 1, .reload = webserver_reload},
+    /* The relays' tables from the directory, served by that nginx to the
+     * relays (tablesync_service.h). */
+    {.name = "tablemaker", .roles = ROLE_PROXY,
+     .prepare = tablemaker_prepare, .start = tablemaker_start, .ready = tablemaker_ready, .pid = tablesync_pid,
+     .stop = tablesync_stop, .ports = no_ports, .wanted = tablemaker_wanted, .after_start = tablemaker_after_start},
     /* The webmail's password changes (webmail_service.h), before php-fpm. */
     {.name = "passwd", .roles = ROLE_PROXY,
      .prepare = webmail_passwd_prepare, .start = webmail_passwd_start, .ready = webmail_passwd_ready,
@@ -553,6 +559,11 @@ const struct service services[] = {
     {.name = "policyd", .roles = ROLE_RELAY,
      .prepare = policyd_prepare, .start = policyd_start, .ready = policyd_ready, .pid = policyd_pid,
      .stop = policyd_stop, .ports = no_ports, .local_endpoint = "policy socket"},
+    /* A relay on a host of its own pulls its tables from the proxies
+     * (tablesync_service.h); after policyd, which it tells to reload. */
+    {.name = "tablepull", .roles = ROLE_RELAY,
+     .prepare = tablepull_prepare, .start = tablepull_start, .ready = tablepull_ready, .pid = tablesync_pid,
+     .stop = tablesync_stop, .ports = no_ports, .wanted = tablepull_wanted, .after_start = tablepull_after_start},
     /* DKIM (opendkim_service.c): signs submission and the stores' mail,
      * verifies the MX's; a milter of Postfix, so up before it. After it
      * answers (or if already up) the keys are synced, reloading it if

@@ -4,11 +4,14 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "alt_storage.h"
 #include "fsutil.h"
 #include "public_cert.h"
 #include "site_storage.h"
+#include "tablesync_service.h"
 #include "tls.h"
 
 struct findings {
@@ -41,6 +44,35 @@ static void check_signatures(const struct site *site, const char *state_dir, con
         free(line);
     }
     free(path);
+}
+
+/* A relay that pulls its tables (tablesync_service.h) and has not had
+ * them confirmed by a proxy for TABLES_STALE_SECONDS: it still works on
+ * its last tables, but users added since are refused there. The folder
+ * exists only where the puller runs (or ran). */
+#define TABLES_STALE_SECONDS 300
+static void check_relay_tables(const char *state_dir, const struct site_host *h, struct findings *f)
+{
+    if (h->roles != ROLE_RELAY)
+        return;
+    char *dir = xasprintf("%s/data/%s/tablesync", state_dir, h->name);
+    char *confirmed = tablesync_confirmed_file(state_dir, h->name);
+    struct stat d, c;
+    time_t now = time(NULL);
+    if (stat(dir, &d) == 0 && now - d.st_mtime > TABLES_STALE_SECONDS) {
+        int have = stat(confirmed, &c) == 0;
+        if (!have || now - c.st_mtime > TABLES_STALE_SECONDS) {
+            char *line = have ? xasprintf("%s: no proxy has confirmed the relay's tables for %ld minutes (it keeps "
+                                          "its last ones; see %s/log/%s/tablesync.log)", h->name,
+                                          (long)(now - c.st_mtime) / 60, state_dir, h->name)
+                              : xasprintf("%s: no proxy has ever confirmed the relay's tables (see "
+                                          "%s/log/%s/tablesync.log)", h->name, state_dir, h->name);
+            warn(f, line);
+            free(line);
+        }
+    }
+    free(dir);
+    free(confirmed);
 }
 
 static void check_certificate(const char *path, struct findings *f)
@@ -155,6 +187,7 @@ void status_warnings(const struct site *site, const struct options *o, buf *text
         if (!cli_host_selected(o, h))
             continue;
         check_signatures(site, o->state_dir, h, &f);
+        check_relay_tables(o->state_dir, h, &f);
         char *host_tls = xasprintf("%s/%s", tls, h->name);
         check_certificates_in(host_tls, &f);
         free(host_tls);

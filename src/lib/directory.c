@@ -1338,6 +1338,35 @@ int directory_status_is_active(const char *status)
     return status != NULL && strcmp(status, "active") == 0;
 }
 
+int directory_context_csn(struct directory *d, buf *csn, buf *err)
+{
+    static const char *const attrs[] = {"contextCSN", NULL};
+    LDAPMessage *result = NULL;
+    int rc = search(d, d->base, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, &result);
+    if (rc != LDAP_SUCCESS) {
+        ldap_failure(d, rc, err, "cannot read the contextCSN of %s", d->base);
+        return -1;
+    }
+    LDAPMessage *entry = ldap_first_entry(d->ld, result);
+    size_t n = 0;
+    char **values = entry ? entry_values(d, entry, "contextCSN", &n) : xcalloc(1, sizeof(char *));
+    /* One value per server ID; the newest says when anything last changed. */
+    const char *newest = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (newest == NULL || strcmp(values[i], newest) > 0)
+            newest = values[i];
+    buf_reset(csn);
+    if (newest)
+        buf_append_str(csn, newest);
+    else
+        buf_printf(err, "%s has no contextCSN (is the syncprov overlay loaded?)", d->base);
+    for (size_t i = 0; i < n; i++)
+        free(values[i]);
+    free(values);
+    ldap_msgfree(result);
+    return newest ? 0 : -1;
+}
+
 int directory_snapshot_load(struct directory *d, struct directory_snapshot *s,
                             buf *err)
 {

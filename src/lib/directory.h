@@ -184,6 +184,10 @@ struct directory_snapshot {
 };
 int directory_snapshot_load(struct directory *d, struct directory_snapshot *s,
                             buf *err);
+/* The base entry's contextCSN (the syncprov overlay keeps it: it changes
+ * with every write below the base), the newest if there are several: a
+ * cheap "did anything change" for the relays' table makers. */
+int directory_context_csn(struct directory *d, buf *csn, buf *err);
 void directory_snapshot_free(struct directory_snapshot *s);
 
 /* All aliases sorted by address; free with directory_alias_list_free(). */

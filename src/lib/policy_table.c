@@ -75,11 +75,11 @@ char *policy_table_path(const char *state_dir, const char *host)
 }
 
 /* Writes one relay's table and signals its daemon. */
-static int write_table(const char *state_dir, const struct site_host *host, const char *text, size_t len, buf *err)
+static int write_table(const char *state_dir, const char *host, const char *text, size_t len, buf *err)
 {
-    char *dir = xasprintf("%s/data/%s/policyd", state_dir, host->name);
-    char *table = policy_table_path(state_dir, host->name);
-    char *pidfile = xasprintf("%s/run/%s/policyd.pid", state_dir, host->name);
+    char *dir = xasprintf("%s/data/%s/policyd", state_dir, host);
+    char *table = policy_table_path(state_dir, host);
+    char *pidfile = xasprintf("%s/run/%s/policyd.pid", state_dir, host);
     int rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
     if (rc == 0)
         /* Every mailbox and alias: for emailng-policyd (which reads it after
@@ -96,11 +96,30 @@ static int write_table(const char *state_dir, const struct site_host *host, cons
     return rc;
 }
 
+const char *policy_table_default_pair(const struct site *site)
+{
+    const struct site_host *store = site_host_with_role(site, ROLE_STORE);
+    return store && store->store_pair ? store->store_pair : "pair1";
+}
+
+int policy_table_install(const char *state_dir, const char *host, const char *text, size_t len, int *changed,
+                         buf *err)
+{
+    char *table = policy_table_path(state_dir, host);
+    buf old = BUF_INIT, ignored = BUF_INIT;
+    int same = fs_read_file(table, len + 1, &old, &ignored) == 0 && old.len == len
+               && memcmp(buf_cstr(&old), text, len) == 0;
+    buf_free(&old);
+    buf_free(&ignored);
+    free(table);
+    *changed = !same;
+    return same ? 0 : write_table(state_dir, host, text, len, err);
+}
+
 int policy_table_export(const struct site *site, const char *state_dir, const struct directory_snapshot *snapshot,
                         buf *err)
 {
-    const struct site_host *store = site_host_with_role(site, ROLE_STORE);
-    const char *default_pair = store && store->store_pair ? store->store_pair : "pair1";
+    const char *default_pair = policy_table_default_pair(site);
     buf text = BUF_INIT;
     int rc = 0, built = 0;
     for (size_t i = 0; rc == 0 && i < site->n_hosts; i++) {
@@ -110,7 +129,7 @@ int policy_table_export(const struct site *site, const char *state_dir, const st
             policy_table_build(snapshot, site, default_pair, &text);
             built = 1;
         }
-        rc = write_table(state_dir, &site->hosts[i], text.data, text.len, err);
+        rc = write_table(state_dir, site->hosts[i].name, buf_cstr(&text), text.len, err);
     }
     buf_free(&text);
     if (rc != 0)

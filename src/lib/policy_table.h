@@ -32,6 +32,15 @@ void policy_table_build(const struct directory_snapshot *snapshot, const struct 
 int policy_table_export(const struct site *site, const char *state_dir, const struct directory_snapshot *snapshot,
                         buf *err);
 
+/* The store pair of users without their own: the first store's. */
+const char *policy_table_default_pair(const struct site *site);
+
+/* A relay's table pulled from the proxies (emailng-tablesync): written
+ * when it differs (*changed = 1, its daemon told to reload). The caller
+ * has checked it with the daemon's own parser. */
+int policy_table_install(const char *state_dir, const char *host, const char *text, size_t len, int *changed,
+                         buf *err);
+
 /* STATE/data/HOST/policyd/table (caller frees). */
 char *policy_table_path(const char *state_dir, const char *host);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "address.h"
 #include "fsutil.h"
 #include "process.h"
 
@@ -132,16 +133,19 @@ int relay_tables_ensure(const char *state_dir, const char *host, buf *err)
  * builds its database when it wrote (file times are coarse: a rewrite in
  * the same clock tick as the last build would not look newer) or when the
  * database is missing or older. */
-static int write_if_changed(const char *state_dir, const char *host, const char *path, buf *content, buf *err)
+static int write_if_changed(const char *state_dir, const char *host, const char *path, const char *text, size_t len,
+                            int *changed, buf *err)
 {
     buf old = BUF_INIT, ignored = BUF_INIT;
-    int same = fs_read_file(path, content->len + 1, &old, &ignored) == 0 && old.len == content->len
-               && memcmp(buf_cstr(&old), buf_cstr(content), content->len) == 0;
+    int same = fs_read_file(path, len + 1, &old, &ignored) == 0 && old.len == len
+               && memcmp(buf_cstr(&old), text, len) == 0;
     buf_free(&old);
     buf_free(&ignored);
-    int rc = same ? 0 : fs_write_file_group(path, content->data, content->len, 0640, TABLE_GROUP, err);
+    int rc = same ? 0 : fs_write_file_group(path, text, len, 0640, TABLE_GROUP, err);
     if (rc == 0 && (!same || database_stale(path)))
         rc = database_build(state_dir, host, path, err);
+    if (rc == 0 && changed)
+        *changed = !same;
     return rc;
 }
 
@@ -165,7 +169,7 @@ int relay_tables_export(const struct site *site, const char *state_dir, const st
         free(dir);
         for (size_t t = 0; rc == 0 && t < 2; t++) {
             char *path = table_path(state_dir, h->name, table_names[t]);
-            rc = write_if_changed(state_dir, h->name, path, &tables[t], err);
+            rc = write_if_changed(state_dir, h->name, path, buf_cstr(&tables[t]), tables[t].len, NULL, err);
             free(path);
         }
     }
@@ -173,5 +177,92 @@ int relay_tables_export(const struct site *site, const char *state_dir, const st
     buf_free(&tables[1]);
     if (rc != 0)
         buf_printf(err, " (the relays' recipient tables were not updated)");
+    return rc;
+}
+
+static int table_index(const char *name)
+{
+    for (int i = 0; i < 2; i++)
+        if (strcmp(name, table_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* One "KEY VALUE" line: KEY an address; VALUE "OK" (recipients) or the
+ * login's address (senders). Postfix would take more (its own parser is
+ * postmap); what the export writes is all a relay may install. */
+static int check_line(int table, const char *line, size_t lineno, buf *err)
+{
+    const char *sp = strchr(line, ' ');
+    buf norm = BUF_INIT, why = BUF_INIT;
+    int rc = -1;
+    if (sp == NULL || sp == line || strchr(sp + 1, ' ') || sp[1] == '\0' || strchr(line, '\t')) {
+        buf_printf(err, "%s:%zu: expected \"ADDRESS %s\"", table_names[table], lineno, table == 0 ? "OK" : "LOGIN");
+        goto out;
+    }
+    char *key = xstrndup(line, (size_t)(sp - line));
+    int bad = address_normalize(key, NULL, &norm, &why) != 0 || !strchr(key, '@');
+    free(key);
+    if (bad) {
+        buf_printf(err, "%s:%zu: %s", table_names[table], lineno, why.len ? buf_cstr(&why) : "an address needs a domain");
+        goto out;
+    }
+    buf_reset(&norm);
+    buf_reset(&why);
+    if (table == 0 ? strcmp(sp + 1, "OK") != 0
+                   : (address_normalize(sp + 1, NULL, &norm, &why) != 0 || !strchr(sp + 1, '@'))) {
+        buf_printf(err, "%s:%zu: expected %s after the address", table_names[table], lineno,
+                   table == 0 ? "OK" : "the login's address");
+        goto out;
+    }
+    rc = 0;
+out:
+    buf_free(&norm);
+    buf_free(&why);
+    return rc;
+}
+
+int relay_table_check(const char *name, const char *text, size_t len, buf *err)
+{
+    int table = table_index(name);
+    if (table < 0) {
+        buf_printf(err, "no relay table is called %s", name);
+        return -1;
+    }
+    if (len == 0 || (len > 0 && text[len - 1] != '\n') || memchr(text, '\0', len)) {
+        buf_printf(err, "%s: %s", name, len == 0 ? "empty (the export writes a header at least)"
+                                                 : "not text lines (a NUL byte or no final newline)");
+        return -1;
+    }
+    buf line = BUF_INIT;
+    size_t lineno = 0;
+    int rc = 0;
+    for (const char *p = text, *end = text + len; rc == 0 && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        lineno++;
+        buf_reset(&line);
+        buf_append(&line, p, (size_t)(nl - p));
+        p = nl + 1;
+        if (line.len == 0 || buf_cstr(&line)[0] == '#')
+            continue;
+        rc = check_line(table, buf_cstr(&line), lineno, err);
+    }
+    buf_free(&line);
+    return rc;
+}
+
+int relay_tables_install(const char *state_dir, const char *host, const char *name, const char *text, size_t len,
+                         int *changed, buf *err)
+{
+    *changed = 0;
+    if (relay_table_check(name, text, len, err) != 0)
+        return -1;
+    char *dir = xasprintf("%s/data/%s/postfix", state_dir, host);
+    char *path = table_path(state_dir, host, name);
+    int rc = fs_ensure_dir(dir, NULL, NULL, 0755, err);
+    if (rc == 0)
+        rc = write_if_changed(state_dir, host, path, text, len, changed, err);
+    free(dir);
+    free(path);
     return rc;
 }

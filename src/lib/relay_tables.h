@@ -41,4 +41,15 @@ int relay_tables_export(const struct site *site, const char *state_dir, const st
  * export fills them. */
 int relay_tables_ensure(const char *state_dir, const char *host, buf *err);
 
+/* A relay's copy pulled from the proxies (emailng-tablesync, where the
+ * directory is on another host): name is "relay-recipients" or
+ * "sender-logins". relay_table_check() refuses text that is not such a
+ * table (every line "ADDRESS OK", resp. "ADDRESS LOGIN", addresses as
+ * address_normalize() takes them, comments, nothing else) with the line;
+ * relay_tables_install() writes it if it differs (*changed = 1) and
+ * builds the database, as the export does. */
+int relay_table_check(const char *name, const char *text, size_t len, buf *err);
+int relay_tables_install(const char *state_dir, const char *host, const char *name, const char *text, size_t len,
+                         int *changed, buf *err);
+
 #endif

@@ -2,6 +2,7 @@
 #include "render.h"
 #include "loopback_guard.h"
 #include "render_lists.h"
+#include "render_tablesync.h"
 #include "render_outbound.h"
 
 #include <ctype.h>
@@ -692,6 +693,7 @@ int render_context_for_host(const struct site *site, const struct site_host *hos
     render_outbound_context(site, host, ctx);
     render_lists_context(host, ctx);
     client_config_context(site, host, ctx);   /* nginx and the clients' auto-configuration */
+    render_tablesync_context(site, host, ctx);  /* after client_config and the host's certificate */
     site_webmail_render(site, host, ctx);     /* after client_config: the public names */
     site_webmail_junk_render(site, host, ctx);
     {

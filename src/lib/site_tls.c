@@ -72,6 +72,9 @@ static int host_certs(const struct site *site, const char *tls_dir, const struct
         {"dovecot", ROLE_PROXY | ROLE_STORE, NULL, "dovecot"},
         {"postfix", ROLE_STORE, NULL, "postfix"},
         {"passwd", ROLE_PROXY, site_webmail_enabled, NULL},
+        /* tables: a relay's emailng-tablesync at the proxies' nginx (the
+         * relays' tables); slapd maps no identity for it. Root's key. */
+        {"tables", ROLE_RELAY, NULL, NULL},
     };
     for (size_t i = 0; rc == 0 && i < sizeof clients / sizeof clients[0]; i++) {
         if (!(h->roles & clients[i].roles) || (clients[i].wanted && !clients[i].wanted(site)))

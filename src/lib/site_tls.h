@@ -5,7 +5,8 @@
  * the site's tls.names and the host's address) and client certificates for
  * the daemons that bind to the directory over LDAPS with SASL EXTERNAL:
  * client-dovecot (proxies, stores), client-postfix (stores) and
- * client-passwd (proxies with webmail: emailng-passwd). Paths are the
+ * client-passwd (proxies with webmail: emailng-passwd); and client-tables
+ * for the relays' emailng-tablesync at the proxies' nginx. Paths are the
  * render placeholders tls_cert, tls_key, tls_client_*. */
 #ifndef EMAILNG_SITE_TLS_H
 #define EMAILNG_SITE_TLS_H

@@ -33,7 +33,7 @@ from hosts import HOSTS_SH, REPO, hosts_down, on_host
 EMAILNG = os.environ.get("EMAILNG", os.path.join(REPO, "build", "emailng"))
 DATADIR = os.environ.get("EMAILNG_DATADIR", REPO)
 SITE = os.path.join(REPO, "examples", "ha-site.yaml")
-PREFIX = "dpd"
+PREFIX = os.environ.get("EMAILNG_DEPLOY_PREFIX", "dpd")   # another prefix: a second run beside it
 HOSTS = {"relay1": "198.18.0.11", "relay2": "198.18.0.12", "proxy1": "198.18.0.21",
          "proxy2": "198.18.0.22", "store1": "198.18.0.31", "store2": "198.18.0.32",
          "dir1": "198.18.0.41"}

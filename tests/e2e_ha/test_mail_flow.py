@@ -64,9 +64,11 @@ def test_every_host_and_service_up(ha):
     # fail2ban where users log in (X2): the proxies and the relays; the
     # webmail beside nginx (the fixture turns webmail on): php-fpm, and its
     # root helpers for password changes and the Junk buttons; nginx's
-    # FastCGI responder for Outlook's autodiscover POST
+    # FastCGI responder for Outlook's autodiscover POST; tablemaker: the
+    # relays' tables for relays on hosts of their own (section 5 of
+    # docs/architecture.md; on this fabric the relays run no tablepull)
     assert services["proxy2"] == ["autodiscover", "dovecot", "fail2ban", "healthd", "junklist", "metricsd", "nginx",
-                                  "passwd", "php-fpm"]
+                                  "passwd", "php-fpm", "tablemaker"]
     # dovecot: the auth service only; unbound: the caching resolver (S8);
     # the content filter (filter.enabled)
     # fromcheck: the submission milter (header From:/Sender: against the login)

@@ -80,10 +80,53 @@ static void test_ensure_builds_missing_and_stale_databases(void **state)
     buf_free(&err);
 }
 
+/* A relay's pulled copy (emailng-tablesync): a valid table is installed
+ * and looked up; one that does not parse is refused and the installed
+ * text and database stay exactly as they were; the same text again
+ * changes nothing. */
+static void test_install_checks_before_it_replaces(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/emailng-tables-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    buf err = BUF_INIT, after = BUF_INIT;
+    char *recipients = xasprintf("%s/data/relay1/postfix/relay-recipients", dir);
+    const char good[] = "# exported\nalice@example.test OK\n";
+    int changed = 0;
+    assert_int_equal(relay_tables_install(dir, "relay1", "relay-recipients", good, strlen(good), &changed, &err), 0);
+    assert_int_equal(changed, 1);
+    char *answer = lookup(dir, recipients, "alice@example.test");
+    assert_string_equal(answer, "OK\n");
+    free(answer);
+    struct timespec built = database_mtime(recipients);
+
+    const char bad[] = "# exported\nbob@example.test OK\nnot an address\n";
+    buf_reset(&err);
+    assert_int_equal(relay_tables_install(dir, "relay1", "relay-recipients", bad, strlen(bad), &changed, &err), -1);
+    assert_int_equal(changed, 0);
+    assert_non_null(strstr(buf_cstr(&err), "relay-recipients:3"));
+    assert_int_equal(fs_read_file(recipients, 4096, &after, &err), 0);
+    assert_string_equal(buf_cstr(&after), good);
+    struct timespec kept = database_mtime(recipients);
+    assert_true(kept.tv_sec == built.tv_sec && kept.tv_nsec == built.tv_nsec);
+    answer = lookup(dir, recipients, "bob@example.test");
+    assert_string_equal(answer, "");
+    free(answer);
+
+    assert_int_equal(relay_tables_install(dir, "relay1", "relay-recipients", good, strlen(good), &changed, &err), 0);
+    assert_int_equal(changed, 0);
+
+    assert_int_equal(fs_remove_tree(dir, &err), 0);
+    free(recipients);
+    buf_free(&err);
+    buf_free(&after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ensure_builds_missing_and_stale_databases),
+        cmocka_unit_test(test_install_checks_before_it_replaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
