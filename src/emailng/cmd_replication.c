@@ -5,10 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "daemon_log.h"
+#include "dedup.h"
 #include "doveadm_client.h"
 #include "fsutil.h"
+#include "pair_dedup.h"
 #include "password.h"
 #include "process.h"
 #include "render.h"
@@ -123,6 +127,43 @@ static int cmd_status(const struct site *site, const char *state_dir, const char
     return rc;
 }
 
+/* A copy saved up to this long before the replicator's last successful
+ * sync of the user may still be one its sync did not carry (the times are
+ * whole seconds, and a sync takes its snapshot when it starts). */
+#define DEDUP_WINDOW_MARGIN_S 60
+
+/* After a successful sync of a user the partner held back, the partner
+ * (which served the pair) has both stores' copies: remove the second
+ * copies of messages the failover let through twice (pair_dedup.h), then
+ * sync again so that the returning store loses them too before it takes
+ * the pair back (2.3.19 does not announce doveadm's expunges to the
+ * replicator). A failure is reported and does not hold the pair back: a
+ * duplicate left is better than a store kept from its users. */
+static void remove_duplicates(const struct target_ctx *tc, const struct site_host *partner,
+                              const struct site_host *store, const struct replication_user *u, long long now)
+{
+    long long age = dedup_age_seconds(u->success_sync);
+    long long window_start = age < 0 ? now - DEDUP_PERIOD_S : now - age - DEDUP_WINDOW_MARGIN_S;
+    buf err = BUF_INIT;
+    int n = pair_dedup_user(&tc->t, partner->name, u->username, window_start, &err);
+    if (n < 0) {
+        printf("  duplicates of %s on %s: %s\n", u->username, partner->name, buf_cstr(&err));
+        daemon_log("duplicates of %s on %s not removed: %s", u->username, partner->name, buf_cstr(&err));
+    } else if (n > 0) {
+        struct doveadm_reply reply;
+        buf_reset(&err);
+        if (doveadm_run(&tc->t, u->username, sync_argv, &reply, &err) != 0) {
+            printf("  sync of %s by %s after removing duplicates: %s\n", u->username, partner->name,
+                   buf_cstr(&err));
+        } else {
+            printf("  sync of %s by %s with %s after removing %d duplicate(s): %s%s\n", u->username,
+                   partner->name, store->name, n, reply.ok ? "done" : "failed ", reply.ok ? "" : reply.code);
+            doveadm_reply_free(&reply);
+        }
+    }
+    buf_free(&err);
+}
+
 /* Users the partner still has to sync; -1 if it does not answer. */
 static int count_pending(const struct target_ctx *partner, struct replication_status *st, buf *err)
 {
@@ -156,10 +197,14 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
                 site->name);
         return 2;
     }
+    /* Standard error is emailng-healthd's log when it runs the check:
+     * pair_dedup logs each removal there. */
+    (void)daemon_log_open("emailng-catchup", "-");
     buf err = BUF_INIT;
     struct target_ctx tc;
     struct replication_status st = {0};
     int rc = 1;
+    long long now = (long long)time(NULL);
     int pending = target_init(&tc, site, partner, state_dir, &err) == 0 ? count_pending(&tc, &st, &err) : -1;
     if (pending < 0) {
         printf("not yet: the partner %s does not answer: %s\n", partner->name, buf_cstr(&err));
@@ -183,7 +228,10 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
                 printf("  sync of %s by %s with %s: %s%s\n", st.users[i].username, partner->name, store->name,
                        reply.ok ? "done" : "failed ", reply.ok ? "" : reply.code);
                 failed += !reply.ok;
+                int synced = reply.ok;
                 doveadm_reply_free(&reply);
+                if (synced)
+                    remove_duplicates(&tc, partner, store, &st.users[i], now);
             }
         }
         /* The replicator of 2.3.19 keeps a user marked failed after a

@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 int catchup_start(catchup_job *j, char *const argv[], const char *pair, const char *store,
-                  const char *partner, const char *secret, long timeout_ms, long long now_ms, buf *err)
+                  const char *partner, const char *secret, int log_fd, long timeout_ms, long long now_ms,
+                  buf *err)
 {
     int feed[2] = {-1, -1};
     if (secret && pipe2(feed, O_CLOEXEC) != 0) {
@@ -31,7 +32,7 @@ int catchup_start(catchup_job *j, char *const argv[], const char *pair, const ch
         if (fd >= 0) {
             dup2(secret ? feed[0] : fd, 0);
             dup2(fd, 1);
-            dup2(fd, 2);
+            dup2(log_fd >= 0 ? log_fd : fd, 2);
             if (fd > 2)
                 close(fd);
         }

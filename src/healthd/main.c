@@ -337,7 +337,8 @@ static int feed_store(healthd *h, size_t i, int verdict, const char *detail, lon
         store_sm_wants_catchup(&s->sm, &h->policy, now)) {
         buf_reset(&h->err);
         if (catchup_start(&s->job, cfg->catchup_command, cfg->pairs[s->pair].name, s->addr,
-                          s->partner, cfg->catchup_secret, cfg->catchup_timeout_ms, now, &h->err) != 0)
+                          s->partner, cfg->catchup_secret, daemon_log_fd(), cfg->catchup_timeout_ms, now,
+                          &h->err) != 0)
             daemon_log("store %s: cannot start the catch-up check: %s", s->addr, buf_cstr(&h->err));
     }
     return changed;
