@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "daemon_log.h"
-#include "dedup.h"
 #include "doveadm_client.h"
 #include "fsutil.h"
+#include "healthd_service.h"
 #include "pair_dedup.h"
 #include "password.h"
 #include "process.h"
@@ -127,40 +127,63 @@ static int cmd_status(const struct site *site, const char *state_dir, const char
     return rc;
 }
 
-/* A copy saved up to this long before the replicator's last successful
- * sync of the user may still be one its sync did not carry (the times are
- * whole seconds, and a sync takes its snapshot when it starts). */
+/* A copy saved up to this long before the store stopped serving (as a
+ * proxy's monitor saw it) may still be a failover's second copy: the
+ * monitor's clock and the stores' are not the same, and the monitor sees a
+ * failure up to its grace after it began. */
 #define DEDUP_WINDOW_MARGIN_S 60
 
-/* After a successful sync of a user the partner held back, the partner
- * (which served the pair) has both stores' copies: remove the second
- * copies of messages the failover let through twice (pair_dedup.h), then
- * sync again so that the returning store loses them too before it takes
- * the pair back (2.3.19 does not announce doveadm's expunges to the
- * replicator). A failure is reported and does not hold the pair back: a
- * duplicate left is better than a store kept from its users. */
-static void remove_duplicates(const struct target_ctx *tc, const struct site_host *partner,
-                              const struct site_host *store, const struct replication_user *u, long long now)
+/* Once the store has everything the partner held back, the copies that the
+ * failover let through to both stores are removed (pair_dedup.h), for
+ * every user the partner's replicator knows (not only those it held back:
+ * its own retry or the store's start-up sync may have synced a user
+ * already), by one of the two proxies' checks (the lock on the partner).
+ * A failure is reported and does not hold the pair back: a duplicate left
+ * is better than a store kept from its users. */
+static void remove_duplicates(const struct site *site, const struct target_ctx *store_tc,
+                              const struct site_host *store, const struct target_ctx *partner_tc,
+                              const struct site_host *partner, const struct replication_status *st,
+                              long long down_since)
 {
-    long long age = dedup_age_seconds(u->success_sync);
-    long long window_start = age < 0 ? now - DEDUP_PERIOD_S : now - age - DEDUP_WINDOW_MARGIN_S;
-    buf err = BUF_INIT;
-    int n = pair_dedup_user(&tc->t, partner->name, u->username, window_start, &err);
-    if (n < 0) {
-        printf("  duplicates of %s on %s: %s\n", u->username, partner->name, buf_cstr(&err));
-        daemon_log("duplicates of %s on %s not removed: %s", u->username, partner->name, buf_cstr(&err));
-    } else if (n > 0) {
-        struct doveadm_reply reply;
-        buf_reset(&err);
-        if (doveadm_run(&tc->t, u->username, sync_argv, &reply, &err) != 0) {
-            printf("  sync of %s by %s after removing duplicates: %s\n", u->username, partner->name,
+    buf err = BUF_INIT, lock_user = BUF_INIT;
+    int locked = healthd_probe_address(site, &lock_user, &err) == 0
+                     ? pair_dedup_lock(&partner_tc->t, buf_cstr(&lock_user), store->store_pair, (long long)time(NULL),
+                                       &err)
+                     : -1;
+    if (locked == 0) {
+        printf("duplicates: the other proxy's check is removing them (emailng-dedup-%s of %s on %s)\n",
+               store->store_pair, buf_cstr(&lock_user), partner->name);
+        buf_free(&lock_user);
+        buf_free(&err);
+        return;
+    }
+    if (locked < 0) {
+        /* Removing twice removes nothing more (pair_dedup.h): go on. */
+        printf("duplicates: no lock (%s); removing them anyway\n", buf_cstr(&err));
+        daemon_log("duplicates of %s: no lock on %s (%s); removing them anyway", store->store_pair, partner->name,
                    buf_cstr(&err));
+    }
+    const struct pair_dedup_store stores[2] = {{&partner_tc->t, partner->name}, {&store_tc->t, store->name}};
+    long long window_start = down_since - DEDUP_WINDOW_MARGIN_S;
+    int total = 0;
+    for (size_t i = 0; i < st->n_users; i++) {
+        buf_reset(&err);
+        int n = pair_dedup_user(stores, st->users[i].username, window_start, &err);
+        if (n < 0) {
+            printf("  duplicates of %s: not looked for: %s\n", st->users[i].username, buf_cstr(&err));
+            daemon_log("duplicates of %s on %s and %s not removed: %s", st->users[i].username, partner->name,
+                       store->name, buf_cstr(&err));
         } else {
-            printf("  sync of %s by %s with %s after removing %d duplicate(s): %s%s\n", u->username,
-                   partner->name, store->name, n, reply.ok ? "done" : "failed ", reply.ok ? "" : reply.code);
-            doveadm_reply_free(&reply);
+            total += n;
         }
     }
+    printf("duplicates: %d removed among %zu users (copies saved since %lld less a day)\n", total, st->n_users,
+           window_start);
+    buf_reset(&err);
+    if (locked == 1 && pair_dedup_unlock(&partner_tc->t, buf_cstr(&lock_user), store->store_pair, &err) != 0)
+        daemon_log("duplicates of %s: cannot release the lock on %s (%s); it goes stale after %d s",
+                   store->store_pair, partner->name, buf_cstr(&err), PAIR_DEDUP_LOCK_STALE_S);
+    buf_free(&lock_user);
     buf_free(&err);
 }
 
@@ -175,9 +198,35 @@ static int count_pending(const struct target_ctx *partner, struct replication_st
     return n;
 }
 
-static int cmd_caught_up(const struct site *site, const char *state_dir, const char *store_name,
-                         const char *partner_name)
+/* A Unix time given as the failover's start; -1 if it is not one. */
+static long long parse_unix_time(const char *text)
 {
+    if (text == NULL || *text == '\0' || strlen(text) > 12 || strspn(text, "0123456789") != strlen(text))
+        return -1;
+    long long t = strtoll(text, NULL, 10);
+    return t > 0 ? t : -1;
+}
+
+static int cmd_caught_up(const struct site *site, const char *state_dir, const char *store_name,
+                         const char *partner_name, const char *since_arg)
+{
+    long long down_since = 0;
+    if (since_arg) {
+        down_since = parse_unix_time(since_arg);
+        if (down_since < 0) {
+            fprintf(stderr, "emailng: replication caught-up: --since %s is not a Unix time\n", since_arg);
+            return 2;
+        }
+    } else if (getenv("HEALTHD_DOWN_SINCE")) {
+        /* A bad value from the monitor costs the duplicate search, never
+         * the store's return. */
+        down_since = parse_unix_time(getenv("HEALTHD_DOWN_SINCE"));
+        if (down_since < 0) {
+            fprintf(stderr, "emailng: replication caught-up: HEALTHD_DOWN_SINCE=%s is not a Unix time\n",
+                    getenv("HEALTHD_DOWN_SINCE"));
+            down_since = 0;
+        }
+    }
     const char *pair = getenv("HEALTHD_PAIR");
     if (store_name == NULL)
         store_name = getenv("HEALTHD_STORE");
@@ -204,7 +253,6 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
     struct target_ctx tc;
     struct replication_status st = {0};
     int rc = 1;
-    long long now = (long long)time(NULL);
     int pending = target_init(&tc, site, partner, state_dir, &err) == 0 ? count_pending(&tc, &st, &err) : -1;
     if (pending < 0) {
         printf("not yet: the partner %s does not answer: %s\n", partner->name, buf_cstr(&err));
@@ -228,10 +276,7 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
                 printf("  sync of %s by %s with %s: %s%s\n", st.users[i].username, partner->name, store->name,
                        reply.ok ? "done" : "failed ", reply.ok ? "" : reply.code);
                 failed += !reply.ok;
-                int synced = reply.ok;
                 doveadm_reply_free(&reply);
-                if (synced)
-                    remove_duplicates(&tc, partner, store, &st.users[i], now);
             }
         }
         /* The replicator of 2.3.19 keeps a user marked failed after a
@@ -264,6 +309,17 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
             rc = 0;
         }
     }
+    if (rc == 0 && down_since > 0) {
+        struct target_ctx store_tc;
+        buf_reset(&err);
+        if (target_init(&store_tc, site, store, state_dir, &err) == 0)
+            remove_duplicates(site, &store_tc, store, &tc, partner, &st, down_since);
+        else
+            printf("duplicates: not looked for: %s\n", buf_cstr(&err));
+        target_free(&store_tc);
+    } else if (rc == 0) {
+        printf("duplicates: not looked for (the failover's start is not known: HEALTHD_DOWN_SINCE or --since)\n");
+    }
     replication_status_free(&st);
     target_free(&tc);
     buf_free(&err);
@@ -272,7 +328,7 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
 
 int cmd_replication(const struct site *site, const char *state_dir, int argc, char **argv)
 {
-    const char *store = NULL, *partner = NULL;
+    const char *store = NULL, *partner = NULL, *since = NULL;
     int password_stdin = 0, rc = 2;
     if (argc < 1)
         goto usage;
@@ -281,6 +337,8 @@ int cmd_replication(const struct site *site, const char *state_dir, int argc, ch
             store = argv[++i];
         else if (strcmp(argv[i], "--partner") == 0 && i + 1 < argc)
             partner = argv[++i];
+        else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
+            since = argv[++i];
         else if (strcmp(argv[i], "--password-stdin") == 0)
             password_stdin = 1;
         else
@@ -298,18 +356,21 @@ int cmd_replication(const struct site *site, const char *state_dir, int argc, ch
         }
         buf_free(&err);
     }
-    if (strcmp(argv[0], "status") == 0 && partner == NULL)
+    if (strcmp(argv[0], "status") == 0 && partner == NULL && since == NULL)
         rc = cmd_status(site, state_dir, store);
     else if (strcmp(argv[0], "caught-up") == 0)
-        rc = cmd_caught_up(site, state_dir, store, partner);
+        rc = cmd_caught_up(site, state_dir, store, partner, since);
     else
         goto usage;
     password_wipe(&given_secret);
     return rc;
 usage:
     fputs("usage: emailng replication status [--store ADDR|NAME] [--password-stdin]\n"
-          "       emailng replication caught-up [--store ADDR --partner ADDR] [--password-stdin]\n"
-          "         (or HEALTHD_STORE, HEALTHD_PARTNER; --password-stdin: the pair's doveadm secret\n"
+          "       emailng replication caught-up [--store ADDR --partner ADDR] [--since UNIXTIME]\n"
+          "                                     [--password-stdin]\n"
+          "         (or HEALTHD_STORE, HEALTHD_PARTNER, HEALTHD_DOWN_SINCE; --since: when the store\n"
+          "          stopped serving, to remove the duplicates the failover let through;\n"
+          "          --password-stdin: the pair's doveadm secret\n"
           "          as one line on standard input, else STATE/secrets/doveadm-password)\n",
           stderr);
     password_wipe(&given_secret);

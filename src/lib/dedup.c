@@ -56,9 +56,8 @@ static int all_digits(const char *s)
     return 1;
 }
 
-int dedup_parse(char *const *fields, size_t n_fields, struct dedup_list *l, buf *err)
+int dedup_parse(char *const *fields, size_t n_fields, int store, struct dedup_list *l, buf *err)
 {
-    memset(l, 0, sizeof *l);
     if (n_fields % FETCH_COLUMNS != 0) {
         buf_printf(err, "the fetch reply has %zu values, not %d per message", n_fields, FETCH_COLUMNS);
         return -1;
@@ -72,7 +71,6 @@ int dedup_parse(char *const *fields, size_t n_fields, struct dedup_list *l, buf 
             || *end != '\0') {
             buf_printf(err, "message %zu of the fetch reply is malformed (mailbox-guid \"%s\", uid \"%s\", "
                        "guid \"%s\", saved \"%s\")", i / FETCH_COLUMNS + 1, f[0], f[2], f[3], f[4]);
-            dedup_list_free(l);
             return -1;
         }
         l->copies = xrealloc(l->copies, (l->n + 1) * sizeof *l->copies);
@@ -83,6 +81,7 @@ int dedup_parse(char *const *fields, size_t n_fields, struct dedup_list *l, buf 
         c->guid = xstrdup(f[3]);
         c->saved = saved;
         c->msgid = trimmed(f[5]);
+        c->store = store;
         c->remove = 0;
     }
     return 0;
@@ -97,6 +96,8 @@ static int by_group_then_guid(const void *a, const void *b)
         c = strcmp(x->msgid, y->msgid);
     if (c == 0)
         c = strcmp(x->guid, y->guid);
+    if (c == 0)
+        c = x->store - y->store;
     if (c == 0)
         c = strcmp(x->uid, y->uid);
     return c;
@@ -142,28 +143,4 @@ size_t dedup_plan(struct dedup_list *l, long long window_start, long long period
         }
     }
     return removed;
-}
-
-long long dedup_age_seconds(const char *hms)
-{
-    long long h = 0, m = 0, s = 0;
-    const char *p = hms;
-    char *end;
-    if (!isdigit((unsigned char)*p))
-        return -1;
-    errno = 0;
-    h = strtoll(p, &end, 10);
-    if (errno != 0 || *end != ':' || h > 1000000)
-        return -1;
-    p = end + 1;
-    if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) || p[2] != ':')
-        return -1;
-    m = (p[0] - '0') * 10 + (p[1] - '0');
-    p += 3;
-    if (!isdigit((unsigned char)p[0]) || !isdigit((unsigned char)p[1]) || p[2] != '\0')
-        return -1;
-    s = (p[0] - '0') * 10 + (p[1] - '0');
-    if (m > 59 || s > 59)
-        return -1;
-    return h * 3600 + m * 60 + s;
 }
