@@ -119,8 +119,9 @@ size_t dedup_plan(struct dedup_list *l, long long window_start, long long period
         while (end < l->n && same_group(&l->copies[start], &l->copies[end]))
             end++;
         const struct dedup_copy *kept = &l->copies[start];
+        /* No Message-ID: never a duplicate; another user's folder: theirs. */
         if (kept->msgid[0] == '\0' || foreign(kept->mailbox))
-            continue;               /* no Message-ID: never a duplicate */
+            continue;
         long long first = kept->saved, last = kept->saved;
         int other_guid = 0;
         for (size_t i = start; i < end; i++) {
@@ -129,9 +130,10 @@ size_t dedup_plan(struct dedup_list *l, long long window_start, long long period
             last = c->saved > last ? c->saved : last;
             other_guid |= strcmp(c->guid, kept->guid) != 0;
         }
-        /* Only COPYs of one message, copies more than a period apart (the
-         * Sieve rule would have delivered both), or nothing new since
-         * replication last worked: not a duplicate delivery of ours. */
+        /* One message only (one GUID: on both stores, or COPYs), copies
+         * more than a period apart (the Sieve rule would have delivered
+         * both), or none saved since the store stopped serving: not a
+         * failover's second delivery. */
         if (!other_guid || last - first > period || last < window_start)
             continue;
         for (size_t i = start; i < end; i++) {
