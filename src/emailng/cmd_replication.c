@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon_log.h"
 #include "doveadm_client.h"
 #include "fsutil.h"
@@ -133,6 +134,13 @@ static int cmd_status(const struct site *site, const char *state_dir, const char
  * failure up to its grace after it began. */
 #define DEDUP_WINDOW_MARGIN_S 60
 
+/* emailng-healthd kills a check that runs past its catchup_timeout_ms
+ * (10 s, templates/healthd/healthd.yaml); the removals stop looking at
+ * further users this long after the check began, so that the check ends
+ * by itself (and releases its lock). Two fetches per user: a pair of a few
+ * hundred users fits. */
+#define DEDUP_BUDGET_MS 7000
+
 /* Once the store has everything the partner held back, the copies that the
  * failover let through to both stores are removed (pair_dedup.h), for
  * every user the partner's replicator knows (not only those it held back:
@@ -143,7 +151,7 @@ static int cmd_status(const struct site *site, const char *state_dir, const char
 static void remove_duplicates(const struct site *site, const struct target_ctx *store_tc,
                               const struct site_host *store, const struct target_ctx *partner_tc,
                               const struct site_host *partner, const struct replication_status *st,
-                              long long down_since)
+                              long long down_since, long long deadline_ms)
 {
     buf err = BUF_INIT, lock_user = BUF_INIT;
     int locked = healthd_probe_address(site, &lock_user, &err) == 0
@@ -166,7 +174,8 @@ static void remove_duplicates(const struct site *site, const struct target_ctx *
     const struct pair_dedup_store stores[2] = {{&partner_tc->t, partner->name}, {&store_tc->t, store->name}};
     long long window_start = down_since - DEDUP_WINDOW_MARGIN_S;
     int total = 0;
-    for (size_t i = 0; i < st->n_users; i++) {
+    size_t i = 0;
+    for (; i < st->n_users && clock_ms() < deadline_ms; i++) {
         buf_reset(&err);
         int n = pair_dedup_user(stores, st->users[i].username, window_start, &err);
         if (n < 0) {
@@ -177,8 +186,11 @@ static void remove_duplicates(const struct site *site, const struct target_ctx *
             total += n;
         }
     }
-    printf("duplicates: %d removed among %zu users (copies saved since %lld less a day)\n", total, st->n_users,
-           window_start);
+    printf("duplicates: %d removed among %zu of %zu users (copies saved since %lld less a day)\n", total, i,
+           st->n_users, window_start);
+    if (i < st->n_users)
+        daemon_log("duplicates of %s: time spent after %zu of %zu users; the others were not looked at",
+                   store->store_pair, i, st->n_users);
     buf_reset(&err);
     if (locked == 1 && pair_dedup_unlock(&partner_tc->t, buf_cstr(&lock_user), store->store_pair, &err) != 0)
         daemon_log("duplicates of %s: cannot release the lock on %s (%s); it goes stale after %d s",
@@ -249,6 +261,7 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
     /* Standard error is emailng-healthd's log when it runs the check:
      * pair_dedup logs each removal there. */
     (void)daemon_log_open("emailng-catchup", "-");
+    long long started_ms = clock_ms();
     buf err = BUF_INIT;
     struct target_ctx tc;
     struct replication_status st = {0};
@@ -313,7 +326,7 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
         struct target_ctx store_tc;
         buf_reset(&err);
         if (target_init(&store_tc, site, store, state_dir, &err) == 0)
-            remove_duplicates(site, &store_tc, store, &tc, partner, &st, down_since);
+            remove_duplicates(site, &store_tc, store, &tc, partner, &st, down_since, started_ms + DEDUP_BUDGET_MS);
         else
             printf("duplicates: not looked for: %s\n", buf_cstr(&err));
         target_free(&store_tc);

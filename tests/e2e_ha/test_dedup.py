@@ -136,4 +136,4 @@ def test_copy_delivered_again_to_the_partner_during_a_failover_is_removed(ha):
     removed = re.search(r' guid="([0-9a-f]+)"', lines[0]).group(1)
     assert re.search(r'kept_guid="([0-9a-f]+)"', lines[0]).group(1) == kept[0], lines
     assert removed not in kept, lines
-    print("pair1 back on store1 %.1f s after the restart; removal logged:\n%s" % (took, lines[0]))
+    print("pair1 back on store1 %.1f s after `emailng up` returned; removal logged:\n%s" % (took, lines[0]))
