@@ -159,8 +159,9 @@ static void remove_duplicates(const struct site *site, const struct target_ctx *
                                        &err)
                      : -1;
     if (locked == 0) {
-        printf("duplicates: the other proxy's check is removing them (emailng-dedup-%s of %s on %s)\n",
-               store->store_pair, buf_cstr(&lock_user), partner->name);
+        printf("duplicates: another check is removing them (emailng-dedup-%s of %s on %s; if that check died,\n"
+               "  the lock is taken over after %d s)\n", store->store_pair, buf_cstr(&lock_user), partner->name,
+               PAIR_DEDUP_LOCK_STALE_S);
         buf_free(&lock_user);
         buf_free(&err);
         return;
