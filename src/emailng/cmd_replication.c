@@ -5,10 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "daemon_log.h"
 #include "doveadm_client.h"
 #include "fsutil.h"
+#include "healthd_service.h"
+#include "pair_dedup.h"
 #include "password.h"
 #include "process.h"
 #include "render.h"
@@ -123,6 +128,78 @@ static int cmd_status(const struct site *site, const char *state_dir, const char
     return rc;
 }
 
+/* A copy saved up to this long before the store stopped serving (as a
+ * proxy's monitor saw it) may still be a failover's second copy: the
+ * monitor's clock and the stores' are not the same, and the monitor sees a
+ * failure up to its grace after it began. */
+#define DEDUP_WINDOW_MARGIN_S 60
+
+/* emailng-healthd kills a check that runs past its catchup_timeout_ms
+ * (10 s, templates/healthd/healthd.yaml); the removals stop looking at
+ * further users this long after the check began, so that the check ends
+ * by itself (and releases its lock). Two fetches per user: a pair of a few
+ * hundred users fits. */
+#define DEDUP_BUDGET_MS 7000
+
+/* Once the store has everything the partner held back, the copies that the
+ * failover let through to both stores are removed (pair_dedup.h), for
+ * every user the partner's replicator knows (not only those it held back:
+ * its own retry or the store's start-up sync may have synced a user
+ * already), by one of the two proxies' checks (the lock on the partner).
+ * A failure is reported and does not hold the pair back: a duplicate left
+ * is better than a store kept from its users. */
+static void remove_duplicates(const struct site *site, const struct target_ctx *store_tc,
+                              const struct site_host *store, const struct target_ctx *partner_tc,
+                              const struct site_host *partner, const struct replication_status *st,
+                              long long down_since, long long deadline_ms)
+{
+    buf err = BUF_INIT, lock_user = BUF_INIT;
+    int locked = healthd_probe_address(site, &lock_user, &err) == 0
+                     ? pair_dedup_lock(&partner_tc->t, buf_cstr(&lock_user), store->store_pair, (long long)time(NULL),
+                                       &err)
+                     : -1;
+    if (locked == 0) {
+        printf("duplicates: another check is removing them (emailng-dedup-%s of %s on %s; if that check died,\n"
+               "  the lock is taken over after %d s)\n", store->store_pair, buf_cstr(&lock_user), partner->name,
+               PAIR_DEDUP_LOCK_STALE_S);
+        buf_free(&lock_user);
+        buf_free(&err);
+        return;
+    }
+    if (locked < 0) {
+        /* Removing twice removes nothing more (pair_dedup.h): go on. */
+        printf("duplicates: no lock (%s); removing them anyway\n", buf_cstr(&err));
+        daemon_log("duplicates of %s: no lock on %s (%s); removing them anyway", store->store_pair, partner->name,
+                   buf_cstr(&err));
+    }
+    const struct pair_dedup_store stores[2] = {{&partner_tc->t, partner->name}, {&store_tc->t, store->name}};
+    long long window_start = down_since - DEDUP_WINDOW_MARGIN_S;
+    int total = 0;
+    size_t i = 0;
+    for (; i < st->n_users && clock_ms() < deadline_ms; i++) {
+        buf_reset(&err);
+        int n = pair_dedup_user(stores, st->users[i].username, window_start, &err);
+        if (n < 0) {
+            printf("  duplicates of %s: not looked for: %s\n", st->users[i].username, buf_cstr(&err));
+            daemon_log("duplicates of %s on %s and %s not removed: %s", st->users[i].username, partner->name,
+                       store->name, buf_cstr(&err));
+        } else {
+            total += n;
+        }
+    }
+    printf("duplicates: %d removed among %zu of %zu users (copies saved since %lld less a day)\n", total, i,
+           st->n_users, window_start);
+    if (i < st->n_users)
+        daemon_log("duplicates of %s: time spent after %zu of %zu users; the others were not looked at",
+                   store->store_pair, i, st->n_users);
+    buf_reset(&err);
+    if (locked == 1 && pair_dedup_unlock(&partner_tc->t, buf_cstr(&lock_user), store->store_pair, &err) != 0)
+        daemon_log("duplicates of %s: cannot release the lock on %s (%s); it goes stale after %d s",
+                   store->store_pair, partner->name, buf_cstr(&err), PAIR_DEDUP_LOCK_STALE_S);
+    buf_free(&lock_user);
+    buf_free(&err);
+}
+
 /* Users the partner still has to sync; -1 if it does not answer. */
 static int count_pending(const struct target_ctx *partner, struct replication_status *st, buf *err)
 {
@@ -134,9 +211,35 @@ static int count_pending(const struct target_ctx *partner, struct replication_st
     return n;
 }
 
-static int cmd_caught_up(const struct site *site, const char *state_dir, const char *store_name,
-                         const char *partner_name)
+/* A Unix time given as the failover's start; -1 if it is not one. */
+static long long parse_unix_time(const char *text)
 {
+    if (text == NULL || *text == '\0' || strlen(text) > 12 || strspn(text, "0123456789") != strlen(text))
+        return -1;
+    long long t = strtoll(text, NULL, 10);
+    return t > 0 ? t : -1;
+}
+
+static int cmd_caught_up(const struct site *site, const char *state_dir, const char *store_name,
+                         const char *partner_name, const char *since_arg)
+{
+    long long down_since = 0;
+    if (since_arg) {
+        down_since = parse_unix_time(since_arg);
+        if (down_since < 0) {
+            fprintf(stderr, "emailng: replication caught-up: --since %s is not a Unix time\n", since_arg);
+            return 2;
+        }
+    } else if (getenv("HEALTHD_DOWN_SINCE")) {
+        /* A bad value from the monitor costs the duplicate search, never
+         * the store's return. */
+        down_since = parse_unix_time(getenv("HEALTHD_DOWN_SINCE"));
+        if (down_since < 0) {
+            fprintf(stderr, "emailng: replication caught-up: HEALTHD_DOWN_SINCE=%s is not a Unix time\n",
+                    getenv("HEALTHD_DOWN_SINCE"));
+            down_since = 0;
+        }
+    }
     const char *pair = getenv("HEALTHD_PAIR");
     if (store_name == NULL)
         store_name = getenv("HEALTHD_STORE");
@@ -156,6 +259,10 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
                 site->name);
         return 2;
     }
+    /* Standard error is emailng-healthd's log when it runs the check:
+     * pair_dedup logs each removal there. */
+    (void)daemon_log_open("emailng-catchup", "-");
+    long long started_ms = clock_ms();
     buf err = BUF_INIT;
     struct target_ctx tc;
     struct replication_status st = {0};
@@ -216,6 +323,17 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
             rc = 0;
         }
     }
+    if (rc == 0 && down_since > 0) {
+        struct target_ctx store_tc;
+        buf_reset(&err);
+        if (target_init(&store_tc, site, store, state_dir, &err) == 0)
+            remove_duplicates(site, &store_tc, store, &tc, partner, &st, down_since, started_ms + DEDUP_BUDGET_MS);
+        else
+            printf("duplicates: not looked for: %s\n", buf_cstr(&err));
+        target_free(&store_tc);
+    } else if (rc == 0) {
+        printf("duplicates: not looked for (the failover's start is not known: HEALTHD_DOWN_SINCE or --since)\n");
+    }
     replication_status_free(&st);
     target_free(&tc);
     buf_free(&err);
@@ -224,7 +342,7 @@ static int cmd_caught_up(const struct site *site, const char *state_dir, const c
 
 int cmd_replication(const struct site *site, const char *state_dir, int argc, char **argv)
 {
-    const char *store = NULL, *partner = NULL;
+    const char *store = NULL, *partner = NULL, *since = NULL;
     int password_stdin = 0, rc = 2;
     if (argc < 1)
         goto usage;
@@ -233,6 +351,8 @@ int cmd_replication(const struct site *site, const char *state_dir, int argc, ch
             store = argv[++i];
         else if (strcmp(argv[i], "--partner") == 0 && i + 1 < argc)
             partner = argv[++i];
+        else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
+            since = argv[++i];
         else if (strcmp(argv[i], "--password-stdin") == 0)
             password_stdin = 1;
         else
@@ -250,18 +370,21 @@ int cmd_replication(const struct site *site, const char *state_dir, int argc, ch
         }
         buf_free(&err);
     }
-    if (strcmp(argv[0], "status") == 0 && partner == NULL)
+    if (strcmp(argv[0], "status") == 0 && partner == NULL && since == NULL)
         rc = cmd_status(site, state_dir, store);
     else if (strcmp(argv[0], "caught-up") == 0)
-        rc = cmd_caught_up(site, state_dir, store, partner);
+        rc = cmd_caught_up(site, state_dir, store, partner, since);
     else
         goto usage;
     password_wipe(&given_secret);
     return rc;
 usage:
     fputs("usage: emailng replication status [--store ADDR|NAME] [--password-stdin]\n"
-          "       emailng replication caught-up [--store ADDR --partner ADDR] [--password-stdin]\n"
-          "         (or HEALTHD_STORE, HEALTHD_PARTNER; --password-stdin: the pair's doveadm secret\n"
+          "       emailng replication caught-up [--store ADDR --partner ADDR] [--since UNIXTIME]\n"
+          "                                     [--password-stdin]\n"
+          "         (or HEALTHD_STORE, HEALTHD_PARTNER, HEALTHD_DOWN_SINCE; --since: when the store\n"
+          "          stopped serving, to remove the duplicates the failover let through;\n"
+          "          --password-stdin: the pair's doveadm secret\n"
           "          as one line on standard input, else STATE/secrets/doveadm-password)\n",
           stderr);
     password_wipe(&given_secret);

@@ -11,6 +11,11 @@
  *   replicator which users still have a sync queued or failed, has the
  *   partner's doveadm server sync each of them with the returning store now
  *   (`doveadm sync -d`, the replicator's own parameters), and asks again.
+ *   When caught up and the failover's start is known (--since UNIXTIME or
+ *   HEALTHD_DOWN_SINCE), it removes on both stores the second copies the
+ *   failover let through (pair_dedup.h: under a lock on the partner, so
+ *   that one of the two proxies' checks does it; one line each on
+ *   standard error, which healthd logs).
  *   Exit 0 = caught up (nothing pending), 1 = not yet, 2 = usage or site
  *   error.
  * Both use TLS checked against the site's CA and the pair's doveadm

@@ -26,6 +26,11 @@ int healthd_wanted(const struct service_env *env)
     return env->host->roles == ROLE_PROXY && env->site->n_hosts > 1;
 }
 
+int healthd_probe_address(const struct site *site, buf *address, buf *err)
+{
+    return address_normalize(PROBE_LOCALPART, site->domains[0], address, err);
+}
+
 char *healthd_probe_password_file(const char *state_dir)
 {
     return xasprintf("%s/secrets/healthd-probe", state_dir);
@@ -139,7 +144,7 @@ int healthd_probe_account_ensure(const struct site *site, const char *ldap_uri, 
     char *file = healthd_probe_password_file(state_dir);
     buf address = BUF_INIT, password = BUF_INIT, hash = BUF_INIT, lookup = BUF_INIT;
     struct directory *d = NULL;
-    int rc = address_normalize(PROBE_LOCALPART, site->domains[0], &address, err);
+    int rc = healthd_probe_address(site, &address, err);
     if (rc == 0)
         rc = directory_open(&d, ldap_uri, site->ldap_base, err);
     struct directory_user user;

@@ -33,6 +33,10 @@ int healthd_probe_account_ensure(const struct site *site, const char *ldap_uri, 
  * when missing (here by `up`, or by `deploy` on the control host). */
 int healthd_probe_secret_ensure(const char *state_dir, buf *err);
 
+/* The probe account's address, healthd-probe@PRIMARY-DOMAIN (also the
+ * owner of the catch-up check's lock, pair_dedup.h). */
+int healthd_probe_address(const struct site *site, buf *address, buf *err);
+
 /* STATE/secrets/healthd-probe (caller frees). */
 char *healthd_probe_password_file(const char *state_dir);
 

@@ -4,14 +4,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int catchup_start(catchup_job *j, char *const argv[], const char *pair, const char *store,
-                  const char *partner, const char *secret, long timeout_ms, long long now_ms, buf *err)
+                  const char *partner, const char *secret, long long away_since, int log_fd, long timeout_ms,
+                  long long now_ms, buf *err)
 {
+    char since[32] = "";
+    if (away_since > 0)
+        snprintf(since, sizeof since, "%lld", away_since);
     int feed[2] = {-1, -1};
     if (secret && pipe2(feed, O_CLOEXEC) != 0) {
         buf_printf(err, "pipe: %s", strerror(errno));
@@ -31,7 +36,7 @@ int catchup_start(catchup_job *j, char *const argv[], const char *pair, const ch
         if (fd >= 0) {
             dup2(secret ? feed[0] : fd, 0);
             dup2(fd, 1);
-            dup2(fd, 2);
+            dup2(log_fd >= 0 ? log_fd : fd, 2);
             if (fd > 2)
                 close(fd);
         }
@@ -42,6 +47,10 @@ int catchup_start(catchup_job *j, char *const argv[], const char *pair, const ch
         setenv("HEALTHD_PAIR", pair, 1);
         setenv("HEALTHD_STORE", store, 1);
         setenv("HEALTHD_PARTNER", partner, 1);
+        if (*since)
+            setenv("HEALTHD_DOWN_SINCE", since, 1);
+        else
+            unsetenv("HEALTHD_DOWN_SINCE");
         execv(argv[0], argv);
         _exit(127);
     }

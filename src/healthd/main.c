@@ -57,6 +57,7 @@ typedef struct store_rt {
     const char *partner;
     store_sm sm;
     int caught_up;
+    long long away_since;       /* wall clock (s) when it last stopped serving; 0: not seen */
     catchup_job job;
     buf last_catchup;           /* last "not yet" detail, logged once */
     struct sockaddr_storage lmtp, imap;
@@ -298,6 +299,8 @@ static void apply_drains(healthd *h, long long now)
         else
             daemon_log("store %s (%s %s): drain lifted; it serves again once it has recovered", s->addr,
                        h->cfg.pairs[s->pair].name, role_name(s->role));
+        if (store_serves(s->sm.state))
+            s->away_since = (long long)time(NULL);
         store_sm_init(&s->sm, ST_DOWN, now);
         catchup_cancel(&s->job);
         s->caught_up = h->cfg.catchup_command == NULL;
@@ -336,6 +339,8 @@ static int feed_store(healthd *h, size_t i, int verdict, const char *detail, lon
     buf_reset(&h->why);
     if (store_sm_feed(&s->sm, &h->policy, verdict, s->caught_up, now, &h->why)) {
         changed = 1;
+        if (store_serves(old) && !store_serves(s->sm.state))
+            s->away_since = (long long)time(NULL);
         daemon_log("store %s (%s %s): %s -> %s: %s; %s", s->addr, cfg->pairs[s->pair].name,
                 role_name(s->role), store_state_name(old), store_state_name(s->sm.state),
                 buf_cstr(&h->why), detail);
@@ -349,7 +354,8 @@ static int feed_store(healthd *h, size_t i, int verdict, const char *detail, lon
         store_sm_wants_catchup(&s->sm, &h->policy, now)) {
         buf_reset(&h->err);
         if (catchup_start(&s->job, cfg->catchup_command, cfg->pairs[s->pair].name, s->addr,
-                          s->partner, cfg->catchup_secret, cfg->catchup_timeout_ms, now, &h->err) != 0)
+                          s->partner, cfg->catchup_secret, s->away_since, daemon_log_fd(),
+                          cfg->catchup_timeout_ms, now, &h->err) != 0)
             daemon_log("store %s: cannot start the catch-up check: %s", s->addr, buf_cstr(&h->err));
     }
     return changed;

@@ -222,9 +222,12 @@ class Healthd:
             f.write(PROBE_PASSWORD + "\n")
         os.chmod(self.pwfile, 0o600)
         # The pluggable catch-up check: "caught up" while the flag file exists.
+        # What it writes to standard error lands in the monitor's log: here
+        # the time the store stopped serving, as the monitor hands it over.
         self.catchup = os.path.join(self.root, "caught-up.sh")
         with open(self.catchup, "w") as f:
-            f.write(f'#!/bin/sh\n[ -e "{catchup_flag}-$HEALTHD_STORE" ]\n')
+            f.write('#!/bin/sh\necho "check of $HEALTHD_STORE: down since ${HEALTHD_DOWN_SINCE:-unknown}" >&2\n'
+                    f'[ -e "{catchup_flag}-$HEALTHD_STORE" ]\n')
         os.chmod(self.catchup, 0o755)
         self.conf = os.path.join(self.root, "healthd.yaml")
         with open(self.conf, "w") as f:

@@ -47,9 +47,13 @@ def test_starts_on_primaries(site):
     assert hd.proc.poll() is None
 
 
+KILLED_AT = []       # wall clock of the kill in test_kill9_store_fails_over_on_refusals
+
+
 def test_kill9_store_fails_over_on_refusals(site):
     hd, s1 = site["healthd"], site["stores"]["store1"]
     t0 = time.monotonic()
+    KILLED_AT.append(time.time())
     s1.kill9()
     took = hd.wait_active("pair1", S2, KILL_LIMIT + 2)
     MEASURED["kill"] = took
@@ -81,6 +85,13 @@ def test_returns_only_when_healthy_and_caught_up(site):
     log = hd.log_text()
     assert f"store {S1} (pair1 primary): down -> recovering" in log, log
     assert "catch-up check: not yet (exit 1)" in log, log
+    # The check learns when the store stopped serving (the catch-up check
+    # of the full topology removes duplicates saved since then) and its
+    # standard error is in the monitor's log.
+    since = re.search(rf"check of {S1}: down since (\d+)", log)
+    assert since, log
+    assert KILLED_AT and KILLED_AT[0] - 1 <= int(since.group(1)) <= KILLED_AT[0] + KILL_LIMIT + 1, (since.group(0),
+                                                                                                   KILLED_AT)
     # Caught up: back to the primary.
     open(f"{flag}-{S1}", "w").close()
     took = hd.wait_active("pair1", S1, 2 * INTERVAL / 1000 + 2)

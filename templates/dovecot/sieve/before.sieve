@@ -32,7 +32,9 @@ require ["fileinto", "mailbox", "envelope", "variables", "environment",
 # has seen per user for a day, in ~/.dovecot.lda-dupes; dovecot.log says
 # "sieve: msgid=ID: discard action"). A message without a Message-ID is never taken
 # for a duplicate. The IDs are per store: a copy delivered again to the
-# other store of the pair is not caught (docs/architecture.md 7a).
+# other store of the pair is not caught here; the proxies' catch-up check
+# removes it after the failover, with these same rules
+# (docs/architecture.md 7a).
 if duplicate :seconds 86400 {
   discard;
   stop;
