@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "fsutil.h"
+#include "process.h"
 #include "yaml_config.h"
 
 #define RECORD_MAX (64 * 1024)
@@ -37,6 +38,18 @@ static int is_our_program(const char *dir, const char *name)
     int ok = lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IXUSR);
     free(path);
     return ok;
+}
+
+/* A program (binary: fs_copy_file is for text) copied with its mode. */
+static int copy_program(const char *from, const char *to, buf *err)
+{
+    const char *argv[] = {"/bin/cp", "--preserve=mode", from, to, NULL};
+    buf out = BUF_INIT;
+    int status = process_run(argv, NULL, &out, err);
+    if (status > 0)
+        buf_printf(err, "cp %s %s exited with %d: %s", from, to, status, buf_cstr(&out));
+    buf_free(&out);
+    return status == 0 ? 0 : -1;
 }
 
 int deploy_upgrade_stage_build(const char *state, const char *dir, char **name, buf *err)
@@ -74,7 +87,7 @@ int deploy_upgrade_stage_build(const char *state, const char *dir, char **name, 
         if (rc == 0 && is_our_program(real, names[i]->d_name)) {
             char *from = xasprintf("%s/%s", real, names[i]->d_name);
             char *to = xasprintf("%s/%s", stage, names[i]->d_name);
-            rc = fs_copy_file(from, to, 0755, err);
+            rc = copy_program(from, to, err);
             copied += rc == 0;
             free(from);
             free(to);
