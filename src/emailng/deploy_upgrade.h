@@ -2,8 +2,9 @@
  * (`emailng deploy --upgrade [--build DIR]`, Ansible's upgrade.yml):
  *   - a new build's programs staged for the hosts: DIR's emailng and its
  *     daemons (every executable file named emailng*) copied to
- *     STATE/ansible/builds/NAME, NAME being DIR's name, which the playbook
- *     installs on each host in its turn;
+ *     STATE/ansible/builds/NAME, NAME being DIR's name, and packed in
+ *     NAME.tar.gz beside it, which the playbook unpacks on each host in
+ *     its turn;
  *   - the roll's record, which the playbook writes on the control host
  *     (STATE/ansible/upgrade/run.yml and HOST.yml: the step each host
  *     reached, and for a failed host the task and its message), shown by
