@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "deploy_upgrade.h"
 #include "dkim.h"
 #include "fsutil.h"
 #include "healthd_service.h"
@@ -268,6 +269,13 @@ static int copy_playbook(const char *state, buf *err)
     }
     if (rc == 0)
         rc = fs_copy_file(from_play, play, 0644, err);
+    /* The rolling upgrade's playbook (`deploy --upgrade`) beside it. */
+    char *upgrade = xasprintf("%s/ansible/upgrade.yml", state);
+    char *from_upgrade = xasprintf("%s/ansible/upgrade.yml", cli_datadir());
+    if (rc == 0)
+        rc = fs_copy_file(from_upgrade, upgrade, 0644, err);
+    free(upgrade);
+    free(from_upgrade);
     free(roles);
     free(from_roles);
     free(play);
@@ -277,13 +285,13 @@ static int copy_playbook(const char *state, buf *err)
 
 /* ansible-playbook with the terminal: the operator watches it. The
  * environment is this process's own: deploy ends when the playbook does. */
-static int run_playbook(const char *state, buf *err)
+static int run_playbook(const char *state, const char *playbook, const char *extra_vars, buf *err)
 {
     char *config = xasprintf("%s/ansible/ansible.cfg", state);
-    char *play = xasprintf("%s/ansible/site.yml", state);
+    char *play = xasprintf("%s/ansible/%s", state, playbook);
     setenv("ANSIBLE_CONFIG", config, 1);
     setenv("ANSIBLE_NOCOLOR", "1", 1);
-    const char *argv[] = {ANSIBLE_PLAYBOOK, play, NULL};
+    const char *argv[] = {ANSIBLE_PLAYBOOK, play, extra_vars ? "--extra-vars" : NULL, extra_vars, NULL};
     int status = process_run_attached(argv, err);
     int rc = 0;
     if (status == 127) {
@@ -302,15 +310,20 @@ static int run_playbook(const char *state, buf *err)
 
 static void usage(void)
 {
-    fputs("usage: emailng deploy --site FILE [--state DIR] [--print-key]\n", stderr);
+    fputs("usage: emailng deploy --site FILE [--state DIR] [--print-key] [--upgrade [--build DIR]]\n", stderr);
 }
 
 int cmd_deploy(const struct options *o, int argc, char **argv)
 {
-    int print_key = 0;
+    int print_key = 0, upgrade = 0;
+    const char *build = NULL;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--print-key") == 0) {
             print_key = 1;
+        } else if (strcmp(argv[i], "--upgrade") == 0) {
+            upgrade = 1;      /* upgrade.yml: host by host (deploy_upgrade.h) */
+        } else if (strcmp(argv[i], "--build") == 0 && i + 1 < argc) {
+            build = argv[++i];
         } else {
             char *q = cli_quoted(argv[i]);
             fprintf(stderr, "emailng: deploy: unknown argument %s\n", q);
@@ -318,6 +331,11 @@ int cmd_deploy(const struct options *o, int argc, char **argv)
             usage();
             return EXIT_USAGE;
         }
+    }
+    if (build && !upgrade) {
+        fputs("emailng: deploy: --build DIR goes with --upgrade (a new build is rolled out host by host)\n", stderr);
+        usage();
+        return EXIT_USAGE;
     }
     if (geteuid() != 0) {
         fputs("emailng: deploy: must run as root (the site's secrets and root's SSH key are root's)\n", stderr);
@@ -392,10 +410,25 @@ int cmd_deploy(const struct options *o, int argc, char **argv)
         rc = write_config(state, config, &err);
     if (rc == 0)
         rc = write_inventory(&site, state, inventory, &err);
-    if (rc == 0) {
-        printf("  %s: inventory.yml, site.yml, roles (directory, store, proxy, relay)\n", dir);
-        rc = run_playbook(state, &err);
+    char *build_name = NULL, *extra = NULL;
+    if (rc == 0 && build)
+        rc = deploy_upgrade_stage_build(state, build, &build_name, &err);
+    if (rc == 0 && build_name) {
+        buf e = BUF_INIT;
+        buf_append_str(&e, "{\"emailng_build\":");
+        cli_json_string(&e, build_name);
+        buf_append_char(&e, '}');
+        extra = buf_steal(&e);
     }
+    if (rc == 0) {
+        printf("  %s: inventory.yml, site.yml, upgrade.yml, roles (directory, store, proxy, relay)\n", dir);
+        if (upgrade)
+            printf("  rolling upgrade, one host at a time (upgrade.yml); `emailng status` here shows each host's "
+                   "step\n");
+        rc = run_playbook(state, upgrade ? "upgrade.yml" : "site.yml", extra, &err);
+    }
+    free(build_name);
+    free(extra);
     if (rc != 0)
         cli_fail("deploy", &err);
     free(copy);

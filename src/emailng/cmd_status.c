@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "deploy_upgrade.h"
 #include "fabric.h"
 #include "firewall.h"
 #include "fsutil.h"
@@ -24,6 +25,13 @@ int cmd_status(const struct options *o)
     struct site site;
     if (cli_load_site(o, &site, 1) != 0)
         return 1;
+    /* The control host of `emailng deploy` runs none of the site's daemons:
+     * what it knows is the deployment's record (deploy_upgrade.h). */
+    if (o->host == NULL && deploy_is_control_state(o->state_dir)) {
+        int rc = deploy_upgrade_status(&site, o->state_dir, o->json);
+        site_free(&site);
+        return rc == 0 ? EXIT_DONE : EXIT_FAILED;
+    }
     buf err = BUF_INIT, json = BUF_INIT;
     int all_up = 1;
     long total_kb = 0, total_pss_kb = 0;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "build_change.h"
 #include "dkim.h"
 #include "fabric.h"
 #include "firewall.h"
@@ -368,6 +369,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
             }
             pid_t pid = svc->pid(&env);
             int restarted = pid != 0, reloaded = 0;
+            buf why = BUF_INIT;
             if (pid && (o->config_changed || config_changed(&changed_list, env.host->name, svc))) {
                 /* New configuration: restart so it takes effect. */
                 printf("  %-8s restarting for the new configuration\n", svc->name);
@@ -375,6 +377,11 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
                 pid = 0;
             } else if (pid && tls_changed && svc->uses_certificates) {
                 printf("  %-8s restarting for the new certificate\n", svc->name);
+                rc = svc->stop(&env, &err);
+                pid = 0;
+            } else if (pid && build_changed_pid(pid, &why)) {
+                /* A new emailng build or an upgraded package (deploy --upgrade). */
+                printf("  %-8s restarting for the new build (%s)\n", svc->name, buf_cstr(&why));
                 rc = svc->stop(&env, &err);
                 pid = 0;
             } else if (pid && public_changed && svc->reload) {
@@ -432,6 +439,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
              * (the directory's entries and the relays' tables after slapd). */
             if (rc == 0 && svc->after_start)
                 rc = svc->after_start(&env, &err);
+            buf_free(&why);
         }
         service_env_free(&env);
     }

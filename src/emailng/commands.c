@@ -233,16 +233,22 @@ const struct command commands[] = {
      "Only daemons whose configuration changed (or that are down) are restarted.",
      NULL, 0, run_up},
     {"down", "[--host NAME]", "stop every daemon (and remove the test fabric)", NULL, NULL, 0, run_down},
-    {"deploy", "--site FILE [--print-key]", "install a site of several hosts on its hosts over SSH (Ansible)",
+    {"deploy", "--site FILE [--print-key] [--upgrade [--build DIR]]",
+     "install a site of several hosts on its hosts over SSH (Ansible)",
      "Run on the control host, as root. Makes the CA, every host's certificates and the\n"
      "site's secrets here (the CA key stays here), writes STATE/ansible/ (inventory, site.yml,\n"
      "roles directory, store, proxy, relay) and runs ansible-playbook: each host gets its\n"
      "files and runs `emailng up --host NAME`, in the order directory, stores, proxies,\n"
      "relays. Again: changes nothing, restarts nothing. Trusts only the host keys in\n"
-     "STATE/ssh/known_hosts; --print-key prints root's key for the hosts (STATE/ssh).",
+     "STATE/ssh/known_hosts; --print-key prints root's key for the hosts (STATE/ssh).\n"
+     "--upgrade: a rolling upgrade (upgrade.yml), one host at a time: drain, packages and\n"
+     "emailng (--build DIR: the programs in DIR), `emailng up`, `emailng status`, undrain;\n"
+     "the first host that fails stays drained and stops the run (`emailng status` here).",
      NULL, 1, cmd_deploy},
     {"status", "[--json] [--host NAME]", "every service: state, pid, ports, memory, queue; warnings",
-     "Exit status 0 when every service is up, 1 when something is down.", NULL, 0, run_status},
+     "Exit status 0 when every service is up, 1 when something is down.\n"
+     "On the control host of `emailng deploy`: the last rolling upgrade, host by host\n"
+     "(exit status 1 when it stopped at a failed host).", NULL, 0, run_status},
     {"check", "--site FILE", "validate a site file (every problem as FILE:LINE:COL)", NULL, NULL, 0, run_check},
     {"render", "--site FILE --out DIR", "write every daemon's configuration to DIR/HOST/COMPONENT",
      NULL, NULL, 0, run_render},

@@ -14,7 +14,9 @@ host; the tests look at its result. At the end `hosts.sh down` removes
 everything (every process of every host, by namespace).
 
 Environment: EMAILNG (binary), EMAILNG_DATADIR (templates, ansible/),
-EMAILNG_E2E_KEEP=1 (keep the folder: control state, hosts' files, logs).
+EMAILNG_E2E_KEEP=1 (keep the folder: control state, hosts' files, logs),
+EMAILNG_DEPLOY_PREFIX (the hosts' namespace prefix, default dpd: another
+one lets a second run go on beside this one).
 """
 
 import contextlib
@@ -33,7 +35,7 @@ from hosts import HOSTS_SH, REPO, hosts_down, on_host
 EMAILNG = os.environ.get("EMAILNG", os.path.join(REPO, "build", "emailng"))
 DATADIR = os.environ.get("EMAILNG_DATADIR", REPO)
 SITE = os.path.join(REPO, "examples", "ha-site.yaml")
-PREFIX = os.environ.get("EMAILNG_DEPLOY_PREFIX", "dpd")   # another prefix: a second run beside it
+PREFIX = os.environ.get("EMAILNG_DEPLOY_PREFIX", "dpd")   # another prefix: a second run beside this one
 HOSTS = {"relay1": "198.18.0.11", "relay2": "198.18.0.12", "proxy1": "198.18.0.21",
          "proxy2": "198.18.0.22", "store1": "198.18.0.31", "store2": "198.18.0.32",
          "dir1": "198.18.0.41"}
@@ -78,10 +80,10 @@ class Deployment:
         self.ca = os.path.join(self.control, "tls", "ca.crt")
         self.runs = []           # (seconds, CompletedProcess) per deploy
 
-    def deploy(self):
+    def deploy(self, *args):
         started = time.monotonic()
         cp = subprocess.run(["ip", "netns", "exec", PREFIX + "-control", EMAILNG, "--state", self.control,
-                             "--site", self.site, "deploy"], capture_output=True, text=True, timeout=900,
+                             "--site", self.site, "deploy", *args], capture_output=True, text=True, timeout=900,
                             env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
         elapsed = time.monotonic() - started
         self.runs.append((elapsed, cp))

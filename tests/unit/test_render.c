@@ -406,6 +406,14 @@ static void test_ha_site_renders_per_role(void **state)
             const char *nft_argv[] = {"unshare", "--net", "nft", "-c", "-f", nft, NULL};
             check_tool(nft_argv, 0);
             free(nft);
+            /* A relay's or proxy's drain table (deploy --upgrade). */
+            char *drain = xasprintf("%s/%s/nftables/drain.nft", etc, h->name);
+            assert_int_equal(fs_exists(drain), h->roles == ROLE_RELAY || h->roles == ROLE_PROXY);
+            if (fs_exists(drain)) {
+                const char *drain_argv[] = {"unshare", "--net", "nft", "-c", "-f", drain, NULL};
+                check_tool(drain_argv, 0);
+            }
+            free(drain);
             char *ub = xasprintf("%s/%s/unbound/unbound.conf", etc, h->name);
             assert_int_equal(fs_exists(ub), h->roles == ROLE_RELAY);
             if (fs_exists(ub)) {
