@@ -96,6 +96,8 @@ def _archives(deployed, store, address):
 
 
 def test_user_add_on_directory_host_reaches_both_relays_and_logs_in(deployed):
+    cp = deployed.runs[0][1]
+    assert cp.returncode == 0, cp.stdout[-4000:] + cp.stderr       # the site these tests stand on
     address = "newuser-%s@%s" % (uuid.uuid4().hex[:8], DOMAIN)
     password = "pw-" + uuid.uuid4().hex
     for relay in RELAYS:
