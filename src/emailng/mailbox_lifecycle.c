@@ -160,7 +160,8 @@ int mailbox_retire(const struct site *site, const char *state_dir, const char *a
      * doveadm server, and there the store's kick ends the proxied session
      * while the entry, no longer active, lets no reconnection in. */
     for (size_t i = 0; i < site->n_hosts; i++)
-        if (site->n_hosts > 1 && site->hosts[i].roles == ROLE_PROXY && host_config_here(state_dir, &site->hosts[i]))
+        if (site->n_hosts > 1 && site->hosts[i].roles == ROLE_PROXY
+            && host_config_here(state_dir, &site->hosts[i]))
             kick(state_dir, &site->hosts[i], address, 1, report);
     struct retire_args a = {site, address, purge, 0, report, err};
     return for_each_store(site, state_dir, pair, retire_one, retire_remote, &a);

@@ -264,8 +264,10 @@ int mailbox_remote_put_away(const struct site *site, const char *state_dir, cons
                        archive, n_files);
     }
     if (rc != 0 && p == STORE_MAILBOX_PRESENT)
-        buf_printf(err, deleting ? " (the mailbox on %s may be partly removed%s)" : " (the mailbox on %s is where it was%s)",
-                   store->name, archive && deleting ? "; its archive is complete" : "");
+        buf_printf(err, " (the mailbox on %s %s)", store->name,
+                   !deleting ? "is where it was"
+                   : purge   ? "may be partly removed"
+                             : "may be partly removed; its archive is complete");
     free(archive);
     free(mailbox);
     conn_free(&c);
