@@ -49,7 +49,9 @@ static const struct {
     unsigned roles;
     int (*wanted)(const struct site *site);     /* NULL: always */
 } secrets[] = {
-    {"doveadm-password", ROLE_STORE | ROLE_PROXY, NULL},   /* the pair's doveadm server, the proxies' client */
+    /* the pair's doveadm server; its clients: the proxies' catch-up check,
+     * the directory's `user add/del` (mailbox_remote.c) */
+    {"doveadm-password", ROLE_STORE | ROLE_PROXY | ROLE_DIRECTORY, NULL},
     {"healthd-probe", ROLE_DIRECTORY | ROLE_PROXY, NULL},  /* the directory makes the account, proxies log in */
     {"srs-secret", ROLE_RELAY, srs_on},                    /* one secret for every relay */
     {"dkim", ROLE_RELAY, dkim_on},                         /* a folder: every domain's keys */

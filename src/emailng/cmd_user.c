@@ -19,6 +19,7 @@
 #include "directory.h"
 #include "directory_export.h"
 #include "mailbox_lifecycle.h"
+#include "store_mailbox.h"
 #include "password.h"
 #include "render.h"
 #include "user_move.h"
@@ -312,6 +313,49 @@ static int remove_from_aliases(struct directory *d, const struct directory_user 
     return rc;
 }
 
+static void print_archive_note(int purge)
+{
+    if (!purge)
+        printf("  the archive is outside every login path; remove it when no longer needed "
+               "(`emailng user del --purge` removes the mailbox instead of archiving it)\n");
+}
+
+/* user del where a store's data is not on this machine (see user_del). */
+static int user_del_remote(const struct invocation *inv, struct directory *d, const struct directory_user *u,
+                           int purge)
+{
+    buf err = BUF_INIT, report = BUF_INIT;
+    int rc = 1;
+    if (directory_user_set_status(d, u->mail, DIRECTORY_STATUS_DELETING, &err) < 0
+        || remove_from_aliases(d, u, &report, &err) < 0) {
+        fail(inv, &err);
+        goto out;
+    }
+    printf("user %s: status %s (no mail, no login); its mailbox is put away by the stores\n", u->mail,
+           DIRECTORY_STATUS_DELETING);
+    print_report(&report);
+    buf_reset(&report);
+    int moved = mailbox_retire(inv->target->site, inv->target->state_dir, u->mail, u->mail_host, purge, &report, &err);
+    print_report(&report);
+    if (moved < 0) {
+        buf_printf(&err, " (the entry of %s stays, status %s: no mail, no login; run `emailng user del %s` "
+                   "again when the store answers)", u->mail, DIRECTORY_STATUS_DELETING, u->mail);
+        fail(inv, &err);
+        goto out;
+    }
+    if (directory_user_del(d, u->mail, &err) < 0) {
+        fail(inv, &err);
+        goto out;
+    }
+    printf("user %s deleted\n", u->mail);
+    print_archive_note(purge);
+    rc = 0;
+out:
+    buf_free(&err);
+    buf_free(&report);
+    return rc;
+}
+
 static int user_del(const struct invocation *inv, struct directory *d, const char *address, int purge)
 {
     struct directory_user u;
@@ -322,6 +366,14 @@ static int user_del(const struct invocation *inv, struct directory *d, const cha
         return 1;
     }
     int rc = 1;
+    /* Stores whose disks are elsewhere (the directory host of a deployed
+     * site) put the mailbox away through their doveadm server, which may
+     * not answer: the entry stays, no longer active (no mail, no login),
+     * until every store has done it, so that `user del` can be run again. */
+    if (store_mailbox_any_remote(inv->target->site, inv->target->state_dir, u.mail_host)) {
+        rc = user_del_remote(inv, d, &u, purge);
+        goto out;
+    }
     if (remove_from_aliases(d, &u, &report, &err) < 0 || directory_user_del(d, address, &err) < 0) {
         fail(inv, &err);
         goto out;
@@ -337,9 +389,7 @@ static int user_del(const struct invocation *inv, struct directory *d, const cha
         fail(inv, &err);
         goto out;
     }
-    if (!purge)
-        printf("  the archive is outside every login path; remove it when no longer needed "
-               "(`emailng user del --purge` removes the mailbox instead of archiving it)\n");
+    print_archive_note(purge);
     rc = 0;
 out:
     directory_user_clear(&u);

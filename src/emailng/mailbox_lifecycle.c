@@ -9,26 +9,22 @@
 
 #include "fabric.h"
 #include "fsutil.h"
-
-/* The stores holding pair: those whose store_pair is pair, or, when no
- * store names one (the small site), every store. */
-static int holds_pair(const struct site *site, const struct site_host *h, const char *pair)
-{
-    if (!(h->roles & ROLE_STORE))
-        return 0;
-    if (h->store_pair == NULL || pair == NULL || pair[0] == '\0')
-        return 1;
-    for (size_t i = 0; i < site->n_hosts; i++)
-        if ((site->hosts[i].roles & ROLE_STORE) && site->hosts[i].store_pair
-            && strcmp(site->hosts[i].store_pair, pair) == 0)
-            return strcmp(h->store_pair, pair) == 0;
-    return 1;   /* a pair no store holds (not expected): look everywhere */
-}
+#include "mailbox_remote.h"
+#include "store_mailbox.h"
 
 static char *mailbox_path(const char *state_dir, const char *host, const char *address)
 {
     const char *at = strchr(address, '@');
     return xasprintf("%s/data/%s/mail/%s/%.*s", state_dir, host, at + 1, (int)(at - address), address);
+}
+
+/* The host's rendered Dovecot configuration is on this machine. */
+static int host_config_here(const char *state_dir, const struct site_host *h)
+{
+    char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", state_dir, h->name);
+    int here = fs_exists(conf);
+    free(conf);
+    return here;
 }
 
 /* `doveadm kick` (store) or `doveadm proxy kick` (proxy) of one user; a
@@ -100,27 +96,23 @@ static int put_away(const char *state_dir, const struct site_host *h, const char
     return rc;
 }
 
-/* The stores of pair whose data is on this machine; the others are
- * reported in err. Returns how many stores were found. */
+/* Each store of pair: local_action where its data is on this machine,
+ * remote_action (its doveadm server) where it is not. Every store is
+ * tried; -1 if any failed. */
 static int for_each_store(const struct site *site, const char *state_dir, const char *pair,
-                          int (*action)(const char *state_dir, const struct site_host *h, void *arg), void *arg,
-                          buf *err)
+                          int (*local_action)(const char *state_dir, const struct site_host *h, void *arg),
+                          int (*remote_action)(const char *state_dir, const struct site_host *h, void *arg),
+                          void *arg)
 {
     int rc = 0;
     for (size_t i = 0; i < site->n_hosts; i++) {
         const struct site_host *h = &site->hosts[i];
-        if (!holds_pair(site, h, pair))
+        if (!store_mailbox_holds_pair(site, h, pair))
             continue;
-        char *data = xasprintf("%s/data/%s", state_dir, h->name);
-        int here = fs_exists(data);
-        free(data);
-        if (!here) {
-            buf_printf(err, "%sthe data of store %s is not on this machine (%s/data/%s): its mailbox was not touched",
-                       err->len ? "; " : "", h->name, state_dir, h->name);
+        int (*action)(const char *, const struct site_host *, void *) =
+            store_mailbox_data_here(state_dir, h) ? local_action : remote_action;
+        if (action(state_dir, h, arg) != 0)
             rc = -1;
-        } else if (action(state_dir, h, arg) != 0) {
-            rc = -1;
-        }
     }
     return rc;
 }
@@ -144,21 +136,40 @@ static int retire_one(const char *state_dir, const struct site_host *h, void *ar
                     a->report, a->err);
 }
 
+static int retire_remote(const char *state_dir, const struct site_host *h, void *arg)
+{
+    struct retire_args *a = arg;
+    buf why = BUF_INIT;
+    int rc = a->clear_only
+                 ? mailbox_remote_put_away(a->site, state_dir, h, a->address, 0, 0, NULL, a->report, &why)
+                 : mailbox_remote_put_away(a->site, state_dir, h, a->address, a->purge, 1,
+                                           "no mailbox (the user never received mail or logged in)", a->report,
+                                           &why);
+    if (rc != 0)
+        buf_printf(a->err, "%s%s", a->err->len ? "; " : "", buf_cstr(&why));
+    buf_free(&why);
+    return rc;
+}
+
 int mailbox_retire(const struct site *site, const char *state_dir, const char *address, const char *pair,
                    int purge, buf *report, buf *err)
 {
     /* Proxies first: a session proxied to a store would otherwise be
-     * reconnected there by the client at once. */
+     * reconnected there by the client at once. Only proxies whose
+     * configuration is on this machine: a deployed site's proxies run no
+     * doveadm server, and there the store's kick ends the proxied session
+     * while the entry, no longer active, lets no reconnection in. */
     for (size_t i = 0; i < site->n_hosts; i++)
-        if (site->n_hosts > 1 && site->hosts[i].roles == ROLE_PROXY)
+        if (site->n_hosts > 1 && site->hosts[i].roles == ROLE_PROXY
+            && host_config_here(state_dir, &site->hosts[i]))
             kick(state_dir, &site->hosts[i], address, 1, report);
     struct retire_args a = {site, address, purge, 0, report, err};
-    return for_each_store(site, state_dir, pair, retire_one, &a, err);
+    return for_each_store(site, state_dir, pair, retire_one, retire_remote, &a);
 }
 
 int mailbox_clear_leftover(const struct site *site, const char *state_dir, const char *address, const char *pair,
                            buf *report, buf *err)
 {
     struct retire_args a = {site, address, 0, 1, report, err};
-    return for_each_store(site, state_dir, pair, retire_one, &a, err);
+    return for_each_store(site, state_dir, pair, retire_one, retire_remote, &a);
 }

@@ -16,8 +16,11 @@
  * way, so a re-added address always starts with an empty mailbox.
  *
  * Both append one line per store to report ("mail: archived in PATH").
- * A store whose data is not on this machine is reported, not skipped
- * silently, and counts as a failure (-1). */
+ * A store whose data is not on this machine (the directory host of a
+ * deployed site) does the same through its doveadm server
+ * (mailbox_remote.h); one that does not answer counts as a failure (-1)
+ * and err names it. There the caller keeps the entry, not active, until
+ * retire succeeds (cmd_user.c), instead of deleting it first. */
 #ifndef EMAILNG_MAILBOX_LIFECYCLE_H
 #define EMAILNG_MAILBOX_LIFECYCLE_H
 

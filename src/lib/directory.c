@@ -632,6 +632,15 @@ int directory_user_set_mail_host(struct directory *d, const char *address, const
     return rc;
 }
 
+int directory_user_set_status(struct directory *d, const char *address, const char *status, buf *err)
+{
+    struct mod_list m = {NULL, 0};
+    mods_add_one(&m, LDAP_MOD_REPLACE, "emailngAccountStatus", status);
+    int rc = modify_user(d, address, &m, "change the account status", err);
+    mods_free(&m);
+    return rc;
+}
+
 static const char *const user_attrs[] = {
     "mail", "emailngQuota", "emailngAccountStatus", "emailngEnabledService",
     "emailngMailHost", "emailngAlternateAddress", NULL,

@@ -74,6 +74,14 @@ int directory_user_add(struct directory *d, const char *address,
                        const char *password_hash,
                        unsigned long long quota_bytes, const char *mail_host,
                        buf *err);
+/* Replaces emailngAccountStatus. */
+int directory_user_set_status(struct directory *d, const char *address, const char *status, buf *err);
+/* The status of a user whose mailbox `emailng user del` is putting away
+ * on stores whose disks are elsewhere (mailbox_remote.c): not active, so
+ * nothing delivers to or logs in as the user (every filter of the relays'
+ * tables, the passdbs, the userdbs and the stores' Postfix asks for
+ * "active"); the entry goes once every store has put the mailbox away. */
+#define DIRECTORY_STATUS_DELETING "deleting"
 int directory_user_del(struct directory *d, const char *address, buf *err);
 int directory_user_set_password(struct directory *d, const char *address,
                                 const char *password_hash, buf *err);

@@ -106,7 +106,7 @@ def test_second_deploy_changes_nothing_and_restarts_nothing(deployed):
 
 
 # What each role gets from the control host (cmd_deploy.c's table).
-SECRETS = {"directory": {"healthd-probe"}, "store": {"doveadm-password"},
+SECRETS = {"directory": {"healthd-probe", "doveadm-password"}, "store": {"doveadm-password"},
            "proxy": {"doveadm-password", "healthd-probe"}, "relay": {"srs-secret", "dkim"}}
 
 
