@@ -8,9 +8,13 @@ nothing else does. Afterwards the old secret is refused by the stores'
 doveadm servers, replication between the stores works with the new one,
 and a second deploy changes nothing."""
 
+import base64
 import json
 import os
 import smtplib
+import socket
+import ssl
+import threading
 import time
 import uuid
 
@@ -19,6 +23,7 @@ from conftest import HOSTS, PREFIX, ROLES, in_netns, recap
 DOMAIN = "example.test"
 USER = "alice@" + DOMAIN
 SECRET = "/var/lib/emailng/secrets/doveadm-password"
+DOVEADM_PORT = 12345                     # the stores' doveadm server (render.c PORT_DOVEADM)
 HOLDERS = {host for host, role in ROLES.items() if role in ("store", "proxy", "directory")}
 # What reads the secret at start and so must take the new one (secret_users.c).
 RESTARTED = {("store1", "syncwatch"), ("store2", "syncwatch"), ("store1", "metricsd"), ("store2", "metricsd"),
@@ -45,6 +50,47 @@ def _replication_status(deployed, store, secret):
                                "--password-stdin", check=False, input=secret + "\n")
 
 
+class SecretProbe(threading.Thread):
+    """Asks both stores' doveadm servers from proxy1's network, every
+    0.25 s during the rotation, which secret they accept (the doveadm
+    protocol's SASL PLAIN, doveadm_client.c): when each store switched,
+    and so how long the pair's two stores disagreed (their dsync fails)."""
+
+    def __init__(self, ca, control_secret, old):
+        super().__init__(daemon=True)
+        self.ca, self.control_secret, self.old = ca, control_secret, old
+        self.stop = threading.Event()
+        self.switched = {}           # store -> monotonic time its new secret was first accepted
+        self.errors = []
+
+    def _accepts(self, address, secret):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        with socket.create_connection((address, DOVEADM_PORT), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=address) as s:
+                f = s.makefile("rb")
+                s.sendall(b"VERSION\tdoveadm-server\t1\t0\n")
+                if f.readline().strip() != b"-":
+                    raise AssertionError("no password asked for")
+                token = base64.b64encode(b"\0doveadm\0" + secret.encode())
+                s.sendall(b"PLAIN\t" + token + b"\n")
+                return f.readline().strip() == b"+"
+
+    def run(self):
+        with in_netns(PREFIX + "-proxy1"):
+            while not self.stop.is_set():
+                with open(self.control_secret) as f:
+                    current = f.read()
+                for store in ("store1", "store2"):
+                    if current == self.old or store in self.switched:
+                        continue
+                    try:
+                        if self._accepts(HOSTS[store], current):
+                            self.switched[store] = time.monotonic()
+                    except (OSError, AssertionError) as e:
+                        self.errors.append((store, repr(e)))
+                self.stop.wait(0.25)
+
+
 def _store_count(deployed, store, message_id):
     conf = "/var/lib/emailng/etc/%s/dovecot/dovecot.conf" % store
     cp = deployed.on(store, "doveadm", "-c", conf, "-f", "tab", "fetch", "-u", USER, "hdr.message-id",
@@ -62,8 +108,22 @@ def test_rotated_doveadm_secret_reaches_every_holder_and_the_old_one_is_refused(
     before = _daemon_pids(deployed)
     assert {key for key in RESTARTED if key[1] != "metricsd"} | RELOADED <= set(before)
 
-    cp, elapsed = deployed.deploy("--rotate-secret", "doveadm")
+    probe = SecretProbe(deployed.ca, control_secret, old)
+    probe.start()
+    started = time.monotonic()
+    try:
+        cp, elapsed = deployed.deploy("--rotate-secret", "doveadm")
+    finally:
+        probe.stop.set()
+        probe.join()
     assert cp.returncode == 0, cp.stdout[-4000:] + cp.stderr
+    # Both stores switched during the run.
+    assert set(probe.switched) == {"store1", "store2"}, probe.errors
+    if probe.errors:
+        print("\nprobes that got no answer: %r" % probe.errors[:5])
+    print("\nstores accept the new secret %.1f s and %.1f s into the run; the pair disagreed for %.1f s"
+          % (probe.switched["store1"] - started, probe.switched["store2"] - started,
+             abs(probe.switched["store1"] - probe.switched["store2"])))
     assert "secret doveadm rotated" in cp.stdout
     with open(control_secret) as f:
         new = f.read()
