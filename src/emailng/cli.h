@@ -26,6 +26,9 @@ struct options {
     /* --changed-components C1,C2: set by a fabric `up` for a host whose
      * rendered components C1, C2 changed (only their daemons restart) */
     const char *changed_components;
+    /* --secrets-changed S1,S2: set by `emailng deploy` for a host whose
+     * secrets S1, S2 (STATE/secrets/NAME) it replaced: a rotation */
+    const char *secrets_changed;
 };
 
 /* templates/, schema/, examples/ and scripts/: $EMAILNG_DATADIR or the

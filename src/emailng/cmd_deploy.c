@@ -59,6 +59,19 @@ static const struct {
 };
 #define N_SECRETS (sizeof secrets / sizeof secrets[0])
 
+/* `deploy --rotate-secret NAME`: the secrets that can be replaced on a
+ * deployed site. The hosts get the new file with the rest of their files;
+ * `up --secrets-changed` then makes the daemons that hold it take it
+ * (secret_users.c). */
+static const struct {
+    const char *name;       /* what the operator types */
+    const char *file;       /* STATE/secrets/FILE, a name of secrets[] */
+    int (*rotate)(const char *state, buf *err);
+} rotatable[] = {
+    {"doveadm", "doveadm-password", replication_secret_rotate},
+};
+#define N_ROTATABLE (sizeof rotatable / sizeof rotatable[0])
+
 /* Everything made once per site, on the control host. */
 static int control_files_ensure(const struct site *site, const char *state, buf *err)
 {
@@ -312,13 +325,15 @@ static int run_playbook(const char *state, const char *playbook, const char *ext
 
 static void usage(void)
 {
-    fputs("usage: emailng deploy --site FILE [--state DIR] [--print-key] [--upgrade [--build DIR]]\n", stderr);
+    fputs("usage: emailng deploy --site FILE [--state DIR] [--print-key] [--upgrade [--build DIR]]\n"
+          "                      [--rotate-secret doveadm]\n", stderr);
 }
 
 int cmd_deploy(const struct options *o, int argc, char **argv)
 {
     int print_key = 0, upgrade = 0;
     const char *build = NULL;
+    int rotate = -1;     /* index in rotatable[] */
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--print-key") == 0) {
             print_key = 1;
@@ -326,6 +341,20 @@ int cmd_deploy(const struct options *o, int argc, char **argv)
             upgrade = 1;      /* upgrade.yml: host by host (deploy_upgrade.h) */
         } else if (strcmp(argv[i], "--build") == 0 && i + 1 < argc) {
             build = argv[++i];
+        } else if (strcmp(argv[i], "--rotate-secret") == 0 && i + 1 < argc) {
+            i++;
+            for (size_t r = 0; r < N_ROTATABLE; r++)
+                if (strcmp(argv[i], rotatable[r].name) == 0)
+                    rotate = (int)r;
+            if (rotate < 0) {
+                char *q = cli_quoted(argv[i]);
+                fprintf(stderr, "emailng: deploy: --rotate-secret %s: the secrets that can be rotated are:", q);
+                for (size_t r = 0; r < N_ROTATABLE; r++)
+                    fprintf(stderr, " %s", rotatable[r].name);
+                fputc('\n', stderr);
+                free(q);
+                return EXIT_USAGE;
+            }
         } else {
             char *q = cli_quoted(argv[i]);
             fprintf(stderr, "emailng: deploy: unknown argument %s\n", q);
@@ -336,6 +365,11 @@ int cmd_deploy(const struct options *o, int argc, char **argv)
     }
     if (build && !upgrade) {
         fputs("emailng: deploy: --build DIR goes with --upgrade (a new build is rolled out host by host)\n", stderr);
+        usage();
+        return EXIT_USAGE;
+    }
+    if (rotate >= 0 && upgrade) {
+        fputs("emailng: deploy: --rotate-secret is a deploy of its own, not part of --upgrade\n", stderr);
         usage();
         return EXIT_USAGE;
     }
@@ -401,6 +435,22 @@ int cmd_deploy(const struct options *o, int argc, char **argv)
             rc = fs_copy_file(o->site_file, copy, 0644, &err);
         free(a);
         free(b);
+    }
+    /* A rotation replaces the file before the run: the hosts get it with
+     * their other files, all of them first, then their daemons take it. */
+    if (rc == 0 && rotate >= 0) {
+        char *file = xasprintf("%s/secrets/%s", state, rotatable[rotate].file);
+        if (!fs_exists(file)) {
+            buf_printf(&err, "--rotate-secret %s: %s does not exist: the site was never deployed from %s",
+                       rotatable[rotate].name, file, state);
+            rc = -1;
+        }
+        if (rc == 0)
+            rc = rotatable[rotate].rotate(state, &err);
+        if (rc == 0)
+            printf("  secret %s rotated: %s is new; every host that holds it gets it, then its daemons take it\n",
+                   rotatable[rotate].name, file);
+        free(file);
     }
     if (rc == 0)
         rc = control_files_ensure(&site, state, &err);

@@ -19,6 +19,7 @@
 #include "process.h"
 #include "public_cert.h"
 #include "render.h"
+#include "secret_users.h"
 #include "services.h"
 #include "site_tls.h"
 #include "tls.h"
@@ -337,7 +338,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
         printf("  certificates made or renewed in %s/tls (valid %d days, renewed %d days before expiry)\n", state,
                TLS_SERVER_DAYS, TLS_RENEW_BEFORE_DAYS);
 
-    int started_any = 0;
+    int started_any = 0, secrets_taken = 0;
     for (size_t h = 0; rc == 0 && h < site.n_hosts; h++) {
         if (!cli_host_selected(o, &site.hosts[h]))
             continue;
@@ -370,6 +371,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
             pid_t pid = svc->pid(&env);
             int restarted = pid != 0, reloaded = 0;
             buf why = BUF_INIT;
+            enum secret_take take = pid ? secret_take(o->secrets_changed, svc, env.host) : SECRET_NOT_HELD;
             if (pid && (o->config_changed || config_changed(&changed_list, env.host->name, svc))) {
                 /* New configuration: restart so it takes effect. */
                 printf("  %-8s restarting for the new configuration\n", svc->name);
@@ -379,6 +381,18 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
                 printf("  %-8s restarting for the new certificate\n", svc->name);
                 rc = svc->stop(&env, &err);
                 pid = 0;
+            } else if (take == SECRET_RESTART) {
+                /* A secret `emailng deploy` rotated, read at start. */
+                printf("  %-8s restarting for the rotated secret\n", svc->name);
+                rc = svc->stop(&env, &err);
+                pid = 0;
+                secrets_taken = 1;
+            } else if (take == SECRET_RELOAD) {
+                rc = svc->reload(&env, &err);
+                if (rc == 0)
+                    printf("  %-8s reloaded for the rotated secret (pid %ld kept)\n", svc->name, (long)pid);
+                reloaded = 1;
+                secrets_taken = 1;
             } else if (pid && build_changed_pid(pid, &why)) {
                 /* A new emailng build or an upgraded package (deploy --upgrade). */
                 printf("  %-8s restarting for the new build (%s)\n", svc->name, buf_cstr(&why));
@@ -445,7 +459,7 @@ static int cmd_up_host(const struct options *o, struct site *site_arg)
     }
     if (rc != 0) {
         cli_fail("up", &err);
-    } else if (!started_any && !changed && !tls_changed && !public_changed) {
+    } else if (!started_any && !changed && !tls_changed && !public_changed && !secrets_taken) {
         printf("emailng: everything was already up; nothing changed\n");
     } else if (o->host) {
         printf("emailng: host %s up in %.1f s\n", o->host, (double)(clock_ms() - started) / 1000);

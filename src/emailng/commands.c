@@ -233,7 +233,7 @@ const struct command commands[] = {
      "Only daemons whose configuration changed (or that are down) are restarted.",
      NULL, 0, run_up},
     {"down", "[--host NAME]", "stop every daemon (and remove the test fabric)", NULL, NULL, 0, run_down},
-    {"deploy", "--site FILE [--print-key] [--upgrade [--build DIR]]",
+    {"deploy", "--site FILE [--print-key] [--upgrade [--build DIR]] [--rotate-secret doveadm]",
      "install a site of several hosts on its hosts over SSH (Ansible)",
      "Run on the control host, as root. Makes the CA, every host's certificates and the\n"
      "site's secrets here (the CA key stays here), writes STATE/ansible/ (inventory, site.yml,\n"
@@ -243,7 +243,10 @@ const struct command commands[] = {
      "STATE/ssh/known_hosts; --print-key prints root's key for the hosts (STATE/ssh).\n"
      "--upgrade: a rolling upgrade (upgrade.yml), one host at a time: drain, packages and\n"
      "emailng (--build DIR: the programs in DIR), `emailng up`, `emailng status`, undrain;\n"
-     "the first host that fails stays drained and stops the run (`emailng status` here).",
+     "the first host that fails stays drained and stops the run (`emailng status` here).\n"
+     "--rotate-secret doveadm: a new doveadm secret here, pushed to every host that holds it\n"
+     "(stores, proxies, directory); then the stores' Dovecot reloads and the daemons that read\n"
+     "it at start restart.",
      NULL, 1, cmd_deploy},
     {"status", "[--json] [--host NAME]", "every service: state, pid, ports, memory, queue; warnings",
      "Exit status 0 when every service is up, 1 when something is down.\n"

@@ -33,6 +33,7 @@ static int read_options(int argc, char **argv, struct invocation *inv)
         {"--out", offsetof(struct options, out_dir)},
         {"--host", offsetof(struct options, host)},
         {"--changed-components", offsetof(struct options, changed_components)},
+        {"--secrets-changed", offsetof(struct options, secrets_changed)},
     };
     const char *env_state = getenv("EMAILNG_STATE");
     inv->options.state_dir = env_state && *env_state ? env_state : DEFAULT_STATE;

@@ -2,8 +2,11 @@
  * replication.h. */
 #include "replication.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "password.h"
@@ -18,6 +21,28 @@ int replication_secret_ensure(const char *state_dir, buf *err)
     /* Two generated passwords: 32 characters, about 185 bits. */
     char *file = replication_secret_path(state_dir);
     int rc = password_file_ensure(file, 2, 0, err);
+    free(file);
+    return rc;
+}
+
+int replication_secret_rotate(const char *state_dir, buf *err)
+{
+    /* Made beside it, then renamed over it: the file is never missing or
+     * half written, and the folder's 0700 covers the new one too. */
+    char *file = replication_secret_path(state_dir);
+    char *next = xasprintf("%s.new", file);
+    int rc = 0;
+    if (unlink(next) != 0 && errno != ENOENT) {
+        buf_printf(err, "cannot remove %s: %s", next, strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = password_file_ensure(next, 2, 0, err);
+    if (rc == 0 && rename(next, file) != 0) {
+        buf_printf(err, "cannot rename %s to %s: %s", next, file, strerror(errno));
+        rc = -1;
+    }
+    free(next);
     free(file);
     return rc;
 }

@@ -3,6 +3,8 @@
  * replication_secret_ensure() makes the pair's doveadm password once:
  * STATE/secrets/doveadm-password (0600 root, in the 0700 secrets folder),
  * which the stores' Dovecot reads with "doveadm_password = <FILE".
+ * replication_secret_rotate() replaces it with a new one in one rename
+ * (`emailng deploy --rotate-secret doveadm`).
  * replication_status_parse() reads the values a doveadm server prints for
  * `replicator status '*'` (six per user: username, priority, fast sync,
  * full sync, success sync, failed; doveadm_client.h) into per-user entries,
@@ -16,6 +18,7 @@
 #include "buf.h"
 
 int replication_secret_ensure(const char *state_dir, buf *err);
+int replication_secret_rotate(const char *state_dir, buf *err);
 
 /* The password file's path (caller frees). */
 char *replication_secret_path(const char *state_dir);

@@ -186,6 +186,36 @@ static void test_secret_made_once_and_private(void **state)
     buf_free(&err);
 }
 
+/* A rotation (`deploy --rotate-secret doveadm`) puts a new secret of the
+ * same form in its place, 0600, and leaves no temporary file. */
+static void test_secret_rotated_in_place(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/emailng-repl-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    buf err = BUF_INIT, old = BUF_INIT, new = BUF_INIT;
+    assert_int_equal(replication_secret_ensure(dir, &err), 0);
+    char *path = replication_secret_path(dir);
+    char *next = xasprintf("%s.new", path);
+    assert_int_equal(fs_read_file(path, 4096, &old, &err), 0);
+    assert_int_equal(fs_write_file(next, "left over", 9, 0644, &err), 0);   /* an interrupted rotation */
+    assert_int_equal(replication_secret_rotate(dir, &err), 0);
+    assert_int_equal(fs_read_file(path, 4096, &new, &err), 0);
+    assert_int_equal(new.len, 32);
+    assert_null(strchr(new.data, '\n'));
+    assert_string_not_equal(buf_cstr(&old), buf_cstr(&new));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_false(fs_exists(next));
+    assert_int_equal(fs_remove_tree(dir, &err), 0);
+    free(path);
+    free(next);
+    buf_free(&old);
+    buf_free(&new);
+    buf_free(&err);
+}
+
 /* The secret file as readers take it: one line, a trailing newline or two
  * tolerated; empty or two lines refused with the path named. */
 static void test_secret_file_read(void **state)
@@ -230,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_tab_escape),
         cmocka_unit_test(test_status_parse),
         cmocka_unit_test(test_secret_made_once_and_private),
+        cmocka_unit_test(test_secret_rotated_in_place),
         cmocka_unit_test(test_secret_file_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
