@@ -93,6 +93,17 @@ def legacy_snapshot(legacy, login, folders=None):
         m.logout()
 
 
+def folders_on_disk(site, store, user):
+    """The user's folders in the store's mdbox (mailboxes/NAME/dbox-Mails),
+    read from the disk: no login, so nothing is autocreated."""
+    root = os.path.join(site.state, "data", store, "mail", DOMAIN, user.split("@")[0], "mailboxes")
+    found = set()
+    for path, dirs, _files in os.walk(root):
+        if "dbox-Mails" in dirs:
+            found.add(os.path.relpath(path, root))
+    return found
+
+
 def has_mailbox(site, store, user):
     local = user.split("@")[0]
     return os.path.exists(os.path.join(site.state, "data", store, "mail", DOMAIN, local))
@@ -131,6 +142,13 @@ def test_import_and_rollback_on_the_users_pair(pairs):
             old = legacy_snapshot(legacy, login)
             here = store_snapshot(pairs, "store3", user)
             legacy_imap.assert_same(old, here, "store3 " + user)
+            # Not a look at store4 over IMAP before replication made the
+            # user's folders there: the login would autocreate Drafts, Sent
+            # ... on store4 with UIDVALIDITYs of its own (seen in CI under
+            # load; the proxies send a user to the active store only).
+            wanted = folders_on_disk(pairs, "store3", user)
+            on_partner = wait_same(lambda: folders_on_disk(pairs, "store4", user), wanted, REPLICATION_TIMEOUT)
+            assert on_partner == wanted, (user, on_partner, wanted)
             partner = wait_same(lambda: store_snapshot(pairs, "store4", user), here, REPLICATION_TIMEOUT)
             legacy_imap.assert_same(old, partner, "store4 " + user)
             assert partner == here, (user, partner, here)
