@@ -25,6 +25,7 @@
 #include "fsutil.h"
 #include "host_kind.h"
 #include "process.h"
+#include "replication.h"
 #include "site_dmarc.h"
 #include "site_quota_warning.h"
 #include "site_storage.h"
@@ -443,7 +444,9 @@ static void render_topology_context(const struct site *site, const struct site_h
      * partner only. The pair's shared secret stays in STATE/secrets. */
     enum { PORT_DOVEADM = 12345 };
     set_printf(ctx, "port_doveadm", "%d", PORT_DOVEADM);
-    set_printf(ctx, "doveadm_password_file", "%s/secrets/doveadm-password", state_dir);
+    char *doveadm_secret = replication_secret_path(state_dir);
+    render_context_set(ctx, "doveadm_password_file", doveadm_secret);
+    free(doveadm_secret);
     const struct site_host *partner = site_store_partner(site, host);
     render_context_set(ctx, "replica_address", partner ? partner->address : "");
     render_context_set(ctx, "store_pair", host->store_pair ? host->store_pair : "");
