@@ -194,7 +194,7 @@ unit-asan: $(ASAN_BIN) $(EXTRA_ASAN_BIN)
 
 e2e: $(BUILD)/emailng
 	EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
-	  /usr/bin/python3 -m pytest -v --durations=15 tests/e2e
+	  /usr/bin/python3 -m pytest -v --durations=0 --durations-min=5 tests/e2e
 
 # The README's second command.
 test: deps

@@ -12,4 +12,4 @@ EXTRA_TESTS += e2e-deploy
 
 e2e-deploy: $(BUILD)/emailng $(BUILD)/emailng-policyd $(BUILD)/emailng-healthd $(BUILD)/emailng-syncwatch
 	EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
-	  /usr/bin/python3 -m pytest -v --durations=10 tests/e2e_deploy
+	  /usr/bin/python3 -m pytest -v --durations=0 --durations-min=5 tests/e2e_deploy

@@ -11,4 +11,4 @@ EXTRA_TESTS += e2e-ha
 
 e2e-ha: $(BUILD)/emailng $(BUILD)/emailng-policyd $(BUILD)/emailng-healthd $(BUILD)/emailng-syncwatch
 	EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
-	  /usr/bin/python3 -m pytest -v --durations=15 tests/e2e_ha
+	  /usr/bin/python3 -m pytest -v --durations=0 --durations-min=5 tests/e2e_ha

@@ -12,4 +12,4 @@ EXTRA_TESTS += e2e-internet
 
 e2e-internet: $(BUILD)/emailng $(BUILD)/emailng-policyd $(BUILD)/emailng-fromcheck
 	EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
-	  /usr/bin/python3 -m pytest -v --durations=15 tests/e2e_internet
+	  /usr/bin/python3 -m pytest -v --durations=0 --durations-min=5 tests/e2e_internet

@@ -12,4 +12,4 @@ EXTRA_TESTS += e2e-pairs
 
 e2e-pairs: $(BUILD)/emailng $(BUILD)/emailng-policyd $(BUILD)/emailng-healthd $(BUILD)/emailng-syncwatch
 	EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
-	  /usr/bin/python3 -m pytest -v --durations=15 tests/e2e_pairs
+	  /usr/bin/python3 -m pytest -v --durations=0 --durations-min=5 tests/e2e_pairs
