@@ -270,6 +270,9 @@ static int user_add(const struct invocation *inv, struct directory *d,
         printf("  an old mailbox of %s was found and put away; the new user starts empty:\n", address);
         print_report(&report);
     }
+    buf_reset(&report);
+    mailbox_create_folders(inv->target->site, inv->target->state_dir, address, &report);
+    print_report(&report);
     rc = 0;
 out:
     password_wipe(&hash);

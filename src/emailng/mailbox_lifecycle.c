@@ -173,3 +173,47 @@ int mailbox_clear_leftover(const struct site *site, const char *state_dir, const
     struct retire_args a = {site, address, 0, 1, report, err};
     return for_each_store(site, state_dir, pair, retire_one, retire_remote, &a);
 }
+
+/* Runs doveadm with argv on the small site's store; -1 and a note in
+ * report when it fails. */
+static int doveadm_on_store(const char *state_dir, const struct site_host *h, const char *address,
+                            const char *const argv[], buf *out, buf *report)
+{
+    buf err = BUF_INIT;
+    int status = fabric_run_on_host(state_dir, h->name, argv, out, &err);
+    if (status != 0)
+        buf_printf(report, "%s: the folders of %s will be created at first use (doveadm mailbox %s: %s)\n",
+                   h->name, address, argv[4], status < 0 ? buf_cstr(&err) : "failed");
+    buf_free(&err);
+    return status == 0 ? 0 : -1;
+}
+
+void mailbox_create_folders(const struct site *site, const char *state_dir, const char *address, buf *report)
+{
+    if (site->n_hosts != 1 || !store_mailbox_data_here(state_dir, &site->hosts[0]))
+        return;
+    const struct site_host *h = &site->hosts[0];
+    char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", state_dir, h->name);
+    /* LIST names the folders of the configuration (INBOX and those with
+     * `auto`) before they exist; CREATE makes them (special use and
+     * subscription come from the configuration, as for an automatic one). */
+    const char *list_argv[] = {"/usr/bin/doveadm", "-c", conf, "mailbox", "list", "-u", address, NULL};
+    buf names = BUF_INIT, out = BUF_INIT;
+    if (doveadm_on_store(state_dir, h, address, list_argv, &names, report) == 0 && names.len > 0) {
+        enum { MAX_FOLDERS = 64 };      /* a new user's: INBOX and the special-use ones */
+        const char *argv[7 + MAX_FOLDERS + 1] = {"/usr/bin/doveadm", "-c", conf, "mailbox", "create",
+                                                 "-u", address};
+        size_t n = 7;
+        char *next = NULL;
+        for (char *line = strtok_r(names.data, "\n", &next); line && n < 7 + MAX_FOLDERS;
+             line = strtok_r(NULL, "\n", &next))
+            if (*line)
+                argv[n++] = line;
+        argv[n] = NULL;
+        if (n > 7)
+            (void)doveadm_on_store(state_dir, h, address, argv, &out, report);
+    }
+    buf_free(&names);
+    buf_free(&out);
+    free(conf);
+}

@@ -20,7 +20,17 @@
  * deployed site) does the same through its doveadm server
  * (mailbox_remote.h); one that does not answer counts as a failure (-1)
  * and err names it. There the caller keeps the entry, not active, until
- * retire succeeds (cmd_user.c), instead of deleting it first. */
+ * retire succeeds (cmd_user.c), instead of deleting it first.
+ *
+ * create_folders (user add, small site): the new user's INBOX and the
+ * folders the configuration creates automatically are made at once.
+ * Otherwise the first deliveries create them, and two LMTP processes
+ * creating folders of one new user at the same time can make Dovecot 2.3
+ * panic on a lock-order deadlock the kernel reports (the message waits in
+ * Postfix's queue for the retry). Only where the site has one store: with
+ * a pair, each store creating its own folders would give them two GUIDs
+ * that replication then has to reconcile. A failure is a note in report,
+ * never an error: the folders are still created at first use. */
 #ifndef EMAILNG_MAILBOX_LIFECYCLE_H
 #define EMAILNG_MAILBOX_LIFECYCLE_H
 
@@ -32,5 +42,6 @@ int mailbox_retire(const struct site *site, const char *state_dir, const char *a
                    int purge, buf *report, buf *err);
 int mailbox_clear_leftover(const struct site *site, const char *state_dir, const char *address, const char *pair,
                            buf *report, buf *err);
+void mailbox_create_folders(const struct site *site, const char *state_dir, const char *address, buf *report);
 
 #endif

@@ -7,6 +7,7 @@ sizes, domains, alias members and loops are checked before anything is written."
 import glob
 import os
 import shutil
+import threading
 
 from conftest import (DOMAIN, SMTP, imap_connect, imap_find, imap_storage, make_message, msgid, smtp_send,
                       wait_for_message)
@@ -115,6 +116,28 @@ def test_add_puts_away_a_leftover_mailbox(site):
         assert imap_find(m, mid) == []
     finally:
         m.logout()
+
+
+def test_add_creates_the_folders_so_first_deliveries_do_not_race(site):
+    """U6, A1: `user add` creates INBOX and the special-use folders at once. Otherwise the
+    first deliveries create them, and two LMTP processes creating folders of one new user
+    at the same moment can make Dovecot 2.3 panic ("Resource deadlock avoided"); the
+    message then waits for Postfix's next queue run. Messages sent in parallel to a new
+    user all arrive within the usual delivery time."""
+    user, pw = site.new_user(prefix="fresh")
+    boxes = os.path.join(_mailbox(site, user), "mailboxes")
+    assert {"Drafts", "INBOX", "Junk", "Sent", "Trash"} <= set(os.listdir(boxes)), os.listdir(boxes)
+    mids = [msgid() for _ in range(6)]
+    senders = []
+    for mid in mids:
+        message, _ = make_message("someone@example.test", user, mid)
+        senders.append(threading.Thread(target=smtp_send, args=("someone@example.test", [user], message)))
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join(60)
+    for mid in mids:
+        wait_for_message(site, user, mid, password=pw)
 
 
 def test_quota_bounds(site):
