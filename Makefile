@@ -196,13 +196,41 @@ e2e: $(BUILD)/emailng
 	EMAILNG=$(CURDIR)/$(BUILD)/emailng EMAILNG_DATADIR=$(CURDIR) \
 	  /usr/bin/python3 -m pytest -v --durations=0 --durations-min=5 tests/e2e
 
-# The README's second command.
+# The README's second command. After the build and the unit tests, the
+# end-to-end suites run in two lanes side by side: they spend most of
+# their time waiting (retries, timeouts, fault windows), each in network
+# namespaces of its own, so two at a time fit on 2 cores and keep
+# `make test` inside its time budget. Lane A: the full topology's suites,
+# then the small programs' tests and the fuzzers (CPU-bound, time-boxed);
+# lane B: the small site's e2e and every other suite of EXTRA_TESTS
+# (e2e-deploy alone runs Ansible's apt tasks: never two at once). Each
+# lane's output is printed whole when it ends (--output-sync); a failing
+# lane lets the other finish, then `make test` fails. TEST_LANES=1 runs
+# the same suites one after the other.
+TEST_LANE_A = e2e-ha e2e-pairs healthd-integration fabric-test policyd-protocol \
+              autodiscover-fuzz policyd-fuzz tlspolicy-fuzz
+TEST_LANE_B = e2e $(filter-out $(TEST_LANE_A),$(EXTRA_TESTS))
+TEST_LANES ?= 2
+
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit-asan
-	$(MAKE) e2e
-	$(if $(EXTRA_TESTS),$(MAKE) $(EXTRA_TESTS))
+ifeq ($(TEST_LANES),1)
+	$(MAKE) $(TEST_LANE_B) $(TEST_LANE_A)
+else
+	$(MAKE) -j2 --output-sync=recurse test-lane-a test-lane-b
+endif
+
+.PHONY: test-lane-a test-lane-b
+test-lane-a:
+	@echo "== lane A: $(TEST_LANE_A)"
+	$(MAKE) $(TEST_LANE_A)
+	@echo "== lane A passed"
+test-lane-b:
+	@echo "== lane B: $(TEST_LANE_B)"
+	$(MAKE) $(TEST_LANE_B)
+	@echo "== lane B passed"
 
 clean:
 	rm -rf $(BUILD)

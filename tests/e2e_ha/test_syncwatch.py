@@ -57,11 +57,15 @@ def _start_stuck_master(site, from_host, to_store, user):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _waiting_slaves(store):
-    """(pid, client, user) of the store's doveadm-servers waiting for a handshake."""
+def _waiting_slaves(site, store):
+    """(pid, client, user) of the store's doveadm-servers waiting for a handshake: processes
+    in the store's network namespace only (another suite's fabric may have a store1 too)."""
+    ns = os.stat("/run/netns/%s-%s" % (site.prefix, store)).st_ino
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
+            if os.stat("/proc/%s/ns/net" % pid).st_ino != ns:
+                continue
             with open("/proc/%s/cmdline" % pid, "rb") as f:
                 title = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
@@ -103,7 +107,7 @@ def test_a_dsync_stuck_before_its_handshake_is_ended_and_the_partner_retries(ha)
         # Dovecot's own state: a doveadm-server per client waiting for the handshake.
         deadline = time.monotonic() + 10
         while True:
-            slaves = {(client, user): pid for pid, client, user in _waiting_slaves("store1")}
+            slaves = {(client, user): pid for pid, client, user in _waiting_slaves(ha, "store1")}
             if {(HOSTS["store2"], ALICE), (HOSTS["proxy1"], BOB)} <= set(slaves):
                 break
             assert time.monotonic() < deadline, "no waiting dsync-server on store1: %s" % slaves
