@@ -44,9 +44,8 @@ def _ns(site, host):
 
 def doveadm(site, host, *args, input=None, check=True):
     """doveadm of a store, in its namespace, with its configuration."""
-    conf = os.path.join(site.state, "etc", host, "dovecot", "dovecot.conf")
-    cp = subprocess.run(_ns(site, host) + ["doveadm", "-c", conf, *args], input=input,
-                        capture_output=True, text=True, timeout=60)
+    conf = site.host_path(host, "etc", host, "dovecot", "dovecot.conf")
+    cp = site.netns(host, "doveadm", "-c", conf, *args, input=input)
     if check and cp.returncode != 0:
         raise AssertionError("doveadm %s on %s failed (%d): %s" % (" ".join(args), host, cp.returncode, cp.stderr))
     return cp.stdout
@@ -86,8 +85,7 @@ with smtplib.LMTP(host, 24, timeout=30) as s:
 
 def deliver(site, store, rcpt, msgid):
     """LMTP to a store, from proxy1's namespace (the proxies deliver to the stores)."""
-    cp = subprocess.run(_ns(site, "proxy1") + ["python3", "-c", LMTP_SCRIPT, HOSTS[store], rcpt, msgid],
-                        capture_output=True, text=True, timeout=60)
+    cp = site.netns("proxy1", "python3", "-c", LMTP_SCRIPT, HOSTS[store], rcpt, msgid)
     assert cp.returncode == 0, cp.stderr
 
 
