@@ -6,8 +6,8 @@ costs a minute per deploy on a loaded machine; admin_hosts = the control
 host, so that each host's firewall lets Ansible's SSH in), seven separate
 hosts made by scripts/hosts.sh (own /etc, /var/lib/emailng, /run ...,
 sshd with its own host key) plus the network-only "control" (where
-`emailng deploy` and Ansible run) and "client" (the internet and the
-users). The control host's key is made by `emailng deploy --print-key` and
+`emailng deploy` and Ansible run), "client" (the internet and the users)
+and "dns" (fabric.dns; nsd runs there only while test_ha_checks.py does). The control host's key is made by `emailng deploy --print-key` and
 is the only one the hosts accept; the hosts' keys go to the control
 state's ssh/known_hosts. Then `emailng deploy` runs once from the control
 host; the tests look at its result. At the end `hosts.sh down` removes
@@ -21,16 +21,31 @@ one lets a second run go on beside this one).
 
 import contextlib
 import ctypes
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 
 from hosts import HOSTS_SH, REPO, hosts_down, on_host
+
+# tests/e2e_ha's checks run here too (test_ha_checks.py): their modules and
+# helpers import `conftest`, which is this module here, so it offers the
+# names they take from theirs (as tests/e2e_pairs/conftest.py does).
+HA_DIR = os.path.join(REPO, "tests", "e2e_ha")
+_spec = importlib.util.spec_from_file_location("e2e_ha_conftest", os.path.join(HA_DIR, "conftest.py"))
+ha_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ha_conftest)
+sys.path.append(HA_DIR)          # after this folder: a name of ours is never shadowed
+DOMAIN = ha_conftest.DOMAIN
+TLS_NAME = ha_conftest.TLS_NAME
+resolve = ha_conftest.resolve
+status = ha_conftest.status
 
 EMAILNG = os.environ.get("EMAILNG", os.path.join(REPO, "build", "emailng"))
 DATADIR = os.environ.get("EMAILNG_DATADIR", REPO)
@@ -43,7 +58,7 @@ ROLES = {"relay1": "relay", "relay2": "relay", "proxy1": "proxy", "proxy2": "pro
          "store1": "store", "store2": "store", "dir1": "directory"}
 CONTROL = "198.18.0.5"
 CLIENT = "198.18.0.100"          # fabric.client of examples/ha-site.yaml
-FABRIC_DNS = "198.18.0.53"       # fabric.dns: the relays' unbound forwards there
+FABRIC_DNS = "198.18.0.53"       # fabric.dns: the relays' unbound forwards there; nsd while test_ha_checks runs
 HOST_STATE = "/var/lib/emailng"
 CLONE_NEWNET = 0x40000000
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -138,8 +153,9 @@ def deployed():
         args = [HOSTS_SH, "up", PREFIX, d.hosts_dir, "--authorized-key", pub,
                 "--known-hosts", os.path.join(d.control, "ssh", "known_hosts"),
                 "--dns", FABRIC_DNS, "--own-resolver", "relay1", "--own-resolver", "relay2",
-                "--network-only", "control", "--network-only", "client",
-                "control=" + CONTROL, "client=" + CLIENT] + ["%s=%s" % kv for kv in HOSTS.items()]
+                "--network-only", "control", "--network-only", "client", "--network-only", "dns",
+                "control=" + CONTROL, "client=" + CLIENT, "dns=" + FABRIC_DNS]
+        args += ["%s=%s" % kv for kv in HOSTS.items()]
         # The hosts run this emailng and its templates: shared even when the
         # repository lies below a host's private /tmp (a clone in CI).
         for path in sorted({REPO, os.path.dirname(os.path.abspath(EMAILNG)), os.path.abspath(DATADIR)}):

@@ -25,3 +25,22 @@ def on_host(prefix, host, *argv, check=True, input=None, timeout=300):
         raise AssertionError("%s on %s failed (%d):\n%s%s" % (" ".join(argv), host, cp.returncode,
                                                               cp.stdout, cp.stderr))
     return cp
+
+
+def alive(pid):
+    """Running: not gone and not a zombie (exited, waiting for its parent)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return "\nState:\tZ" not in f.read()
+    except FileNotFoundError:
+        return False
+
+
+def pidfile_alive(path):
+    """The pid a daemon wrote to path, if that process runs; else None."""
+    try:
+        with open(path) as f:
+            pid = int(f.read().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+    return pid if alive(pid) else None

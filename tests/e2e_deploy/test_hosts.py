@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from hosts import HOSTS_SH, hosts_down, ssh_argv
+from hosts import HOSTS_SH, alive, hosts_down, ssh_argv
 
 PREFIX = "dph"
 ADDRS = {"h1": "198.18.0.231", "h2": "198.18.0.232"}
@@ -32,15 +32,6 @@ def fabric(tmp_path_factory):
         yield d
     finally:
         hosts_down(PREFIX)
-
-
-def alive(pid):
-    """Running: not gone and not a zombie (exited, waiting for its parent)."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            return "\nState:\tZ" not in f.read()
-    except FileNotFoundError:
-        return False
 
 
 def ssh(d, key, addr, command):

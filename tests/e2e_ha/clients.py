@@ -214,11 +214,11 @@ class LogMark:
         self.site = site
         self.offsets = {}
         for host, name in logs:
-            path = os.path.join(site.state, "log", host, name)
+            path = site.local_path(host, "log", host, name)
             self.offsets[(host, name)] = os.path.getsize(path) if os.path.exists(path) else 0
 
     def since(self, host, name="postfix.log"):
-        path = os.path.join(self.site.state, "log", host, name)
+        path = self.site.local_path(host, "log", host, name)
         with open(path, errors="replace") as f:
             f.seek(self.offsets.get((host, name), 0))
             return f.read()
@@ -247,7 +247,7 @@ __all__ = ["HOSTS", "new_msgid", "send_by_mx", "send_to", "imap_login", "message
 def active_store(site, proxy, pair="pair1"):
     """The store a proxy sends the pair's users to (emailng-healthd's table
     that the proxy's Dovecot reads)."""
-    path = os.path.join(site.state, "data", proxy, "healthd", "pairs.passwd")
+    path = site.local_path(proxy, "data", proxy, "healthd", "pairs.passwd")
     with open(path) as f:
         for line in f:
             if line.startswith(pair + ":"):
@@ -270,9 +270,8 @@ def wait_active(site, store_address, timeout, pair="pair1"):
 def store_message_ids(site, store, user, mailbox="INBOX"):
     """Counter of Message-IDs in a user's mailbox read on one store itself
     (doveadm in the store's namespace, its own configuration)."""
-    conf = os.path.join(site.state, "etc", store, "dovecot", "dovecot.conf")
-    cp = subprocess.run(["ip", "netns", "exec", netns(site, store), "doveadm", "-c", conf, "-f", "tab",
-                         "fetch", "-u", user, "hdr.message-id", "mailbox", mailbox],
-                        capture_output=True, text=True, timeout=60)
+    conf = site.host_path(store, "etc", store, "dovecot", "dovecot.conf")
+    cp = site.netns(store, "doveadm", "-c", conf, "-f", "tab", "fetch", "-u", user, "hdr.message-id",
+                    "mailbox", mailbox)
     assert cp.returncode == 0, cp.stderr
     return collections.Counter(re.findall(r"<[^>]+>", cp.stdout))

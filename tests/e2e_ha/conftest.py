@@ -86,8 +86,19 @@ class Site:
         return subprocess.run(["ip", "netns", "exec", "%s-%s" % (self.prefix, host), *argv], input=input,
                               capture_output=True, text=True, timeout=120)
 
+    # Where HOST's files are. Here every host shares the one state
+    # directory; the deployed site (tests/e2e_deploy/deployed_site.py) gives
+    # each host its own, so the helpers ask for a host's path through these.
+    def local_path(self, host, *parts):
+        """A path below HOST's state directory as this process opens it."""
+        return os.path.join(self.state, *parts)
+
+    def host_path(self, host, *parts):
+        """The same path as commands run by netns(HOST, ...) name it."""
+        return os.path.join(self.state, *parts)
+
     def log(self, host, name):
-        with open(os.path.join(self.state, "log", host, name), errors="replace") as f:
+        with open(self.local_path(host, "log", host, name), errors="replace") as f:
             return f.read()
 
 
