@@ -30,7 +30,7 @@ from selenium.webdriver.support.ui import Select
 from conftest import (CLIENT_ADDR, EMAILNG, HOST, TLS_NAME, imap_connect, imap_find, make_message, msgid, smtp_send,
                       tls_context, wait_for_message)
 from test_sieve import _session as sieve_session
-from webmail_checks import chromium, passwd_dialogue, spam_lists, spki_pin, wait_for, wait_lists
+from webmail_checks import change_password, chromium, passwd_dialogue, spam_lists, spki_pin, wait_for, wait_lists
 
 BASE = "https://%s/webmail/" % TLS_NAME
 WAIT = 30
@@ -305,13 +305,7 @@ def test_password_change(site, browser):
 
     new = "New-" + old
     assert login(browser, user, old)
-    browser.get(BASE + "?_task=settings&_action=plugin.password")
-    _wait(browser, lambda d: d.find_elements(By.NAME, "_curpasswd"), "the password form")
-    browser.find_element(By.NAME, "_curpasswd").send_keys(old)
-    browser.find_element(By.NAME, "_newpasswd").send_keys(new)
-    browser.find_element(By.NAME, "_confpasswd").send_keys(new)
-    browser.find_element(By.XPATH, "//button[normalize-space()='Save']").click()
-    _wait(browser, lambda d: "Successfully saved" in d.page_source, "the password saved")
+    change_password(browser, BASE, old, new, WAIT)
 
     # No waiting for Dovecot's auth cache: emailng-passwd flushed the user's entry.
     assert not _imap_login_ok(site, user, old), "the old password still works over IMAP"

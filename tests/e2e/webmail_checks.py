@@ -14,6 +14,7 @@ import time
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -47,6 +48,18 @@ def wait_for(driver, cond, what, timeout):
     except TimeoutException:
         raise AssertionError("browser: %s not within %ss; at %s\n%s" % (
             what, timeout, driver.current_url, driver.page_source[:3000]))
+
+
+def change_password(driver, base, current, new, timeout):
+    """Changes the logged-in user's password on Roundcube's password page
+    (base: the webmail's URL); returns once it says the password is saved."""
+    driver.get(base + "?_task=settings&_action=plugin.password")
+    wait_for(driver, lambda d: d.find_elements(By.NAME, "_curpasswd"), "the password form", timeout)
+    driver.find_element(By.NAME, "_curpasswd").send_keys(current)
+    driver.find_element(By.NAME, "_newpasswd").send_keys(new)
+    driver.find_element(By.NAME, "_confpasswd").send_keys(new)
+    driver.find_element(By.XPATH, "//button[normalize-space()='Save']").click()
+    wait_for(driver, lambda d: "Successfully saved" in d.page_source, "the password saved", timeout)
 
 
 def passwd_dialogue(path, lines):

@@ -35,7 +35,7 @@ from selenium.webdriver.common.by import By
 from clients import (HOSTS, LogMark, assert_exactly_once, imap_login, kill_host, message, mx_addresses, new_msgid,
                      restart, send_by_mx, tcp_open, wait_delivered)
 from conftest import EMAILNG, TLS_NAME
-from webmail_checks import chromium, passwd_dialogue, spam_lists, spki_pin, wait_for, wait_lists
+from webmail_checks import change_password, chromium, passwd_dialogue, spam_lists, spki_pin, wait_for, wait_lists
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -203,14 +203,7 @@ def _smtp_auth_ok(site, relay, user, password):
 
 
 def _change_in_browser(driver, current, new):
-    base = "https://%s/webmail/" % TLS_NAME
-    driver.get(base + "?_task=settings&_action=plugin.password")
-    _wait(driver, lambda d: d.find_elements(By.NAME, "_curpasswd"), "the password form")
-    driver.find_element(By.NAME, "_curpasswd").send_keys(current)
-    driver.find_element(By.NAME, "_newpasswd").send_keys(new)
-    driver.find_element(By.NAME, "_confpasswd").send_keys(new)
-    driver.find_element(By.XPATH, "//button[normalize-space()='Save']").click()
-    _wait(driver, lambda d: "Successfully saved" in d.page_source, "the password saved")
+    change_password(driver, "https://%s/webmail/" % TLS_NAME, current, new, WAIT)
 
 
 def test_password_change_through_proxy_webmail(ha, tmp_path):
