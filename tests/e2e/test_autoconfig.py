@@ -9,14 +9,11 @@ echo of their input."""
 
 import grp
 import http.client
-import imaplib
 import json
 import os
 import plistlib
-import poplib
 import pwd
 import re
-import smtplib
 import socket
 import ssl
 import stat
@@ -29,6 +26,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import autoconfig_answers as answers
+from autoconfig_answers import (OUTLOOK_HEADERS, OUTLOOK_REQUEST, POX_NS, TB_URL, https_request, pox_protocols,
+                                thunderbird_servers)
 from conftest import (CLIENT_ADDR, DOMAIN, HOST, TLS_NAME, NetNS, Site, connect, make_message, msgid,
                       tls_context, wait_for_message)
 
@@ -36,18 +36,6 @@ HTTPS, HTTP = 443, 80
 # The names `emailng dns` publishes for the one-host site (test_dns.py) all
 # point at its one address: the test's resolver.
 SITE_NAMES = {TLS_NAME, "autoconfig." + DOMAIN, "autodiscover." + DOMAIN, "mta-sts." + DOMAIN}
-
-TB_URL = "/mail/config-v1.1.xml?emailaddress=%s"
-OUTLOOK_REQUEST = """<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
-  <Request>
-    <EMailAddress>%s</EMailAddress>
-    <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
-  </Request>
-</Autodiscover>
-"""
-POX_NS = {"a": "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006",
-          "o": "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"}
 
 
 def resolve(name):
@@ -58,16 +46,7 @@ def resolve(name):
 def https(site, host, path, method="GET", body=None, headers=None):
     """One request to https://HOST/PATH, TLS verified against the site CA for
     HOST; returns (status, headers with lower-case names, body bytes)."""
-    ctx = tls_context(site)
-    conn = http.client.HTTPSConnection(host, HTTPS, timeout=30, context=ctx)
-    raw = socket.create_connection((resolve(host), HTTPS), 30, source_address=(CLIENT_ADDR, 0))
-    conn.sock = ctx.wrap_socket(raw, server_hostname=host)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
+    return https_request(tls_context(site), _connect, host, path, method, body, headers)
 
 
 def http_plain(host, path):
@@ -83,87 +62,30 @@ def http_plain(host, path):
 
 # --- using the settings an answer gives -------------------------------------------
 
-def _tls_socket(site, host, port, implicit):
-    sock = socket.create_connection((resolve(host), port), 30, source_address=(CLIENT_ADDR, 0))
-    return tls_context(site).wrap_socket(sock, server_hostname=host) if implicit else sock
+def _connect(host, port):
+    """The plain TCP connection a client here opens to host: from the client address."""
+    return socket.create_connection((resolve(host), port), 30, source_address=(CLIENT_ADDR, 0))
 
 
 def imap_login(site, host, port, socket_type, user, password):
     """Logs in as a client told (host, port, socket type) would; returns the mailbox count."""
-    implicit = socket_type == "SSL"
-    assert socket_type in ("SSL", "STARTTLS"), socket_type
-
-    class Client(imaplib.IMAP4):
-        def _create_socket(self, timeout):
-            return _tls_socket(site, self.host, self.port, implicit)
-
-    m = Client(host, port, timeout=30)
-    try:
-        if not implicit:
-            m.starttls(ssl_context=tls_context(site))
-        typ, _ = m.login(user, password)
-        assert typ == "OK"
-        typ, data = m.select("INBOX")
-        assert typ == "OK", data
-        return int(data[0])
-    finally:
-        m.logout()
+    return answers.imap_login(tls_context(site), _connect, host, port, socket_type, user, password)
 
 
 def pop3_login(site, host, port, socket_type, user, password):
-    assert socket_type == "SSL", socket_type
-
-    class Client(poplib.POP3):
-        def _create_socket(self, timeout):
-            return _tls_socket(site, self.host, self.port, True)
-
-    p = Client(host, port, timeout=30)
-    try:
-        p.user(user)
-        assert p.pass_(password).startswith(b"+OK")
-        return p.stat()
-    finally:
-        p.quit()
+    return answers.pop3_login(tls_context(site), _connect, host, port, socket_type, user, password)
 
 
 def submit(site, host, port, socket_type, user, password, to):
     """Sends a message as a client told (host, port, socket type) would; returns its Message-ID."""
-    implicit = socket_type == "SSL"
-    assert socket_type in ("SSL", "STARTTLS"), socket_type
-
-    class Client(smtplib.SMTP):
-        def _get_socket(self, h, p, timeout):
-            return _tls_socket(site, h, p, implicit)
-
     mid = msgid()
     message, _ = make_message(user, to, mid, subject="auto-configured client")
-    with Client(host, port, timeout=30) as s:
-        s.ehlo("client.e2e.test")
-        if not implicit:
-            s.starttls(context=tls_context(site))
-            s.ehlo("client.e2e.test")
-        s.login(user, password)
-        refused = s.sendmail(user, [to], message)
-        assert not refused, refused
+    answers.submit(tls_context(site), _connect, host, port, socket_type, user, password, to, message,
+                   "client.e2e.test")
     return mid
 
 
 # --- Thunderbird ------------------------------------------------------------------
-
-def _thunderbird_servers(body):
-    root = ET.fromstring(body)
-    assert root.tag == "clientConfig" and root.get("version") == "1.1"
-    provider = root.find("emailProvider")
-    assert provider is not None
-    assert DOMAIN in [d.text for d in provider.findall("domain")]
-
-    def server(e):
-        return dict(type=e.get("type"), host=e.findtext("hostname"), port=int(e.findtext("port")),
-                    socket=e.findtext("socketType"), auth=e.findtext("authentication"),
-                    username=e.findtext("username"))
-    return ([server(e) for e in provider.findall("incomingServer")],
-            [server(e) for e in provider.findall("outgoingServer")])
-
 
 def test_thunderbird_autoconfig_gives_settings_that_work(site):
     user, password = site.new_user(prefix="tb")
@@ -175,7 +97,7 @@ def test_thunderbird_autoconfig_gives_settings_that_work(site):
     assert (status2, body2) == (200, body)
     assert user.encode() not in body       # the query is not echoed: %EMAILADDRESS% stands for it
 
-    incoming, outgoing = _thunderbird_servers(body)
+    incoming, outgoing = thunderbird_servers(body, DOMAIN)
     assert [(s["type"], s["host"], s["port"], s["socket"]) for s in incoming] == [
         ("imap", TLS_NAME, 993, "SSL"), ("imap", TLS_NAME, 143, "STARTTLS"), ("pop3", TLS_NAME, 995, "SSL")]
     assert [(s["host"], s["port"], s["socket"]) for s in outgoing] == [
@@ -196,21 +118,8 @@ def test_thunderbird_autoconfig_gives_settings_that_work(site):
 
 # --- Outlook ----------------------------------------------------------------------
 
-def _pox_protocols(body):
-    root = ET.fromstring(body)
-    assert root.tag == "{%s}Autodiscover" % POX_NS["a"], root.tag
-    account = root.find("o:Response/o:Account", POX_NS)
-    assert account.findtext("o:AccountType", namespaces=POX_NS) == "email"
-    assert account.findtext("o:Action", namespaces=POX_NS) == "settings"
-    out = {}
-    for p in account.findall("o:Protocol", POX_NS):
-        out[p.findtext("o:Type", namespaces=POX_NS)] = {
-            e.tag.split("}")[1]: e.text for e in p}
-    return out
-
-
 def _outlook_post(site, host, user, path="/autodiscover/autodiscover.xml"):
-    return https(site, host, path, "POST", OUTLOOK_REQUEST % user, {"Content-Type": "text/xml; charset=utf-8"})
+    return https(site, host, path, "POST", OUTLOOK_REQUEST % user, OUTLOOK_HEADERS)
 
 
 def test_outlook_autodiscover_gives_settings_that_work(site):
@@ -220,7 +129,7 @@ def test_outlook_autodiscover_gives_settings_that_work(site):
     assert headers["content-type"].startswith("application/xml"), headers
     # The static answer: the address the request carried is not in it.
     assert user.encode() not in body
-    protocols = _pox_protocols(body)
+    protocols = pox_protocols(body)
     imap, smtp = protocols["IMAP"], protocols["SMTP"]
     assert (imap["Server"], imap["Port"], imap["SSL"], imap["SPA"]) == (TLS_NAME, "993", "on", "off")
     assert (smtp["Server"], smtp["Port"], smtp["SSL"], smtp["AuthRequired"]) == (TLS_NAME, "465", "on", "on")
@@ -245,7 +154,7 @@ def test_outlook_autodiscover_v2_json_points_at_the_pox_answer(site):
     url = urllib.parse.urlsplit(answer["Url"])
     assert url.scheme == "https" and url.path.lower() == "/autodiscover/autodiscover.xml", answer
     status, _, pox = _outlook_post(site, url.hostname, user, url.path)
-    assert status == 200 and "IMAP" in _pox_protocols(pox)
+    assert status == 200 and "IMAP" in pox_protocols(pox)
     # Protocols we do not offer (ActiveSync, EWS): a clean 400, the input not echoed.
     status, _, body = https(site, "autodiscover." + DOMAIN,
                             "/autodiscover/autodiscover.json/v1.0/%s?Protocol=ActiveSync%%3Cb%%3E" % user)
@@ -339,7 +248,7 @@ def test_hostile_autodiscover_bodies_get_a_fixed_4xx_never_an_echo(site):
     only root and nginx's workers may open."""
     host = "autodiscover." + DOMAIN
     status, _, settings = _outlook_post(site, host, "alice@" + DOMAIN)
-    assert status == 200 and "IMAP" in _pox_protocols(settings)
+    assert status == 200 and "IMAP" in pox_protocols(settings)
     marker = "zq" + uuid.uuid4().hex
     ns = 'xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"'
     cases = [

@@ -11,7 +11,6 @@ port 80 of 127.0.0.1, where lego (started by emailng) answers.
 Every public TLS port is checked with `openssl s_client -showcerts`: the
 chain it presents, verified against the issuing root the test trusts
 (its own for files, pebble's from its management API for ACME)."""
-import hashlib
 import imaplib
 import json
 import os
@@ -21,20 +20,19 @@ import signal
 import smtplib
 import socket
 import ssl
-import subprocess
 import tempfile
 import time
-import urllib.request
 
 import pytest
 
+import cert_checks
+from cert_checks import der_file, digest, sh
 from conftest import log_tail, own_site
 from hibernation import wait_hibernated
 
 NAME = "mail.example.test"
 DNS_ADDR = "127.0.0.153"
 PEBBLE_DIR_URL = "https://127.0.0.1:14000/dir"
-PEBBLE_MGMT = "https://127.0.0.1:15000"
 
 # port -> s_client arguments (STARTTLS protocol or implicit TLS)
 PUBLIC_PORTS = {
@@ -75,26 +73,13 @@ def acme_tls(ca_bundle):
             "    ca_bundle: %s" % (PEBBLE_DIR_URL, ca_bundle))
 
 
-def sh(*argv, **kw):
-    cp = subprocess.run(list(argv), capture_output=True, text=True, **kw)
-    assert cp.returncode == 0, "%s -> %d\n%s%s" % (" ".join(argv), cp.returncode, cp.stdout, cp.stderr)
-    return cp.stdout
-
-
 # --- a PKI of the test's own ---------------------------------------------------
 
-class Pki:
+class Pki(cert_checks.Pki):
     """An own root, an intermediate, and leaves it signs (openssl(1))."""
 
     def __init__(self, root):
-        self.dir = root
-        self.root_key, self.root_crt = self.p("root.key"), self.p("root.crt")
-        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-           "-keyout", self.root_key, "-out", self.root_crt, "-days", "30", "-subj", "/CN=Test Admin Root",
-           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-        self.inter_key, self.inter_crt = self.p("inter.key"), self.p("inter.crt")
-        self._sign("inter", "/CN=Test Admin Intermediate", self.root_crt, self.root_key,
-                   "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        super().__init__(root, "Admin")
         # `openssl ca` for a certificate valid in the past only (expired).
         with open(self.p("ca.cnf"), "w") as f:
             f.write("[ca]\ndefault_ca = d\n[d]\ndatabase = {d}/index.txt\nnew_certs_dir = {d}\n"
@@ -104,23 +89,8 @@ class Pki:
         with open(self.p("serial"), "w") as f:
             f.write("1000\n")
 
-    def p(self, name):
-        return os.path.join(self.dir, name)
-
-    def _sign(self, name, subj, ca_crt, ca_key, ext):
-        key, csr, crt, extfile = (self.p(name + s) for s in (".key", ".csr", ".crt", ".ext"))
-        sh("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-           "-keyout", key, "-out", csr, "-subj", subj)
-        with open(extfile, "w") as f:
-            f.write(ext)
-        sh("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-           "-out", crt, "-days", "20", "-extfile", extfile)
-        return crt, key
-
     def leaf(self, name, dns=NAME):
-        ext = ("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-               "subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\n" % dns)
-        return self._sign(name, "/CN=%s" % dns, self.inter_crt, self.inter_key, ext)
+        return self.server_leaf(name, dns, ["DNS:" + dns, "DNS:localhost", "IP:127.0.0.1"])
 
     def expired_leaf(self, name):
         key, csr = self.p(name + ".key"), self.p(name + ".csr")
@@ -136,26 +106,9 @@ class Pki:
 
 # --- what the ports present ----------------------------------------------------
 
-PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----\n.*?-----END CERTIFICATE-----\n?", re.S)
-
-
-def der_list(pem_text):
-    return [ssl.PEM_cert_to_DER_cert(m.group(0)) for m in PEM_RE.finditer(pem_text)]
-
-
-def der_file(path):
-    with open(path) as f:
-        return der_list(f.read())
-
-
 def served(port, cafile):
     """(chain as DER list, verify return code) that port presents for NAME."""
-    cp = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", NAME,
-                         "-showcerts", "-CAfile", cafile, "-verify_hostname", NAME, *PUBLIC_PORTS[port]],
-                        input="", capture_output=True, text=True, timeout=30)
-    m = re.search(r"Verify return code: (\d+)", cp.stdout)
-    assert m, "s_client on %d gave no verify result:\n%s%s" % (port, cp.stdout, cp.stderr)
-    return der_list(cp.stdout), int(m.group(1))
+    return cert_checks.served("127.0.0.1", port, NAME, PUBLIC_PORTS[port], cafile)
 
 
 def assert_every_port_serves(chain, cafile):
@@ -164,11 +117,6 @@ def assert_every_port_serves(chain, cafile):
         assert got == chain, "port %d presents another chain (%d certificates, expected %d)" % (
             port, len(got), len(chain))
         assert verify == 0, "port %d: the chain does not verify against %s (code %d)" % (port, cafile, verify)
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest(), os.stat(path).st_mtime_ns
 
 
 # --- sessions opened before a reload -------------------------------------------
@@ -226,50 +174,17 @@ def master_pids(site):
 
 # --- pebble and its DNS ----------------------------------------------------------
 
-class Pebble:
+class Pebble(cert_checks.Pebble):
     """Debian's pebble on 127.0.0.1:14000 (ACME) and :15000 (management),
     HTTPS with a certificate of the test's CA; challenges on port 80; names
     resolved by nsd on DNS_ADDR."""
 
     def __init__(self, root, pki):
-        self.root = root
-        crt, key = pki._sign("pebble", "/CN=localhost", pki.root_crt, pki.root_key,
-                             "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-        self.ca_bundle = pki.root_crt
-        self.conf = os.path.join(root, "pebble.json")
-        with open(self.conf, "w") as f:
-            json.dump({"pebble": {"listenAddress": "127.0.0.1:14000", "managementListenAddress": "127.0.0.1:15000",
-                                  "certificate": crt, "privateKey": key, "httpPort": 80, "tlsPort": 5001,
-                                  "ocspResponderURL": "", "externalAccountBindingRequired": False}}, f)
-        self.proc = None
-
-    def start(self):
-        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
-        self.log = open(os.path.join(self.root, "pebble.log"), "a")
-        self.proc = subprocess.Popen(["pebble", "-config", self.conf, "-dnsserver", "%s:53" % DNS_ADDR],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        ctx = ssl.create_default_context(cafile=self.ca_bundle)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(PEBBLE_DIR_URL, context=ctx, timeout=2).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("pebble did not answer on %s" % PEBBLE_DIR_URL)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        self.proc = None
+        super().__init__(root, pki, "127.0.0.1", "/CN=localhost", ["DNS:localhost", "IP:127.0.0.1"], DNS_ADDR)
 
     def roots_pem(self):
         """Pebble's root and intermediate (they change at every start)."""
-        ctx = ssl.create_default_context(cafile=self.ca_bundle)
-        out = ""
-        for path in ("/roots/0", "/intermediates/0"):
-            out += urllib.request.urlopen(PEBBLE_MGMT + path, context=ctx, timeout=10).read().decode()
-        return out
+        return self.pem("/roots/0", "/intermediates/0")
 
 
 def start_nsd(root):

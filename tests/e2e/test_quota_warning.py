@@ -11,26 +11,14 @@ import os
 import time
 
 from conftest import imap_connect, imap_storage
+from quota_filler import NOTICE, append_filler, poll
 
 QUOTA = 1024 * 1024
 NOTICE_TIMEOUT = 30
 
 
-def _message(n, size):
-    head = ("From: carol@outside.test\r\nTo: someone@example.test\r\nSubject: filler %d\r\n"
-            "Message-ID: <filler-%d-%d@quota.test>\r\n\r\n" % (n, n, time.time_ns()))
-    line = "x" * 78 + "\r\n"
-    body = line * ((size - len(head)) // len(line))
-    return (head + body).encode()
-
-
 def _append(site, user, password, size, n):
-    m = imap_connect(site, user, password)
-    try:
-        typ, data = m.append("INBOX", None, None, _message(n, size))
-        assert typ == "OK", data
-    finally:
-        m.logout()
+    append_filler(lambda: imap_connect(site, user, password), size, n)
 
 
 def _notices(site, user, password):
@@ -40,7 +28,7 @@ def _notices(site, user, password):
         m.select("INBOX", readonly=True)
         out = {}
         for pct in (80, 95):
-            typ, data = m.search(None, "SUBJECT", '"Your mailbox is %d%% full"' % pct)
+            typ, data = m.search(None, "SUBJECT", '"%s"' % (NOTICE % pct))
             assert typ == "OK", data
             out[pct] = len(data[0].split())
         return out
@@ -49,12 +37,7 @@ def _notices(site, user, password):
 
 
 def _wait_notices(site, user, password, want):
-    deadline = time.monotonic() + NOTICE_TIMEOUT
-    while True:
-        got = _notices(site, user, password)
-        if got == want or time.monotonic() > deadline:
-            return got
-        time.sleep(0.3)
+    return poll(lambda: _notices(site, user, password), lambda got: got == want, NOTICE_TIMEOUT, 0.3)
 
 
 def test_notices_at_80_and_95_percent_once_per_crossing(site):

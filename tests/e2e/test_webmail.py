@@ -12,10 +12,8 @@ per-site des_key is in the state directory, not in the configuration.
 
 One browser for the module; each test logs in as its own fresh user."""
 
-import base64
 import glob
 import grp
-import hashlib
 import http.client
 import imaplib
 import os
@@ -26,42 +24,23 @@ import subprocess
 import time
 
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from conftest import (CLIENT_ADDR, EMAILNG, HOST, TLS_NAME, imap_connect, imap_find, make_message, msgid, smtp_send,
                       tls_context, wait_for_message)
 from test_sieve import _session as sieve_session
+from webmail_checks import change_password, chromium, passwd_dialogue, spam_lists, spki_pin, wait_for, wait_lists
 
 BASE = "https://%s/webmail/" % TLS_NAME
 WAIT = 30
 
 
-def _spki_pin(cert_path):
-    """base64(SHA-256(SubjectPublicKeyInfo)) of the site's HTTPS certificate:
-    Chromium trusts exactly that key (its own store knows no site CA)."""
-    pem = subprocess.run(["openssl", "x509", "-in", cert_path, "-pubkey", "-noout"],
-                         capture_output=True, check=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pem,
-                         capture_output=True, check=True).stdout
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
-
-
 @pytest.fixture(scope="module")
 def browser(site, tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,900",
-                "--host-resolver-rules=MAP %s %s" % (TLS_NAME, HOST),
-                "--ignore-certificate-errors-spki-list=" + _spki_pin(os.path.join(site.state, "tls", "server.crt")),
-                "--user-data-dir=" + str(tmp_path_factory.mktemp("chromium"))):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(WAIT)
+    with open(os.path.join(site.state, "tls", "server.crt"), "rb") as f:
+        pin = spki_pin(f.read())
+    driver = chromium(TLS_NAME, HOST, pin, str(tmp_path_factory.mktemp("chromium")), WAIT)
     try:
         yield driver
     finally:
@@ -69,11 +48,7 @@ def browser(site, tmp_path_factory):
 
 
 def _wait(driver, cond, what, timeout=WAIT):
-    try:
-        return WebDriverWait(driver, timeout).until(cond)
-    except TimeoutException:
-        raise AssertionError("browser: %s not within %ss; at %s\n%s" % (
-            what, timeout, driver.current_url, driver.page_source[:3000]))
+    return wait_for(driver, cond, what, timeout)
 
 
 def idle(driver):
@@ -302,21 +277,7 @@ def test_filter_and_vacation(site, browser, bob):
 
 def _passwd_dialogue(site, lines):
     """emailng-passwd's poppassd dialogue over its socket; returns its answers."""
-    path = os.path.join(site.state, "run", "mail", "roundcube", "passwd.sock")
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(20)
-    s.connect(path)
-    f = s.makefile("rb")
-    answers = [f.readline().decode().strip()]
-    try:
-        for line in lines:
-            s.sendall(line.encode() + b"\r\n")
-            answers.append(f.readline().decode().strip())
-            if not answers[-1].startswith(("2", "3")):
-                break
-    finally:
-        s.close()
-    return answers
+    return passwd_dialogue(os.path.join(site.state, "run", "mail", "roundcube", "passwd.sock"), lines)
 
 
 def _imap_login_ok(site, user, password):
@@ -344,13 +305,7 @@ def test_password_change(site, browser):
 
     new = "New-" + old
     assert login(browser, user, old)
-    browser.get(BASE + "?_task=settings&_action=plugin.password")
-    _wait(browser, lambda d: d.find_elements(By.NAME, "_curpasswd"), "the password form")
-    browser.find_element(By.NAME, "_curpasswd").send_keys(old)
-    browser.find_element(By.NAME, "_newpasswd").send_keys(new)
-    browser.find_element(By.NAME, "_confpasswd").send_keys(new)
-    browser.find_element(By.XPATH, "//button[normalize-space()='Save']").click()
-    _wait(browser, lambda d: "Successfully saved" in d.page_source, "the password saved")
+    change_password(browser, BASE, old, new, WAIT)
 
     # No waiting for Dovecot's auth cache: emailng-passwd flushed the user's entry.
     assert not _imap_login_ok(site, user, old), "the old password still works over IMAP"
@@ -420,20 +375,11 @@ def _mailbox_of(site, user, pw, mid, mailboxes):
 
 def _spam_lists(site, user):
     """`emailng user spam USER` (no change): {"allow": [...], "deny": [...]}."""
-    out = site.run("user", "spam", user, check=True).out
-    lists = {}
-    for line in out.splitlines():
-        label, _, rest = line.partition(": ")
-        if label in ("allow", "deny"):
-            lists[label] = [] if rest == "none" else rest.split(", ")
-    return lists
+    return spam_lists(site.run("user", "spam", user, check=True).out)
 
 
 def _wait_lists(site, user, want):
-    deadline = time.monotonic() + WAIT
-    while (got := _spam_lists(site, user)) != want:
-        assert time.monotonic() < deadline, "lists of %s: %r, expected %r" % (user, got, want)
-        time.sleep(0.5)
+    wait_lists(lambda: _spam_lists(site, user), user, want, WAIT)
 
 
 def test_junk_and_archive(site, browser):

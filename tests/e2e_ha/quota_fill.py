@@ -13,12 +13,10 @@ import os
 import re
 import ssl
 import subprocess
-import time
 
 from clients import netns
 from conftest import TLS_NAME, resolve
-
-NOTICE = "Your mailbox is %d%% full"
+from quota_filler import NOTICE, append_filler, poll
 
 
 def add_user(site, local, password, quota, *options):
@@ -35,20 +33,8 @@ def login(site, user, password):
     return m
 
 
-def filler(n, size):
-    head = ("From: carol@outside.test\r\nTo: someone@example.test\r\nSubject: filler %d\r\n"
-            "Message-ID: <filler-%d-%d@quota.test>\r\n\r\n" % (n, n, time.time_ns()))
-    line = "x" * 78 + "\r\n"
-    return (head + line * ((size - len(head)) // len(line))).encode()
-
-
 def append(site, user, password, size, n):
-    m = login(site, user, password)
-    try:
-        typ, data = m.append("INBOX", None, None, filler(n, size))
-        assert typ == "OK", data
-    finally:
-        m.logout()
+    append_filler(lambda: login(site, user, password), size, n)
 
 
 def storage_kib(site, user, password):
@@ -82,12 +68,8 @@ def notices(site, store, user):
 
 def wait_notices(site, stores, user, want, timeout=60):
     """Waits until every store shows want; returns {store: notices}."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = {s: notices(site, s, user) for s in stores}
-        if all(g == want for g in got.values()) or time.monotonic() > deadline:
-            return got
-        time.sleep(0.5)
+    return poll(lambda: {s: notices(site, s, user) for s in stores},
+                lambda got: all(g == want for g in got.values()), timeout, 0.5)
 
 
 def warning_log_lines(site, store, user):

@@ -11,18 +11,16 @@ relay the answer lists, on the port and socket type it gives, and the
 message arrives (counted by Message-ID). The small site's hostile-input
 tests (tests/e2e/test_autoconfig.py) cover the same static nginx files."""
 
-import http.client
-import imaplib
 import json
 import plistlib
-import poplib
-import smtplib
 import socket
 import ssl
 import urllib.parse
 import uuid
-import xml.etree.ElementTree as ET
 
+from autoconfig_answers import (OUTLOOK_HEADERS, OUTLOOK_REQUEST, TB_URL, https_request, imap_login, pop3_login,
+                                pox_protocols, thunderbird_servers)
+from autoconfig_answers import submit as submit_as_told
 from clients import assert_exactly_once, new_msgid, wait_delivered
 from conftest import DOMAIN, HOSTS, TLS_NAME, resolve
 
@@ -30,17 +28,6 @@ USER = "bob@" + DOMAIN
 PROXIES = sorted([HOSTS["proxy1"], HOSTS["proxy2"]])
 RELAY_NAMES = ["relay1." + DOMAIN, "relay2." + DOMAIN]
 DELIVERY_TIMEOUT = 150
-TB_URL = "/mail/config-v1.1.xml?emailaddress=%s"
-OUTLOOK_REQUEST = """<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
-  <Request>
-    <EMailAddress>%s</EMailAddress>
-    <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
-  </Request>
-</Autodiscover>
-"""
-POX_NS = {"a": "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006",
-          "o": "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"}
 
 
 def addresses(name):
@@ -52,6 +39,11 @@ def _context(site):
     return ssl.create_default_context(cafile=site.ca)
 
 
+def _connect_to(address):
+    """A connect(host, port) that opens the TCP connection to this one address of host."""
+    return lambda host, port: socket.create_connection((address, port), 30)
+
+
 def https_each(site, name, path, method="GET", body=None, headers=None):
     """The request to https://NAME/PATH at every address NAME has (each proxy),
     TLS verified for NAME; the one answer all of them gave: (status, headers, body)."""
@@ -59,15 +51,9 @@ def https_each(site, name, path, method="GET", body=None, headers=None):
     assert found == PROXIES, "%s: %s, expected the proxies %s" % (name, found, PROXIES)
     answers = []
     for address in found:
-        ctx = _context(site)
-        conn = http.client.HTTPSConnection(name, 443, timeout=30, context=ctx)
-        conn.sock = ctx.wrap_socket(socket.create_connection((address, 443), 30), server_hostname=name)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            answers.append((r.status, {k.lower(): v for k, v in r.getheaders() if k.lower() != "date"}, r.read()))
-        finally:
-            conn.close()
+        status, got_headers, got_body = https_request(_context(site), _connect_to(address), name, path, method,
+                                                      body, headers)
+        answers.append((status, {k: v for k, v in got_headers.items() if k != "date"}, got_body))
     assert all((a[0], a[2]) == (answers[0][0], answers[0][2]) for a in answers), \
         "the proxies answer %s differently: %r" % (path, [(a[0], a[2][:200]) for a in answers])
     return answers[0]
@@ -75,70 +61,28 @@ def https_each(site, name, path, method="GET", body=None, headers=None):
 
 # --- using the settings -------------------------------------------------------------
 
-def _tls_socket(site, host, address, port, implicit):
-    sock = socket.create_connection((address, port), 30)
-    return _context(site).wrap_socket(sock, server_hostname=host) if implicit else sock
-
-
 def imap_login_each(site, host, port, socket_type, user, password):
     """LOGIN and SELECT INBOX at every address of host, as told (port, socket type)."""
-    assert socket_type in ("SSL", "STARTTLS"), socket_type
-    implicit = socket_type == "SSL"
     found = addresses(host)
     assert found == PROXIES, (host, found)
     for address in found:
-        class Client(imaplib.IMAP4):
-            def _create_socket(self, timeout):
-                return _tls_socket(site, self.host, address, self.port, implicit)
-
-        m = Client(host, port, timeout=30)
-        try:
-            if not implicit:
-                m.starttls(ssl_context=_context(site))
-            assert m.login(user, password)[0] == "OK"
-            typ, data = m.select("INBOX")
-            assert typ == "OK", data
-        finally:
-            m.logout()
+        imap_login(_context(site), _connect_to(address), host, port, socket_type, user, password)
 
 
 def pop3_login_each(site, host, port, socket_type, user, password):
-    assert socket_type == "SSL", socket_type
     for address in addresses(host):
-        class Client(poplib.POP3):
-            def _create_socket(self, timeout):
-                return _tls_socket(site, self.host, address, self.port, True)
-
-        p = Client(host, port, timeout=30)
-        try:
-            p.user(user)
-            assert p.pass_(password).startswith(b"+OK")
-            p.stat()
-        finally:
-            p.quit()
+        pop3_login(_context(site), _connect_to(address), host, port, socket_type, user, password)
 
 
 def submit(site, host, port, socket_type, user, password):
     """A message to the user itself, sent as a client told (host, port, socket
     type) does: host looked up in the fabric's DNS. Returns its Message-ID."""
-    assert socket_type in ("SSL", "STARTTLS"), socket_type
-    implicit = socket_type == "SSL"
     [address] = addresses(host)         # a relay's own name: its one address
-
-    class Client(smtplib.SMTP):
-        def _get_socket(self, h, p, timeout):
-            return _tls_socket(site, h, address, p, implicit)
-
     mid = new_msgid("autoconfig")
     message = ("From: %s\r\nTo: %s\r\nSubject: auto-configured client %s:%d\r\nMessage-ID: %s\r\n\r\n"
                "body of %s\r\n" % (user, user, host, port, mid, mid))
-    with Client(host, port, local_hostname="laptop.outside.test", timeout=30) as s:
-        s.ehlo()
-        if not implicit:
-            s.starttls(context=_context(site))
-            s.ehlo()
-        s.login(user, password)
-        assert not s.sendmail(user, [user], message)
+    submit_as_told(_context(site), _connect_to(address), host, port, socket_type, user, password, user, message,
+                   "laptop.outside.test")
     return mid
 
 
@@ -147,20 +91,6 @@ def arrives(site, mids):
 
 
 # --- Thunderbird ----------------------------------------------------------------------
-
-def _thunderbird_servers(body):
-    root = ET.fromstring(body)
-    assert root.tag == "clientConfig" and root.get("version") == "1.1"
-    provider = root.find("emailProvider")
-    assert DOMAIN in [d.text for d in provider.findall("domain")]
-
-    def server(e):
-        return dict(type=e.get("type"), host=e.findtext("hostname"), port=int(e.findtext("port")),
-                    socket=e.findtext("socketType"), auth=e.findtext("authentication"),
-                    username=e.findtext("username"))
-    return ([server(e) for e in provider.findall("incomingServer")],
-            [server(e) for e in provider.findall("outgoingServer")])
-
 
 def test_thunderbird_autoconfig_from_both_proxies_works(ha):
     """Both proxies answer autoconfig.DOMAIN alike (and the well-known path); IMAP at the
@@ -172,7 +102,7 @@ def test_thunderbird_autoconfig_from_both_proxies_works(ha):
     assert https_each(ha, "autoconfig." + DOMAIN, "/.well-known/autoconfig/mail/config-v1.1.xml")[::2] == (200, body)
     assert USER.encode() not in body
 
-    incoming, outgoing = _thunderbird_servers(body)
+    incoming, outgoing = thunderbird_servers(body, DOMAIN)
     assert [(s["type"], s["host"], s["port"], s["socket"]) for s in incoming] == [
         ("imap", TLS_NAME, 993, "SSL"), ("imap", TLS_NAME, 143, "STARTTLS"), ("pop3", TLS_NAME, 995, "SSL")]
     assert [(s["host"], s["port"], s["socket"]) for s in outgoing] == \
@@ -191,18 +121,8 @@ def test_thunderbird_autoconfig_from_both_proxies_works(ha):
 
 # --- Outlook ------------------------------------------------------------------------
 
-def _pox_protocols(body):
-    root = ET.fromstring(body)
-    assert root.tag == "{%s}Autodiscover" % POX_NS["a"], root.tag
-    account = root.find("o:Response/o:Account", POX_NS)
-    assert account.findtext("o:AccountType", namespaces=POX_NS) == "email"
-    assert account.findtext("o:Action", namespaces=POX_NS) == "settings"
-    return {p.findtext("o:Type", namespaces=POX_NS): {e.tag.split("}")[1]: e.text for e in p}
-            for p in account.findall("o:Protocol", POX_NS)}
-
-
 def _outlook_post(site, name, path="/autodiscover/autodiscover.xml"):
-    return https_each(site, name, path, "POST", OUTLOOK_REQUEST % USER, {"Content-Type": "text/xml; charset=utf-8"})
+    return https_each(site, name, path, "POST", OUTLOOK_REQUEST % USER, OUTLOOK_HEADERS)
 
 
 def test_outlook_autodiscover_pox_and_v2_from_both_proxies_work(ha):
@@ -214,7 +134,7 @@ def test_outlook_autodiscover_pox_and_v2_from_both_proxies_work(ha):
     assert status == 200, body
     assert headers["content-type"].startswith("application/xml"), headers
     assert USER.encode() not in body
-    protocols = _pox_protocols(body)
+    protocols = pox_protocols(body)
     imap, smtp = protocols["IMAP"], protocols["SMTP"]
     assert (imap["Server"], imap["Port"], imap["SSL"], imap["SPA"]) == (TLS_NAME, "993", "on", "off")
     assert (smtp["Server"], smtp["Port"], smtp["SSL"], smtp["AuthRequired"]) == (RELAY_NAMES[0], "465", "on", "on")

@@ -17,30 +17,27 @@ it presents, verified against the root the test trusts. The internal hops
 keep the site CA: a login through a proxy reaches the store, and a
 message submitted at a relay (its SASL login at the proxies over IMAPS,
 which checks the site CA) is delivered."""
-import hashlib
 import imaplib
-import json
 import os
 import re
 import shutil
-import signal
 import smtplib
 import socket
 import ssl
 import subprocess
 import tempfile
 import time
-import urllib.request
 import uuid
 
 import pytest
 
+import cert_checks
+from cert_checks import der_file, digest, served
 from conftest import HOSTS, TLS_NAME
 
 CLIENT = "198.18.0.100"
 FABRIC_DNS = "198.18.0.53"
 PEBBLE_DIR_URL = "https://%s:14000/dir" % CLIENT
-PEBBLE_MGMT = "https://%s:15000" % CLIENT
 RELAY_NAMES = {"relay1": "relay1.example.test", "relay2": "relay2.example.test"}
 
 # port -> s_client arguments (STARTTLS protocol, or implicit TLS)
@@ -49,64 +46,14 @@ PROXY_PORTS = {143: ["-starttls", "imap"], 993: [], 110: ["-starttls", "pop3"], 
                4190: ["-starttls", "sieve"], 443: []}     # 443: nginx (tests/e2e/test_autoconfig.py)
 
 
-def sh(*argv):
-    cp = subprocess.run(list(argv), capture_output=True, text=True)
-    assert cp.returncode == 0, "%s -> %d\n%s%s" % (" ".join(argv), cp.returncode, cp.stdout, cp.stderr)
-    return cp.stdout
-
-
-class Pki:
+class Pki(cert_checks.Pki):
     """Root, intermediate, and leaves the intermediate signs (openssl(1))."""
 
     def __init__(self, folder):
-        self.dir = folder
-        self.root_key, self.root_crt = self.p("root.key"), self.p("root.crt")
-        sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-           "-keyout", self.root_key, "-out", self.root_crt, "-days", "30", "-subj", "/CN=Test HA Root",
-           "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-        self.inter_crt, self.inter_key = self.sign(
-            "inter", "/CN=Test HA Intermediate", self.root_crt, self.root_key,
-            "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n")
-
-    def p(self, name):
-        return os.path.join(self.dir, name)
-
-    def sign(self, name, subj, ca_crt, ca_key, ext):
-        key, csr, crt, extfile = (self.p(name + s) for s in (".key", ".csr", ".crt", ".ext"))
-        sh("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-           "-keyout", key, "-out", csr, "-subj", subj)
-        with open(extfile, "w") as f:
-            f.write(ext)
-        sh("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-           "-out", crt, "-days", "20", "-extfile", extfile)
-        return crt, key
+        super().__init__(folder, "HA")
 
     def leaf(self, name, dns_names):
-        ext = ("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-               "subjectAltName=%s\n" % ",".join("DNS:" + n for n in dns_names))
-        return self.sign(name, "/CN=%s" % dns_names[0], self.inter_crt, self.inter_key, ext)
-
-
-PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----\n.*?-----END CERTIFICATE-----\n?", re.S)
-
-
-def der_list(pem_text):
-    return [ssl.PEM_cert_to_DER_cert(m.group(0)) for m in PEM_RE.finditer(pem_text)]
-
-
-def der_file(path):
-    with open(path) as f:
-        return der_list(f.read())
-
-
-def served(address, port, name, starttls, cafile):
-    """(chain as DER list, verify return code) that address:port presents for name."""
-    cp = subprocess.run(["openssl", "s_client", "-connect", "%s:%d" % (address, port), "-servername", name,
-                         "-showcerts", "-CAfile", cafile, "-verify_hostname", name, *starttls],
-                        input="", capture_output=True, text=True, timeout=30)
-    m = re.search(r"Verify return code: (\d+)", cp.stdout)
-    assert m, "s_client on %s:%d gave no verify result:\n%s%s" % (address, port, cp.stdout, cp.stderr)
-    return der_list(cp.stdout), int(m.group(1))
+        return self.server_leaf(name, dns_names[0], ["DNS:" + n for n in dns_names])
 
 
 def public_endpoints():
@@ -122,11 +69,6 @@ def public_endpoints():
 def presented(cafile):
     """{(host, port): (chain, verify code)} for every public port."""
     return {(h, port): served(a, port, name, args, cafile) for h, a, port, name, args in public_endpoints()}
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest(), os.stat(path).st_mtime_ns
 
 
 def host_sections(output):
@@ -249,47 +191,18 @@ def submit_and_find(ha, relay, cafile):
 
 # ---- pebble in the client namespace ---------------------------------------------
 
-class Pebble:
+class Pebble(cert_checks.Pebble):
     """Debian's pebble on 198.18.0.100:14000 (ACME) and :15000 (management),
     HTTPS with a certificate of the test's root; challenges on port 80 of
-    the address the fabric's nsd gives for each name."""
+    the address the fabric's nsd gives for each name. Started at once."""
 
     def __init__(self, folder, pki):
-        self.folder = folder
-        crt, key = pki.sign("pebble", "/CN=%s" % CLIENT, pki.root_crt, pki.root_key,
-                            "subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n" % CLIENT)
-        self.ca_bundle = pki.root_crt
-        self.conf = os.path.join(folder, "pebble.json")
-        with open(self.conf, "w") as f:
-            json.dump({"pebble": {"listenAddress": "%s:14000" % CLIENT,
-                                  "managementListenAddress": "%s:15000" % CLIENT,
-                                  "certificate": crt, "privateKey": key, "httpPort": 80, "tlsPort": 5001,
-                                  "ocspResponderURL": "", "externalAccountBindingRequired": False}}, f)
-        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
-        self.log = open(os.path.join(folder, "pebble.log"), "a")
         # This process is in the client namespace: so is pebble.
-        self.proc = subprocess.Popen(["pebble", "-config", self.conf, "-dnsserver", "%s:53" % FABRIC_DNS],
-                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        ctx = ssl.create_default_context(cafile=self.ca_bundle)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(PEBBLE_DIR_URL, context=ctx, timeout=2).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError("pebble did not answer on %s" % PEBBLE_DIR_URL)
+        super().__init__(folder, pki, CLIENT, "/CN=%s" % CLIENT, ["IP:%s" % CLIENT], FABRIC_DNS)
+        self.start()
 
     def root_pem(self):
-        ctx = ssl.create_default_context(cafile=self.ca_bundle)
-        return urllib.request.urlopen(PEBBLE_MGMT + "/roots/0", context=ctx, timeout=10).read().decode()
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        self.proc = None
-        self.log.close()
+        return self.pem("/roots/0")
 
 
 # ---- the module's site ---------------------------------------------------------

@@ -20,28 +20,22 @@ emailng-junklist on the proxy checks over the doveadm protocol, on the
 active store of the user's pair, that the user has mail from the sender,
 and writes the list over LDAPS with the same CN=passwd identity."""
 
-import base64
-import hashlib
 import imaplib
 import os
 import re
 import smtplib
-import socket
 import ssl
 import stat
 import subprocess
 import time
 
 import pytest
-from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from clients import (HOSTS, LogMark, assert_exactly_once, imap_login, kill_host, message, mx_addresses, new_msgid,
                      restart, send_by_mx, tcp_open, wait_delivered)
 from conftest import EMAILNG, TLS_NAME
+from webmail_checks import change_password, chromium, passwd_dialogue, spam_lists, spki_pin, wait_for, wait_lists
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -49,35 +43,14 @@ WAIT = 60
 DELIVERY_TIMEOUT = 150
 
 
-def _spki_pin(address):
-    """The pin of the key a proxy's HTTPS serves (Chromium knows no site CA)."""
-    pem = ssl.get_server_certificate((address, 443)).encode()
-    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout"], input=pem, capture_output=True,
-                         check=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub, capture_output=True,
-                         check=True).stdout
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
-
-
 def _browser(proxy, profile):
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,900", "--host-resolver-rules=MAP %s %s" % (TLS_NAME, HOSTS[proxy]),
-                "--ignore-certificate-errors-spki-list=" + _spki_pin(HOSTS[proxy]),
-                "--user-data-dir=" + profile):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.set_page_load_timeout(WAIT)
-    return driver
+    """Chromium at proxy, trusting the key its HTTPS serves (Chromium knows no site CA)."""
+    pin = spki_pin(ssl.get_server_certificate((HOSTS[proxy], 443)).encode())
+    return chromium(TLS_NAME, HOSTS[proxy], pin, profile, WAIT)
 
 
 def _wait(driver, cond, what):
-    try:
-        return WebDriverWait(driver, WAIT).until(cond)
-    except TimeoutException:
-        raise AssertionError("browser: %s not within %ss; at %s\n%s" % (
-            what, WAIT, driver.current_url, driver.page_source[:3000]))
+    return wait_for(driver, cond, what, WAIT)
 
 
 def _login_and_read(driver, password, uid, msgid):
@@ -198,20 +171,7 @@ def test_webmail_sends_through_relay2_with_relay1_killed(ha, tmp_path):
 def _passwd_dialogue(site, proxy, lines):
     """emailng-passwd's poppassd dialogue over PROXY's socket (a path: reachable from any
     network namespace, as root); returns its answers."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(20)
-    s.connect(os.path.join(site.state, "run", proxy, "roundcube", "passwd.sock"))
-    f = s.makefile("rb")
-    answers = [f.readline().decode().strip()]
-    try:
-        for line in lines:
-            s.sendall(line.encode() + b"\r\n")
-            answers.append(f.readline().decode().strip())
-            if not answers[-1].startswith(("2", "3")):
-                break
-    finally:
-        s.close()
-    return answers
+    return passwd_dialogue(os.path.join(site.state, "run", proxy, "roundcube", "passwd.sock"), lines)
 
 
 def _imap_ok(site, proxy, user, password):
@@ -243,14 +203,7 @@ def _smtp_auth_ok(site, relay, user, password):
 
 
 def _change_in_browser(driver, current, new):
-    base = "https://%s/webmail/" % TLS_NAME
-    driver.get(base + "?_task=settings&_action=plugin.password")
-    _wait(driver, lambda d: d.find_elements(By.NAME, "_curpasswd"), "the password form")
-    driver.find_element(By.NAME, "_curpasswd").send_keys(current)
-    driver.find_element(By.NAME, "_newpasswd").send_keys(new)
-    driver.find_element(By.NAME, "_confpasswd").send_keys(new)
-    driver.find_element(By.XPATH, "//button[normalize-space()='Save']").click()
-    _wait(driver, lambda d: "Successfully saved" in d.page_source, "the password saved")
+    change_password(driver, "https://%s/webmail/" % TLS_NAME, current, new, WAIT)
 
 
 def test_password_change_through_proxy_webmail(ha, tmp_path):
@@ -315,19 +268,11 @@ JUNK_SENDER = "Junk.Sender@outside.test"
 
 def _spam_lists(site, user):
     """`emailng user spam USER`: {"allow": [...], "deny": [...]}."""
-    lists = {}
-    for line in site.emailng("user", "spam", user).stdout.splitlines():
-        label, _, rest = line.partition(": ")
-        if label in ("allow", "deny"):
-            lists[label] = [] if rest == "none" else rest.split(", ")
-    return lists
+    return spam_lists(site.emailng("user", "spam", user).stdout)
 
 
 def _wait_lists(site, user, want):
-    deadline = time.monotonic() + WAIT
-    while (got := _spam_lists(site, user)) != want:
-        assert time.monotonic() < deadline, "lists of %s: %r, expected %r" % (user, got, want)
-        time.sleep(0.5)
+    wait_lists(lambda: _spam_lists(site, user), user, want, WAIT)
 
 
 def _junk_report(site, proxy, verdict, user, sender):

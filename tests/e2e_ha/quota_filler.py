@@ -1,0 +1,1 @@
+../e2e/quota_filler.py
