@@ -1,13 +1,16 @@
 """`emailng deploy` refusing to go on (issue 12, bad input): hosts that do
 not accept the control host's key stop the run with every host named, and
-nothing is installed anywhere; without known host keys nothing starts."""
+nothing is installed anywhere; without known host keys nothing starts; a
+site file that puts a host at another host's address (relay1 and relay2
+swapped) stops the run naming both, and nothing changes on any host."""
 
 import os
+import shutil
 import subprocess
 
 import pytest
 
-from conftest import CONTROL, DATADIR, EMAILNG, HOSTS, _site_file
+from conftest import CONTROL, DATADIR, EMAILNG, HOSTS, PREFIX as DEPLOYED_PREFIX, _site_file, recap
 from hosts import HOSTS_SH, hosts_down, on_host
 
 PREFIX = "dpe"
@@ -57,3 +60,27 @@ def test_hosts_refusing_the_key_stop_the_run_with_nothing_installed(wrong_key_ho
     for host in HOSTS:
         assert on_host(PREFIX, host, "test", "-e", "/etc/emailng", check=False).returncode == 1, host
         assert on_host(PREFIX, host, "ls", "-A", "/var/lib/emailng").stdout == "", host
+
+
+def test_swapped_host_addresses_stop_the_run_naming_both_hosts(deployed, tmp_path):
+    # A control state of its own (the deployed site's stays as it is), with
+    # the same key and known host keys; the site file with relay1 and relay2
+    # at each other's address.
+    control = tmp_path / "control"
+    shutil.copytree(os.path.join(deployed.control, "ssh"), control / "ssh")
+    with open(deployed.site) as f:
+        text = f.read()
+    one, two = HOSTS["relay1"], HOSTS["relay2"]
+    assert one in text and two in text
+    text = text.replace(one, "@ONE@").replace(two, one).replace("@ONE@", two)
+    (tmp_path / "site.yaml").write_text(text)
+    cp = subprocess.run(["ip", "netns", "exec", DEPLOYED_PREFIX + "-control", EMAILNG, "--state", str(control),
+                         "--site", str(tmp_path / "site.yaml"), "deploy"], capture_output=True, text=True,
+                        timeout=600, env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    assert "relay1: the machine at %s calls itself relay2" % two in cp.stdout, cp.stdout
+    assert "relay2: the machine at %s calls itself relay1" % one in cp.stdout, cp.stdout
+    # Every host stopped in the first play: nothing changed anywhere.
+    counts = recap(cp.stdout)
+    assert set(counts) == set(HOSTS), counts
+    assert all(changed == 0 for _, changed, _, _ in counts.values()), counts
