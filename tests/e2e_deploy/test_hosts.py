@@ -14,7 +14,11 @@ import pytest
 
 from hosts import HOSTS_SH, alive, hosts_down, ssh_argv
 
-PREFIX = "dph"
+# Hosts of their own; beside another run (EMAILNG_DEPLOY_PREFIX set) their
+# names follow its prefix.
+_BASE = os.environ.get("EMAILNG_DEPLOY_PREFIX")
+PREFIX = _BASE + "h" if _BASE else "dph"
+SCRATCH = _BASE + "x" if _BASE else "dpx"
 ADDRS = {"h1": "198.18.0.231", "h2": "198.18.0.232"}
 CONTROL = "198.18.0.235"
 
@@ -60,13 +64,13 @@ def test_host_files_are_private(fabric):
 
 def test_down_leaves_nothing(tmp_path):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")], check=True)
-    subprocess.run([HOSTS_SH, "up", "dpx", str(tmp_path / "hosts"), "--authorized-key", str(tmp_path / "k.pub"),
+    subprocess.run([HOSTS_SH, "up", SCRATCH, str(tmp_path / "hosts"), "--authorized-key", str(tmp_path / "k.pub"),
                     "--known-hosts", str(tmp_path / "kh"), "x1=198.18.0.239"],
                    check=True, capture_output=True, timeout=120)
     pid = int((tmp_path / "hosts" / "x1" / "run" / "sshd.pid").read_text())
     assert os.path.exists("/proc/%d" % pid)
-    hosts_down("dpx")
+    hosts_down(SCRATCH)
     assert not alive(pid)
-    assert not os.path.exists("/run/emailng-hosts/dpx-x1.mnt")
-    assert "dpx-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not os.path.exists("/run/emailng-hosts/%s-x1.mnt" % SCRATCH)
+    assert SCRATCH + "-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert not (tmp_path / "hosts" / "x1").exists()

@@ -11,55 +11,20 @@ package upgrade is switched off here (group_vars: emailng_upgrade_packages)
 and the builds go to a folder private to each host (emailng_builds_dir).
 Runs last in this folder: it leaves store1 drained."""
 
-import collections
-import imaplib
 import json
 import os
 import re
-import shutil
 import smtplib
-import ssl
 import subprocess
-import threading
 import time
 import uuid
 
 from conftest import DATADIR, EMAILNG, HOSTS, PREFIX, in_netns, recap
+from deploysite import BUILDS_DIR, DOMAIN, ImapLoad, MxLoad
 
-DOMAIN = "example.test"
 USER = "alice@" + DOMAIN
-BUILDS_DIR = "/var/lib/emailng/builds"
 ROLL_ORDER = ["dir1", "store1", "store2", "proxy1", "proxy2", "relay1", "relay2"]
-
-
-def _password(deployed, address):
-    out = deployed.on("dir1", "cat", "/var/lib/emailng/secrets/demo-passwords").stdout
-    return dict(line.split() for line in out.splitlines())[address]
-
-
-def _make_build(deployed, name, broken=None):
-    """A build folder: this build's programs under another name; `broken`
-    names a program replaced by one that fails at once."""
-    src = os.path.dirname(os.path.abspath(EMAILNG))
-    dst = os.path.join(deployed.root, name)
-    os.makedirs(dst, exist_ok=True)
-    for entry in sorted(os.listdir(src)):
-        path = os.path.join(src, entry)
-        if entry.startswith("emailng") and os.path.isfile(path) and os.access(path, os.X_OK):
-            shutil.copy2(path, os.path.join(dst, entry))
-    if broken:
-        with open(os.path.join(dst, broken), "w") as f:
-            f.write("#!/bin/sh\necho 'a broken build' >&2\nexit 1\n")
-        os.chmod(os.path.join(dst, broken), 0o755)
-    return dst
-
-
-def _group_vars(deployed):
-    folder = os.path.join(deployed.control, "ansible", "group_vars")
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "all.yml"), "w") as f:
-        f.write("---\n# tests/e2e_deploy/test_upgrade.py: the test hosts share /usr and dpkg's database\n"
-                "emailng_upgrade_packages: false\nemailng_builds_dir: %s\n" % BUILDS_DIR)
+WHY = "tests/e2e_deploy/test_upgrade.py"
 
 
 def _services(deployed):
@@ -77,109 +42,6 @@ def _services(deployed):
 
 def _ours(exe):
     return os.path.basename(exe.replace(" (deleted)", "")).startswith("emailng")
-
-
-class MxLoad(threading.Thread):
-    """A message to USER every 0.2 s through relay1 or relay2 (alternating
-    first choice; the other when one refuses), as a sending MTA with the
-    site's two MX does."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.stop = threading.Event()
-        self.accepted = []
-        self.failures = []
-
-    def run(self):
-        relays = [HOSTS["relay1"], HOSTS["relay2"]]
-        with in_netns(PREFIX + "-client"):
-            n = 0
-            while not self.stop.is_set():
-                message_id = "<%s@outside.test>" % uuid.uuid4()
-                message = ("From: sender@outside.test\r\nTo: %s\r\nSubject: roll %d\r\nMessage-ID: %s\r\n\r\n"
-                           "sent during the rolling upgrade\r\n" % (USER, n, message_id))
-                errors = []
-                for relay in relays[n % 2:] + relays[:n % 2]:
-                    try:
-                        with smtplib.SMTP(relay, 25, timeout=30) as s:
-                            s.ehlo("client.outside.test")
-                            s.sendmail("sender@outside.test", [USER], message)
-                        self.accepted.append(message_id)
-                        errors = None
-                        break
-                    except (OSError, smtplib.SMTPException) as e:
-                        errors.append("%s: %r" % (relay, e))
-                if errors:
-                    self.failures.append((time.time(), errors))
-                n += 1
-                self.stop.wait(0.2)
-
-
-class ImapLoad(threading.Thread):
-    """An IMAP login and SELECT every 0.5 s through proxy1, or proxy2 when
-    proxy1 refuses; records the attempts where neither answered and the
-    longest time between two good logins."""
-
-    def __init__(self, ca, password):
-        super().__init__(daemon=True)
-        self.ca = ca
-        self.password = password
-        self.stop = threading.Event()
-        self.good = 0
-        self.failures = []
-        self.longest_gap = 0.0
-
-    def _login(self, address):
-        ctx = ssl.create_default_context(cafile=self.ca)
-        m = imaplib.IMAP4_SSL(address, 993, ssl_context=ctx, timeout=20)
-        try:
-            m.login(USER, self.password)
-            typ, _ = m.select("INBOX", readonly=True)
-            assert typ == "OK"
-        finally:
-            try:
-                m.logout()
-            except Exception:
-                pass
-
-    def run(self):
-        with in_netns(PREFIX + "-client"):
-            last_good = time.monotonic()
-            while not self.stop.is_set():
-                errors = []
-                for proxy in ("proxy1", "proxy2"):
-                    try:
-                        self._login(HOSTS[proxy])
-                        now = time.monotonic()
-                        self.longest_gap = max(self.longest_gap, now - last_good)
-                        last_good = now
-                        self.good += 1
-                        errors = None
-                        break
-                    except Exception as e:       # any failure: the next proxy, as a client does
-                        errors.append("%s: %r" % (proxy, e))
-                if errors:
-                    self.failures.append((time.time(), errors))
-                self.stop.wait(0.5)
-
-
-def _message_ids(deployed, password):
-    ctx = ssl.create_default_context(cafile=deployed.ca)
-    with in_netns(PREFIX + "-client"):
-        m = imaplib.IMAP4_SSL(HOSTS["proxy1"], 993, ssl_context=ctx, timeout=30)
-        try:
-            m.login(USER, password)
-            m.select("INBOX", readonly=True)
-            typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
-            ids = collections.Counter()
-            for item in data if typ == "OK" else []:
-                if isinstance(item, tuple):
-                    found = re.search(rb"<[^>]+>", item[1])
-                    if found:
-                        ids[found.group(0).decode()] += 1
-            return ids
-        finally:
-            m.logout()
 
 
 def _record(deployed, host):
@@ -208,11 +70,11 @@ def test_upgrade_playbook_is_lint_clean(deployed):
 
 
 def test_rolling_upgrade_under_mail_rolls_every_host_and_loses_nothing(deployed):
-    _group_vars(deployed)
-    build = _make_build(deployed, "emailng-next")
-    password = _password(deployed, USER)
+    deployed.upgrade_group_vars(WHY)
+    build = deployed.make_build("emailng-next")
+    password = deployed.password(USER)
     before = _services(deployed)
-    mx, imap = MxLoad(), ImapLoad(deployed.ca, password)
+    mx, imap = MxLoad(PREFIX, USER), ImapLoad(PREFIX, deployed.ca, USER, password)
     mx.start()
     imap.start()
     time.sleep(3)
@@ -265,14 +127,13 @@ def test_rolling_upgrade_under_mail_rolls_every_host_and_loses_nothing(deployed)
     assert mx.failures == [], mx.failures[:5]
     assert len(mx.accepted) > 50
     deadline = time.monotonic() + 180
-    ids = collections.Counter()
     while time.monotonic() < deadline:
-        ids = _message_ids(deployed, password)
+        ids = deployed.imap_message_ids(USER, password)
         if all(ids[i] >= 1 for i in mx.accepted):
             break
         time.sleep(2)
     time.sleep(3)              # a duplicate would follow within moments
-    ids = _message_ids(deployed, password)
+    ids = deployed.imap_message_ids(USER, password)
     missing = [i for i in mx.accepted if ids[i] == 0]
     twice = [i for i in mx.accepted if ids[i] > 1]
     assert (missing, twice) == ([], []), (len(missing), len(twice))
@@ -292,8 +153,8 @@ def test_failing_host_stops_the_roll_there_drained(deployed):
     """A build whose emailng-syncwatch (a store's daemon) fails: dir1 is
     rolled, store1 fails its `up` and stays drained, nothing after it is
     touched, the others serve, the control host's status says so."""
-    _group_vars(deployed)
-    build = _make_build(deployed, "emailng-broken", broken="emailng-syncwatch")
+    deployed.upgrade_group_vars(WHY)
+    build = deployed.make_build("emailng-broken", broken="emailng-syncwatch")
     before = _services(deployed)
     cp, elapsed = deployed.deploy("--upgrade", "--build", build)
     assert cp.returncode == 1, cp.stdout[-6000:] + cp.stderr
@@ -322,16 +183,16 @@ def test_failing_host_stops_the_roll_there_drained(deployed):
     assert after == {k: v[0] for k, v in before.items() if k[0] in later}
 
     # The others serve: mail by MX reaches the INBOX through store2.
-    password = _password(deployed, USER)
+    password = deployed.password(USER)
     message_id = "<%s@outside.test>" % uuid.uuid4()
     with in_netns(PREFIX + "-client"):
         with smtplib.SMTP(HOSTS["relay1"], 25, timeout=60) as s:
             s.sendmail("sender@outside.test", [USER], "From: sender@outside.test\r\nTo: %s\r\nMessage-ID: %s\r\n"
                        "Subject: after a stopped roll\r\n\r\nstill served\r\n" % (USER, message_id))
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _message_ids(deployed, password)[message_id] == 0:
+    while time.monotonic() < deadline and deployed.imap_message_ids(USER, password)[message_id] == 0:
         time.sleep(1)
-    assert _message_ids(deployed, password)[message_id] == 1
+    assert deployed.imap_message_ids(USER, password)[message_id] == 1
 
     # The control host's status shows the stopped roll.
     status = _control_status(deployed)
