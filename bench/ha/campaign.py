@@ -101,17 +101,16 @@ DEPLOY = os.path.join(REPO, "tests", "e2e_deploy")
 ha_conftest = _load("ha_conftest", os.path.join(HA, "conftest.py"))
 clients = _load("clients", os.path.join(HA, "clients.py"), ha_conftest)
 fault_campaign = _load("fault_campaign", os.path.join(HA, "test_fault_campaign.py"), ha_conftest)
-deploy_conftest = _load("deploy_conftest", os.path.join(DEPLOY, "conftest.py"))
-upgrade = _load("deploy_upgrade", os.path.join(DEPLOY, "test_upgrade.py"), deploy_conftest)
+deploysite = _load("deploysite", os.path.join(DEPLOY, "deploysite.py"))
 
-PREFIX = deploy_conftest.PREFIX
-HOSTS = deploy_conftest.HOSTS
+PREFIX = os.environ["EMAILNG_DEPLOY_PREFIX"]
+HOSTS = deploysite.HOSTS
 ALICE = fault_campaign.ALICE
 BOB = fault_campaign.BOB
 RELAYS = ("relay1", "relay2")
 STORES = ("store1", "store2")
 MTAS = ("relay1", "relay2", "store1", "store2")
-HOST_STATE = deploy_conftest.HOST_STATE
+HOST_STATE = deploysite.HOST_STATE
 MX_BACKOFF = 1.0
 SUBMISSION_BACKOFF = 6.0
 # The bench's site: examples/ha-site.yaml as tests/e2e_deploy deploys it,
@@ -124,14 +123,6 @@ NO_SEND_LIMITS = (
     "    user: {msgs_per_hour: 0, rcpts_per_day: 0}\n"
     "    client: {msgs_per_hour: 0, rcpts_per_day: 0}\n")
 
-
-def _site_file(path, _tests_site_file=deploy_conftest._site_file):
-    _tests_site_file(path)
-    with open(path, "a") as f:
-        f.write(NO_SEND_LIMITS)
-
-
-deploy_conftest._site_file = _site_file
 
 
 class Site:
@@ -146,7 +137,7 @@ class Site:
 
     def password(self, address):
         if address not in self._passwords:
-            self._passwords[address] = upgrade._password(self.deployed, address)
+            self._passwords[address] = self.deployed.password(address)
         return self._passwords[address]
 
 
@@ -159,11 +150,11 @@ DNS_HOST = "dir1"                   # a host whose rendered etc/fabric-dns serve
 def internet_dns(deployed):
     """The site's public DNS (MX, mail.example.test ...) at fabric.dns, as
     `emailng up` runs it on one machine: nsd with the configuration the
-    deploy rendered (etc/fabric-dns), in a network namespace "dns" added
-    to the hosts' fabric. tests/e2e_deploy has no DNS (it sends to the
-    relays by address); the relays' SASL at the proxies needs
-    mail.example.test (their imapc passdb), so submission does."""
-    clients.fabric(Site(deployed), "add", "dns=" + deploy_conftest.FABRIC_DNS)
+    deploy rendered (etc/fabric-dns), in the fabric's network-only host
+    "dns" (deploysite.bring_up makes it). The relays' SASL at the proxies
+    needs mail.example.test (their imapc passdb), so submission does.
+    (tests/e2e_deploy/deployed_site.start_dns does the same for the tests
+    with a render on the control host.)"""
     deployed.on(DNS_HOST, "mkdir", "-p", HOST_STATE + "/log/fabric-dns", HOST_STATE + "/run/fabric-dns")
     subprocess.run(["nsenter", "--mount=/run/emailng-hosts/%s-%s.mnt" % (PREFIX, DNS_HOST),
                     "--net=/run/netns/%s-dns" % PREFIX, "/usr/sbin/nsd", "-c",
@@ -302,7 +293,7 @@ class Sender(fault_campaign.Sender):
     """The test's Sender, from the client host (the internet)."""
 
     def run(self):
-        with deploy_conftest.in_netns(PREFIX + "-client"):
+        with deploysite.in_netns(PREFIX + "-client"):
             super().run()
 
 
@@ -409,8 +400,8 @@ def schedule(deployed, site, notes, hold, log):
         time.sleep(hold)
 
     notes.start("rolling upgrade")
-    upgrade._group_vars(deployed)
-    build = upgrade._make_build(deployed, "emailng-next")
+    deployed.upgrade_group_vars("bench/ha/campaign.py")
+    build = deployed.make_build("emailng-next")
     try:
         cp, elapsed = deployed.deploy("--upgrade", "--build", build)
     except subprocess.TimeoutExpired as e:
@@ -418,7 +409,7 @@ def schedule(deployed, site, notes, hold, log):
         notes.event("upgrade timed out", repr(e))
         notes.start("after the upgrade")
         return
-    hosts = deploy_conftest.recap(cp.stdout)
+    hosts = deploysite.recap(cp.stdout)
     failed = sorted(h for h, r in hosts.items() if r[2] or r[3])
     log.append("rolling upgrade of %d hosts: exit %d in %.0f s%s" % (len(HOSTS), cp.returncode, elapsed,
                                                                     ", failed: %s" % failed if failed else ""))
@@ -596,7 +587,14 @@ def main():
     args = ap.parse_args()
     if args.keep:
         os.environ["EMAILNG_E2E_KEEP"] = "1"
-    fixture = contextlib.contextmanager(deploy_conftest.deployed.__wrapped__)
+    @contextlib.contextmanager
+    def fixture():
+        d = deploysite.bring_up(PREFIX, site_extra=NO_SEND_LIMITS)
+        try:
+            d.deploy()
+            yield d
+        finally:
+            deploysite.tear_down(d, keep=args.keep)
     deploy_started = time.time()
     with contextlib.ExitStack() as stack:
         deployed = stack.enter_context(fixture())
