@@ -382,6 +382,16 @@ int cmd_deploy(const struct options *o, int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *state = o->state_dir;
+    /* ssh's connection sockets are STATE/ansible/cp/HASH10.RANDOM16, and a
+     * Unix socket's name holds 107 bytes: a longer STATE would make every
+     * host "unreachable" with a message about the socket, not the cause. */
+    enum { STATE_PATH_MAX_FOR_SSH = 107 - (int)sizeof("/ansible/cp/0123456789.0123456789abcdef") + 1 };
+    if (strlen(state) > STATE_PATH_MAX_FOR_SSH) {
+        fprintf(stderr, "emailng: deploy: the state folder's path %s is %zu characters long; ssh's connection "
+                "sockets below it need it to be at most %d: use a shorter --state\n", state, strlen(state),
+                STATE_PATH_MAX_FOR_SSH);
+        return EXIT_USAGE;
+    }
     buf err = BUF_INIT;
     int rc = fs_ensure_dir(state, NULL, NULL, 0755, &err);
     if (rc == 0)

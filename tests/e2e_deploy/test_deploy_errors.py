@@ -5,8 +5,10 @@ site file that puts a host at another host's address (relay1 and relay2
 swapped) stops the run naming both, and nothing changes on any host."""
 
 import os
+import pathlib
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -64,10 +66,13 @@ def test_hosts_refusing_the_key_stop_the_run_with_nothing_installed(wrong_key_ho
         assert on_host(PREFIX, host, "ls", "-A", "/var/lib/emailng").stdout == "", host
 
 
-def test_swapped_host_addresses_stop_the_run_naming_both_hosts(deployed, tmp_path):
+def test_swapped_host_addresses_stop_the_run_naming_both_hosts(deployed):
     # A control state of its own (the deployed site's stays as it is), with
     # the same key and known host keys; the site file with relay1 and relay2
-    # at each other's address.
+    # at each other's address. A short folder: ssh's ControlPath socket
+    # below STATE/ansible/cp must fit a Unix socket name (108 bytes), and
+    # pytest's tmp_path can be longer than that allows.
+    tmp_path = pathlib.Path(tempfile.mkdtemp(prefix="emailng-swap-"))
     control = tmp_path / "control"
     shutil.copytree(os.path.join(deployed.control, "ssh"), control / "ssh")
     with open(deployed.site) as f:
@@ -86,3 +91,16 @@ def test_swapped_host_addresses_stop_the_run_naming_both_hosts(deployed, tmp_pat
     counts = recap(cp.stdout)
     assert set(counts) == set(HOSTS), counts
     assert all(changed == 0 for _, changed, _, _ in counts.values()), counts
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_a_state_path_too_long_for_ssh_sockets_is_refused_before_anything(tmp_path):
+    # ssh's connection sockets live below STATE/ansible/cp; a Unix socket's
+    # name has 107 bytes. Said at once, before a key or a folder is made.
+    state = str(tmp_path / ("s" * max(1, 69 - len(str(tmp_path)) - 1)))
+    assert len(state) == 69
+    cp = subprocess.run([EMAILNG, "--state", state, "--site", str(tmp_path / "absent.yaml"), "deploy"],
+                        capture_output=True, text=True, timeout=60, env=dict(os.environ, EMAILNG_DATADIR=DATADIR))
+    assert cp.returncode == 2, cp.stderr
+    assert "is 69 characters long" in cp.stderr and "at most 68: use a shorter --state" in cp.stderr, cp.stderr
+    assert not os.path.exists(state)
