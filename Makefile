@@ -223,13 +223,16 @@ else
 endif
 
 .PHONY: test-lane-a test-lane-b
+# -j1: a lane runs its suites one after the other, in this order (without
+# it the lanes' make would share the jobserver and, once a lane ends, run
+# two suites of the other lane at once).
 test-lane-a:
 	@echo "== lane A: $(TEST_LANE_A)"
-	$(MAKE) $(TEST_LANE_A)
+	$(MAKE) -j1 $(TEST_LANE_A)
 	@echo "== lane A passed"
 test-lane-b:
 	@echo "== lane B: $(TEST_LANE_B)"
-	$(MAKE) $(TEST_LANE_B)
+	$(MAKE) -j1 $(TEST_LANE_B)
 	@echo "== lane B passed"
 
 clean:

@@ -265,6 +265,16 @@ static long read_kb_field(long pid, const char *file, const char *field)
     return kb;
 }
 
+int process_in_our_network_namespace(long pid)
+{
+    struct stat ours, theirs;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/ns/net", pid);
+    if (stat("/proc/self/ns/net", &ours) != 0 || stat(path, &theirs) != 0)
+        return 0;
+    return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
 int process_stat_start(long pid, long *ppid, unsigned long long *start)
 {
     char path[64];

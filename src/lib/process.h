@@ -52,6 +52,12 @@ struct process_entry {
 int process_pids(long **pids, size_t *n);
 int process_table(struct process_entry **table, size_t *n);
 
+/* 1 if pid is in this process's network namespace, 0 if in another one
+ * (or gone). On one machine that holds several hosts (the test fabric, a
+ * machine with several sites) a process title such as a Dovecot
+ * instance's names can be another host's too; its namespace cannot. */
+int process_in_our_network_namespace(long pid);
+
 /* Memory of pid and all its descendants, in KiB: resident (RSS, shared
  * pages counted in every process) and proportional (PSS, shared pages
  * split among the processes sharing them: what the tree really costs). */

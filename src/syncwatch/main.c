@@ -251,6 +251,10 @@ static void round_once(const struct options *o, const char *secret)
             continue;                   /* gone, or a title too long to be Dovecot's */
         if (!stall_parse_title(title.data ? title.data : "", title.len, o->prefix, &t))
             continue;
+        /* Only our host's: another host on this machine (the test fabric,
+         * a site deployed twice) can have a Dovecot of the same name. */
+        if (!process_in_our_network_namespace(pid))
+            continue;
         long ppid;
         unsigned long long start;
         if (process_stat_start(pid, &ppid, &start) != 0 || ticks <= 0)

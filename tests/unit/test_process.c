@@ -6,6 +6,7 @@
  * program's own symbols come before libc's); they call the real ones
  * unless a test asks for a failure. */
 #include <dirent.h>
+#include <sched.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -251,9 +252,38 @@ static void test_run_attached(void **state)
     buf_free(&err);
 }
 
+/* A child in a network namespace of its own is another host's; we and a
+ * plain child are ours; a pid that is gone is no one's. (Root: unshare.) */
+static void test_network_namespace_tells_hosts_apart(void **state)
+{
+    (void)state;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t other = fork();
+    assert_true(other >= 0);
+    if (other == 0) {
+        char ok = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    assert_int_equal(read(ready[0], &ok, 1), 1);
+    assert_int_equal(ok, 'y');
+    assert_int_equal(process_in_our_network_namespace(getpid()), 1);
+    assert_int_equal(process_in_our_network_namespace(other), 0);
+    kill(other, SIGKILL);
+    waitpid(other, NULL, 0);
+    assert_int_equal(process_in_our_network_namespace(other), 0);
+    close(ready[0]);
+    close(ready[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_network_namespace_tells_hosts_apart, reset),
         cmocka_unit_test_setup(test_run_collects_output_and_status, reset),
         cmocka_unit_test_setup(test_failed_fork_leaks_no_descriptor, reset),
         cmocka_unit_test_setup(test_run_waits_again_after_a_signal, reset),
