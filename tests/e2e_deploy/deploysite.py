@@ -273,6 +273,8 @@ class MxLoad(threading.Thread):
     `times`: when each was taken (monotonic); `failures`: (time, errors)
     of the messages neither relay took."""
 
+    id_domain = "outside.test"          # of the Message-IDs
+
     def __init__(self, prefix, user, interval=0.2):
         super().__init__(daemon=True)
         self.prefix = prefix
@@ -283,20 +285,26 @@ class MxLoad(threading.Thread):
         self.times = []
         self.failures = []
 
+    def _message(self, n, message_id):
+        return ("From: sender@outside.test\r\nTo: %s\r\nSubject: roll %d\r\nMessage-ID: %s\r\n\r\n"
+                "sent during the rolling upgrade\r\n" % (self.user, n, message_id))
+
+    def _send(self, relay, n, message):
+        with smtplib.SMTP(relay, 25, timeout=30) as s:
+            s.ehlo("client.outside.test")
+            s.sendmail("sender@outside.test", [self.user], message)
+
     def run(self):
         relays = [HOSTS["relay1"], HOSTS["relay2"]]
         with in_netns(self.prefix + "-client"):
             n = 0
             while not self.stop.is_set():
-                message_id = "<%s@outside.test>" % uuid.uuid4()
-                message = ("From: sender@outside.test\r\nTo: %s\r\nSubject: roll %d\r\nMessage-ID: %s\r\n\r\n"
-                           "sent during the rolling upgrade\r\n" % (self.user, n, message_id))
+                message_id = "<%s@%s>" % (uuid.uuid4(), self.id_domain)
+                message = self._message(n, message_id)
                 errors = []
                 for relay in relays[n % 2:] + relays[:n % 2]:
                     try:
-                        with smtplib.SMTP(relay, 25, timeout=30) as s:
-                            s.ehlo("client.outside.test")
-                            s.sendmail("sender@outside.test", [self.user], message)
+                        self._send(relay, n, message)
                         self.accepted.append(message_id)
                         self.times.append(time.monotonic())
                         errors = None
@@ -363,48 +371,31 @@ class ImapLoad(threading.Thread):
                 self.stop.wait(self.interval)
 
 
-class SubmissionLoad(threading.Thread):
+class SubmissionLoad(MxLoad):
     """A message from LOGIN to TO every INTERVAL s on 587 (STARTTLS, the
     site CA checked, SASL), relay1 or relay2 first in turn, the other when
-    one refuses; the client address cycles through SUBMISSION_SOURCES."""
+    one refuses (MxLoad's loop, its accepted, times and failures); the
+    client address cycles through SUBMISSION_SOURCES (add_submission_sources)."""
+
+    id_domain = "submission.test"
 
     def __init__(self, prefix, ca, login, password, to, interval=0.5):
-        super().__init__(daemon=True)
-        self.prefix, self.ca, self.login, self.password, self.to = prefix, ca, login, password, to
-        self.interval = interval
-        self.stop = threading.Event()
-        self.accepted = []
-        self.times = []
-        self.failures = []
+        super().__init__(prefix, to, interval)
+        self.ca, self.login, self.password = ca, login, password
+        self.ctx = ssl.create_default_context(cafile=ca)
 
-    def run(self):
-        relays = [HOSTS["relay1"], HOSTS["relay2"]]
-        ctx = ssl.create_default_context(cafile=self.ca)
-        with in_netns(self.prefix + "-client"):
-            n = 0
-            while not self.stop.is_set():
-                message_id = "<%s@submission.test>" % uuid.uuid4()
-                message = ("From: %s\r\nTo: %s\r\nSubject: submitted %d\r\nMessage-ID: %s\r\n\r\n"
-                           "submitted during the bench\r\n" % (self.login, self.to, n, message_id))
-                errors = []
-                for relay in relays[n % 2:] + relays[:n % 2]:
-                    try:
-                        source = (SUBMISSION_SOURCES[n % len(SUBMISSION_SOURCES)], 0)
-                        with smtplib.SMTP(relay, 587, local_hostname="laptop.outside.test", timeout=30,
-                                          source_address=source) as s:
-                            s.starttls(context=ctx)
-                            s.login(self.login, self.password)
-                            s.sendmail(self.login, [self.to], message)
-                        self.accepted.append(message_id)
-                        self.times.append(time.monotonic())
-                        errors = None
-                        break
-                    except (OSError, smtplib.SMTPException) as e:
-                        errors.append("%s: %r" % (relay, e))
-                if errors:
-                    self.failures.append((time.monotonic(), errors))
-                n += 1
-                self.stop.wait(self.interval)
+    def _message(self, n, message_id):
+        return ("From: %s\r\nTo: %s\r\nSubject: submitted %d\r\nMessage-ID: %s\r\n\r\n"
+                "submitted under load\r\n" % (self.login, self.user, n, message_id))
+
+    def _send(self, relay, n, message):
+        source = (SUBMISSION_SOURCES[n % len(SUBMISSION_SOURCES)], 0)
+        with smtplib.SMTP(relay, 587, local_hostname="laptop.outside.test", timeout=30,
+                          source_address=source) as s:
+            s.starttls(context=self.ctx)
+            s.login(self.login, self.password)
+            s.sendmail(self.login, [self.user], message)
+
 
 class SessionLost(Exception):
     pass
