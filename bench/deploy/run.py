@@ -62,87 +62,26 @@ import datetime
 import os
 import poplib
 import re
-import select
-import smtplib
-import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
-import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e_deploy"))
 
 import deploysite  # noqa: E402
-from deploysite import DOMAIN, HOSTS, ROLES, ImapLoad, MxLoad, in_netns, recap  # noqa: E402
+from deploysite import (DOMAIN, HOSTS, MAIL_LOGS, ROLES, IdleLoad, ImapLoad, MxLoad, SubmissionLoad,  # noqa: E402
+                        add_submission_sources, in_netns, log_lines_since, log_sizes, recap)
 
 USER = "alice@" + DOMAIN          # receives everything; the IMAP, IDLE and POP3 clients are hers
 SUBMITTER = "bob@" + DOMAIN       # submission's SASL login
-MAIL_LOGS = ("relay1", "relay2", "store1", "store2")
 KINDS = ("mx", "submission", "imap-login", "imap-idle", "pop3")
 WHY = "bench/deploy/run.py"
 SETTLE_S = 5                      # load before and after the roll
-# The load is far above the site's send limits (S5: 100 messages an hour
-# per user, 1,000 per client address) and Postfix's 10 AUTH per client
-# address and minute on submission: the bench's site has no send limits,
-# and its submissions come from 16 addresses of the client (each then
-# logs in 7.5 times a minute).
-SITE_EXTRA = """
-# bench/deploy/run.py: its load is far above the default send limits
-policy:
-  limits:
-    user: {msgs_per_hour: 0, rcpts_per_day: 0}
-    client: {msgs_per_hour: 0, rcpts_per_day: 0}
-"""
-SUBMISSION_SOURCES = ["198.18.0.%d" % n for n in range(201, 217)]
 
 
-# ---- the clients beside mx and imap-login (deploysite.MxLoad, ImapLoad) -----
-
-class SubmissionLoad(threading.Thread):
-    """A message from LOGIN to TO every INTERVAL s on 587 (STARTTLS, the
-    site CA checked, SASL), relay1 or relay2 first in turn, the other when
-    one refuses; the client address cycles through SUBMISSION_SOURCES."""
-
-    def __init__(self, prefix, ca, login, password, to, interval=0.5):
-        super().__init__(daemon=True)
-        self.prefix, self.ca, self.login, self.password, self.to = prefix, ca, login, password, to
-        self.interval = interval
-        self.stop = threading.Event()
-        self.accepted = []
-        self.times = []
-        self.failures = []
-
-    def run(self):
-        relays = [HOSTS["relay1"], HOSTS["relay2"]]
-        ctx = ssl.create_default_context(cafile=self.ca)
-        with in_netns(self.prefix + "-client"):
-            n = 0
-            while not self.stop.is_set():
-                message_id = "<%s@submission.test>" % uuid.uuid4()
-                message = ("From: %s\r\nTo: %s\r\nSubject: submitted %d\r\nMessage-ID: %s\r\n\r\n"
-                           "submitted during the bench\r\n" % (self.login, self.to, n, message_id))
-                errors = []
-                for relay in relays[n % 2:] + relays[:n % 2]:
-                    try:
-                        source = (SUBMISSION_SOURCES[n % len(SUBMISSION_SOURCES)], 0)
-                        with smtplib.SMTP(relay, 587, local_hostname="laptop.outside.test", timeout=30,
-                                          source_address=source) as s:
-                            s.starttls(context=ctx)
-                            s.login(self.login, self.password)
-                            s.sendmail(self.login, [self.to], message)
-                        self.accepted.append(message_id)
-                        self.times.append(time.monotonic())
-                        errors = None
-                        break
-                    except (OSError, smtplib.SMTPException) as e:
-                        errors.append("%s: %r" % (relay, e))
-                if errors:
-                    self.failures.append((time.monotonic(), errors))
-                n += 1
-                self.stop.wait(self.interval)
+# ---- the client beside deploysite's MxLoad, SubmissionLoad, ImapLoad, IdleLoad --
 
 
 class Pop3Load(threading.Thread):
@@ -181,159 +120,6 @@ class Pop3Load(threading.Thread):
                 if errors:
                     self.failures.append((time.monotonic(), errors))
                 self.stop.wait(self.interval)
-
-
-class SessionLost(Exception):
-    pass
-
-
-class ImapSession:
-    """A minimal IMAP client over TLS on 993 that can IDLE (imaplib of
-    Python 3.11 cannot): lines read from its own buffer with a deadline."""
-
-    def __init__(self, address, ctx, timeout=20):
-        raw = socket.create_connection((address, 993), timeout=timeout)
-        self.sock = ctx.wrap_socket(raw, server_hostname=address)
-        self.buf = b""
-        self.tag = 0
-        self.exists = 0
-        self.line(time.monotonic() + timeout)        # the greeting
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def line(self, deadline):
-        """The next line, or None at the deadline; SessionLost at EOF or BYE."""
-        while b"\r\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            if not self.sock.pending():
-                ready, _, _ = select.select([self.sock], [], [], left)
-                if not ready:
-                    return None
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise SessionLost("connection closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        if line.startswith(b"* BYE"):
-            raise SessionLost(line.decode(errors="replace"))
-        if re.match(rb"\* \d+ EXISTS", line):
-            self.exists += 1
-        return line
-
-    def command(self, text, timeout=20):
-        self.tag += 1
-        tag = b"b%d" % self.tag
-        self.sock.sendall(tag + b" " + text.encode() + b"\r\n")
-        deadline = time.monotonic() + timeout
-        while True:
-            line = self.line(deadline)
-            if line is None:
-                raise SessionLost("no answer to " + text.split()[0])
-            if line.startswith(tag + b" "):
-                if not line.startswith(tag + b" OK"):
-                    raise SessionLost(line.decode(errors="replace"))
-                return
-
-    def idle(self, timeout=20):
-        """IDLE sent and its continuation seen; returns the tag."""
-        self.tag += 1
-        tag = b"b%d" % self.tag
-        self.sock.sendall(tag + b" IDLE\r\n")
-        deadline = time.monotonic() + timeout
-        while True:
-            line = self.line(deadline)
-            if line is None:
-                raise SessionLost("no continuation to IDLE")
-            if line.startswith(b"+"):
-                return tag
-            if line.startswith(tag + b" "):
-                raise SessionLost(line.decode(errors="replace"))
-
-    def hold(self, seconds):
-        """Reads what comes while idling (EXISTS) for SECONDS."""
-        deadline = time.monotonic() + seconds
-        while self.line(deadline) is not None:
-            pass
-
-    def done(self, tag, timeout=20):
-        self.sock.sendall(b"DONE\r\n")
-        deadline = time.monotonic() + timeout
-        while True:
-            line = self.line(deadline)
-            if line is None:
-                raise SessionLost("no answer to DONE")
-            if line.startswith(tag + b" "):
-                if not line.startswith(tag + b" OK"):
-                    raise SessionLost(line.decode(errors="replace"))
-                return
-
-
-def _quoted(s):
-    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
-
-
-class IdleLoad(threading.Thread):
-    """One IMAP session that logs in, SELECTs the INBOX and IDLEs; every
-    HOLD s it ends the IDLE (DONE, tagged OK) and IDLEs again. A success
-    is a session idling again (the first IDLE after a login, or an IDLE
-    after a good DONE). A lost session logs in again through its first
-    proxy, else the other."""
-
-    def __init__(self, prefix, ca, user, password, first, hold=1.0):
-        super().__init__(daemon=True)
-        self.prefix, self.ca, self.user, self.password = prefix, ca, user, password
-        self.order = [first] + [p for p in ("proxy1", "proxy2") if p != first]
-        self.hold = hold
-        self.stop = threading.Event()
-        self.times = []
-        self.failures = []
-        self.sessions = 0
-        self.exists = 0
-
-    def _session(self, ctx):
-        for proxy in self.order:
-            try:
-                s = ImapSession(HOSTS[proxy], ctx)
-            except (OSError, SessionLost) as e:
-                self.failures.append((time.monotonic(), "%s: %r" % (proxy, e)))
-                continue
-            try:
-                s.command("LOGIN %s %s" % (_quoted(self.user), _quoted(self.password)))
-                s.command("SELECT INBOX")
-                return s
-            except (OSError, SessionLost) as e:
-                s.close()
-                self.failures.append((time.monotonic(), "%s: %r" % (proxy, e)))
-        return None
-
-    def run(self):
-        ctx = ssl.create_default_context(cafile=self.ca)
-        with in_netns(self.prefix + "-client"):
-            while not self.stop.is_set():
-                s = self._session(ctx)
-                if s is None:
-                    self.stop.wait(0.2)
-                    continue
-                self.sessions += 1
-                try:
-                    tag = s.idle()
-                    self.times.append(time.monotonic())
-                    while not self.stop.is_set():
-                        s.hold(self.hold)
-                        s.done(tag)
-                        tag = s.idle()
-                        self.times.append(time.monotonic())
-                except (OSError, SessionLost) as e:
-                    self.failures.append((time.monotonic(), repr(e)))
-                finally:
-                    self.exists += s.exists
-                    s.close()
 
 
 class Load:
@@ -449,26 +235,6 @@ def attribute(gap, windows):
 
 # ---- counting ------------------------------------------------------------------
 
-def log_sizes(d):
-    out = {}
-    for host in MAIL_LOGS:
-        path = d.host_file(host, "/var/lib/emailng/log/%s/postfix.log" % host)
-        out[host] = os.path.getsize(path) if os.path.exists(path) else 0
-    return out
-
-
-def log_lines_since(d, marks, needle):
-    lines = []
-    for host in MAIL_LOGS:
-        path = d.host_file(host, "/var/lib/emailng/log/%s/postfix.log" % host)
-        if not os.path.exists(path):
-            continue
-        with open(path, errors="replace") as f:
-            f.seek(marks.get(host, 0))
-            lines += ["%s: %s" % (host, ln) for ln in f.read().splitlines() if needle in ln]
-    return lines
-
-
 def count_on_stores(d, ids, wait_s=240):
     """{store: Counter} once every id is on both stores, or after WAIT_S."""
     deadline = time.monotonic() + wait_s
@@ -538,7 +304,7 @@ def main():
                                "" if args.filter else " (as in tests/e2e_deploy; --filter turns it on)",
                                load_before), flush=True)
     t0 = time.monotonic()
-    d = deploysite.bring_up(args.prefix, filter_enabled=args.filter, site_extra=SITE_EXTRA)
+    d = deploysite.bring_up(args.prefix, filter_enabled=args.filter, site_extra=deploysite.NO_SEND_LIMITS)
     print("hosts.sh up (7 hosts + control + client):   %6.1f s" % (time.monotonic() - t0), flush=True)
     try:
         d.name_the_proxies()
@@ -551,9 +317,7 @@ def main():
         print("2. second run:                              %6.1f s   changed=%d (%s)" % (second, total, per_host),
               flush=True)
 
-        for address in SUBMISSION_SOURCES:
-            subprocess.run(["ip", "-n", args.prefix + "-client", "addr", "add", address + "/24", "dev", "eth0"],
-                           check=True, timeout=30)
+        add_submission_sources(args.prefix)
         d.upgrade_group_vars(WHY)
         build = d.make_build("emailng-next")
         passwords = {u: d.password(u) for u in (USER, SUBMITTER)}

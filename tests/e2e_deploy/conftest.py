@@ -8,8 +8,14 @@ host, so that each host's firewall lets Ansible's SSH in), seven separate
 hosts made by scripts/hosts.sh (own /etc, /var/lib/emailng, /run ...,
 sshd with its own host key) plus the network-only "control" (where
 `emailng deploy` and Ansible run), "client" (the internet and the users)
-and "dns" (fabric.dns; nsd runs there only while test_ha_checks.py does). The control host's key is made by `emailng deploy --print-key` and
-is the only one the hosts accept; the hosts' keys go to the control
+and "dns" (fabric.dns; nsd runs there only while test_ha_checks.py and the
+roll under load of test_upgrade.py do). The site has no per-user or
+per-client send limits (policy.limits user and client msgs_per_hour and
+rcpts_per_day 0, deploysite.NO_SEND_LIMITS, as bench/deploy's site): the
+roll's submission load sends about 400 messages in 4 minutes, far above
+S5's 100 an hour; tests/e2e_ha/test_submission_limits.py checks the
+limits on the one-machine fabric. The control host's key is made by
+`emailng deploy --print-key` and is the only one the hosts accept; the hosts' keys go to the control
 state's ssh/known_hosts. Then `emailng deploy` runs once from the control
 host; the tests look at its result. At the end `hosts.sh down` removes
 everything (every process of every host, by namespace).
@@ -28,7 +34,7 @@ import pytest
 
 # What the tests import from here (conftest's names since before deploysite.py).
 from deploysite import CONTROL, DATADIR, EMAILNG, HOST_STATE, HOSTS, ROLES, in_netns, recap  # noqa: F401
-from deploysite import bring_up, tear_down, write_site_file
+from deploysite import NO_SEND_LIMITS, bring_up, tear_down, write_site_file
 from hosts import REPO
 
 # tests/e2e_ha's checks run here too (test_ha_checks.py): their modules and
@@ -48,14 +54,14 @@ PREFIX = os.environ.get("EMAILNG_DEPLOY_PREFIX", "dpd")   # another prefix: a se
 
 
 def _site_file(path):
-    write_site_file(path, filter_enabled=False)
+    write_site_file(path, filter_enabled=False, extra=NO_SEND_LIMITS)
 
 
 @pytest.fixture(scope="session")
 def deployed():
     if os.geteuid() != 0:
         pytest.fail("the deployment tests must run as root (namespaces, sshd)")
-    d = bring_up(PREFIX)
+    d = bring_up(PREFIX, site_extra=NO_SEND_LIMITS)
     try:
         d.deploy()
         yield d

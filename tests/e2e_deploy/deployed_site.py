@@ -20,7 +20,8 @@ use, each answered by the hosts themselves:
 The internet's DNS (start_dns): nsd in the fabric's "dns" namespace,
 authoritative for the site's domains with the records `emailng dns` prints
 (the e2e_ha fabric's nsd, templates/nsd), rendered from the site file and
-the control host's DKIM keys. It runs only while these checks do.
+the control host's DKIM keys. It runs only while these checks and
+test_upgrade.py's roll under load (its submissions) do.
 """
 
 import json
@@ -135,7 +136,7 @@ def start_dns(deployed):
     state = os.path.join(deployed.root, "fabric-dns")
     dkim = os.path.join(deployed.control, "secrets", "dkim")
     if os.path.isdir(dkim):
-        shutil.copytree(dkim, os.path.join(state, "secrets", "dkim"))
+        shutil.copytree(dkim, os.path.join(state, "secrets", "dkim"), dirs_exist_ok=True)   # started before
     for folder in ("run/fabric-dns", "log/fabric-dns"):
         os.makedirs(os.path.join(state, folder), exist_ok=True)
     subprocess.run([EMAILNG, "--state", state, "--site", deployed.site, "render", "--out",

@@ -23,8 +23,10 @@ import ctypes
 import imaplib
 import os
 import re
+import select
 import shutil
 import smtplib
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -49,6 +51,21 @@ HOST_STATE = "/var/lib/emailng"
 BUILDS_DIR = "/var/lib/emailng/builds"      # where a rolled build goes on each host (private to it)
 DOMAIN = "example.test"
 CLONE_NEWNET = 0x40000000
+MAIL_LOGS = ("relay1", "relay2", "store1", "store2")        # the hosts whose Postfix logs a bounce
+# The loads of a roll are far above the site's send limits (S5: 100
+# messages an hour per user, 1,000 per client address) and Postfix's 10
+# AUTH per client address and minute on submission: the deployment tests'
+# site (conftest.py) and bench/deploy's have no send limits, and their
+# submissions come from 16 addresses of the client in turn (each then logs
+# in 7.5 times a minute at one submission every 0.5 s).
+NO_SEND_LIMITS = """
+# tests/e2e_deploy, bench/deploy: their loads are far above the default send limits
+policy:
+  limits:
+    user: {msgs_per_hour: 0, rcpts_per_day: 0}
+    client: {msgs_per_hour: 0, rcpts_per_day: 0}
+"""
+SUBMISSION_SOURCES = ["198.18.0.%d" % n for n in range(201, 217)]
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -77,6 +94,17 @@ def in_netns(name):
 def recap(output):
     """{host: (ok, changed, unreachable, failed)} from ansible-playbook's PLAY RECAP."""
     return {m.group(1): tuple(int(m.group(i)) for i in range(2, 6)) for m in RECAP.finditer(output)}
+
+
+def add_submission_sources(prefix):
+    """SUBMISSION_SOURCES as more addresses of the client namespace (once:
+    an address it has already is left as it is)."""
+    have = subprocess.run(["ip", "-n", prefix + "-client", "-o", "addr", "show", "dev", "eth0"],
+                          capture_output=True, text=True, check=True, timeout=30).stdout
+    for address in SUBMISSION_SOURCES:
+        if " %s/" % address not in have:
+            subprocess.run(["ip", "-n", prefix + "-client", "addr", "add", address + "/24", "dev", "eth0"],
+                           check=True, timeout=30)
 
 
 def write_site_file(path, filter_enabled=False, extra=""):
@@ -245,6 +273,8 @@ class MxLoad(threading.Thread):
     `times`: when each was taken (monotonic); `failures`: (time, errors)
     of the messages neither relay took."""
 
+    id_domain = "outside.test"          # of the Message-IDs
+
     def __init__(self, prefix, user, interval=0.2):
         super().__init__(daemon=True)
         self.prefix = prefix
@@ -255,20 +285,26 @@ class MxLoad(threading.Thread):
         self.times = []
         self.failures = []
 
+    def _message(self, n, message_id):
+        return ("From: sender@outside.test\r\nTo: %s\r\nSubject: roll %d\r\nMessage-ID: %s\r\n\r\n"
+                "sent during the rolling upgrade\r\n" % (self.user, n, message_id))
+
+    def _send(self, relay, n, message):
+        with smtplib.SMTP(relay, 25, timeout=30) as s:
+            s.ehlo("client.outside.test")
+            s.sendmail("sender@outside.test", [self.user], message)
+
     def run(self):
         relays = [HOSTS["relay1"], HOSTS["relay2"]]
         with in_netns(self.prefix + "-client"):
             n = 0
             while not self.stop.is_set():
-                message_id = "<%s@outside.test>" % uuid.uuid4()
-                message = ("From: sender@outside.test\r\nTo: %s\r\nSubject: roll %d\r\nMessage-ID: %s\r\n\r\n"
-                           "sent during the rolling upgrade\r\n" % (self.user, n, message_id))
+                message_id = "<%s@%s>" % (uuid.uuid4(), self.id_domain)
+                message = self._message(n, message_id)
                 errors = []
                 for relay in relays[n % 2:] + relays[:n % 2]:
                     try:
-                        with smtplib.SMTP(relay, 25, timeout=30) as s:
-                            s.ehlo("client.outside.test")
-                            s.sendmail("sender@outside.test", [self.user], message)
+                        self._send(relay, n, message)
                         self.accepted.append(message_id)
                         self.times.append(time.monotonic())
                         errors = None
@@ -333,3 +369,212 @@ class ImapLoad(threading.Thread):
                 if errors:
                     self.failures.append((time.monotonic(), errors))
                 self.stop.wait(self.interval)
+
+
+class SubmissionLoad(MxLoad):
+    """A message from LOGIN to TO every INTERVAL s on 587 (STARTTLS, the
+    site CA checked, SASL), relay1 or relay2 first in turn, the other when
+    one refuses (MxLoad's loop, its accepted, times and failures); the
+    client address cycles through SUBMISSION_SOURCES (add_submission_sources)."""
+
+    id_domain = "submission.test"
+
+    def __init__(self, prefix, ca, login, password, to, interval=0.5):
+        super().__init__(prefix, to, interval)
+        self.ca, self.login, self.password = ca, login, password
+        self.ctx = ssl.create_default_context(cafile=ca)
+
+    def _message(self, n, message_id):
+        return ("From: %s\r\nTo: %s\r\nSubject: submitted %d\r\nMessage-ID: %s\r\n\r\n"
+                "submitted under load\r\n" % (self.login, self.user, n, message_id))
+
+    def _send(self, relay, n, message):
+        source = (SUBMISSION_SOURCES[n % len(SUBMISSION_SOURCES)], 0)
+        with smtplib.SMTP(relay, 587, local_hostname="laptop.outside.test", timeout=30,
+                          source_address=source) as s:
+            s.starttls(context=self.ctx)
+            s.login(self.login, self.password)
+            s.sendmail(self.login, [self.user], message)
+
+
+class SessionLost(Exception):
+    pass
+
+
+class ImapSession:
+    """A minimal IMAP client over TLS on 993 that can IDLE (imaplib of
+    Python 3.11 cannot): lines read from its own buffer with a deadline."""
+
+    def __init__(self, address, ctx, timeout=20):
+        raw = socket.create_connection((address, 993), timeout=timeout)
+        self.sock = ctx.wrap_socket(raw, server_hostname=address)
+        self.buf = b""
+        self.tag = 0
+        self.exists = 0
+        self.line(time.monotonic() + timeout)        # the greeting
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def line(self, deadline):
+        """The next line, or None at the deadline; SessionLost at EOF or BYE."""
+        while b"\r\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if not self.sock.pending():
+                ready, _, _ = select.select([self.sock], [], [], left)
+                if not ready:
+                    return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise SessionLost("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        if line.startswith(b"* BYE"):
+            raise SessionLost(line.decode(errors="replace"))
+        if re.match(rb"\* \d+ EXISTS", line):
+            self.exists += 1
+        return line
+
+    def command(self, text, timeout=20):
+        self.tag += 1
+        tag = b"b%d" % self.tag
+        self.sock.sendall(tag + b" " + text.encode() + b"\r\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.line(deadline)
+            if line is None:
+                raise SessionLost("no answer to " + text.split()[0])
+            if line.startswith(tag + b" "):
+                if not line.startswith(tag + b" OK"):
+                    raise SessionLost(line.decode(errors="replace"))
+                return
+
+    def idle(self, timeout=20):
+        """IDLE sent and its continuation seen; returns the tag."""
+        self.tag += 1
+        tag = b"b%d" % self.tag
+        self.sock.sendall(tag + b" IDLE\r\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.line(deadline)
+            if line is None:
+                raise SessionLost("no continuation to IDLE")
+            if line.startswith(b"+"):
+                return tag
+            if line.startswith(tag + b" "):
+                raise SessionLost(line.decode(errors="replace"))
+
+    def hold(self, seconds):
+        """Reads what comes while idling (EXISTS) for SECONDS."""
+        deadline = time.monotonic() + seconds
+        while self.line(deadline) is not None:
+            pass
+
+    def done(self, tag, timeout=20):
+        self.sock.sendall(b"DONE\r\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.line(deadline)
+            if line is None:
+                raise SessionLost("no answer to DONE")
+            if line.startswith(tag + b" "):
+                if not line.startswith(tag + b" OK"):
+                    raise SessionLost(line.decode(errors="replace"))
+                return
+
+
+def _quoted(s):
+    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class IdleLoad(threading.Thread):
+    """One IMAP session that logs in, SELECTs the INBOX and IDLEs; every
+    HOLD s it ends the IDLE (DONE, tagged OK) and IDLEs again. A success
+    is a session idling again (the first IDLE after a login, or an IDLE
+    after a good DONE). A lost session logs in again through its first
+    proxy, else the other."""
+
+    def __init__(self, prefix, ca, user, password, first, hold=1.0):
+        super().__init__(daemon=True)
+        self.prefix, self.ca, self.user, self.password = prefix, ca, user, password
+        self.order = [first] + [p for p in ("proxy1", "proxy2") if p != first]
+        self.hold = hold
+        self.stop = threading.Event()
+        self.times = []
+        self.failures = []
+        self.sessions = 0
+        self.exists = 0
+
+    def _session(self, ctx):
+        for proxy in self.order:
+            try:
+                s = ImapSession(HOSTS[proxy], ctx)
+            except (OSError, SessionLost) as e:
+                self.failures.append((time.monotonic(), "%s: %r" % (proxy, e)))
+                continue
+            try:
+                s.command("LOGIN %s %s" % (_quoted(self.user), _quoted(self.password)))
+                s.command("SELECT INBOX")
+                return s
+            except (OSError, SessionLost) as e:
+                s.close()
+                self.failures.append((time.monotonic(), "%s: %r" % (proxy, e)))
+        return None
+
+    def run(self):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        with in_netns(self.prefix + "-client"):
+            while not self.stop.is_set():
+                s = self._session(ctx)
+                if s is None:
+                    self.stop.wait(0.2)
+                    continue
+                self.sessions += 1
+                try:
+                    tag = s.idle()
+                    self.times.append(time.monotonic())
+                    while not self.stop.is_set():
+                        s.hold(self.hold)
+                        s.done(tag)
+                        tag = s.idle()
+                        self.times.append(time.monotonic())
+                except (OSError, SessionLost) as e:
+                    self.failures.append((time.monotonic(), repr(e)))
+                finally:
+                    self.exists += s.exists
+                    s.close()
+
+
+def longest_outage(times, started, stopped):
+    """The longest time between two successes of a client (TIMES, monotonic),
+    STARTED to its first success and its last one to STOPPED included: a
+    client failing from the start or to the end shows."""
+    points = [started] + [t for t in times if started <= t <= stopped] + [stopped]
+    return max(b - a for a, b in zip(points, points[1:]))
+
+
+def log_sizes(d):
+    """{host: size of its Postfix log} of MAIL_LOGS: marks for log_lines_since."""
+    out = {}
+    for host in MAIL_LOGS:
+        path = d.host_file(host, "/var/lib/emailng/log/%s/postfix.log" % host)
+        out[host] = os.path.getsize(path) if os.path.exists(path) else 0
+    return out
+
+
+def log_lines_since(d, marks, needle):
+    """The lines with NEEDLE ("status=bounced") in MAIL_LOGS' Postfix logs after MARKS (log_sizes)."""
+    lines = []
+    for host in MAIL_LOGS:
+        path = d.host_file(host, "/var/lib/emailng/log/%s/postfix.log" % host)
+        if not os.path.exists(path):
+            continue
+        with open(path, errors="replace") as f:
+            f.seek(marks.get(host, 0))
+            lines += ["%s: %s" % (host, ln) for ln in f.read().splitlines() if needle in ln]
+    return lines

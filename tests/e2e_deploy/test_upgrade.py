@@ -1,7 +1,21 @@
 """`emailng deploy --upgrade` (issue 12, A4): a rolling upgrade of the
 deployed full topology to a new emailng build, one host at a time, under
-continuous mail by MX and IMAP logins; then a build that fails its check on
-the first store, which stops the roll there with that store drained.
+load from the client namespace: mail by MX every 0.2 s, submissions (587,
+STARTTLS, SASL) every 0.5 s, an IMAP login + SELECT every 0.5 s and an
+IMAP session that IDLEs (deploysite's MxLoad, SubmissionLoad, ImapLoad,
+IdleLoad, which bench/deploy also runs); then a build that fails its
+check on the first store, which stops the roll there with that store
+drained.
+
+The roll under load runs the fabric's DNS (nsd, deployed_site.start_dns)
+meanwhile, as a real site has it: the relays' SASL logins go to the
+proxies by the site's name, mail.example.test. The site has no send
+limits (conftest.py) and the submissions come from 16 addresses of the
+client (deploysite.SUBMISSION_SOURCES: Postfix lets one address log in
+10 times a minute). Printed (in the -v output on failure; with -s
+always): the roll's time, the messages taken by each load, and the IMAP
+login client's and the IDLE client's longest outage (the longest time
+between two successful operations).
 
 The "new build" is this build's programs copied into a folder of another
 name (`--build DIR`): each host installs it in a folder of its own and its
@@ -20,9 +34,12 @@ import time
 import uuid
 
 from conftest import DATADIR, EMAILNG, HOSTS, PREFIX, in_netns, recap
-from deploysite import BUILDS_DIR, DOMAIN, ImapLoad, MxLoad
+from deployed_site import start_dns, stop_dns
+from deploysite import (BUILDS_DIR, DOMAIN, IdleLoad, ImapLoad, MxLoad, SubmissionLoad, add_submission_sources,
+                        log_lines_since, log_sizes, longest_outage)
 
-USER = "alice@" + DOMAIN
+USER = "alice@" + DOMAIN          # receives every message; the IMAP and IDLE clients are hers
+SUBMITTER = "bob@" + DOMAIN       # the submissions' SASL login
 ROLL_ORDER = ["dir1", "store1", "store2", "proxy1", "proxy2", "relay1", "relay2"]
 WHY = "tests/e2e_deploy/test_upgrade.py"
 
@@ -74,18 +91,40 @@ def test_rolling_upgrade_under_mail_rolls_every_host_and_loses_nothing(deployed)
     build = deployed.make_build("emailng-next")
     password = deployed.password(USER)
     before = _services(deployed)
-    mx, imap = MxLoad(PREFIX, USER), ImapLoad(PREFIX, deployed.ca, USER, password)
-    mx.start()
-    imap.start()
-    time.sleep(3)
+    add_submission_sources(PREFIX)
+    marks = log_sizes(deployed)
+    mx = MxLoad(PREFIX, USER, 0.2)
+    submission = SubmissionLoad(PREFIX, deployed.ca, SUBMITTER, deployed.password(SUBMITTER), USER, 0.5)
+    imap = ImapLoad(PREFIX, deployed.ca, USER, password, 0.5)
+    idle = IdleLoad(PREFIX, deployed.ca, USER, password, "proxy1")
+    loads = (mx, submission, imap, idle)
+    nsd = start_dns(deployed)
     try:
-        cp, elapsed = deployed.deploy("--upgrade", "--build", build)
-    finally:
+        started = time.monotonic()
+        for load in loads:
+            load.start()
         time.sleep(3)
-        mx.stop.set()
-        imap.stop.set()
-        mx.join(60)
-        imap.join(60)
+        try:
+            cp, elapsed = deployed.deploy("--upgrade", "--build", build)
+            roll_ended = time.monotonic()
+        finally:
+            time.sleep(3)
+            for load in loads:
+                load.stop.set()
+            for load in loads:
+                load.join(90)
+            stopped = time.monotonic()
+    finally:
+        stop_dns(nsd)
+    imap_outage = longest_outage(imap.times, started, stopped)
+    idle_outage = longest_outage(idle.times, started, stopped)
+    figures = ("rolling upgrade of %d hosts: %.1f s; by MX %d messages, by submission %d (longest wait %.1f s); "
+               "%d IMAP logins, longest outage %.1f s; IDLE: %d sessions (%d failed attempts or lost sessions), "
+               "longest outage %.1f s" % (
+                   len(HOSTS), elapsed, len(mx.accepted), len(submission.accepted),
+                   longest_outage(submission.times, started, stopped), imap.good, imap_outage, idle.sessions,
+                   len(idle.failures), idle_outage))
+    print("\n" + figures)
     assert cp.returncode == 0, cp.stdout[-6000:] + cp.stderr
     hosts = recap(cp.stdout)
     assert set(hosts) == set(HOSTS) | {"localhost"}      # localhost: the control host's record
@@ -123,30 +162,36 @@ def test_rolling_upgrade_under_mail_rolls_every_host_and_loses_nothing(deployed)
             assert (new_pid, new_exe) == (pid, exe), key
     assert ours >= 7, ours
 
-    # Every accepted message is in the INBOX exactly once; nothing refused.
+    # Every accepted message (MX and submission) is in the INBOX exactly
+    # once; none refused by both relays; none bounced.
     assert mx.failures == [], mx.failures[:5]
-    assert len(mx.accepted) > 50
-    deadline = time.monotonic() + 180
+    assert submission.failures == [], submission.failures[:5]
+    assert len(mx.accepted) > 50 and len(submission.accepted) > 20, (len(mx.accepted), len(submission.accepted))
+    accepted = mx.accepted + submission.accepted
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         ids = deployed.imap_message_ids(USER, password)
-        if all(ids[i] >= 1 for i in mx.accepted):
+        if all(ids[i] >= 1 for i in accepted):
             break
-        time.sleep(2)
+        time.sleep(3)
     time.sleep(3)              # a duplicate would follow within moments
     ids = deployed.imap_message_ids(USER, password)
-    missing = [i for i in mx.accepted if ids[i] == 0]
-    twice = [i for i in mx.accepted if ids[i] > 1]
-    assert (missing, twice) == ([], []), (len(missing), len(twice))
-    # IMAP logins worked throughout, through one proxy or the other.
+    missing = [i for i in accepted if ids[i] == 0]
+    twice = [i for i in accepted if ids[i] > 1]
+    assert (missing, twice) == ([], []), (len(missing), len(twice), figures)
+    bounced = log_lines_since(deployed, marks, "status=bounced")
+    assert bounced == [], bounced[:5]
+    # IMAP logins worked throughout, through one proxy or the other; the
+    # IDLE client (its session ended by a drain logs in again) idled again
+    # after the roll.
     assert imap.failures == [], imap.failures[:5]
     assert imap.good > 20
+    assert idle.times and idle.times[-1] > roll_ended, (idle.failures[-5:], figures)
 
     status = _control_status(deployed)
     assert status.returncode == 0, status.stdout + status.stderr
     assert status.stdout.count("upgraded and serving") == len(HOSTS), status.stdout
-    print("\nrolling upgrade of %d hosts: %.1f s; %d messages by MX, none lost or doubled; %d IMAP logins, "
-          "longest time between two good ones %.1f s" % (len(HOSTS), elapsed, len(mx.accepted), imap.good,
-                                                          imap.longest_gap))
+    print("\n%s; none lost, doubled or bounced" % figures)
 
 
 def test_failing_host_stops_the_roll_there_drained(deployed):
