@@ -18,10 +18,16 @@ static char *mailbox_path(const char *state_dir, const char *host, const char *a
     return xasprintf("%s/data/%s/mail/%s/%.*s", state_dir, host, at + 1, (int)(at - address), address);
 }
 
+/* The host's rendered Dovecot configuration (caller frees). */
+static char *dovecot_conf(const char *state_dir, const struct site_host *h)
+{
+    return xasprintf("%s/etc/%s/dovecot/dovecot.conf", state_dir, h->name);
+}
+
 /* The host's rendered Dovecot configuration is on this machine. */
 static int host_config_here(const char *state_dir, const struct site_host *h)
 {
-    char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", state_dir, h->name);
+    char *conf = dovecot_conf(state_dir, h);
     int here = fs_exists(conf);
     free(conf);
     return here;
@@ -32,7 +38,7 @@ static int host_config_here(const char *state_dir, const struct site_host *h)
  * already, so the sessions end at their next command anyway. */
 static void kick(const char *state_dir, const struct site_host *h, const char *address, int on_proxy, buf *report)
 {
-    char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", state_dir, h->name);
+    char *conf = dovecot_conf(state_dir, h);
     const char *store_argv[] = {"/usr/bin/doveadm", "-c", conf, "kick", address, NULL};
     const char *proxy_argv[] = {"/usr/bin/doveadm", "-c", conf, "proxy", "kick", address, NULL};
     buf out = BUF_INIT, err = BUF_INIT;
@@ -193,7 +199,7 @@ void mailbox_create_folders(const struct site *site, const char *state_dir, cons
     if (site->n_hosts != 1 || !store_mailbox_data_here(state_dir, &site->hosts[0]))
         return;
     const struct site_host *h = &site->hosts[0];
-    char *conf = xasprintf("%s/etc/%s/dovecot/dovecot.conf", state_dir, h->name);
+    char *conf = dovecot_conf(state_dir, h);
     /* LIST names the folders of the configuration (INBOX and those with
      * `auto`) before they exist; CREATE makes them (special use and
      * subscription come from the configuration, as for an automatic one). */
